@@ -1,0 +1,11 @@
+/** The activities a regional worker hosts, built from their dependencies. */
+import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
+
+export type { ActivityDeps } from './run-action.js';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    runAction: createRunAction(deps),
+    recordExecutionOutcome: createRecordExecutionOutcome(deps),
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * Runs an action's script on this worker: spawned with an argv array (never a shell), in its own
+ * process group so a timeout or a cancellation kills everything it started. Heartbeats while it
+ * runs; output is capped and recorded in Postgres, only short tails go back into workflow history.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { maskArgv, maskParameters } from '../common/argv.js';
+import type { RunActionInput, RunActionResult } from '../common/types.js';
+import { recordFinish, recordOutcomeWithoutStart, recordStart } from '../db/executions.js';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../lib/logger.js';
+
+export interface ActivityDeps {
+  pool: Pool;
+  region: string;
+  /** Who runs the work: region@host/pid. Recorded on every execution. */
+  identity: string;
+  outputCapBytes: number;
+  logger: Logger;
+  /** Seconds between SIGTERM and SIGKILL when a run is stopped. */
+  killGraceSeconds?: number;
+  /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */
+  scriptEnv: Record<string, string>;
+}
+
+/** Keeps the first `cap` bytes of a stream and counts the rest; also keeps a short tail. */
+class CappedOutput {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+  private tailBuf = Buffer.alloc(0);
+  constructor(
+    private readonly cap: number,
+    private readonly tailBytes = 2048,
+  ) {}
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    if (this.kept < this.cap) {
+      const take = chunk.subarray(0, this.cap - this.kept);
+      this.chunks.push(take);
+      this.kept += take.length;
+    }
+    this.tailBuf = Buffer.concat([this.tailBuf, chunk]);
+    if (this.tailBuf.length > this.tailBytes) this.tailBuf = this.tailBuf.subarray(this.tailBuf.length - this.tailBytes);
+  }
+  get truncated(): boolean {
+    return this.total > this.kept;
+  }
+  text(): string {
+    const s = Buffer.concat(this.chunks).toString('utf8');
+    return this.truncated ? `${s}\n[… ${this.total - this.kept} more bytes not kept]` : s;
+  }
+  tail(): string {
+    return this.tailBuf.toString('utf8');
+  }
+}
+
+function lastLine(s: string): string {
+  const lines = s.trim().split('\n');
+  return (lines[lines.length - 1] ?? '').slice(0, 300);
+}
+
+export function createRunAction(deps: ActivityDeps) {
+  const grace = (deps.killGraceSeconds ?? 5) * 1000;
+
+  return async function runAction(input: RunActionInput): Promise<RunActionResult> {
+    const ctx = Context.current();
+    const info = ctx.info;
+    const { action } = input;
+    const log = deps.logger.child({ executionId: input.executionId, action: action.name, region: deps.region, attempt: info.attempt });
+    const shownArgv = maskArgv(action, input.parameters);
+    await recordStart(deps.pool, {
+      id: input.executionId,
+      workflowId: info.workflowExecution?.workflowId ?? input.executionId,
+      runId: info.workflowExecution?.runId ?? '',
+      ...(input.parentId ? { parentId: input.parentId } : {}),
+      action: action.name,
+      actionVersion: action.version,
+      region: deps.region,
+      parameters: maskParameters(action, input.parameters),
+      argv: shownArgv,
+      worker: deps.identity,
+      attempt: info.attempt,
+      actor: input.actor,
+      trigger: input.trigger,
+    });
+
+    const [command, ...args] = input.argv;
+    if (!command) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
+    const started = Date.now();
+    log.info({ argv: shownArgv }, 'action started');
+    const stdout = new CappedOutput(deps.outputCapBytes);
+    const stderr = new CappedOutput(deps.outputCapBytes);
+    const child = spawn(command, args, {
+      cwd: path.resolve(action.packDir),
+      detached: true, // own process group: kill(-pid) reaches every process the script started
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...deps.scriptEnv,
+        STACKWIRE_EXECUTION_ID: input.executionId,
+        STACKWIRE_ACTION: action.name,
+        STACKWIRE_REGION: deps.region,
+        STACKWIRE_ATTEMPT: String(info.attempt),
+        PYTHONUNBUFFERED: '1',
+      },
+    });
+    child.stdout.on('data', (c: Buffer) => stdout.push(c));
+    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+
+    let stopReason: 'timeout' | 'cancel' | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (why: 'timeout' | 'cancel') => {
+      if (stopReason || child.pid === undefined || child.exitCode !== null) return;
+      stopReason = why;
+      log.warn({ why }, 'stopping the action: SIGTERM to its process group');
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      killTimer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, grace);
+    };
+
+    const timeout = setTimeout(() => killGroup('timeout'), action.timeoutSeconds * 1000);
+    const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
+    let cancelError: unknown;
+    ctx.cancelled.catch((err: unknown) => {
+      cancelError = err;
+      killGroup('cancel');
+    });
+
+    const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+      child.once('error', (err) => resolve({ code: null, signal: null, spawnError: err }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    clearTimeout(timeout);
+    clearInterval(beat);
+    // Whatever the outcome, nothing of the group may outlive the run.
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* group already empty */
+      }
+    }
+    if (killTimer) clearTimeout(killTimer);
+
+    const durationMs = Date.now() - started;
+    let status: RunActionResult['status'];
+    let error: string | null = null;
+    if (outcome.spawnError) {
+      status = 'failed';
+      error = `could not start ${command}: ${outcome.spawnError.message}`;
+    } else if (stopReason === 'cancel') {
+      status = 'cancelled';
+      error = 'cancelled by request; the process group was killed';
+    } else if (stopReason === 'timeout') {
+      status = 'timed_out';
+      error = `exceeded its timeout of ${action.timeoutSeconds}s; the process group was killed`;
+    } else if (outcome.code === 0) {
+      status = 'succeeded';
+    } else {
+      status = 'failed';
+      const why = outcome.code !== null ? `exit code ${outcome.code}` : `killed by ${outcome.signal}`;
+      const detail = lastLine(stderr.tail()) || lastLine(stdout.tail());
+      error = detail ? `${why}: ${detail}` : why;
+    }
+    const result: RunActionResult = {
+      executionId: input.executionId,
+      status,
+      exitCode: outcome.code,
+      signal: outcome.signal,
+      stdoutTail: stdout.tail(),
+      stderrTail: stderr.tail(),
+      durationMs,
+      worker: deps.identity,
+      region: deps.region,
+    };
+    await recordFinish(deps.pool, {
+      id: input.executionId,
+      status,
+      exitCode: outcome.code,
+      signal: outcome.signal,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      stdoutTruncated: stdout.truncated,
+      stderrTruncated: stderr.truncated,
+      error,
+    });
+    log.info({ status, exitCode: outcome.code, durationMs }, 'action finished');
+
+    switch (status) {
+      case 'succeeded':
+        return result;
+      case 'cancelled':
+        throw cancelError instanceof CancelledFailure ? cancelError : new CancelledFailure('cancelled');
+      case 'timed_out':
+        throw ApplicationFailure.create({ message: error!, type: 'ActionTimedOut', nonRetryable: true, details: [result] });
+      default:
+        throw ApplicationFailure.create({
+          message: error!,
+          // argparse, getopts and most CLIs exit 2 on a usage error: retrying cannot help.
+          type: outcome.spawnError ? 'ActionNotRunnable' : outcome.code === 2 ? 'ActionUsageError' : 'ActionScriptFailed',
+          details: [result],
+        });
+    }
+  };
+}
+
+export function createRecordExecutionOutcome(deps: Pick<ActivityDeps, 'pool'>) {
+  return async function recordExecutionOutcome(input: {
+    executionId: string;
+    workflowId: string;
+    runId: string;
+    parentId?: string;
+    action: string;
+    actionVersion: number;
+    region: string;
+    parameters: Record<string, unknown>;
+    argv: string[];
+    actor: string;
+    trigger: string;
+    status: 'failed' | 'cancelled';
+    error: string;
+  }): Promise<void> {
+    await recordOutcomeWithoutStart(deps.pool, { ...input, id: input.executionId });
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * Where an HTTP request becomes a workflow: validate the action and its parameters, pick the
+ * region's task queue, start `actionExecution` (or `multiRegionExecution` on the orchestrator).
+ */
+import crypto from 'node:crypto';
+import { Router, type Request } from 'express';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, isTerminal, regionTaskQueue } from '../common/constants.js';
+import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
+import { ParameterError, validateParameters } from '../common/parameters.js';
+import type { ActionExecutionInput, ActionSpec, MultiRegionInput } from '../common/types.js';
+import { getCurrentAction } from '../db/actions.js';
+import { getExecution, listExecutions } from '../db/executions.js';
+import type { Pool } from '../db/pool.js';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import { ApiError } from './errors.js';
+
+export interface ApiDeps {
+  client: Client;
+  pool: Pool;
+  config: Config;
+  logger: Logger;
+}
+
+const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
+
+function actorOf(req: Request): string {
+  const a = req.header('x-stackwire-actor');
+  return a && /^[\w.@-]{1,100}$/.test(a) ? a : 'anonymous';
+}
+
+function triggerOf(req: Request): string {
+  const t = req.header('x-stackwire-trigger');
+  return t && /^[\w.-]{1,60}$/.test(t) ? t : 'api';
+}
+
+function newId(action: string, region: string, idempotencyKey: string | undefined): string {
+  const suffix = idempotencyKey
+    ? crypto.createHash('sha256').update(`${action}\0${region}\0${idempotencyKey}`).digest('hex').slice(0, 16)
+    : crypto.randomBytes(6).toString('hex');
+  return `${action}-${region}-${suffix}`;
+}
+
+function checkRegion(config: Config, action: ActionSpec, region: unknown, field: string): string {
+  if (typeof region !== 'string' || !config.regions.includes(region)) {
+    throw new ApiError(400, 'invalid_region', `${field}: ${JSON.stringify(region)} is not a configured region; use one of ${config.regions.join(', ')}.`);
+  }
+  if (action.region && action.region !== region) {
+    throw new ApiError(400, 'invalid_region', `${field}: ${action.name} runs only in ${action.region}; leave the region out or set it to ${action.region}.`);
+  }
+  return region;
+}
+
+function searchAttributes(action: string, region: string, actor: string, trigger: string) {
+  return [
+    { key: SearchAttributes.Action, value: action },
+    { key: SearchAttributes.Region, value: region },
+    { key: SearchAttributes.Actor, value: actor },
+    { key: SearchAttributes.Trigger, value: trigger },
+  ];
+}
+
+export function executionsRouter({ client, pool, config, logger }: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const body = req.body as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      throw new ApiError(400, 'invalid_request', 'the body must be a JSON object: {"action": "<pack.action>", "parameters": {…}, "region": "<region>"}');
+    }
+    const known = new Set(['action', 'parameters', 'region', 'regions']);
+    const extra = Object.keys(body).filter((k) => !known.has(k));
+    if (extra.length) throw new ApiError(400, 'invalid_request', `unknown field(s) ${extra.join(', ')}; allowed: action, parameters, region, regions.`);
+    if (typeof body.action !== 'string' || body.action === '') {
+      throw new ApiError(400, 'invalid_request', 'action is required: the name of an action such as "ops.disk_report" (GET /api/v1/actions lists them).');
+    }
+    if (body.region !== undefined && body.regions !== undefined) throw new ApiError(400, 'invalid_request', 'give either region or regions, not both.');
+    const action = await getCurrentAction(pool, body.action);
+    if (!action) throw new ApiError(404, 'action_not_found', `no action named ${JSON.stringify(body.action)}; GET /api/v1/actions lists the catalog.`);
+
+    let parameters: Record<string, unknown>;
+    try {
+      parameters = validateParameters(action, body.parameters);
+    } catch (err) {
+      if (err instanceof ParameterError) throw new ApiError(400, 'invalid_parameters', err.message, err.problems);
+      throw err;
+    }
+    const actor = actorOf(req);
+    const trigger = triggerOf(req);
+    const idemKey = req.header('idempotency-key');
+    const argv = buildArgv(action, parameters);
+    const shown = maskArgv(action, parameters).join(' ');
+
+    let regions: string[];
+    if (Array.isArray(body.regions)) {
+      if (body.regions.length === 0) throw new ApiError(400, 'invalid_region', 'regions: give at least one region.');
+      regions = body.regions.map((r, i) => checkRegion(config, action, r, `regions[${i}]`));
+      if (new Set(regions).size !== regions.length) throw new ApiError(400, 'invalid_region', 'regions: a region is listed twice.');
+    } else if (body.regions !== undefined) {
+      throw new ApiError(400, 'invalid_region', `regions must be an array of region names such as ["${config.regions.join('", "')}"].`);
+    } else {
+      regions = [checkRegion(config, action, body.region ?? action.region ?? config.regions[0], 'region')];
+    }
+
+    const multi = Array.isArray(body.regions);
+    const id = newId(action.name, multi ? 'multi' : regions[0]!, idemKey);
+    const runs: ActionExecutionInput[] = regions.map((region) => ({
+      executionId: multi ? `${id}.${region}` : id,
+      action,
+      parameters,
+      argv,
+      region,
+      actor,
+      trigger,
+      ...(multi ? { parentId: id } : {}),
+      summary: `${action.name} on ${region}`,
+    }));
+    const common = {
+      workflowId: id,
+      workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+      memo: { parameters: maskParameters(action, parameters), command: shown, actionVersion: action.version },
+      staticDetails: `\`${shown}\` requested by ${actor} via ${trigger}`,
+    };
+    let handle: WorkflowHandle;
+    let deduplicated = false;
+    try {
+      handle = multi
+        ? await client.workflow.start(WorkflowTypes.multiRegionExecution, {
+            ...common,
+            taskQueue: ORCHESTRATOR_TASK_QUEUE,
+            args: [{ executionId: id, regions, runs } satisfies MultiRegionInput],
+            staticSummary: `${action.name} in ${regions.join(', ')}`,
+            typedSearchAttributes: searchAttributes(action.name, regions.join(','), actor, trigger),
+          })
+        : await client.workflow.start(WorkflowTypes.actionExecution, {
+            ...common,
+            taskQueue: regionTaskQueue(regions[0]!),
+            args: [runs[0]!],
+            staticSummary: `${action.name} on ${regions[0]!}`,
+            typedSearchAttributes: searchAttributes(action.name, regions[0]!, actor, trigger),
+          });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !idemKey) throw err;
+      handle = client.workflow.getHandle(id);
+      deduplicated = true;
+    }
+    logger.info({ executionId: id, action: action.name, regions, actor, trigger, deduplicated }, 'execution requested');
+    res.status(deduplicated ? 200 : 202).json({
+      id,
+      workflowId: handle.workflowId,
+      action: action.name,
+      actionVersion: action.version,
+      regions,
+      ...(multi ? { children: runs.map((r) => r.executionId) } : {}),
+      status: 'scheduled',
+      command: shown,
+      deduplicated,
+      links: { self: `/api/v1/executions/${encodeURIComponent(id)}` },
+    });
+  });
+
+  router.get('/', async (req, res) => {
+    const limitRaw = req.query.limit;
+    const limit = limitRaw === undefined ? 50 : Number(limitRaw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'invalid_request', 'limit must be a whole number from 1 to 1000.');
+    const action = typeof req.query.action === 'string' ? req.query.action : undefined;
+    res.json({ executions: (await listExecutions(pool, { limit, ...(action ? { action } : {}) })).map(({ stdout: _o, stderr: _e, ...rest }) => rest) });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const id = req.params.id;
+    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
+    const waitRaw = req.query.wait;
+    const wait = waitRaw === undefined ? 0 : Number(waitRaw);
+    if (!Number.isFinite(wait) || wait < 0) throw new ApiError(400, 'invalid_request', 'wait is a number of seconds (0 or more).');
+    const handle = client.workflow.getHandle(id);
+    if (wait > 0) {
+      const seconds = Math.min(wait, config.api.maxWaitSeconds);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        handle.result().catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, seconds * 1000);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const row = await getExecution(pool, id);
+    if (row && isTerminal(row.status)) return void res.json({ kind: 'action', ...row });
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        if (row) return void res.json({ kind: 'action', ...row });
+        throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}; GET /api/v1/executions lists recent ones.`);
+      }
+      throw err;
+    }
+    const wfStatus = description.status.name;
+    if (description.type === WorkflowTypes.multiRegionExecution) {
+      const children = await listExecutions(pool, { parentId: id, limit: 100 });
+      const status = wfStatus === 'RUNNING' ? 'running' : wfStatus === 'COMPLETED' ? 'succeeded' : wfStatus === 'CANCELLED' ? 'cancelled' : wfStatus === 'TIMED_OUT' ? 'timed_out' : 'failed';
+      return void res.json({ kind: 'multi-region', id, workflowId: id, status, startedAt: description.startTime.toISOString(), finishedAt: description.closeTime?.toISOString() ?? null, children });
+    }
+    if (row) return void res.json({ kind: 'action', ...row });
+    // Started, but its activity has not written a row yet.
+    const status = wfStatus === 'RUNNING' ? 'scheduled' : wfStatus === 'CANCELLED' ? 'cancelled' : wfStatus === 'COMPLETED' ? 'succeeded' : 'failed';
+    res.json({ kind: 'action', id, workflowId: id, status, createdAt: description.startTime.toISOString() });
+  });
+
+  router.post('/:id/cancel', async (req, res) => {
+    const id = req.params.id;
+    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
+    const handle = client.workflow.getHandle(id);
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
+      throw err;
+    }
+    if (description.status.name !== 'RUNNING') {
+      throw new ApiError(409, 'already_finished', `execution ${id} has already finished (${description.status.name.toLowerCase()}); nothing to cancel.`);
+    }
+    await handle.cancel();
+    logger.info({ executionId: id, actor: actorOf(req) }, 'execution cancel requested');
+    res.status(202).json({ id, status: 'cancelling' });
+  });
+
+  return router;
+}

@@ -1,0 +1,71 @@
+/** API entrypoint: node dist/api/server.js [--port N] */
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { createPool } from '../db/pool.js';
+import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
+import { createLogger } from '../lib/logger.js';
+import { createApp } from './app.js';
+
+const HELP = `Usage: stackwire-api [--port N] [--host H] [--json]
+
+Serves the Stackwire HTTP API (see README for the endpoints).
+  --port N    listen port (default STACKWIRE_API_PORT or 7380; 0 picks a free one)
+  --host H    listen address (default STACKWIRE_API_HOST or 127.0.0.1)
+  --json      print the ready line as JSON
+  -h, --help  show this help`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    process.stderr.write(`stackwire-api: ${(err as Error).message}\n\n${HELP}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const config = loadConfig();
+  const logger = createLogger('api', config.logLevel);
+  const port = values.port !== undefined ? Number(values.port) : config.api.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`stackwire-api: --port ${values.port} is not a port number (0-65535).\n`);
+    return 2;
+  }
+  const host = values.host ?? config.api.host;
+  const connection = await Connection.connect({ address: temporalAddress(config) });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const pool = createPool(databaseUrl(config));
+  const app = createApp({ client, pool, config, logger });
+  const server = app.listen(port, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address}:${addr.port}`;
+  logger.info({ event: 'api ready', url }, 'api ready');
+  if (values.json) process.stdout.write(`${JSON.stringify({ event: 'api ready', url })}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  logger.info('api stopping');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await pool.end();
+  await connection.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`stackwire-api: configuration error: ${err.message}\n`);
+    else process.stderr.write(`stackwire-api: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,246 @@
+/**
+ * stackwire — the command line. A client of the HTTP API, never a second implementation.
+ * Exit codes: 0 success, 1 the run (or request) failed, 2 bad input (nothing was started).
+ */
+import { Command, CommanderError } from 'commander';
+import { isTerminal } from '../common/constants.js';
+import { ParameterError, coerceFromStrings } from '../common/parameters.js';
+import type { ActionSpec } from '../common/types.js';
+import { ConfigError, loadConfig } from '../lib/config.js';
+import { ApiClient, ApiRequestError, ApiUnreachableError } from './api-client.js';
+
+interface Execution {
+  id: string;
+  kind?: string;
+  status: string;
+  action?: string;
+  region?: string;
+  exitCode?: number | null;
+  stdout?: string;
+  stderr?: string;
+  error?: string | null;
+  worker?: string | null;
+  durationMs?: number | null;
+  children?: Execution[];
+  [k: string]: unknown;
+}
+
+class ExitError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const err = (s: string): void => void process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+
+function client(cmd: Command): ApiClient {
+  const opts = cmd.optsWithGlobals<{ api?: string; actor?: string }>();
+  const config = loadConfig();
+  return new ApiClient((opts.api ?? config.api.url).replace(/\/+$/, ''), { 'x-stackwire-actor': opts.actor ?? config.actor, 'x-stackwire-trigger': 'cli' });
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function printExecution(e: Execution): void {
+  if (e.kind === 'multi-region') {
+    out(`${e.id}  ${e.status}`);
+    for (const c of e.children ?? []) printExecution(c);
+    return;
+  }
+  out(`execution ${e.id}: ${e.status}${e.exitCode !== undefined && e.exitCode !== null ? ` (exit code ${e.exitCode})` : ''}`);
+  if (e.action) out(`  action:   ${e.action}${e.region ? ` on ${e.region}` : ''}${e.worker ? ` by ${e.worker}` : ''}`);
+  if (e.durationMs !== undefined && e.durationMs !== null) out(`  duration: ${e.durationMs} ms`);
+  if (e.error) out(`  error:    ${e.error}`);
+  if (e.stdout) out(`--- stdout ---\n${e.stdout}`);
+  if (e.stderr) out(`--- stderr ---\n${e.stderr}`);
+}
+
+async function waitFor(api: ApiClient, id: string, label: string, quiet: boolean): Promise<Execution> {
+  const started = Date.now();
+  const tty = process.stderr.isTTY && !quiet;
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let frame = 0;
+  const spin = tty ? setInterval(() => process.stderr.write(`\r${frames[frame++ % frames.length]} ${label} ${((Date.now() - started) / 1000).toFixed(0)}s`), 100) : undefined;
+  try {
+    for (;;) {
+      const e = await api.request<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}?wait=20`);
+      if (isTerminal(e.status)) return e;
+    }
+  } finally {
+    if (spin) {
+      clearInterval(spin);
+      process.stderr.write('\r\x1b[K');
+    }
+  }
+}
+
+function exitFor(e: Execution): number {
+  return e.status === 'succeeded' ? 0 : 1;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('stackwire')
+    .description('Stackwire: run ops scripts as durable, observable actions on Temporal.')
+    .option('--api <url>', 'API base URL (default: STACKWIRE_API_URL or http://127.0.0.1:7380)')
+    .option('--actor <name>', 'who is acting (recorded with every run)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run an action and wait for its result')
+    .argument('<action>', 'action name, e.g. ops.disk_report')
+    .argument('[parameters...]', 'parameters as key=value (arrays: k=a,b or k=\'["a","b"]\')')
+    .option('--region <region>', 'region whose workers run it (default: the action\'s region or the first configured)')
+    .option('--regions <list>', 'run in several regions at once, comma-separated')
+    .option('--no-wait', 'print the execution id and return at once')
+    .option('--json', 'print the result as JSON')
+    .action(async (actionName: string, pairs: string[], opts: { region?: string; regions?: string; wait: boolean; json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      let action: ActionSpec;
+      try {
+        action = await api.request<ActionSpec>('GET', `/api/v1/actions/${encodeURIComponent(actionName)}`);
+      } catch (e) {
+        if (e instanceof ApiRequestError && e.status === 404) throw new ExitError(2, `${e.message}\nTry 'stackwire action list'.`);
+        throw e;
+      }
+      let parameters: Record<string, unknown>;
+      try {
+        parameters = coerceFromStrings(action, pairs);
+      } catch (e) {
+        if (e instanceof ParameterError) throw new ExitError(2, e.message);
+        throw e;
+      }
+      const body = { action: actionName, parameters, ...(opts.region ? { region: opts.region } : {}), ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}) };
+      let started: { id: string; regions: string[]; command: string };
+      try {
+        started = await api.request('POST', '/api/v1/executions', body);
+      } catch (e) {
+        if (e instanceof ApiRequestError && e.status === 400) throw new ExitError(2, e.message);
+        throw e;
+      }
+      if (!opts.wait) {
+        if (opts.json) out(JSON.stringify(started, null, 2));
+        else out(started.id);
+        return;
+      }
+      if (!opts.json) err(`started ${started.id}: ${started.command} on ${started.regions.join(', ')}`);
+      const result = await waitFor(api, started.id, `${actionName} on ${started.regions.join(', ')}`, Boolean(opts.json));
+      if (opts.json) out(JSON.stringify(result, null, 2));
+      else printExecution(result);
+      process.exitCode = exitFor(result);
+    });
+
+  const execution = program.command('execution').description('inspect and control executions');
+  execution
+    .command('get')
+    .description('show one execution: status, exit code, output, timings')
+    .argument('<id>')
+    .option('--wait', 'wait until it has finished')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const e = opts.wait ? await waitFor(api, id, id, Boolean(opts.json)) : await api.request<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}`);
+      if (opts.json) out(JSON.stringify(e, null, 2));
+      else printExecution(e);
+    });
+  execution
+    .command('list')
+    .description('list recent executions')
+    .option('--action <name>', 'only this action')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { action?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const q = new URLSearchParams({ limit: opts.limit, ...(opts.action ? { action: opts.action } : {}) });
+      const { executions } = await client(cmd).request<{ executions: Execution[] }>('GET', `/api/v1/executions?${q.toString()}`);
+      if (opts.json) return out(JSON.stringify(executions, null, 2));
+      if (!executions.length) return out('no executions yet');
+      out(table([['ID', 'ACTION', 'REGION', 'STATUS', 'EXIT', 'STARTED'], ...executions.map((e) => [e.id, e.action ?? '', e.region ?? '', e.status, String(e.exitCode ?? ''), String(e.startedAt ?? '')])]));
+    });
+  execution
+    .command('cancel')
+    .description('cancel a running execution (its process group is killed)')
+    .argument('<id>')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const r = await client(cmd).request<{ id: string; status: string }>('POST', `/api/v1/executions/${encodeURIComponent(id)}/cancel`);
+      out(opts.json ? JSON.stringify(r, null, 2) : `${r.id}: ${r.status}`);
+    });
+
+  const action = program.command('action').description('browse the action catalog');
+  action
+    .command('list')
+    .description('list actions')
+    .option('--pack <pack>', 'only this pack')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { pack?: string; json?: boolean }, cmd: Command) => {
+      const q = opts.pack ? `?pack=${encodeURIComponent(opts.pack)}` : '';
+      const { actions } = await client(cmd).request<{ actions: ActionSpec[] }>('GET', `/api/v1/actions${q}`);
+      if (opts.json) return out(JSON.stringify(actions, null, 2));
+      if (!actions.length) return out('the catalog is empty');
+      out(table([['NAME', 'VERSION', 'RUNNER', 'DESCRIPTION'], ...actions.map((a) => [a.name, String(a.version), a.runner, (a.description.split('\n')[0] ?? '').slice(0, 70)])]));
+    });
+  action
+    .command('show')
+    .description('help for one action: description, parameters, example command line')
+    .argument('<name>')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const a = await client(cmd).request<ActionSpec & { exampleArgv: string[] }>('GET', `/api/v1/actions/${encodeURIComponent(name)}`);
+      if (opts.json) return out(JSON.stringify(a, null, 2));
+      out(`${a.name} (version ${a.version}, ${a.runner}: ${a.entryPoint})\n\n${a.description}\n`);
+      const props = Object.entries(a.parameters.properties);
+      if (props.length) {
+        out(
+          table([
+            ['PARAMETER', 'TYPE', 'REQUIRED', 'DEFAULT', 'CHOICES', 'DESCRIPTION'],
+            ...props.map(([p, s]) => [
+              p + (s.secret ? ' (secret)' : ''),
+              s.type === 'array' ? `array of ${s.items?.type ?? 'string'}` : (s.type ?? 'string'),
+              a.parameters.required.includes(p) ? 'yes' : '',
+              s.default === undefined ? '' : JSON.stringify(s.default),
+              (s.enum ?? s.items?.enum)?.map((v) => String(v)).join('|') ?? '',
+              s.description ?? '',
+            ]),
+          ]),
+        );
+      } else out('no parameters');
+      out(`\nexample: ${a.exampleArgv.join(' ')}\ntimeout: ${a.timeoutSeconds}s, attempts: ${a.maxAttempts}${a.region ? `, region: ${a.region}` : ''}`);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ExitError) {
+      err(`stackwire: ${e.message}`);
+      return e.code;
+    }
+    if (e instanceof ConfigError) {
+      err(`stackwire: configuration error: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof ApiUnreachableError) {
+      err(`stackwire: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof ApiRequestError) {
+      err(`stackwire: ${e.message}`);
+      return e.status === 400 || e.status === 404 ? 2 : 1;
+    }
+    err(`stackwire: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 1;
+  }
+}

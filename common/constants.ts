@@ -1,0 +1,41 @@
+/**
+ * Names shared by every side: task queues, search attributes, workflow types.
+ * Pure: imported by workflows as well as by the API, workers and CLI.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const TASK_QUEUE_PREFIX = 'stackwire.';
+/** The orchestrator's queue: workflows that span regions, no activities. */
+export const ORCHESTRATOR_TASK_QUEUE = 'stackwire.orchestrator';
+
+/** One task queue per region; that region's workers host its workflows and all their activities. */
+export function regionTaskQueue(region: string): string {
+  return `${TASK_QUEUE_PREFIX}${region}`;
+}
+
+export const SearchAttributes = {
+  Component: defineSearchAttributeKey('Component', SearchAttributeType.KEYWORD),
+  Env: defineSearchAttributeKey('Env', SearchAttributeType.KEYWORD),
+  Region: defineSearchAttributeKey('Region', SearchAttributeType.KEYWORD),
+  Version: defineSearchAttributeKey('Version', SearchAttributeType.KEYWORD),
+  Pipeline: defineSearchAttributeKey('Pipeline', SearchAttributeType.KEYWORD),
+  Trigger: defineSearchAttributeKey('Trigger', SearchAttributeType.KEYWORD),
+  Actor: defineSearchAttributeKey('Actor', SearchAttributeType.KEYWORD),
+  Action: defineSearchAttributeKey('Action', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Every custom search attribute the server must know; registered when a dev server starts. */
+export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttributes);
+
+export const WorkflowTypes = {
+  actionExecution: 'actionExecution',
+  pipelineRun: 'pipelineRun',
+  multiRegionExecution: 'multiRegionExecution',
+} as const;
+
+export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
+export type ExecutionStatus = 'scheduled' | 'running' | (typeof TERMINAL_STATUSES)[number];
+
+export function isTerminal(status: string): boolean {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}

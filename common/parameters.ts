@@ -1,0 +1,128 @@
+/**
+ * Parameter checking before anything runs: JSON Schema (Ajv) plus Stackwire's argv keywords.
+ * Errors name the parameter, the problem and what is allowed.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import type { ActionParameters, ActionSpec, ParameterSchema } from './types.js';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, coerceTypes: false });
+ajv.addKeyword({ keyword: 'position', schemaType: 'number' });
+ajv.addKeyword({ keyword: 'flag', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+
+export interface ParameterProblem {
+  parameter: string;
+  message: string;
+}
+
+export class ParameterError extends Error {
+  override name = 'ParameterError';
+  constructor(
+    readonly action: string,
+    readonly problems: ParameterProblem[],
+  ) {
+    super(`invalid parameters for ${action}:\n${problems.map((p) => `  - ${p.parameter}: ${p.message}`).join('\n')}\nRun 'stackwire action show ${action}' for the parameter list.`);
+  }
+}
+
+function describe(err: ErrorObject, schema: ActionParameters): ParameterProblem {
+  const fromPath = err.instancePath.replace(/^\//, '').split('/')[0] ?? '';
+  switch (err.keyword) {
+    case 'required': {
+      const p = (err.params as { missingProperty: string }).missingProperty;
+      return { parameter: p, message: `is required${schema.properties[p]?.description ? ` (${schema.properties[p].description})` : ''}` };
+    }
+    case 'additionalProperties': {
+      const p = (err.params as { additionalProperty: string }).additionalProperty;
+      const known = Object.keys(schema.properties);
+      return { parameter: p, message: `is not a parameter of this action; known parameters: ${known.length ? known.join(', ') : '(none)'}` };
+    }
+    case 'enum': {
+      const allowed = (err.params as { allowedValues: unknown[] }).allowedValues;
+      return { parameter: fromPath, message: `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}` };
+    }
+    default:
+      return { parameter: fromPath || '(parameters)', message: err.message ?? 'is invalid' };
+  }
+}
+
+const cache = new WeakMap<ActionParameters, ReturnType<typeof ajv.compile>>();
+
+/** Validates, applies defaults, and returns a new object. Throws ParameterError. */
+export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters'>, input: unknown): Record<string, unknown> {
+  if (input === undefined || input === null) input = {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new ParameterError(action.name, [{ parameter: '(parameters)', message: 'must be an object of name → value' }]);
+  }
+  let validate = cache.get(action.parameters);
+  if (!validate) {
+    validate = ajv.compile(action.parameters);
+    cache.set(action.parameters, validate);
+  }
+  const copy = structuredClone(input) as Record<string, unknown>;
+  if (!validate(copy)) {
+    const problems = (validate.errors ?? []).map((e) => describe(e, action.parameters));
+    throw new ParameterError(action.name, problems);
+  }
+  return copy;
+}
+
+/** Checks that a parameter schema itself is usable (used when actions are registered). */
+export function compileCheck(schema: ActionParameters): void {
+  ajv.compile(schema);
+}
+
+/** CLI helper: turn `key=value` strings into typed values using the action's schema. */
+export function coerceFromStrings(action: Pick<ActionSpec, 'name' | 'parameters'>, pairs: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const problems: ParameterProblem[] = [];
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      problems.push({ parameter: pair, message: `is not key=value; write e.g. ${Object.keys(action.parameters.properties)[0] ?? 'name'}=value` });
+      continue;
+    }
+    const key = pair.slice(0, eq);
+    const raw = pair.slice(eq + 1);
+    const schema: ParameterSchema | undefined = action.parameters.properties[key];
+    if (!schema) {
+      out[key] = raw; // let validation report it with the list of known parameters
+      continue;
+    }
+    const converted = convert(raw, schema.type, schema.items?.type);
+    if (converted.error) problems.push({ parameter: key, message: converted.error });
+    else if (schema.type === 'array' && Array.isArray(out[key]) && !raw.startsWith('[')) (out[key] as unknown[]).push(...(converted.value as unknown[]));
+    else out[key] = converted.value;
+  }
+  if (problems.length) throw new ParameterError(action.name, problems);
+  return out;
+}
+
+function convert(raw: string, type: string | undefined, itemType?: string): { value?: unknown; error?: string } {
+  switch (type) {
+    case 'integer':
+      return /^-?\d+$/.test(raw) ? { value: Number(raw) } : { error: `must be an integer (got ${JSON.stringify(raw)})` };
+    case 'number':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? { value: Number(raw) } : { error: `must be a number (got ${JSON.stringify(raw)})` };
+    case 'boolean':
+      if (/^(true|yes|1|on)$/i.test(raw)) return { value: true };
+      if (/^(false|no|0|off)$/i.test(raw)) return { value: false };
+      return { error: `must be true or false (got ${JSON.stringify(raw)})` };
+    case 'array': {
+      if (raw.startsWith('[')) {
+        try {
+          const v: unknown = JSON.parse(raw);
+          return Array.isArray(v) ? { value: v } : { error: 'must be a JSON array or a comma-separated list' };
+        } catch {
+          return { error: `is not valid JSON (got ${JSON.stringify(raw)})` };
+        }
+      }
+      const items = raw === '' ? [] : raw.split(',');
+      const converted = items.map((i) => convert(i, itemType));
+      const bad = converted.find((c) => c.error);
+      return bad ? { error: `item ${bad.error}` } : { value: converted.map((c) => c.value) };
+    }
+    default:
+      return { value: raw };
+  }
+}

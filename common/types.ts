@@ -1,0 +1,112 @@
+/** Shapes that cross the boundary between API, workflows and activities. Pure types only. */
+
+export type Runner = 'python' | 'shell' | 'node' | 'exec';
+
+/** How one parameter becomes argv: a positional slot or a flag. */
+export interface ArgSpec {
+  /** 0-based position among positional arguments. */
+  position?: number;
+  /** The flag as a human types it, e.g. "--threshold" or "-v". */
+  flag?: string;
+}
+
+/** A parameter's JSON Schema, with Stackwire's argv and secrecy extensions. */
+export interface ParameterSchema extends ArgSpec {
+  type?: 'string' | 'integer' | 'number' | 'boolean' | 'array';
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  items?: { type?: string; enum?: unknown[] };
+  minimum?: number;
+  maximum?: number;
+  pattern?: string;
+  secret?: boolean;
+}
+
+export interface ActionParameters {
+  type: 'object';
+  properties: Record<string, ParameterSchema>;
+  required: string[];
+  additionalProperties: false;
+}
+
+/** An action as the catalog holds it and as a run is pinned to it. */
+export interface ActionSpec {
+  name: string;
+  pack: string;
+  description: string;
+  runner: Runner;
+  /** Path of the script, relative to packDir. */
+  entryPoint: string;
+  /** Folder the pack lives in on the worker's machine. */
+  packDir: string;
+  parameters: ActionParameters;
+  /** Seconds before the script is killed. */
+  timeoutSeconds: number;
+  /** Total attempts (1 = no retry). A usage error (exit 2) is never retried. */
+  maxAttempts: number;
+  /** Region the action must run in, if any. */
+  region?: string;
+  contentHash: string;
+  version: number;
+}
+
+export interface RunActionInput {
+  executionId: string;
+  action: ActionSpec;
+  /** Validated parameters, defaults applied. Secrets are masked before they are recorded. */
+  parameters: Record<string, unknown>;
+  argv: string[];
+  region: string;
+  actor: string;
+  trigger: string;
+  /** Execution this one is a step of, if any. */
+  parentId?: string;
+}
+
+export interface RunActionResult {
+  executionId: string;
+  status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+  exitCode: number | null;
+  signal: string | null;
+  /** The last lines of output, for a glance; the full (capped) output is in Postgres. */
+  stdoutTail: string;
+  stderrTail: string;
+  durationMs: number;
+  worker: string;
+  region: string;
+}
+
+export interface ActionExecutionInput extends RunActionInput {
+  summary?: string;
+}
+
+export interface PipelineStep {
+  name: string;
+  executionId: string;
+  action: ActionSpec;
+  parameters: Record<string, unknown>;
+  argv: string[];
+}
+
+export interface PipelineRunInput {
+  pipelineId: string;
+  pipeline: string;
+  region: string;
+  actor: string;
+  trigger: string;
+  steps: PipelineStep[];
+}
+
+export interface PipelineRunResult {
+  pipelineId: string;
+  status: 'succeeded' | 'failed';
+  steps: RunActionResult[];
+}
+
+export interface MultiRegionInput {
+  executionId: string;
+  regions: string[];
+  /** One input per region, already validated. */
+  runs: ActionExecutionInput[];
+}

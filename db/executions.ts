@@ -1,0 +1,160 @@
+/** Execution records: written by the worker's activities, read by the API. */
+import type { Pool } from './pool.js';
+
+export interface ExecutionRecord {
+  id: string;
+  workflowId: string;
+  runId: string | null;
+  parentId: string | null;
+  action: string;
+  actionVersion: number;
+  region: string;
+  parameters: Record<string, unknown>;
+  argv: string[];
+  status: string;
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  error: string | null;
+  worker: string | null;
+  attempt: number;
+  actor: string;
+  trigger: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+interface Row {
+  id: string;
+  workflow_id: string;
+  run_id: string | null;
+  parent_id: string | null;
+  action: string;
+  action_version: number;
+  region: string;
+  parameters: Record<string, unknown>;
+  argv: string[];
+  status: string;
+  exit_code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+  error: string | null;
+  worker: string | null;
+  attempt: number;
+  actor: string;
+  trigger: string;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+function fromRow(r: Row): ExecutionRecord {
+  return {
+    id: r.id,
+    workflowId: r.workflow_id,
+    runId: r.run_id,
+    parentId: r.parent_id,
+    action: r.action,
+    actionVersion: r.action_version,
+    region: r.region,
+    parameters: r.parameters,
+    argv: r.argv,
+    status: r.status,
+    exitCode: r.exit_code,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    stdoutTruncated: r.stdout_truncated,
+    stderrTruncated: r.stderr_truncated,
+    error: r.error,
+    worker: r.worker,
+    attempt: r.attempt,
+    actor: r.actor,
+    trigger: r.trigger,
+    createdAt: r.created_at.toISOString(),
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: r.finished_at?.toISOString() ?? null,
+    durationMs: r.started_at && r.finished_at ? r.finished_at.getTime() - r.started_at.getTime() : null,
+  };
+}
+
+export interface ExecutionStart {
+  id: string;
+  workflowId: string;
+  runId: string;
+  parentId?: string;
+  action: string;
+  actionVersion: number;
+  region: string;
+  parameters: Record<string, unknown>;
+  argv: string[];
+  worker: string;
+  attempt: number;
+  actor: string;
+  trigger: string;
+}
+
+/** Idempotent: a retried attempt or a replayed activity overwrites the same row. */
+export async function recordStart(pool: Pool, e: ExecutionStart): Promise<void> {
+  await pool.query(
+    `INSERT INTO executions (id, workflow_id, run_id, parent_id, action, action_version, region, parameters, argv, status, worker, attempt, actor, trigger, started_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $11, $12, $13, now())
+     ON CONFLICT (id) DO UPDATE SET status = 'running', run_id = EXCLUDED.run_id, worker = EXCLUDED.worker, attempt = EXCLUDED.attempt,
+       started_at = now(), finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, stdout = '', stderr = ''`,
+    [e.id, e.workflowId, e.runId, e.parentId ?? null, e.action, e.actionVersion, e.region, JSON.stringify(e.parameters), JSON.stringify(e.argv), e.worker, e.attempt, e.actor, e.trigger],
+  );
+}
+
+export interface ExecutionFinish {
+  id: string;
+  status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  error: string | null;
+}
+
+export async function recordFinish(pool: Pool, f: ExecutionFinish): Promise<void> {
+  await pool.query(
+    `UPDATE executions SET status = $2, exit_code = $3, signal = $4, stdout = $5, stderr = $6, stdout_truncated = $7, stderr_truncated = $8,
+       error = $9, finished_at = now() WHERE id = $1`,
+    [f.id, f.status, f.exitCode, f.signal, f.stdout, f.stderr, f.stdoutTruncated, f.stderrTruncated, f.error],
+  );
+}
+
+/** For runs that ended before their activity ever started (cancelled while scheduled). */
+export async function recordOutcomeWithoutStart(pool: Pool, e: Omit<ExecutionStart, 'worker' | 'attempt'> & { status: string; error: string }): Promise<void> {
+  await pool.query(
+    `INSERT INTO executions (id, workflow_id, run_id, parent_id, action, action_version, region, parameters, argv, status, error, actor, trigger, attempt, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, now())
+     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
+       error = COALESCE(executions.error, EXCLUDED.error), finished_at = COALESCE(executions.finished_at, now())
+     WHERE executions.status IN ('scheduled', 'running')`,
+    [e.id, e.workflowId, e.runId, e.parentId ?? null, e.action, e.actionVersion, e.region, JSON.stringify(e.parameters), JSON.stringify(e.argv), e.status, e.error, e.actor, e.trigger],
+  );
+}
+
+export async function getExecution(pool: Pool, id: string): Promise<ExecutionRecord | undefined> {
+  const { rows } = await pool.query<Row>('SELECT * FROM executions WHERE id = $1', [id]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
+export async function listExecutions(pool: Pool, opts: { action?: string; limit: number; parentId?: string }): Promise<ExecutionRecord[]> {
+  const { rows } = await pool.query<Row>(
+    `SELECT * FROM executions WHERE ($1::text IS NULL OR action = $1) AND ($2::text IS NULL OR parent_id = $2)
+     ORDER BY created_at DESC LIMIT $3`,
+    [opts.action ?? null, opts.parentId ?? null, opts.limit],
+  );
+  return rows.map(fromRow);
+}

@@ -1,0 +1,40 @@
+// ESLint flat config: type-aware rules for all TypeScript, and a fence that keeps
+// Node.js (and every I/O library) out of deterministic workflow code.
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeModules = builtinModules.flatMap((m) => [m, `node:${m}`]);
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'scripts/bootstrap.js', 'bin/**', 'examples/**'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment only in lib/config.ts.' }],
+    },
+  },
+  {
+    files: ['lib/config.ts', 'scripts/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    files: ['workflows/**/*.ts', 'common/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeModules.map((name) => ({ name, message: 'Workflow code is deterministic: no Node.js modules. Do I/O in activities/.' })),
+          patterns: [
+            { group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', 'pg', 'express', '../lib/*', '../activities/*', '../db/*', '../api/*'], message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and common/.' },
+          ],
+        },
+      ],
+    },
+  },
+);

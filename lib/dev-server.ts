@@ -1,0 +1,82 @@
+/** Starts the Temporal dev server (with its Web UI) the way Stackwire needs it. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
+import { portIsFree, startService, type Service } from './services.js';
+
+/** Flags shared by `npm start`'s dev server and the test server. */
+export function devServerFlags(): string[] {
+  return [
+    ...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
+    // Activities on the workflow's own queue are handed straight back to the worker that asked.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
+  ];
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | undefined;
+  service: Service;
+}
+
+export async function startDevServer(o: {
+  cli: string;
+  port: number;
+  uiPort?: number;
+  dbFile: string;
+  namespace: string;
+  logFile: string;
+}): Promise<DevServer> {
+  for (const [what, port] of [['STACKWIRE_TEMPORAL_PORT', o.port], ['STACKWIRE_TEMPORAL_UI_PORT', o.uiPort]] as const) {
+    if (port !== undefined && !(await portIsFree(port))) {
+      throw new Error(`port ${port} on 127.0.0.1 is taken, so the Temporal dev server cannot start there. Stop what uses it, set ${what} to a free port, or set TEMPORAL_ADDRESS to use a running Temporal.`);
+    }
+  }
+  fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(o.port),
+    '--db-filename', o.dbFile,
+    '--namespace', o.namespace,
+    '--log-format', 'json',
+    '--log-level', 'warn',
+    ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
+    ...devServerFlags(),
+  ];
+  const service = await startService({
+    name: 'temporal',
+    command: o.cli,
+    args,
+    env: { PATH: '/usr/bin:/bin' },
+    ready: /Temporal Server:|Server:\s+\S+:\d+|CLI [\d.]/,
+    readyTimeoutMs: 120_000,
+    output: o.logFile,
+  });
+  const address = `127.0.0.1:${o.port}`;
+  await waitForTemporal(address, o.namespace, 60_000);
+  return { address, uiUrl: o.uiPort !== undefined ? `http://127.0.0.1:${o.uiPort}` : undefined, service };
+}
+
+/** Waits until the frontend answers and the namespace exists. */
+export async function waitForTemporal(address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  throw new Error(`Temporal at ${address} did not answer for namespace ${namespace} within ${timeoutMs / 1000}s: ${String(last)}`);
+}

@@ -1,0 +1,113 @@
+/**
+ * `npm start`: everything on embedded defaults. Temporal dev server with its Web UI (or the
+ * cluster in TEMPORAL_ADDRESS), Postgres (DATABASE_URL, the local server, or an embedded one),
+ * migrations, the example pack, the orchestrator and one worker per region, the API; then runs
+ * the example action once and waits for Ctrl-C.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { ConfigError, PROJECT_ROOT, loadConfig } from '../lib/config.js';
+import { startDevServer, waitForTemporal } from '../lib/dev-server.js';
+import { CLI_ENTRY, NODE, ensureSearchAttributes, prepareDatabase, startProcesses, type Processes } from '../lib/stack.js';
+import { obtainTemporalCli } from '../lib/temporal-cli.js';
+import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js';
+import type { Service } from '../lib/services.js';
+
+const log = (m: string) => process.stdout.write(`[stackwire] ${m}\n`);
+
+export const EXAMPLE_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'ops');
+
+async function main(): Promise<number> {
+  const config = loadConfig();
+  fs.mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping: API, workers (running activities may finish), Temporal, Postgres …');
+    for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`while stopping: ${String(e)}`));
+    log('stopped');
+  };
+  const stopped = new Promise<void>((resolve) => {
+    const on = () => void shutdown().then(resolve);
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+
+  try {
+    let address: string;
+    let uiUrl: string | undefined;
+    if (config.temporal.address) {
+      address = config.temporal.address;
+      log(`temporal: using the cluster at ${address} (TEMPORAL_ADDRESS); no server started`);
+      await waitForTemporal(address, config.temporal.namespace, 30_000);
+    } else {
+      const cli = await obtainTemporalCli(config, process.env, log);
+      log(`temporal: CLI from ${cli.source}: ${cli.path}`);
+      const server: { service: Service; address: string; uiUrl: string | undefined } = await startDevServer({
+        cli: cli.path,
+        port: config.temporal.devPort,
+        uiPort: config.temporal.devUiPort,
+        dbFile: path.join(config.dataDir, 'temporal.db'),
+        namespace: config.temporal.namespace,
+        logFile: path.join(config.dataDir, 'logs', 'temporal.log'),
+      });
+      cleanups.push(() => server.service.stop(10_000));
+      address = server.address;
+      uiUrl = server.uiUrl;
+      log(`temporal: dev server on ${address}, Web UI ${uiUrl}`);
+    }
+    await ensureSearchAttributes(address, config.temporal.namespace);
+
+    const db: ProvisionedDatabase = await provisionDatabase(config, log);
+    cleanups.push(() => db.stop());
+    const registered = await prepareDatabase(db.url, [EXAMPLE_PACK], log);
+    log(`catalog: ${registered.map((r) => `${r.name} v${r.version} (${r.change})`).join(', ')}`);
+
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      DATABASE_URL: db.url,
+      STACKWIRE_REGIONS: config.regions.join(','),
+    };
+    const procs: Processes = await startProcesses({ env, regions: config.regions, apiPort: config.api.port, log });
+    cleanups.push(() => procs.stop());
+    log(`api: ${procs.apiUrl}`);
+
+    // The example, exactly as an operator would run it.
+    log(`example: stackwire run ops.disk_report path=${PROJECT_ROOT} threshold=99 --region ${config.regions[0]}`);
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(NODE, [CLI_ENTRY, '--api', procs.apiUrl, 'run', 'ops.disk_report', `path=${PROJECT_ROOT}`, 'threshold=99', '--region', config.regions[0]!], { stdio: 'inherit', env });
+      child.on('exit', resolve);
+    });
+    log(code === 0 ? 'example: succeeded' : `example: ended with exit code ${code}`);
+
+    const regionsNote = config.regions.map((r) => `stackwire.${r}`).join(', ');
+    process.stdout.write(
+      [
+        '',
+        'Stackwire is ready.',
+        `  API:            ${procs.apiUrl}`,
+        `  Temporal:       ${address}${uiUrl ? `   Web UI: ${uiUrl}` : ''}`,
+        `  Task queues:    ${regionsNote}, stackwire.orchestrator`,
+        `  Database:       ${db.source}`,
+        '  Try:',
+        `    npx stackwire --api ${procs.apiUrl} action list`,
+        `    npx stackwire --api ${procs.apiUrl} run ops.service_check host=127.0.0.1 port=${config.api.port} --region ${config.regions[1] ?? config.regions[0]}`,
+        '  Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+    await stopped;
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`stackwire: configuration error: ${err.message}\n`);
+    else process.stderr.write(`stackwire: start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    await shutdown();
+    return 1;
+  }
+}
+
+process.exitCode = await main();

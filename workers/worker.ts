@@ -1,0 +1,105 @@
+/**
+ * Worker entrypoint. One process serves one region's task queue (its workflows and all their
+ * activities) or, with --orchestrator, the workflows that span regions.
+ *
+ *   node dist/workers/worker.js --region us-east
+ *   node dist/workers/worker.js --orchestrator
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { ORCHESTRATOR_TASK_QUEUE, regionTaskQueue } from '../common/constants.js';
+import { createPool } from '../db/pool.js';
+import { ConfigError, PROJECT_ROOT, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
+import { createLogger } from '../lib/logger.js';
+import { installRuntime } from '../lib/temporal-runtime.js';
+
+export const WORKFLOW_BUNDLE = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
+
+const HELP = `Usage: stackwire-worker (--region <name> | --orchestrator) [--json]
+
+Runs one Stackwire worker process.
+  --region <name>   serve the region's task queue "stackwire.<name>": its workflows and activities
+  --orchestrator    serve "stackwire.orchestrator": workflows that span regions (no activities)
+  --json            print the ready line as JSON (logs are always JSON lines)
+  -h, --help        show this help
+
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, STACKWIRE_REGIONS,
+STACKWIRE_SHUTDOWN_GRACE, STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES (see README).
+SIGTERM or SIGINT stops polling and lets running activities finish within the grace time.`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({ options: { region: { type: 'string' }, orchestrator: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    process.stderr.write(`stackwire-worker: ${(err as Error).message}\n\n${HELP}\n`);
+    return 2;
+  }
+  const { values } = args;
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (!values.region === !values.orchestrator) {
+    process.stderr.write(`stackwire-worker: give exactly one of --region <name> or --orchestrator.\n\n${HELP}\n`);
+    return 2;
+  }
+  const config = loadConfig();
+  const region = values.region;
+  if (region !== undefined && !config.regions.includes(region)) {
+    process.stderr.write(`stackwire-worker: region ${JSON.stringify(region)} is not configured. Configured regions (STACKWIRE_REGIONS): ${config.regions.join(', ')}.\n`);
+    return 2;
+  }
+  const role = region ?? 'orchestrator';
+  const identity = `${role}@${os.hostname()}/${process.pid}`;
+  const logger = createLogger(`worker-${role}`, config.logLevel, { region: role });
+  installRuntime(logger, config.logLevel);
+
+  const taskQueue = region ? regionTaskQueue(region) : ORCHESTRATOR_TASK_QUEUE;
+  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const pool = region ? createPool(databaseUrl(config), Math.min(20, config.worker.maxConcurrentActivities + 2)) : undefined;
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue,
+      identity,
+      workflowBundle: { codePath: WORKFLOW_BUNDLE },
+      ...(pool && region
+        ? {
+            activities: createActivities({
+              pool,
+              region,
+              identity,
+              outputCapBytes: config.worker.outputCapBytes,
+              logger,
+              scriptEnv: config.scriptEnv,
+            }),
+          }
+        : {}),
+      maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+      shutdownGraceTime: `${config.worker.shutdownGraceSeconds}s`,
+    });
+    const ready = { event: 'worker ready', role, taskQueue, identity, namespace: config.temporal.namespace, address: temporalAddress(config) };
+    logger.info(ready, 'worker ready');
+    if (values.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
+    await worker.run(); // resolves after SIGTERM/SIGINT once running activities have finished or the grace time ran out
+    logger.info({ role }, 'worker stopped');
+    return 0;
+  } finally {
+    await pool?.end();
+    await connection.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`stackwire-worker: configuration error: ${err.message}\n`);
+    else process.stderr.write(`stackwire-worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
