@@ -5,14 +5,12 @@ import { Connection } from '@temporalio/client';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { portIsFree, startService, type Service } from './services.js';
 
+/** Activities on the workflow's own queue are handed straight back to the worker that asked. */
+export const EAGER_DISPATCH_FLAGS = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+
 /** Flags shared by `npm start`'s dev server and the test server. */
 export function devServerFlags(): string[] {
-  return [
-    ...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
-    // Activities on the workflow's own queue are handed straight back to the worker that asked.
-    '--dynamic-config-value',
-    'system.enableActivityEagerExecution=true',
-  ];
+  return [...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]), ...EAGER_DISPATCH_FLAGS];
 }
 
 export interface DevServer {

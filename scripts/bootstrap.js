@@ -66,5 +66,6 @@ if (mtime(stamp) < inputs) {
   fs.writeFileSync(stamp, new Date().toISOString());
 }
 
-// 3. The job itself.
+// 3. The job itself; it sees only the arguments after the job's name.
+process.argv.splice(2, 1);
 await import(path.join(root, 'dist', 'scripts', `${job}.js`));

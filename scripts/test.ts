@@ -1,0 +1,109 @@
+/**
+ * `npm test`: an isolated stack, then the ava suite against it.
+ * Its own Temporal dev server on a free port (TestWorkflowEnvironment.createLocal with the
+ * project's Temporal CLI binary), its own database (created, migrated, dropped afterwards), the
+ * orchestrator and two regional workers, the API on a free port. Ends with `N passed, N failed`.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
+import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
+import { EAGER_DISPATCH_FLAGS } from '../lib/dev-server.js';
+import { prepareDatabase, startProcesses, type Processes } from '../lib/stack.js';
+import { obtainTemporalCli } from '../lib/temporal-cli.js';
+import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '../db/provision.js';
+
+const log = (m: string) => process.stdout.write(`[test] ${m}\n`);
+export const TEST_PACK = path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit');
+export const EXAMPLE_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'ops');
+const REGIONS = ['us-east', 'eu-west'];
+
+async function runAva(env: NodeJS.ProcessEnv, extraArgs: string[]): Promise<{ passed: number; failed: number; skipped: number; code: number | null }> {
+  const ava = path.join(PROJECT_ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
+  const child = spawn(process.execPath, [ava, '--tap', ...extraArgs], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    process.stdout.write(`${line}\n`);
+    if (/^ok \d+/.test(line)) {
+      if (/# SKIP/i.test(line)) skipped++;
+      else passed++;
+    } else if (/^not ok \d+/.test(line)) {
+      if (/# TODO/i.test(line)) skipped++;
+      else failed++;
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { passed, failed, skipped, code };
+}
+
+async function main(): Promise<number> {
+  const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined, DATABASE_URL: process.env.DATABASE_URL });
+  const runDir = path.join(config.dataDir, 'test-runs', String(Date.now()));
+  fs.mkdirSync(runDir, { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  let result = { passed: 0, failed: 0, skipped: 0, code: 1 as number | null };
+  try {
+    const cli = await obtainTemporalCli(config, process.env, log);
+    log(`temporal: CLI from ${cli.source}: ${cli.path}`);
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: cli.path },
+        ip: '127.0.0.1',
+        namespace: 'default',
+        searchAttributes: ALL_SEARCH_ATTRIBUTES,
+        extraArgs: EAGER_DISPATCH_FLAGS,
+        log: { level: 'warn', format: 'json' },
+      },
+    });
+    cleanups.push(() => env.teardown());
+    const address = env.address;
+    log(`temporal: dev server on ${address}`);
+
+    // The test database: its own, on whatever server provisioning finds, dropped at the end.
+    const server = await provisionDatabase({ ...config, database: { ...config.database, name: 'postgres' } }, log);
+    cleanups.push(() => server.stop());
+    const dbName = `stackwire_test_${process.pid}_${Date.now().toString(36)}`;
+    const adminUrl = withDatabase(server.url, 'postgres');
+    await ensureDatabase(adminUrl, dbName);
+    cleanups.push(() => dropDatabase(adminUrl, dbName));
+    const dbUrl = withDatabase(server.url, dbName);
+    await prepareDatabase(dbUrl, [EXAMPLE_PACK, TEST_PACK], log);
+    log(`postgres: database ${dbName} (${server.source})`);
+
+    const childEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      DATABASE_URL: dbUrl,
+      STACKWIRE_REGIONS: REGIONS.join(','),
+      STACKWIRE_SHUTDOWN_GRACE: '5',
+      STACKWIRE_LOG_LEVEL: 'info',
+    };
+    const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, log });
+    cleanups.push(() => procs.stop());
+    log(`api: ${procs.apiUrl}; logs in ${path.relative(PROJECT_ROOT, runDir)}`);
+
+    result = await runAva(
+      { ...childEnv, STACKWIRE_API_URL: procs.apiUrl, STACKWIRE_TEST_ADMIN_DB_URL: adminUrl, STACKWIRE_TEST_LOG_DIR: runDir, STACKWIRE_TEST_PACK: TEST_PACK },
+      process.argv.slice(2),
+    );
+  } catch (err) {
+    process.stderr.write(`[test] set-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    result.failed = Math.max(result.failed, 1);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`teardown: ${String(e)}`));
+  }
+  if (result.failed === 0 && result.passed === 0) {
+    process.stderr.write('[test] no test ran\n');
+    result.failed = 1;
+  }
+  if (result.code !== 0 && result.failed === 0) result.failed = 1; // ava itself failed (e.g. an uncaught error in a test file)
+  process.stdout.write(`${result.passed} passed, ${result.failed} failed${result.skipped ? `, ${result.skipped} skipped` : ''}\n`);
+  return result.failed === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

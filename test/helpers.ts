@@ -1,0 +1,114 @@
+/** What every test file shares: the public surfaces of the stack the test runner started. */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { CLI_ENTRY } from '../lib/stack.js';
+import { PROJECT_ROOT, loadConfig, temporalAddress } from '../lib/config.js';
+
+export const config = loadConfig();
+export const API = config.api.url;
+export const TEST_PACK = process.env.STACKWIRE_TEST_PACK ?? path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit');
+export const ADMIN_DB_URL = process.env.STACKWIRE_TEST_ADMIN_DB_URL ?? '';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+export async function http<T = Record<string, unknown>>(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+  const res = await fetch(`${API}${urlPath}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+export interface Execution {
+  id: string;
+  status: string;
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  error: string | null;
+  worker: string | null;
+  region: string;
+  attempt: number;
+  parameters: Record<string, unknown>;
+  argv: string[];
+  [k: string]: unknown;
+}
+
+/** Starts an execution over HTTP and waits for its end. */
+export async function runViaApi(body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ id: string; execution: Execution }> {
+  const started = await http<{ id: string }>('POST', '/api/v1/executions', body, headers);
+  if (started.status !== 202) throw new Error(`expected 202, got ${started.status}: ${JSON.stringify(started.body)}`);
+  return { id: started.body.id, execution: await waitForEnd(started.body.id) };
+}
+
+export async function waitForEnd(id: string, maxSeconds = 120): Promise<Execution> {
+  const deadline = Date.now() + maxSeconds * 1000;
+  while (Date.now() < deadline) {
+    const r = await http<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}?wait=20`);
+    if (['succeeded', 'failed', 'timed_out', 'cancelled'].includes(r.body.status)) return r.body;
+  }
+  throw new Error(`execution ${id} did not finish within ${maxSeconds}s`);
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, STACKWIRE_API_URL: API, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let clientPromise: Promise<Client> | undefined;
+export function temporalClient(): Promise<Client> {
+  clientPromise ??= Connection.connect({ address: temporalAddress(config) }).then((connection) => new Client({ connection, namespace: config.temporal.namespace }));
+  return clientPromise;
+}
+
+export function dbPool(): pg.Pool {
+  return new pg.Pool({ connectionString: config.database.url, max: 2 });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** True while a process with this pid runs (a zombie waiting to be reaped counts as gone). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
