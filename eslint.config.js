@@ -15,7 +15,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment only in lib/config.ts.' }],
     },
   },
@@ -31,7 +31,7 @@ export default tseslint.config(
         {
           paths: nodeModules.map((name) => ({ name, message: 'Workflow code is deterministic: no Node.js modules. Do I/O in activities/.' })),
           patterns: [
-            { group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', 'pg', 'express', '../lib/*', '../activities/*', '../db/*', '../api/*'], message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and common/.' },
+            { allowTypeImports: true, group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', 'pg', 'express', '../lib/*', '../activities/*', '../db/*', '../api/*'], message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and common/.' },
           ],
         },
       ],

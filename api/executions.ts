@@ -104,7 +104,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     }
 
     const multi = Array.isArray(body.regions);
-    const id = newId(action.name, multi ? 'multi' : regions[0]!, idemKey);
+    const id = newId(action.name, multi ? 'multi' : regions[0], idemKey);
     const runs: ActionExecutionInput[] = regions.map((region) => ({
       executionId: multi ? `${id}.${region}` : id,
       action,
@@ -135,10 +135,10 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
           })
         : await client.workflow.start(WorkflowTypes.actionExecution, {
             ...common,
-            taskQueue: regionTaskQueue(regions[0]!),
-            args: [runs[0]!],
-            staticSummary: `${action.name} on ${regions[0]!}`,
-            typedSearchAttributes: searchAttributes(action.name, regions[0]!, actor, trigger),
+            taskQueue: regionTaskQueue(regions[0]),
+            args: [runs[0]],
+            staticSummary: `${action.name} on ${regions[0]}`,
+            typedSearchAttributes: searchAttributes(action.name, regions[0], actor, trigger),
           });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !idemKey) throw err;

@@ -44,8 +44,8 @@ function client(cmd: Command): ApiClient {
 }
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
 function printExecution(e: Execution): void {
@@ -162,7 +162,7 @@ export function buildProgram(): Command {
       const { executions } = await client(cmd).request<{ executions: Execution[] }>('GET', `/api/v1/executions?${q.toString()}`);
       if (opts.json) return out(JSON.stringify(executions, null, 2));
       if (!executions.length) return out('no executions yet');
-      out(table([['ID', 'ACTION', 'REGION', 'STATUS', 'EXIT', 'STARTED'], ...executions.map((e) => [e.id, e.action ?? '', e.region ?? '', e.status, String(e.exitCode ?? ''), String(e.startedAt ?? '')])]));
+      out(table([['ID', 'ACTION', 'REGION', 'STATUS', 'EXIT', 'STARTED'], ...executions.map((e) => [e.id, e.action ?? '', e.region ?? '', e.status, String(e.exitCode ?? ''), typeof e.startedAt === 'string' ? e.startedAt : ''])]));
     });
   execution
     .command('cancel')

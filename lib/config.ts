@@ -153,7 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     scriptEnv: Object.fromEntries(
       ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'].flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : [])),
-    ) as Record<string, string>,
+    ),
     logLevel: logLevel as Config['logLevel'],
     actor: str(env, 'STACKWIRE_ACTOR', env.USER ?? 'anonymous'),
   };

@@ -38,7 +38,7 @@ export function loadPack(packDir: string): Omit<ActionSpec, 'version'>[] {
     const file = path.join(actionsDir, f);
     const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
     if (doc.errors.length) {
-      const e = doc.errors[0]!;
+      const e = doc.errors[0];
       const pos = e.linePos?.[0];
       throw new PackError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message}`);
     }
@@ -74,7 +74,7 @@ export function loadPack(packDir: string): Omit<ActionSpec, 'version'>[] {
         positions.add(schema.position);
       }
       if (/pass(word)?|secret|token|api_?key/i.test(pname) && schema.secret === undefined) schema.secret = true;
-      properties[pname] = schema as ParameterSchema;
+      properties[pname] = schema;
     }
     const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
     try {

@@ -11,7 +11,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
-import { PROJECT_ROOT, type Config } from './config.js';
+import { PROJECT_ROOT } from './config.js';
 import { loadPack } from './packs.js';
 import { startService, type Service } from './services.js';
 

@@ -79,7 +79,7 @@ async function main(): Promise<number> {
     // The example, exactly as an operator would run it.
     log(`example: stackwire run ops.disk_report path=${PROJECT_ROOT} threshold=99 --region ${config.regions[0]}`);
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(NODE, [CLI_ENTRY, '--api', procs.apiUrl, 'run', 'ops.disk_report', `path=${PROJECT_ROOT}`, 'threshold=99', '--region', config.regions[0]!], { stdio: 'inherit', env });
+      const child = spawn(NODE, [CLI_ENTRY, '--api', procs.apiUrl, 'run', 'ops.disk_report', `path=${PROJECT_ROOT}`, 'threshold=99', '--region', config.regions[0]], { stdio: 'inherit', env });
       child.on('exit', resolve);
     });
     log(code === 0 ? 'example: succeeded' : `example: ended with exit code ${code}`);

@@ -19,19 +19,19 @@ test('names every service of the production-like topology', (t) => {
 });
 
 test('Temporal runs on PostgreSQL, pinned to the server and UI versions the CLI bundles', (t) => {
-  t.is(doc.services.temporal!.image, 'temporalio/server:1.29.1');
-  t.is(doc.services.temporal!.environment!.DB, 'postgres12');
-  t.is(doc.services['temporal-ui']!.image, 'temporalio/ui:2.42.1');
-  t.regex(String(doc.services['temporal-schema']!.command), /setup-schema/);
+  t.is(doc.services.temporal.image, 'temporalio/server:1.29.1');
+  t.is(doc.services.temporal.environment!.DB, 'postgres12');
+  t.is(doc.services['temporal-ui'].image, 'temporalio/ui:2.42.1');
+  t.regex(String(doc.services['temporal-schema'].command), /setup-schema/);
 });
 
 test('each region has a worker serving its queue, and every Stackwire service points at Temporal and Postgres', (t) => {
   for (const region of ['us-east', 'eu-west']) {
-    t.deepEqual(doc.services[`worker-${region}`]!.command, ['node', 'dist/workers/worker.js', '--region', region]);
+    t.deepEqual(doc.services[`worker-${region}`].command, ['node', 'dist/workers/worker.js', '--region', region]);
   }
-  t.deepEqual(doc.services.orchestrator!.command, ['node', 'dist/workers/worker.js', '--orchestrator']);
+  t.deepEqual(doc.services.orchestrator.command, ['node', 'dist/workers/worker.js', '--orchestrator']);
   for (const name of ['api', 'orchestrator', 'worker-us-east', 'worker-eu-west']) {
-    const env = doc.services[name]!.environment!;
+    const env = doc.services[name].environment!;
     t.is(env.TEMPORAL_ADDRESS, 'temporal:7233', name);
     t.regex(env.DATABASE_URL ?? '', /^postgres:\/\/.*@stackwire-db:5432\/stackwire$/, name);
   }

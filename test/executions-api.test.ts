@@ -138,7 +138,7 @@ test('the execution is recorded in Postgres with secrets masked', async (t) => {
     [id],
   );
   t.is(rows.length, 1);
-  const row = rows[0]!;
+  const row = rows[0];
   t.is(row.status, 'succeeded');
   t.is(row.exit_code, 0);
   t.is(row.actor, 'alice');
