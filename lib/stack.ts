@@ -61,7 +61,7 @@ export function humanLine(line: string): string | undefined {
     const o = JSON.parse(line) as Record<string, unknown>;
     const level = typeof o.level === 'number' ? ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[o.level] : String(o.level);
     if (o.sdk && level === 'info') return undefined;
-    const { level: _l, time: _t, pid: _p, service: _s, hostname: _h, msg, sdk: _sdk, region: _r, ...rest } = o;
+    const { level: _l, time: _t, pid: _p, service: _s, hostname: _h, msg, sdk: _sdk, region: _r, name: _n, event: _e, ...rest } = o;
     const extra = Object.entries(rest)
       .filter(([, v]) => v !== undefined && typeof v !== 'object')
       .map(([k, v]) => `${k}=${String(v)}`)
@@ -104,7 +104,7 @@ export async function startProcesses(o: {
     const api = await startService({
       name: 'api',
       command: NODE,
-      args: [API_ENTRY, '--port', String(o.apiPort), '--json'],
+      args: [API_ENTRY, '--port', String(o.apiPort)],
       env: o.env,
       ready: /"event":"api ready"/,
       output: output('api'),

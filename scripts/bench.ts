@@ -1,0 +1,179 @@
+/**
+ * `npm run bench`: orchestration overhead of a 10-step pipeline of short scripts, measured in one run
+ * on one dev server with one configuration (eager activity dispatch on, activities on the
+ * workflow's own queue) for:
+ *   - Stackwire: the `pipelineRun` workflow on a real regional worker process (records every step in Postgres);
+ *   - raw:       a hand-written minimal Temporal workflow running the same scripts as plain activities;
+ *   - direct:    the same scripts spawned one after another, no orchestration.
+ * Overhead per step = (wall time − direct wall time) / steps. Results go to bench/results/.
+ */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
+import { buildArgv } from '../common/argv.js';
+import type { PipelineRunInput } from '../common/types.js';
+import { getCurrentAction } from '../db/actions.js';
+import { createPool } from '../db/pool.js';
+import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '../db/provision.js';
+import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
+import { startDevServer } from '../lib/dev-server.js';
+import { freePort, startService } from '../lib/services.js';
+import { NODE, WORKER_ENTRY, prepareDatabase } from '../lib/stack.js';
+import { obtainTemporalCli } from '../lib/temporal-cli.js';
+
+const HELP = `Usage: npm run bench -- [--iterations N] [--steps N] [--json]
+
+Measures Stackwire's orchestration overhead per step against a minimal Temporal workflow and
+against running the scripts directly. Writes bench/results/pipeline-overhead.json.`;
+
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const BENCH_PACK = path.join(PROJECT_ROOT, 'bench', 'packs', 'benchkit');
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+function runDirect(argv: string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(argv[0], argv.slice(1), { cwd, stdio: 'ignore' });
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`))));
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { iterations: { type: 'string', default: '30' }, steps: { type: 'string', default: '10' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const iterations = Number(values.iterations);
+  const steps = Number(values.steps);
+  if (!Number.isInteger(iterations) || iterations < 1 || !Number.isInteger(steps) || steps < 1) {
+    process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
+    return 2;
+  }
+  const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined });
+  const runDir = path.join(config.dataDir, 'bench', String(Date.now()));
+  fs.mkdirSync(runDir, { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const cli = await obtainTemporalCli(config, process.env, log);
+    const server = await startDevServer({ cli: cli.path, port: await freePort(), dbFile: path.join(runDir, 'temporal.db'), namespace: 'default', logFile: path.join(runDir, 'temporal.log') });
+    cleanups.push(() => server.service.stop(10_000));
+    const pgServer = await provisionDatabase({ ...config, database: { ...config.database, name: 'postgres' } }, log);
+    cleanups.push(() => pgServer.stop());
+    const dbName = `stackwire_bench_${process.pid}`;
+    const admin = withDatabase(pgServer.url, 'postgres');
+    await ensureDatabase(admin, dbName);
+    cleanups.push(() => dropDatabase(admin, dbName));
+    const dbUrl = withDatabase(pgServer.url, dbName);
+    await prepareDatabase(dbUrl, [BENCH_PACK], log);
+
+    const region = 'bench';
+    const env = { ...process.env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: dbUrl, STACKWIRE_REGIONS: region, STACKWIRE_LOG_LEVEL: 'warn' };
+    const worker = await startService({ name: 'worker', command: NODE, args: [WORKER_ENTRY, '--region', region, '--json'], env, ready: /worker ready/, output: path.join(runDir, 'worker.log') });
+    cleanups.push(() => worker.stop(5000));
+    const rawQueue = 'bench.raw';
+    const raw = await startService({ name: 'raw-worker', command: NODE, args: [path.join(PROJECT_ROOT, 'dist', 'bench', 'raw-worker.js'), server.address, rawQueue], env, ready: /raw worker ready/, output: path.join(runDir, 'raw-worker.log') });
+    cleanups.push(() => raw.stop(5000));
+
+    const pool = createPool(dbUrl, 2);
+    const action = await getCurrentAction(pool, 'benchkit.step');
+    await pool.end();
+    if (!action) throw new Error('benchkit.step was not registered');
+    const argv = buildArgv(action, {});
+    const connection = await Connection.connect({ address: server.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection });
+
+    const timeStackwire = async (): Promise<number> => {
+      const id = `bench-${crypto.randomBytes(6).toString('hex')}`;
+      const input: PipelineRunInput = {
+        pipelineId: id,
+        pipeline: 'bench',
+        region,
+        actor: 'bench',
+        trigger: 'bench',
+        steps: Array.from({ length: steps }, (_, i) => ({ name: `step${i + 1}`, executionId: `${id}.${i + 1}`, action, parameters: {}, argv })),
+      };
+      const t0 = performance.now();
+      await client.workflow.execute(WorkflowTypes.pipelineRun, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
+      return performance.now() - t0;
+    };
+    const timeRaw = async (): Promise<number> => {
+      const t0 = performance.now();
+      await client.workflow.execute('rawSequence', { taskQueue: rawQueue, workflowId: `raw-${crypto.randomBytes(6).toString('hex')}`, args: [Array.from({ length: steps }, () => ({ argv, cwd: action.packDir }))] });
+      return performance.now() - t0;
+    };
+    const timeDirect = async (): Promise<number> => {
+      const t0 = performance.now();
+      for (let i = 0; i < steps; i++) await runDirect(argv, action.packDir);
+      return performance.now() - t0;
+    };
+
+    log(`warming up, then ${iterations} iterations of ${steps} steps each (interleaved)`);
+    for (let i = 0; i < 3; i++) {
+      await timeStackwire();
+      await timeRaw();
+      await timeDirect();
+    }
+    const wall = { stackwire: [] as number[], raw: [] as number[], direct: [] as number[] };
+    for (let i = 0; i < iterations; i++) {
+      wall.direct.push(await timeDirect());
+      wall.stackwire.push(await timeStackwire());
+      wall.raw.push(await timeRaw());
+      if (process.stderr.isTTY) process.stderr.write(`\r[bench] ${i + 1}/${iterations}`);
+    }
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    const directMedian = quantile(wall.direct, 0.5);
+    const perStep = (xs: number[]) => xs.map((w) => (w - directMedian) / steps);
+    const stats = (xs: number[]) => ({ median: +quantile(xs, 0.5).toFixed(1), p95: +quantile(xs, 0.95).toFixed(1) });
+    const result = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      server: 'Temporal CLI dev server 1.5.1 (server 1.29.1, SQLite), eager activity dispatch on',
+      iterations,
+      steps,
+      wallMs: { stackwire: stats(wall.stackwire), raw: stats(wall.raw), direct: stats(wall.direct) },
+      overheadPerStepMs: { stackwire: stats(perStep(wall.stackwire)), raw: stats(perStep(wall.raw)) },
+      ratios: {
+        stackwireOverRawOverhead: +(quantile(perStep(wall.stackwire), 0.5) / quantile(perStep(wall.raw), 0.5)).toFixed(2),
+        stackwireOverDirectWall: +(quantile(wall.stackwire, 0.5) / directMedian).toFixed(2),
+        rawOverDirectWall: +(quantile(wall.raw, 0.5) / directMedian).toFixed(2),
+      },
+      target: 'stackwireOverRawOverhead ≤ 1.2',
+    };
+    const file = path.join(PROJECT_ROOT, 'bench', 'results', 'pipeline-overhead.json');
+    fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        [
+          `pipeline of ${steps} short scripts, ${iterations} iterations (medians; p95 in brackets)`,
+          `  direct (no orchestration): ${result.wallMs.direct.median} ms`,
+          `  raw Temporal workflow:     ${result.wallMs.raw.median} ms  → overhead ${result.overheadPerStepMs.raw.median} ms/step [p95 ${result.overheadPerStepMs.raw.p95}]`,
+          `  Stackwire pipelineRun:     ${result.wallMs.stackwire.median} ms  → overhead ${result.overheadPerStepMs.stackwire.median} ms/step [p95 ${result.overheadPerStepMs.stackwire.p95}]`,
+          `  Stackwire / raw overhead:  ${result.ratios.stackwireOverRawOverhead}× (target ≤ 1.2×)`,
+          `  Stackwire / direct wall:   ${result.ratios.stackwireOverDirectWall}×;  raw / direct: ${result.ratios.rawOverDirectWall}×`,
+          `written to ${path.relative(PROJECT_ROOT, file)}`,
+          '',
+        ].join('\n'),
+      );
+    }
+    return 0;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+  }
+}
+
+process.exitCode = await main();
