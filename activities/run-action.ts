@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { maskArgv, maskParameters } from '../common/argv.js';
+import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
+import { redact, secretValues, unsealSecrets } from '../lib/secrets.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart } from '../db/executions.js';
 import type { Pool } from '../db/pool.js';
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Seconds between SIGTERM and SIGKILL when a run is stopped. */
   killGraceSeconds?: number;
+  /** Opens sealed secret parameters (STACKWIRE_SECRET_KEY). */
+  secretKey: Buffer | undefined;
   /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */
   scriptEnv: Record<string, string>;
 }
@@ -87,7 +90,14 @@ export function createRunAction(deps: ActivityDeps) {
       trigger: input.trigger,
     });
 
-    const [command, ...args] = input.argv;
+    let clear: Record<string, unknown>;
+    try {
+      clear = unsealSecrets(input.parameters, deps.secretKey);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
+    }
+    const secrets = secretValues(action, clear);
+    const [command, ...args] = buildArgv(action, clear);
     if (!command) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
@@ -170,7 +180,7 @@ export function createRunAction(deps: ActivityDeps) {
     } else {
       status = 'failed';
       const why = outcome.code !== null ? `exit code ${outcome.code}` : `killed by ${outcome.signal}`;
-      const detail = lastLine(stderr.tail()) || lastLine(stdout.tail());
+      const detail = redact(lastLine(stderr.tail()) || lastLine(stdout.tail()), secrets);
       error = detail ? `${why}: ${detail}` : why;
     }
     const result: RunActionResult = {
@@ -178,8 +188,8 @@ export function createRunAction(deps: ActivityDeps) {
       status,
       exitCode: outcome.code,
       signal: outcome.signal,
-      stdoutTail: stdout.tail(),
-      stderrTail: stderr.tail(),
+      stdoutTail: redact(stdout.tail(), secrets),
+      stderrTail: redact(stderr.tail(), secrets),
       durationMs,
       worker: deps.identity,
       region: deps.region,
@@ -189,8 +199,8 @@ export function createRunAction(deps: ActivityDeps) {
       status,
       exitCode: outcome.code,
       signal: outcome.signal,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
+      stdout: redact(stdout.text(), secrets),
+      stderr: redact(stderr.text(), secrets),
       stdoutTruncated: stdout.truncated,
       stderrTruncated: stderr.truncated,
       error,

@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import { Router, type Request } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, isTerminal, regionTaskQueue } from '../common/constants.js';
-import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
+import { maskArgv, maskParameters } from '../common/argv.js';
+import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import type { ActionExecutionInput, ActionSpec, MultiRegionInput } from '../common/types.js';
 import { getCurrentAction } from '../db/actions.js';
@@ -89,7 +90,13 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     const actor = actorOf(req);
     const trigger = triggerOf(req);
     const idemKey = req.header('idempotency-key');
-    const argv = buildArgv(action, parameters);
+    let sealed: Record<string, unknown>;
+    try {
+      sealed = sealSecrets(action, parameters, config.secretKey);
+    } catch (err) {
+      if (err instanceof SecretKeyError) throw new ApiError(503, 'secrets_unavailable', err.message);
+      throw err;
+    }
     const shown = maskArgv(action, parameters).join(' ');
 
     let regions: string[];
@@ -108,8 +115,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     const runs: ActionExecutionInput[] = regions.map((region) => ({
       executionId: multi ? `${id}.${region}` : id,
       action,
-      parameters,
-      argv,
+      parameters: sealed,
       region,
       actor,
       trigger,

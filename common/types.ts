@@ -54,9 +54,11 @@ export interface ActionSpec {
 export interface RunActionInput {
   executionId: string;
   action: ActionSpec;
-  /** Validated parameters, defaults applied. Secrets are masked before they are recorded. */
+  /**
+   * Validated parameters, defaults applied. Values of secret parameters are sealed
+   * ({"$sealed": "v1:…"}); only the activity that runs the script opens them and builds argv.
+   */
   parameters: Record<string, unknown>;
-  argv: string[];
   region: string;
   actor: string;
   trigger: string;
@@ -86,7 +88,6 @@ export interface PipelineStep {
   executionId: string;
   action: ActionSpec;
   parameters: Record<string, unknown>;
-  argv: string[];
 }
 
 export interface PipelineRunInput {

@@ -50,6 +50,8 @@ export interface Config {
     outputCapBytes: number;
     maxConcurrentActivities: number;
   };
+  /** AES-256 key that seals secret parameters between the API and the workers (STACKWIRE_SECRET_KEY). */
+  secretKey: Buffer | undefined;
   /** The part of our environment that scripts inherit: PATH, HOME, LANG, TZ, TMPDIR — no secrets. */
   scriptEnv: Record<string, string>;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -99,6 +101,16 @@ export function parseRegions(raw: string, source: string): string[] {
   const dup = regions.find((r, i) => regions.indexOf(r) !== i);
   if (dup) throw new ConfigError(`${source}: region ${JSON.stringify(dup)} is listed twice.`);
   return regions;
+}
+
+function secretKey(env: Env): Buffer | undefined {
+  const raw = optional(env, 'STACKWIRE_SECRET_KEY');
+  if (raw === undefined) return undefined;
+  const key = Buffer.from(raw, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError(`STACKWIRE_SECRET_KEY must be 32 random bytes in base64 (got ${key.length} bytes). Make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`);
+  }
+  return key;
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -151,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
       outputCapBytes: int(env, 'STACKWIRE_OUTPUT_CAP', 65536, 1024, 16 * 1024 * 1024),
       maxConcurrentActivities: int(env, 'STACKWIRE_MAX_CONCURRENT_ACTIVITIES', 50, 1, 10000),
     },
+    secretKey: secretKey(env),
     scriptEnv: Object.fromEntries(
       ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'].flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : [])),
     ),

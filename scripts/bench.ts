@@ -25,6 +25,7 @@ import { startDevServer } from '../lib/dev-server.js';
 import { freePort, startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY, prepareDatabase } from '../lib/stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
+import { newSecretKey } from '../lib/secrets.js';
 
 const HELP = `Usage: npm run bench -- [--iterations N] [--steps N] [--json]
 
@@ -80,7 +81,7 @@ async function main(): Promise<number> {
     await prepareDatabase(dbUrl, [BENCH_PACK], log);
 
     const region = 'bench';
-    const env = { ...process.env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: dbUrl, STACKWIRE_REGIONS: region, STACKWIRE_LOG_LEVEL: 'warn' };
+    const env = { ...process.env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: dbUrl, STACKWIRE_REGIONS: region, STACKWIRE_LOG_LEVEL: 'warn', STACKWIRE_SECRET_KEY: newSecretKey() };
     const worker = await startService({ name: 'worker', command: NODE, args: [WORKER_ENTRY, '--region', region, '--json'], env, ready: /worker ready/, output: path.join(runDir, 'worker.log') });
     cleanups.push(() => worker.stop(5000));
     const rawQueue = 'bench.raw';
@@ -104,7 +105,7 @@ async function main(): Promise<number> {
         region,
         actor: 'bench',
         trigger: 'bench',
-        steps: Array.from({ length: steps }, (_, i) => ({ name: `step${i + 1}`, executionId: `${id}.${i + 1}`, action, parameters: {}, argv })),
+        steps: Array.from({ length: steps }, (_, i) => ({ name: `step${i + 1}`, executionId: `${id}.${i + 1}`, action, parameters: {} })),
       };
       const t0 = performance.now();
       await client.workflow.execute(WorkflowTypes.pipelineRun, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });

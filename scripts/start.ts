@@ -13,10 +13,18 @@ import { CLI_ENTRY, NODE, ensureSearchAttributes, prepareDatabase, startProcesse
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js';
 import type { Service } from '../lib/services.js';
+import { newSecretKey } from '../lib/secrets.js';
 
 const log = (m: string) => process.stdout.write(`[stackwire] ${m}\n`);
 
 export const EXAMPLE_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'ops');
+
+/** The key that seals secret parameters: kept in the data folder (mode 600) so restarts can open in-flight runs. */
+function localSecretKey(dataDir: string): string {
+  const file = path.join(dataDir, 'secret.key');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `${newSecretKey()}\n`, { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8').trim();
+}
 
 async function main(): Promise<number> {
   const config = loadConfig();
@@ -68,6 +76,7 @@ async function main(): Promise<number> {
 
     const env = {
       ...process.env,
+      STACKWIRE_SECRET_KEY: config.secretKey ? config.secretKey.toString('base64') : localSecretKey(config.dataDir),
       TEMPORAL_ADDRESS: address,
       DATABASE_URL: db.url,
       STACKWIRE_REGIONS: config.regions.join(','),

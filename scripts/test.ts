@@ -14,6 +14,7 @@ import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { EAGER_DISPATCH_FLAGS } from '../lib/dev-server.js';
 import { prepareDatabase, startProcesses, type Processes } from '../lib/stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
+import { newSecretKey } from '../lib/secrets.js';
 import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '../db/provision.js';
 
 const log = (m: string) => process.stdout.write(`[test] ${m}\n`);
@@ -47,7 +48,16 @@ async function main(): Promise<number> {
   fs.mkdirSync(runDir, { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
   let result = { passed: 0, failed: 0, skipped: 0, code: 1 as number | null };
+  let lintFailed = false;
   try {
+    // Static checks first: ESLint (no-floating-promises, the workflow import fence) over the whole tree.
+    log('eslint …');
+    const lint = await new Promise<number | null>((resolve) => {
+      spawn(process.execPath, [path.join(PROJECT_ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' }).on('close', resolve);
+    });
+    lintFailed = lint !== 0;
+    log(lintFailed ? 'eslint: FAILED' : 'eslint: clean');
+
     const cli = await obtainTemporalCli(config, process.env, log);
     log(`temporal: CLI from ${cli.source}: ${cli.path}`);
     const env = await TestWorkflowEnvironment.createLocal({
@@ -81,6 +91,7 @@ async function main(): Promise<number> {
       DATABASE_URL: dbUrl,
       STACKWIRE_REGIONS: REGIONS.join(','),
       STACKWIRE_SHUTDOWN_GRACE: '5',
+      STACKWIRE_SECRET_KEY: newSecretKey(),
       STACKWIRE_LOG_LEVEL: 'info',
     };
     const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, log });
@@ -102,6 +113,7 @@ async function main(): Promise<number> {
     result.failed = 1;
   }
   if (result.code !== 0 && result.failed === 0) result.failed = 1; // ava itself failed (e.g. an uncaught error in a test file)
+  if (lintFailed) result.failed += 1;
   process.stdout.write(`${result.passed} passed, ${result.failed} failed${result.skipped ? `, ${result.skipped} skipped` : ''}\n`);
   return result.failed === 0 ? 0 : 1;
 }

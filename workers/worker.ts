@@ -77,6 +77,7 @@ async function main(): Promise<number> {
               outputCapBytes: config.worker.outputCapBytes,
               logger,
               scriptEnv: config.scriptEnv,
+              secretKey: config.secretKey,
             }),
           }
         : {}),

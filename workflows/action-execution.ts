@@ -4,6 +4,7 @@
  * Deterministic: no I/O, no Node APIs.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -26,7 +27,11 @@ export function runActionOptions(input: RunActionInput, summary: string): Activi
   return {
     // The activity kills the script at the action's own timeout; this is the safety net above it.
     startToCloseTimeout: `${input.action.timeoutSeconds + 30}s`,
-    heartbeatTimeout: '30s',
+    // The activity heartbeats every second; the server hears at most every 0.8 × this, which bounds
+    // how long a cancellation takes to reach the script.
+    heartbeatTimeout: '10s',
+    // "cancelled" means the process group is gone: wait for the activity to confirm it.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       maximumAttempts: input.action.maxAttempts,
       initialInterval: '1s',

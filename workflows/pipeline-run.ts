@@ -17,7 +17,6 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       executionId: step.executionId,
       action: step.action,
       parameters: step.parameters,
-      argv: step.argv,
       region: input.region,
       actor: input.actor,
       trigger: input.trigger,
