@@ -11,14 +11,12 @@ import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
-import { PROJECT_ROOT } from './config.js';
 import { loadPack } from './packs.js';
 import { startService, type Service } from './services.js';
 
-export const NODE = process.execPath;
-export const WORKER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'workers', 'worker.js');
-export const API_ENTRY = path.join(PROJECT_ROOT, 'dist', 'api', 'server.js');
-export const CLI_ENTRY = path.join(PROJECT_ROOT, 'bin', 'stackwire.js');
+import { API_ENTRY, NODE, WORKER_ENTRY } from './paths.js';
+
+export { API_ENTRY, CLI_ENTRY, NODE, WORKER_ENTRY } from './paths.js';
 
 /** Registers Stackwire's search attributes on a cluster; a no-op for those that exist. */
 export async function ensureSearchAttributes(address: string, namespace: string): Promise<void> {

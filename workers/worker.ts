@@ -6,17 +6,16 @@
  *   node dist/workers/worker.js --orchestrator
  */
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { ORCHESTRATOR_TASK_QUEUE, regionTaskQueue } from '../common/constants.js';
 import { createPool } from '../db/pool.js';
-import { ConfigError, PROJECT_ROOT, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
+import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
+import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { createLogger } from '../lib/logger.js';
 import { installRuntime } from '../lib/temporal-runtime.js';
 
-export const WORKFLOW_BUNDLE = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
 
 const HELP = `Usage: stackwire-worker (--region <name> | --orchestrator) [--json]
 
@@ -83,6 +82,8 @@ async function main(): Promise<number> {
         : {}),
       maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
       shutdownGraceTime: `${config.worker.shutdownGraceSeconds}s`,
+      // Heartbeats reach the server at least every second, so a cancellation reaches a script within ~1 s.
+      maxHeartbeatThrottleInterval: '1s',
     });
     const ready = { event: 'worker ready', role, taskQueue, identity, namespace: config.temporal.namespace, address: temporalAddress(config) };
     logger.info(ready, 'worker ready');

@@ -1,0 +1,106 @@
+/**
+ * Worker processes as an operator runs them: SIGTERM drains (a running script finishes within the
+ * grace time) and recorded workflow histories still replay against today's workflow code.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { Worker } from '@temporalio/worker';
+import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
+import type { ActionExecutionInput, ActionSpec } from '../common/types.js';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { startService } from '../lib/services.js';
+import { NODE, WORKER_ENTRY } from '../lib/stack.js';
+import { WORKFLOW_BUNDLE } from '../lib/paths.js';
+import { alive, eventually, http, temporalClient } from './helpers.js';
+
+test('SIGTERM lets a running script finish within the grace time, then the worker exits', async (t) => {
+  // Workers of its own, for a region only they serve, so no other worker can take the work.
+  const region = `drain-${crypto.randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-'));
+  const start = (name: string) =>
+    startService({
+      name,
+      command: NODE,
+      args: [WORKER_ENTRY, '--region', region],
+      env: { ...process.env, STACKWIRE_REGIONS: region, STACKWIRE_SHUTDOWN_GRACE: '30' },
+      ready: /worker ready/,
+      output: path.join(dir, `${name}.log`),
+    });
+  const first = await start('first');
+  let second: Awaited<ReturnType<typeof start>> | undefined;
+  try {
+    const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+    const pidfile = path.join(dir, 'pids');
+    const id = `drain-test-${region}`;
+    const input: ActionExecutionInput = { executionId: id, action, parameters: { pidfile, seconds: 3 }, region, actor: 'test', trigger: 'test' };
+    const client = await temporalClient();
+    const handle = await client.workflow.start(WorkflowTypes.actionExecution, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
+    await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start');
+    const [pid] = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    first.child.kill('SIGTERM');
+    t.is(await first.exited, 0);
+    t.false(alive(pid), 'the worker waited for the script before it exited');
+    // The activity's result was reported before the worker left; the next worker of the region
+    // carries the workflow on from there without running the script again.
+    second = await start('second');
+    const result = (await handle.result()) as { status: string; exitCode: number; worker: string };
+    t.is(result.status, 'succeeded');
+    t.is(result.exitCode, 0);
+    const e = (await http<{ attempt: number; worker: string }>('GET', `/api/v1/executions/${id}`)).body;
+    t.is(e.attempt, 1, 'the script ran once');
+    t.is(e.worker, result.worker);
+    t.true(e.worker.includes(`/${first.child.pid}`), 'the draining worker ran it');
+  } finally {
+    await first.stop(2000);
+    await second?.stop(2000);
+  }
+});
+
+const HISTORIES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+
+test('recorded histories replay against the current workflow code (no non-determinism)', async (t) => {
+  const files = fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
+  t.true(files.length >= 3, 'success, failure and cancellation histories are kept');
+  const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8')) as object }));
+  const results = Worker.runReplayHistories({ workflowBundle: { codePath: WORKFLOW_BUNDLE } }, histories);
+  let count = 0;
+  for await (const r of results) {
+    count++;
+    t.is(r.error, undefined, `${r.workflowId}: ${String(r.error)}`);
+  }
+  t.is(count, files.length);
+});
+
+test('a run started by a worker that then dies is not lost: another worker of the region completes the workflow', async (t) => {
+  const region = `failover-${crypto.randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-failover-'));
+  const env = { ...process.env, STACKWIRE_REGIONS: region };
+  const start = (name: string) => startService({ name, command: NODE, args: [WORKER_ENTRY, '--region', region], env, ready: /worker ready/, output: path.join(dir, `${name}.log`) });
+  const first = await start('first');
+  const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+  const pidfile = path.join(dir, 'pids');
+  const id = `failover-test-${region}`;
+  const client = await temporalClient();
+  const handle = await client.workflow.start(WorkflowTypes.actionExecution, {
+    taskQueue: regionTaskQueue(region),
+    workflowId: id,
+    args: [{ executionId: id, action, parameters: { pidfile, seconds: 300 }, region, actor: 'test', trigger: 'test' } satisfies ActionExecutionInput],
+  });
+  await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start');
+  first.child.kill('SIGKILL'); // the worker dies mid-run, without a word
+  const second = await start('second');
+  try {
+    // The heartbeat timeout fails the orphaned attempt; the workflow records it and ends failed — never stuck.
+    const err = await t.throwsAsync(handle.result());
+    t.regex(String((err?.cause as Error | undefined)?.message ?? err?.message), /heartbeat|timeout|failed/i);
+    const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${id}`)).body;
+    t.is(e.status, 'failed');
+  } finally {
+    await second.stop(2000);
+    const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+  }
+});
