@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { ActionExecutionInput, ActionSpec } from '../common/types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
@@ -15,6 +15,9 @@ import { startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY } from '../lib/stack.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { alive, eventually, http, temporalClient } from './helpers.js';
+
+// The replay worker's state changes are not news here.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 test('SIGTERM lets a running script finish within the grace time, then the worker exits', async (t) => {
   // Workers of its own, for a region only they serve, so no other worker can take the work.
