@@ -8,6 +8,8 @@ import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { redact, secretValues, unsealSecrets } from '../lib/secrets.js';
+import { ST2_SHIM, ST2_SHIM_TOKEN } from '../lib/paths.js';
+import { materializePack } from './materialize.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart } from '../db/executions.js';
 import type { Pool } from '../db/pool.js';
@@ -22,6 +24,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Seconds between SIGTERM and SIGKILL when a run is stopped. */
   killGraceSeconds?: number;
+  /** Where pack versions are materialised. */
+  cacheDir: string;
   /** Opens sealed secret parameters (STACKWIRE_SECRET_KEY). */
   secretKey: Buffer | undefined;
   /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */
@@ -97,16 +101,22 @@ export function createRunAction(deps: ActivityDeps) {
       throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
     }
     const secrets = secretValues(action, clear);
-    const [command, ...args] = buildArgv(action, clear);
+    const [command, ...args] = buildArgv(action, clear).map((a) => (a === ST2_SHIM_TOKEN ? ST2_SHIM : a));
+    let cwd: string;
+    try {
+      cwd = action.packRef ? await materializePack(deps.pool, deps.cacheDir, action.packRef) : path.resolve(action.packDir);
+    } catch (err) {
+      throw ApplicationFailure.create({ message: `cannot materialise ${action.name}'s pack: ${(err as Error).message}`, type: 'PackUnavailable' });
+    }
     if (!command) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
     const stdout = new CappedOutput(deps.outputCapBytes);
     const stderr = new CappedOutput(deps.outputCapBytes);
     const child = spawn(command, args, {
-      cwd: path.resolve(action.packDir),
+      cwd,
       detached: true, // own process group: kill(-pid) reaches every process the script started
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [action.runner === 'st2-python' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env: {
         ...deps.scriptEnv,
         STACKWIRE_EXECUTION_ID: input.executionId,
@@ -116,8 +126,12 @@ export function createRunAction(deps: ActivityDeps) {
         PYTHONUNBUFFERED: '1',
       },
     });
-    child.stdout.on('data', (c: Buffer) => stdout.push(c));
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // a script that exits without reading stdin
+      child.stdin.end(JSON.stringify(clear));
+    }
+    child.stdout!.on('data', (c: Buffer) => stdout.push(c));
+    child.stderr!.on('data', (c: Buffer) => stderr.push(c));
 
     let stopReason: 'timeout' | 'cancel' | undefined;
     let killTimer: NodeJS.Timeout | undefined;

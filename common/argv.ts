@@ -2,10 +2,13 @@
  * Parameters → argv, exactly as a human would call the script. Pure, no shell anywhere:
  * every value is one argv element, so `x; rm -rf /` reaches the script as one literal string.
  */
-import type { ActionSpec, Runner } from './types.js';
+import type { ActionSpec, ParameterSchema, Runner } from './types.js';
 
 const INTERPRETERS: Record<Runner, string[]> = {
   python: ['python3'],
+  // StackStorm python-script actions are classes, not CLIs: a shim imports the class and calls run(**parameters),
+  // which it reads as JSON from stdin.
+  'st2-python': ['python3', '{st2-shim}'],
   shell: ['bash'],
   node: ['node'],
   exec: [],
@@ -17,12 +20,10 @@ function scalar(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The argument list after the script path. */
-export function buildArgs(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): string[] {
-  const props = action.parameters.properties;
+function argsFor(props: [string, ParameterSchema][], params: Record<string, unknown>): string[] {
   const positional: { position: number; values: string[] }[] = [];
   const flags: string[] = [];
-  for (const [name, schema] of Object.entries(props)) {
+  for (const [name, schema] of props) {
     const value = params[name];
     if (value === undefined || value === null) continue;
     const values = Array.isArray(value) ? value.map(scalar) : [scalar(value)];
@@ -31,19 +32,41 @@ export function buildArgs(action: Pick<ActionSpec, 'parameters'>, params: Record
       continue;
     }
     const flag = schema.flag ?? `--${name.replace(/_/g, '-')}`;
-    if (schema.type === 'boolean') {
+    const joined = flag.endsWith('=');
+    if (schema.type === 'boolean' && !joined) {
       if (value === true) flags.push(flag);
       continue;
     }
-    for (const v of values) flags.push(flag, v);
+    if (schema.count) {
+      for (let i = 0; i < Number(value); i++) flags.push(flag);
+      continue;
+    }
+    if (schema.spread) {
+      if (values.length) flags.push(flag, ...values);
+      continue;
+    }
+    for (const v of values) {
+      if (joined) flags.push(`${flag}${v}`);
+      else flags.push(flag, v);
+    }
   }
   positional.sort((a, b) => a.position - b.position);
-  // Flags first, then `--`-free positionals: the order argparse, getopts and click all accept.
+  // Flags first, then positionals: the order argparse, click, optparse and getopts all accept.
   return [...flags, ...positional.flatMap((p) => p.values)];
 }
 
+/** The argument list after the script path: global parameters, the fixed prefix (a sub-command), the rest. */
+export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
+  const props = Object.entries(action.parameters.properties);
+  const global = props.filter(([, s]) => s.scope === 'global');
+  const local = props.filter(([, s]) => s.scope !== 'global');
+  return [...argsFor(global, params), ...(action.argvPrefix ?? []), ...argsFor(local, params)];
+}
+
 /** The whole command: interpreter, script path (relative to the pack folder), arguments. */
-export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'entryPoint'>, params: Record<string, unknown>): string[] {
+export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'entryPoint' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
+  // The shim reads the parameters as JSON on stdin; nothing else goes on the command line.
+  if (action.runner === 'st2-python') return [...INTERPRETERS[action.runner], action.entryPoint];
   return [...INTERPRETERS[action.runner], action.entryPoint, ...buildArgs(action, params)];
 }
 
@@ -57,7 +80,7 @@ export function maskParameters(action: Pick<ActionSpec, 'parameters'>, params: R
 }
 
 /** argv with the values of secret parameters masked, for display. */
-export function maskArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'entryPoint'>, params: Record<string, unknown>): string[] {
+export function maskArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'entryPoint' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
   const secrets = Object.entries(action.parameters.properties).filter(([, s]) => s.secret).map(([k]) => k);
   if (secrets.length === 0) return buildArgv(action, params);
   const masked = { ...params };

@@ -9,6 +9,9 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, coerceTy
 ajv.addKeyword({ keyword: 'position', schemaType: 'number' });
 ajv.addKeyword({ keyword: 'flag', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'count', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'spread', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'scope', schemaType: 'string' });
 
 export interface ParameterProblem {
   parameter: string;

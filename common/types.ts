@@ -1,13 +1,19 @@
 /** Shapes that cross the boundary between API, workflows and activities. Pure types only. */
 
-export type Runner = 'python' | 'shell' | 'node' | 'exec';
+export type Runner = 'python' | 'shell' | 'node' | 'exec' | 'st2-python';
 
 /** How one parameter becomes argv: a positional slot or a flag. */
 export interface ArgSpec {
   /** 0-based position among positional arguments. */
   position?: number;
-  /** The flag as a human types it, e.g. "--threshold" or "-v". */
+  /** The flag as a human types it, e.g. "--threshold" or "-v". A flag ending in "=" is joined to its value ("--name=value"). */
   flag?: string;
+  /** Integer parameter given as the flag repeated N times (argparse action="count", e.g. -vvv). */
+  count?: boolean;
+  /** Array parameter given as one flag followed by all values (argparse nargs="+"/"*" on an option). */
+  spread?: boolean;
+  /** Goes before the action's argv prefix (a top-level option of a script with sub-commands). */
+  scope?: 'global';
 }
 
 /** A parameter's JSON Schema, with Stackwire's argv and secrecy extensions. */
@@ -49,6 +55,27 @@ export interface ActionSpec {
   region?: string;
   contentHash: string;
   version: number;
+  /** The content-addressed pack version the script comes from; workers materialise it by hash. */
+  packRef?: PackRef;
+  /** Path of the script inside its source tree (for ingested actions). */
+  sourcePath?: string;
+  /** Fixed arguments between global and local parameters, e.g. a sub-command name. */
+  argvPrefix?: string[];
+  /** Where the metadata came from. */
+  origin?: 'metadata' | 'inferred' | 'override' | 'stackstorm' | 'builtin';
+  warnings?: IngestWarning[];
+}
+
+export interface PackRef {
+  pack: string;
+  version: number;
+  manifestHash: string;
+}
+
+export interface IngestWarning {
+  file: string;
+  line: number | null;
+  message: string;
 }
 
 export interface RunActionInput {

@@ -1,4 +1,5 @@
 /** The action catalog in Postgres: versioned, one current version per name. */
+import type { PoolClient } from 'pg';
 import type { Pool } from './pool.js';
 import type { ActionSpec } from '../common/types.js';
 
@@ -16,6 +17,12 @@ interface ActionRow {
   region: string | null;
   content_hash: string;
   removed_at: Date | null;
+  pack_version: number | null;
+  manifest_hash: string | null;
+  source_path: string | null;
+  origin: NonNullable<ActionSpec['origin']>;
+  argv_prefix: string[];
+  warnings: NonNullable<ActionSpec['warnings']>;
 }
 
 function fromRow(r: ActionRow): ActionSpec {
@@ -32,7 +39,17 @@ function fromRow(r: ActionRow): ActionSpec {
     maxAttempts: r.max_attempts,
     ...(r.region ? { region: r.region } : {}),
     contentHash: r.content_hash,
+    ...(r.pack_version !== null && r.manifest_hash ? { packRef: { pack: r.pack, version: r.pack_version, manifestHash: r.manifest_hash } } : {}),
+    ...(r.source_path ? { sourcePath: r.source_path } : {}),
+    ...(r.argv_prefix.length ? { argvPrefix: r.argv_prefix } : {}),
+    origin: r.origin,
+    warnings: r.warnings,
   };
+}
+
+/** The fields whose change makes a new version. */
+function definition(a: Omit<ActionSpec, 'version'>): string {
+  return JSON.stringify([a.contentHash, a.description, a.runner, a.entryPoint, a.parameters, a.timeoutSeconds, a.maxAttempts, a.region ?? null, a.argvPrefix ?? [], a.origin ?? 'metadata']);
 }
 
 export async function getCurrentAction(pool: Pool, name: string): Promise<ActionSpec | undefined> {
@@ -50,46 +67,82 @@ export async function listActions(pool: Pool, pack?: string): Promise<ActionSpec
 
 export interface UpsertOutcome {
   name: string;
-  change: 'added' | 'changed' | 'unchanged';
+  change: 'added' | 'changed' | 'unchanged' | 'removed';
   version: number;
 }
 
+export interface UpsertOptions {
+  /** Mark current actions of these packs that are not in the list as removed (they stay resolvable). */
+  removeMissingFromPacks?: string[];
+}
+
 /**
- * Registers actions in one transaction. An action whose definition is unchanged keeps its version;
- * a changed one gets version+1 and the old version stays resolvable.
+ * Registers actions in one transaction (or in the caller's). An action whose definition is unchanged
+ * keeps its version (its pack files reference moves to the newest pack version); a changed one gets
+ * version+1 and the old version stays resolvable; with removeMissingFromPacks, actions no longer
+ * present are marked removed, not deleted.
  */
-export async function upsertActions(pool: Pool, actions: Omit<ActionSpec, 'version'>[]): Promise<UpsertOutcome[]> {
-  const client = await pool.connect();
+export async function upsertActions(db: Pool | PoolClient, actions: Omit<ActionSpec, 'version'>[], opts: UpsertOptions = {}): Promise<UpsertOutcome[]> {
+  const own = 'connect' in db && typeof (db as Pool).totalCount === 'number';
+  const client: PoolClient = own ? await (db as Pool).connect() : (db as PoolClient);
   try {
-    await client.query('BEGIN');
+    if (own) await client.query('BEGIN');
     const out: UpsertOutcome[] = [];
     for (const a of actions) {
       const { rows } = await client.query<ActionRow>('SELECT * FROM actions WHERE name = $1 AND is_current FOR UPDATE', [a.name]);
       const cur = rows[0] ? fromRow(rows[0]) : undefined;
-      const same =
-        cur !== undefined &&
-        cur.contentHash === a.contentHash &&
-        JSON.stringify([cur.description, cur.runner, cur.entryPoint, cur.packDir, cur.parameters, cur.timeoutSeconds, cur.maxAttempts, cur.region ?? null]) ===
-          JSON.stringify([a.description, a.runner, a.entryPoint, a.packDir, a.parameters, a.timeoutSeconds, a.maxAttempts, a.region ?? null]);
-      if (same && rows[0]?.removed_at === null) {
+      if (cur && rows[0].removed_at === null && definition(cur) === definition(a)) {
+        if (a.packRef && (cur.packRef?.manifestHash !== a.packRef.manifestHash || JSON.stringify(cur.warnings ?? []) !== JSON.stringify(a.warnings ?? []))) {
+          await client.query('UPDATE actions SET pack_version = $2, manifest_hash = $3, warnings = $4, pack_dir = $5 WHERE name = $1 AND is_current', [
+            a.name,
+            a.packRef.version,
+            a.packRef.manifestHash,
+            JSON.stringify(a.warnings ?? []),
+            a.packDir,
+          ]);
+        }
         out.push({ name: a.name, change: 'unchanged', version: cur.version });
         continue;
       }
       const version = cur ? cur.version + 1 : 1;
       if (cur) await client.query('UPDATE actions SET is_current = false WHERE name = $1 AND is_current', [a.name]);
       await client.query(
-        `INSERT INTO actions (name, version, pack, description, runner, entry_point, pack_dir, parameters, timeout_seconds, max_attempts, region, content_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [a.name, version, a.pack, a.description, a.runner, a.entryPoint, a.packDir, JSON.stringify(a.parameters), a.timeoutSeconds, a.maxAttempts, a.region ?? null, a.contentHash],
+        `INSERT INTO actions (name, version, pack, description, runner, entry_point, pack_dir, parameters, timeout_seconds, max_attempts, region, content_hash,
+                              pack_version, manifest_hash, source_path, origin, argv_prefix, warnings)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+        [
+          a.name, version, a.pack, a.description, a.runner, a.entryPoint, a.packDir, JSON.stringify(a.parameters), a.timeoutSeconds, a.maxAttempts, a.region ?? null, a.contentHash,
+          a.packRef?.version ?? null, a.packRef?.manifestHash ?? null, a.sourcePath ?? null, a.origin ?? 'metadata', JSON.stringify(a.argvPrefix ?? []), JSON.stringify(a.warnings ?? []),
+        ],
       );
-      out.push({ name: a.name, change: cur ? 'changed' : 'added', version });
+      out.push({ name: a.name, change: cur && rows[0].removed_at === null ? 'changed' : cur ? 'added' : 'added', version });
     }
-    await client.query('COMMIT');
+    for (const pack of opts.removeMissingFromPacks ?? []) {
+      const keep = actions.filter((a) => a.pack === pack).map((a) => a.name);
+      const { rows } = await client.query<{ name: string; version: number }>(
+        'UPDATE actions SET removed_at = now() WHERE pack = $1 AND is_current AND removed_at IS NULL AND NOT (name = ANY($2::text[])) RETURNING name, version',
+        [pack, keep],
+      );
+      for (const r of rows) out.push({ name: r.name, change: 'removed', version: r.version });
+    }
+    if (own) await client.query('COMMIT');
     return out;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (own) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    if (own) client.release();
   }
+}
+
+/** Current actions of a pack, including removed ones (for drift reports). */
+export async function packActions(db: Pool | PoolClient, pack: string): Promise<(ActionSpec & { removed: boolean })[]> {
+  const { rows } = await db.query<ActionRow>('SELECT * FROM actions WHERE pack = $1 AND is_current ORDER BY name', [pack]);
+  return rows.map((r) => ({ ...fromRow(r), removed: r.removed_at !== null }));
+}
+
+/** A specific version, for runs pinned to it. */
+export async function getActionVersion(db: Pool, name: string, version: number): Promise<ActionSpec | undefined> {
+  const { rows } = await db.query<ActionRow>('SELECT * FROM actions WHERE name = $1 AND version = $2', [name, version]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
 }

@@ -26,7 +26,7 @@ function hashFile(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-export function loadPack(packDir: string): Omit<ActionSpec, 'version'>[] {
+export function loadPack(packDir: string): { pack: string; actions: Omit<ActionSpec, 'version'>[] } {
   const dir = path.resolve(packDir);
   const actionsDir = path.join(dir, 'actions');
   if (!fs.existsSync(actionsDir)) throw new PackError(`${dir}: no actions/ folder. A pack holds one YAML file per action in actions/.`);
@@ -94,7 +94,9 @@ export function loadPack(packDir: string): Omit<ActionSpec, 'version'>[] {
       maxAttempts: attempts,
       ...(region ? { region } : {}),
       contentHash: crypto.createHash('sha256').update(hashFile(script)).update(fs.readFileSync(file)).digest('hex'),
+      sourcePath: entry,
+      origin: 'metadata',
     });
   }
-  return out;
+  return { pack, actions: out };
 }

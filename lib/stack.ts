@@ -10,7 +10,9 @@ import proto from '@temporalio/proto';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
-import { createPool } from '../db/pool.js';
+import { manifestOf, recordPackVersion, storeBlobs } from '../db/packs.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { walkTree } from '../ingest/walk.js';
 import { loadPack } from './packs.js';
 import { startService, type Service } from './services.js';
 
@@ -34,13 +36,38 @@ export async function ensureSearchAttributes(address: string, namespace: string)
   }
 }
 
+/**
+ * Registers packs of hand-written metadata: their files go to the content-addressed store (so any
+ * worker can materialise them) and their actions to the catalog, one transaction per pack.
+ */
+export async function registerPacks(pool: Pool, packDirs: string[]): Promise<UpsertOutcome[]> {
+  const out: UpsertOutcome[] = [];
+  for (const dir of packDirs) {
+    const { pack, actions } = loadPack(dir);
+    const { files } = walkTree(dir);
+    await storeBlobs(pool, files);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const ref = await recordPackVersion(client, pack, manifestOf(files), { kind: 'metadata', location: dir });
+      out.push(...(await upsertActions(client, actions.map((a) => ({ ...a, packRef: ref })), { removeMissingFromPacks: [pack] })));
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+  return out;
+}
+
 export async function prepareDatabase(url: string, packDirs: string[], log: (m: string) => void): Promise<UpsertOutcome[]> {
   const { applied } = await migrate(url, { log });
   if (applied.length) log(`postgres: applied migrations ${applied.join(', ')}`);
   const pool = createPool(url, 2);
   try {
-    const actions = packDirs.flatMap((d) => loadPack(d));
-    return await upsertActions(pool, actions);
+    return await registerPacks(pool, packDirs);
   } finally {
     await pool.end();
   }

@@ -77,6 +77,7 @@ async function main(): Promise<number> {
               logger,
               scriptEnv: config.scriptEnv,
               secretKey: config.secretKey,
+              cacheDir: config.cacheDir,
             }),
           }
         : {}),

@@ -1,0 +1,97 @@
+/**
+ * Pack files, content-addressed. A pack version is a manifest (path, mode, sha256 of each file);
+ * identical content is stored once. Workers fetch a manifest's blobs and verify them by hash.
+ */
+import crypto from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { Pool } from './pool.js';
+import type { PackRef } from '../common/types.js';
+
+export interface PackFile {
+  path: string;
+  mode: number;
+  content: Buffer;
+}
+
+export interface ManifestEntry {
+  path: string;
+  mode: number;
+  sha256: string;
+  size: number;
+}
+
+export function sha256(b: Buffer | string): string {
+  return crypto.createHash('sha256').update(b).digest('hex');
+}
+
+export function manifestOf(files: PackFile[]): ManifestEntry[] {
+  return files
+    .map((f) => ({ path: f.path, mode: f.mode & 0o777, sha256: sha256(f.content), size: f.content.length }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+export function manifestHash(manifest: ManifestEntry[]): string {
+  return sha256(manifest.map((m) => `${m.path}\0${m.mode.toString(8)}\0${m.sha256}\n`).join(''));
+}
+
+/** Stores file contents (idempotent: a blob that exists is not written again). */
+export async function storeBlobs(db: Pool | PoolClient, files: PackFile[]): Promise<void> {
+  const seen = new Set<string>();
+  const batch: PackFile[] = [];
+  for (const f of files) {
+    const h = sha256(f.content);
+    if (seen.has(h)) continue;
+    seen.add(h);
+    batch.push(f);
+  }
+  for (let i = 0; i < batch.length; i += 200) {
+    const slice = batch.slice(i, i + 200);
+    const values: unknown[] = [];
+    const rows = slice.map((f, j) => {
+      values.push(sha256(f.content), f.content.length, f.content);
+      return `($${j * 3 + 1}, $${j * 3 + 2}, $${j * 3 + 3})`;
+    });
+    await db.query(`INSERT INTO blobs (sha256, size, content) VALUES ${rows.join(', ')} ON CONFLICT (sha256) DO NOTHING`, values);
+  }
+}
+
+/** Which of these hashes the store lacks. */
+export async function missingBlobs(db: Pool | PoolClient, hashes: string[]): Promise<string[]> {
+  if (hashes.length === 0) return [];
+  const { rows } = await db.query<{ sha256: string }>('SELECT sha256 FROM blobs WHERE sha256 = ANY($1::text[])', [hashes]);
+  const have = new Set(rows.map((r) => r.sha256));
+  return [...new Set(hashes)].filter((h) => !have.has(h));
+}
+
+/** Records a pack version for this manifest (or finds the existing one). Run inside the ingest transaction. */
+export async function recordPackVersion(client: PoolClient, pack: string, manifest: ManifestEntry[], source: Record<string, unknown>): Promise<PackRef> {
+  const hash = manifestHash(manifest);
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pack:${pack}`]);
+  const existing = await client.query<{ version: number }>('SELECT version FROM pack_versions WHERE pack = $1 AND manifest_hash = $2', [pack, hash]);
+  let version = existing.rows[0]?.version;
+  if (version === undefined) {
+    const { rows } = await client.query<{ v: number }>('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM pack_versions WHERE pack = $1', [pack]);
+    version = rows[0].v;
+    await client.query('INSERT INTO pack_versions (pack, version, manifest_hash, files, source) VALUES ($1, $2, $3, $4, $5)', [pack, version, hash, JSON.stringify(manifest), JSON.stringify(source)]);
+  }
+  await client.query(
+    `INSERT INTO packs (name, source, current_version) VALUES ($1, $2, $3)
+     ON CONFLICT (name) DO UPDATE SET source = EXCLUDED.source, current_version = EXCLUDED.current_version, updated_at = now()`,
+    [pack, JSON.stringify(source), version],
+  );
+  return { pack, version, manifestHash: hash };
+}
+
+/** The files of a pack version, with their content, for a worker to materialise. */
+export async function loadPackVersion(db: Pool, ref: PackRef): Promise<{ manifest: ManifestEntry[]; contents: Map<string, Buffer> }> {
+  const { rows } = await db.query<{ files: ManifestEntry[] }>('SELECT files FROM pack_versions WHERE pack = $1 AND manifest_hash = $2', [ref.pack, ref.manifestHash]);
+  if (!rows[0]) throw new Error(`pack ${ref.pack} has no version with manifest ${ref.manifestHash}`);
+  const manifest = rows[0].files;
+  const blobs = await db.query<{ sha256: string; content: Buffer }>('SELECT sha256, content FROM blobs WHERE sha256 = ANY($1::text[])', [manifest.map((m) => m.sha256)]);
+  return { manifest, contents: new Map(blobs.rows.map((b) => [b.sha256, b.content])) };
+}
+
+export async function loadBlobs(db: Pool, hashes: string[]): Promise<Map<string, Buffer>> {
+  const blobs = await db.query<{ sha256: string; content: Buffer }>('SELECT sha256, content FROM blobs WHERE sha256 = ANY($1::text[])', [hashes]);
+  return new Map(blobs.rows.map((b) => [b.sha256, b.content]));
+}
