@@ -1,4 +1,5 @@
 /** The activities a regional worker hosts, built from their dependencies. */
+import { createIngestPack } from './ingest-pack.js';
 import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
 
 export type { ActivityDeps } from './run-action.js';
@@ -7,5 +8,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     runAction: createRunAction(deps),
     recordExecutionOutcome: createRecordExecutionOutcome(deps),
+    ingestPack: createIngestPack(deps),
   };
 }

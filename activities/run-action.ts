@@ -9,6 +9,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { redact, secretValues, unsealSecrets } from '../lib/secrets.js';
 import { ST2_SHIM, ST2_SHIM_TOKEN } from '../lib/paths.js';
+import { BUILTINS } from './builtins.js';
 import { materializePack } from './materialize.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart } from '../db/executions.js';
@@ -102,80 +103,94 @@ export function createRunAction(deps: ActivityDeps) {
     }
     const secrets = secretValues(action, clear);
     const [command, ...args] = buildArgv(action, clear).map((a) => (a === ST2_SHIM_TOKEN ? ST2_SHIM : a));
+    const stdout = new CappedOutput(deps.outputCapBytes);
+    const stderr = new CappedOutput(deps.outputCapBytes);
     let cwd: string;
     try {
-      cwd = action.packRef ? await materializePack(deps.pool, deps.cacheDir, action.packRef) : path.resolve(action.packDir);
+      cwd = action.packRef ? await materializePack(deps.pool, deps.cacheDir, action.packRef) : action.packDir ? path.resolve(action.packDir) : process.cwd();
     } catch (err) {
       throw ApplicationFailure.create({ message: `cannot materialise ${action.name}'s pack: ${(err as Error).message}`, type: 'PackUnavailable' });
     }
     if (!command) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
-    const stdout = new CappedOutput(deps.outputCapBytes);
-    const stderr = new CappedOutput(deps.outputCapBytes);
-    const child = spawn(command, args, {
-      cwd,
-      detached: true, // own process group: kill(-pid) reaches every process the script started
-      stdio: [action.runner === 'st2-python' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      env: {
-        ...deps.scriptEnv,
-        STACKWIRE_EXECUTION_ID: input.executionId,
-        STACKWIRE_ACTION: action.name,
-        STACKWIRE_REGION: deps.region,
-        STACKWIRE_ATTEMPT: String(info.attempt),
-        PYTHONUNBUFFERED: '1',
-      },
-    });
-    if (child.stdin) {
-      child.stdin.on('error', () => undefined); // a script that exits without reading stdin
-      child.stdin.end(JSON.stringify(clear));
-    }
-    child.stdout!.on('data', (c: Buffer) => stdout.push(c));
-    child.stderr!.on('data', (c: Buffer) => stderr.push(c));
-
     let stopReason: 'timeout' | 'cancel' | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (why: 'timeout' | 'cancel') => {
-      if (stopReason || child.pid === undefined || child.exitCode !== null) return;
-      stopReason = why;
-      log.warn({ why }, 'stopping the action: SIGTERM to its process group');
+    let cancelError: unknown;
+    let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error };
+    if (action.runner === 'builtin') {
+      const builtin = BUILTINS[action.entryPoint];
+      if (!builtin) throw ApplicationFailure.nonRetryable(`${action.name}: no built-in named ${action.entryPoint} on this worker`, 'ActionNotRunnable');
       try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        /* already gone */
+        const r = await builtin(clear, { pool: deps.pool, scriptEnv: deps.scriptEnv, heartbeat: (d) => ctx.heartbeat(d) });
+        stdout.push(Buffer.from(r.stdout));
+        outcome = { code: r.exitCode, signal: null };
+      } catch (err) {
+        stderr.push(Buffer.from(err instanceof Error ? err.message : String(err)));
+        outcome = { code: 1, signal: null };
       }
-      killTimer = setTimeout(() => {
+    } else {
+      const child = spawn(command, args, {
+        cwd,
+        detached: true, // own process group: kill(-pid) reaches every process the script started
+        stdio: [action.runner === 'st2-python' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+        env: {
+          ...deps.scriptEnv,
+          STACKWIRE_EXECUTION_ID: input.executionId,
+          STACKWIRE_ACTION: action.name,
+          STACKWIRE_REGION: deps.region,
+          STACKWIRE_ATTEMPT: String(info.attempt),
+          PYTHONUNBUFFERED: '1',
+        },
+      });
+      if (child.stdin) {
+        child.stdin.on('error', () => undefined); // a script that exits without reading stdin
+        child.stdin.end(JSON.stringify(clear));
+      }
+      child.stdout!.on('data', (c: Buffer) => stdout.push(c));
+      child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+
+      let killTimer: NodeJS.Timeout | undefined;
+      const killGroup = (why: 'timeout' | 'cancel') => {
+        if (stopReason || child.pid === undefined || child.exitCode !== null) return;
+        stopReason = why;
+        log.warn({ why }, 'stopping the action: SIGTERM to its process group');
         try {
-          process.kill(-child.pid!, 'SIGKILL');
+          process.kill(-child.pid, 'SIGTERM');
         } catch {
           /* already gone */
         }
-      }, grace);
-    };
+        killTimer = setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }, grace);
+      };
 
-    const timeout = setTimeout(() => killGroup('timeout'), action.timeoutSeconds * 1000);
-    const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
-    let cancelError: unknown;
-    ctx.cancelled.catch((err: unknown) => {
-      cancelError = err;
-      killGroup('cancel');
-    });
+      const timeout = setTimeout(() => killGroup('timeout'), action.timeoutSeconds * 1000);
+      const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
+      ctx.cancelled.catch((err: unknown) => {
+        cancelError = err;
+        killGroup('cancel');
+      });
 
-    const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
-      child.once('error', (err) => resolve({ code: null, signal: null, spawnError: err }));
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    clearTimeout(timeout);
-    clearInterval(beat);
-    // Whatever the outcome, nothing of the group may outlive the run.
-    if (child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* group already empty */
+      outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+        child.once('error', (err) => resolve({ code: null, signal: null, spawnError: err }));
+        child.once('close', (code, signal) => resolve({ code, signal }));
+      });
+      clearTimeout(timeout);
+      clearInterval(beat);
+      // Whatever the outcome, nothing of the group may outlive the run.
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* group already empty */
+        }
       }
+      if (killTimer) clearTimeout(killTimer);
     }
-    if (killTimer) clearTimeout(killTimer);
 
     const durationMs = Date.now() - started;
     let status: RunActionResult['status'];

@@ -3,11 +3,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { actionsRouter } from './actions.js';
 import { ApiError } from './errors.js';
 import { executionsRouter, type ApiDeps } from './executions.js';
+import { packsRouter } from './packs.js';
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '1mb' }));
+  // Blob uploads parse their own (larger) bodies; everything else is small JSON.
+  app.use((req, res, next) => (req.path === '/api/v1/blobs' ? next() : express.json({ limit: '1mb' })(req, res, next)));
 
   app.get('/healthz', async (_req, res) => {
     await deps.pool.query('SELECT 1');
@@ -15,6 +17,7 @@ export function createApp(deps: ApiDeps): express.Express {
   });
   app.use('/api/v1/actions', actionsRouter(deps));
   app.use('/api/v1/executions', executionsRouter(deps));
+  app.use('/api/v1', packsRouter(deps));
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}; the API lives under /api/v1 (see README).`);

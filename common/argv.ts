@@ -12,6 +12,7 @@ const INTERPRETERS: Record<Runner, string[]> = {
   shell: ['bash'],
   node: ['node'],
   exec: [],
+  builtin: [],
 };
 
 function scalar(value: unknown): string {

@@ -31,6 +31,7 @@ export const WorkflowTypes = {
   actionExecution: 'actionExecution',
   pipelineRun: 'pipelineRun',
   multiRegionExecution: 'multiRegionExecution',
+  packIngest: 'packIngest',
 } as const;
 
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;

@@ -12,6 +12,7 @@ ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'count', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'spread', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'scope', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'exclusive', schemaType: 'array' });
 
 export interface ParameterProblem {
   parameter: string;
@@ -62,11 +63,15 @@ export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters
     validate = ajv.compile(action.parameters);
     cache.set(action.parameters, validate);
   }
+  const given = Object.keys(input as object);
   const copy = structuredClone(input) as Record<string, unknown>;
-  if (!validate(copy)) {
-    const problems = (validate.errors ?? []).map((e) => describe(e, action.parameters));
-    throw new ParameterError(action.name, problems);
+  const problems: ParameterProblem[] = [];
+  if (!validate(copy)) problems.push(...(validate.errors ?? []).map((e) => describe(e, action.parameters)));
+  for (const group of action.parameters.exclusive ?? []) {
+    const both = group.filter((p) => given.includes(p));
+    if (both.length > 1) problems.push({ parameter: both.join(', '), message: `cannot be given together (the script accepts only one of ${group.join(', ')})` });
   }
+  if (problems.length) throw new ParameterError(action.name, problems);
   return copy;
 }
 

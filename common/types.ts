@@ -1,6 +1,6 @@
 /** Shapes that cross the boundary between API, workflows and activities. Pure types only. */
 
-export type Runner = 'python' | 'shell' | 'node' | 'exec' | 'st2-python';
+export type Runner = 'python' | 'shell' | 'node' | 'exec' | 'st2-python' | 'builtin';
 
 /** How one parameter becomes argv: a positional slot or a flag. */
 export interface ArgSpec {
@@ -34,6 +34,8 @@ export interface ActionParameters {
   properties: Record<string, ParameterSchema>;
   required: string[];
   additionalProperties: false;
+  /** Groups of parameters that cannot be given together (argparse mutually exclusive groups). */
+  exclusive?: string[][];
 }
 
 /** An action as the catalog holds it and as a run is pinned to it. */

@@ -13,6 +13,7 @@ import { migrate } from '../db/migrate.js';
 import { manifestOf, recordPackVersion, storeBlobs } from '../db/packs.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { walkTree } from '../ingest/walk.js';
+import { BUILTIN_ACTIONS } from './builtins.js';
 import { loadPack } from './packs.js';
 import { startService, type Service } from './services.js';
 
@@ -41,7 +42,7 @@ export async function ensureSearchAttributes(address: string, namespace: string)
  * worker can materialise them) and their actions to the catalog, one transaction per pack.
  */
 export async function registerPacks(pool: Pool, packDirs: string[]): Promise<UpsertOutcome[]> {
-  const out: UpsertOutcome[] = [];
+  const out: UpsertOutcome[] = await upsertActions(pool, BUILTIN_ACTIONS);
   for (const dir of packDirs) {
     const { pack, actions } = loadPack(dir);
     const { files } = walkTree(dir);

@@ -2,3 +2,4 @@
 export { actionExecution } from './action-execution.js';
 export { pipelineRun } from './pipeline-run.js';
 export { multiRegionExecution } from './multi-region-execution.js';
+export { packIngest } from './pack-ingest.js';

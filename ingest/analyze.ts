@@ -1,0 +1,331 @@
+/**
+ * From a pack's files to actions: recognise scripts (Python, shell, Node — by extension or shebang),
+ * infer their parameters statically (never by running them), apply `<script>.stackwire.yaml`
+ * overrides field by field, import StackStorm action metadata, and render each action as
+ * reviewable YAML.
+ */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import YAML from 'yaml';
+import { compileCheck } from '../common/parameters.js';
+import type { ActionParameters, ActionSpec, IngestWarning, ParameterSchema, Runner } from '../common/types.js';
+import type { PackFile } from '../db/packs.js';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { convert, freeFormParameters, type Introspection } from './introspection.js';
+import { analyzeShell } from './shell.js';
+
+export const INTROSPECT_PY = path.join(PROJECT_ROOT, 'ingest', 'python', 'introspect.py');
+export const OVERRIDE_SUFFIX = '.stackwire.yaml';
+const DEFAULT_TIMEOUT = 600;
+
+export type IngestedAction = Omit<ActionSpec, 'version' | 'packRef' | 'packDir'> & { framework: string };
+
+export interface Unsupported {
+  file: string;
+  reason: string;
+}
+
+export interface AnalysisResult {
+  pack: string;
+  actions: IngestedAction[];
+  warnings: IngestWarning[];
+  unsupported: Unsupported[];
+  /** Files that are not scripts (data, libraries, docs) — kept in the pack, not actions. */
+  otherFiles: number;
+}
+
+type Language = 'python' | 'shell' | 'node';
+
+function languageOf(f: PackFile): Language | undefined {
+  const ext = path.extname(f.path).toLowerCase();
+  if (ext === '.py') return 'python';
+  if (ext === '.sh' || ext === '.bash') return 'shell';
+  if (ext === '.js' || ext === '.mjs' || ext === '.cjs') return 'node';
+  if (ext !== '') return undefined;
+  const first = f.content.subarray(0, 200).toString('utf8').split('\n')[0] ?? '';
+  if (!first.startsWith('#!')) return undefined;
+  if (/python/.test(first)) return 'python';
+  if (/\b(ba|da|k|z)?sh\b/.test(first)) return 'shell';
+  if (/\bnode\b/.test(first)) return 'node';
+  return undefined;
+}
+
+const RUNNER: Record<Language, Runner> = { python: 'python', shell: 'shell', node: 'node' };
+
+/** Runs the Python analyser over many files in one process (python3 with the files on argv, no shell). */
+export function introspectPython(root: string, relPaths: string[], onProgress?: (done: number) => void): Promise<Introspection[]> {
+  if (relPaths.length === 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', [INTROSPECT_PY, ...relPaths], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Introspection[] = [];
+    let buf = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => {
+      buf += b.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) out.push(JSON.parse(line) as Introspection);
+        onProgress?.(out.length);
+      }
+    });
+    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+    child.on('error', (e) => reject(new Error(`cannot run python3 for the Python analyser: ${e.message}. Install Python 3.`)));
+    child.on('close', (code) => {
+      if (code !== 0 || out.length !== relPaths.length) reject(new Error(`the Python analyser failed (exit ${code}): ${err.slice(-2000)}`));
+      else resolve(out);
+    });
+  });
+}
+
+function nodeIntrospection(f: PackFile): Introspection {
+  const lines = f.content.toString('utf8').split('\n');
+  const desc: string[] = [];
+  for (const raw of lines) {
+    const l = raw.trim();
+    if (l.startsWith('#!')) continue;
+    if (l.startsWith('//')) desc.push(l.replace(/^\/\/\s?/, ''));
+    else if (l.startsWith('/*') || l.startsWith('*')) desc.push(l.replace(/^\/?\*+\/?\s?/, '').replace(/\*\/$/, ''));
+    else if (l === '' && desc.length === 0) continue;
+    else break;
+  }
+  const para: string[] = [];
+  for (const d of desc) {
+    if (!d.trim() && para.length) break;
+    if (d.trim()) para.push(d.trim());
+  }
+  return {
+    file: f.path,
+    description: para.join(' '),
+    framework: 'none',
+    parameters: [],
+    subcommands: [],
+    warnings: [{ line: null, message: 'parameters of Node scripts are not inferred yet; it takes free-form arguments (add an override to declare them)' }],
+    is_script: true,
+  };
+}
+
+/** Action names: the script's file name; where two scripts share it, their path. */
+function actionNames(paths: string[]): Map<string, string> {
+  const stem = (p: string) => path.basename(p).replace(/\.[^.]+$/, '');
+  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '');
+  const counts = new Map<string, number>();
+  for (const p of paths) counts.set(clean(stem(p)), (counts.get(clean(stem(p))) ?? 0) + 1);
+  return new Map(paths.map((p) => [p, (counts.get(clean(stem(p)))! > 1 ? clean(p.replace(/\.[^./]+$/, '').replace(/\//g, '_')) : clean(stem(p))) || 'script']));
+}
+
+interface MetaParam extends ParameterSchema {
+  required?: boolean;
+}
+
+interface OverrideDoc {
+  name?: string;
+  description?: string;
+  timeout?: number;
+  max_attempts?: number;
+  region?: string;
+  runner?: Runner;
+  parameters?: Record<string, MetaParam | null>;
+  skip?: boolean;
+}
+
+/** Field-by-field: a field given in the override wins; `parameters.<p>: null` removes a parameter. */
+function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): IngestedAction {
+  const out: IngestedAction = { ...a, parameters: structuredClone(a.parameters), origin: 'override' };
+  if (o.name !== undefined) out.name = `${a.pack}.${o.name}`;
+  if (o.description !== undefined) out.description = o.description;
+  if (o.timeout !== undefined) out.timeoutSeconds = o.timeout;
+  if (o.max_attempts !== undefined) out.maxAttempts = o.max_attempts;
+  if (o.region !== undefined) out.region = o.region;
+  if (o.runner !== undefined) out.runner = o.runner;
+  for (const [name, patch] of Object.entries(o.parameters ?? {})) {
+    if (patch === null) {
+      delete out.parameters.properties[name];
+      out.parameters.required = out.parameters.required.filter((r) => r !== name);
+      continue;
+    }
+    const { required, ...fields } = patch;
+    out.parameters.properties[name] = { ...(out.parameters.properties[name] ?? {}), ...fields };
+    if (required === true && !out.parameters.required.includes(name)) out.parameters.required.push(name);
+    if (required === false) out.parameters.required = out.parameters.required.filter((r) => r !== name);
+  }
+  try {
+    compileCheck(out.parameters);
+  } catch (err) {
+    throw new Error(`${file}: parameters: not a valid schema after the override: ${(err as Error).message}`);
+  }
+  return out;
+}
+
+function hash(...parts: (Buffer | string)[]): string {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+/** StackStorm packs: actions/*.yaml with runner_type. Returns the actions and the files they cover. */
+function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedAction[]; unsupported: Unsupported[]; covered: Set<string> } {
+  const actions: IngestedAction[] = [];
+  const unsupported: Unsupported[] = [];
+  const covered = new Set<string>();
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  for (const f of files.filter((x) => /^actions\/[^/]+\.ya?ml$/.test(x.path))) {
+    let meta: Record<string, unknown>;
+    try {
+      meta = YAML.parse(f.content.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (!meta || typeof meta !== 'object' || typeof meta.runner_type !== 'string') continue;
+    covered.add(f.path);
+    const runnerType = meta.runner_type;
+    const name = typeof meta.name === 'string' ? meta.name : path.basename(f.path).replace(/\.ya?ml$/, '');
+    const entry = typeof meta.entry_point === 'string' ? `actions/${meta.entry_point}` : '';
+    if (runnerType !== 'local-shell-script' && runnerType !== 'python-script') {
+      unsupported.push({ file: f.path, reason: `runner_type ${runnerType} is not supported (only local-shell-script and python-script run as Stackwire actions; ${runnerType === 'orquesta' || runnerType === 'action-chain' || runnerType === 'mistral-v2' ? 'workflows become Stackwire pipelines' : runnerType.startsWith('remote') ? 'remote execution runs on regional workers instead' : 'use a script or a built-in action instead'})` });
+      continue;
+    }
+    const script = byPath.get(entry);
+    if (!script) {
+      unsupported.push({ file: f.path, reason: `entry_point ${String(meta.entry_point)} was not found at ${entry}` });
+      continue;
+    }
+    covered.add(entry);
+    const properties: Record<string, ParameterSchema> = {};
+    const required: string[] = [];
+    let timeout = DEFAULT_TIMEOUT;
+    for (const [pname, raw] of Object.entries((meta.parameters ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (!raw || typeof raw !== 'object') continue;
+      if (pname === 'timeout' && typeof raw.default === 'number') {
+        timeout = raw.default;
+        continue;
+      }
+      if (raw.immutable === true) continue; // fixed runner settings (sudo, cmd, kwarg_op …)
+      const s: ParameterSchema = {};
+      if (['string', 'integer', 'number', 'boolean', 'array'].includes(String(raw.type))) s.type = raw.type as ParameterSchema['type'];
+      else s.type = 'string';
+      if (typeof raw.description === 'string') s.description = raw.description;
+      if (raw.default !== undefined && raw.default !== null) s.default = raw.default;
+      if (Array.isArray(raw.enum)) s.enum = raw.enum;
+      if (raw.secret === true) s.secret = true;
+      if (runnerType === 'local-shell-script') {
+        if (typeof raw.position === 'number') s.position = raw.position;
+        else s.flag = `--${pname}=`; // StackStorm passes named parameters as --name=value
+      }
+      properties[pname] = s;
+      if (raw.required === true && s.default === undefined) required.push(pname);
+    }
+    const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
+    actions.push({
+      name: `${pack}.${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}`,
+      pack,
+      description: typeof meta.description === 'string' ? meta.description : '',
+      runner: runnerType === 'python-script' ? 'st2-python' : 'exec',
+      entryPoint: runnerType === 'python-script' ? entry : `./${entry}`,
+      parameters,
+      timeoutSeconds: timeout,
+      maxAttempts: 1,
+      contentHash: hash(script.content, f.content),
+      sourcePath: entry,
+      origin: 'stackstorm',
+      warnings: [],
+      framework: `stackstorm:${runnerType}`,
+    });
+  }
+  return { actions, unsupported, covered };
+}
+
+export async function analyzePack(root: string, pack: string, files: PackFile[], onProgress?: (phase: string, done: number, total: number) => void): Promise<AnalysisResult> {
+  const warnings: IngestWarning[] = [];
+  const st2 = importStackStorm(pack, files);
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const scripts = files.filter((f) => !st2.covered.has(f.path) && !f.path.endsWith(OVERRIDE_SUFFIX)).map((f) => ({ f, lang: languageOf(f) })).filter((x): x is { f: PackFile; lang: Language } => x.lang !== undefined);
+  const total = scripts.length;
+  const intros = new Map<string, Introspection>();
+  const py = scripts.filter((s) => s.lang === 'python').map((s) => s.f.path);
+  for (const i of await introspectPython(root, py, (d) => onProgress?.('analysing', d, total))) intros.set(i.file, i);
+  let done = py.length;
+  for (const s of scripts.filter((x) => x.lang !== 'python')) {
+    intros.set(s.f.path, s.lang === 'shell' ? await analyzeShell(s.f.path, s.f.content.toString('utf8')) : nodeIntrospection(s.f));
+    onProgress?.('analysing', ++done, total);
+  }
+  const real = scripts.filter((s) => intros.get(s.f.path)?.is_script !== false);
+  const names = actionNames(real.map((s) => s.f.path));
+  const actions: IngestedAction[] = [...st2.actions];
+  for (const { f, lang } of real) {
+    const intro = intros.get(f.path)!;
+    const { variants, warnings: w } = convert(intro);
+    const understood = intro.framework !== 'none' && intro.framework !== 'unknown' && intro.framework !== 'sys.argv';
+    const hasErrors = intro.warnings.some((x) => /syntax error/i.test(x.message));
+    const overridePath = `${f.path}${OVERRIDE_SUFFIX}`;
+    const overrideFile = byPath.get(overridePath);
+    let override: OverrideDoc | undefined;
+    if (overrideFile) {
+      const doc = YAML.parseDocument(overrideFile.content.toString('utf8'));
+      if (doc.errors.length) {
+        const e = doc.errors[0]!;
+        throw new Error(`${overridePath}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message}`);
+      }
+      override = (doc.toJS() ?? {}) as OverrideDoc;
+    }
+    if (override?.skip) continue;
+    const useVariants = variants.length && (understood || intro.parameters.length > 0) && !hasErrors ? variants : [{ description: intro.description, parameters: freeFormParameters(), argvPrefix: [] as string[] }];
+    if (!understood && intro.framework !== 'none') w.push({ file: f.path, line: null, message: `parameters could not be inferred (${intro.framework}); the action takes free-form arguments` });
+    if (intro.framework === 'none' && !hasErrors && intro.parameters.length === 0) {
+      // A script with no parameters at all: nothing to pass.
+      useVariants.splice(0, useVariants.length, { description: intro.description, parameters: { type: 'object', properties: {}, required: [], additionalProperties: false }, argvPrefix: [] });
+    }
+    warnings.push(...w);
+    for (const v of useVariants) {
+      const base: IngestedAction = {
+        name: `${pack}.${names.get(f.path)!}${v.subcommand ? `.${v.subcommand.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}` : ''}`,
+        pack,
+        description: v.description,
+        runner: RUNNER[lang],
+        entryPoint: f.path,
+        parameters: v.parameters,
+        timeoutSeconds: DEFAULT_TIMEOUT,
+        maxAttempts: 1,
+        contentHash: hash(f.content, overrideFile?.content ?? ''),
+        sourcePath: f.path,
+        ...(v.argvPrefix.length ? { argvPrefix: v.argvPrefix } : {}),
+        origin: 'inferred',
+        warnings: w,
+        framework: intro.framework,
+      };
+      actions.push(override && !v.subcommand ? applyOverride(base, override, overridePath) : base);
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const a of actions) {
+    const other = seen.get(a.name);
+    if (other) throw new Error(`two actions would be named ${a.name} (${other} and ${a.sourcePath}); rename one with an override (${a.sourcePath}${OVERRIDE_SUFFIX}: name: …)`);
+    seen.set(a.name, a.sourcePath ?? '');
+  }
+  actions.sort((a, b) => (a.name < b.name ? -1 : 1));
+  return { pack, actions, warnings: [...warnings], unsupported: st2.unsupported, otherFiles: files.length - real.length - st2.covered.size };
+}
+
+/** The reviewable YAML of an action: the same shape an override file (and hand-written metadata) uses. */
+export function actionYaml(a: IngestedAction | ActionSpec): string {
+  const parameters: Record<string, MetaParam> = {};
+  for (const [name, s] of Object.entries(a.parameters.properties)) {
+    parameters[name] = { ...(a.parameters.required.includes(name) ? { required: true } : {}), ...s };
+  }
+  const doc = {
+    name: a.name.slice(a.pack.length + 1),
+    description: a.description,
+    runner: a.runner,
+    entry_point: a.entryPoint,
+    timeout: a.timeoutSeconds,
+    ...(a.maxAttempts !== 1 ? { max_attempts: a.maxAttempts } : {}),
+    ...(a.region ? { region: a.region } : {}),
+    ...(a.argvPrefix?.length ? { argv_prefix: a.argvPrefix } : {}),
+    ...(a.parameters.exclusive?.length ? { exclusive: a.parameters.exclusive } : {}),
+    parameters,
+  };
+  const header = `# Generated by 'stackwire ingest' from ${a.sourcePath ?? a.entryPoint} (${a.origin ?? 'inferred'}, sha256 ${a.contentHash.slice(0, 12)}).\n# To correct it, put the fields to change in ${a.sourcePath ?? a.entryPoint}${OVERRIDE_SUFFIX}.\n`;
+  return header + YAML.stringify(doc, { lineWidth: 0 });
+}

@@ -1,0 +1,155 @@
+/**
+ * The shape every language analyser reports (the Python analyser, ingest/python/introspect.py,
+ * prints exactly this as JSON), and its conversion into an action's parameter schema and argv rules.
+ */
+import type { ActionParameters, IngestWarning, ParameterSchema } from '../common/types.js';
+
+export interface InferredParameter {
+  name: string;
+  kind: 'positional' | 'option';
+  flags: string[];
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'array';
+  items_type?: 'string' | 'integer' | 'number' | null;
+  default?: unknown;
+  default_expr?: string;
+  required: boolean;
+  choices?: unknown[] | null;
+  help?: string | null;
+  metavar?: string | null;
+  nargs?: string | number | null;
+  action?: string | null;
+  group?: string | null;
+  mutex_group?: number | null;
+  position?: number | null;
+  subcommand?: string | null;
+}
+
+export interface Introspection {
+  file: string;
+  description: string;
+  framework: string;
+  parameters: InferredParameter[];
+  subcommands: { name: string; help: string | null }[];
+  warnings: { line: number | null; message: string }[];
+  /** False for a library module (no __main__ block, no shebang, no parser): not an action. */
+  is_script?: boolean;
+}
+
+export interface ConvertedVariant {
+  /** Sub-command name, or undefined for the script itself. */
+  subcommand?: string;
+  description: string;
+  parameters: ActionParameters;
+  argvPrefix: string[];
+}
+
+const SECRET_NAME = /pass(word|wd)?|secret|token|api_?key|credential/i;
+
+function cleanName(raw: string): string {
+  let n = raw.replace(/^-+/, '').replace(/[^A-Za-z0-9_]/g, '_');
+  if (!/^[A-Za-z_]/.test(n)) n = `p_${n}`;
+  return n;
+}
+
+function bestFlag(flags: string[]): string | undefined {
+  return flags.find((f) => f.startsWith('--')) ?? flags[0];
+}
+
+function helpText(p: InferredParameter): string | undefined {
+  if (!p.help) return undefined;
+  return p.help.replace(/%\(default\)s/g, p.default === undefined || p.default === null ? 'none' : String(p.default as string | number)).replace(/%%/g, '%');
+}
+
+function schemaFor(p: InferredParameter): { name: string; schema: ParameterSchema; required: boolean } {
+  let name = cleanName(p.name);
+  const s: ParameterSchema = {};
+  const description = helpText(p);
+  if (description) s.description = description;
+  if (p.kind === 'positional') {
+    s.position = p.position ?? 0;
+  } else {
+    const flag = bestFlag(p.flags);
+    if (flag) s.flag = flag;
+  }
+  switch (p.action) {
+    case 'store_false':
+      // Exposed as the flag a human types (`--no-verify`), true when the flag is given.
+      name = cleanName(bestFlag(p.flags) ?? p.name);
+      s.type = 'boolean';
+      s.default = false;
+      break;
+    case 'store_true':
+    case 'store_const':
+    case 'append_const':
+      s.type = 'boolean';
+      s.default = false;
+      break;
+    case 'count':
+      s.type = 'integer';
+      s.count = true;
+      s.minimum = 0;
+      s.default = typeof p.default === 'number' ? p.default : 0;
+      break;
+    default: {
+      s.type = p.type;
+      if (p.type === 'array') {
+        s.items = { type: p.items_type ?? 'string' };
+        if (p.choices?.length) s.items.enum = p.choices;
+        if (p.kind === 'option' && p.action !== 'append') s.spread = true;
+      } else if (p.choices?.length) s.enum = p.choices;
+      if (p.default !== undefined && p.default !== null) s.default = p.default;
+    }
+  }
+  if (SECRET_NAME.test(name)) s.secret = true;
+  const required = p.required && s.default === undefined;
+  return { name, schema: s, required };
+}
+
+/** One variant per sub-command (with the top-level options as `scope: global`), or one for the script. */
+export function convert(intro: Introspection): { variants: ConvertedVariant[]; warnings: IngestWarning[] } {
+  const warnings: IngestWarning[] = intro.warnings.map((w) => ({ file: intro.file, line: w.line, message: w.message }));
+  const build = (params: InferredParameter[], scopeGlobal: (p: InferredParameter) => boolean) => {
+    const properties: Record<string, ParameterSchema> = {};
+    const required: string[] = [];
+    const exclusive = new Map<number, string[]>();
+    let positional = 0;
+    const globalsFirst = [...params].sort((a, b) => Number(scopeGlobal(b)) - Number(scopeGlobal(a)));
+    for (const p of globalsFirst) {
+      const { name, schema, required: req } = schemaFor(p);
+      if (properties[name]) {
+        warnings.push({ file: intro.file, line: null, message: `parameter ${name} is defined twice; the first definition is kept` });
+        continue;
+      }
+      if (schema.position !== undefined) schema.position = positional++;
+      if (scopeGlobal(p)) schema.scope = 'global';
+      properties[name] = schema;
+      if (req) required.push(name);
+      if (p.mutex_group !== undefined && p.mutex_group !== null) exclusive.set(p.mutex_group, [...(exclusive.get(p.mutex_group) ?? []), name]);
+    }
+    const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
+    const groups = [...exclusive.values()].filter((g) => g.length > 1);
+    if (groups.length) parameters.exclusive = groups;
+    return parameters;
+  };
+  if (intro.subcommands.length === 0) {
+    return { variants: [{ description: intro.description, parameters: build(intro.parameters, () => false), argvPrefix: [] }], warnings };
+  }
+  const top = intro.parameters.filter((p) => !p.subcommand);
+  const variants = intro.subcommands.map((sc) => ({
+    subcommand: sc.name,
+    description: [sc.help ?? '', intro.description].filter(Boolean).join(' — '),
+    parameters: build([...top, ...intro.parameters.filter((p) => p.subcommand === sc.name)], (p) => !p.subcommand),
+    argvPrefix: [sc.name],
+  }));
+  return { variants, warnings };
+}
+
+/** For scripts nothing could be inferred from: every argument as given. */
+export function freeFormParameters(): ActionParameters {
+  return {
+    type: 'object',
+    properties: { args: { type: 'array', items: { type: 'string' }, position: 0, description: 'arguments passed to the script as they are (nothing could be inferred)' } },
+    required: [],
+    additionalProperties: false,
+  };
+}
