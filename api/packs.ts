@@ -66,7 +66,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
     const body = (req.body ?? {}) as { source?: Record<string, unknown>; mode?: string; region?: string };
     const mode = (body.mode ?? 'apply') as IngestRequest['mode'];
     if (!(MODES as readonly string[]).includes(mode)) throw new ApiError(400, 'invalid_request', `mode must be one of ${MODES.join(', ')}.`);
-    const region = body.region ?? config.regions[0]!;
+    const region = body.region ?? config.regions[0];
     if (!config.regions.includes(region)) throw new ApiError(400, 'invalid_region', `region ${JSON.stringify(region)} is not configured; use one of ${config.regions.join(', ')}.`);
     const s = body.source;
     let source: IngestSource;

@@ -8,6 +8,7 @@ import { ParameterError, coerceFromStrings } from '../common/parameters.js';
 import type { ActionSpec } from '../common/types.js';
 import { ConfigError, loadConfig } from '../lib/config.js';
 import { ApiClient, ApiRequestError, ApiUnreachableError } from './api-client.js';
+import { ingestCommand } from './ingest.js';
 
 interface Execution {
   id: string;
@@ -136,6 +137,33 @@ export function buildProgram(): Command {
       if (opts.json) out(JSON.stringify(result, null, 2));
       else printExecution(result);
       process.exitCode = exitFor(result);
+    });
+
+  program
+    .command('ingest')
+    .description('turn a folder or git repository of scripts into actions (parameters inferred, never by running them)')
+    .argument('<source>', 'a folder, or a git URL with an optional #ref (branch or tag)')
+    .option('--pack <name>', 'pack name (default: the folder or repository name)')
+    .option('--dry-run', 'show what would change; change nothing')
+    .option('--check', 'exit 1 and list the differences when the catalog differs from the source (for CI)')
+    .option('--region <region>', 'region whose worker analyses the scripts')
+    .option('--no-write', 'do not write the generated metadata to <folder>/.stackwire/actions/')
+    .option('--json', 'print the full report as JSON')
+    .action(async (source: string, opts: { pack?: string; dryRun?: boolean; check?: boolean; region?: string; write: boolean; json?: boolean }, cmd: Command) => {
+      process.exitCode = await ingestCommand(client(cmd), source, opts, out, err);
+    });
+
+  program
+    .command('pack')
+    .description('packs in the catalog')
+    .command('list')
+    .description('list packs with their version, source and action count')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { packs } = await client(cmd).request<{ packs: { name: string; version: number; actions: number; source: { kind?: string; location?: string; url?: string } }[] }>('GET', '/api/v1/packs');
+      if (opts.json) return out(JSON.stringify(packs, null, 2));
+      if (!packs.length) return out('no packs yet');
+      out(table([['PACK', 'VERSION', 'ACTIONS', 'SOURCE'], ...packs.map((p) => [p.name, String(p.version), String(p.actions), `${p.source.kind ?? ''} ${p.source.url ?? p.source.location ?? ''}`.trim()])]));
     });
 
   const execution = program.command('execution').description('inspect and control executions');

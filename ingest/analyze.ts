@@ -265,7 +265,7 @@ export async function analyzePack(root: string, pack: string, files: PackFile[],
     if (overrideFile) {
       const doc = YAML.parseDocument(overrideFile.content.toString('utf8'));
       if (doc.errors.length) {
-        const e = doc.errors[0]!;
+        const e = doc.errors[0];
         throw new Error(`${overridePath}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message}`);
       }
       override = (doc.toJS() ?? {}) as OverrideDoc;

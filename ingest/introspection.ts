@@ -57,7 +57,7 @@ function bestFlag(flags: string[]): string | undefined {
 
 function helpText(p: InferredParameter): string | undefined {
   if (!p.help) return undefined;
-  return p.help.replace(/%\(default\)s/g, p.default === undefined || p.default === null ? 'none' : String(p.default as string | number)).replace(/%%/g, '%');
+  return p.help.replace(/%\(default\)s/g, p.default === undefined || p.default === null ? 'none' : String(p.default)).replace(/%%/g, '%');
 }
 
 function schemaFor(p: InferredParameter): { name: string; schema: ParameterSchema; required: boolean } {

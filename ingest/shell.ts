@@ -143,7 +143,7 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
       }
     }
     for (let i = 0; i < spec.length; i++) {
-      const letter = spec[i]!;
+      const letter = spec[i];
       if (letter === ':') continue;
       const takesArg = spec[i + 1] === ':';
       if (letter === 'h') continue;
@@ -168,12 +168,12 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
     if (optionItems.length === 0) continue;
     if (out.framework === 'none') out.framework = 'case-loop';
     for (const it of optionItems) {
-      const flags = it.childrenForFieldName('value').filter((x): x is Node => x !== null).map((p) => unquote(p)).filter((p) => p.startsWith('-') && p !== '--');
+      const flags = it.childrenForFieldName('value').filter((x): x is Node => x !== null).map((p) => unquote(p)).filter((p) => p.startsWith('-') && p !== '--' && !/[*?[]/.test(p.replace(/[=*]+$/, '').slice(1)) && p !== '-*');
       if (flags.some((f) => f === '-h' || f === '--help') || flags.length === 0) continue;
       const assign = named(it).find((n) => n.type === 'variable_assignment');
       const target = assign?.childForFieldName('name')?.text;
       const src = soleVariable(assign?.childForFieldName('value') ?? null)?.name;
-      const long = flags.find((f) => f.startsWith('--')) ?? flags[0]!;
+      const long = flags.find((f) => f.startsWith('--')) ?? flags[0];
       const name = (target ?? long.replace(/^-+/, '').replace(/[=*]+$/, '')).toLowerCase().replace(/-/g, '_');
       if (target) optionVars.add(target);
       const def = target ? defaults.get(target) : undefined;

@@ -8,7 +8,7 @@ notices scripts that only read ``sys.argv``.
 
 Output object (one per line)::
 
-    {"file", "description", "framework", "parameters", "subcommands", "warnings"}
+    {"file", "description", "framework", "parameters", "subcommands", "warnings", "is_script"}
 
 Each parameter has the keys name, kind, flags, type, items_type, default
 (plus default_expr when the default is not a literal), required, choices,
@@ -1329,9 +1329,23 @@ def dedupe_warnings(warnings: list[dict]) -> list[dict]:
     return out
 
 
+def is_script(data: bytes, tree: "ast.Module | None") -> bool:
+    """A script, not a library module: a shebang, a __main__ guard, or statements that run at import."""
+    if data.startswith(b"#!") or tree is None:
+        return True
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            names = [n for n in [node.test.left, *node.test.comparators]]
+            if any(isinstance(n, ast.Name) and n.id == "__name__" for n in names):
+                return True
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            return True
+    return False
+
+
 def introspect_file(path: str) -> dict:
     result = {"file": path, "description": "", "framework": "none",
-              "parameters": [], "subcommands": [], "warnings": []}
+              "parameters": [], "subcommands": [], "warnings": [], "is_script": True}
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -1346,6 +1360,7 @@ def introspect_file(path: str) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         result["warnings"].append({"line": 0, "message": f"cannot parse file: {exc}"})
         return result
+    result["is_script"] = is_script(data, tree)
     source = data.decode("utf-8", errors="replace")
     analyzer = Analyzer(tree, source)
     try:

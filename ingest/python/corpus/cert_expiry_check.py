@@ -6,13 +6,14 @@ Nagios-compatible exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 import argparse
 import datetime as dt
 import json
+import pathlib
 import socket
 import ssl
 import sys
 
 
-def days_left(host: str, port: int, timeout: float) -> int:
-    ctx = ssl.create_default_context()
+def days_left(host: str, port: int, timeout: float, ca_file=None) -> int:
+    ctx = ssl.create_default_context(cafile=ca_file)
     with socket.create_connection((host, port), timeout=timeout) as sock:
         with ctx.wrap_socket(sock, server_hostname=host) as tls:
             not_after = tls.getpeercert()["notAfter"]
@@ -27,6 +28,7 @@ def main() -> int:
     conn = parser.add_argument_group("connection")
     conn.add_argument("-p", "--port", type=int, default=443, help="default port")
     conn.add_argument("--timeout", type=float, default=5.0, help="socket timeout in seconds")
+    conn.add_argument("--ca-file", type=pathlib.Path, help="extra CA bundle to trust")
 
     limits = parser.add_argument_group("thresholds", "days before expiry")
     limits.add_argument("-w", "--warning", type=int, default=30, metavar="DAYS")
@@ -41,7 +43,7 @@ def main() -> int:
     report = {}
     for entry in args.hosts:
         host, _, port = entry.partition(":")
-        left = days_left(host, int(port or args.port), args.timeout)
+        left = days_left(host, int(port or args.port), args.timeout, args.ca_file)
         report[entry] = left
         if left <= args.critical:
             worst = max(worst, 2)

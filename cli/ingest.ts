@@ -1,0 +1,119 @@
+/**
+ * stackwire ingest <folder | git URL[#ref]>: a local folder is walked here (.gitignore honoured),
+ * only the files the server lacks are uploaded, and the server analyses and catalogs them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { manifestOf } from '../db/packs.js';
+import type { IngestReport } from '../ingest/ingest.js';
+import { walkTree } from '../ingest/walk.js';
+import type { ApiClient } from './api-client.js';
+import { progressBar } from './progress.js';
+
+export interface IngestOptions {
+  pack?: string;
+  dryRun?: boolean;
+  check?: boolean;
+  json?: boolean;
+  region?: string;
+  write?: boolean;
+}
+
+const GIT_RE = /^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/;
+
+export function defaultPackName(source: string): string {
+  const base = GIT_RE.test(source) ? source.replace(/#.*$/, '').replace(/\.git$/, '').split(/[/:]/).pop()! : path.basename(path.resolve(source));
+  const name = base.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '');
+  return name || 'scripts';
+}
+
+export async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const pack = opts.pack ?? defaultPackName(source);
+  const mode = opts.check ? 'check' : opts.dryRun ? 'dry-run' : 'apply';
+  let body: Record<string, unknown>;
+  let localRoot: string | undefined;
+  if (GIT_RE.test(source)) {
+    const [url, ref] = source.split('#') as [string, string | undefined];
+    body = { mode, source: { kind: 'git', url, ...(ref ? { ref } : {}) }, ...(opts.region ? { region: opts.region } : {}) };
+  } else {
+    localRoot = path.resolve(source);
+    if (!fs.existsSync(localRoot) || !fs.statSync(localRoot).isDirectory()) {
+      err(`stackwire: ${localRoot} is not a folder. Give a folder of scripts or a git URL (https://…, file://…, with #ref for a branch or tag).`);
+      return 2;
+    }
+    let scanned = 0;
+    const scan = progressBar('scanning', 0);
+    const { files, skipped } = walkTree(localRoot, () => scan.update(++scanned));
+    scan.done();
+    for (const s of skipped) err(`skipped ${s.path}: ${s.reason}`);
+    if (files.length === 0) {
+      err(`stackwire: ${localRoot} holds no files to ingest (after .gitignore).`);
+      return 2;
+    }
+    const manifest = manifestOf(files);
+    const { missing } = await api.request<{ missing: string[] }>('POST', '/api/v1/blobs/missing', { hashes: manifest.map((m) => m.sha256) });
+    const want = new Set(missing);
+    const toSend = files.filter((f) => {
+      const h = manifest.find((m) => m.path === f.path)!.sha256;
+      if (!want.has(h)) return false;
+      want.delete(h);
+      return true;
+    });
+    const up = progressBar('uploading', toSend.length);
+    let sent = 0;
+    for (let i = 0; i < toSend.length; ) {
+      const batch = [];
+      let bytes = 0;
+      while (i < toSend.length && (batch.length === 0 || bytes + toSend[i].content.length < 8 * 1024 * 1024)) {
+        const f = toSend[i++];
+        bytes += f.content.length;
+        batch.push({ sha256: manifest.find((m) => m.path === f.path)!.sha256, content: f.content.toString('base64') });
+      }
+      await api.request('POST', '/api/v1/blobs', { files: batch });
+      sent += batch.length;
+      up.update(sent);
+    }
+    up.done();
+    body = { mode, source: { kind: 'upload', manifest, location: localRoot }, ...(opts.region ? { region: opts.region } : {}) };
+  }
+  const started = Date.now();
+  const spin = process.stderr.isTTY && !opts.json ? setInterval(() => process.stderr.write(`\r\x1b[Kanalysing ${pack} on a worker … ${Math.round((Date.now() - started) / 1000)}s`), 200) : undefined;
+  let report: IngestReport & { workflowId: string };
+  try {
+    report = await api.request<IngestReport & { workflowId: string }>('POST', `/api/v1/packs/${encodeURIComponent(pack)}/ingest`, body);
+  } finally {
+    if (spin) {
+      clearInterval(spin);
+      process.stderr.write('\r\x1b[K');
+    }
+  }
+  let written = 0;
+  if (mode === 'apply' && localRoot && opts.write !== false) {
+    const dir = path.join(localRoot, '.stackwire', 'actions');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    for (const a of report.actions) {
+      fs.writeFileSync(path.join(dir, `${a.name.slice(pack.length + 1)}.yaml`), a.yaml);
+      written++;
+    }
+  }
+  if (opts.json) {
+    out(JSON.stringify(report, null, 2));
+  } else {
+    const verb = mode === 'apply' ? '' : mode === 'dry-run' ? ' (dry run: nothing changed)' : ' (check: nothing changed)';
+    for (const c of report.changes.filter((x) => x.change !== 'unchanged')) {
+      const sign = { added: '+', changed: '~', removed: '-', unchanged: ' ' }[c.change];
+      out(`${sign} ${c.name}${c.version ? ` v${c.version}` : ''}${c.details ? `: ${c.details.join(', ')}` : ''}`);
+    }
+    for (const w of report.warnings) out(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
+    for (const u of report.unsupported) out(`unsupported: ${u.file}: ${u.reason}`);
+    const s = report.summary;
+    out(`${pack}${verb}: ${s.added} added, ${s.changed} changed, ${s.unchanged} unchanged, ${s.removed} removed, ${s.warnings} warnings${s.unsupported ? `, ${s.unsupported} unsupported` : ''} (${report.files} files${report.packVersion ? `, pack version ${report.packVersion.version}` : ''})`);
+    if (written) out(`metadata written to ${path.relative(process.cwd(), path.join(localRoot!, '.stackwire', 'actions')) || '.'}/ (${written} files) — review and commit it`);
+  }
+  if (mode === 'check' && report.drift) {
+    if (!opts.json) err(`stackwire: the catalog differs from ${source}; run 'stackwire ingest ${source}${opts.pack ? ` --pack ${opts.pack}` : ''}' to update it.`);
+    return 1;
+  }
+  return 0;
+}
