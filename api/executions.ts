@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { Router, type Request } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, isTerminal, regionTaskQueue } from '../common/constants.js';
-import { maskArgv, maskParameters } from '../common/argv.js';
+import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import type { ActionExecutionInput, ActionSpec, MultiRegionInput } from '../common/types.js';
@@ -70,7 +70,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       throw new ApiError(400, 'invalid_request', 'the body must be a JSON object: {"action": "<pack.action>", "parameters": {…}, "region": "<region>"}');
     }
-    const known = new Set(['action', 'parameters', 'region', 'regions']);
+    const known = new Set(['action', 'parameters', 'region', 'regions', 'dryRun']);
     const extra = Object.keys(body).filter((k) => !known.has(k));
     if (extra.length) throw new ApiError(400, 'invalid_request', `unknown field(s) ${extra.join(', ')}; allowed: action, parameters, region, regions.`);
     if (typeof body.action !== 'string' || body.action === '') {
@@ -87,6 +87,11 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
       if (err instanceof ParameterError) throw new ApiError(400, 'invalid_parameters', err.message, err.problems);
       throw err;
     }
+    if (body.dryRun === true) {
+      // Checked and rendered, not started: the exact argv (secrets masked) the worker would spawn.
+      res.json({ action: action.name, actionVersion: action.version, dryRun: true, parameters: maskParameters(action, parameters), argv: maskArgv(action, parameters), command: displayArgv(maskArgv(action, parameters)) });
+      return;
+    }
     const actor = actorOf(req);
     const trigger = triggerOf(req);
     const idemKey = req.header('idempotency-key');
@@ -97,7 +102,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
       if (err instanceof SecretKeyError) throw new ApiError(503, 'secrets_unavailable', err.message);
       throw err;
     }
-    const shown = maskArgv(action, parameters).join(' ');
+    const shown = displayArgv(maskArgv(action, parameters));
 
     let regions: string[];
     if (Array.isArray(body.regions)) {

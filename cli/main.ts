@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isTerminal } from '../common/constants.js';
+import { displayArgv } from '../common/argv.js';
 import { ParameterError, coerceFromStrings } from '../common/parameters.js';
 import type { ActionSpec } from '../common/types.js';
 import { ConfigError, loadConfig } from '../lib/config.js';
@@ -102,8 +103,9 @@ export function buildProgram(): Command {
     .option('--region <region>', 'region whose workers run it (default: the action\'s region or the first configured)')
     .option('--regions <list>', 'run in several regions at once, comma-separated')
     .option('--no-wait', 'print the execution id and return at once')
+    .option('--dry-run', 'check the parameters and print the exact command line; run nothing')
     .option('--json', 'print the result as JSON')
-    .action(async (actionName: string, pairs: string[], opts: { region?: string; regions?: string; wait: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (actionName: string, pairs: string[], opts: { region?: string; regions?: string; wait: boolean; json?: boolean; dryRun?: boolean }, cmd: Command) => {
       const api = client(cmd);
       let action: ActionSpec;
       try {
@@ -119,13 +121,18 @@ export function buildProgram(): Command {
         if (e instanceof ParameterError) throw new ExitError(2, e.message);
         throw e;
       }
-      const body = { action: actionName, parameters, ...(opts.region ? { region: opts.region } : {}), ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}) };
+      const body = { action: actionName, parameters, ...(opts.region ? { region: opts.region } : {}), ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}), ...(opts.dryRun ? { dryRun: true } : {}) };
       let started: { id: string; regions: string[]; command: string };
       try {
         started = await api.request('POST', '/api/v1/executions', body);
       } catch (e) {
         if (e instanceof ApiRequestError && e.status === 400) throw new ExitError(2, e.message);
         throw e;
+      }
+      if (opts.dryRun) {
+        const dry = started as unknown as { argv: string[]; command: string };
+        out(opts.json ? JSON.stringify(dry, null, 2) : dry.command);
+        return;
       }
       if (!opts.wait) {
         if (opts.json) out(JSON.stringify(started, null, 2));
@@ -221,8 +228,21 @@ export function buildProgram(): Command {
     .argument('<name>')
     .option('--json', 'print as JSON')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const a = await client(cmd).request<ActionSpec & { exampleArgv: string[] }>('GET', `/api/v1/actions/${encodeURIComponent(name)}`);
-      if (opts.json) return out(JSON.stringify(a, null, 2));
+      await showAction(client(cmd), name, Boolean(opts.json));
+    });
+  return program;
+}
+
+/** Help for one action (also what `stackwire run <action> -h` prints). */
+async function showAction(api: ApiClient, name: string, json: boolean): Promise<void> {
+      let a: ActionSpec & { exampleArgv: string[] };
+      try {
+        a = await api.request<ActionSpec & { exampleArgv: string[] }>('GET', `/api/v1/actions/${encodeURIComponent(name)}`);
+      } catch (e) {
+        if (e instanceof ApiRequestError && e.status === 404) throw new ExitError(2, `${e.message}\nTry 'stackwire action list'.`);
+        throw e;
+      }
+      if (json) return out(JSON.stringify(a, null, 2));
       out(`${a.name} (version ${a.version}, ${a.runner}: ${a.entryPoint})\n\n${a.description}\n`);
       const props = Object.entries(a.parameters.properties);
       if (props.length) {
@@ -240,14 +260,24 @@ export function buildProgram(): Command {
           ]),
         );
       } else out('no parameters');
-      out(`\nexample: ${a.exampleArgv.join(' ')}\ntimeout: ${a.timeoutSeconds}s, attempts: ${a.maxAttempts}${a.region ? `, region: ${a.region}` : ''}`);
-    });
-  return program;
+      if (a.parameters.exclusive?.length) out(`\nnot together: ${a.parameters.exclusive.map((g) => g.join(' | ')).join('; ')}`);
+      out(`\nexample: ${displayArgv(a.exampleArgv)}\ntimeout: ${a.timeoutSeconds}s, attempts: ${a.maxAttempts}${a.region ? `, region: ${a.region}` : ''}${a.sourcePath ? `, source: ${a.sourcePath} (${a.origin ?? 'metadata'})` : ''}`);
+      out(`run it:  stackwire run ${a.name}${Object.keys(a.parameters.properties).length ? ' key=value …' : ''}`);
+      for (const w of a.warnings ?? []) out(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
+    // `stackwire run <action> -h` is help for the action, not for `run`.
+    const runAt = argv.indexOf('run');
+    const actionArg = runAt >= 0 ? argv.slice(runAt + 1).find((a) => !a.startsWith('-')) : undefined;
+    if (runAt >= 0 && actionArg && argv.slice(runAt + 1).some((a) => a === '-h' || a === '--help')) {
+      const apiAt = argv.indexOf('--api');
+      const api = new ApiClient((apiAt >= 0 ? argv[apiAt + 1] : loadConfig().api.url).replace(/\/+$/, ''), {});
+      await showAction(api, actionArg, argv.includes('--json'));
+      return 0;
+    }
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {

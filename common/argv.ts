@@ -73,6 +73,11 @@ export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'en
 
 export const MASK = '********';
 
+/** argv for a human to read (and paste into a shell): arguments with special characters are single-quoted. */
+export function displayArgv(argv: string[]): string {
+  return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
 /** A copy of the parameters with every secret replaced by a mask: what logs, rows and history may hold. */
 export function maskParameters(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

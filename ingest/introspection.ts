@@ -57,7 +57,9 @@ function bestFlag(flags: string[]): string | undefined {
 
 function helpText(p: InferredParameter): string | undefined {
   if (!p.help) return undefined;
-  return p.help.replace(/%\(default\)s/g, p.default === undefined || p.default === null ? 'none' : String(p.default)).replace(/%%/g, '%');
+  const d = p.default;
+  const def = d === undefined || d === null ? 'none' : typeof d === 'string' ? d : JSON.stringify(d);
+  return p.help.replace(/%\(default\)s/g, def).replace(/%%/g, '%');
 }
 
 function schemaFor(p: InferredParameter): { name: string; schema: ParameterSchema; required: boolean } {

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { maskArgv, maskParameters } from '../common/argv.js';
+import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
 import type { ActionExecutionInput, RunActionInput, RunActionResult } from '../common/types.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -44,7 +44,7 @@ export function runActionOptions(input: RunActionInput, summary: string): Activi
 }
 
 export function displayCommand(input: RunActionInput): string {
-  return maskArgv(input.action, input.parameters).join(' ');
+  return displayArgv(maskArgv(input.action, input.parameters));
 }
 
 /** Why a run failed, in one line, from an activity failure. */
