@@ -10,6 +10,7 @@ import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { redact, secretValues, unsealSecrets } from '../lib/secrets.js';
 import { ST2_SHIM, ST2_SHIM_TOKEN } from '../lib/paths.js';
 import { BUILTINS } from './builtins.js';
+import { LogShipper } from './log-shipper.js';
 import { materializePack } from './materialize.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart } from '../db/executions.js';
@@ -114,6 +115,8 @@ export function createRunAction(deps: ActivityDeps) {
     if (!command) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
+    const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
+    await logs.start(info.attempt);
     let stopReason: 'timeout' | 'cancel' | undefined;
     let cancelError: unknown;
     let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error };
@@ -123,9 +126,12 @@ export function createRunAction(deps: ActivityDeps) {
       try {
         const r = await builtin(clear, { pool: deps.pool, scriptEnv: deps.scriptEnv, heartbeat: (d) => ctx.heartbeat(d) });
         stdout.push(Buffer.from(r.stdout));
+        logs.push('stdout', r.stdout);
         outcome = { code: r.exitCode, signal: null };
       } catch (err) {
-        stderr.push(Buffer.from(err instanceof Error ? err.message : String(err)));
+        const msg = err instanceof Error ? err.message : String(err);
+        stderr.push(Buffer.from(msg));
+        logs.push('stderr', `${msg}\n`);
         outcome = { code: 1, signal: null };
       }
     } else {
@@ -146,8 +152,14 @@ export function createRunAction(deps: ActivityDeps) {
         child.stdin.on('error', () => undefined); // a script that exits without reading stdin
         child.stdin.end(JSON.stringify(clear));
       }
-      child.stdout!.on('data', (c: Buffer) => stdout.push(c));
-      child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+      child.stdout!.on('data', (c: Buffer) => {
+        stdout.push(c);
+        logs.push('stdout', c);
+      });
+      child.stderr!.on('data', (c: Buffer) => {
+        stderr.push(c);
+        logs.push('stderr', c);
+      });
 
       let killTimer: NodeJS.Timeout | undefined;
       const killGroup = (why: 'timeout' | 'cancel') => {
@@ -193,6 +205,7 @@ export function createRunAction(deps: ActivityDeps) {
     }
 
     const durationMs = Date.now() - started;
+    await logs.stop();
     let status: RunActionResult['status'];
     let error: string | null = null;
     if (outcome.spawnError) {

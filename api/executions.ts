@@ -12,6 +12,7 @@ import { ParameterError, validateParameters } from '../common/parameters.js';
 import type { ActionExecutionInput, ActionSpec, MultiRegionInput } from '../common/types.js';
 import { getCurrentAction } from '../db/actions.js';
 import { getExecution, listExecutions } from '../db/executions.js';
+import { readLogs } from '../db/logs.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
@@ -219,6 +220,35 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     // Started, but its activity has not written a row yet.
     const status = wfStatus === 'RUNNING' ? 'scheduled' : wfStatus === 'CANCELLED' ? 'cancelled' : wfStatus === 'COMPLETED' ? 'succeeded' : 'failed';
     res.json({ kind: 'action', id, workflowId: id, status, createdAt: description.startTime.toISOString() });
+  });
+
+  router.get('/:id/logs', async (req, res) => {
+    const id = req.params.id;
+    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
+    const after = req.query.after === undefined ? 0 : Number(req.query.after);
+    const wait = req.query.wait === undefined ? 0 : Math.min(Number(req.query.wait), config.api.maxWaitSeconds);
+    if (!Number.isInteger(after) || after < 0) throw new ApiError(400, 'invalid_request', 'after is the last seq you have (a whole number, 0 for the start).');
+    if (!Number.isFinite(wait) || wait < 0) throw new ApiError(400, 'invalid_request', 'wait is a number of seconds (0 or more).');
+    const deadline = Date.now() + wait * 1000;
+    for (;;) {
+      const entries = await readLogs(pool, id, after);
+      const row = await getExecution(pool, id);
+      const done = row !== undefined && isTerminal(row.status);
+      if (entries.length || done || Date.now() >= deadline) {
+        if (!row && entries.length === 0) {
+          // Not started yet, or unknown: tell them apart.
+          try {
+            await client.workflow.getHandle(id).describe();
+          } catch (err) {
+            if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
+            throw err;
+          }
+        }
+        res.json({ id, entries, next: entries.length ? entries[entries.length - 1].seq : after, done: done && entries.length === 0, status: row?.status ?? 'scheduled' });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   });
 
   router.post('/:id/cancel', async (req, res) => {

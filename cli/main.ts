@@ -83,6 +83,29 @@ async function waitFor(api: ApiClient, id: string, label: string, quiet: boolean
   }
 }
 
+interface LogPage {
+  entries: { seq: number; stream: 'stdout' | 'stderr' | 'system'; data: string }[];
+  next: number;
+  done: boolean;
+  status: string;
+}
+
+/** Prints an execution's output as it is produced; returns when the execution has ended. */
+async function streamLogs(api: ApiClient, id: string, follow: boolean): Promise<void> {
+  let after = 0;
+  for (;;) {
+    const page = await api.request<LogPage>('GET', `/api/v1/executions/${encodeURIComponent(id)}/logs?after=${after}&wait=${follow ? 20 : 0}`);
+    for (const e of page.entries) (e.stream === 'stdout' ? process.stdout : process.stderr).write(e.data);
+    after = page.next;
+    if (page.done || (!follow && page.entries.length === 0)) return;
+  }
+}
+
+function printSummary(e: Execution): void {
+  out(`execution ${e.id}: ${e.status}${e.exitCode !== undefined && e.exitCode !== null ? ` (exit code ${e.exitCode})` : ''}${e.durationMs !== undefined && e.durationMs !== null ? ` in ${e.durationMs} ms` : ''}${e.worker ? ` on ${e.worker}` : ''}`);
+  if (e.error && e.status !== 'succeeded') out(`  error: ${e.error}`);
+}
+
 function exitFor(e: Execution): number {
   return e.status === 'succeeded' ? 0 : 1;
 }
@@ -140,6 +163,14 @@ export function buildProgram(): Command {
         return;
       }
       if (!opts.json) err(`started ${started.id}: ${started.command} on ${started.regions.join(', ')}`);
+      if (!opts.json && !opts.regions) {
+        // Live output, then a one-line summary.
+        await streamLogs(api, started.id, true);
+        const result = await waitFor(api, started.id, actionName, true);
+        printSummary(result);
+        process.exitCode = exitFor(result);
+        return;
+      }
       const result = await waitFor(api, started.id, `${actionName} on ${started.regions.join(', ')}`, Boolean(opts.json));
       if (opts.json) out(JSON.stringify(result, null, 2));
       else printExecution(result);
@@ -185,6 +216,27 @@ export function buildProgram(): Command {
       const e = opts.wait ? await waitFor(api, id, id, Boolean(opts.json)) : await api.request<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}`);
       if (opts.json) out(JSON.stringify(e, null, 2));
       else printExecution(e);
+    });
+  execution
+    .command('logs')
+    .description("an execution's output, as it was produced (stdout to stdout, stderr to stderr)")
+    .argument('<id>')
+    .option('-f, --follow', 'keep printing new output until the execution ends')
+    .option('--json', 'print the log entries as JSON')
+    .action(async (id: string, opts: { follow?: boolean; json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      if (opts.json) {
+        const all: LogPage['entries'] = [];
+        let after = 0;
+        for (;;) {
+          const page = await api.request<LogPage>('GET', `/api/v1/executions/${encodeURIComponent(id)}/logs?after=${after}&wait=${opts.follow ? 20 : 0}`);
+          all.push(...page.entries);
+          after = page.next;
+          if (page.done || (!opts.follow && page.entries.length === 0)) break;
+        }
+        return out(JSON.stringify(all, null, 2));
+      }
+      await streamLogs(api, id, Boolean(opts.follow));
     });
   execution
     .command('list')

@@ -5,8 +5,7 @@ import { cli } from './helpers.js';
 test('stackwire run waits and prints the output; exit 0 on success', async (t) => {
   const r = await cli(['run', 'testkit.echo_args', 'message=from the cli', 'tag=a,b', 'loud=true', '--region', 'eu-west']);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /execution testkit\.echo_args-eu-west-\w+: succeeded \(exit code 0\)/);
-  t.regex(r.stdout, /on eu-west by eu-west@/);
+  t.regex(r.stdout, /execution testkit\.echo_args-eu-west-\w+: succeeded \(exit code 0\) in \d+ ms on eu-west@/);
   t.regex(r.stdout, /"argv": \["--label", "none", "--tag", "a", "--tag", "b", "--loud", "from the cli"\]/);
 });
 
@@ -41,7 +40,8 @@ test('a failed run exits 1 and shows the script\'s stderr', async (t) => {
   const r = await cli(['run', 'testkit.fail', 'code=2']);
   t.is(r.code, 1);
   t.regex(r.stdout, /failed \(exit code 2\)/);
-  t.regex(r.stdout, /relation "users" does not exist/);
+  t.regex(r.stderr, /relation "users" does not exist/, "the script's stderr streams to ours");
+  t.regex(r.stdout, /doing the work/, 'and its stdout to ours');
 });
 
 test('stackwire execution get shows a finished run, as text and JSON', async (t) => {

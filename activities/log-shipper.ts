@@ -1,0 +1,62 @@
+/**
+ * Ships a running script's output to Postgres a few times a second, so `stackwire execution logs
+ * --follow` (and `stackwire run`) show it live. Redacts secrets, caps what it stores per execution,
+ * and never puts the output into workflow history.
+ */
+import { appendLogs, nextSeq } from '../db/logs.js';
+import type { Pool } from '../db/pool.js';
+import { redact } from '../lib/secrets.js';
+
+export class LogShipper {
+  private pending: { stream: 'stdout' | 'stderr' | 'system'; data: string }[] = [];
+  private seq = 0;
+  private stored = 0;
+  private capped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly executionId: string,
+    private readonly secrets: string[],
+    private readonly capBytes: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  async start(attempt: number): Promise<void> {
+    this.seq = await nextSeq(this.pool, this.executionId);
+    if (attempt > 1) this.push('system', `--- attempt ${attempt} ---\n`);
+    this.timer = setInterval(() => void this.flush(), 250);
+  }
+
+  push(stream: 'stdout' | 'stderr' | 'system', chunk: Buffer | string): void {
+    if (this.capped) return;
+    let data = redact(typeof chunk === 'string' ? chunk : chunk.toString('utf8'), this.secrets);
+    if (this.stored + data.length > this.capBytes) {
+      data = data.slice(0, Math.max(0, this.capBytes - this.stored));
+      this.capped = true;
+    }
+    this.stored += data.length;
+    const last = this.pending[this.pending.length - 1];
+    if (last && last.stream === stream && last.data.length < 16384) last.data += data;
+    else if (data) this.pending.push({ stream, data });
+    if (this.capped) this.pending.push({ stream: 'system', data: `\n[log capped at ${this.capBytes} bytes; the execution record keeps the start of each stream]\n` });
+  }
+
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      const batch = this.pending.splice(0).map((e) => ({ ...e, seq: this.seq++ }));
+      try {
+        await appendLogs(this.pool, this.executionId, batch);
+      } catch (err) {
+        this.onError(err);
+      }
+    });
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+}
