@@ -103,7 +103,7 @@ export function createRunAction(deps: ActivityDeps) {
       throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
     }
     const secrets = secretValues(action, clear);
-    const [command, ...args] = buildArgv(action, clear).map((a) => (a === ST2_SHIM_TOKEN ? ST2_SHIM : a));
+    const [command, ...args] = buildArgv(action, clear).map((a, i) => (i === 1 && action.runner === 'st2-python' && a === ST2_SHIM_TOKEN ? ST2_SHIM : a));
     const stdout = new CappedOutput(deps.outputCapBytes);
     const stderr = new CappedOutput(deps.outputCapBytes);
     let cwd: string;

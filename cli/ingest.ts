@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { manifestOf } from '../db/packs.js';
 import type { IngestReport } from '../ingest/ingest.js';
 import { walkTree } from '../ingest/walk.js';
@@ -22,6 +23,13 @@ export interface IngestOptions {
 const GIT_RE = /^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/;
 
 export function defaultPackName(source: string): string {
+  // A StackStorm pack names itself in pack.yaml (ref, else name).
+  const packYaml = GIT_RE.test(source) ? undefined : path.join(path.resolve(source), 'pack.yaml');
+  if (packYaml && fs.existsSync(packYaml)) {
+    const meta = YAML.parse(fs.readFileSync(packYaml, 'utf8')) as { ref?: unknown; name?: unknown } | null;
+    const named = typeof meta?.ref === 'string' ? meta.ref : typeof meta?.name === 'string' ? meta.name : undefined;
+    if (named && /^[a-z][a-z0-9_-]{0,62}$/.test(named)) return named;
+  }
   const base = GIT_RE.test(source) ? source.replace(/#.*$/, '').replace(/\.git$/, '').split(/[/:]/).pop()! : path.basename(path.resolve(source));
   const name = base.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '');
   return name || 'scripts';

@@ -8,7 +8,7 @@ const INTERPRETERS: Record<Runner, string[]> = {
   python: ['python3'],
   // StackStorm python-script actions are classes, not CLIs: a shim imports the class and calls run(**parameters),
   // which it reads as JSON from stdin.
-  'st2-python': ['python3', '{st2-shim}'],
+  'st2-python': ['python3', 'st2_python_shim.py'],
   shell: ['bash'],
   node: ['node'],
   exec: [],
@@ -21,7 +21,7 @@ function scalar(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function argsFor(props: [string, ParameterSchema][], params: Record<string, unknown>): string[] {
+function argsFor(props: [string, ParameterSchema][], params: Record<string, unknown>, endOfOptions = false): string[] {
   const positional: { position: number; values: string[] }[] = [];
   const flags: string[] = [];
   for (const [name, schema] of props) {
@@ -52,8 +52,11 @@ function argsFor(props: [string, ParameterSchema][], params: Record<string, unkn
     }
   }
   positional.sort((a, b) => a.position - b.position);
-  // Flags first, then positionals: the order argparse, click, optparse and getopts all accept.
-  return [...flags, ...positional.flatMap((p) => p.values)];
+  const values = positional.flatMap((p) => p.values);
+  // Flags first, then positionals: the order argparse, click, optparse and getopts all accept. A positional
+  // that looks like an option goes after "--", so the script takes it as the literal value it is.
+  const guard = endOfOptions && values.some((v) => v.startsWith('-')) ? ['--'] : [];
+  return [...flags, ...guard, ...values];
 }
 
 /** The argument list after the script path: global parameters, the fixed prefix (a sub-command), the rest. */
@@ -61,7 +64,9 @@ export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'>,
   const props = Object.entries(action.parameters.properties);
   const global = props.filter(([, s]) => s.scope === 'global');
   const local = props.filter(([, s]) => s.scope !== 'global');
-  return [...argsFor(global, params), ...(action.argvPrefix ?? []), ...argsFor(local, params)];
+  const eoo = action.parameters.endOfOptions === true;
+  if (action.argvPrefix?.length) return [...argsFor(global, params, eoo), ...action.argvPrefix, ...argsFor(local, params, eoo)];
+  return argsFor([...global, ...local], params, eoo);
 }
 
 /** The whole command: interpreter, script path (relative to the pack folder), arguments. */

@@ -13,6 +13,7 @@ ajv.addKeyword({ keyword: 'count', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'spread', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'scope', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'exclusive', schemaType: 'array' });
+ajv.addKeyword({ keyword: 'endOfOptions', schemaType: 'boolean' });
 
 export interface ParameterProblem {
   parameter: string;

@@ -36,6 +36,8 @@ export interface ActionParameters {
   additionalProperties: false;
   /** Groups of parameters that cannot be given together (argparse mutually exclusive groups). */
   exclusive?: string[][];
+  /** The script understands "--" as the end of options: put it before positionals that start with "-". */
+  endOfOptions?: boolean;
 }
 
 /** An action as the catalog holds it and as a run is pinned to it. */

@@ -62,7 +62,10 @@ function helpText(p: InferredParameter): string | undefined {
   return p.help.replace(/%\(default\)s/g, def).replace(/%%/g, '%');
 }
 
-function schemaFor(p: InferredParameter): { name: string; schema: ParameterSchema; required: boolean } {
+/** Frameworks that accept --long=value and "--" as the end of options. */
+const GNU_STYLE = new Set(['argparse', 'click', 'optparse', 'getopt']);
+
+function schemaFor(p: InferredParameter, gnu: boolean): { name: string; schema: ParameterSchema; required: boolean } {
   let name = cleanName(p.name);
   const s: ParameterSchema = {};
   const description = helpText(p);
@@ -103,6 +106,8 @@ function schemaFor(p: InferredParameter): { name: string; schema: ParameterSchem
     }
   }
   if (SECRET_NAME.test(name)) s.secret = true;
+  // --name=value keeps a value that starts with "-" a value, exactly as a careful human types it.
+  if (gnu && s.flag?.startsWith('--') && s.type !== 'boolean' && !s.count && !s.spread) s.flag = `${s.flag}=`;
   const required = p.required && s.default === undefined;
   return { name, schema: s, required };
 }
@@ -117,10 +122,18 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
     let positional = 0;
     const globalsFirst = [...params].sort((a, b) => Number(scopeGlobal(b)) - Number(scopeGlobal(a)));
     for (const p of globalsFirst) {
-      const { name, schema, required: req } = schemaFor(p);
+      const converted = schemaFor(p, GNU_STYLE.has(intro.framework));
+      const { schema, required: req } = converted;
+      let name = converted.name;
       if (properties[name]) {
-        warnings.push({ file: intro.file, line: null, message: `parameter ${name} is defined twice; the first definition is kept` });
-        continue;
+        // Several options share a dest (--tab / --no-indent / --compact all set "indent"): each becomes
+        // its own parameter, named after its flag.
+        const byFlag = cleanName(bestFlag(p.flags) ?? '');
+        if (p.kind === 'option' && byFlag && !properties[byFlag]) name = byFlag;
+        else {
+          warnings.push({ file: intro.file, line: null, message: `parameter ${name} is defined twice; the first definition is kept` });
+          continue;
+        }
       }
       if (schema.position !== undefined) schema.position = positional++;
       if (scopeGlobal(p)) schema.scope = 'global';
@@ -131,6 +144,7 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
     const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
     const groups = [...exclusive.values()].filter((g) => g.length > 1);
     if (groups.length) parameters.exclusive = groups;
+    if (GNU_STYLE.has(intro.framework) || intro.framework === 'getopts') parameters.endOfOptions = true;
     return parameters;
   };
   if (intro.subcommands.length === 0) {

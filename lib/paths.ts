@@ -9,4 +9,4 @@ export const API_ENTRY = path.join(PROJECT_ROOT, 'dist', 'api', 'server.js');
 export const CLI_ENTRY = path.join(PROJECT_ROOT, 'bin', 'stackwire.js');
 /** Runs StackStorm python-script actions (classes with run(**kwargs)); see runners/st2_python_shim.py. */
 export const ST2_SHIM = path.join(PROJECT_ROOT, 'runners', 'st2_python_shim.py');
-export const ST2_SHIM_TOKEN = '{st2-shim}';
+export const ST2_SHIM_TOKEN = 'st2_python_shim.py';

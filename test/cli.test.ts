@@ -66,7 +66,7 @@ test('action list and show describe the catalog', async (t) => {
   t.is(show.code, 0);
   t.regex(show.stdout, /threshold\s+integer\s+90/);
   t.regex(show.stdout, /unit\s+string\s+"GiB"\s+B\|GiB\|KiB\|MiB/);
-  t.regex(show.stdout, /example: python3 scripts\/disk_report\.py --threshold 90 --unit GiB <path>/);
+  t.regex(show.stdout, /example: python3 scripts\/disk_report\.py --threshold 90 --unit GiB '<path>'/);
   const json = await cli(['action', 'show', 'ops.disk_report', '--json']);
   t.is((JSON.parse(json.stdout) as { name: string }).name, 'ops.disk_report');
 });

@@ -163,7 +163,7 @@ test('search attributes make runs findable through a Temporal visibility query',
   const desc = await client.workflow.getHandle(id).describe();
   t.is(desc.typedSearchAttributes.get(SearchAttributes.Region), 'eu-west');
   t.is(desc.typedSearchAttributes.get(SearchAttributes.Action), 'testkit.echo_args');
-  t.is(desc.memo?.command, 'python3 scripts/echo_args.py --label none find me');
+  t.is(desc.memo?.command, "python3 scripts/echo_args.py --label none 'find me'");
 });
 
 test('one action in several regions: one child per region, each run by that region\'s worker', async (t) => {

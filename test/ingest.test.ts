@@ -1,0 +1,323 @@
+/**
+ * Script ingestion through the public surfaces: the `stackwire ingest` CLI (which uploads to the
+ * API), the catalog endpoints, and runs of ingested actions on regional workers.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { cli, dbPool, http, runViaApi, uniqueName } from './helpers.js';
+
+interface Report {
+  pack: string;
+  changes: { name: string; change: string; version?: number; details?: string[] }[];
+  summary: { added: number; changed: number; unchanged: number; removed: number; warnings: number; unsupported: number };
+  drift: boolean;
+  warnings: { file: string; line: number | null; message: string }[];
+  unsupported: { file: string; reason: string }[];
+  actions: { name: string; sourcePath: string; framework: string; yaml: string }[];
+  source: Record<string, unknown>;
+}
+
+interface Action {
+  name: string;
+  version: number;
+  description: string;
+  parameters: { properties: Record<string, Record<string, unknown>>; required: string[]; exclusive?: string[][] };
+  argvPrefix?: string[];
+  timeoutSeconds: number;
+  sourcePath?: string;
+  origin?: string;
+  exampleArgv: string[];
+}
+
+const pool = dbPool();
+test.after.always(async () => {
+  await pool.end();
+});
+
+function copyTree(from: string, name: string): string {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-ingest-')), name);
+  fs.cpSync(from, dir, { recursive: true });
+  return dir;
+}
+
+async function ingest(args: string[]): Promise<{ code: number | null; report: Report; stderr: string }> {
+  const r = await cli(['ingest', ...args, '--json']);
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout) as Report;
+  } catch {
+    throw new Error(`ingest printed no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
+  }
+  return { code: r.code, report, stderr: r.stderr };
+}
+
+async function packActions(pack: string): Promise<Action[]> {
+  return (await http<{ actions: Action[] }>('GET', `/api/v1/actions?pack=${pack}`)).body.actions;
+}
+
+test('the Python analyser passes its corpus and matches argparse on CPython\'s own command-line modules', (t) => {
+  const r = spawnSync('python3', [path.join(PROJECT_ROOT, 'ingest', 'python', 'check_corpus.py')], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /json\.tool: OK 9\/9/);
+  t.regex(r.stdout, /http\.server: OK 5\/5/);
+  t.regex(r.stdout, /^PASS$/m);
+});
+
+test('a corpus of 34 ops scripts ingests into the expected actions and parameters', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-corpus-'));
+  fs.cpSync(path.join(PROJECT_ROOT, 'ingest', 'python', 'corpus'), path.join(dir, 'py'), { recursive: true, filter: (p) => !p.endsWith('.json') });
+  fs.cpSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell'), path.join(dir, 'sh'), { recursive: true });
+  const pack = uniqueName('corpus').replace(/-/g, '_');
+  const { code, report } = await ingest([dir, '--pack', pack]);
+  t.is(code, 0);
+  const scripts = fs.readdirSync(path.join(dir, 'py')).length + fs.readdirSync(path.join(dir, 'sh')).length;
+  t.true(scripts >= 34, `${scripts} scripts`);
+  const actions = await packActions(pack);
+  const got = Object.fromEntries(
+    actions.map((a) => [
+      a.name.slice(pack.length + 1),
+      { description: a.description, parameters: a.parameters, ...(a.argvPrefix ? { argvPrefix: a.argvPrefix } : {}), source: a.sourcePath, example: a.exampleArgv },
+    ]),
+  );
+  const expectedFile = path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-expected.json');
+  if (process.env.STACKWIRE_UPDATE_EXPECTED === '1') fs.writeFileSync(expectedFile, `${JSON.stringify(got, null, 2)}\n`);
+  const expected = JSON.parse(fs.readFileSync(expectedFile, 'utf8')) as Record<string, unknown>;
+  t.deepEqual(Object.keys(got).sort(), Object.keys(expected).sort());
+  for (const name of Object.keys(expected)) t.deepEqual(got[name], expected[name], name);
+  // Every script that could not be understood is still an action, with a warning naming file and line.
+  t.truthy(report.warnings.find((w) => w.file === 'py/broken_failover.py' && w.line === 11 && /syntax error/.test(w.message)));
+  t.truthy(report.warnings.find((w) => w.file === 'sh/renew_certs.sh' && /syntax error/.test(w.message)));
+  t.deepEqual(got.broken_failover?.parameters.properties.args?.type, 'array');
+  t.deepEqual(got.wrap_ansible?.parameters.properties.args?.type, 'array');
+});
+
+test('CPython\'s json/tool.py and http/server.py yield every option argparse reports, with types and defaults', async (t) => {
+  const stdlib = spawnSync('python3', ['-c', 'import sysconfig; print(sysconfig.get_paths()["stdlib"])'], { encoding: 'utf8' }).stdout.trim();
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-stdlib-')), 'stdlib');
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(stdlib, 'json', 'tool.py'), path.join(dir, 'json_tool.py'));
+  fs.copyFileSync(path.join(stdlib, 'http', 'server.py'), path.join(dir, 'http_server.py'));
+  const pack = uniqueName('stdlib').replace(/-/g, '_');
+  const { code } = await ingest([dir, '--pack', pack]);
+  t.is(code, 0);
+  // What argparse itself builds, captured by running each module's parser construction.
+  const capture = `
+import argparse, json, runpy, sys
+class Captured(Exception): pass
+def grab(self, *a, **k): raise Captured(self)
+argparse.ArgumentParser.parse_args = grab
+out = {}
+for mod in ("json.tool", "http.server"):
+    sys.argv = [mod]
+    try:
+        runpy.run_module(mod, run_name="__main__")
+    except Captured as c:
+        p = c.args[0]
+        acts = []
+        for a in p._actions:
+            if isinstance(a, argparse._HelpAction): continue
+            d = a.default
+            try: json.dumps(d)
+            except TypeError: d = "<non-literal>"
+            acts.append({"dest": a.dest, "flags": a.option_strings, "default": d, "takes_value": a.nargs != 0, "type": getattr(a.type, "__name__", None), "kind": type(a).__name__})
+        out[mod] = acts
+print(json.dumps(out))`;
+  const truth = JSON.parse(spawnSync('python3', ['-c', capture], { encoding: 'utf8' }).stdout) as Record<string, { dest: string; flags: string[]; default: unknown; takes_value: boolean; type: string | null; kind: string }[]>;
+  const actions = await packActions(pack);
+  const runtimeDefaults: string[] = [];
+  for (const [mod, file] of [['json.tool', 'json_tool'], ['http.server', 'http_server']] as const) {
+    const action = actions.find((a) => a.name === `${pack}.${file}`);
+    t.truthy(action, file);
+    const props = action!.parameters.properties;
+    t.true(truth[mod].length >= 4, `${mod} has options`);
+    for (const a of truth[mod]) {
+      // Options are found by their flag (several may share a dest), positionals by their dest.
+      const entry = a.flags.length ? Object.entries(props).find(([, p]) => a.flags.includes(String(p.flag).replace(/=$/, ''))) : ([a.dest, props[a.dest]] as const);
+      const name = entry?.[0] ?? a.dest;
+      const p = entry?.[1];
+      t.truthy(p, `${mod}: ${a.flags.join('/') || a.dest} is a parameter`);
+      if (!p) continue;
+      if (!a.flags.length) t.is(typeof p.position, 'number', `${mod}: ${name} is positional`);
+      if (!a.takes_value) t.is(p.type, 'boolean', `${mod}: ${name} is a flag`);
+      else if (a.type === 'int') t.is(p.type, 'integer', `${mod}: ${name} is an integer`);
+      if (a.takes_value && a.default !== null && a.default !== '<non-literal>') {
+        // A default computed at run time (os.getcwd()) cannot be known statically: it must be left out, not guessed.
+        if (p.default === undefined) runtimeDefaults.push(`${mod}:${name}`);
+        else t.deepEqual(p.default, a.default, `${mod}: ${name} default`);
+      }
+    }
+  }
+  t.deepEqual(runtimeDefaults, ['http.server:directory'], 'only --directory (default os.getcwd()) has no static default');
+});
+
+test('re-ingest is idempotent, versions changes, marks removals, and --check/--dry-run report drift', async (t) => {
+  const dir = copyTree(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell'), 'drift');
+  const pack = uniqueName('drift').replace(/-/g, '_');
+  const first = await ingest([dir, '--pack', pack]);
+  t.is(first.code, 0);
+  t.true(first.report.summary.added >= 9);
+  t.true(fs.existsSync(path.join(dir, '.stackwire', 'actions', 'service_ctl.yaml')), 'reviewable YAML is written');
+  const again = await ingest([dir, '--pack', pack]);
+  t.is(again.report.summary.added + again.report.summary.changed + again.report.summary.removed, 0, 'unchanged scripts change nothing');
+  t.false(again.report.drift);
+  t.is((await ingest([dir, '--pack', pack, '--check'])).code, 0);
+
+  // Edit one script (a new option), add one, delete one.
+  const edited = path.join(dir, 'service_ctl.sh');
+  fs.writeFileSync(edited, fs.readFileSync(edited, 'utf8').replace('unit="$1"', 'unit="$1"\nnotify="${3:-none}"'));
+  fs.writeFileSync(path.join(dir, 'warm_cache.sh'), '#!/bin/bash\n# Warm the page cache of a site.\nurl="$1"\ncurl -s "$url" >/dev/null\n');
+  fs.rmSync(path.join(dir, 'flush_dns_cache.sh'));
+  const check = await ingest([dir, '--pack', pack, '--check']);
+  t.is(check.code, 1, 'check fails on drift');
+  const byName = (r: Report) => Object.fromEntries(r.changes.map((c) => [c.name.slice(pack.length + 1), c]));
+  t.is(byName(check.report).service_ctl?.change, 'changed');
+  t.deepEqual(byName(check.report).service_ctl?.details, ['parameter notify added', 'script content changed']);
+  t.is(byName(check.report).warm_cache?.change, 'added');
+  t.is(byName(check.report).flush_dns_cache?.change, 'removed');
+  const dry = await ingest([dir, '--pack', pack, '--dry-run']);
+  t.is(dry.code, 0);
+  t.true(dry.report.drift);
+  t.is((await ingest([dir, '--pack', pack, '--check'])).code, 1, 'a dry run changed nothing');
+
+  const applied = await ingest([dir, '--pack', pack]);
+  const changes = byName(applied.report);
+  t.is(changes.service_ctl?.version, 2);
+  t.is(changes.warm_cache?.version, 1);
+  t.is(changes.copy_artifacts?.change, 'unchanged');
+  t.is(changes.copy_artifacts?.version, 1);
+  t.is((await ingest([dir, '--pack', pack, '--check'])).code, 0, 'check passes after ingest');
+  // The removed action is gone from the catalog but its rows stay, so runs that used it still resolve.
+  t.is((await http('GET', `/api/v1/actions/${pack}.flush_dns_cache`)).status, 404);
+  const { rows } = await pool.query<{ version: number; removed: boolean }>('SELECT version, removed_at IS NOT NULL AS removed FROM actions WHERE name = $1', [`${pack}.flush_dns_cache`]);
+  t.deepEqual(rows, [{ version: 1, removed: true }]);
+  const versions = await pool.query<{ version: number; is_current: boolean }>('SELECT version, is_current FROM actions WHERE name = $1 ORDER BY version', [`${pack}.service_ctl`]);
+  t.deepEqual(versions.rows, [{ version: 1, is_current: false }, { version: 2, is_current: true }]);
+});
+
+test('an ingested action runs on a regional worker from the stored pack, with argv from its metadata and hostile values literal', async (t) => {
+  const dir = copyTree(path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit', 'scripts'), 'runkit');
+  // A sibling module the script imports: materialised with it on the worker.
+  fs.mkdirSync(path.join(dir, 'lib'));
+  fs.writeFileSync(path.join(dir, 'lib', '__init__.py'), '');
+  fs.writeFileSync(path.join(dir, 'lib', 'shout.py'), 'def shout(s):\n    return s.upper()\n');
+  fs.writeFileSync(path.join(dir, 'greet.py'), '#!/usr/bin/env python3\n"""Greet someone loudly."""\nimport argparse\nfrom lib.shout import shout\np = argparse.ArgumentParser()\np.add_argument("name")\nprint(shout("hello " + p.parse_args().name))\n');
+  const pack = uniqueName('runkit').replace(/-/g, '_');
+  t.is((await ingest([dir, '--pack', pack, '--no-write'])).code, 0);
+  fs.rmSync(dir, { recursive: true }); // no shared filesystem: the worker must get the files from the catalog
+  const names = (await packActions(pack)).map((a) => a.name.slice(pack.length + 1));
+  t.false(names.includes('shout'), 'a library module is not an action');
+  t.true(names.includes('greet'));
+
+  const hostile = '--x; rm -rf /';
+  const r = await cli(['run', `${pack}.echo_args`, `message=${hostile}`, 'label=$(id)', 'tag=a,b', 'loud=true', '--region', 'eu-west']);
+  t.is(r.code, 0, r.stderr);
+  const argv = (JSON.parse(r.stdout.split('\n')[0]) as { argv: string[]; region: string }).argv;
+  t.deepEqual(argv, ['--label=$(id)', '--tag=a', '--tag=b', '--loud', '--', hostile]);
+  t.regex(r.stdout, /succeeded \(exit code 0\).*on eu-west@/);
+
+  const { execution } = await runViaApi({ action: `${pack}.greet`, parameters: { name: 'ops' }, region: 'us-east' });
+  t.is(execution.status, 'succeeded', execution.stderr);
+  t.is(execution.stdout.trim(), 'HELLO OPS');
+  const dry = await cli(['run', `${pack}.echo_args`, 'message=hi', 'token=s3cr3t', '--dry-run']);
+  t.is(dry.code, 0);
+  t.is(dry.stdout.trim(), "python3 echo_args.py --label=none '--token=********' hi");
+  const help = await cli(['run', `${pack}.echo_args`, '-h']);
+  t.is(help.code, 0);
+  t.regex(help.stdout, /token \(secret\)\s+string/);
+  t.regex(help.stdout, /source: echo_args\.py \(inferred\)/);
+});
+
+test('an override file corrects inferred metadata field by field', async (t) => {
+  const dir = copyTree(path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit', 'scripts'), 'overkit');
+  fs.writeFileSync(
+    path.join(dir, 'echo_args.py.stackwire.yaml'),
+    'description: Echo, corrected by hand.\ntimeout: 42\nparameters:\n  label:\n    enum: [blue, green]\n  token: null\n  loud:\n    description: shout\n',
+  );
+  const pack = uniqueName('overkit').replace(/-/g, '_');
+  t.is((await ingest([dir, '--pack', pack, '--no-write'])).code, 0);
+  const a = (await http<Action>('GET', `/api/v1/actions/${pack}.echo_args`)).body;
+  t.is(a.description, 'Echo, corrected by hand.');
+  t.is(a.timeoutSeconds, 42);
+  t.is(a.origin, 'override');
+  t.deepEqual(a.parameters.properties.label?.enum, ['blue', 'green']);
+  t.is(a.parameters.properties.label?.default, 'none', 'fields not overridden stay inferred');
+  t.false('token' in a.parameters.properties);
+  t.is(a.parameters.properties.loud?.description, 'shout');
+  const bad = await cli(['run', `${pack}.echo_args`, 'message=m', 'label=red']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /label: must be one of "blue", "green"/);
+});
+
+test('a git repository ingests at a ref, honouring .gitignore; core.ingest does the same as a built-in action', async (t) => {
+  const repo = copyTree(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell'), 'repo');
+  fs.writeFileSync(path.join(repo, '.gitignore'), 'scratch/\n');
+  fs.mkdirSync(path.join(repo, 'scratch'));
+  fs.writeFileSync(path.join(repo, 'scratch', 'local_hack.sh'), '#!/bin/bash\necho hack\n');
+  const git = (...args: string[]) => spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd: repo, encoding: 'utf8' });
+  t.is(git('init', '-q', '-b', 'main').status, 0);
+  t.is(git('add', '-A').status, 0);
+  t.is(git('commit', '-qm', 'scripts').status, 0);
+  t.is(git('tag', 'v1').status, 0);
+  const pack = uniqueName('gitpack').replace(/-/g, '_');
+  const { code, report } = await ingest([`file://${repo}#v1`, '--pack', pack]);
+  t.is(code, 0, JSON.stringify(report));
+  t.is(report.source.kind, 'git');
+  t.is(report.source.ref, 'v1');
+  t.regex(String(report.source.commit), /^[0-9a-f]{40}$/);
+  const names = (await packActions(pack)).map((a) => a.name);
+  t.true(names.includes(`${pack}.service_ctl`));
+  t.false(names.some((n) => n.includes('local_hack')), '.gitignore is honoured');
+
+  const viaBuiltin = uniqueName('builtin').replace(/-/g, '_');
+  const { execution } = await runViaApi({ action: 'core.ingest', parameters: { source: `file://${repo}`, ref: 'main', pack: viaBuiltin } });
+  t.is(execution.status, 'succeeded', execution.stderr);
+  t.is((JSON.parse(execution.stdout) as Report).summary.added, names.length);
+  t.is((await packActions(viaBuiltin)).length, names.length);
+  const { execution: check } = await runViaApi({ action: 'core.ingest', parameters: { source: `file://${repo}`, pack: viaBuiltin, mode: 'check' } });
+  t.is(check.status, 'succeeded', 'no drift, so the check passes');
+});
+
+test('a StackStorm pack imports from its action metadata; unsupported runners are listed with a reason', async (t) => {
+  const dir = copyTree(path.join(PROJECT_ROOT, 'test', 'fixtures', 'st2pack'), 'st2');
+  const { code, report } = await ingest([dir, '--no-write']);
+  t.is(code, 0);
+  t.is(report.pack, 'legacy_ops', 'the pack name comes from pack.yaml');
+  t.deepEqual(report.actions.map((a) => [a.name, a.framework]), [
+    ['legacy_ops.get_disk_stats', 'stackstorm:python-script'],
+    ['legacy_ops.restart_app', 'stackstorm:local-shell-script'],
+  ]);
+  t.deepEqual(report.unsupported.map((u) => u.file), ['actions/deploy_flow.yaml', 'actions/notify_chat.yaml']);
+  t.regex(report.unsupported[1].reason, /runner_type http-request is not supported/);
+  const restart = (await http<Action>('GET', '/api/v1/actions/legacy_ops.restart_app')).body;
+  t.is(restart.timeoutSeconds, 120, 'the timeout parameter becomes the action timeout');
+  t.false('sudo' in restart.parameters.properties, 'immutable runner parameters are not exposed');
+  const sh = await runViaApi({ action: 'legacy_ops.restart_app', parameters: { app: 'billing', wait: 5 } });
+  t.is(sh.execution.status, 'succeeded');
+  t.is(sh.execution.stdout.trim(), 'restarting --graceful=true with args: --graceful=true --wait=5 billing');
+  const py = await runViaApi({ action: 'legacy_ops.get_disk_stats', parameters: { path: '/', human: true } });
+  t.is(py.execution.status, 'succeeded', py.execution.stderr);
+  t.like(JSON.parse(py.execution.stdout) as object, { path: '/', human: true });
+  const failing = await runViaApi({ action: 'legacy_ops.get_disk_stats', parameters: { path: '/no/such/dir' } });
+  t.is(failing.execution.status, 'failed');
+  t.regex(failing.execution.stderr, /FileNotFoundError/);
+});
+
+test('ingest input errors are clear and change nothing', async (t) => {
+  const missing = await cli(['ingest', '/no/such/folder']);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /\/no\/such\/folder is not a folder/);
+  const badPack = await cli(['ingest', path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell'), '--pack', 'Bad Name']);
+  t.is(badPack.code, 2);
+  t.regex(badPack.stderr, /pack name "Bad Name" is not valid/);
+  const dir = copyTree(path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit', 'scripts'), 'badover');
+  fs.writeFileSync(path.join(dir, 'echo_args.py.stackwire.yaml'), 'parameters:\n  label: {type: [oops\n');
+  const pack = uniqueName('badover').replace(/-/g, '_');
+  const r = await cli(['ingest', dir, '--pack', pack]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /nothing was changed: echo_args\.py\.stackwire\.yaml:\d+:\d+: /);
+  t.is((await packActions(pack)).length, 0);
+});
