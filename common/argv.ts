@@ -36,6 +36,7 @@ function argsFor(props: [string, ParameterSchema][], params: Record<string, unkn
     const joined = flag.endsWith('=');
     if (schema.type === 'boolean' && !joined) {
       if (value === true) flags.push(flag);
+      else if (value === false && schema.flagFalse) flags.push(schema.flagFalse);
       continue;
     }
     if (schema.count) {

@@ -10,6 +10,7 @@ ajv.addKeyword({ keyword: 'position', schemaType: 'number' });
 ajv.addKeyword({ keyword: 'flag', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'count', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'flagFalse', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'spread', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'scope', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'exclusive', schemaType: 'array' });

@@ -8,6 +8,8 @@ export interface ArgSpec {
   position?: number;
   /** The flag as a human types it, e.g. "--threshold" or "-v". A flag ending in "=" is joined to its value ("--name=value"). */
   flag?: string;
+  /** Boolean parameter's flag for false (--no-wait), when the script has one. */
+  flagFalse?: string;
   /** Integer parameter given as the flag repeated N times (argparse action="count", e.g. -vvv). */
   count?: boolean;
   /** Array parameter given as one flag followed by all values (argparse nargs="+"/"*" on an option). */

@@ -97,6 +97,15 @@ function schemaFor(p: InferredParameter, gnu: boolean): { name: string; schema: 
       break;
     default: {
       s.type = p.type;
+      if (p.type === 'boolean') {
+        // --wait/--no-wait (click) or BooleanOptionalAction: both directions can be said.
+        const positive = p.flags.find((f) => f.startsWith('--') && !f.startsWith('--no-'));
+        const negative = p.flags.find((f) => f.startsWith('--no-'));
+        if (positive) s.flag = positive;
+        if (negative) s.flagFalse = negative;
+        s.default = typeof p.default === 'boolean' ? p.default : false;
+        break;
+      }
       if (p.type === 'array') {
         s.items = { type: p.items_type ?? 'string' };
         if (p.choices?.length) s.items.enum = p.choices;

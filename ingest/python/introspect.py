@@ -1210,7 +1210,8 @@ class Analyzer:
                 "help": self.lit_str(kwvals.get("help")),
                 "metavar": self.lit_metavar(kwvals.get("metavar")),
                 "nargs": nargs,
-                "action": None,
+                # How the option is repeated matters for argv: count → -vvv, multiple → --x a --x b.
+                "action": ("count" if flag("count") else "append" if flag("multiple") else None) if kind == "option" else None,
                 "group": None,
                 "mutex_group": None,
                 "position": None,
