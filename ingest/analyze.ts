@@ -53,6 +53,9 @@ function languageOf(f: PackFile): Language | undefined {
 
 const RUNNER: Record<Language, Runner> = { python: 'python', shell: 'shell', node: 'node' };
 
+/** Peak memory of the Python analyser (KiB), when STACKWIRE_INTROSPECT_STATS=1 asks it to report (benchmarks). */
+export const analyserStats = { pythonMaxRssKb: 0 };
+
 /** Runs the Python analyser over many files in one process (python3 with the files on argv, no shell). */
 export function introspectPython(root: string, relPaths: string[], onProgress?: (done: number) => void): Promise<Introspection[]> {
   if (relPaths.length === 0) return Promise.resolve([]);
@@ -74,6 +77,8 @@ export function introspectPython(root: string, relPaths: string[], onProgress?: 
     child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
     child.on('error', (e) => reject(new Error(`cannot run python3 for the Python analyser: ${e.message}. Install Python 3.`)));
     child.on('close', (code) => {
+      const stats = /\{"maxrss_kb": (\d+)\}/.exec(err);
+      if (stats) analyserStats.pythonMaxRssKb = Math.max(analyserStats.pythonMaxRssKb, Number(stats[1]));
       if (code !== 0 || out.length !== relPaths.length) reject(new Error(`the Python analyser failed (exit ${code}): ${err.slice(-2000)}`));
       else resolve(out);
     });

@@ -25,12 +25,17 @@ import { startDevServer } from '../lib/dev-server.js';
 import { freePort, startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY, prepareDatabase } from '../lib/stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
+import { analyserStats } from '../ingest/analyze.js';
+import { ingest } from '../ingest/ingest.js';
+import { generateScripts } from '../bench/generate-scripts.js';
 import { newSecretKey } from '../lib/secrets.js';
 
-const HELP = `Usage: npm run bench -- [--iterations N] [--steps N] [--json]
+const HELP = `Usage: npm run bench -- [--only pipeline|ingest] [--iterations N] [--steps N] [--scripts N] [--json]
 
-Measures Stackwire's orchestration overhead per step against a minimal Temporal workflow and
-against running the scripts directly. Writes bench/results/pipeline-overhead.json.`;
+pipeline: Stackwire's orchestration overhead per step against a minimal Temporal workflow and
+          against running the scripts directly → bench/results/pipeline-overhead.json
+ingest:   ingest of N generated scripts (default 1000): scripts per second and peak memory, first
+          ingest and unchanged re-ingest → bench/results/ingest.json`;
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const BENCH_PACK = path.join(PROJECT_ROOT, 'bench', 'packs', 'benchkit');
@@ -52,7 +57,16 @@ function runDirect(argv: string[], cwd: string): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { iterations: { type: 'string', default: '30' }, steps: { type: 'string', default: '10' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      iterations: { type: 'string', default: '30' },
+      steps: { type: 'string', default: '10' },
+      scripts: { type: 'string', default: '1000' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -63,7 +77,15 @@ async function main(): Promise<number> {
     process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
     return 2;
   }
+  if (values.only !== undefined && values.only !== 'pipeline' && values.only !== 'ingest') {
+    process.stderr.write('bench: --only takes pipeline or ingest\n');
+    return 2;
+  }
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined });
+  if (values.only !== 'pipeline') {
+    const code = await benchIngest(config, Number(values.scripts), Boolean(values.json));
+    if (code !== 0 || values.only === 'ingest') return code;
+  }
   const runDir = path.join(config.dataDir, 'bench', String(Date.now()));
   fs.mkdirSync(runDir, { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
@@ -174,6 +196,62 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+  }
+}
+
+async function benchIngest(config: ReturnType<typeof loadConfig>, count: number, json: boolean): Promise<number> {
+  if (!Number.isInteger(count) || count < 1) {
+    process.stderr.write('bench: --scripts takes a whole number ≥ 1\n');
+    return 2;
+  }
+  process.env.STACKWIRE_INTROSPECT_STATS = '1';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-bench-ingest-'));
+  generateScripts(dir, count);
+  const pgServer = await provisionDatabase({ ...config, database: { ...config.database, name: 'postgres' } }, log);
+  const dbName = `stackwire_bench_ingest_${process.pid}`;
+  const admin = withDatabase(pgServer.url, 'postgres');
+  await ensureDatabase(admin, dbName);
+  const dbUrl = withDatabase(pgServer.url, dbName);
+  await prepareDatabase(dbUrl, [], log);
+  const pool = createPool(dbUrl, 4);
+  try {
+    const deps = { pool, env: config.scriptEnv };
+    const run = async () => {
+      const t0 = performance.now();
+      const report = await ingest(deps, { pack: 'benchgen', source: { kind: 'path', path: dir }, mode: 'apply' });
+      return { ms: performance.now() - t0, report };
+    };
+    log(`ingesting ${count} generated scripts (${dir})`);
+    const first = await run();
+    const again = await run();
+    const result = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version },
+      scripts: count,
+      actions: first.report.summary.added,
+      firstIngest: { seconds: +(first.ms / 1000).toFixed(2), scriptsPerSecond: Math.round(count / (first.ms / 1000)) },
+      unchangedReingest: { seconds: +(again.ms / 1000).toFixed(2), scriptsPerSecond: Math.round(count / (again.ms / 1000)), changed: again.report.summary.changed + again.report.summary.added },
+      peakMemoryMiB: { node: Math.round(process.resourceUsage().maxRSS / 1024), pythonAnalyser: Math.round(analyserStats.pythonMaxRssKb / 1024) },
+    };
+    fs.writeFileSync(path.join(PROJECT_ROOT, 'bench', 'results', 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else
+      process.stdout.write(
+        [
+          `ingest of ${count} generated scripts (${result.actions} actions)`,
+          `  first ingest:        ${result.firstIngest.seconds} s → ${result.firstIngest.scriptsPerSecond} scripts/s`,
+          `  unchanged re-ingest: ${result.unchangedReingest.seconds} s → ${result.unchangedReingest.scriptsPerSecond} scripts/s (${result.unchangedReingest.changed} changed)`,
+          `  peak memory:         ${result.peakMemoryMiB.node} MiB (node, analysis + catalog), ${result.peakMemoryMiB.pythonAnalyser} MiB (python analyser)`,
+          'written to bench/results/ingest.json',
+          '',
+        ].join('\n'),
+      );
+    return 0;
+  } finally {
+    await pool.end();
+    await dropDatabase(admin, dbName);
+    await pgServer.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

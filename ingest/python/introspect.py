@@ -23,6 +23,7 @@ import argparse
 import ast
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -1391,6 +1392,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
     for path in args.files:
         print(json.dumps(introspect_file(path), ensure_ascii=False), flush=True)
+    if os.environ.get("STACKWIRE_INTROSPECT_STATS") == "1":
+        import resource
+        print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), file=sys.stderr)
     return 0
 
 
