@@ -1,6 +1,7 @@
 /** Implementations of the built-in actions (lib/builtins.ts declares them in the catalog). */
 import type { Pool } from '../db/pool.js';
 import { ingest, type IngestRequest } from '../ingest/ingest.js';
+import { progressHeartbeat } from './ingest-pack.js';
 
 export interface BuiltinContext {
   pool: Pool;
@@ -19,20 +20,7 @@ export const BUILTINS: Record<string, Builtin> = {
       mode: (params.mode as IngestRequest['mode'] | undefined) ?? 'apply',
       source: isGit ? { kind: 'git', url: src, ...(typeof params.ref === 'string' ? { ref: params.ref } : {}) } : { kind: 'path', path: src },
     };
-    let last = 0;
-    const report = await ingest(
-      {
-        pool: ctx.pool,
-        env: ctx.scriptEnv,
-        progress: (phase, done, total) => {
-          if (Date.now() - last > 500) {
-            last = Date.now();
-            ctx.heartbeat({ phase, done, total });
-          }
-        },
-      },
-      req,
-    );
+    const report = await ingest({ pool: ctx.pool, env: ctx.scriptEnv, progress: progressHeartbeat(ctx.heartbeat) }, req);
     const { actions: _yaml, ...rest } = report;
     // A check that finds drift fails, so a pipeline or CI step stops on it.
     return { exitCode: req.mode === 'check' && report.drift ? 1 : 0, stdout: `${JSON.stringify(rest, null, 2)}\n` };

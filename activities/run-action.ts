@@ -13,7 +13,7 @@ import { BUILTINS } from './builtins.js';
 import { LogShipper } from './log-shipper.js';
 import { materializePack } from './materialize.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
-import { recordFinish, recordOutcomeWithoutStart, recordStart } from '../db/executions.js';
+import { recordFinish, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -268,21 +268,9 @@ export function createRunAction(deps: ActivityDeps) {
 }
 
 export function createRecordExecutionOutcome(deps: Pick<ActivityDeps, 'pool'>) {
-  return async function recordExecutionOutcome(input: {
-    executionId: string;
-    workflowId: string;
-    runId: string;
-    parentId?: string;
-    action: string;
-    actionVersion: number;
-    region: string;
-    parameters: Record<string, unknown>;
-    argv: string[];
-    actor: string;
-    trigger: string;
-    status: 'failed' | 'cancelled';
-    error: string;
-  }): Promise<void> {
+  return async function recordExecutionOutcome(
+    input: Omit<ExecutionStart, 'id' | 'worker' | 'attempt'> & { executionId: string; status: 'failed' | 'cancelled'; error: string },
+  ): Promise<void> {
     await recordOutcomeWithoutStart(deps.pool, { ...input, id: input.executionId });
   };
 }
