@@ -4,12 +4,13 @@ import { actionsRouter } from './actions.js';
 import { ApiError } from './errors.js';
 import { executionsRouter, type ApiDeps } from './executions.js';
 import { packsRouter } from './packs.js';
+import { componentsRouter } from './components.js';
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // Blob uploads parse their own (larger) bodies; everything else is small JSON.
-  app.use((req, res, next) => (req.path === '/api/v1/blobs' ? next() : express.json({ limit: '1mb' })(req, res, next)));
+  app.use((req, res, next) => (req.path === '/api/v1/blobs' || req.path === '/api/v1/sot/apply' ? next() : express.json({ limit: '1mb' })(req, res, next)));
 
   app.get('/healthz', async (_req, res) => {
     await deps.pool.query('SELECT 1');
@@ -18,6 +19,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/api/v1/actions', actionsRouter(deps));
   app.use('/api/v1/executions', executionsRouter(deps));
   app.use('/api/v1', packsRouter(deps));
+  app.use('/api/v1', componentsRouter(deps));
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}; the API lives under /api/v1 (see README).`);

@@ -2,6 +2,8 @@
  * stackwire — the command line. A client of the HTTP API, never a second implementation.
  * Exit codes: 0 success, 1 the run (or request) failed, 2 bad input (nothing was started).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isTerminal } from '../common/constants.js';
 import { displayArgv } from '../common/argv.js';
@@ -10,6 +12,19 @@ import type { ActionSpec } from '../common/types.js';
 import { ConfigError, loadConfig } from '../lib/config.js';
 import { ApiClient, ApiRequestError, ApiUnreachableError } from './api-client.js';
 import { ingestCommand } from './ingest.js';
+
+interface ComponentView {
+  name: string;
+  repository: string;
+  platform: string;
+  owner: string;
+  puppetRole: string | null;
+  hiera: Record<string, unknown>;
+  checks: { name: string; command: string; timeout: number }[];
+  deployParams: Record<string, unknown>;
+  dependsOn: string[];
+  placements: Record<string, string[]>;
+}
 
 interface Execution {
   id: string;
@@ -202,6 +217,72 @@ export function buildProgram(): Command {
       if (opts.json) return out(JSON.stringify(packs, null, 2));
       if (!packs.length) return out('no packs yet');
       out(table([['PACK', 'VERSION', 'ACTIONS', 'SOURCE'], ...packs.map((p) => [p.name, String(p.version), String(p.actions), `${p.source.kind ?? ''} ${p.source.url ?? p.source.location ?? ''}`.trim()])]));
+    });
+
+  const sot = program.command('sot').description('the source of truth: environments, regions, components, dependencies');
+  sot
+    .command('apply')
+    .description('validate YAML definitions (a file or a folder of *.yaml), then apply them in one transaction and print the diff')
+    .argument('<path>', 'a YAML file or a folder of them')
+    .option('--dry-run', 'validate and show the diff; change nothing')
+    .option('--json', 'print the result as JSON')
+    .action(async (target: string, opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
+      const abs = path.resolve(target);
+      if (!fs.existsSync(abs)) throw new ExitError(2, `${abs} does not exist. Give a YAML file or a folder of them.`);
+      const paths = fs.statSync(abs).isDirectory()
+        ? fs.readdirSync(abs, { recursive: true, encoding: 'utf8' }).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(abs, f))
+        : [abs];
+      if (paths.length === 0) throw new ExitError(2, `${abs} holds no .yaml files.`);
+      const files = paths.map((p) => ({ path: path.relative(process.cwd(), p) || p, content: fs.readFileSync(p, 'utf8') }));
+      let r: { dryRun: boolean; changes: { kind: string; name: string; change: string; details?: string[] }[]; summary: Record<string, number> };
+      try {
+        r = await client(cmd).request('POST', '/api/v1/sot/apply', { files, dryRun: Boolean(opts.dryRun) });
+      } catch (e) {
+        if (e instanceof ApiRequestError && e.code === 'invalid_definitions') throw new ExitError(2, e.message);
+        throw e;
+      }
+      if (opts.json) return out(JSON.stringify(r, null, 2));
+      for (const c of r.changes) out(`${{ added: '+', changed: '~', removed: '-' }[c.change] ?? ' '} ${c.kind} ${c.name}${c.details ? `: ${c.details.join(', ')}` : ''}`);
+      const s = r.summary;
+      out(`${r.dryRun ? 'dry run, nothing changed: ' : ''}${s.components} components, ${s.environments} environments, ${s.regions} regions; ${s.added} added, ${s.changed} changed, ${s.removed} removed`);
+    });
+
+  const component = program.command('component').description('components in the source of truth');
+  component
+    .command('list')
+    .description('list components')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { components } = await client(cmd).request<{ components: ComponentView[] }>('GET', '/api/v1/components');
+      if (opts.json) return out(JSON.stringify(components, null, 2));
+      if (!components.length) return out("no components yet; load some with 'stackwire sot apply <file>'");
+      out(table([['COMPONENT', 'PLATFORM', 'OWNER', 'DEPENDS ON', 'PLACEMENTS'], ...components.map((c) => [c.name, c.platform, c.owner, c.dependsOn.join(',') || '-', Object.entries(c.placements).map(([e, rs]) => `${e}:${rs.join('+')}`).join(' ')])]));
+    });
+  component
+    .command('show')
+    .description('one component: repository, platform, Puppet role, Hiera data, checks, deploy parameters, placements')
+    .argument('<name>')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const c = await client(cmd).request<ComponentView>('GET', `/api/v1/components/${encodeURIComponent(name)}`);
+      if (opts.json) return out(JSON.stringify(c, null, 2));
+      out(`${c.name} (${c.platform}, owner ${c.owner || '-'})\n  repository:  ${c.repository}\n  puppet role: ${c.puppetRole ?? '-'}\n  depends on:  ${c.dependsOn.join(', ') || '-'}`);
+      for (const [e, rs] of Object.entries(c.placements)) out(`  ${e}: ${rs.join(', ')}`);
+      for (const ch of c.checks) out(`  check ${ch.name}: ${ch.command} (timeout ${ch.timeout}s)`);
+      if (Object.keys(c.hiera).length) out(`  hiera: ${JSON.stringify(c.hiera)}`);
+      if (Object.keys(c.deployParams).length) out(`  deploy parameters: ${JSON.stringify(c.deployParams)}`);
+    });
+  component
+    .command('deps')
+    .description('what a component depends on (or, with --reverse, what depends on it), directly and transitively')
+    .argument('<name>')
+    .option('--reverse', 'what depends on it')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts: { reverse?: boolean; json?: boolean }, cmd: Command) => {
+      const d = await client(cmd).request<{ direct: string[]; transitive: string[] }>('GET', `/api/v1/components/${encodeURIComponent(name)}/deps${opts.reverse ? '?reverse=true' : ''}`);
+      if (opts.json) return out(JSON.stringify(d, null, 2));
+      out(`${name} ${opts.reverse ? 'is needed by' : 'needs'}: ${d.direct.join(', ') || '(nothing)'}`);
+      out(`transitively: ${d.transitive.join(', ') || '(nothing)'}`);
     });
 
   const execution = program.command('execution').description('inspect and control executions');

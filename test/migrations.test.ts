@@ -40,6 +40,6 @@ test.serial('a failing migration changes nothing; the fixed set applies; a secon
 
   const ok = await migrate(url);
   t.true(ok.applied.length >= 1);
-  t.deepEqual(await tables(), ['actions', 'blobs', 'execution_logs', 'executions', 'pack_versions', 'packs', 'pgmigrations']);
+  t.deepEqual(await tables(), ['actions', 'blobs', 'components', 'dependencies', 'deployments', 'environments', 'execution_logs', 'executions', 'pack_versions', 'packs', 'pgmigrations', 'placements', 'regions']);
   t.deepEqual((await migrate(url)).applied, []);
 });

@@ -1,0 +1,55 @@
+/** The source of truth over HTTP: apply YAML definitions (validated first, one transaction) and read components. */
+import { Router, json } from 'express';
+import { closure, invert } from '../common/graph.js';
+import { applySourceOfTruth, dependencyEdges, getComponent, listComponents } from '../db/sot.js';
+import { SotError, parseSourceOfTruth } from '../sot/definitions.js';
+import { ApiError } from './errors.js';
+import type { ApiDeps } from './executions.js';
+
+export function componentsRouter({ pool, logger }: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/sot/apply', json({ limit: '16mb' }), async (req, res) => {
+    const body = (req.body ?? {}) as { files?: unknown; dryRun?: unknown };
+    const files = body.files;
+    if (!Array.isArray(files) || files.length === 0 || !files.every((f: { path?: unknown; content?: unknown }) => typeof f?.path === 'string' && typeof f.content === 'string')) {
+      throw new ApiError(400, 'invalid_request', 'files must be a non-empty array of {path, content} (the YAML definitions).');
+    }
+    let sot;
+    try {
+      sot = parseSourceOfTruth(files as { path: string; content: string }[]);
+    } catch (err) {
+      if (err instanceof SotError) throw new ApiError(400, 'invalid_definitions', err.message, err.problems);
+      throw err;
+    }
+    const dryRun = body.dryRun === true;
+    const changes = await applySourceOfTruth(pool, sot, dryRun);
+    logger.info({ dryRun, changes: changes.length, components: sot.components.length }, 'source of truth applied');
+    const count = (c: string) => changes.filter((x) => x.change === c).length;
+    res.json({
+      dryRun,
+      changes,
+      summary: { environments: sot.environments.length, regions: sot.regions.length, components: sot.components.length, added: count('added'), changed: count('changed'), removed: count('removed') },
+    });
+  });
+
+  router.get('/components', async (_req, res) => {
+    res.json({ components: await listComponents(pool) });
+  });
+
+  router.get('/components/:name', async (req, res) => {
+    const c = await getComponent(pool, req.params.name);
+    if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(req.params.name)}; GET /api/v1/components lists them.`);
+    res.json(c);
+  });
+
+  router.get('/components/:name/deps', async (req, res) => {
+    const c = await getComponent(pool, req.params.name);
+    if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(req.params.name)}.`);
+    const reverse = req.query.reverse === 'true' || req.query.reverse === '1';
+    const edges = await dependencyEdges(pool);
+    const direct = reverse ? (invert(edges).get(c.name) ?? []).sort() : [...c.dependsOn].sort();
+    res.json({ component: c.name, reverse, direct, transitive: closure(c.name, edges, reverse) });
+  });
+  return router;
+}
