@@ -1,4 +1,5 @@
 /** The activities a regional worker hosts, built from their dependencies. */
+import { createDeployActivities } from './deploy.js';
 import { createIngestPack } from './ingest-pack.js';
 import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
 
@@ -9,5 +10,6 @@ export function createActivities(deps: ActivityDeps) {
     runAction: createRunAction(deps),
     recordExecutionOutcome: createRecordExecutionOutcome(deps),
     ingestPack: createIngestPack(deps),
+    ...createDeployActivities(deps),
   };
 }

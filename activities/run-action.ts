@@ -12,6 +12,7 @@ import { ST2_SHIM, ST2_SHIM_TOKEN } from '../lib/paths.js';
 import { BUILTINS } from './builtins.js';
 import { LogShipper } from './log-shipper.js';
 import { materializePack } from './materialize.js';
+import type { SensuClient } from '../lib/sensu.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
 import type { Pool } from '../db/pool.js';
@@ -28,6 +29,10 @@ export interface ActivityDeps {
   killGraceSeconds?: number;
   /** Where pack versions are materialised. */
   cacheDir: string;
+  /** Local state (Puppet-managed files of deployments live under it). */
+  dataDir: string;
+  /** The Sensu backend, when one is configured. */
+  sensu: SensuClient | undefined;
   /** Opens sealed secret parameters (STACKWIRE_SECRET_KEY). */
   secretKey: Buffer | undefined;
   /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */

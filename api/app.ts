@@ -5,6 +5,7 @@ import { ApiError } from './errors.js';
 import { executionsRouter, type ApiDeps } from './executions.js';
 import { packsRouter } from './packs.js';
 import { componentsRouter } from './components.js';
+import { deploymentsRouter } from './deployments.js';
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
@@ -20,6 +21,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/api/v1/executions', executionsRouter(deps));
   app.use('/api/v1', packsRouter(deps));
   app.use('/api/v1', componentsRouter(deps));
+  app.use('/api/v1', deploymentsRouter(deps));
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}; the API lives under /api/v1 (see README).`);

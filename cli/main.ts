@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import YAML from 'yaml';
 import { isTerminal } from '../common/constants.js';
 import { displayArgv } from '../common/argv.js';
 import { ParameterError, coerceFromStrings } from '../common/parameters.js';
@@ -284,6 +285,130 @@ export function buildProgram(): Command {
       out(`${name} ${opts.reverse ? 'is needed by' : 'needs'}: ${d.direct.join(', ') || '(nothing)'}`);
       out(`transitively: ${d.transitive.join(', ') || '(nothing)'}`);
     });
+
+  program
+    .command('deploy')
+    .description('deploy a component version to an environment: regions in waves (canary first), puppet apply, health checks, rollback on failure')
+    .argument('<component>')
+    .argument('<version>')
+    .requiredOption('--env <environment>', 'environment, e.g. production')
+    .option('--regions <list>', 'comma-separated regions (default: every region the component runs in)')
+    .option('--canary <region>', 'the first wave (default: the first region)')
+    .option('--approval <seconds>', 'wait for an approval between the canary and the rest, failing after this many seconds')
+    .option('--plan', 'print the waves and the version changes; start nothing')
+    .option('--no-wait', 'print the deployment id and return at once')
+    .option('--json', 'print as JSON')
+    .action(async (componentName: string, version: string, opts: { env: string; regions?: string; canary?: string; approval?: string; plan?: boolean; wait: boolean; json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const body = {
+        component: componentName,
+        version,
+        environment: opts.env,
+        ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}),
+        ...(opts.canary ? { canary: opts.canary } : {}),
+        ...(opts.approval ? { approvalTimeoutSeconds: Number(opts.approval) } : {}),
+        ...(opts.plan ? { plan: true } : {}),
+      };
+      let r: { id?: string; waves: string[][]; changes: { region: string; from: string | null; to: string }[]; puppetRole?: string; checks?: string[] };
+      try {
+        r = await api.request('POST', '/api/v1/deployments', body);
+      } catch (e) {
+        if (e instanceof ApiRequestError && [400, 404].includes(e.status)) throw new ExitError(2, e.message);
+        throw e;
+      }
+      if (opts.plan || !opts.wait) {
+        if (opts.json) return out(JSON.stringify(r, null, 2));
+        r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(', ')}`));
+        for (const c of r.changes) out(`  ${c.region}: ${c.from ?? '(none)'} → ${c.to}`);
+        if (r.id) out(`started ${r.id}`);
+        return;
+      }
+      if (!opts.json) err(`started ${r.id!}: waves ${r.waves.map((w) => w.join('+')).join(' → ')}`);
+      for (;;) {
+        const d = await api.request<{ status: string; detail: { phase?: string } | null; error: string | null; records: { region: string; kind: string; version: string; status: string }[] }>('GET', `/api/v1/deployments/${encodeURIComponent(r.id!)}`);
+        if (d.status !== 'running') {
+          if (opts.json) out(JSON.stringify(d, null, 2));
+          else {
+            out(`${r.id!}: ${d.status}${d.error ? `: ${d.error}` : ''}`);
+          }
+          process.exitCode = d.status === 'completed' ? 0 : 1;
+          return;
+        }
+        if (process.stderr.isTTY && d.detail?.phase) process.stderr.write(`\r\x1b[K${d.detail.phase}`);
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+    });
+
+  program
+    .command('release')
+    .description('deploy several components in dependency order (dependencies first, independent ones in parallel)')
+    .argument('<file-or-pairs...>', 'a YAML file {components: {name: version}}, or name=version pairs')
+    .requiredOption('--env <environment>', 'environment')
+    .option('--plan', 'print the ordered waves; start nothing')
+    .option('--max-parallel <n>', 'components deployed at once within a wave', '4')
+    .option('--json', 'print as JSON')
+    .action(async (args: string[], opts: { env: string; plan?: boolean; maxParallel: string; json?: boolean }, cmd: Command) => {
+      let components: Record<string, string>;
+      if (args.length === 1 && /\.ya?ml$/.test(args[0])) {
+        const doc = YAML.parse(fs.readFileSync(args[0], 'utf8')) as { components?: Record<string, string> } | null;
+        if (!doc?.components || typeof doc.components !== 'object') throw new ExitError(2, `${args[0]} must hold {components: {name: version, …}}.`);
+        components = Object.fromEntries(Object.entries(doc.components).map(([k, v]) => [k, String(v)]));
+      } else {
+        components = {};
+        for (const a of args) {
+          const [k, v] = a.split('=');
+          if (!k || !v) throw new ExitError(2, `${a} is not component=version.`);
+          components[k] = v;
+        }
+      }
+      let r: { id?: string; waves: string[][] };
+      try {
+        r = await client(cmd).request('POST', '/api/v1/releases', { environment: opts.env, components, plan: Boolean(opts.plan), maxParallel: Number(opts.maxParallel) });
+      } catch (e) {
+        if (e instanceof ApiRequestError && [400, 404].includes(e.status)) throw new ExitError(2, e.message);
+        throw e;
+      }
+      if (opts.json) return out(JSON.stringify(r, null, 2));
+      r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(', ')}`));
+      if (r.id) out(`started ${r.id}`);
+    });
+
+  const deployment = program.command('deployment').description('deployment history and approval gates');
+  deployment
+    .command('list')
+    .description('deployment records from Postgres')
+    .option('--component <name>')
+    .option('--env <environment>')
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { component?: string; env?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const q = new URLSearchParams({ limit: opts.limit, ...(opts.component ? { component: opts.component } : {}), ...(opts.env ? { environment: opts.env } : {}) });
+      const { deployments } = await client(cmd).request<{ deployments: { component: string; version: string; environment: string; region: string; kind: string; status: string; actor: string; startedAt: string; reason: string | null }[] }>('GET', `/api/v1/deployments?${q.toString()}`);
+      if (opts.json) return out(JSON.stringify(deployments, null, 2));
+      if (!deployments.length) return out('no deployments yet');
+      out(table([['COMPONENT', 'VERSION', 'ENV', 'REGION', 'KIND', 'STATUS', 'ACTOR', 'STARTED'], ...deployments.map((d) => [d.component, d.version, d.environment, d.region, d.kind, d.status, d.actor, d.startedAt])]));
+    });
+  deployment
+    .command('get')
+    .description('one deployment: its state, waves, result or error, and region records')
+    .argument('<id>')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const d = await client(cmd).request<{ status: string; error: string | null; records: unknown[] }>('GET', `/api/v1/deployments/${encodeURIComponent(id)}`);
+      out(opts.json ? JSON.stringify(d, null, 2) : `${id}: ${d.status}${d.error ? `: ${d.error}` : ''} (${d.records.length} region records)`);
+    });
+  for (const verdict of ['approve', 'reject'] as const) {
+    deployment
+      .command(verdict)
+      .description(`${verdict} a deployment waiting at its approval gate (recorded with --actor)`)
+      .argument('<id>')
+      .option('--reason <text>', 'why (recorded)')
+      .option('--json', 'print as JSON')
+      .action(async (id: string, opts: { reason?: string; json?: boolean }, cmd: Command) => {
+        const r = await client(cmd).request<Record<string, string>>('POST', `/api/v1/deployments/${encodeURIComponent(id)}/${verdict}`, opts.reason ? { reason: opts.reason } : {});
+        out(opts.json ? JSON.stringify(r, null, 2) : `${id}: ${verdict === 'approve' ? `approved by ${r.approvedBy}` : `rejected by ${r.rejectedBy}`}`);
+      });
+  }
 
   const execution = program.command('execution').description('inspect and control executions');
   execution

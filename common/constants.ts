@@ -32,6 +32,8 @@ export const WorkflowTypes = {
   pipelineRun: 'pipelineRun',
   multiRegionExecution: 'multiRegionExecution',
   packIngest: 'packIngest',
+  deployComponent: 'deployComponent',
+  releaseTrain: 'releaseTrain',
 } as const;
 
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;

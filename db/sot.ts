@@ -29,7 +29,7 @@ const COMPONENT_QUERY = `
   SELECT c.*,
     (SELECT array_agg(d.depends_on ORDER BY d.depends_on) FROM dependencies d WHERE d.component = c.name) AS depends_on,
     (SELECT jsonb_object_agg(environment, regions) FROM (
-       SELECT environment, jsonb_agg(region ORDER BY region) AS regions FROM placements p WHERE p.component = c.name GROUP BY environment) x) AS placements
+       SELECT environment, jsonb_agg(region ORDER BY position, region) AS regions FROM placements p WHERE p.component = c.name GROUP BY environment) x) AS placements
   FROM components c`;
 
 function fromRow(r: ComponentRow): Component {
@@ -61,7 +61,7 @@ export async function getComponent(db: Pool | PoolClient, name: string): Promise
 
 function normalised(c: Component): Omit<Component, 'source'> {
   const { source: _s, ...rest } = c;
-  return { ...rest, dependsOn: [...rest.dependsOn].sort(), placements: Object.fromEntries(Object.entries(rest.placements).sort().map(([e, rs]) => [e, [...rs].sort()])) };
+  return { ...rest, dependsOn: [...rest.dependsOn].sort(), placements: Object.fromEntries(Object.entries(rest.placements).sort()) };
 }
 
 function componentDetails(a: Component, b: Component): string[] {
@@ -124,7 +124,9 @@ export async function applySourceOfTruth(pool: Pool, sot: SourceOfTruth, dryRun:
       await client.query('DELETE FROM placements');
       for (const c of sot.components) {
         for (const d of c.dependsOn) await client.query('INSERT INTO dependencies (component, depends_on) VALUES ($1, $2)', [c.name, d]);
-        for (const [env, regions] of Object.entries(c.placements)) for (const r of regions) await client.query('INSERT INTO placements (component, environment, region) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [c.name, env, r]);
+        for (const [env, regions] of Object.entries(c.placements)) {
+          for (const [i, r] of regions.entries()) await client.query('INSERT INTO placements (component, environment, region, position) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [c.name, env, r, i]);
+        }
       }
     }
     await client.query(dryRun ? 'ROLLBACK' : 'COMMIT');

@@ -56,6 +56,8 @@ export interface Config {
   scriptEnv: Record<string, string>;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   actor: string;
+  /** A Sensu Go backend for silences and events; unset, deploys run checks without telling Sensu. */
+  sensu: { url: string; apiKey: string; namespace: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -101,6 +103,15 @@ export function parseRegions(raw: string, source: string): string[] {
   const dup = regions.find((r, i) => regions.indexOf(r) !== i);
   if (dup) throw new ConfigError(`${source}: region ${JSON.stringify(dup)} is listed twice.`);
   return regions;
+}
+
+function sensuConfig(env: Env): Config['sensu'] {
+  const url = optional(env, 'SENSU_API_URL');
+  if (!url) return undefined;
+  if (!/^https?:\/\//.test(url)) throw new ConfigError(`SENSU_API_URL=${JSON.stringify(url)} must be an http(s) URL of the Sensu Go backend API, e.g. https://sensu.example.com:8080.`);
+  const apiKey = optional(env, 'SENSU_API_KEY');
+  if (!apiKey) throw new ConfigError('SENSU_API_URL is set but SENSU_API_KEY is not: create an API key in Sensu (sensuctl api-key grant <user>) and set it.');
+  return { url, apiKey, namespace: str(env, 'SENSU_NAMESPACE', 'default') };
 }
 
 function secretKey(env: Env): Buffer | undefined {
@@ -169,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     logLevel: logLevel as Config['logLevel'],
     actor: str(env, 'STACKWIRE_ACTOR', env.USER ?? 'anonymous'),
+    sensu: sensuConfig(env),
   };
 }
 

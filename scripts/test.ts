@@ -15,11 +15,13 @@ import { EAGER_DISPATCH_FLAGS } from '../lib/dev-server.js';
 import { prepareDatabase, startProcesses, type Processes } from '../lib/stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { newSecretKey } from '../lib/secrets.js';
+import { ensureSystemPackages } from '../lib/system-packages.js';
 import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '../db/provision.js';
 
 const log = (m: string) => process.stdout.write(`[test] ${m}\n`);
 export const TEST_PACK = path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit');
 export const EXAMPLE_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'ops');
+export const DEPLOY_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'deploykit');
 const REGIONS = ['us-east', 'eu-west'];
 
 async function runAva(env: NodeJS.ProcessEnv, extraArgs: string[]): Promise<{ passed: number; failed: number; skipped: number; code: number | null }> {
@@ -58,6 +60,7 @@ async function main(): Promise<number> {
     lintFailed = lint !== 0;
     log(lintFailed ? 'eslint: FAILED' : 'eslint: clean');
 
+    ensureSystemPackages(log, process.env); // puppet apply and the monitoring plugins the deploy tests run for real
     const cli = await obtainTemporalCli(config, process.env, log);
     log(`temporal: CLI from ${cli.source}: ${cli.path}`);
     const env = await TestWorkflowEnvironment.createLocal({
@@ -82,7 +85,7 @@ async function main(): Promise<number> {
     await ensureDatabase(adminUrl, dbName);
     cleanups.push(() => dropDatabase(adminUrl, dbName));
     const dbUrl = withDatabase(server.url, dbName);
-    await prepareDatabase(dbUrl, [EXAMPLE_PACK, TEST_PACK], log);
+    await prepareDatabase(dbUrl, [EXAMPLE_PACK, DEPLOY_PACK, TEST_PACK], log);
     log(`postgres: database ${dbName} (${server.source})`);
 
     const childEnv = {

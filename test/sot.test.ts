@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import http_ from 'node:http';
+import type { AddressInfo } from 'node:net';
+import test, { type ExecutionContext } from 'ava';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { cli, dbPool, http } from './helpers.js';
+import { cli, config, dbPool, eventually, http, temporalClient } from './helpers.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'sot');
@@ -76,7 +78,7 @@ test.serial('components are listed and shown with dependencies both ways', async
   t.is(list.body.components.length, 28);
   const gw = await http<{ platform: string; dependsOn: string[]; placements: Record<string, string[]>; checks: { command: string }[]; puppetRole: string }>('GET', '/api/v1/components/api-gateway');
   t.is(gw.body.platform, 'vsphere');
-  t.deepEqual(gw.body.placements, { production: ['eu-west', 'us-east'], staging: ['us-east'] });
+  t.deepEqual(gw.body.placements, { production: ['us-east', 'eu-west'], staging: ['us-east'] });
   t.is(gw.body.puppetRole, 'role::api_gateway');
   t.regex(gw.body.checks[0].command, /^check_tcp -H 127\.0\.0\.1 -p 443/);
   const deps = await cli(['component', 'deps', 'web-ui', '--json']);
@@ -94,4 +96,177 @@ test.serial('components are listed and shown with dependencies both ways', async
   t.regex(missing.stderr, /no component named "nope"/);
   const table = await cli(['component', 'list']);
   t.regex(table.stdout, /web-ui\s+docker\s+frontend-team\s+api-gateway/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Deploys: real Temporal workflows on the regional workers, real `puppet apply`, real check_http
+// against a loopback service this test runs (it answers 500 for versions containing "bad").
+
+let healthPort = 0;
+const healthServer = http_.createServer((req, res) => {
+  const version = new URL(req.url ?? '/', 'http://x').searchParams.get('version') ?? '';
+  res.writeHead(version.includes('bad') ? 500 : 200, { 'content-type': 'text/plain' });
+  res.end(version.includes('bad') ? 'broken build\n' : `ok ${version}\n`);
+});
+test.before(async () => {
+  await new Promise<void>((resolve) => healthServer.listen(0, '127.0.0.1', resolve));
+  healthPort = (healthServer.address() as AddressInfo).port;
+});
+test.after.always(() => {
+  healthServer.close();
+});
+
+function deployComponents(): string {
+  const comp = (name: string, deps: string[]) =>
+    [
+      `  - name: ${name}`,
+      `    repository: https://ghe.example.com/test/${name}.git`,
+      '    platform: docker',
+      `    puppet_role: role::${name.replace(/-/g, '_')}`,
+      '    hiera:',
+      `      ${name.replace(/-/g, '_')}::port: ${healthPort}`,
+      ...(deps.length ? [`    depends_on: [${deps.join(', ')}]`] : []),
+      '    checks:',
+      `      - name: ${name}-http`,
+      `        command: check_http -H 127.0.0.1 -p ${healthPort} -u '/health?version={version}' -t 5`,
+      '        timeout: 10',
+      '    deploy_params:',
+      `      artifact: ${name}-bundle`,
+      '    actions:',
+      '      deploy: deploykit.deploy_artifact',
+      '    placements:',
+      '      production: [us-east, eu-west]',
+    ].join('\n');
+  return `components:\n${[comp('hello-api', []), comp('rt-db', []), comp('rt-cache', []), comp('rt-api', ['rt-db', 'rt-cache']), comp('rt-web', ['rt-api'])].join('\n')}\n`;
+}
+
+async function applyWithDeployComponents(t: ExecutionContext): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-deploy-'));
+  fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+  fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
+  const r = await cli(['sot', 'apply', dir]);
+  t.is(r.code, 0, r.stderr);
+}
+
+const FAST_HEALTH = { timeoutSeconds: 2, intervalSeconds: 1 };
+
+async function deploy(body: Record<string, unknown>): Promise<{ status: number; body: { id: string; waves: string[][]; error?: { code: string; message: string } } }> {
+  return http('POST', '/api/v1/deployments', { environment: 'production', health: FAST_HEALTH, ...body }, { 'x-stackwire-actor': 'release-manager' });
+}
+
+async function outcome(id: string): Promise<{ ok: boolean; result?: Record<string, unknown>; error?: string }> {
+  const handle = (await temporalClient()).workflow.getHandle(id);
+  try {
+    return { ok: true, result: (await handle.result()) as Record<string, unknown> };
+  } catch (e) {
+    const err = e as Error & { cause?: Error & { details?: unknown[] } };
+    return { ok: false, error: err.cause?.message ?? err.message };
+  }
+}
+
+async function records(component: string): Promise<{ region: string; kind: string; version: string; status: string; reason: string | null; puppet: { changed: number; exitCode: number } | null; started_at: Date; finished_at: Date }[]> {
+  const { rows } = await pool.query('SELECT region, kind, version, status, reason, puppet_summary AS puppet, started_at, finished_at FROM deployments WHERE component = $1 ORDER BY started_at', [component]);
+  return rows as never;
+}
+
+test.serial('a two-region deploy rolls out in waves (canary first), runs puppet apply and checks, and records each region', async (t) => {
+  await applyWithDeployComponents(t);
+  const r = await deploy({ component: 'hello-api', version: '1.0.0' });
+  t.is(r.status, 202, JSON.stringify(r.body));
+  t.deepEqual(r.body.waves, [['us-east'], ['eu-west']]);
+  const o = await outcome(r.body.id);
+  t.true(o.ok, o.error);
+  const recs = await records('hello-api');
+  t.deepEqual(recs.map((x) => [x.region, x.kind, x.version, x.status]), [['us-east', 'deploy', '1.0.0', 'succeeded'], ['eu-west', 'deploy', '1.0.0', 'succeeded']]);
+  t.true(recs[1].started_at >= recs[0].finished_at, 'eu-west starts after the canary finished');
+  for (const x of recs) {
+    t.is(x.puppet?.exitCode, 2, 'puppet changed something (detailed exit code 2)');
+    t.true((x.puppet?.changed ?? 0) >= 1);
+  }
+  // What Puppet manages, from the source of truth's Hiera data.
+  const managed = fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'eu-west', 'hello-api', 'config.yaml'), 'utf8');
+  t.regex(managed, /version: 1\.0\.0/);
+  t.regex(managed, new RegExp(`hello_api::port: ${healthPort}`));
+  const list = await cli(['deployment', 'list', '--component', 'hello-api', '--json']);
+  t.is((JSON.parse(list.stdout) as unknown[]).length, 2);
+  // Searchable by component and version in Temporal.
+  const { count } = await (await temporalClient()).workflow.count(`Component = "hello-api" AND Version = "1.0.0" AND Env = "production"`);
+  t.true(count >= 3, 'the deploy and its two region legs');
+});
+
+test.serial('a failing health check rolls back to the previous version and leaves both records', async (t) => {
+  const r = await deploy({ component: 'hello-api', version: '2.0.0-bad' });
+  t.is(r.status, 202);
+  const o = await outcome(r.body.id);
+  t.false(o.ok);
+  t.regex(o.error ?? '', /health checks failed in us-east: not healthy after \d+ attempts: hello-api-http: HTTP CRITICAL/);
+  t.regex(o.error ?? '', /rolled back us-east to 1\.0\.0/);
+  const recs = (await records('hello-api')).slice(2);
+  t.deepEqual(recs.map((x) => [x.region, x.kind, x.version, x.status]), [['us-east', 'deploy', '2.0.0-bad', 'failed'], ['us-east', 'rollback', '1.0.0', 'succeeded']]);
+  t.regex(recs[0].reason ?? '', /health checks failed in us-east/);
+  t.false(fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'us-east', 'hello-api', 'config.yaml'), 'utf8').includes('2.0.0-bad'), 'puppet put the previous version back');
+});
+
+test.serial('an approval gate waits between waves, proceeds on approval, and fails on its deadline', async (t) => {
+  const r = await deploy({ component: 'hello-api', version: '1.1.0', approvalTimeoutSeconds: 120 });
+  t.is(r.status, 202);
+  const waiting = await eventually(async () => {
+    const d = await http<{ detail: { awaitingApproval: boolean; done: string[] } | null }>('GET', `/api/v1/deployments/${r.body.id}`);
+    return d.body.detail?.awaitingApproval ? d.body.detail : undefined;
+  }, 'the gate', 60_000);
+  t.deepEqual(waiting.done, ['us-east'], 'the canary went first');
+  // A second deploy of the same component and environment is refused while this one runs.
+  const second = await deploy({ component: 'hello-api', version: '1.1.1' });
+  t.is(second.status, 409);
+  t.is(second.body.error?.code, 'deploy_in_progress');
+  const approve = await cli(['deployment', 'approve', r.body.id, '--actor', 'cab-chair']);
+  t.is(approve.code, 0, approve.stderr);
+  const o = await outcome(r.body.id);
+  t.true(o.ok, o.error);
+  t.is(o.result?.approvedBy, 'cab-chair');
+
+  const late = await deploy({ component: 'hello-api', version: '1.2.0', approvalTimeoutSeconds: 2 });
+  t.is(late.status, 202);
+  const lo = await outcome(late.body.id);
+  t.false(lo.ok);
+  t.regex(lo.error ?? '', /approval gate: no approval within 2s before eu-west/);
+  t.regex(lo.error ?? '', /rolled back us-east to 1\.1\.0/);
+});
+
+test.serial('plan mode shows the waves and the version changes and starts nothing', async (t) => {
+  const before = (await records('hello-api')).length;
+  const client = await temporalClient();
+  const { count: runsBefore } = await client.workflow.count('Component = "hello-api"');
+  const plan = await cli(['deploy', 'hello-api', '3.0.0', '--env', 'production', '--plan', '--json']);
+  t.is(plan.code, 0, plan.stderr);
+  const p = JSON.parse(plan.stdout) as { waves: string[][]; changes: { region: string; from: string | null; to: string }[] };
+  t.deepEqual(p.waves, [['us-east'], ['eu-west']]);
+  t.deepEqual(p.changes, [{ region: 'us-east', from: '1.1.0', to: '3.0.0' }, { region: 'eu-west', from: '1.1.0', to: '3.0.0' }]);
+  t.is((await records('hello-api')).length, before);
+  t.is((await client.workflow.count('Component = "hello-api"')).count, runsBefore);
+  const release = await cli(['release', '--env', 'production', '--plan', 'rt-web=1.0.0', 'rt-api=1.0.0', 'rt-db=1.0.0', 'rt-cache=1.0.0']);
+  t.is(release.code, 0, release.stderr);
+  t.regex(release.stdout, /wave 1: rt-cache, rt-db\nwave 2: rt-api\nwave 3: rt-web/);
+});
+
+test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {
+  const ok = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', { environment: 'production', components: { 'rt-web': '1.0.0', 'rt-api': '1.0.0', 'rt-db': '1.0.0', 'rt-cache': '1.0.0' }, health: FAST_HEALTH, maxParallel: 4 });
+  t.is(ok.status, 202, JSON.stringify(ok.body));
+  t.deepEqual(ok.body.waves, [['rt-cache', 'rt-db'], ['rt-api'], ['rt-web']]);
+  const o = await outcome(ok.body.id);
+  t.true(o.ok, o.error);
+  const first = async (c: string) => (await records(c)).find((x) => x.kind === 'deploy')!;
+  const [db, cache, api, web] = await Promise.all(['rt-db', 'rt-cache', 'rt-api', 'rt-web'].map(first));
+  t.true(db.started_at < cache.finished_at && cache.started_at < db.finished_at, 'rt-db and rt-cache ran at the same time');
+  t.true(api.started_at >= db.finished_at && api.started_at >= cache.finished_at, 'rt-api waited for both');
+  t.true(web.started_at >= api.finished_at, 'rt-web waited for rt-api');
+
+  const bad = await http<{ id: string }>('POST', '/api/v1/releases', { environment: 'production', components: { 'rt-web': '1.1.0', 'rt-api': '1.1.0', 'rt-db': '1.1.0-bad', 'rt-cache': '1.1.0' }, health: FAST_HEALTH });
+  const bo = await outcome(bad.body.id);
+  t.false(bo.ok);
+  t.regex(bo.error ?? '', /rt-api skipped \(rt-db failed\)/);
+  t.regex(bo.error ?? '', /rt-web skipped \(rt-db failed\)/);
+  t.regex(bo.error ?? '', /rt-db failed/);
+  t.is((await records('rt-cache')).filter((x) => x.version === '1.1.0' && x.status === 'succeeded').length, 2, 'the independent component still went out');
+  t.is((await records('rt-api')).filter((x) => x.version === '1.1.0').length, 0, 'the dependent never started');
 });

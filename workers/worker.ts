@@ -13,6 +13,7 @@ import { ORCHESTRATOR_TASK_QUEUE, regionTaskQueue } from '../common/constants.js
 import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
+import { SensuClient } from '../lib/sensu.js';
 import { createLogger } from '../lib/logger.js';
 import { installRuntime } from '../lib/temporal-runtime.js';
 
@@ -78,6 +79,8 @@ async function main(): Promise<number> {
               scriptEnv: config.scriptEnv,
               secretKey: config.secretKey,
               cacheDir: config.cacheDir,
+              dataDir: config.dataDir,
+              sensu: config.sensu ? new SensuClient(config.sensu) : undefined,
             }),
           }
         : {}),

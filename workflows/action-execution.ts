@@ -8,6 +8,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowFailure,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -49,7 +50,7 @@ export function displayCommand(input: RunActionInput): string {
 
 /** Why a run failed, in one line, from an activity failure. */
 export function failureReason(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  if ((err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) && err.cause) return err.cause.message;
   if (err instanceof Error) return err.message;
   return String(err);
 }

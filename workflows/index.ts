@@ -3,3 +3,6 @@ export { actionExecution } from './action-execution.js';
 export { pipelineRun } from './pipeline-run.js';
 export { multiRegionExecution } from './multi-region-execution.js';
 export { packIngest } from './pack-ingest.js';
+export { regionDeploy } from './region-deploy.js';
+export { deployComponent } from './deploy-component.js';
+export { releaseTrain } from './release-train.js';

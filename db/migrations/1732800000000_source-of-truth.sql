@@ -30,6 +30,8 @@ CREATE TABLE placements (
   component   text NOT NULL REFERENCES components (name) ON DELETE CASCADE,
   environment text NOT NULL REFERENCES environments (name) ON DELETE CASCADE,
   region      text NOT NULL REFERENCES regions (name) ON DELETE CASCADE,
+  -- The order the definitions list them in: the first is the default canary.
+  position    integer NOT NULL DEFAULT 0,
   PRIMARY KEY (component, environment, region)
 );
 

@@ -1,0 +1,221 @@
+/**
+ * The side effects of a deploy, on the region's worker: read the source-of-truth snapshot, run
+ * `puppet apply` (masterless, per-run Hiera), run the component's Sensu-style checks with the
+ * monitoring plugins, silence/unsilence them in Sensu when a backend is configured, and record
+ * each deployment.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { parse as parseShellWords } from 'shell-quote';
+import YAML from 'yaml';
+import { substitute, type CheckResult, type CheckSpec, type ComponentSnapshot, type PuppetSummary } from '../common/deploy.js';
+import { getCurrentAction } from '../db/actions.js';
+import type { Pool } from '../db/pool.js';
+import { getComponent } from '../db/sot.js';
+import type { Logger } from '../lib/logger.js';
+import { SensuClient } from '../lib/sensu.js';
+import { pluginDir, puppetBinary } from '../lib/system-packages.js';
+
+export interface DeployDeps {
+  pool: Pool;
+  region: string;
+  dataDir: string;
+  logger: Logger;
+  scriptEnv: Record<string, string>;
+  sensu: SensuClient | undefined;
+}
+
+const ROLE_RE = /^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$/;
+
+function runProcess(argv: string[], opts: { cwd?: string; timeoutMs: number; env: Record<string, string>; heartbeat?: boolean }): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (b: Buffer) => (stdout = (stdout + b.toString()).slice(-65536)));
+    child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-65536)));
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, opts.timeoutMs);
+    const beat = opts.heartbeat ? setInterval(() => Context.current().heartbeat(), 1000) : undefined;
+    if (opts.heartbeat) Context.current().cancelled.catch(() => kill());
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      if (beat) clearInterval(beat);
+      resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (beat) clearInterval(beat);
+      resolve({ code, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** A Sensu check command as argv: tokenised like a shell would (quotes), but no shell and no operators. */
+export function checkArgv(command: string, vars: Record<string, string>, plugins: string | undefined): string[] {
+  const tokens = parseShellWords(command);
+  const words = tokens.map((t) => {
+    if (typeof t !== 'string') throw ApplicationFailure.nonRetryable(`check command ${JSON.stringify(command)} uses shell syntax (${JSON.stringify(t)}); a check is one program and its arguments`, 'BadCheck');
+    return substitute(t, vars);
+  });
+  if (!words.length) throw ApplicationFailure.nonRetryable('empty check command', 'BadCheck');
+  if (!words[0].includes('/') && plugins && fs.existsSync(path.join(plugins, words[0]))) words[0] = path.join(plugins, words[0]);
+  return words;
+}
+
+export function createDeployActivities(deps: DeployDeps) {
+  return {
+    async loadDeploySnapshot(req: { component: string; environment: string }): Promise<ComponentSnapshot> {
+      const c = await getComponent(deps.pool, req.component);
+      if (!c) throw ApplicationFailure.nonRetryable(`no component named ${req.component} in the source of truth`, 'UnknownComponent');
+      const regions = c.placements[req.environment];
+      if (!regions?.length) throw ApplicationFailure.nonRetryable(`${req.component} is not placed in environment ${req.environment}`, 'NotPlaced');
+      const { rows } = await deps.pool.query<{ region: string; version: string }>(
+        `SELECT DISTINCT ON (region) region, version FROM deployments
+         WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC`,
+        [req.component, req.environment],
+      );
+      const previous = Object.fromEntries(regions.map((r) => [r, rows.find((x) => x.region === r)?.version ?? null]));
+      const deployAction = c.actions.deploy ? await getCurrentAction(deps.pool, c.actions.deploy) : undefined;
+      if (c.actions.deploy && !deployAction) throw ApplicationFailure.nonRetryable(`${req.component}'s deploy action ${c.actions.deploy} is not in the catalog`, 'UnknownAction');
+      const rollbackAction = c.actions.rollback ? await getCurrentAction(deps.pool, c.actions.rollback) : deployAction;
+      return {
+        name: c.name,
+        platform: c.platform,
+        puppetRole: c.puppetRole,
+        hiera: c.hiera,
+        checks: c.checks,
+        deployParams: c.deployParams,
+        dependsOn: c.dependsOn,
+        regions,
+        previousVersions: previous,
+        ...(deployAction ? { deployAction } : {}),
+        ...(rollbackAction ? { rollbackAction } : {}),
+      };
+    },
+
+    /** Masterless `puppet apply` of the component's role with Hiera data from the source of truth. */
+    async puppetApply(input: { component: string; role: string; hiera: Record<string, unknown>; version: string; environment: string; noop: boolean }): Promise<PuppetSummary> {
+      const puppet = puppetBinary();
+      if (!puppet) throw ApplicationFailure.nonRetryable('puppet is not installed on this worker (Debian package puppet-agent)', 'PuppetMissing');
+      if (!ROLE_RE.test(input.role)) throw ApplicationFailure.nonRetryable(`puppet role ${JSON.stringify(input.role)} is not a Puppet class name`, 'BadRole');
+      const run = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-puppet-'));
+      try {
+        const stateDir = path.join(deps.dataDir, 'deployments', input.environment, deps.region, input.component);
+        fs.mkdirSync(path.dirname(stateDir), { recursive: true });
+        for (const d of ['data', 'var', 'conf', 'code']) fs.mkdirSync(path.join(run, d));
+        const data = { ...input.hiera, 'stackwire::component': input.component, 'stackwire::version': input.version, 'stackwire::environment': input.environment, 'stackwire::region': deps.region, 'stackwire::state_dir': stateDir, 'stackwire::config': { ...input.hiera, version: input.version } };
+        fs.writeFileSync(path.join(run, 'data', 'run.yaml'), YAML.stringify(data));
+        fs.writeFileSync(path.join(run, 'hiera.yaml'), YAML.stringify({ version: 5, defaults: { datadir: path.join(run, 'data'), data_hash: 'yaml_data' }, hierarchy: [{ name: 'stackwire run', path: 'run.yaml' }] }));
+        // Only validated identifiers go into the manifest; every value comes through Hiera lookups.
+        fs.writeFileSync(
+          path.join(run, 'site.pp'),
+          [
+            `class ${input.role} {`,
+            "  $root = lookup('stackwire::state_dir')",
+            "  $config = lookup('stackwire::config')",
+            '  file { $root: ensure => directory }',
+            '  file { "${root}/config.yaml":',
+            '    ensure  => file,',
+            "    content => inline_epp(\"<% \\$config.keys.sort.each |\\$k| { %><%= \\$k %>: <%= \\$config[\\$k] %>\\n<% } %>\", { 'config' => $config }),",
+            '  }',
+            '}',
+            `include ${input.role}`,
+            '',
+          ].join('\n'),
+        );
+        const summaryFile = path.join(run, 'last_run_summary.yaml');
+        const argv = [puppet, 'apply', '--detailed-exitcodes', '--color', 'false', '--vardir', path.join(run, 'var'), '--confdir', path.join(run, 'conf'), '--codedir', path.join(run, 'code'), '--hiera_config', path.join(run, 'hiera.yaml'), '--lastrunfile', summaryFile, '--logdest', 'console', ...(input.noop ? ['--noop'] : []), path.join(run, 'site.pp')];
+        const r = await runProcess(argv, { cwd: run, timeoutMs: 10 * 60_000, env: deps.scriptEnv, heartbeat: true });
+        // Facter prints harmless permission errors in sandboxes: judge by exit code and summary only.
+        const summary = fs.existsSync(summaryFile) ? (YAML.parse(fs.readFileSync(summaryFile, 'utf8')) as { resources?: Record<string, number>; time?: Record<string, number> }) : {};
+        const result: PuppetSummary = {
+          exitCode: r.code ?? -1,
+          noop: input.noop,
+          changed: summary.resources?.changed ?? 0,
+          failed: summary.resources?.failed ?? 0,
+          outOfSync: summary.resources?.out_of_sync ?? 0,
+          total: summary.resources?.total ?? 0,
+          timeSeconds: +(summary.time?.total ?? 0).toFixed(3),
+        };
+        if (r.timedOut) throw ApplicationFailure.nonRetryable('puppet apply did not finish within 10 minutes', 'PuppetFailed', result);
+        if (r.code !== 0 && r.code !== 2) {
+          const errors = r.stdout.concat(r.stderr).split('\n').filter((l) => /^Error:/.test(l) && !/Facter/.test(l));
+          throw ApplicationFailure.nonRetryable(`puppet apply failed (exit ${r.code}): ${errors.slice(-2).join(' ') || 'see the worker log'}`, 'PuppetFailed', result);
+        }
+        deps.logger.info({ component: input.component, ...result }, 'puppet apply');
+        return result;
+      } finally {
+        fs.rmSync(run, { recursive: true, force: true });
+      }
+    },
+
+    /** One pass over the component's checks, as a Sensu agent would run them (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
+    async runChecks(input: { component: string; environment: string; version: string; checks: CheckSpec[] }): Promise<CheckResult[]> {
+      const vars = { component: input.component, version: input.version, environment: input.environment, region: deps.region };
+      const plugins = pluginDir();
+      const results: CheckResult[] = [];
+      for (const c of input.checks) {
+        const r = await runProcess(checkArgv(c.command, vars, plugins), { timeoutMs: c.timeout * 1000, env: deps.scriptEnv });
+        const status = r.timedOut ? 2 : r.code === null ? 3 : Math.min(r.code, 3);
+        const output = (r.timedOut ? `CRITICAL: timed out after ${c.timeout}s` : r.stdout.trim() || r.stderr.trim()).split('\n')[0].slice(0, 500);
+        results.push({ name: c.name, status, output });
+        if (deps.sensu) await deps.sensu.sendEvent(`${input.component}-${input.environment}-${deps.region}`, c.name, status, output, c.interval).catch((err: unknown) => deps.logger.warn({ err }, 'could not send the check result to Sensu'));
+      }
+      return results;
+    },
+
+    async sensuSilence(input: { component: string; environment: string; checks: CheckSpec[]; reason: string; actor: string }): Promise<string[]> {
+      if (!deps.sensu) return [];
+      const names: string[] = [];
+      for (const c of input.checks) {
+        for (const sub of c.subscriptions.length ? c.subscriptions : [`entity:${input.component}-${input.environment}-${deps.region}`]) {
+          names.push(await deps.sensu.silence(sub, c.name, input.reason, 3600, input.actor));
+        }
+      }
+      return names;
+    },
+
+    async sensuUnsilence(names: string[]): Promise<void> {
+      for (const n of names) await deps.sensu?.unsilence(n);
+    },
+
+    async recordDeployment(r: {
+      id: string;
+      component: string;
+      version: string;
+      environment: string;
+      region: string;
+      kind: 'deploy' | 'rollback';
+      status: 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'cancelled';
+      previousVersion: string | null;
+      actor: string;
+      trigger: string;
+      workflowId: string;
+      runId: string;
+      reason?: string | null;
+      puppet?: PuppetSummary | null;
+    }): Promise<void> {
+      await deps.pool.query(
+        `INSERT INTO deployments (id, component, version, environment, region, kind, status, previous_version, actor, trigger, workflow_id, run_id, reason, puppet_summary, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, CASE WHEN $7 = 'running' THEN NULL ELSE now() END)
+         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
+           puppet_summary = COALESCE(EXCLUDED.puppet_summary, deployments.puppet_summary), finished_at = EXCLUDED.finished_at`,
+        [r.id, r.component, r.version, r.environment, r.region, r.kind, r.status, r.previousVersion, r.actor, r.trigger, r.workflowId, r.runId, r.reason ?? null, r.puppet ? JSON.stringify(r.puppet) : null],
+      );
+    },
+  };
+}

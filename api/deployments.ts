@@ -1,0 +1,209 @@
+/**
+ * Deploys and release trains over HTTP: validate against the source of truth, then start
+ * `deployComponent` / `releaseTrain` on the orchestrator. One deploy per component and environment:
+ * a second request while one runs is a 409, not a queue.
+ */
+import crypto from 'node:crypto';
+import { Router } from 'express';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes } from '../common/constants.js';
+import type { DeployRequest } from '../common/deploy.js';
+import { dependencyWaves } from '../common/graph.js';
+import { dependencyEdges, getComponent } from '../db/sot.js';
+import { ApiError } from './errors.js';
+import type { ApiDeps } from './executions.js';
+
+const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
+
+function actorOf(h: (name: string) => string | undefined): string {
+  const a = h('x-stackwire-actor');
+  return a && /^[\w.@-]{1,100}$/.test(a) ? a : 'anonymous';
+}
+function triggerOf(h: (name: string) => string | undefined): string {
+  const t = h('x-stackwire-trigger');
+  return t && /^[\w.-]{1,60}$/.test(t) ? t : 'api';
+}
+
+export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
+  const router = Router();
+
+  async function prepare(body: Record<string, unknown>, environment: string) {
+    const component = body.component;
+    const version = body.version;
+    if (typeof component !== 'string') throw new ApiError(400, 'invalid_request', 'component is required: a component of the source of truth (GET /api/v1/components).');
+    if (typeof version !== 'string' || !VERSION_RE.test(version)) throw new ApiError(400, 'invalid_request', `version ${JSON.stringify(version)} is not a version: letters, digits and . _ + -.`);
+    const c = await getComponent(pool, component);
+    if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(component)} in the source of truth.`);
+    const placed = c.placements[environment] ?? [];
+    if (!placed.length) throw new ApiError(400, 'not_placed', `${component} is not placed in environment ${JSON.stringify(environment)}; it runs in ${Object.keys(c.placements).join(', ') || 'no environment'}.`);
+    let regions = placed;
+    if (body.regions !== undefined) {
+      if (!Array.isArray(body.regions) || !body.regions.every((r) => typeof r === 'string')) throw new ApiError(400, 'invalid_request', 'regions must be an array of region names.');
+      const bad = (body.regions).filter((r) => !placed.includes(r));
+      if (bad.length) throw new ApiError(400, 'not_placed', `${component} does not run in ${bad.join(', ')} for ${environment} (it runs in ${placed.join(', ')}).`);
+      regions = body.regions;
+    }
+    const canary = typeof body.canary === 'string' ? body.canary : regions[0];
+    if (!regions.includes(canary)) throw new ApiError(400, 'invalid_request', `canary ${canary} is not one of the regions ${regions.join(', ')}.`);
+    return { c, component, version, regions, canary };
+  }
+
+  router.post('/deployments', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const environment = body.environment;
+    if (typeof environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required, e.g. "staging".');
+    const { c, component, version, regions, canary } = await prepare(body, environment);
+    const rest = regions.filter((r) => r !== canary);
+    const waves = rest.length ? [[canary], rest] : [[canary]];
+    const approvalSeconds = body.approvalTimeoutSeconds;
+    if (approvalSeconds !== undefined && (typeof approvalSeconds !== 'number' || approvalSeconds < 1)) throw new ApiError(400, 'invalid_request', 'approvalTimeoutSeconds is a number of seconds ≥ 1.');
+    const health = body.health as DeployRequest['health'] | undefined;
+    if (health !== undefined && (typeof health?.timeoutSeconds !== 'number' || typeof health.intervalSeconds !== 'number' || health.intervalSeconds <= 0)) throw new ApiError(400, 'invalid_request', 'health is {timeoutSeconds, intervalSeconds} with intervalSeconds > 0.');
+    const { rows } = await pool.query<{ region: string; version: string }>(
+      "SELECT DISTINCT ON (region) region, version FROM deployments WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC",
+      [component, environment],
+    );
+    const changes = regions.map((r) => ({ region: r, from: rows.find((x) => x.region === r)?.version ?? null, to: version }));
+    if (body.plan === true) {
+      res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
+      return;
+    }
+    const workflowId = `deploy-${component}-${environment}`;
+    const request: DeployRequest = {
+      deploymentId: `${workflowId}-${crypto.randomBytes(4).toString('hex')}`,
+      component,
+      version,
+      environment,
+      regions,
+      canary,
+      actor: actorOf((n) => req.header(n)),
+      trigger: triggerOf((n) => req.header(n)),
+      ...(approvalSeconds !== undefined ? { approval: { required: true, timeoutSeconds: approvalSeconds } } : {}),
+      ...(health ? { health } : {}),
+    };
+    try {
+      const handle = await client.workflow.start(WorkflowTypes.deployComponent, {
+        taskQueue: ORCHESTRATOR_TASK_QUEUE,
+        workflowId,
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        args: [request],
+        staticSummary: `deploy ${component} ${version} to ${environment} (${regions.join(', ')})`,
+        staticDetails: `waves: ${waves.map((w) => w.join('+')).join(' → ')}; by ${request.actor} via ${request.trigger}`,
+        typedSearchAttributes: [
+          { key: SearchAttributes.Component, value: component },
+          { key: SearchAttributes.Env, value: environment },
+          { key: SearchAttributes.Version, value: version },
+          { key: SearchAttributes.Region, value: regions.join(',') },
+          { key: SearchAttributes.Trigger, value: request.trigger },
+          { key: SearchAttributes.Actor, value: request.actor },
+        ],
+      });
+      logger.info({ workflowId, component, version, environment, actor: request.actor }, 'deploy requested');
+      res.status(202).json({ id: workflowId, runId: handle.firstExecutionRunId, deploymentId: request.deploymentId, waves, changes });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new ApiError(409, 'deploy_in_progress', `a deploy of ${component} to ${environment} is already running (workflow ${workflowId}); wait for it to end or cancel it, then deploy again.`);
+      }
+      throw err;
+    }
+  });
+
+  router.get('/deployments', async (req, res) => {
+    const component = typeof req.query.component === 'string' ? req.query.component : null;
+    const environment = typeof req.query.environment === 'string' ? req.query.environment : null;
+    const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'invalid_request', 'limit is a whole number from 1 to 1000.');
+    const { rows } = await pool.query(
+      `SELECT id, component, version, environment, region, kind, status, previous_version AS "previousVersion", actor, trigger, workflow_id AS "workflowId",
+              reason, puppet_summary AS "puppet", started_at AS "startedAt", finished_at AS "finishedAt"
+       FROM deployments WHERE ($1::text IS NULL OR component = $1) AND ($2::text IS NULL OR environment = $2) ORDER BY started_at DESC LIMIT $3`,
+      [component, environment, limit],
+    );
+    res.json({ deployments: rows });
+  });
+
+  router.get('/deployments/:id', async (req, res) => {
+    const id = req.params.id;
+    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'deployment ids are letters, digits and . _ : -');
+    const handle = client.workflow.getHandle(id);
+    let desc;
+    try {
+      desc = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'deployment_not_found', `no deployment ${JSON.stringify(id)}.`);
+      throw err;
+    }
+    const status = desc.status.name;
+    let detail: unknown = null;
+    let error: string | null = null;
+    if (status === 'RUNNING') detail = await handle.query('status').catch(() => null);
+    else if (status === 'COMPLETED') detail = await handle.result();
+    else
+      await handle.result().catch((e: Error & { cause?: Error }) => {
+        error = e.cause?.message ?? e.message;
+      });
+    const { rows } = await pool.query('SELECT id, region, kind, version, status, reason, puppet_summary AS puppet FROM deployments WHERE workflow_id LIKE $1 ORDER BY started_at', [`${id}%`]);
+    res.json({ id, type: desc.type, status: status.toLowerCase(), detail, error, records: rows });
+  });
+
+  for (const verdict of ['approve', 'reject'] as const) {
+    router.post(`/deployments/:id/${verdict}`, async (req, res) => {
+      const id = req.params.id;
+      const handle = client.workflow.getHandle(id);
+      let awaiting: boolean;
+      try {
+        const st = await handle.query<{ awaitingApproval: boolean }>('status');
+        awaiting = st.awaitingApproval;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'deployment_not_found', `no running deployment ${JSON.stringify(id)}.`);
+        throw new ApiError(409, 'not_running', `deployment ${id} is not running; nothing to ${verdict}.`);
+      }
+      if (!awaiting) throw new ApiError(409, 'not_awaiting_approval', `deployment ${id} is not waiting at an approval gate.`);
+      const actor = actorOf((n) => req.header(n));
+      const reason = (req.body as { reason?: unknown } | undefined)?.reason;
+      await handle.signal(verdict, { actor, ...(typeof reason === 'string' ? { reason } : {}) });
+      logger.info({ deployment: id, actor, verdict }, 'approval gate decided');
+      res.status(202).json({ id, [verdict === 'approve' ? 'approvedBy' : 'rejectedBy']: actor });
+    });
+  }
+
+  router.post('/releases', async (req, res) => {
+    const body = (req.body ?? {}) as { environment?: unknown; components?: unknown; plan?: unknown; maxParallel?: unknown; health?: DeployRequest['health'] };
+    if (typeof body.environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required.');
+    const versions = body.components;
+    if (!versions || typeof versions !== 'object' || Array.isArray(versions) || Object.keys(versions).length === 0) throw new ApiError(400, 'invalid_request', 'components maps each component to the version to deploy, e.g. {"auth-service": "2.4.0"}.');
+    const firstRegion: Record<string, string> = {};
+    for (const [component, version] of Object.entries(versions as Record<string, unknown>)) {
+      const p = await prepare({ component, version }, body.environment);
+      firstRegion[component] = p.canary;
+    }
+    const all = await dependencyEdges(pool);
+    const edges = Object.fromEntries(Object.keys(versions).map((c) => [c, (all.get(c) ?? []).filter((d) => d in versions)]));
+    const waves = dependencyWaves(Object.keys(versions), new Map(Object.entries(edges)));
+    if (body.plan === true) {
+      res.json({ plan: true, environment: body.environment, waves, versions });
+      return;
+    }
+    const maxParallel = typeof body.maxParallel === 'number' && body.maxParallel >= 1 ? Math.floor(body.maxParallel) : 4;
+    const releaseId = `release-${body.environment}-${crypto.randomBytes(4).toString('hex')}`;
+    const actor = actorOf((n) => req.header(n));
+    const trigger = triggerOf((n) => req.header(n));
+    await client.workflow.start(WorkflowTypes.releaseTrain, {
+      taskQueue: ORCHESTRATOR_TASK_QUEUE,
+      workflowId: releaseId,
+      args: [{ releaseId, environment: body.environment, versions: versions as Record<string, string>, edges, firstRegion, maxParallel, actor, trigger, ...(body.health ? { health: body.health } : {}) }],
+      staticSummary: `release of ${Object.keys(versions).length} components to ${body.environment}`,
+      staticDetails: waves.map((w, i) => `wave ${i + 1}: ${w.join(', ')}`).join('\n'),
+      typedSearchAttributes: [
+        { key: SearchAttributes.Env, value: body.environment },
+        { key: SearchAttributes.Pipeline, value: 'release-train' },
+        { key: SearchAttributes.Trigger, value: trigger },
+        { key: SearchAttributes.Actor, value: actor },
+      ],
+    });
+    res.status(202).json({ id: releaseId, waves });
+  });
+  return router;
+}

@@ -1,0 +1,129 @@
+/**
+ * A deploy of one component version to one environment, on the orchestrator: the source-of-truth
+ * snapshot is read once and pinned; regions roll out in waves (the canary first, then the rest in
+ * parallel), each a `regionDeploy` child on the region's queue; an optional approval gate waits
+ * between waves. On failure every region this run touched is rolled back to its previous version
+ * and the deploy ends failed, naming the step and region. One deploy per component and environment
+ * at a time: the workflow id is deploy-<component>-<environment>.
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  condition,
+  defineQuery,
+  defineSignal,
+  executeChild,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { SearchAttributes, regionTaskQueue } from '../common/constants.js';
+import type { ComponentSnapshot, DeployRequest, DeployResult, RegionDeployInput, RegionDeployResult } from '../common/deploy.js';
+import { failureReason } from './action-execution.js';
+import { regionDeploy } from './region-deploy.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+export const approveSignal = defineSignal<[{ actor: string }]>('approve');
+export const rejectSignal = defineSignal<[{ actor: string; reason?: string }]>('reject');
+export const deployStatusQuery = defineQuery<{ phase: string; waves: string[][]; done: string[]; awaitingApproval: boolean }>('status');
+
+export function deploymentWorkflowId(component: string, environment: string): string {
+  return `deploy-${component}-${environment}`;
+}
+
+function runRegion(req: DeployRequest, snapshot: ComponentSnapshot, region: string, version: string, kind: 'deploy' | 'rollback'): Promise<RegionDeployResult> {
+  const input: RegionDeployInput = {
+    deploymentId: req.deploymentId,
+    recordId: `${req.deploymentId}.${region}.${kind}`,
+    snapshot,
+    version,
+    previousVersion: kind === 'deploy' ? (snapshot.previousVersions[region] ?? null) : req.version,
+    environment: req.environment,
+    region,
+    kind,
+    actor: req.actor,
+    trigger: req.trigger,
+    health: req.health ?? { timeoutSeconds: 60, intervalSeconds: 5 },
+  };
+  return executeChild(regionDeploy, {
+    args: [input],
+    workflowId: `${req.deploymentId}.${region}.${kind}`,
+    taskQueue: regionTaskQueue(region),
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    staticSummary: `${kind} ${snapshot.name} ${version} to ${req.environment}/${region}`,
+    typedSearchAttributes: [
+      { key: SearchAttributes.Component, value: snapshot.name },
+      { key: SearchAttributes.Env, value: req.environment },
+      { key: SearchAttributes.Region, value: region },
+      { key: SearchAttributes.Version, value: version },
+      { key: SearchAttributes.Trigger, value: req.trigger },
+      { key: SearchAttributes.Actor, value: req.actor },
+    ],
+  });
+}
+
+export async function deployComponent(req: DeployRequest): Promise<DeployResult> {
+  let phase = 'reading the source of truth';
+  let waves: string[][] = [];
+  const done: string[] = [];
+  let approval: { actor: string } | undefined;
+  let rejection: { actor: string; reason?: string } | undefined;
+  let awaitingApproval = false;
+  setHandler(approveSignal, (a) => void (approval ??= a));
+  setHandler(rejectSignal, (r) => void (rejection ??= r));
+  setHandler(deployStatusQuery, () => ({ phase, waves, done, awaitingApproval }));
+
+  // The snapshot is read by a worker of the first region and carried in history: the run is pinned to it.
+  const firstRegion = req.canary ?? req.regions?.[0];
+  const snapshotActs = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownComponent', 'NotPlaced', 'UnknownAction'] }, taskQueue: regionTaskQueue(firstRegion ?? 'unset'), summary: 'read the source of truth' });
+  if (!firstRegion) throw ApplicationFailure.nonRetryable('the deploy request names no region to read the source of truth from', 'BadRequest');
+  setCurrentDetails(phase);
+  const snapshot = await snapshotActs.loadDeploySnapshot({ component: req.component, environment: req.environment });
+  const regions = req.regions ?? snapshot.regions;
+  const unplaced = regions.filter((r) => !snapshot.regions.includes(r));
+  if (unplaced.length) throw ApplicationFailure.nonRetryable(`${req.component} is not placed in ${unplaced.join(', ')} for ${req.environment} (it runs in ${snapshot.regions.join(', ')})`, 'NotPlaced');
+  const canary = req.canary ?? regions[0];
+  const rest = regions.filter((r) => r !== canary);
+  waves = rest.length ? [[canary], rest] : [[canary]];
+
+  const results: RegionDeployResult[] = [];
+  const touched: string[] = [];
+  try {
+    for (const [i, wave] of waves.entries()) {
+      if (i > 0 && req.approval?.required) {
+        phase = `waiting for approval before ${wave.join(', ')} (deadline ${req.approval.timeoutSeconds}s)`;
+        awaitingApproval = true;
+        setCurrentDetails(phase);
+        const decided = await condition(() => approval !== undefined || rejection !== undefined, `${req.approval.timeoutSeconds}s`);
+        awaitingApproval = false;
+        if (!decided) throw ApplicationFailure.nonRetryable(`approval gate: no approval within ${req.approval.timeoutSeconds}s before ${wave.join(', ')}`, 'ApprovalTimedOut');
+        if (rejection) throw ApplicationFailure.nonRetryable(`approval gate: rejected by ${rejection.actor}${rejection.reason ? `: ${rejection.reason}` : ''}`, 'ApprovalRejected');
+      }
+      phase = `wave ${i + 1}/${waves.length}: ${wave.join(', ')}`;
+      setCurrentDetails(`${req.component} ${req.version} → ${req.environment}: ${phase}`);
+      touched.push(...wave);
+      const settled = await Promise.allSettled(wave.map((r) => runRegion(req, snapshot, r, req.version, 'deploy')));
+      const failed = settled.flatMap((s, j) => (s.status === 'rejected' ? [`${failureReason(s.reason)} (${wave[j]})`] : []));
+      for (const s of settled) if (s.status === 'fulfilled') results.push(s.value);
+      done.push(...wave.filter((_, j) => settled[j].status === 'fulfilled'));
+      if (failed.length) throw ApplicationFailure.nonRetryable(failed.join('; '), 'DeployFailed');
+    }
+  } catch (err) {
+    const reason = failureReason(err);
+    // Roll every touched region back to what it ran before this deploy.
+    const back = touched.filter((r) => snapshot.previousVersions[r]);
+    phase = back.length ? `rolling back ${back.join(', ')}` : 'failed (nothing to roll back to)';
+    setCurrentDetails(`${req.component}: ${reason}; ${phase}`);
+    const rollbacks = await Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback')));
+    const rbFailed = rollbacks.flatMap((s, j) => (s.status === 'rejected' ? [`rollback of ${back[j]} failed: ${failureReason(s.reason)}`] : []));
+    throw ApplicationFailure.nonRetryable(
+      `deploy of ${req.component} ${req.version} to ${req.environment} failed: ${reason}${back.length ? `; rolled back ${back.map((r) => `${r} to ${snapshot.previousVersions[r]}`).join(', ')}` : ''}${rbFailed.length ? `; ${rbFailed.join('; ')}` : ''}`,
+      'DeployFailed',
+    );
+  }
+  phase = 'done';
+  setCurrentDetails(`${req.component} ${req.version} → ${req.environment}: done in ${regions.join(', ')}`);
+  return { deploymentId: req.deploymentId, component: req.component, version: req.version, environment: req.environment, waves, regions: results, ...(approval ? { approvedBy: approval.actor } : {}) };
+}

@@ -1,0 +1,83 @@
+/**
+ * One region's leg of a deploy (or rollback), on that region's task queue: silence the checks →
+ * run the deploy action → puppet apply → health checks until healthy or a deadline → unsilence →
+ * record the deployment. A failure names the step and the region.
+ */
+import { ApplicationFailure, CancellationScope, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { deployParameters, type CheckResult, type PuppetSummary, type RegionDeployInput, type RegionDeployResult } from '../common/deploy.js';
+import { failureReason, runActionOptions } from './action-execution.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+export async function regionDeploy(input: RegionDeployInput): Promise<RegionDeployResult> {
+  const { snapshot: s, region, version, environment, kind } = input;
+  const label = `${region}: ${kind === 'rollback' ? 'rolling back' : 'deploying'} ${s.name} ${version}`;
+  const quick = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
+  const puppet = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] }, summary: `puppet apply ${s.puppetRole ?? ''} (${s.name} ${version})` });
+  const checks = proxyActivities<Activities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadCheck'] }, summary: `checks of ${s.name}` });
+  const { workflowId, runId } = workflowInfo();
+  const record = (status: 'running' | 'succeeded' | 'failed', reason: string | null, puppetSummary: PuppetSummary | null) =>
+    CancellationScope.nonCancellable(() =>
+      quick.recordDeployment({ id: input.recordId, component: s.name, version, environment, region, kind, status, previousVersion: input.previousVersion, actor: input.actor, trigger: input.trigger, workflowId, runId, reason, puppet: puppetSummary }),
+    );
+  let step = 'record';
+  let silences: string[] = [];
+  let puppetSummary: PuppetSummary | null = null;
+  try {
+    await record('running', null, null);
+    step = 'silence checks';
+    setCurrentDetails(`${label}: silencing ${s.checks.length} check(s)`);
+    silences = await quick.sensuSilence({ component: s.name, environment, checks: s.checks, reason: `${kind} ${s.name} ${version} by ${input.actor}`, actor: input.actor });
+
+    const action = kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
+    if (action) {
+      step = `${kind} action ${action.name}`;
+      setCurrentDetails(`${label}: running ${action.name}`);
+      const runInput = {
+        executionId: `${input.recordId}.action`,
+        action,
+        parameters: deployParameters(action, s, version, environment, region),
+        region,
+        actor: input.actor,
+        trigger: `deploy:${input.deploymentId}`,
+        parentId: input.deploymentId,
+      };
+      await proxyActivities<Activities>(runActionOptions(runInput, `${action.name} ${s.name} ${version}`)).runAction(runInput);
+    }
+    if (s.puppetRole) {
+      step = 'puppet apply';
+      setCurrentDetails(`${label}: puppet apply ${s.puppetRole}`);
+      puppetSummary = await puppet.puppetApply({ component: s.name, role: s.puppetRole, hiera: s.hiera, version, environment, noop: false });
+    }
+    step = 'health checks';
+    let results: CheckResult[] = [];
+    let attempts = 0;
+    const maxAttempts = Math.max(1, Math.floor(input.health.timeoutSeconds / input.health.intervalSeconds) + 1);
+    if (s.checks.length) {
+      for (;;) {
+        attempts++;
+        results = await checks.runChecks({ component: s.name, environment, version, checks: s.checks });
+        const failing = results.filter((r) => r.status !== 0);
+        if (failing.length === 0) break;
+        setCurrentDetails(`${label}: waiting for ${failing.map((f) => f.name).join(', ')} healthy, ${attempts}/${maxAttempts}`);
+        if (attempts >= maxAttempts) throw ApplicationFailure.nonRetryable(`not healthy after ${attempts} attempts: ${failing.map((f) => `${f.name}: ${f.output}`).join('; ')}`, 'Unhealthy');
+        await sleep(`${input.health.intervalSeconds}s`);
+      }
+    }
+    step = 'unsilence checks';
+    await quick.sensuUnsilence(silences);
+    silences = [];
+    await record('succeeded', null, puppetSummary);
+    setCurrentDetails(`${label}: done`);
+    return { region, version, kind, status: 'succeeded', puppet: puppetSummary, checks: results, healthAttempts: attempts };
+  } catch (err) {
+    const reason = `${step} failed in ${region}: ${failureReason(err)}`;
+    setCurrentDetails(`${label}: ${reason}`);
+    await CancellationScope.nonCancellable(async () => {
+      if (silences.length) await quick.sensuUnsilence(silences);
+    });
+    await record('failed', reason, puppetSummary);
+    throw ApplicationFailure.nonRetryable(reason, 'RegionDeployFailed', { region, step });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * A release train: deploy a set of components in dependency order — dependencies first, independent
+ * components in parallel (bounded), each a deployComponent child; when one fails, everything that
+ * depends on it is not started.
+ */
+import { ApplicationFailure, ParentClosePolicy, executeChild, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { SearchAttributes } from '../common/constants.js';
+import { closure, dependencyWaves, invert } from '../common/graph.js';
+import type { DeployResult } from '../common/deploy.js';
+import { failureReason } from './action-execution.js';
+import { deployComponent, deploymentWorkflowId } from './deploy-component.js';
+
+export interface ReleaseTrainInput {
+  releaseId: string;
+  environment: string;
+  /** component → version */
+  versions: Record<string, string>;
+  /** component → what it depends on (from the source of truth, read by the API) */
+  edges: Record<string, string[]>;
+  /** component → regions to read its snapshot from */
+  firstRegion: Record<string, string>;
+  maxParallel: number;
+  actor: string;
+  trigger: string;
+  health?: { timeoutSeconds: number; intervalSeconds: number };
+}
+
+export interface ReleaseTrainResult {
+  releaseId: string;
+  waves: string[][];
+  outcome: Record<string, { status: 'succeeded' | 'failed' | 'skipped'; reason?: string; startedAfter?: string[] }>;
+}
+
+export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTrainResult> {
+  const edges = new Map(Object.entries(input.edges));
+  const waves = dependencyWaves(Object.keys(input.versions), edges);
+  const dependents = invert(edges);
+  const outcome: ReleaseTrainResult['outcome'] = {};
+  const completionOrder: string[] = [];
+  for (const [i, wave] of waves.entries()) {
+    const runnable = wave.filter((c) => !outcome[c]);
+    setCurrentDetails(`${input.environment}: wave ${i + 1}/${waves.length}: ${runnable.join(', ') || '(skipped)'}`);
+    // Bounded parallelism within the wave.
+    for (let k = 0; k < runnable.length; k += input.maxParallel) {
+      const batch = runnable.slice(k, k + input.maxParallel);
+      const before = [...completionOrder];
+      const settled = await Promise.allSettled(
+        batch.map((c) =>
+          executeChild(deployComponent, {
+            args: [{ deploymentId: `${deploymentWorkflowId(c, input.environment)}-${workflowInfo().workflowId}`, component: c, version: input.versions[c], environment: input.environment, canary: input.firstRegion[c], actor: input.actor, trigger: input.trigger, ...(input.health ? { health: input.health } : {}) }],
+            workflowId: deploymentWorkflowId(c, input.environment),
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            staticSummary: `deploy ${c} ${input.versions[c]} to ${input.environment} (release ${input.releaseId})`,
+            typedSearchAttributes: [
+              { key: SearchAttributes.Component, value: c },
+              { key: SearchAttributes.Env, value: input.environment },
+              { key: SearchAttributes.Version, value: input.versions[c] },
+              { key: SearchAttributes.Trigger, value: input.trigger },
+              { key: SearchAttributes.Actor, value: input.actor },
+            ],
+          }).then((r: DeployResult) => {
+            completionOrder.push(c);
+            return r;
+          }),
+        ),
+      );
+      settled.forEach((s, j) => {
+        const c = batch[j];
+        if (s.status === 'fulfilled') outcome[c] = { status: 'succeeded', startedAfter: before };
+        else {
+          outcome[c] = { status: 'failed', reason: failureReason(s.reason) };
+          for (const d of closure(c, dependents)) if (!outcome[d]) outcome[d] = { status: 'skipped', reason: `${c} failed` };
+        }
+      });
+    }
+  }
+  const failed = Object.entries(outcome).filter(([, o]) => o.status !== 'succeeded');
+  const result = { releaseId: input.releaseId, waves, outcome };
+  if (failed.length) {
+    setCurrentDetails(`${input.environment}: ${failed.map(([c, o]) => `${c} ${o.status}`).join(', ')}`);
+    throw ApplicationFailure.nonRetryable(`release ${input.releaseId}: ${failed.map(([c, o]) => `${c} ${o.status}${o.reason ? ` (${o.reason})` : ''}`).join('; ')}`, 'ReleaseFailed', result);
+  }
+  setCurrentDetails(`${input.environment}: all ${Object.keys(outcome).length} components deployed`);
+  return result;
+}
