@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes } from '../common/constants.js';
+import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { dependencyWaves } from '../common/graph.js';
 import { dependencyEdges, getComponent } from '../db/sot.js';
@@ -66,7 +66,28 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     );
     const changes = regions.map((r) => ({ region: r, from: rows.find((x) => x.region === r)?.version ?? null, to: version }));
     if (body.plan === true) {
-      res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
+      // Puppet in noop mode on each region's worker: what would change, changing nothing.
+      const puppetNoop: Record<string, unknown> = {};
+      if (c.puppetRole) {
+        const role = c.puppetRole;
+        await Promise.all(
+          regions.map(async (region) => {
+            try {
+              puppetNoop[region] = await client.workflow.execute(WorkflowTypes.deployPlan, {
+                taskQueue: regionTaskQueue(region),
+                workflowId: `plan-${component}-${environment}-${region}-${crypto.randomBytes(4).toString('hex')}`,
+                args: [{ component, role, hiera: c.hiera, version, environment, region }],
+                workflowExecutionTimeout: '5m',
+                staticSummary: `plan (puppet noop) ${component} ${version} in ${environment}/${region}`,
+              });
+            } catch (err) {
+              const e = err as Error & { cause?: Error & { cause?: Error } };
+              puppetNoop[region] = { error: e.cause?.cause?.message ?? e.cause?.message ?? e.message };
+            }
+          }),
+        );
+      }
+      res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, puppetNoop, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
       return;
     }
     const workflowId = `deploy-${component}-${environment}`;

@@ -309,7 +309,14 @@ export function buildProgram(): Command {
         ...(opts.approval ? { approvalTimeoutSeconds: Number(opts.approval) } : {}),
         ...(opts.plan ? { plan: true } : {}),
       };
-      let r: { id?: string; waves: string[][]; changes: { region: string; from: string | null; to: string }[]; puppetRole?: string; checks?: string[] };
+      let r: {
+        id?: string;
+        waves: string[][];
+        changes: { region: string; from: string | null; to: string }[];
+        puppetRole?: string;
+        checks?: string[];
+        puppetNoop?: Record<string, { outOfSync: number; total: number } | { error: string }>;
+      };
       try {
         r = await api.request('POST', '/api/v1/deployments', body);
       } catch (e) {
@@ -319,7 +326,11 @@ export function buildProgram(): Command {
       if (opts.plan || !opts.wait) {
         if (opts.json) return out(JSON.stringify(r, null, 2));
         r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(', ')}`));
-        for (const c of r.changes) out(`  ${c.region}: ${c.from ?? '(none)'} → ${c.to}`);
+        for (const c of r.changes) {
+          const noop = r.puppetNoop?.[c.region];
+          const puppet = noop ? ('error' in noop ? `puppet noop failed: ${noop.error}` : `puppet noop: ${noop.outOfSync} of ${noop.total} resources would change`) : '';
+          out(`  ${c.region}: ${c.from ?? '(none)'} → ${c.to}${puppet ? `; ${puppet}` : ''}`);
+        }
         if (r.id) out(`started ${r.id}`);
         return;
       }

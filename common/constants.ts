@@ -34,6 +34,7 @@ export const WorkflowTypes = {
   packIngest: 'packIngest',
   deployComponent: 'deployComponent',
   releaseTrain: 'releaseTrain',
+  deployPlan: 'deployPlan',
 } as const;
 
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;

@@ -14,10 +14,13 @@ import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js';
 import type { Service } from '../lib/services.js';
 import { newSecretKey } from '../lib/secrets.js';
+import { ensureSystemPackages } from '../lib/system-packages.js';
 
 const log = (m: string) => process.stdout.write(`[stackwire] ${m}\n`);
 
 export const EXAMPLE_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'ops');
+export const DEPLOY_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'deploykit');
+export const EXAMPLE_SOT = path.join(PROJECT_ROOT, 'examples', 'sot');
 
 /** The key that seals secret parameters: kept in the data folder (mode 600) so restarts can open in-flight runs. */
 function localSecretKey(dataDir: string): string {
@@ -45,6 +48,7 @@ async function main(): Promise<number> {
   });
 
   try {
+    ensureSystemPackages(log, process.env); // puppet apply and the monitoring plugins, for deploys
     let address: string;
     let uiUrl: string | undefined;
     if (config.temporal.address) {
@@ -52,7 +56,7 @@ async function main(): Promise<number> {
       log(`temporal: using the cluster at ${address} (TEMPORAL_ADDRESS); no server started`);
       await waitForTemporal(address, config.temporal.namespace, 30_000);
     } else {
-      const cli = await obtainTemporalCli(config, process.env, log);
+    const cli = await obtainTemporalCli(config, process.env, log);
       log(`temporal: CLI from ${cli.source}: ${cli.path}`);
       const server: { service: Service; address: string; uiUrl: string | undefined } = await startDevServer({
         cli: cli.path,
@@ -71,7 +75,7 @@ async function main(): Promise<number> {
 
     const db: ProvisionedDatabase = await provisionDatabase(config, log);
     cleanups.push(() => db.stop());
-    const registered = await prepareDatabase(db.url, [EXAMPLE_PACK], log);
+    const registered = await prepareDatabase(db.url, [EXAMPLE_PACK, DEPLOY_PACK], log);
     log(`catalog: ${registered.map((r) => `${r.name} v${r.version} (${r.change})`).join(', ')}`);
 
     const env = {
@@ -93,6 +97,18 @@ async function main(): Promise<number> {
     });
     log(code === 0 ? 'example: succeeded' : `example: ended with exit code ${code}`);
 
+    // The example application's source of truth, and one deploy of it, so the Web UI shows a deploy.
+    const cliRun = (args: string[]) =>
+      new Promise<number | null>((resolve) => {
+        spawn(NODE, [CLI_ENTRY, '--api', procs.apiUrl, ...args], { stdio: 'inherit', env }).on('exit', resolve);
+      });
+    log(`example: stackwire sot apply ${path.relative(PROJECT_ROOT, EXAMPLE_SOT)}`);
+    await cliRun(['sot', 'apply', EXAMPLE_SOT]);
+    const version = `1.0.${Math.floor(Date.now() / 1000) % 100000}`;
+    log(`example: stackwire deploy status-page ${version} --env staging`);
+    const deployed = await cliRun(['deploy', 'status-page', version, '--env', 'staging']);
+    log(deployed === 0 ? 'example deploy: succeeded' : `example deploy: ended with exit code ${deployed}`);
+
     const regionsNote = config.regions.map((r) => `stackwire.${r}`).join(', ');
     process.stdout.write(
       [
@@ -105,6 +121,9 @@ async function main(): Promise<number> {
         '  Try:',
         `    npx stackwire --api ${procs.apiUrl} action list`,
         `    npx stackwire --api ${procs.apiUrl} run ops.service_check host=127.0.0.1 port=${config.api.port} --region ${config.regions[1] ?? config.regions[0]}`,
+        `    npx stackwire --api ${procs.apiUrl} component deps web-ui`,
+        `    npx stackwire --api ${procs.apiUrl} deploy status-page 2.0.0 --env production --approval 600`,
+        `    npx stackwire --api ${procs.apiUrl} release --env staging --plan auth-service=2.1.0 api-gateway=3.0.0 web-ui=5.2.0`,
         '  Ctrl-C stops everything.',
         '',
       ].join('\n'),

@@ -13,6 +13,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { EAGER_DISPATCH_FLAGS } from '../lib/dev-server.js';
 import { prepareDatabase, startProcesses, type Processes } from '../lib/stack.js';
+import { startService } from '../lib/services.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { ensureSystemPackages } from '../lib/system-packages.js';
@@ -88,8 +89,15 @@ async function main(): Promise<number> {
     await prepareDatabase(dbUrl, [EXAMPLE_PACK, DEPLOY_PACK, TEST_PACK], log);
     log(`postgres: database ${dbName} (${server.source})`);
 
+    // A STUB of the Sensu Go API (no Sensu backend can be installed here); see test/sensu-stub.ts.
+    const sensuKey = newSecretKey();
+    const sensu = await startService({ name: 'sensu-stub', command: process.execPath, args: [path.join(PROJECT_ROOT, 'dist', 'test', 'sensu-stub.js'), '--key', sensuKey], env: process.env, ready: /sensu stub ready/, output: path.join(runDir, 'sensu-stub.log') });
+    cleanups.push(() => sensu.stop(2000));
+    const sensuUrl = (JSON.parse(sensu.readyLine) as { url: string }).url;
     const childEnv = {
       ...process.env,
+      SENSU_API_URL: sensuUrl,
+      SENSU_API_KEY: sensuKey,
       TEMPORAL_ADDRESS: address,
       DATABASE_URL: dbUrl,
       STACKWIRE_REGIONS: REGIONS.join(','),
@@ -102,7 +110,7 @@ async function main(): Promise<number> {
     log(`api: ${procs.apiUrl}; logs in ${path.relative(PROJECT_ROOT, runDir)}`);
 
     result = await runAva(
-      { ...childEnv, STACKWIRE_API_URL: procs.apiUrl, STACKWIRE_TEST_ADMIN_DB_URL: adminUrl, STACKWIRE_TEST_LOG_DIR: runDir, STACKWIRE_TEST_PACK: TEST_PACK },
+      { ...childEnv, STACKWIRE_API_URL: procs.apiUrl, STACKWIRE_TEST_SENSU_URL: sensuUrl, STACKWIRE_TEST_ADMIN_DB_URL: adminUrl, STACKWIRE_TEST_LOG_DIR: runDir, STACKWIRE_TEST_PACK: TEST_PACK },
       process.argv.slice(2),
     );
   } catch (err) {

@@ -6,6 +6,7 @@ import http_ from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { PROJECT_ROOT } from '../lib/config.js';
+import { SensuClient, SensuError } from '../lib/sensu.js';
 import { cli, config, dbPool, eventually, http, temporalClient } from './helpers.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
@@ -189,6 +190,14 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
   t.regex(managed, new RegExp(`hello_api::port: ${healthPort}`));
   const list = await cli(['deployment', 'list', '--component', 'hello-api', '--json']);
   t.is((JSON.parse(list.stdout) as unknown[]).length, 2);
+  // Sensu (a STUB of its API, see test/sensu-stub.ts) was told: silence, check result, unsilence — per region.
+  const sensuLog = (await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as { method: string; path: string; body: { check?: { metadata: { name: string }; status: number }; entity?: { metadata: { name: string } } } }[];
+  for (const region of ['us-east', 'eu-west']) {
+    const name = encodeURIComponent(`entity:hello-api-production-${region}:hello-api-http`);
+    const mine = sensuLog.filter((x) => x.path.endsWith(name) || x.body?.entity?.metadata.name === `hello-api-production-${region}`);
+    t.deepEqual(mine.map((x) => x.method), ['PUT', 'POST', 'DELETE'], `${region}: silence → event → unsilence`);
+    t.is(mine[1].body.check?.status, 0);
+  }
   // Searchable by component and version in Temporal.
   const { count } = await (await temporalClient()).workflow.count(`Component = "hello-api" AND Version = "1.0.0" AND Env = "production"`);
   t.true(count >= 3, 'the deploy and its two region legs');
@@ -239,8 +248,14 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   const { count: runsBefore } = await client.workflow.count('Component = "hello-api"');
   const plan = await cli(['deploy', 'hello-api', '3.0.0', '--env', 'production', '--plan', '--json']);
   t.is(plan.code, 0, plan.stderr);
-  const p = JSON.parse(plan.stdout) as { waves: string[][]; changes: { region: string; from: string | null; to: string }[] };
+  const p = JSON.parse(plan.stdout) as { waves: string[][]; changes: { region: string; from: string | null; to: string }[]; puppetNoop: Record<string, { noop: boolean; outOfSync: number; changed: number; exitCode: number }> };
   t.deepEqual(p.waves, [['us-east'], ['eu-west']]);
+  for (const region of ['us-east', 'eu-west']) {
+    t.true(p.puppetNoop[region].noop);
+    t.is(p.puppetNoop[region].changed, 0, 'noop changes nothing');
+    t.true(p.puppetNoop[region].outOfSync >= 1, 'but shows what would change (the version in config.yaml)');
+  }
+  t.false(fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'us-east', 'hello-api', 'config.yaml'), 'utf8').includes('3.0.0'));
   t.deepEqual(p.changes, [{ region: 'us-east', from: '1.1.0', to: '3.0.0' }, { region: 'eu-west', from: '1.1.0', to: '3.0.0' }]);
   t.is((await records('hello-api')).length, before);
   t.is((await client.workflow.count('Component = "hello-api"')).count, runsBefore);
@@ -269,4 +284,13 @@ test.serial('a release train deploys in dependency order, independent components
   t.regex(bo.error ?? '', /rt-db failed/);
   t.is((await records('rt-cache')).filter((x) => x.version === '1.1.0' && x.status === 'succeeded').length, 2, 'the independent component still went out');
   t.is((await records('rt-api')).filter((x) => x.version === '1.1.0').length, 0, 'the dependent never started');
+});
+
+test('the Sensu client speaks the documented API (against the STUB) and reports refusals clearly', async (t) => {
+  const url = process.env.STACKWIRE_TEST_SENSU_URL!;
+  const bad = new SensuClient({ url, apiKey: 'wrong-key', namespace: 'default' });
+  const err = await t.throwsAsync(bad.silence('web', 'web-http', 'test', 60, 'tester'), { instanceOf: SensuError });
+  t.regex(err.message, /answered 401/);
+  const down = new SensuClient({ url: 'http://127.0.0.1:9', apiKey: 'k', namespace: 'default' });
+  await t.throwsAsync(down.unsilence('a:b'), { message: /unreachable/ });
 });

@@ -6,3 +6,4 @@ export { packIngest } from './pack-ingest.js';
 export { regionDeploy } from './region-deploy.js';
 export { deployComponent } from './deploy-component.js';
 export { releaseTrain } from './release-train.js';
+export { deployPlan } from './deploy-plan.js';
