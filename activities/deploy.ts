@@ -208,13 +208,14 @@ export function createDeployActivities(deps: DeployDeps) {
       runId: string;
       reason?: string | null;
       puppet?: PuppetSummary | null;
+      approvedBy?: string | null;
     }): Promise<void> {
       await deps.pool.query(
-        `INSERT INTO deployments (id, component, version, environment, region, kind, status, previous_version, actor, trigger, workflow_id, run_id, reason, puppet_summary, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, CASE WHEN $7 = 'running' THEN NULL ELSE now() END)
+        `INSERT INTO deployments (id, component, version, environment, region, kind, status, previous_version, actor, trigger, workflow_id, run_id, reason, puppet_summary, approved_by, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $7 = 'running' THEN NULL ELSE now() END)
          ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
            puppet_summary = COALESCE(EXCLUDED.puppet_summary, deployments.puppet_summary), finished_at = EXCLUDED.finished_at`,
-        [r.id, r.component, r.version, r.environment, r.region, r.kind, r.status, r.previousVersion, r.actor, r.trigger, r.workflowId, r.runId, r.reason ?? null, r.puppet ? JSON.stringify(r.puppet) : null],
+        [r.id, r.component, r.version, r.environment, r.region, r.kind, r.status, r.previousVersion, r.actor, r.trigger, r.workflowId, r.runId, r.reason ?? null, r.puppet ? JSON.stringify(r.puppet) : null, r.approvedBy ?? null],
       );
     },
   };

@@ -138,7 +138,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'invalid_request', 'limit is a whole number from 1 to 1000.');
     const { rows } = await pool.query(
       `SELECT id, component, version, environment, region, kind, status, previous_version AS "previousVersion", actor, trigger, workflow_id AS "workflowId",
-              reason, puppet_summary AS "puppet", started_at AS "startedAt", finished_at AS "finishedAt"
+              reason, puppet_summary AS "puppet", approved_by AS "approvedBy", started_at AS "startedAt", finished_at AS "finishedAt"
        FROM deployments WHERE ($1::text IS NULL OR component = $1) AND ($2::text IS NULL OR environment = $2) ORDER BY started_at DESC LIMIT $3`,
       [component, environment, limit],
     );

@@ -75,6 +75,8 @@ export interface RegionDeployInput {
   actor: string;
   trigger: string;
   health: { timeoutSeconds: number; intervalSeconds: number };
+  /** Who approved the gate this wave passed, if any. */
+  approvedBy?: string;
 }
 
 export interface RegionDeployResult {

@@ -233,6 +233,8 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   const o = await outcome(r.body.id);
   t.true(o.ok, o.error);
   t.is(o.result?.approvedBy, 'cab-chair');
+  const { rows: approvals } = await pool.query<{ region: string; approved_by: string | null }>("SELECT region, approved_by FROM deployments WHERE component = 'hello-api' AND version = '1.1.0' ORDER BY started_at");
+  t.deepEqual(approvals, [{ region: 'us-east', approved_by: null }, { region: 'eu-west', approved_by: 'cab-chair' }], 'the wave after the gate records who approved it');
 
   const late = await deploy({ component: 'hello-api', version: '1.2.0', approvalTimeoutSeconds: 2 });
   t.is(late.status, 202);

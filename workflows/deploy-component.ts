@@ -33,7 +33,7 @@ export function deploymentWorkflowId(component: string, environment: string): st
   return `deploy-${component}-${environment}`;
 }
 
-function runRegion(req: DeployRequest, snapshot: ComponentSnapshot, region: string, version: string, kind: 'deploy' | 'rollback'): Promise<RegionDeployResult> {
+function runRegion(req: DeployRequest, snapshot: ComponentSnapshot, region: string, version: string, kind: 'deploy' | 'rollback', approvedBy?: string): Promise<RegionDeployResult> {
   const input: RegionDeployInput = {
     deploymentId: req.deploymentId,
     recordId: `${req.deploymentId}.${region}.${kind}`,
@@ -46,6 +46,7 @@ function runRegion(req: DeployRequest, snapshot: ComponentSnapshot, region: stri
     actor: req.actor,
     trigger: req.trigger,
     health: req.health ?? { timeoutSeconds: 60, intervalSeconds: 5 },
+    ...(approvedBy ? { approvedBy } : {}),
   };
   return executeChild(regionDeploy, {
     args: [input],
@@ -104,7 +105,7 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
       phase = `wave ${i + 1}/${waves.length}: ${wave.join(', ')}`;
       setCurrentDetails(`${req.component} ${req.version} → ${req.environment}: ${phase}`);
       touched.push(...wave);
-      const settled = await Promise.allSettled(wave.map((r) => runRegion(req, snapshot, r, req.version, 'deploy')));
+      const settled = await Promise.allSettled(wave.map((r) => runRegion(req, snapshot, r, req.version, 'deploy', approval?.actor)));
       const failed = settled.flatMap((s, j) => (s.status === 'rejected' ? [`${failureReason(s.reason)} (${wave[j]})`] : []));
       for (const s of settled) if (s.status === 'fulfilled') results.push(s.value);
       done.push(...wave.filter((_, j) => settled[j].status === 'fulfilled'));

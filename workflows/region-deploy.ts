@@ -19,7 +19,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
   const { workflowId, runId } = workflowInfo();
   const record = (status: 'running' | 'succeeded' | 'failed', reason: string | null, puppetSummary: PuppetSummary | null) =>
     CancellationScope.nonCancellable(() =>
-      quick.recordDeployment({ id: input.recordId, component: s.name, version, environment, region, kind, status, previousVersion: input.previousVersion, actor: input.actor, trigger: input.trigger, workflowId, runId, reason, puppet: puppetSummary }),
+      quick.recordDeployment({ id: input.recordId, component: s.name, version, environment, region, kind, status, previousVersion: input.previousVersion, actor: input.actor, trigger: input.trigger, workflowId, runId, reason, puppet: puppetSummary, approvedBy: input.approvedBy ?? null }),
     );
   let step = 'record';
   let silences: string[] = [];
