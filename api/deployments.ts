@@ -11,19 +11,11 @@ import type { DeployRequest } from '../common/deploy.js';
 import { dependencyWaves } from '../common/graph.js';
 import { dependencyEdges, getComponent } from '../db/sot.js';
 import { ApiError } from './errors.js';
+import { actorOf, triggerOf } from './request-context.js';
 import type { ApiDeps } from './executions.js';
 
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
-
-function actorOf(h: (name: string) => string | undefined): string {
-  const a = h('x-stackwire-actor');
-  return a && /^[\w.@-]{1,100}$/.test(a) ? a : 'anonymous';
-}
-function triggerOf(h: (name: string) => string | undefined): string {
-  const t = h('x-stackwire-trigger');
-  return t && /^[\w.-]{1,60}$/.test(t) ? t : 'api';
-}
 
 export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
   const router = Router();
@@ -98,8 +90,8 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       environment,
       regions,
       canary,
-      actor: actorOf((n) => req.header(n)),
-      trigger: triggerOf((n) => req.header(n)),
+      actor: actorOf(req),
+      trigger: triggerOf(req),
       ...(approvalSeconds !== undefined ? { approval: { required: true, timeoutSeconds: approvalSeconds } } : {}),
       ...(health ? { health } : {}),
     };
@@ -182,7 +174,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
         throw new ApiError(409, 'not_running', `deployment ${id} is not running; nothing to ${verdict}.`);
       }
       if (!awaiting) throw new ApiError(409, 'not_awaiting_approval', `deployment ${id} is not waiting at an approval gate.`);
-      const actor = actorOf((n) => req.header(n));
+      const actor = actorOf(req);
       const reason = (req.body as { reason?: unknown } | undefined)?.reason;
       await handle.signal(verdict, { actor, ...(typeof reason === 'string' ? { reason } : {}) });
       logger.info({ deployment: id, actor, verdict }, 'approval gate decided');
@@ -209,8 +201,8 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     }
     const maxParallel = typeof body.maxParallel === 'number' && body.maxParallel >= 1 ? Math.floor(body.maxParallel) : 4;
     const releaseId = `release-${body.environment}-${crypto.randomBytes(4).toString('hex')}`;
-    const actor = actorOf((n) => req.header(n));
-    const trigger = triggerOf((n) => req.header(n));
+    const actor = actorOf(req);
+    const trigger = triggerOf(req);
     await client.workflow.start(WorkflowTypes.releaseTrain, {
       taskQueue: ORCHESTRATOR_TASK_QUEUE,
       workflowId: releaseId,

@@ -3,7 +3,7 @@
  * region's task queue, start `actionExecution` (or `multiRegionExecution` on the orchestrator).
  */
 import crypto from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, isTerminal, regionTaskQueue } from '../common/constants.js';
 import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
@@ -17,6 +17,7 @@ import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { ApiError } from './errors.js';
+import { actorOf, triggerOf } from './request-context.js';
 
 export interface ApiDeps {
   client: Client;
@@ -27,15 +28,6 @@ export interface ApiDeps {
 
 const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
 
-function actorOf(req: Request): string {
-  const a = req.header('x-stackwire-actor');
-  return a && /^[\w.@-]{1,100}$/.test(a) ? a : 'anonymous';
-}
-
-function triggerOf(req: Request): string {
-  const t = req.header('x-stackwire-trigger');
-  return t && /^[\w.-]{1,60}$/.test(t) ? t : 'api';
-}
 
 function newId(action: string, region: string, idempotencyKey: string | undefined): string {
   const suffix = idempotencyKey

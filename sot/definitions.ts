@@ -5,18 +5,13 @@
  * every problem carries file, line and column.
  */
 import YAML, { LineCounter, isMap, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import type { CheckSpec } from '../common/deploy.js';
 import { findCycle } from '../common/graph.js';
 
 export const PLATFORMS = ['bare-metal', 'kvm', 'vsphere', 'docker'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
-export interface CheckConfig {
-  name: string;
-  command: string;
-  timeout: number;
-  interval: number;
-  subscriptions: string[];
-}
+export type CheckConfig = CheckSpec;
 
 export interface Component {
   name: string;
