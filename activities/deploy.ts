@@ -178,6 +178,35 @@ export function createDeployActivities(deps: DeployDeps) {
       return results;
     },
 
+    /** Which components' repositories have commits since a tag; their version is `git describe` of HEAD. */
+    async changedSince(input: { tag: string; components: { name: string; repository: string }[] }): Promise<{ changed: { name: string; version: string; commits: number }[]; unchanged: string[]; warnings: string[] }> {
+      if (!/^[\w][\w./-]{0,127}$/.test(input.tag)) throw ApplicationFailure.nonRetryable(`tag ${JSON.stringify(input.tag)} is not a tag name`, 'BadTag');
+      const out = { changed: [] as { name: string; version: string; commits: number }[], unchanged: [] as string[], warnings: [] as string[] };
+      const env = { ...deps.scriptEnv, GIT_TERMINAL_PROMPT: '0', HOME: os.tmpdir() };
+      for (const c of input.components) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-since-'));
+        try {
+          const clone = await runProcess(['git', 'clone', '--quiet', '--bare', '--', c.repository, dir], { timeoutMs: 5 * 60_000, env, heartbeat: true });
+          if (clone.code !== 0) {
+            out.warnings.push(`${c.name}: cannot clone ${c.repository}: ${clone.stderr.trim().split('\n').pop() ?? ''}`);
+            continue;
+          }
+          const hasTag = (await runProcess(['git', '--git-dir', dir, 'rev-parse', '--verify', '--quiet', `refs/tags/${input.tag}`], { timeoutMs: 30_000, env })).code === 0;
+          const count = hasTag ? Number((await runProcess(['git', '--git-dir', dir, 'rev-list', '--count', `${input.tag}..HEAD`], { timeoutMs: 30_000, env })).stdout.trim()) : -1;
+          if (!hasTag) out.warnings.push(`${c.name}: ${c.repository} has no tag ${input.tag}; taken as changed`);
+          if (count === 0) {
+            out.unchanged.push(c.name);
+            continue;
+          }
+          const version = (await runProcess(['git', '--git-dir', dir, 'describe', '--tags', '--always', 'HEAD'], { timeoutMs: 30_000, env })).stdout.trim();
+          out.changed.push({ name: c.name, version, commits: count });
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      return out;
+    },
+
     async sensuSilence(input: { component: string; environment: string; checks: CheckSpec[]; reason: string; actor: string }): Promise<string[]> {
       if (!deps.sensu) return [];
       const names: string[] = [];

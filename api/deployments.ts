@@ -9,7 +9,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { dependencyWaves } from '../common/graph.js';
-import { dependencyEdges, getComponent } from '../db/sot.js';
+import { dependencyEdges, getComponent, listComponents } from '../db/sot.js';
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
 import type { ApiDeps } from './executions.js';
@@ -183,8 +183,29 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
   }
 
   router.post('/releases', async (req, res) => {
-    const body = (req.body ?? {}) as { environment?: unknown; components?: unknown; plan?: unknown; maxParallel?: unknown; health?: DeployRequest['health'] };
+    const body = (req.body ?? {}) as { environment?: unknown; components?: unknown; sinceTag?: unknown; plan?: unknown; maxParallel?: unknown; health?: DeployRequest['health'] };
     if (typeof body.environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required.');
+    let selection: { unchanged: string[]; warnings: string[] } | undefined;
+    if (body.sinceTag !== undefined) {
+      // Everything placed in the environment whose repository has commits since the tag.
+      if (typeof body.sinceTag !== 'string' || body.components !== undefined) throw new ApiError(400, 'invalid_request', 'give either components or sinceTag (a tag name), not both.');
+      const env = body.environment;
+      const placed = (await listComponents(pool)).filter((c) => (c.placements[env] ?? []).length > 0);
+      const firstRegion = placed[0]?.placements[env]?.[0];
+      if (!firstRegion) throw new ApiError(400, 'not_placed', `no component is placed in environment ${JSON.stringify(env)}.`);
+      const found = await client.workflow.execute<(input: { tag: string; components: { name: string; repository: string }[] }) => Promise<{ changed: { name: string; version: string }[]; unchanged: string[]; warnings: string[] }>>(WorkflowTypes.releaseSelection, {
+        taskQueue: regionTaskQueue(firstRegion),
+        workflowId: `release-selection-${env}-${crypto.randomBytes(4).toString('hex')}`,
+        args: [{ tag: body.sinceTag, components: placed.map((c) => ({ name: c.name, repository: c.repository })) }],
+        workflowExecutionTimeout: '30m',
+      });
+      if (found.changed.length === 0) {
+        res.json({ plan: body.plan === true, environment: env, waves: [], versions: {}, unchanged: found.unchanged, warnings: found.warnings });
+        return;
+      }
+      body.components = Object.fromEntries(found.changed.map((c) => [c.name, c.version]));
+      selection = { unchanged: found.unchanged, warnings: found.warnings };
+    }
     const versions = body.components;
     if (!versions || typeof versions !== 'object' || Array.isArray(versions) || Object.keys(versions).length === 0) throw new ApiError(400, 'invalid_request', 'components maps each component to the version to deploy, e.g. {"auth-service": "2.4.0"}.');
     const firstRegion: Record<string, string> = {};
@@ -196,7 +217,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const edges = Object.fromEntries(Object.keys(versions).map((c) => [c, (all.get(c) ?? []).filter((d) => d in versions)]));
     const waves = dependencyWaves(Object.keys(versions), new Map(Object.entries(edges)));
     if (body.plan === true) {
-      res.json({ plan: true, environment: body.environment, waves, versions });
+      res.json({ plan: true, environment: body.environment, waves, versions, ...(selection ?? {}) });
       return;
     }
     const maxParallel = typeof body.maxParallel === 'number' && body.maxParallel >= 1 ? Math.floor(body.maxParallel) : 4;
@@ -216,7 +237,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
         { key: SearchAttributes.Actor, value: actor },
       ],
     });
-    res.status(202).json({ id: releaseId, waves });
+    res.status(202).json({ id: releaseId, waves, versions, ...(selection ?? {}) });
   });
   return router;
 }

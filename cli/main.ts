@@ -353,14 +353,19 @@ export function buildProgram(): Command {
   program
     .command('release')
     .description('deploy several components in dependency order (dependencies first, independent ones in parallel)')
-    .argument('<file-or-pairs...>', 'a YAML file {components: {name: version}}, or name=version pairs')
+    .argument('[file-or-pairs...]', 'a YAML file {components: {name: version}}, or name=version pairs')
     .requiredOption('--env <environment>', 'environment')
+    .option('--since <tag>', "instead: every component of the environment whose repository has commits since this tag (version: 'git describe' of its HEAD)")
     .option('--plan', 'print the ordered waves; start nothing')
     .option('--max-parallel <n>', 'components deployed at once within a wave', '4')
     .option('--json', 'print as JSON')
-    .action(async (args: string[], opts: { env: string; plan?: boolean; maxParallel: string; json?: boolean }, cmd: Command) => {
-      let components: Record<string, string>;
-      if (args.length === 1 && /\.ya?ml$/.test(args[0])) {
+    .action(async (args: string[], opts: { env: string; since?: string; plan?: boolean; maxParallel: string; json?: boolean }, cmd: Command) => {
+      let components: Record<string, string> | undefined;
+      if (opts.since) {
+        if (args.length) throw new ExitError(2, 'give either --since <tag> or components, not both.');
+      } else if (args.length === 0) {
+        throw new ExitError(2, 'name the components (a YAML file or name=version pairs), or use --since <tag>.');
+      } else if (args.length === 1 && /\.ya?ml$/.test(args[0])) {
         const doc = YAML.parse(fs.readFileSync(args[0], 'utf8')) as { components?: Record<string, string> } | null;
         if (!doc?.components || typeof doc.components !== 'object') throw new ExitError(2, `${args[0]} must hold {components: {name: version, …}}.`);
         components = Object.fromEntries(Object.entries(doc.components).map(([k, v]) => [k, String(v)]));
@@ -372,16 +377,19 @@ export function buildProgram(): Command {
           components[k] = v;
         }
       }
-      let r: { id?: string; waves: string[][] };
+      let r: { id?: string; waves: string[][]; versions?: Record<string, string>; unchanged?: string[]; warnings?: string[] };
       try {
-        r = await client(cmd).request('POST', '/api/v1/releases', { environment: opts.env, components, plan: Boolean(opts.plan), maxParallel: Number(opts.maxParallel) });
+        r = await client(cmd).request('POST', '/api/v1/releases', { environment: opts.env, ...(components ? { components } : { sinceTag: opts.since }), plan: Boolean(opts.plan), maxParallel: Number(opts.maxParallel) });
       } catch (e) {
         if (e instanceof ApiRequestError && [400, 404].includes(e.status)) throw new ExitError(2, e.message);
         throw e;
       }
       if (opts.json) return out(JSON.stringify(r, null, 2));
-      r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(', ')}`));
+      r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.map((c) => (opts.since && r.versions?.[c] ? `${c}@${r.versions[c]}` : c)).join(', ')}`));
+      if (opts.since) out(`unchanged since ${opts.since}: ${r.unchanged?.join(', ') || '(none)'}`);
+      for (const w of r.warnings ?? []) out(`warning: ${w}`);
       if (r.id) out(`started ${r.id}`);
+      else if (!r.waves.length) out('nothing to release');
     });
 
   const deployment = program.command('deployment').description('deployment history and approval gates');

@@ -35,6 +35,7 @@ export const WorkflowTypes = {
   deployComponent: 'deployComponent',
   releaseTrain: 'releaseTrain',
   deployPlan: 'deployPlan',
+  releaseSelection: 'releaseSelection',
 } as const;
 
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;

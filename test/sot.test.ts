@@ -1,4 +1,5 @@
 /** The source of truth: `stackwire sot apply` and the component commands/endpoints, against real Postgres. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -117,11 +118,11 @@ test.after.always(() => {
   healthServer.close();
 });
 
-function deployComponents(): string {
+function deployComponents(only?: string[], repos: Record<string, string> = {}): string {
   const comp = (name: string, deps: string[]) =>
     [
       `  - name: ${name}`,
-      `    repository: https://ghe.example.com/test/${name}.git`,
+      `    repository: ${repos[name] ?? `https://ghe.example.com/test/${name}.git`}`,
       '    platform: docker',
       `    puppet_role: role::${name.replace(/-/g, '_')}`,
       '    hiera:',
@@ -138,7 +139,8 @@ function deployComponents(): string {
       '    placements:',
       '      production: [us-east, eu-west]',
     ].join('\n');
-  return `components:\n${[comp('hello-api', []), comp('rt-db', []), comp('rt-cache', []), comp('rt-api', ['rt-db', 'rt-cache']), comp('rt-web', ['rt-api'])].join('\n')}\n`;
+  const all: [string, string[]][] = [['hello-api', []], ['rt-db', []], ['rt-cache', []], ['rt-api', ['rt-db', 'rt-cache']], ['rt-web', ['rt-api']]];
+  return `components:\n${all.filter(([n]) => !only || only.includes(n)).map(([n, d]) => comp(n, d)).join('\n')}\n`;
 }
 
 async function applyWithDeployComponents(t: ExecutionContext): Promise<void> {
@@ -295,4 +297,46 @@ test('the Sensu client speaks the documented API (against the STUB) and reports 
   t.regex(err.message, /answered 401/);
   const down = new SensuClient({ url: 'http://127.0.0.1:9', apiKey: 'k', namespace: 'default' });
   await t.throwsAsync(down.unsilence('a:b'), { message: /unreachable/ });
+});
+
+test.serial('a release of everything changed since a tag picks the components whose repositories moved, in dependency order', async (t) => {
+  // Component repositories as local git repositories (file://): rt-db and rt-api get commits after v1.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-since-'));
+  const git = (cwd: string, ...args: string[]) => spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd, encoding: 'utf8' });
+  const repos: Record<string, string> = {};
+  for (const name of ['rt-db', 'rt-cache', 'rt-api', 'rt-web']) {
+    const dir = path.join(root, name);
+    fs.mkdirSync(dir);
+    git(dir, 'init', '-q', '-b', 'main');
+    fs.writeFileSync(path.join(dir, 'README'), `${name}\n`);
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-qm', 'first');
+    git(dir, 'tag', 'v1');
+    if (name === 'rt-db' || name === 'rt-api') {
+      fs.writeFileSync(path.join(dir, 'CHANGES'), 'a fix\n');
+      git(dir, 'add', '-A');
+      git(dir, 'commit', '-qm', 'fix');
+    }
+    repos[name] = `file://${dir}`;
+  }
+  const sotDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-since-'));
+  // Only file:// repositories here: the change detection clones them (no traffic leaves the machine).
+  const defs = deployComponents(['rt-db', 'rt-cache', 'rt-api', 'rt-web'], repos);
+  fs.writeFileSync(path.join(sotDir, 'since.yaml'), `environments:\n  - name: production\nregions:\n  - name: us-east\n  - name: eu-west\n${defs}`);
+  const applied = await cli(['sot', 'apply', sotDir]);
+  t.is(applied.code, 0, applied.stderr);
+  t.deepEqual((await http<{ components: { name: string }[] }>('GET', '/api/v1/components')).body.components.map((c) => c.name), ['rt-api', 'rt-cache', 'rt-db', 'rt-web']);
+
+  const plan = await cli(['release', '--since', 'v1', '--env', 'production', '--plan']);
+  t.is(plan.code, 0, plan.stderr);
+  t.regex(plan.stdout, /wave 1: rt-db@v1-1-g[0-9a-f]+\nwave 2: rt-api@v1-1-g[0-9a-f]+\n/);
+  t.regex(plan.stdout, /unchanged since v1: rt-cache, rt-web/);
+  const started = await http<{ id: string; versions: Record<string, string> }>('POST', '/api/v1/releases', { environment: 'production', sinceTag: 'v1', health: FAST_HEALTH });
+  t.is(started.status, 202);
+  const o = await outcome(started.body.id);
+  t.true(o.ok, o.error);
+  const db = await records('rt-db');
+  t.is(db[db.length - 1].version, started.body.versions['rt-db']);
+  t.regex(started.body.versions['rt-db'], /^v1-1-g[0-9a-f]+$/);
+  t.is((await records('rt-cache')).filter((x) => x.version.startsWith('v1')).length, 0, 'unchanged components are not deployed');
 });

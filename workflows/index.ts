@@ -7,3 +7,4 @@ export { regionDeploy } from './region-deploy.js';
 export { deployComponent } from './deploy-component.js';
 export { releaseTrain } from './release-train.js';
 export { deployPlan } from './deploy-plan.js';
+export { releaseSelection } from './release-selection.js';
