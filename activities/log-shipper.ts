@@ -29,9 +29,19 @@ export class LogShipper {
     this.timer = setInterval(() => void this.flush(), 250);
   }
 
-  push(stream: 'stdout' | 'stderr' | 'system', chunk: Buffer | string): void {
+  /** Per stream, the redacted end of what came so far, held back until we know no secret continues in it. */
+  private carry: Record<string, string> = { stdout: '', stderr: '', system: '' };
+
+  private get hold(): number {
+    return Math.max(0, ...this.secrets.map((s) => s.length - 1));
+  }
+
+  push(stream: 'stdout' | 'stderr' | 'system', chunk: Buffer | string, final = false): void {
     if (this.capped) return;
-    let data = redact(typeof chunk === 'string' ? chunk : chunk.toString('utf8'), this.secrets);
+    const joined = redact(this.carry[stream] + (typeof chunk === 'string' ? chunk : chunk.toString('utf8')), this.secrets);
+    const cut = final ? joined.length : Math.max(0, joined.length - this.hold);
+    this.carry[stream] = joined.slice(cut);
+    let data = joined.slice(0, cut);
     if (this.stored + data.length > this.capBytes) {
       data = data.slice(0, Math.max(0, this.capBytes - this.stored));
       this.capped = true;
@@ -57,6 +67,7 @@ export class LogShipper {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    for (const s of ['stdout', 'stderr', 'system'] as const) if (this.carry[s]) this.push(s, '', true);
     await this.flush();
   }
 }

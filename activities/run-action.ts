@@ -39,35 +39,45 @@ export interface ActivityDeps {
   scriptEnv: Record<string, string>;
 }
 
-/** Keeps the first `cap` bytes of a stream and counts the rest; also keeps a short tail. */
+/**
+ * Keeps the first `cap` bytes of a stream and counts the rest; also keeps a short tail. Secrets are
+ * redacted before either is cut, so a secret across the cut never leaves a clear prefix behind.
+ */
 class CappedOutput {
   private chunks: Buffer[] = [];
   private kept = 0;
   total = 0;
   private tailBuf = Buffer.alloc(0);
+  private readonly slack: number;
   constructor(
     private readonly cap: number,
+    private readonly secrets: string[],
     private readonly tailBytes = 2048,
-  ) {}
+  ) {
+    this.slack = Math.max(0, ...secrets.map((s) => Buffer.byteLength(s)));
+  }
   push(chunk: Buffer): void {
     this.total += chunk.length;
-    if (this.kept < this.cap) {
-      const take = chunk.subarray(0, this.cap - this.kept);
+    const keep = this.cap + this.slack;
+    if (this.kept < keep) {
+      const take = chunk.subarray(0, keep - this.kept);
       this.chunks.push(take);
       this.kept += take.length;
     }
     this.tailBuf = Buffer.concat([this.tailBuf, chunk]);
-    if (this.tailBuf.length > this.tailBytes) this.tailBuf = this.tailBuf.subarray(this.tailBuf.length - this.tailBytes);
+    const tailKeep = this.tailBytes + this.slack;
+    if (this.tailBuf.length > tailKeep) this.tailBuf = this.tailBuf.subarray(this.tailBuf.length - tailKeep);
   }
   get truncated(): boolean {
-    return this.total > this.kept;
+    return this.total > this.cap;
   }
   text(): string {
-    const s = Buffer.concat(this.chunks).toString('utf8');
-    return this.truncated ? `${s}\n[… ${this.total - this.kept} more bytes not kept]` : s;
+    const s = redact(Buffer.concat(this.chunks).toString('utf8'), this.secrets).slice(0, this.cap);
+    return this.truncated ? `${s}\n[… ${this.total - this.cap} more bytes not kept]` : s;
   }
   tail(): string {
-    return this.tailBuf.toString('utf8');
+    const s = redact(this.tailBuf.toString('utf8'), this.secrets);
+    return s.slice(-this.tailBytes);
   }
 }
 
@@ -109,8 +119,8 @@ export function createRunAction(deps: ActivityDeps) {
     }
     const secrets = secretValues(action, clear);
     const [command, ...args] = buildArgv(action, clear).map((a, i) => (i === 1 && action.runner === 'st2-python' && a === ST2_SHIM_TOKEN ? ST2_SHIM : a));
-    const stdout = new CappedOutput(deps.outputCapBytes);
-    const stderr = new CappedOutput(deps.outputCapBytes);
+    const stdout = new CappedOutput(deps.outputCapBytes, secrets);
+    const stderr = new CappedOutput(deps.outputCapBytes, secrets);
     let cwd: string;
     try {
       cwd = action.packRef ? await materializePack(deps.pool, deps.cacheDir, action.packRef) : action.packDir ? path.resolve(action.packDir) : process.cwd();
@@ -227,7 +237,7 @@ export function createRunAction(deps: ActivityDeps) {
     } else {
       status = 'failed';
       const why = outcome.code !== null ? `exit code ${outcome.code}` : `killed by ${outcome.signal}`;
-      const detail = redact(lastLine(stderr.tail()) || lastLine(stdout.tail()), secrets);
+      const detail = lastLine(stderr.tail()) || lastLine(stdout.tail());
       error = detail ? `${why}: ${detail}` : why;
     }
     const result: RunActionResult = {
@@ -235,8 +245,8 @@ export function createRunAction(deps: ActivityDeps) {
       status,
       exitCode: outcome.code,
       signal: outcome.signal,
-      stdoutTail: redact(stdout.tail(), secrets),
-      stderrTail: redact(stderr.tail(), secrets),
+      stdoutTail: stdout.tail(),
+      stderrTail: stderr.tail(),
       durationMs,
       worker: deps.identity,
       region: deps.region,
@@ -246,8 +256,8 @@ export function createRunAction(deps: ActivityDeps) {
       status,
       exitCode: outcome.code,
       signal: outcome.signal,
-      stdout: redact(stdout.text(), secrets),
-      stderr: redact(stderr.text(), secrets),
+      stdout: stdout.text(),
+      stderr: stderr.text(),
       stdoutTruncated: stdout.truncated,
       stderrTruncated: stderr.truncated,
       error,

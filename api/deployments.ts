@@ -5,20 +5,62 @@
  */
 import crypto from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
-import { dependencyWaves } from '../common/graph.js';
+import { closure, dependencyWaves } from '../common/graph.js';
 import { dependencyEdges, getComponent, listComponents } from '../db/sot.js';
+import type { Component } from '../sot/definitions.js';
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
 import type { ApiDeps } from './executions.js';
 
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+const TAG_RE = /^[\w][\w./-]{0,127}$/;
+
+function wholeNumber(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+/** health: {timeoutSeconds 1..86400, intervalSeconds 1..3600}, checked before anything starts. */
+function checkHealth(h: unknown): DeployRequest['health'] | undefined {
+  if (h === undefined) return undefined;
+  const x = (h ?? {}) as Record<string, unknown>;
+  const timeoutSeconds = x.timeoutSeconds;
+  const intervalSeconds = x.intervalSeconds;
+  if (!wholeNumber(timeoutSeconds, 1, 86400) || !wholeNumber(intervalSeconds, 1, 3600)) {
+    throw new ApiError(400, 'invalid_request', 'health is {"timeoutSeconds": 1..86400, "intervalSeconds": 1..3600}, whole numbers of seconds.');
+  }
+  return { timeoutSeconds, intervalSeconds };
+}
 const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
 
 export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
   const router = Router();
+
+  /** Puppet in noop mode on each region's worker: what would change, changing nothing. */
+  async function puppetNoop(c: Component, version: string, environment: string, regions: string[]): Promise<Record<string, unknown>> {
+    const result: Record<string, unknown> = {};
+    if (!c.puppetRole) return result;
+    const role = c.puppetRole;
+    await Promise.all(
+      regions.map(async (region) => {
+        try {
+          result[region] = await client.workflow.execute(WorkflowTypes.deployPlan, {
+            taskQueue: regionTaskQueue(region),
+            workflowId: `plan-${c.name}-${environment}-${region}-${crypto.randomBytes(4).toString('hex')}`,
+            args: [{ component: c.name, role, hiera: c.hiera, version, environment, region }],
+            workflowExecutionTimeout: '5m',
+            staticSummary: `plan (puppet noop) ${c.name} ${version} in ${environment}/${region}`,
+          });
+        } catch (err) {
+          const e = err as Error & { cause?: Error & { cause?: Error } };
+          result[region] = { error: e.cause?.cause?.message ?? e.cause?.message ?? e.message };
+        }
+      }),
+    );
+    return result;
+  }
 
   async function prepare(body: Record<string, unknown>, environment: string) {
     const component = body.component;
@@ -49,37 +91,16 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const rest = regions.filter((r) => r !== canary);
     const waves = rest.length ? [[canary], rest] : [[canary]];
     const approvalSeconds = body.approvalTimeoutSeconds;
-    if (approvalSeconds !== undefined && (typeof approvalSeconds !== 'number' || approvalSeconds < 1)) throw new ApiError(400, 'invalid_request', 'approvalTimeoutSeconds is a number of seconds ≥ 1.');
-    const health = body.health as DeployRequest['health'] | undefined;
-    if (health !== undefined && (typeof health?.timeoutSeconds !== 'number' || typeof health.intervalSeconds !== 'number' || health.intervalSeconds <= 0)) throw new ApiError(400, 'invalid_request', 'health is {timeoutSeconds, intervalSeconds} with intervalSeconds > 0.');
+    if (approvalSeconds !== undefined && !wholeNumber(approvalSeconds, 1, 7 * 86400)) throw new ApiError(400, 'invalid_request', 'approvalTimeoutSeconds is a whole number of seconds from 1 to 604800 (a week).');
+    const health = checkHealth(body.health);
     const { rows } = await pool.query<{ region: string; version: string }>(
       "SELECT DISTINCT ON (region) region, version FROM deployments WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC",
       [component, environment],
     );
     const changes = regions.map((r) => ({ region: r, from: rows.find((x) => x.region === r)?.version ?? null, to: version }));
     if (body.plan === true) {
-      // Puppet in noop mode on each region's worker: what would change, changing nothing.
-      const puppetNoop: Record<string, unknown> = {};
-      if (c.puppetRole) {
-        const role = c.puppetRole;
-        await Promise.all(
-          regions.map(async (region) => {
-            try {
-              puppetNoop[region] = await client.workflow.execute(WorkflowTypes.deployPlan, {
-                taskQueue: regionTaskQueue(region),
-                workflowId: `plan-${component}-${environment}-${region}-${crypto.randomBytes(4).toString('hex')}`,
-                args: [{ component, role, hiera: c.hiera, version, environment, region }],
-                workflowExecutionTimeout: '5m',
-                staticSummary: `plan (puppet noop) ${component} ${version} in ${environment}/${region}`,
-              });
-            } catch (err) {
-              const e = err as Error & { cause?: Error & { cause?: Error } };
-              puppetNoop[region] = { error: e.cause?.cause?.message ?? e.cause?.message ?? e.message };
-            }
-          }),
-        );
-      }
-      res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, puppetNoop, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
+      const noop = await puppetNoop(c, version, environment, regions);
+      res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, puppetNoop: noop, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
       return;
     }
     const workflowId = `deploy-${component}-${environment}`;
@@ -102,6 +123,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         args: [request],
+        memo: { deploymentId: request.deploymentId },
         staticSummary: `deploy ${component} ${version} to ${environment} (${regions.join(', ')})`,
         staticDetails: `waves: ${waves.map((w) => w.join('+')).join(' → ')}; by ${request.actor} via ${request.trigger}`,
         typedSearchAttributes: [
@@ -157,7 +179,9 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       await handle.result().catch((e: Error & { cause?: Error }) => {
         error = e.cause?.message ?? e.message;
       });
-    const { rows } = await pool.query('SELECT id, region, kind, version, status, reason, puppet_summary AS puppet FROM deployments WHERE workflow_id LIKE $1 ORDER BY started_at', [`${id}%`]);
+    // This run's region records only (ids are <deploymentId>.<region>.<kind>; names hold no LIKE wildcards).
+    const deploymentId = typeof desc.memo?.deploymentId === 'string' ? desc.memo.deploymentId : id;
+    const { rows } = await pool.query('SELECT id, region, kind, version, status, reason, puppet_summary AS puppet, approved_by AS "approvedBy" FROM deployments WHERE id LIKE $1 ORDER BY started_at', [`${deploymentId}.%`]);
     res.json({ id, type: desc.type, status: status.toLowerCase(), detail, error, records: rows });
   });
 
@@ -189,16 +213,25 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     if (body.sinceTag !== undefined) {
       // Everything placed in the environment whose repository has commits since the tag.
       if (typeof body.sinceTag !== 'string' || body.components !== undefined) throw new ApiError(400, 'invalid_request', 'give either components or sinceTag (a tag name), not both.');
+      if (!TAG_RE.test(body.sinceTag)) throw new ApiError(400, 'invalid_request', `sinceTag ${JSON.stringify(body.sinceTag)} is not a tag name.`);
       const env = body.environment;
       const placed = (await listComponents(pool)).filter((c) => (c.placements[env] ?? []).length > 0);
       const firstRegion = placed[0]?.placements[env]?.[0];
       if (!firstRegion) throw new ApiError(400, 'not_placed', `no component is placed in environment ${JSON.stringify(env)}.`);
-      const found = await client.workflow.execute<(input: { tag: string; components: { name: string; repository: string }[] }) => Promise<{ changed: { name: string; version: string }[]; unchanged: string[]; warnings: string[] }>>(WorkflowTypes.releaseSelection, {
+      const found = await client.workflow
+        .execute<(input: { tag: string; components: { name: string; repository: string }[] }) => Promise<{ changed: { name: string; version: string }[]; unchanged: string[]; warnings: string[] }>>(WorkflowTypes.releaseSelection, {
         taskQueue: regionTaskQueue(firstRegion),
         workflowId: `release-selection-${env}-${crypto.randomBytes(4).toString('hex')}`,
         args: [{ tag: body.sinceTag, components: placed.map((c) => ({ name: c.name, repository: c.repository })) }],
         workflowExecutionTimeout: '30m',
-      });
+      })
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowFailedError) {
+            const cause = (err.cause?.cause ?? err.cause) as Error | undefined;
+            throw new ApiError(422, 'selection_failed', `could not tell what changed since ${String(body.sinceTag)}: ${cause?.message ?? err.message}`);
+          }
+          throw err;
+        });
       if (found.changed.length === 0) {
         res.json({ plan: body.plan === true, environment: env, waves: [], versions: {}, unchanged: found.unchanged, warnings: found.warnings });
         return;
@@ -209,25 +242,32 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const versions = body.components;
     if (!versions || typeof versions !== 'object' || Array.isArray(versions) || Object.keys(versions).length === 0) throw new ApiError(400, 'invalid_request', 'components maps each component to the version to deploy, e.g. {"auth-service": "2.4.0"}.');
     const firstRegion: Record<string, string> = {};
+    const prepared: Awaited<ReturnType<typeof prepare>>[] = [];
     for (const [component, version] of Object.entries(versions as Record<string, unknown>)) {
       const p = await prepare({ component, version }, body.environment);
       firstRegion[component] = p.canary;
+      prepared.push(p);
     }
     const all = await dependencyEdges(pool);
-    const edges = Object.fromEntries(Object.keys(versions).map((c) => [c, (all.get(c) ?? []).filter((d) => d in versions)]));
+    // Transitive: web-ui → gateway → auth still orders web-ui after auth when gateway is not in the release.
+    const edges = Object.fromEntries(Object.keys(versions).map((c) => [c, closure(c, all).filter((d) => d in versions)]));
     const waves = dependencyWaves(Object.keys(versions), new Map(Object.entries(edges)));
     if (body.plan === true) {
-      res.json({ plan: true, environment: body.environment, waves, versions, ...(selection ?? {}) });
+      const env = body.environment;
+      const noop = Object.fromEntries(await Promise.all(prepared.map(async (p) => [p.component, await puppetNoop(p.c, p.version, env, p.regions)] as const)));
+      res.json({ plan: true, environment: env, waves, versions, puppetNoop: noop, ...(selection ?? {}) });
       return;
     }
-    const maxParallel = typeof body.maxParallel === 'number' && body.maxParallel >= 1 ? Math.floor(body.maxParallel) : 4;
+    const maxParallel = body.maxParallel === undefined ? 4 : body.maxParallel;
+    if (!wholeNumber(maxParallel, 1, 100)) throw new ApiError(400, 'invalid_request', 'maxParallel is a whole number from 1 to 100.');
+    const health = checkHealth(body.health);
     const releaseId = `release-${body.environment}-${crypto.randomBytes(4).toString('hex')}`;
     const actor = actorOf(req);
     const trigger = triggerOf(req);
     await client.workflow.start(WorkflowTypes.releaseTrain, {
       taskQueue: ORCHESTRATOR_TASK_QUEUE,
       workflowId: releaseId,
-      args: [{ releaseId, environment: body.environment, versions: versions as Record<string, string>, edges, firstRegion, maxParallel, actor, trigger, ...(body.health ? { health: body.health } : {}) }],
+      args: [{ releaseId, environment: body.environment, versions: versions as Record<string, string>, edges, firstRegion, maxParallel, actor, trigger, ...(health ? { health } : {}) }],
       staticSummary: `release of ${Object.keys(versions).length} components to ${body.environment}`,
       staticDetails: waves.map((w, i) => `wave ${i + 1}: ${w.join(', ')}`).join('\n'),
       typedSearchAttributes: [

@@ -33,13 +33,13 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
   const big = json({ limit: '64mb' });
 
   router.post('/blobs/missing', async (req, res) => {
-    const hashes = (req.body as { hashes?: unknown }).hashes;
+    const hashes = ((req.body ?? {}) as { hashes?: unknown }).hashes;
     if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && HASH_RE.test(h))) throw new ApiError(400, 'invalid_request', 'hashes must be an array of sha256 hex strings.');
     res.json({ missing: await missingBlobs(pool, hashes as string[]) });
   });
 
   router.post('/blobs', big, async (req, res) => {
-    const files = (req.body as { files?: unknown }).files;
+    const files = ((req.body ?? {}) as { files?: unknown }).files;
     if (!Array.isArray(files)) throw new ApiError(400, 'invalid_request', 'files must be an array of {sha256, content} with content in base64.');
     const decoded = files.map((f: Record<string, unknown>, i) => {
       if (typeof f?.content !== 'string' || typeof f.sha256 !== 'string') throw new ApiError(400, 'invalid_request', `files[${i}] needs sha256 and base64 content.`);
@@ -87,6 +87,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
       taskQueue: regionTaskQueue(region),
       workflowId,
       args: [request],
+      workflowExecutionTimeout: '35m',
       staticSummary: `ingest ${pack} (${source.kind}, ${mode})`,
     });
     logger.info({ workflowId, pack, mode, source: source.kind }, 'ingest requested');

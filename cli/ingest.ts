@@ -101,7 +101,7 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     for (const a of report.actions) {
-      fs.writeFileSync(path.join(dir, `${a.name.slice(pack.length + 1)}.yaml`), a.yaml);
+      fs.writeFileSync(path.join(dir, `${path.basename(a.name.slice(pack.length + 1))}.yaml`), a.yaml);
       written++;
     }
   }

@@ -377,7 +377,7 @@ export function buildProgram(): Command {
           components[k] = v;
         }
       }
-      let r: { id?: string; waves: string[][]; versions?: Record<string, string>; unchanged?: string[]; warnings?: string[] };
+      let r: { id?: string; waves: string[][]; versions?: Record<string, string>; unchanged?: string[]; warnings?: string[]; puppetNoop?: Record<string, Record<string, { outOfSync?: number; total?: number; error?: string }>> };
       try {
         r = await client(cmd).request('POST', '/api/v1/releases', { environment: opts.env, ...(components ? { components } : { sinceTag: opts.since }), plan: Boolean(opts.plan), maxParallel: Number(opts.maxParallel) });
       } catch (e) {
@@ -386,6 +386,9 @@ export function buildProgram(): Command {
       }
       if (opts.json) return out(JSON.stringify(r, null, 2));
       r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.map((c) => (opts.since && r.versions?.[c] ? `${c}@${r.versions[c]}` : c)).join(', ')}`));
+      for (const [c, regions] of Object.entries(r.puppetNoop ?? {})) {
+        for (const [region, n] of Object.entries(regions)) out(`  ${c} ${region}: ${n.error ? `puppet noop failed: ${n.error}` : `puppet noop: ${n.outOfSync} of ${n.total} resources would change`}`);
+      }
       if (opts.since) out(`unchanged since ${opts.since}: ${r.unchanged?.join(', ') || '(none)'}`);
       for (const w of r.warnings ?? []) out(`warning: ${w}`);
       if (r.id) out(`started ${r.id}`);

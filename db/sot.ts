@@ -64,10 +64,17 @@ function normalised(c: Component): Omit<Component, 'source'> {
   return { ...rest, dependsOn: [...rest.dependsOn].sort(), placements: Object.fromEntries(Object.entries(rest.placements).sort()) };
 }
 
+/** JSON with object keys sorted: Postgres' jsonb does not keep key order. */
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
 function componentDetails(a: Component, b: Component): string[] {
   const x = normalised(a) as unknown as Record<string, unknown>;
   const y = normalised(b) as unknown as Record<string, unknown>;
-  return Object.keys(y).filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k])).map((k) => `${k} changed`);
+  return Object.keys(y).filter((k) => stable(x[k]) !== stable(y[k])).map((k) => `${k} changed`);
 }
 
 /** Makes the database equal to `sot` (what is not in it is removed). With dryRun, only the diff. */

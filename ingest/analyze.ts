@@ -60,7 +60,7 @@ export const analyserStats = { pythonMaxRssKb: 0 };
 export function introspectPython(root: string, relPaths: string[], onProgress?: (done: number) => void): Promise<Introspection[]> {
   if (relPaths.length === 0) return Promise.resolve([]);
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', [INTROSPECT_PY, ...relPaths], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('python3', [INTROSPECT_PY, '--', ...relPaths], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Introspection[] = [];
     let buf = '';
     let err = '';
@@ -139,6 +139,9 @@ interface OverrideDoc {
 /** Field-by-field: a field given in the override wins; `parameters.<p>: null` removes a parameter. */
 function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): IngestedAction {
   const out: IngestedAction = { ...a, parameters: structuredClone(a.parameters), origin: 'override' };
+  if (o.name !== undefined && (typeof o.name !== 'string' || !/^[a-z][a-z0-9_-]{0,62}(\.[a-z0-9_-]{1,62})?$/.test(o.name))) throw new Error(`${file}: name: ${JSON.stringify(o.name)} must be lower-case letters, digits, _ or - (the pack name is added in front)`);
+  if (o.timeout !== undefined && !(Number.isInteger(o.timeout) && o.timeout >= 1)) throw new Error(`${file}: timeout: must be a whole number of seconds, at least 1`);
+  if (o.max_attempts !== undefined && !(Number.isInteger(o.max_attempts) && o.max_attempts >= 1)) throw new Error(`${file}: max_attempts: must be a whole number, at least 1`);
   if (o.name !== undefined) out.name = `${a.pack}.${o.name}`;
   if (o.description !== undefined) out.description = o.description;
   if (o.timeout !== undefined) out.timeoutSeconds = o.timeout;

@@ -117,7 +117,10 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
       if (/^-/.test(url) || (ref !== undefined && /^-/.test(ref))) throw new IngestError('a git URL or ref may not start with "-"');
       root = path.join(work, 'repo');
       deps.progress?.('cloning', 0, 1);
+      // A long clone keeps the activity's heartbeat going.
+      const beat = setInterval(() => deps.progress?.('cloning', 0, 1), 5000);
       await run('git', ['clone', '--quiet', '--depth', '1', ...(ref ? ['--branch', ref] : []), '--', url, root], work, deps.env);
+      clearInterval(beat);
       const commit = await run('git', ['rev-parse', 'HEAD'], root, deps.env);
       files = walkTree(root).files;
       source = { kind: 'git', url, ref: ref ?? null, commit };

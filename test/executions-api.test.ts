@@ -227,3 +227,16 @@ test('a secret parameter never appears in clear text in workflow history, Postgr
   const { rows } = await pool.query<{ row: string }>('SELECT row_to_json(e)::text AS row FROM executions e WHERE id = $1', [id]);
   t.false(rows[0].row.includes(secret));
 });
+
+test('a secret printed across two output chunks is still masked in the live log and the record', async (t) => {
+  const secret = `split-${crypto.randomBytes(6).toString('hex')}`;
+  const { id, execution } = await runViaApi({ action: 'testkit.split_secret', parameters: { token: secret } });
+  t.is(execution.status, 'succeeded');
+  const expected = `starting ${'.'.repeat(100)}\ntoken=******** done`;
+  t.is(execution.stdout.trim(), expected);
+  const logs = await http<{ entries: { data: string }[] }>('GET', `/api/v1/executions/${id}/logs`);
+  t.true(logs.body.entries.length >= 2, 'the output arrived in more than one piece');
+  const all = logs.body.entries.map((e) => e.data).join('');
+  t.is(all.trim(), expected);
+  t.false(all.includes(secret.slice(0, 8)) || all.includes(secret.slice(-8)));
+});

@@ -307,6 +307,9 @@ test('a StackStorm pack imports from its action metadata; unsupported runners ar
 });
 
 test('ingest input errors are clear and change nothing', async (t) => {
+  const noBody = await http<{ error: { code: string } }>('POST', '/api/v1/blobs/missing');
+  t.is(noBody.status, 400);
+  t.is(noBody.body.error.code, 'invalid_request');
   const missing = await cli(['ingest', '/no/such/folder']);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /\/no\/such\/folder is not a folder/);

@@ -247,6 +247,9 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
 });
 
 test.serial('plan mode shows the waves and the version changes and starts nothing', async (t) => {
+  const badHealth = await deploy({ component: 'hello-api', version: '9.9.9', health: { timeoutSeconds: 60 } });
+  t.is(badHealth.status, 400, 'a malformed health setting is refused before anything starts');
+  t.regex(badHealth.body.error?.message ?? '', /health is \{"timeoutSeconds": 1\.\.86400/);
   const before = (await records('hello-api')).length;
   const client = await temporalClient();
   const { count: runsBefore } = await client.workflow.count('Component = "hello-api"');
@@ -266,6 +269,7 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   const release = await cli(['release', '--env', 'production', '--plan', 'rt-web=1.0.0', 'rt-api=1.0.0', 'rt-db=1.0.0', 'rt-cache=1.0.0']);
   t.is(release.code, 0, release.stderr);
   t.regex(release.stdout, /wave 1: rt-cache, rt-db\nwave 2: rt-api\nwave 3: rt-web/);
+  t.regex(release.stdout, /rt-web eu-west: puppet noop: \d+ of \d+ resources would change/);
 });
 
 test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {

@@ -8,6 +8,7 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   ParentClosePolicy,
   condition,
   defineQuery,
@@ -117,7 +118,8 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
     const back = touched.filter((r) => snapshot.previousVersions[r]);
     phase = back.length ? `rolling back ${back.join(', ')}` : 'failed (nothing to roll back to)';
     setCurrentDetails(`${req.component}: ${reason}; ${phase}`);
-    const rollbacks = await Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback')));
+    // Even a cancelled deploy puts back what it changed.
+    const rollbacks = await CancellationScope.nonCancellable(() => Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback'))));
     const rbFailed = rollbacks.flatMap((s, j) => (s.status === 'rejected' ? [`rollback of ${back[j]} failed: ${failureReason(s.reason)}`] : []));
     throw ApplicationFailure.nonRetryable(
       `deploy of ${req.component} ${req.version} to ${req.environment} failed: ${reason}${back.length ? `; rolled back ${back.map((r) => `${r} to ${snapshot.previousVersions[r]}`).join(', ')}` : ''}${rbFailed.length ? `; ${rbFailed.join('; ')}` : ''}`,

@@ -3,10 +3,10 @@
  * run the deploy action → puppet apply → health checks until healthy or a deadline → unsilence →
  * record the deployment. A failure names the step and the region.
  */
-import { ApplicationFailure, CancellationScope, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { deployParameters, type CheckResult, type PuppetSummary, type RegionDeployInput, type RegionDeployResult } from '../common/deploy.js';
-import { failureReason, runActionOptions } from './action-execution.js';
+import { failureReason, recordUnfinished, runActionOptions } from './action-execution.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -43,7 +43,13 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
         trigger: `deploy:${input.deploymentId}`,
         parentId: input.deploymentId,
       };
-      await proxyActivities<Activities>(runActionOptions(runInput, `${action.name} ${s.name} ${version}`)).runAction(runInput);
+      try {
+        await proxyActivities<Activities>(runActionOptions(runInput, `${action.name} ${s.name} ${version}`)).runAction(runInput);
+      } catch (err) {
+        // The execution row must not stay "running" when the worker was lost or the run cancelled.
+        await recordUnfinished(quick, runInput, isCancellation(err) ? 'cancelled' : 'failed', failureReason(err));
+        throw err;
+      }
     }
     if (s.puppetRole) {
       step = 'puppet apply';
