@@ -12,7 +12,7 @@ import { compileCheck } from '../common/parameters.js';
 import type { ActionParameters, ActionSpec, IngestWarning, ParameterSchema, Runner } from '../common/types.js';
 import type { PackFile } from '../db/packs.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { convert, freeFormParameters, type Introspection } from './introspection.js';
+import { SECRET_NAME, convert, freeFormParameters, type Introspection } from './introspection.js';
 import { analyzeShell } from './shell.js';
 
 export const INTROSPECT_PY = path.join(PROJECT_ROOT, 'ingest', 'python', 'introspect.py');
@@ -155,7 +155,9 @@ function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): Ingeste
       continue;
     }
     const { required, ...fields } = patch;
+    const added = !out.parameters.properties[name];
     out.parameters.properties[name] = { ...(out.parameters.properties[name] ?? {}), ...fields };
+    if (added && fields.secret === undefined && SECRET_NAME.test(name)) out.parameters.properties[name].secret = true;
     if (required === true && !out.parameters.required.includes(name)) out.parameters.required.push(name);
     if (required === false) out.parameters.required = out.parameters.required.filter((r) => r !== name);
   }
@@ -217,7 +219,7 @@ function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedA
       if (typeof raw.description === 'string') s.description = raw.description;
       if (raw.default !== undefined && raw.default !== null) s.default = raw.default;
       if (Array.isArray(raw.enum)) s.enum = raw.enum;
-      if (raw.secret === true) s.secret = true;
+      if (raw.secret === true || (raw.secret === undefined && SECRET_NAME.test(pname))) s.secret = true;
       if (runnerType === 'local-shell-script') {
         if (typeof raw.position === 'number') s.position = raw.position;
         else s.flag = `--${pname}=`; // StackStorm passes named parameters as --name=value

@@ -43,7 +43,7 @@ export interface ConvertedVariant {
   argvPrefix: string[];
 }
 
-const SECRET_NAME = /pass(word|wd)?|secret|token|api_?key|credential/i;
+export const SECRET_NAME = /pass(word|wd)?|secret|token|api_?key|credential/i;
 
 function cleanName(raw: string): string {
   let n = raw.replace(/^-+/, '').replace(/[^A-Za-z0-9_]/g, '_');
