@@ -223,8 +223,10 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     if (!Number.isFinite(wait) || wait < 0) throw new ApiError(400, 'invalid_request', 'wait is a number of seconds (0 or more).');
     const deadline = Date.now() + wait * 1000;
     for (;;) {
-      const entries = await readLogs(pool, id, after);
+      // The row first: a worker flushes all output before it records the end, so a row read as
+      // ended before the logs guarantees those logs are complete (the other order can miss the tail).
       const row = await getExecution(pool, id);
+      const entries = await readLogs(pool, id, after);
       const done = row !== undefined && isTerminal(row.status);
       if (entries.length || done || Date.now() >= deadline) {
         if (!row && entries.length === 0) {

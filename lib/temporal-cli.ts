@@ -53,6 +53,7 @@ function runWithProgress(cmd: string, args: string[], env: NodeJS.ProcessEnv, la
     let last = '';
     let tail = '';
     let modules = 0;
+    let lastAt = Date.now();
     const tty = process.stderr.isTTY;
     const onData = (b: Buffer) => {
       const text = b.toString();
@@ -60,12 +61,15 @@ function runWithProgress(cmd: string, args: string[], env: NodeJS.ProcessEnv, la
       for (const line of text.split('\n')) {
         if (!line.trim()) continue;
         last = line.trim();
+        lastAt = Date.now();
         if (last.startsWith('go: downloading')) modules++;
       }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    const status = () => `${label}: ${Math.round((Date.now() - started) / 1000)}s, ${modules} modules fetched${last ? ` — ${last.slice(0, 60)}` : ''}`;
+    // go prints nothing while it compiles: after a quiet spell, say so instead of repeating the last download.
+    const doing = () => (Date.now() - lastAt > 5000 ? 'compiling (go prints nothing until it is done)' : last.slice(0, 60));
+    const status = () => `${label}: ${Math.round((Date.now() - started) / 1000)}s, ${modules} modules fetched${last ? ` — ${doing()}` : ''}`;
     const timer = setInterval(
       () => {
         if (tty) process.stderr.write(`\r\x1b[K${status()}`);
