@@ -83,6 +83,15 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     return { c, component, version, regions, canary };
   }
 
+  /** Per region, the version running now (the last succeeded deploy) and the one a deploy would bring. */
+  async function versionChanges(component: string, environment: string, regions: string[], version: string): Promise<{ region: string; from: string | null; to: string }[]> {
+    const { rows } = await pool.query<{ region: string; version: string }>(
+      "SELECT DISTINCT ON (region) region, version FROM deployments WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC",
+      [component, environment],
+    );
+    return regions.map((r) => ({ region: r, from: rows.find((x) => x.region === r)?.version ?? null, to: version }));
+  }
+
   router.post('/deployments', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const environment = body.environment;
@@ -93,11 +102,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const approvalSeconds = body.approvalTimeoutSeconds;
     if (approvalSeconds !== undefined && !wholeNumber(approvalSeconds, 1, 7 * 86400)) throw new ApiError(400, 'invalid_request', 'approvalTimeoutSeconds is a whole number of seconds from 1 to 604800 (a week).');
     const health = checkHealth(body.health);
-    const { rows } = await pool.query<{ region: string; version: string }>(
-      "SELECT DISTINCT ON (region) region, version FROM deployments WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC",
-      [component, environment],
-    );
-    const changes = regions.map((r) => ({ region: r, from: rows.find((x) => x.region === r)?.version ?? null, to: version }));
+    const changes = await versionChanges(component, environment, regions, version);
     if (body.plan === true) {
       const noop = await puppetNoop(c, version, environment, regions);
       res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, puppetNoop: noop, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
@@ -255,7 +260,8 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     if (body.plan === true) {
       const env = body.environment;
       const noop = Object.fromEntries(await Promise.all(prepared.map(async (p) => [p.component, await puppetNoop(p.c, p.version, env, p.regions)] as const)));
-      res.json({ plan: true, environment: env, waves, versions, puppetNoop: noop, ...(selection ?? {}) });
+      const changes = Object.fromEntries(await Promise.all(prepared.map(async (p) => [p.component, await versionChanges(p.component, env, p.regions, p.version)] as const)));
+      res.json({ plan: true, environment: env, waves, versions, changes, puppetNoop: noop, ...(selection ?? {}) });
       return;
     }
     const maxParallel = body.maxParallel === undefined ? 4 : body.maxParallel;

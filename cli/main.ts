@@ -377,7 +377,15 @@ export function buildProgram(): Command {
           components[k] = v;
         }
       }
-      let r: { id?: string; waves: string[][]; versions?: Record<string, string>; unchanged?: string[]; warnings?: string[]; puppetNoop?: Record<string, Record<string, { outOfSync?: number; total?: number; error?: string }>> };
+      let r: {
+        id?: string;
+        waves: string[][];
+        versions?: Record<string, string>;
+        changes?: Record<string, { region: string; from: string | null; to: string }[]>;
+        unchanged?: string[];
+        warnings?: string[];
+        puppetNoop?: Record<string, Record<string, { outOfSync?: number; total?: number; error?: string }>>;
+      };
       try {
         r = await client(cmd).request('POST', '/api/v1/releases', { environment: opts.env, ...(components ? { components } : { sinceTag: opts.since }), plan: Boolean(opts.plan), maxParallel: Number(opts.maxParallel) });
       } catch (e) {
@@ -387,7 +395,11 @@ export function buildProgram(): Command {
       if (opts.json) return out(JSON.stringify(r, null, 2));
       r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.map((c) => (opts.since && r.versions?.[c] ? `${c}@${r.versions[c]}` : c)).join(', ')}`));
       for (const [c, regions] of Object.entries(r.puppetNoop ?? {})) {
-        for (const [region, n] of Object.entries(regions)) out(`  ${c} ${region}: ${n.error ? `puppet noop failed: ${n.error}` : `puppet noop: ${n.outOfSync} of ${n.total} resources would change`}`);
+        for (const [region, n] of Object.entries(regions)) {
+          const change = r.changes?.[c]?.find((x) => x.region === region);
+          const version = change ? `${change.from ?? '(none)'} → ${change.to}; ` : '';
+          out(`  ${c} ${region}: ${version}${n.error ? `puppet noop failed: ${n.error}` : `puppet noop: ${n.outOfSync} of ${n.total} resources would change`}`);
+        }
       }
       if (opts.since) out(`unchanged since ${opts.since}: ${r.unchanged?.join(', ') || '(none)'}`);
       for (const w of r.warnings ?? []) out(`warning: ${w}`);

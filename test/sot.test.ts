@@ -269,7 +269,7 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   const release = await cli(['release', '--env', 'production', '--plan', 'rt-web=1.0.0', 'rt-api=1.0.0', 'rt-db=1.0.0', 'rt-cache=1.0.0']);
   t.is(release.code, 0, release.stderr);
   t.regex(release.stdout, /wave 1: rt-cache, rt-db\nwave 2: rt-api\nwave 3: rt-web/);
-  t.regex(release.stdout, /rt-web eu-west: puppet noop: \d+ of \d+ resources would change/);
+  t.regex(release.stdout, /rt-web eu-west: \(none\) → 1\.0\.0; puppet noop: \d+ of \d+ resources would change/, 'each region shows the version change and the puppet noop result');
 });
 
 test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {
