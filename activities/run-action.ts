@@ -251,9 +251,12 @@ export function createRunAction(deps: ActivityDeps) {
       worker: deps.identity,
       region: deps.region,
     };
+    // A failed attempt that Temporal will retry is not the run's end: the row stays "running" (with
+    // this attempt's output and error) so readers keep following until the last attempt ends.
+    const willRetry = status === 'failed' && !outcome.spawnError && outcome.code !== 2 && info.attempt < action.maxAttempts;
     await recordFinish(deps.pool, {
       id: input.executionId,
-      status,
+      status: willRetry ? 'running' : status,
       exitCode: outcome.code,
       signal: outcome.signal,
       stdout: stdout.text(),

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { closure, dependencyWaves } from '../common/graph.js';
@@ -205,7 +205,15 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       if (!awaiting) throw new ApiError(409, 'not_awaiting_approval', `deployment ${id} is not waiting at an approval gate.`);
       const actor = actorOf(req);
       const reason = (req.body as { reason?: unknown } | undefined)?.reason;
-      await handle.signal(verdict, { actor, ...(typeof reason === 'string' ? { reason } : {}) });
+      try {
+        // An update, not a signal: the workflow's validator refuses it unless the gate is still open,
+        // so a decision that arrives just after the deadline is reported as refused, not lost.
+        await handle.executeUpdate(verdict === 'approve' ? 'approveGate' : 'rejectGate', { args: [{ actor, ...(typeof reason === 'string' ? { reason } : {}) }] });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, 'not_awaiting_approval', `deployment ${id} is not waiting at an approval gate (it was decided or its deadline passed).`);
+        if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'not_running', `deployment ${id} is not running; nothing to ${verdict}.`);
+        throw err;
+      }
       logger.info({ deployment: id, actor, verdict }, 'approval gate decided');
       res.status(202).json({ id, [verdict === 'approve' ? 'approvedBy' : 'rejectedBy']: actor });
     });

@@ -208,7 +208,10 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
       const status = wfStatus === 'RUNNING' ? 'running' : wfStatus === 'COMPLETED' ? 'succeeded' : wfStatus === 'CANCELLED' ? 'cancelled' : wfStatus === 'TIMED_OUT' ? 'timed_out' : 'failed';
       return void res.json({ kind: 'multi-region', id, workflowId: id, status, startedAt: description.startTime.toISOString(), finishedAt: description.closeTime?.toISOString() ?? null, children });
     }
-    if (row) return void res.json({ kind: 'action', ...row });
+    // A run can start and end between the row read above and describe(): its row is written before
+    // the workflow closes, so read it again rather than answer without exit code and output.
+    const latest = row ?? (wfStatus === 'RUNNING' ? undefined : await getExecution(pool, id));
+    if (latest) return void res.json({ kind: 'action', ...latest });
     // Started, but its activity has not written a row yet.
     const status = wfStatus === 'RUNNING' ? 'scheduled' : wfStatus === 'CANCELLED' ? 'cancelled' : wfStatus === 'COMPLETED' ? 'succeeded' : 'failed';
     res.json({ kind: 'action', id, workflowId: id, status, createdAt: description.startTime.toISOString() });
@@ -259,7 +262,13 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     if (description.status.name !== 'RUNNING') {
       throw new ApiError(409, 'already_finished', `execution ${id} has already finished (${description.status.name.toLowerCase()}); nothing to cancel.`);
     }
-    await handle.cancel();
+    try {
+      await handle.cancel();
+    } catch (err) {
+      // It ended between describe() and the cancel request.
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'already_finished', `execution ${id} has already finished; nothing to cancel.`);
+      throw err;
+    }
     logger.info({ executionId: id, actor: actorOf(req) }, 'execution cancel requested');
     res.status(202).json({ id, status: 'cancelling' });
   });

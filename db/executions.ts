@@ -115,7 +115,8 @@ export async function recordStart(pool: Pool, e: ExecutionStart): Promise<void> 
 
 export interface ExecutionFinish {
   id: string;
-  status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+  /** "running" for a failed attempt that will be retried. */
+  status: 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
   exitCode: number | null;
   signal: string | null;
   stdout: string;

@@ -47,8 +47,12 @@ async function runAva(env: NodeJS.ProcessEnv, extraArgs: string[]): Promise<{ pa
 
 async function main(): Promise<number> {
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined, DATABASE_URL: process.env.DATABASE_URL });
-  const runDir = path.join(config.dataDir, 'test-runs', String(Date.now()));
+  const runsDir = path.join(config.dataDir, 'test-runs');
+  const runDir = path.join(runsDir, String(Date.now()));
   fs.mkdirSync(runDir, { recursive: true });
+  // Keep the logs of the last few runs only.
+  const runs = fs.readdirSync(runsDir).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a));
+  for (const old of runs.slice(5)) fs.rmSync(path.join(runsDir, old), { recursive: true, force: true });
   const cleanups: (() => Promise<void>)[] = [];
   let result = { passed: 0, failed: 0, skipped: 0, code: 1 as number | null };
   let lintFailed = false;
@@ -104,6 +108,8 @@ async function main(): Promise<number> {
       STACKWIRE_SHUTDOWN_GRACE: '5',
       STACKWIRE_SECRET_KEY: newSecretKey(),
       STACKWIRE_LOG_LEVEL: 'info',
+      // Deploy state (Puppet-managed files) per run: two test runs of one checkout never share it.
+      STACKWIRE_DATA_DIR: runDir,
     };
     const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, log });
     cleanups.push(() => procs.stop());

@@ -44,6 +44,16 @@ test('a failed run exits 1 and shows the script\'s stderr', async (t) => {
   t.regex(r.stdout, /doing the work/, 'and its stdout to ours');
 });
 
+test('a retried run is followed to its last attempt: every attempt\'s output, then the final status', async (t) => {
+  // testkit.fail declares max_attempts: 3 and exit code 3 is retryable. Between attempts the run is
+  // not over, so the CLI must not stop at the end of the first one.
+  const r = await cli(['run', 'testkit.fail', 'code=3']);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stdout, /failed \(exit code 3\)/);
+  t.regex(r.stderr, /--- attempt 2 ---[\s\S]*--- attempt 3 ---/, 'the later attempts\' output is streamed too');
+  t.is((r.stderr.match(/relation "users" does not exist/g) ?? []).length, 3, 'stderr of each of the three attempts');
+});
+
 test('stackwire execution get shows a finished run, as text and JSON', async (t) => {
   const started = await cli(['run', 'testkit.echo_args', 'message=later', '--no-wait']);
   t.is(started.code, 0, started.stderr);
@@ -54,7 +64,7 @@ test('stackwire execution get shows a finished run, as text and JSON', async (t)
   t.is((JSON.parse(waited.stdout) as { status: string }).status, 'succeeded');
   const text = await cli(['execution', 'get', id]);
   t.regex(text.stdout, new RegExp(`execution ${id.replace(/\./g, '\\.')}: succeeded`));
-  const list = await cli(['execution', 'list', '--action', 'testkit.echo_args', '--json']);
+  const list = await cli(['execution', 'list', '--action', 'testkit.echo_args', '--limit', '1000', '--json']);
   t.true((JSON.parse(list.stdout) as { id: string }[]).some((e) => e.id === id));
 });
 

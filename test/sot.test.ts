@@ -6,6 +6,7 @@ import path from 'node:path';
 import http_ from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
 import { cli, config, dbPool, eventually, http, temporalClient } from './helpers.js';
@@ -201,8 +202,9 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
     t.is(mine[1].body.check?.status, 0);
   }
   // Searchable by component and version in Temporal.
-  const { count } = await (await temporalClient()).workflow.count(`Component = "hello-api" AND Version = "1.0.0" AND Env = "production"`);
-  t.true(count >= 3, 'the deploy and its two region legs');
+  // Visibility is indexed asynchronously: give it a moment.
+  const client = await temporalClient();
+  t.true(await eventually(async () => (await client.workflow.count(`Component = "hello-api" AND Version = "1.0.0" AND Env = "production"`)).count >= 3, 'the deploy and its two region legs, searchable by component, version and environment'));
 });
 
 test.serial('a failing health check rolls back to the previous version and leaves both records', async (t) => {
@@ -221,6 +223,10 @@ test.serial('a failing health check rolls back to the previous version and leave
 test.serial('an approval gate waits between waves, proceeds on approval, and fails on its deadline', async (t) => {
   const r = await deploy({ component: 'hello-api', version: '1.1.0', approvalTimeoutSeconds: 120 });
   t.is(r.status, 202);
+  // While the canary runs no gate is open: the workflow's update validator refuses a decision, so
+  // nobody can approve a wave in advance.
+  const early = await t.throwsAsync((await temporalClient()).workflow.getHandle(r.body.id).executeUpdate('approveGate', { args: [{ actor: 'too-early' }] }));
+  t.true(early instanceof WorkflowUpdateFailedError, String(early));
   const waiting = await eventually(async () => {
     const d = await http<{ detail: { awaitingApproval: boolean; done: string[] } | null }>('GET', `/api/v1/deployments/${r.body.id}`);
     return d.body.detail?.awaitingApproval ? d.body.detail : undefined;
@@ -232,6 +238,9 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   t.is(second.body.error?.code, 'deploy_in_progress');
   const approve = await cli(['deployment', 'approve', r.body.id, '--actor', 'cab-chair']);
   t.is(approve.code, 0, approve.stderr);
+  const again = await cli(['deployment', 'approve', r.body.id, '--actor', 'someone-else']);
+  t.not(again.code, 0, 'a gate is decided once');
+  t.regex(again.stderr, /not waiting at an approval gate|not running/);
   const o = await outcome(r.body.id);
   t.true(o.ok, o.error);
   t.is(o.result?.approvedBy, 'cab-chair');

@@ -13,6 +13,7 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  defineUpdate,
   executeChild,
   proxyActivities,
   setCurrentDetails,
@@ -28,6 +29,13 @@ type Activities = ReturnType<typeof createActivities>;
 
 export const approveSignal = defineSignal<[{ actor: string }]>('approve');
 export const rejectSignal = defineSignal<[{ actor: string; reason?: string }]>('reject');
+/**
+ * The same decisions as updates: the validator refuses them unless a gate is open and undecided, so
+ * the caller learns atomically whether its decision counted (a signal sent just as the gate expires
+ * would be accepted and ignored).
+ */
+export const approveUpdate = defineUpdate<{ approvedBy: string }, [{ actor: string }]>('approveGate');
+export const rejectUpdate = defineUpdate<{ rejectedBy: string }, [{ actor: string; reason?: string }]>('rejectGate');
 export const deployStatusQuery = defineQuery<{ phase: string; waves: string[][]; done: string[]; awaitingApproval: boolean }>('status');
 
 export function deploymentWorkflowId(component: string, environment: string): string {
@@ -75,6 +83,25 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
   let awaitingApproval = false;
   setHandler(approveSignal, (a) => void (approval ??= a));
   setHandler(rejectSignal, (r) => void (rejection ??= r));
+  const gateOpen = () => {
+    if (!awaitingApproval || approval !== undefined || rejection !== undefined) throw new Error('this deploy is not waiting at an undecided approval gate.');
+  };
+  setHandler(
+    approveUpdate,
+    (a) => {
+      approval = a;
+      return { approvedBy: a.actor };
+    },
+    { validator: (_a) => gateOpen() },
+  );
+  setHandler(
+    rejectUpdate,
+    (r) => {
+      rejection = r;
+      return { rejectedBy: r.actor };
+    },
+    { validator: (_r) => gateOpen() },
+  );
   setHandler(deployStatusQuery, () => ({ phase, waves, done, awaitingApproval }));
 
   // The snapshot is read by a worker of the first region and carried in history: the run is pinned to it.
