@@ -17,10 +17,13 @@ import type { Pool } from '../db/pool.js';
 import { getComponent } from '../db/sot.js';
 import type { Logger } from '../lib/logger.js';
 import { SensuClient } from '../lib/sensu.js';
+import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
 import { pluginDir, puppetBinary } from '../lib/system-packages.js';
 
 export interface DeployDeps {
   pool: Pool;
+  /** Seals the deploy action's secret parameters taken from the source of truth. */
+  secretKey: Buffer | undefined;
   region: string;
   dataDir: string;
   logger: Logger;
@@ -30,7 +33,7 @@ export interface DeployDeps {
 
 const ROLE_RE = /^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$/;
 
-function runProcess(argv: string[], opts: { cwd?: string; timeoutMs: number; env: Record<string, string>; heartbeat?: boolean }): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+function runProcess(argv: string[], opts: { cwd?: string; timeoutMs: number; env: Record<string, string>; heartbeat?: boolean }): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean; spawnError?: string }> {
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
@@ -51,10 +54,10 @@ function runProcess(argv: string[], opts: { cwd?: string; timeoutMs: number; env
     }, opts.timeoutMs);
     const beat = opts.heartbeat ? setInterval(() => Context.current().heartbeat(), 1000) : undefined;
     if (opts.heartbeat) Context.current().cancelled.catch(() => kill());
-    child.on('error', (err) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (beat) clearInterval(beat);
-      resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut });
+      resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut, spawnError: err.code ?? 'error' });
     });
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -76,6 +79,19 @@ export function checkArgv(command: string, vars: Record<string, string>, plugins
   return words;
 }
 
+/** The Sensu proxy entity a component's check results are reported under, per environment and region. */
+export function sensuEntity(component: string, environment: string, region: string): string {
+  return `${component}-${environment}-${region}`;
+}
+
+/** Hiera interpolates %{…} in values; data from the source of truth is taken literally. */
+function hieraLiteral(v: unknown): unknown {
+  if (typeof v === 'string') return v.replaceAll('%{', "%{literal('%')}{");
+  if (Array.isArray(v)) return v.map(hieraLiteral);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hieraLiteral(x)]));
+  return v;
+}
+
 export function createDeployActivities(deps: DeployDeps) {
   return {
     async loadDeploySnapshot(req: { component: string; environment: string }): Promise<ComponentSnapshot> {
@@ -92,13 +108,25 @@ export function createDeployActivities(deps: DeployDeps) {
       const deployAction = c.actions.deploy ? await getCurrentAction(deps.pool, c.actions.deploy) : undefined;
       if (c.actions.deploy && !deployAction) throw ApplicationFailure.nonRetryable(`${req.component}'s deploy action ${c.actions.deploy} is not in the catalog`, 'UnknownAction');
       const rollbackAction = c.actions.rollback ? await getCurrentAction(deps.pool, c.actions.rollback) : deployAction;
+      if (c.actions.rollback && !rollbackAction) throw ApplicationFailure.nonRetryable(`${req.component}'s rollback action ${c.actions.rollback} is not in the catalog`, 'UnknownAction');
+      // Deploy parameters the action declares secret never enter workflow history in clear text.
+      let deployParams = c.deployParams;
+      for (const a of [deployAction, rollbackAction]) {
+        if (!a) continue;
+        try {
+          deployParams = sealSecrets(a, deployParams, deps.secretKey);
+        } catch (err) {
+          if (err instanceof SecretKeyError) throw ApplicationFailure.nonRetryable(err.message, 'SecretKeyMissing');
+          throw err;
+        }
+      }
       return {
         name: c.name,
         platform: c.platform,
         puppetRole: c.puppetRole,
         hiera: c.hiera,
         checks: c.checks,
-        deployParams: c.deployParams,
+        deployParams,
         dependsOn: c.dependsOn,
         regions,
         previousVersions: previous,
@@ -118,7 +146,7 @@ export function createDeployActivities(deps: DeployDeps) {
         fs.mkdirSync(path.dirname(stateDir), { recursive: true });
         for (const d of ['data', 'var', 'conf', 'code']) fs.mkdirSync(path.join(run, d));
         const data = { ...input.hiera, 'stackwire::component': input.component, 'stackwire::version': input.version, 'stackwire::environment': input.environment, 'stackwire::region': deps.region, 'stackwire::state_dir': stateDir, 'stackwire::config': { ...input.hiera, version: input.version } };
-        fs.writeFileSync(path.join(run, 'data', 'run.yaml'), YAML.stringify(data));
+        fs.writeFileSync(path.join(run, 'data', 'run.yaml'), YAML.stringify(hieraLiteral(data)));
         fs.writeFileSync(path.join(run, 'hiera.yaml'), YAML.stringify({ version: 5, defaults: { datadir: path.join(run, 'data'), data_hash: 'yaml_data' }, hierarchy: [{ name: 'stackwire run', path: 'run.yaml' }] }));
         // Only validated identifiers go into the manifest; every value comes through Hiera lookups.
         fs.writeFileSync(
@@ -139,7 +167,9 @@ export function createDeployActivities(deps: DeployDeps) {
         );
         const summaryFile = path.join(run, 'last_run_summary.yaml');
         const argv = [puppet, 'apply', '--detailed-exitcodes', '--color', 'false', '--vardir', path.join(run, 'var'), '--confdir', path.join(run, 'conf'), '--codedir', path.join(run, 'code'), '--hiera_config', path.join(run, 'hiera.yaml'), '--lastrunfile', summaryFile, '--logdest', 'console', ...(input.noop ? ['--noop'] : []), path.join(run, 'site.pp')];
+        const began = Date.now();
         const r = await runProcess(argv, { cwd: run, timeoutMs: 10 * 60_000, env: deps.scriptEnv, heartbeat: true });
+        const wallSeconds = (Date.now() - began) / 1000;
         // Facter prints harmless permission errors in sandboxes: judge by exit code and summary only.
         const summary = fs.existsSync(summaryFile) ? (YAML.parse(fs.readFileSync(summaryFile, 'utf8')) as { resources?: Record<string, number>; time?: Record<string, number> }) : {};
         const result: PuppetSummary = {
@@ -149,7 +179,8 @@ export function createDeployActivities(deps: DeployDeps) {
           failed: summary.resources?.failed ?? 0,
           outOfSync: summary.resources?.out_of_sync ?? 0,
           total: summary.resources?.total ?? 0,
-          timeSeconds: +(summary.time?.total ?? 0).toFixed(3),
+          // Wall time of the whole run: the summary's time.total leaves out most of it (compiling, facts).
+          timeSeconds: +wallSeconds.toFixed(3),
         };
         if (r.timedOut) throw ApplicationFailure.nonRetryable('puppet apply did not finish within 10 minutes', 'PuppetFailed', result);
         if (r.code !== 0 && r.code !== 2) {
@@ -169,11 +200,15 @@ export function createDeployActivities(deps: DeployDeps) {
       const plugins = pluginDir();
       const results: CheckResult[] = [];
       for (const c of input.checks) {
-        const r = await runProcess(checkArgv(c.command, vars, plugins), { timeoutMs: c.timeout * 1000, env: deps.scriptEnv });
+        // Sensu's timeout 0 means none; the activity's own limit (5 minutes) still bounds it.
+        const r = await runProcess(checkArgv(c.command, vars, plugins), { timeoutMs: c.timeout > 0 ? c.timeout * 1000 : 4 * 60_000, env: deps.scriptEnv });
+        if (r.spawnError === 'ENOENT' || r.spawnError === 'EACCES') {
+          throw ApplicationFailure.nonRetryable(`check ${c.name}: cannot run ${checkArgv(c.command, vars, plugins)[0]} on ${deps.region} (${r.spawnError}); install the plugin (Debian: monitoring-plugins) or fix the command`, 'BadCheck');
+        }
         const status = r.timedOut ? 2 : r.code === null ? 3 : Math.min(r.code, 3);
         const output = (r.timedOut ? `CRITICAL: timed out after ${c.timeout}s` : r.stdout.trim() || r.stderr.trim()).split('\n')[0].slice(0, 500);
         results.push({ name: c.name, status, output });
-        if (deps.sensu) await deps.sensu.sendEvent(`${input.component}-${input.environment}-${deps.region}`, c.name, status, output, c.interval).catch((err: unknown) => deps.logger.warn({ err }, 'could not send the check result to Sensu'));
+        if (deps.sensu) await deps.sensu.sendEvent(sensuEntity(input.component, input.environment, deps.region), c.name, status, output, c.interval).catch((err: unknown) => deps.logger.warn({ err }, 'could not send the check result to Sensu'));
       }
       return results;
     },
@@ -207,19 +242,33 @@ export function createDeployActivities(deps: DeployDeps) {
       return out;
     },
 
-    async sensuSilence(input: { component: string; environment: string; checks: CheckSpec[]; reason: string; actor: string }): Promise<string[]> {
+    /**
+     * Silences the component's checks for this environment and region only: one silence per check on
+     * the entity Stackwire reports them under (entity:<component>-<environment>-<region>), never on a
+     * subscription, which would also silence other environments. On a failure the silences made so
+     * far are removed again, unless bestEffort (a rollback must not stop because Sensu is down).
+     */
+    async sensuSilence(input: { component: string; environment: string; checks: CheckSpec[]; reason: string; actor: string; bestEffort?: boolean }): Promise<string[]> {
       if (!deps.sensu) return [];
       const names: string[] = [];
-      for (const c of input.checks) {
-        for (const sub of c.subscriptions.length ? c.subscriptions : [`entity:${input.component}-${input.environment}-${deps.region}`]) {
-          names.push(await deps.sensu.silence(sub, c.name, input.reason, 3600, input.actor));
+      try {
+        for (const c of input.checks) names.push(await deps.sensu.silence(`entity:${sensuEntity(input.component, input.environment, deps.region)}`, c.name, input.reason, 3600, input.actor));
+      } catch (err) {
+        if (input.bestEffort) {
+          deps.logger.warn({ err, component: input.component }, 'could not silence the checks in Sensu; going on (rollback)');
+          return names;
         }
+        for (const n of names) await deps.sensu.unsilence(n).catch(() => undefined);
+        throw err;
       }
       return names;
     },
 
+    /** Removes silences; a Sensu that cannot be reached is logged, never a reason to fail a deploy (the silences expire). */
     async sensuUnsilence(names: string[]): Promise<void> {
-      for (const n of names) await deps.sensu?.unsilence(n);
+      for (const n of names) {
+        await deps.sensu?.unsilence(n).catch((err: unknown) => deps.logger.warn({ err, silence: n }, 'could not remove a Sensu silence; it expires by itself within an hour'));
+      }
     },
 
     async recordDeployment(r: {

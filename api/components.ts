@@ -1,10 +1,33 @@
 /** The source of truth over HTTP: apply YAML definitions (validated first, one transaction) and read components. */
 import { Router, json } from 'express';
 import { closure, invert } from '../common/graph.js';
+import { MASK } from '../common/argv.js';
+import { getCurrentAction } from '../db/actions.js';
+import type { Pool } from '../db/pool.js';
 import { applySourceOfTruth, dependencyEdges, getComponent, listComponents } from '../db/sot.js';
+import type { Component } from '../sot/definitions.js';
 import { SotError, parseSourceOfTruth } from '../sot/definitions.js';
 import { ApiError } from './errors.js';
 import type { ApiDeps } from './executions.js';
+
+/** Deploy parameters that the component's deploy or rollback action declares secret are shown masked. */
+async function masked(pool: Pool, components: Component[]): Promise<Component[]> {
+  const secret = new Map<string, Set<string>>();
+  const secretsOf = async (name: string | undefined) => {
+    if (!name) return new Set<string>();
+    if (!secret.has(name)) {
+      const a = await getCurrentAction(pool, name);
+      secret.set(name, new Set(Object.entries(a?.parameters.properties ?? {}).filter(([, p]) => p.secret).map(([k]) => k)));
+    }
+    return secret.get(name)!;
+  };
+  const out: Component[] = [];
+  for (const c of components) {
+    const hidden = new Set([...(await secretsOf(c.actions.deploy)), ...(await secretsOf(c.actions.rollback))]);
+    out.push({ ...c, deployParams: Object.fromEntries(Object.entries(c.deployParams).map(([k, v]) => [k, hidden.has(k) ? MASK : v])) });
+  }
+  return out;
+}
 
 export function componentsRouter({ pool, logger }: ApiDeps): Router {
   const router = Router();
@@ -34,13 +57,13 @@ export function componentsRouter({ pool, logger }: ApiDeps): Router {
   });
 
   router.get('/components', async (_req, res) => {
-    res.json({ components: await listComponents(pool) });
+    res.json({ components: await masked(pool, await listComponents(pool)) });
   });
 
   router.get('/components/:name', async (req, res) => {
     const c = await getComponent(pool, req.params.name);
     if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(req.params.name)}; GET /api/v1/components lists them.`);
-    res.json(c);
+    res.json((await masked(pool, [c]))[0]);
   });
 
   router.get('/components/:name/deps', async (req, res) => {

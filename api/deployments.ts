@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { closure, dependencyWaves } from '../common/graph.js';
@@ -62,6 +63,12 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     return result;
   }
 
+  /** Whether a worker polled the region's workflow queue recently (Temporal keeps pollers of the last minutes). */
+  async function hasWorkers(region: string): Promise<boolean> {
+    const r = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: regionTaskQueue(region) }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW });
+    return (r.pollers?.length ?? 0) > 0;
+  }
+
   async function prepare(body: Record<string, unknown>, environment: string) {
     const component = body.component;
     const version = body.version;
@@ -76,10 +83,16 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       if (!Array.isArray(body.regions) || !body.regions.every((r) => typeof r === 'string')) throw new ApiError(400, 'invalid_request', 'regions must be an array of region names.');
       const bad = (body.regions).filter((r) => !placed.includes(r));
       if (bad.length) throw new ApiError(400, 'not_placed', `${component} does not run in ${bad.join(', ')} for ${environment} (it runs in ${placed.join(', ')}).`);
+      const dup = (body.regions).find((r, i, all) => all.indexOf(r) !== i);
+      if (dup) throw new ApiError(400, 'invalid_request', `regions lists ${dup} twice.`);
       regions = body.regions;
     }
     const canary = typeof body.canary === 'string' ? body.canary : regions[0];
     if (!regions.includes(canary)) throw new ApiError(400, 'invalid_request', `canary ${canary} is not one of the regions ${regions.join(', ')}.`);
+    // A region nobody serves would hold the deploy (and its one-per-environment slot) until a worker appears.
+    const unserved = [];
+    for (const r of regions) if (!(await hasWorkers(r))) unserved.push(r);
+    if (unserved.length) throw new ApiError(409, 'no_worker', `no worker serves ${unserved.map((r) => `${r} (task queue ${regionTaskQueue(r)})`).join(', ')}; start one with \`node dist/workers/worker.js --region ${unserved[0]}\`, then deploy again.`);
     return { c, component, version, regions, canary };
   }
 

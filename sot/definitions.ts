@@ -50,6 +50,9 @@ export class SotError extends Error {
 }
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const CHECK_NAME_RE = /^[A-Za-z0-9_.-]{1,63}$/;
+const PUPPET_CLASS_RE = /^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$/;
+const ACTION_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$/;
 const COMPONENT_KEYS = new Set(['name', 'repository', 'platform', 'owner', 'puppet_role', 'hiera', 'checks', 'deploy_params', 'actions', 'depends_on', 'placements', 'description']);
 
 interface Located<T> {
@@ -74,8 +77,8 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
     };
     const problem = (node: YamlNode | null | undefined, message: string) => problems.push({ ...pos(node), message });
     for (const e of doc.errors) {
-      const p = e.linePos?.[0];
-      problems.push({ file: f.path, line: p?.line ?? 1, column: p?.col ?? 1, message: e.message.split('\n')[0] });
+      const p = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+      problems.push({ file: f.path, line: p.line, column: p.col, message: e.message.split('\n')[0] });
     }
     if (doc.errors.length) continue;
     const root = doc.contents;
@@ -123,7 +126,11 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
         const dependsOn = js.depends_on ?? [];
         const depsNode = get('depends_on')?.value as YamlNode | undefined;
         if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string')) problem(depsNode ?? item, `component ${name}: depends_on must be a list of component names`);
-        else if (isSeq(depsNode)) (depsNode.items as YamlNode[]).forEach((n, i) => refs.push({ kind: 'component', name: String(dependsOn[i]), at: pos(n), what: `component ${name} depends on` }));
+        else if (isSeq(depsNode))
+          (depsNode.items as YamlNode[]).forEach((n, i) => {
+            if (dependsOn.indexOf(dependsOn[i]) !== i) problem(n, `component ${name}: depends_on lists ${String(dependsOn[i])} twice`);
+            else refs.push({ kind: 'component', name: String(dependsOn[i]), at: pos(n), what: `component ${name} depends on` });
+          });
         const placements = (js.placements ?? {}) as Record<string, unknown>;
         const placeNode = get('placements')?.value as YamlNode | undefined;
         if (typeof placements !== 'object' || Array.isArray(placements)) problem(placeNode ?? item, `component ${name}: placements maps each environment to a list of regions`);
@@ -136,7 +143,14 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
               problem(rs, `component ${name}: placements.${env} must be a list of regions`);
               continue;
             }
-            for (const r of rs.items as YamlNode[]) refs.push({ kind: 'region', name: String((r as { value?: unknown }).value), at: pos(r), what: `component ${name} is placed (${env}) in region` });
+            if (rs.items.length === 0) problem(rs, `component ${name}: placements.${env} is empty; list at least one region, or remove ${env}`);
+            const seen = new Set<string>();
+            for (const r of rs.items as YamlNode[]) {
+              const region = String((r as { value?: unknown }).value);
+              if (seen.has(region)) problem(r, `component ${name}: placements.${env} lists ${region} twice`);
+              seen.add(region);
+              refs.push({ kind: 'region', name: region, at: pos(r), what: `component ${name} is placed (${env}) in region` });
+            }
           }
         }
         const checks = (js.checks ?? []) as Record<string, unknown>[];
@@ -146,10 +160,16 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
         else
           checks.forEach((c, i) => {
             const at = isSeq(checkNode) ? (checkNode.items[i] as YamlNode) : item;
-            if (typeof c?.name !== 'string' || typeof c.command !== 'string' || c.command.trim() === '') {
-              problem(at, `component ${name}: checks[${i}] needs a name and a command (as in a Sensu CheckConfig)`);
+            if (typeof c?.name !== 'string' || !CHECK_NAME_RE.test(c.name) || typeof c.command !== 'string' || c.command.trim() === '') {
+              problem(at, `component ${name}: checks[${i}] needs a name (letters, digits, . _ -) and a command (as in a Sensu CheckConfig)`);
               return;
             }
+            const field = (k: string) => (isMap(at) ? ((at.items.find((p) => String((p.key as { value?: unknown }).value) === k)?.value as YamlNode | undefined) ?? at) : at);
+            if (parsedChecks.some((x) => x.name === c.name)) problem(field('name'), `component ${name}: two checks are named ${c.name}`);
+            // Sensu: timeout 0 means none; here a check still may not run for ever, so it is capped by the health deadline.
+            if (c.timeout !== undefined && !(Number.isInteger(c.timeout) && (c.timeout as number) >= 0 && (c.timeout as number) <= 3600)) problem(field('timeout'), `component ${name}: check ${c.name}: timeout is whole seconds from 0 (none) to 3600`);
+            if (c.interval !== undefined && !(Number.isInteger(c.interval) && (c.interval as number) >= 1)) problem(field('interval'), `component ${name}: check ${c.name}: interval is whole seconds, at least 1`);
+            if (c.subscriptions !== undefined && !(Array.isArray(c.subscriptions) && c.subscriptions.every((x) => typeof x === 'string'))) problem(field('subscriptions'), `component ${name}: check ${c.name}: subscriptions is a list of names`);
             parsedChecks.push({
               name: c.name,
               command: c.command,
@@ -158,7 +178,30 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
               subscriptions: Array.isArray(c.subscriptions) ? c.subscriptions.map(String) : [],
             });
           });
-        const actions = (js.actions ?? {}) as Component['actions'];
+        const mapping = (k: string, what: string) => {
+          const v = js[k];
+          if (v === undefined || v === null) return {};
+          if (typeof v !== 'object' || Array.isArray(v)) {
+            problem((get(k)?.value as YamlNode | undefined) ?? item, `component ${name}: ${k} must be a mapping (${what})`);
+            return {};
+          }
+          return v as Record<string, unknown>;
+        };
+        for (const k of ['owner', 'puppet_role', 'description'] as const) {
+          if (js[k] !== undefined && js[k] !== null && typeof js[k] !== 'string') problem((get(k)?.value as YamlNode | undefined) ?? item, `component ${name}: ${k} must be a string`);
+        }
+        if (typeof js.puppet_role === 'string' && !PUPPET_CLASS_RE.test(js.puppet_role)) problem((get('puppet_role')?.value as YamlNode | undefined) ?? item, `component ${name}: puppet_role ${JSON.stringify(js.puppet_role)} is not a Puppet class name (e.g. role::postgres)`);
+        const hiera = mapping('hiera', 'Hiera keys and values');
+        const deployParams = mapping('deploy_params', "the deploy action's parameter values");
+        const actionsRaw = mapping('actions', 'build, deploy and rollback, each an action name');
+        const actionsNode = get('actions')?.value as YamlNode | undefined;
+        const actions: Component['actions'] = {};
+        for (const [k, v] of Object.entries(actionsRaw)) {
+          const at = isMap(actionsNode) ? ((actionsNode.items.find((p) => String((p.key as { value?: unknown }).value) === k)?.key as YamlNode | undefined) ?? actionsNode) : item;
+          if (!['build', 'deploy', 'rollback'].includes(k)) problem(at, `component ${name}: actions.${k} is not known; use build, deploy or rollback`);
+          else if (typeof v !== 'string' || !ACTION_RE.test(v)) problem(at, `component ${name}: actions.${k} must be an action name such as deploykit.deploy_artifact`);
+          else actions[k as keyof Component['actions']] = v;
+        }
         comps.push({
           value: {
             name,
@@ -166,9 +209,9 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
             platform: platform as Platform,
             owner: typeof js.owner === 'string' ? js.owner : '',
             puppetRole: typeof js.puppet_role === 'string' ? js.puppet_role : null,
-            hiera: (js.hiera ?? {}) as Record<string, unknown>,
+            hiera,
             checks: parsedChecks,
-            deployParams: (js.deploy_params ?? {}) as Record<string, unknown>,
+            deployParams,
             actions,
             dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [],
             placements: Object.fromEntries(Object.entries(placements).map(([e, rs]) => [e, Array.isArray(rs) ? rs.map(String) : []])),

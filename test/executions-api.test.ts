@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { SearchAttributes } from '../common/constants.js';
-import { alive, dbPool, eventually, http, runViaApi, temporalClient, uniqueName, waitForEnd, type Execution } from './helpers.js';
+import { alive, dbPool, eventually, historyText, http, runViaApi, temporalClient, uniqueName, waitForEnd, type Execution } from './helpers.js';
 
 const pool = dbPool();
 test.after.always(async () => {
@@ -213,14 +213,7 @@ test('a secret parameter never appears in clear text in workflow history, Postgr
   t.is(execution.parameters.token, '********');
   const client = await temporalClient();
   const history = await client.workflow.getHandle(id).fetchHistory();
-  // History messages turn bytes into base64 in toJSON; walk them instead, decoding every payload's bytes.
-  const plain = (v: unknown): unknown => {
-    if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
-    if (Array.isArray(v)) return v.map(plain);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
-    return v;
-  };
-  const text = JSON.stringify(plain(history));
+  const text = historyText(history);
   t.true(text.includes('executionId'), 'payloads were decoded');
   t.true(text.includes('$sealed'), 'the sealed value is in the workflow input');
   t.false(text.includes(secret), 'the clear value is nowhere in history');

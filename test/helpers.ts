@@ -112,3 +112,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined> | T | undef
     await sleep(100);
   }
 }
+
+/** A workflow history as text with every payload's bytes decoded (toJSON would show them as base64). */
+export function historyText(history: unknown): string {
+  const plain = (v: unknown): unknown => {
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+    if (Array.isArray(v)) return v.map(plain);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+    return v;
+  };
+  return JSON.stringify(plain(history));
+}

@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
-import { cli, config, dbPool, eventually, http, temporalClient } from './helpers.js';
+import { cli, config, dbPool, eventually, historyText, http, temporalClient } from './helpers.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'sot');
@@ -44,6 +44,45 @@ test.serial('every problem is reported with file, line and column before anythin
   t.is(api.status, 400);
   t.is(api.body.error.code, 'invalid_definitions');
   t.is(api.body.error.details[0].line, 1);
+  // A YAML syntax error deeper in a file is located where it is, not at 1:1.
+  const badIndent = await http<{ error: { details: { line: number; column: number; message: string }[] } }>('POST', '/api/v1/sot/apply', {
+    files: [{ path: 'indent.yaml', content: 'environments:\n  - name: staging\nregions:\n  - name: us-east\n   - name: eu-west\n' }],
+  });
+  t.is(badIndent.status, 400);
+  t.is(badIndent.body.error.details[0].line, 5, JSON.stringify(badIndent.body.error.details));
+  // Field types, duplicates inside a component, and empty placements are problems with positions too.
+  const fields = [
+    'environments: [{name: staging}]',
+    'regions: [{name: us-east}]',
+    'components:',
+    '  - {name: base, repository: r, platform: kvm}',
+    '  - name: app',
+    '    repository: r',
+    '    platform: kvm',
+    '    depends_on: [base, base]',
+    '    hiera: [1, 2]',
+    '    deploy_params: "x"',
+    '    actions: {deploy: 42, undeploy: ops.x}',
+    '    placements: {staging: [us-east, us-east]}',
+    '    checks:',
+    '      - {name: up, command: check_tcp, timeout: soon}',
+    '      - {name: up, command: check_tcp}',
+    '',
+  ].join('\n');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sot-fields-')), 'fields.yaml');
+  fs.writeFileSync(file, fields);
+  const typed = await cli(['sot', 'apply', file]);
+  t.is(typed.code, 2, typed.stdout);
+  for (const want of [
+    /:8:24: component app: depends_on lists base twice/,
+    /:9:12: component app: hiera must be a mapping/,
+    /:10:20: component app: deploy_params must be a mapping/,
+    /:11:15: component app: actions\.deploy must be an action name/,
+    /:11:27: component app: actions\.undeploy is not known/,
+    /:12:37: component app: placements\.staging lists us-east twice/,
+    /:14:\d+: component app: check up: timeout is whole seconds/,
+    /:15:\d+: component app: two checks are named up/,
+  ]) t.regex(typed.stderr, want);
 });
 
 test.serial('the 28-component example applies in one transaction; a dry run and a re-apply change nothing', async (t) => {
@@ -119,6 +158,9 @@ test.after.always(() => {
   healthServer.close();
 });
 
+/** A secret deploy parameter (deploykit.deploy_artifact declares registry_token secret). */
+const REGISTRY_TOKEN = `regtok-${Math.random().toString(36).slice(2, 12)}`;
+
 function deployComponents(only?: string[], repos: Record<string, string> = {}): string {
   const comp = (name: string, deps: string[]) =>
     [
@@ -135,6 +177,7 @@ function deployComponents(only?: string[], repos: Record<string, string> = {}): 
       '        timeout: 10',
       '    deploy_params:',
       `      artifact: ${name}-bundle`,
+      `      registry_token: ${REGISTRY_TOKEN}`,
       '    actions:',
       '      deploy: deploykit.deploy_artifact',
       '    placements:',
@@ -201,9 +244,29 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
     t.deepEqual(mine.map((x) => x.method), ['PUT', 'POST', 'DELETE'], `${region}: silence → event → unsilence`);
     t.is(mine[1].body.check?.status, 0);
   }
+  // The secret deploy parameter reached the script, but not history, the execution records or the component API.
+  const client = await temporalClient();
+  const { rows: actionRuns } = await pool.query<{ id: string; stdout: string; parameters: unknown }>("SELECT id, stdout, parameters FROM executions WHERE action = 'deploykit.deploy_artifact' AND workflow_id LIKE $1", [`${r.body.id}%`]);
+  t.true(actionRuns.length >= 2, 'a deploy action run per region');
+  for (const run of actionRuns) {
+    t.regex(run.stdout, new RegExp(`with a registry token of ${REGISTRY_TOKEN.length} characters`), 'the script got the clear value');
+    t.false(JSON.stringify(run).includes(REGISTRY_TOKEN));
+  }
+  const legs = client.workflow.list({ query: `Component = "hello-api" AND Version = "1.0.0"` });
+  let histories = 0;
+  for await (const w of legs) {
+    const h = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+    const text = historyText(h);
+    t.true(text.includes('hello-api-bundle'), 'payloads were decoded');
+    t.false(text.includes(REGISTRY_TOKEN), `${w.workflowId}: no clear registry token in history`);
+    histories++;
+  }
+  t.true(histories >= 1);
+  const shown = await http<{ deployParams: Record<string, string> }>('GET', '/api/v1/components/hello-api');
+  t.is(shown.body.deployParams.registry_token, '********');
+  t.is(shown.body.deployParams.artifact, 'hello-api-bundle');
   // Searchable by component and version in Temporal.
   // Visibility is indexed asynchronously: give it a moment.
-  const client = await temporalClient();
   t.true(await eventually(async () => (await client.workflow.count(`Component = "hello-api" AND Version = "1.0.0" AND Env = "production"`)).count >= 3, 'the deploy and its two region legs, searchable by component, version and environment'));
 });
 
@@ -212,7 +275,7 @@ test.serial('a failing health check rolls back to the previous version and leave
   t.is(r.status, 202);
   const o = await outcome(r.body.id);
   t.false(o.ok);
-  t.regex(o.error ?? '', /health checks failed in us-east: not healthy after \d+ attempts: hello-api-http: HTTP CRITICAL/);
+  t.regex(o.error ?? '', /health checks failed in us-east: not healthy within 2s \(\d+ attempts\): hello-api-http: HTTP CRITICAL/);
   t.regex(o.error ?? '', /rolled back us-east to 1\.0\.0/);
   const recs = (await records('hello-api')).slice(2);
   t.deepEqual(recs.map((x) => [x.region, x.kind, x.version, x.status]), [['us-east', 'deploy', '2.0.0-bad', 'failed'], ['us-east', 'rollback', '1.0.0', 'succeeded']]);

@@ -81,8 +81,13 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
   let approval: { actor: string } | undefined;
   let rejection: { actor: string; reason?: string } | undefined;
   let awaitingApproval = false;
-  setHandler(approveSignal, (a) => void (approval ??= a));
-  setHandler(rejectSignal, (r) => void (rejection ??= r));
+  // A signal counts only while a gate is open: nobody approves a wave in advance.
+  setHandler(approveSignal, (a) => {
+    if (awaitingApproval) approval ??= a;
+  });
+  setHandler(rejectSignal, (r) => {
+    if (awaitingApproval) rejection ??= r;
+  });
   const gateOpen = () => {
     if (!awaitingApproval || approval !== undefined || rejection !== undefined) throw new Error('this deploy is not waiting at an undecided approval gate.');
   };

@@ -3,7 +3,7 @@
  * run the deploy action → puppet apply → health checks until healthy or a deadline → unsilence →
  * record the deployment. A failure names the step and the region.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { deployParameters, type CheckResult, type PuppetSummary, type RegionDeployInput, type RegionDeployResult } from '../common/deploy.js';
 import { failureReason, recordUnfinished, runActionOptions } from './action-execution.js';
@@ -28,7 +28,8 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     await record('running', null, null);
     step = 'silence checks';
     setCurrentDetails(`${label}: silencing ${s.checks.length} check(s)`);
-    silences = await quick.sensuSilence({ component: s.name, environment, checks: s.checks, reason: `${kind} ${s.name} ${version} by ${input.actor}`, actor: input.actor });
+    // A rollback goes on even when Sensu cannot be reached.
+    silences = await quick.sensuSilence({ component: s.name, environment, checks: s.checks, reason: `${kind} ${s.name} ${version} by ${input.actor}`, actor: input.actor, bestEffort: kind === 'rollback' });
 
     const action = kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
     if (action) {
@@ -60,14 +61,19 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     let results: CheckResult[] = [];
     let attempts = 0;
     const maxAttempts = Math.max(1, Math.floor(input.health.timeoutSeconds / input.health.intervalSeconds) + 1);
+    // The deadline is time, not a number of passes: slow checks must not stretch it (workflow time is deterministic).
+    const byTime = patched('health-deadline-by-time');
+    const deadline = Date.now() + input.health.timeoutSeconds * 1000;
     if (s.checks.length) {
       for (;;) {
         attempts++;
         results = await checks.runChecks({ component: s.name, environment, version, checks: s.checks });
         const failing = results.filter((r) => r.status !== 0);
         if (failing.length === 0) break;
-        setCurrentDetails(`${label}: waiting for ${failing.map((f) => f.name).join(', ')} healthy, ${attempts}/${maxAttempts}`);
-        if (attempts >= maxAttempts) throw ApplicationFailure.nonRetryable(`not healthy after ${attempts} attempts: ${failing.map((f) => `${f.name}: ${f.output}`).join('; ')}`, 'Unhealthy');
+        const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+        setCurrentDetails(`${label}: waiting for ${failing.map((f) => f.name).join(', ')} healthy, ${byTime ? `attempt ${attempts}, ${left}s left` : `${attempts}/${maxAttempts}`}`);
+        const over = byTime ? Date.now() + input.health.intervalSeconds * 1000 > deadline : attempts >= maxAttempts;
+        if (over) throw ApplicationFailure.nonRetryable(`not healthy ${byTime ? `within ${input.health.timeoutSeconds}s (${attempts} attempts)` : `after ${attempts} attempts`}: ${failing.map((f) => `${f.name}: ${f.output}`).join('; ')}`, 'Unhealthy');
         await sleep(`${input.health.intervalSeconds}s`);
       }
     }
