@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { closure, dependencyWaves } from '../common/graph.js';
@@ -65,7 +65,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
 
   /** Whether a worker polled the region's workflow queue recently (Temporal keeps pollers of the last minutes). */
   async function hasWorkers(region: string): Promise<boolean> {
-    const r = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: regionTaskQueue(region) }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW });
+    const r = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: regionTaskQueue(region) }, taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW });
     return (r.pollers?.length ?? 0) > 0;
   }
 

@@ -63,6 +63,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
   router.post('/packs/:pack/ingest', async (req, res) => {
     const pack = req.params.pack;
     if (!PACK_RE.test(pack)) throw new ApiError(400, 'invalid_request', `pack name ${JSON.stringify(pack)} is not valid: lower-case letters, digits, _ and -, starting with a letter.`);
+    if (pack === 'core') throw new ApiError(400, 'reserved_pack', 'pack "core" holds the built-in actions (core.ingest …); ingest under another name (--pack NAME).');
     const body = (req.body ?? {}) as { source?: Record<string, unknown>; mode?: string; region?: string };
     const mode = (body.mode ?? 'apply') as IngestRequest['mode'];
     if (!(MODES as readonly string[]).includes(mode)) throw new ApiError(400, 'invalid_request', `mode must be one of ${MODES.join(', ')}.`);

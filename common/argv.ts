@@ -74,7 +74,9 @@ export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'>,
 export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'entryPoint' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
   // The shim reads the parameters as JSON on stdin; nothing else goes on the command line.
   if (action.runner === 'st2-python') return [...INTERPRETERS[action.runner], action.entryPoint];
-  return [...INTERPRETERS[action.runner], action.entryPoint, ...buildArgs(action, params)];
+  // A script path that starts with "-" would be read as an interpreter option (bash -c, python3 -m): say ./ first.
+  const entry = action.entryPoint.startsWith('-') ? `./${action.entryPoint}` : action.entryPoint;
+  return [...INTERPRETERS[action.runner], entry, ...buildArgs(action, params)];
 }
 
 export const MASK = '********';

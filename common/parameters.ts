@@ -72,6 +72,9 @@ export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters
   for (const group of action.parameters.exclusive ?? []) {
     const both = group.filter((p) => given.includes(p));
     if (both.length > 1) problems.push({ parameter: both.join(', '), message: `cannot be given together (the script accepts only one of ${group.join(', ')})` });
+    // A default of a mutually exclusive option is the script's own business: passing it next to the
+    // member the caller chose would make the script refuse the pair.
+    for (const p of group) if (!given.includes(p)) delete copy[p];
   }
   if (problems.length) throw new ParameterError(action.name, problems);
   return copy;

@@ -92,6 +92,7 @@ export interface IngestDeps {
 
 export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestReport> {
   if (!PACK_RE.test(req.pack)) throw new IngestError(`pack name ${JSON.stringify(req.pack)} is not valid: use lower-case letters, digits, _ and -, starting with a letter (--pack NAME).`);
+  if (req.pack === 'core') throw new IngestError('pack "core" holds the built-in actions (core.ingest …); ingest under another name (--pack NAME).');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `stackwire-ingest-${req.pack}-`));
   try {
     let files: PackFile[];

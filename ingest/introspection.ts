@@ -65,7 +65,29 @@ function helpText(p: InferredParameter): string | undefined {
 /** Frameworks that accept --long=value and "--" as the end of options. */
 const GNU_STYLE = new Set(['argparse', 'click', 'optparse', 'getopt']);
 
-function schemaFor(p: InferredParameter, gnu: boolean): { name: string; schema: ParameterSchema; required: boolean } {
+/**
+ * A default as the schema's type: argparse runs string defaults through `type` (default='5' with
+ * type=int is 5) and a scalar default of a list option is one item. Undefined when it cannot fit.
+ */
+function defaultFor(value: unknown, s: ParameterSchema): unknown {
+  const one = (v: unknown, type: ParameterSchema['type'], choices?: unknown[]): unknown => {
+    let out: unknown;
+    if (type === 'integer') out = typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : undefined;
+    else if (type === 'number') out = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
+    else if (type === 'string') out = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+    else if (type === 'boolean') out = typeof v === 'boolean' ? v : undefined;
+    else out = v;
+    return out !== undefined && choices && !choices.includes(out) ? undefined : out;
+  };
+  if (s.type === 'array') {
+    const items = Array.isArray(value) ? value : [value];
+    const converted = items.map((v) => one(v, (s.items?.type ?? 'string') as ParameterSchema['type'], s.items?.enum));
+    return converted.every((v) => v !== undefined) ? converted : undefined;
+  }
+  return one(value, s.type, s.enum);
+}
+
+function schemaFor(p: InferredParameter, gnu: boolean, problems: string[] = []): { name: string; schema: ParameterSchema; required: boolean } {
   let name = cleanName(p.name);
   const s: ParameterSchema = {};
   const description = helpText(p);
@@ -111,10 +133,19 @@ function schemaFor(p: InferredParameter, gnu: boolean): { name: string; schema: 
         if (p.choices?.length) s.items.enum = p.choices;
         if (p.kind === 'option' && p.action !== 'append') s.spread = true;
       } else if (p.choices?.length) s.enum = p.choices;
-      if (p.default !== undefined && p.default !== null) s.default = p.default;
+      if (p.default !== undefined && p.default !== null) {
+        const d = defaultFor(p.default, s);
+        if (d !== undefined) s.default = d;
+        else problems.push(`the default ${JSON.stringify(p.default)} of ${name} does not fit its type (${s.type}); left to the script`);
+      }
     }
   }
   if (SECRET_NAME.test(name)) s.secret = true;
+  // A secret's literal default would be shown in every listing: the script keeps it to itself.
+  if (s.secret && s.default !== undefined && s.type !== 'boolean') {
+    delete s.default;
+    if (s.description) s.description = s.description.replaceAll(JSON.stringify(p.default).replace(/^"|"$/g, ''), '********');
+  }
   // --name=value keeps a value that starts with "-" a value, exactly as a careful human types it.
   if (gnu && s.flag?.startsWith('--') && s.type !== 'boolean' && !s.count && !s.spread) s.flag = `${s.flag}=`;
   const required = p.required && s.default === undefined;
@@ -131,7 +162,9 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
     let positional = 0;
     const globalsFirst = [...params].sort((a, b) => Number(scopeGlobal(b)) - Number(scopeGlobal(a)));
     for (const p of globalsFirst) {
-      const converted = schemaFor(p, GNU_STYLE.has(intro.framework));
+      const problems: string[] = [];
+      const converted = schemaFor(p, GNU_STYLE.has(intro.framework), problems);
+      for (const message of problems) warnings.push({ file: intro.file, line: null, message });
       const { schema, required: req } = converted;
       let name = converted.name;
       if (properties[name]) {
@@ -164,7 +197,8 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
     subcommand: sc.name,
     description: [sc.help ?? '', intro.description].filter(Boolean).join(' — '),
     parameters: build([...top, ...intro.parameters.filter((p) => p.subcommand === sc.name)], (p) => !p.subcommand),
-    argvPrefix: [sc.name],
+    // A nested sub-command ("db migrate") is one argv word per level.
+    argvPrefix: sc.name.split(' '),
   }));
   return { variants, warnings };
 }

@@ -146,7 +146,8 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
       const letter = spec[i];
       if (letter === ':') continue;
       const takesArg = spec[i + 1] === ':';
-      if (letter === 'h') continue;
+      // -h is help only when it takes no value (getopts "h:p:" makes it e.g. the host).
+      if (letter === 'h' && !takesArg) continue;
       const h = handlers.get(letter);
       const name = (h?.var ?? `opt_${letter}`).toLowerCase();
       if (h?.var) optionVars.add(h.var);
@@ -188,7 +189,21 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
 
   // Positionals: NAME="$1" / NAME=${2:-default} at the top level (after option parsing shifted them).
   const positional: { index: number; name: string; def?: string; required: boolean; node: Node }[] = [];
+  // "$1" inside a function is the function's own argument (log() { local msg="$1"; }), not the
+  // script's; only a function called with the script's arguments (main "$@") counts.
+  const forwarded = new Set(
+    all(root, 'command')
+      .filter((c) => named(c).slice(1).some((a) => /^"?\$[@*]"?$/.test(a.text)))
+      .map((c) => c.childForFieldName('name')?.text ?? ''),
+  );
+  const inOwnFunction = (n: Node): boolean => {
+    for (let p = n.parent; p; p = p.parent) {
+      if (p.type === 'function_definition') return !forwarded.has(p.childForFieldName('name')?.text ?? '');
+    }
+    return false;
+  };
   for (const a of all(root, 'variable_assignment')) {
+    if (inOwnFunction(a)) continue;
     const v = soleVariable(a.childForFieldName('value'));
     const name = a.childForFieldName('name')?.text;
     if (!v || !name || !/^[1-9]$/.test(v.name) || optionVars.has(name)) continue;
@@ -200,7 +215,13 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
   }
   // Bare $1…$n with no assignment: named from the usage line when it has them.
   const usage = usageNames(header.usage);
-  const usedIndexes = new Set(all(root, 'simple_expansion').map((e) => named(e)[0]?.text ?? '').filter((t) => /^[1-9]$/.test(t)).map((t) => Number(t) - 1));
+  const usedIndexes = new Set(
+    all(root, 'simple_expansion')
+      .filter((e) => !inOwnFunction(e))
+      .map((e) => named(e)[0]?.text ?? '')
+      .filter((t) => /^[1-9]$/.test(t))
+      .map((t) => Number(t) - 1),
+  );
   for (const idx of [...usedIndexes].sort()) {
     if (positional.some((p) => p.index === idx)) continue;
     if (out.framework === 'case-loop' && idx <= 1) continue; // $1/$2 are the loop's cursor

@@ -52,7 +52,8 @@ function secretNames(action: Pick<ActionSpec, 'parameters'>): string[] {
 
 /** Seals the values of the action's secret parameters. Throws when there are some and no key. */
 export function sealSecrets(action: Pick<ActionSpec, 'name' | 'parameters'>, params: Record<string, unknown>, key: Buffer | undefined): Record<string, unknown> {
-  const names = secretNames(action).filter((k) => params[k] !== undefined);
+  // Already sealed values stay as they are (sealing twice would hand the script a sealed blob).
+  const names = secretNames(action).filter((k) => params[k] !== undefined && !isSealed(params[k]));
   if (names.length === 0) return params;
   if (!key) throw new SecretKeyError(`${action.name} has secret parameters (${names.join(', ')}) but STACKWIRE_SECRET_KEY is not set, so they cannot be sealed. Set it (32 random bytes, base64) for the API and every worker.`);
   const out = { ...params };

@@ -231,6 +231,38 @@ test('an ingested action runs on a regional worker from the stored pack, with ar
   t.regex(help.stdout, /source: echo_args\.py \(inferred\)/);
 });
 
+test('patterns a review found in real ops scripts: getopts -h with a value, helper functions, exclusive defaults, string defaults, nested sub-commands, odd names', async (t) => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-ingest-')), 'patterns');
+  fs.mkdirSync(dir);
+  const write = (name: string, text: string) => fs.writeFileSync(path.join(dir, name), text);
+  write('hp.sh', '#!/usr/bin/env bash\n# Connect to a database host.\nwhile getopts "h:p:" opt; do\n  case "$opt" in\n    h) host="$OPTARG" ;;\n    p) port="$OPTARG" ;;\n    *) exit 2 ;;\n  esac\ndone\necho "$host:$port"\n');
+  write('backup.sh', '#!/usr/bin/env bash\n# Back up one database.\nlog() { local msg="$1"; echo "[backup] $msg"; }\ndie() { echo "$1" >&2; exit 1; }\nDB=${1:?usage: backup.sh DB}\nlog "backing up $DB"\n');
+  write('report.py', '#!/usr/bin/env python3\n"""Report."""\nimport argparse\np = argparse.ArgumentParser()\ng = p.add_mutually_exclusive_group()\ng.add_argument("--format", choices=["text", "csv"], default="text")\ng.add_argument("--json", action="store_true")\np.add_argument("--count", type=int, default="5")\nprint(p.parse_args())\n');
+  write('dbtool.py', '#!/usr/bin/env python3\n"""Database tool."""\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ndb = sub.add_parser("db")\ndbsub = db.add_subparsers(dest="dbcmd", required=True)\nm = dbsub.add_parser("migrate")\nm.add_argument("--to", type=int)\nprint(p.parse_args())\n');
+  write('-x.sh', '#!/usr/bin/env bash\n# A script whose name starts with a dash.\necho "$1"\n');
+  write('deep.py', `#!/usr/bin/env python3\nx = ${Array.from({ length: 20000 }, (_, i) => String(i)).join(' + ')}\n`);
+  const pack = uniqueName('patterns').replace(/-/g, '_');
+  const core = await cli(['ingest', dir, '--pack', 'core']);
+  t.is(core.code, 2, 'the built-in pack name is reserved');
+  t.regex(core.stderr, /pack "core" holds the built-in actions/);
+  const r = await ingest([dir, '--pack', pack, '--no-write']);
+  t.is(r.code, 0, r.stderr);
+  t.true(r.report.warnings.some((w) => w.file === 'deep.py' && /too deeply nested/.test(w.message)), 'one pathological file is a warning, not a failed ingest');
+  const actions = new Map((await packActions(pack)).map((a) => [a.name.slice(pack.length + 1), a]));
+  t.deepEqual(Object.keys(actions.get('hp')!.parameters.properties).sort(), ['host', 'port']);
+  t.deepEqual(Object.keys(actions.get('backup')!.parameters.properties), ['db'], "a helper function's $1 is not the script's");
+  t.is(actions.get('report')!.parameters.properties.count.default, 5, "argparse runs a string default through type=int");
+  const dry = async (action: string, ...pairs: string[]) => {
+    const d = await cli(['run', `${pack}.${action}`, ...pairs, '--dry-run']);
+    t.is(d.code, 0, d.stderr);
+    return d.stdout.trim();
+  };
+  t.is(await dry('hp', 'host=db1', 'port=5432'), 'bash hp.sh -h db1 -p 5432');
+  t.is(await dry('report', 'json=true'), 'python3 report.py --json --count=5', 'the default of the other exclusive option is left to the script');
+  t.is(await dry('dbtool.db_migrate', 'to=3'), 'python3 dbtool.py db migrate --to=3', 'one argv word per sub-command level');
+  t.is(await dry('x', 'arg1=hi'), 'bash ./-x.sh hi', 'a script name that starts with a dash is not read as an interpreter option');
+});
+
 test('an override file corrects inferred metadata field by field', async (t) => {
   const dir = copyTree(path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit', 'scripts'), 'overkit');
   fs.writeFileSync(

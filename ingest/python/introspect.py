@@ -1022,7 +1022,8 @@ class Analyzer:
             letter = shortopts[i]
             takes = i + 1 < len(shortopts) and shortopts[i + 1] == ":"
             i += 2 if takes else 1
-            if letter in ("h", ":") or f"-{letter}" in seen:
+            # -h is help only when it takes no value ("h:p:" makes it e.g. the host)
+            if letter == ":" or (letter == "h" and not takes) or f"-{letter}" in seen:
                 continue
             seen.add(f"-{letter}")
             self.getopt_params.append(self.getopt_param(letter, f"-{letter}", takes))
@@ -1362,12 +1363,16 @@ def introspect_file(path: str) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         result["warnings"].append({"line": 0, "message": f"cannot parse file: {exc}"})
         return result
+    except (RecursionError, MemoryError) as exc:
+        # a pathological file (e.g. a generated 20,000-term expression) is one warning, not a failed ingest
+        result["warnings"].append({"line": 0, "message": f"too deeply nested to analyse ({type(exc).__name__}); takes free-form arguments"})
+        return result
     result["is_script"] = is_script(data, tree)
     source = data.decode("utf-8", errors="replace")
     analyzer = Analyzer(tree, source)
     try:
         found = analyzer.result()
-    except Exception as exc:  # noqa: BLE001 - never fail the whole run
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - never fail the whole run
         analyzer.warn(0, f"internal analyser error: {type(exc).__name__}: {exc}")
         found = {"description": first_paragraph(analyzer.module_doc), "framework": "none",
                  "parameters": [], "subcommands": []}
