@@ -22,6 +22,8 @@ import { pluginDir, puppetBinary } from '../lib/system-packages.js';
 
 export interface DeployDeps {
   pool: Pool;
+  /** The operator's Puppet modules; unset: a stand-in class is generated for each role. */
+  puppetModulePath?: string[] | undefined;
   /** Seals the deploy action's secret parameters taken from the source of truth. */
   secretKey: Buffer | undefined;
   region: string;
@@ -82,6 +84,16 @@ export function checkArgv(command: string, vars: Record<string, string>, plugins
 /** The Sensu proxy entity a component's check results are reported under, per environment and region. */
 export function sensuEntity(component: string, environment: string, region: string): string {
   return `${component}-${environment}-${region}`;
+}
+
+/** Where Puppet's autoloader looks for a class: role::web::front → role/manifests/web/front.pp. */
+function roleFile(role: string): string {
+  const [module, ...rest] = role.split('::');
+  return path.join(module, 'manifests', rest.length ? `${rest.join('/')}.pp` : 'init.pp');
+}
+
+function roleManifest(role: string, modulePath: string[]): string | undefined {
+  return modulePath.map((d) => path.join(d, roleFile(role))).find((f) => fs.existsSync(f));
 }
 
 /** Hiera interpolates %{…} in values; data from the source of truth is taken literally. */
@@ -148,6 +160,14 @@ export function createDeployActivities(deps: DeployDeps) {
         const data = { ...input.hiera, 'stackwire::component': input.component, 'stackwire::version': input.version, 'stackwire::environment': input.environment, 'stackwire::region': deps.region, 'stackwire::state_dir': stateDir, 'stackwire::config': { ...input.hiera, version: input.version } };
         fs.writeFileSync(path.join(run, 'data', 'run.yaml'), YAML.stringify(hieraLiteral(data)));
         fs.writeFileSync(path.join(run, 'hiera.yaml'), YAML.stringify({ version: 5, defaults: { datadir: path.join(run, 'data'), data_hash: 'yaml_data' }, hierarchy: [{ name: 'stackwire run', path: 'run.yaml' }] }));
+        // With the operator's modules, the real role class is applied (it reads the same Hiera data);
+        // without them, a stand-in class of that name manages the component's config file.
+        const modulePath = deps.puppetModulePath;
+        if (modulePath) {
+          const file = roleManifest(input.role, modulePath);
+          if (!file) throw ApplicationFailure.nonRetryable(`puppet role ${input.role} is not in the module path (${modulePath.join(':')}): expected ${roleFile(input.role)} in one of its folders`, 'BadRole');
+          fs.writeFileSync(path.join(run, 'site.pp'), `include ${input.role}\n`);
+        } else {
         // Only validated identifiers go into the manifest; every value comes through Hiera lookups.
         fs.writeFileSync(
           path.join(run, 'site.pp'),
@@ -165,8 +185,9 @@ export function createDeployActivities(deps: DeployDeps) {
             '',
           ].join('\n'),
         );
+        }
         const summaryFile = path.join(run, 'last_run_summary.yaml');
-        const argv = [puppet, 'apply', '--detailed-exitcodes', '--color', 'false', '--vardir', path.join(run, 'var'), '--confdir', path.join(run, 'conf'), '--codedir', path.join(run, 'code'), '--hiera_config', path.join(run, 'hiera.yaml'), '--lastrunfile', summaryFile, '--logdest', 'console', ...(input.noop ? ['--noop'] : []), path.join(run, 'site.pp')];
+        const argv = [puppet, 'apply', '--detailed-exitcodes', '--color', 'false', '--vardir', path.join(run, 'var'), '--confdir', path.join(run, 'conf'), '--codedir', path.join(run, 'code'), '--hiera_config', path.join(run, 'hiera.yaml'), ...(modulePath ? ['--modulepath', modulePath.join(':')] : []), '--lastrunfile', summaryFile, '--logdest', 'console', ...(input.noop ? ['--noop'] : []), path.join(run, 'site.pp')];
         const began = Date.now();
         const r = await runProcess(argv, { cwd: run, timeoutMs: 10 * 60_000, env: deps.scriptEnv, heartbeat: true });
         const wallSeconds = (Date.now() - began) / 1000;

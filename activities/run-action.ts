@@ -31,6 +31,8 @@ export interface ActivityDeps {
   cacheDir: string;
   /** Local state (Puppet-managed files of deployments live under it). */
   dataDir: string;
+  /** The operator's Puppet modules (STACKWIRE_PUPPET_MODULEPATH); unset: stand-in role classes. */
+  puppetModulePath?: string[] | undefined;
   /** The Sensu backend, when one is configured. */
   sensu: SensuClient | undefined;
   /** Opens sealed secret parameters (STACKWIRE_SECRET_KEY). */

@@ -58,6 +58,8 @@ export interface Config {
   actor: string;
   /** A Sensu Go backend for silences and events; unset, deploys run checks without telling Sensu. */
   sensu: { url: string; apiKey: string; namespace: string } | undefined;
+  /** Where the workers find the operator's Puppet modules (role classes); unset: a stand-in class per role. */
+  puppetModulePath: string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +105,16 @@ export function parseRegions(raw: string, source: string): string[] {
   const dup = regions.find((r, i) => regions.indexOf(r) !== i);
   if (dup) throw new ConfigError(`${source}: region ${JSON.stringify(dup)} is listed twice.`);
   return regions;
+}
+
+function puppetModulePath(env: Env): string[] | undefined {
+  const raw = optional(env, 'STACKWIRE_PUPPET_MODULEPATH');
+  if (!raw) return undefined;
+  const dirs = raw.split(':').filter((d) => d !== '');
+  for (const d of dirs) {
+    if (!path.isAbsolute(d)) throw new ConfigError(`STACKWIRE_PUPPET_MODULEPATH: ${JSON.stringify(d)} is not an absolute path; list module folders separated by ":", e.g. /etc/puppetlabs/code/environments/production/modules.`);
+  }
+  return dirs;
 }
 
 function sensuConfig(env: Env): Config['sensu'] {
@@ -181,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     actor: str(env, 'STACKWIRE_ACTOR', env.USER ?? 'anonymous'),
     sensu: sensuConfig(env),
+    puppetModulePath: puppetModulePath(env),
   };
 }
 

@@ -110,6 +110,8 @@ async function main(): Promise<number> {
       STACKWIRE_LOG_LEVEL: 'info',
       // Deploy state (Puppet-managed files) per run: two test runs of one checkout never share it.
       STACKWIRE_DATA_DIR: runDir,
+      // Real role classes (test/fixtures/puppet/modules) instead of the stand-in ones.
+      STACKWIRE_PUPPET_MODULEPATH: path.join(PROJECT_ROOT, 'test', 'fixtures', 'puppet', 'modules'),
     };
     const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, log });
     cleanups.push(() => procs.stop());

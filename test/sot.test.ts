@@ -234,6 +234,8 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
   const managed = fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'eu-west', 'hello-api', 'config.yaml'), 'utf8');
   t.regex(managed, /version: 1\.0\.0/);
   t.regex(managed, new RegExp(`hello_api::port: ${healthPort}`));
+  // The role class came from the operator's modules (STACKWIRE_PUPPET_MODULEPATH): only it writes this file.
+  t.is(fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'eu-west', 'hello-api', 'port'), 'utf8'), `${healthPort}\n`);
   const list = await cli(['deployment', 'list', '--component', 'hello-api', '--json']);
   t.is((JSON.parse(list.stdout) as unknown[]).length, 2);
   // Sensu (a STUB of its API, see test/sensu-stub.ts) was told: silence, check result, unsilence — per region.
@@ -338,6 +340,10 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   t.deepEqual(p.changes, [{ region: 'us-east', from: '1.1.0', to: '3.0.0' }, { region: 'eu-west', from: '1.1.0', to: '3.0.0' }]);
   t.is((await records('hello-api')).length, before);
   t.is((await client.workflow.count('Component = "hello-api"')).count, runsBefore);
+  // A role that the module path does not have is reported by the plan, before any deploy.
+  const missingRole = await http<{ puppetNoop: Record<string, { error?: string }> }>('POST', '/api/v1/deployments', { environment: 'production', component: 'auth-service', version: '9.0.0', plan: true });
+  t.is(missingRole.status, 200, JSON.stringify(missingRole.body));
+  t.regex(Object.values(missingRole.body.puppetNoop)[0]?.error ?? '', /puppet role role::auth_service is not in the module path .*: expected role\/manifests\/auth_service\.pp/);
   const release = await cli(['release', '--env', 'production', '--plan', 'rt-web=1.0.0', 'rt-api=1.0.0', 'rt-db=1.0.0', 'rt-cache=1.0.0']);
   t.is(release.code, 0, release.stderr);
   t.regex(release.stdout, /wave 1: rt-cache, rt-db\nwave 2: rt-api\nwave 3: rt-web/);

@@ -80,6 +80,7 @@ async function main(): Promise<number> {
               secretKey: config.secretKey,
               cacheDir: config.cacheDir,
               dataDir: config.dataDir,
+              puppetModulePath: config.puppetModulePath,
               sensu: config.sensu ? new SensuClient(config.sensu) : undefined,
             }),
           }
