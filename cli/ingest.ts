@@ -113,6 +113,11 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
       const sign = { added: '+', changed: '~', removed: '-', unchanged: ' ' }[c.change];
       out(`${sign} ${c.name}${c.version ? ` v${c.version}` : ''}${c.details ? `: ${c.details.join(', ')}` : ''}`);
     }
+    const f = report.fileChanges;
+    const fileLine = Object.entries<string[]>({ added: f.added, changed: f.changed, removed: f.removed })
+      .filter(([, list]) => list.length)
+      .map(([k, list]) => `${k} ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`);
+    if (fileLine.length && mode !== 'apply') out(`pack files differ from the catalog: ${fileLine.join('; ')}`);
     for (const w of report.warnings) out(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
     for (const u of report.unsupported) out(`unsupported: ${u.file}: ${u.reason}`);
     const s = report.summary;

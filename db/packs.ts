@@ -82,6 +82,12 @@ export async function recordPackVersion(client: PoolClient, pack: string, manife
   return { pack, version, manifestHash: hash };
 }
 
+/** The file list of a pack's current version (undefined for a pack never ingested). */
+export async function currentPackManifest(db: Pool | PoolClient, pack: string): Promise<ManifestEntry[] | undefined> {
+  const { rows } = await db.query<{ files: ManifestEntry[] }>('SELECT v.files FROM packs p JOIN pack_versions v ON v.pack = p.name AND v.version = p.current_version WHERE p.name = $1', [pack]);
+  return rows[0]?.files;
+}
+
 /** The files of a pack version, with their content, for a worker to materialise. */
 export async function loadPackVersion(db: Pool, ref: PackRef): Promise<{ manifest: ManifestEntry[]; contents: Map<string, Buffer> }> {
   const { rows } = await db.query<{ files: ManifestEntry[] }>('SELECT files FROM pack_versions WHERE pack = $1 AND manifest_hash = $2', [ref.pack, ref.manifestHash]);

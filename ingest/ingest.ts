@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ActionSpec, PackRef } from '../common/types.js';
 import { packActions, upsertActions } from '../db/actions.js';
-import { loadBlobs, manifestOf, recordPackVersion, sha256, storeBlobs, type ManifestEntry, type PackFile } from '../db/packs.js';
+import { currentPackManifest, loadBlobs, manifestOf, recordPackVersion, sha256, storeBlobs, type ManifestEntry, type PackFile } from '../db/packs.js';
 import type { Pool } from '../db/pool.js';
 import { actionYaml, analyzePack, type IngestedAction, type Unsupported } from './analyze.js';
 import { walkTree } from './walk.js';
@@ -39,6 +39,11 @@ export interface IngestReport {
   packVersion?: PackRef;
   files: number;
   changes: ActionChange[];
+  /**
+   * Files of the pack that differ from its current version in the catalog — also those that are no
+   * action (a library module, a config file): runs use the stored files, so they count as drift.
+   */
+  fileChanges: { added: string[]; changed: string[]; removed: string[] };
   summary: { added: number; changed: number; unchanged: number; removed: number; warnings: number; unsupported: number };
   drift: boolean;
   warnings: { file: string; line: number | null; message: string }[];
@@ -143,6 +148,13 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     }
     const names = new Set(analysis.actions.map((a) => a.name));
     for (const c of current) if (!c.removed && !names.has(c.name)) changes.push({ name: c.name, change: 'removed', version: c.version });
+    const before = new Map((await currentPackManifest(deps.pool, req.pack) ?? []).map((m) => [m.path, m]));
+    const now = manifestOf(files);
+    const fileChanges = {
+      added: now.filter((m) => !before.has(m.path)).map((m) => m.path),
+      changed: now.filter((m) => before.has(m.path) && (before.get(m.path)!.sha256 !== m.sha256 || before.get(m.path)!.mode !== m.mode)).map((m) => m.path),
+      removed: [...before.keys()].filter((p) => !now.some((m) => m.path === p)).sort(),
+    };
     let packVersion: PackRef | undefined;
     if (req.mode === 'apply') {
       await storeBlobs(deps.pool, files);
@@ -176,7 +188,8 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
       files: files.length,
       changes,
       summary,
-      drift: summary.added + summary.changed + summary.removed > 0,
+      fileChanges,
+      drift: summary.added + summary.changed + summary.removed + fileChanges.added.length + fileChanges.changed.length + fileChanges.removed.length > 0,
       warnings: analysis.warnings,
       unsupported: analysis.unsupported,
       actions: analysis.actions.map((a) => ({ name: a.name, sourcePath: a.sourcePath ?? a.entryPoint, framework: a.framework, yaml: actionYaml(a) })),

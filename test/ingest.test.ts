@@ -14,6 +14,7 @@ interface Report {
   pack: string;
   changes: { name: string; change: string; version?: number; details?: string[] }[];
   summary: { added: number; changed: number; unchanged: number; removed: number; warnings: number; unsupported: number };
+  fileChanges: { added: string[]; changed: string[]; removed: string[] };
   drift: boolean;
   warnings: { file: string; line: number | null; message: string }[];
   unsupported: { file: string; reason: string }[];
@@ -196,6 +197,19 @@ test('re-ingest is idempotent, versions changes, marks removals, and --check/--d
   t.deepEqual(rows, [{ version: 1, removed: true }]);
   const versions = await pool.query<{ version: number; is_current: boolean }>('SELECT version, is_current FROM actions WHERE name = $1 ORDER BY version', [`${pack}.service_ctl`]);
   t.deepEqual(versions.rows, [{ version: 1, is_current: false }, { version: 2, is_current: true }]);
+
+  // A file that is no action (a sourced library, a config file) is part of what runs: a change to it is drift too.
+  fs.writeFileSync(path.join(dir, 'common.conf'), 'RETRIES=5\n');
+  const libCheck = await cli(['ingest', dir, '--pack', pack, '--check']);
+  t.is(libCheck.code, 1, 'a new non-script file is drift');
+  t.regex(libCheck.stdout, /pack files differ from the catalog: added common\.conf/);
+  t.is((await ingest([dir, '--pack', pack])).code, 0);
+  t.is((await ingest([dir, '--pack', pack, '--check'])).code, 0);
+  fs.writeFileSync(path.join(dir, 'common.conf'), 'RETRIES=7\n');
+  const libChanged = await ingest([dir, '--pack', pack, '--check']);
+  t.is(libChanged.code, 1);
+  t.deepEqual(libChanged.report.fileChanges, { added: [], changed: ['common.conf'], removed: [] });
+  t.is(libChanged.report.summary.changed, 0, 'no action changed, yet the pack did');
 });
 
 test('an ingested action runs on a regional worker from the stored pack, with argv from its metadata and hostile values literal', async (t) => {
