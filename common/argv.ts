@@ -60,9 +60,53 @@ function argsFor(props: [string, ParameterSchema][], params: Record<string, unkn
   return [...flags, ...guard, ...values];
 }
 
+/** Python's str() of a value, as StackStorm puts it after --name= (lists and dicts in Python's repr). */
+function pythonStr(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (v === null || v === undefined) return 'None';
+  if (typeof v === 'number') return String(v);
+  const repr = (x: unknown): string => {
+    if (typeof x !== 'string') return pythonStr(x);
+    const escaped = x.replace(/\\/g, '\\\\');
+    // Python quotes with ' unless the text holds a ' and no ".
+    return x.includes("'") && !x.includes('"') ? `"${escaped}"` : `'${escaped.replace(/'/g, "\\'")}'`;
+  };
+  if (Array.isArray(v)) return `[${v.map(repr).join(', ')}]`;
+  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${repr(k)}: ${repr(x)}`).join(', ')}}`;
+}
+
+/**
+ * StackStorm's local-shell-script argv, so imported scripts see what they saw under st2: named
+ * parameters first as --name=value (true → a bare --name, false/None/"" → left out), then every
+ * position in order, a missing one as "", booleans as 1/0, arrays comma-joined, objects as JSON.
+ */
+function st2Args(props: [string, ParameterSchema][], params: Record<string, unknown>): string[] {
+  const named: string[] = [];
+  const positions = new Map<number, string>();
+  for (const [name, schema] of props) {
+    const value = params[name];
+    if (schema.position !== undefined) {
+      let s = '';
+      if (value === undefined || value === null) s = '';
+      else if (typeof value === 'boolean') s = value ? '1' : '0';
+      else if (Array.isArray(value)) s = value.map((x) => (typeof x === 'string' ? x : pythonStr(x))).join(',');
+      else if (typeof value === 'object') s = Object.keys(value).length ? JSON.stringify(value) : '';
+      else s = pythonStr(value);
+      positions.set(schema.position, s);
+      continue;
+    }
+    if (value === undefined || value === null || value === '' || value === false) continue;
+    named.push(value === true ? `--${name}` : `--${name}=${pythonStr(value)}`);
+  }
+  const last = Math.max(-1, ...positions.keys());
+  return [...named, ...Array.from({ length: last + 1 }, (_, i) => positions.get(i) ?? '')];
+}
+
 /** The argument list after the script path: global parameters, the fixed prefix (a sub-command), the rest. */
 export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
   const props = Object.entries(action.parameters.properties);
+  if (action.parameters.st2Args) return st2Args(props, params);
   const global = props.filter(([, s]) => s.scope === 'global');
   const local = props.filter(([, s]) => s.scope !== 'global');
   const eoo = action.parameters.endOfOptions === true;

@@ -15,6 +15,7 @@ ajv.addKeyword({ keyword: 'spread', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'scope', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'exclusive', schemaType: 'array' });
 ajv.addKeyword({ keyword: 'endOfOptions', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'st2Args', schemaType: 'boolean' });
 
 export interface ParameterProblem {
   parameter: string;

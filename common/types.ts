@@ -40,6 +40,8 @@ export interface ActionParameters {
   exclusive?: string[][];
   /** The script understands "--" as the end of options: put it before positionals that start with "-". */
   endOfOptions?: boolean;
+  /** StackStorm local-shell-script conventions for argv (imported StackStorm actions). */
+  st2Args?: boolean;
 }
 
 /** An action as the catalog holds it and as a run is pinned to it. */

@@ -220,14 +220,12 @@ function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedA
       if (raw.default !== undefined && raw.default !== null) s.default = raw.default;
       if (Array.isArray(raw.enum)) s.enum = raw.enum;
       if (raw.secret === true || (raw.secret === undefined && SECRET_NAME.test(pname))) s.secret = true;
-      if (runnerType === 'local-shell-script') {
-        if (typeof raw.position === 'number') s.position = raw.position;
-        else s.flag = `--${pname}=`; // StackStorm passes named parameters as --name=value
-      }
+      if (runnerType === 'local-shell-script' && typeof raw.position === 'number') s.position = raw.position;
       properties[pname] = s;
       if (raw.required === true && s.default === undefined) required.push(pname);
     }
-    const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
+    // Named parameters become --name=value the way StackStorm builds them (see common/argv.ts st2Args).
+    const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false, ...(runnerType === 'local-shell-script' ? { st2Args: true } : {}) };
     actions.push({
       name: `${pack}.${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}`,
       pack,

@@ -341,9 +341,12 @@ test('a StackStorm pack imports from its action metadata; unsupported runners ar
   const restart = (await http<Action>('GET', '/api/v1/actions/legacy_ops.restart_app')).body;
   t.is(restart.timeoutSeconds, 120, 'the timeout parameter becomes the action timeout');
   t.false('sudo' in restart.parameters.properties, 'immutable runner parameters are not exposed');
-  const sh = await runViaApi({ action: 'legacy_ops.restart_app', parameters: { app: 'billing', wait: 5 } });
+  // StackStorm's argv: named --name=value first (true → bare flag), then every position, a missing one as "".
+  const sh = await runViaApi({ action: 'legacy_ops.restart_app', parameters: { app: 'billing', wait: 5, hosts: ['web1', 'web2'] } });
   t.is(sh.execution.status, 'succeeded');
-  t.is(sh.execution.stdout.trim(), 'restarting --graceful=true with args: --graceful=true --wait=5 billing');
+  t.is(sh.execution.stdout.trim(), 'restarting with args: [--graceful][--wait=5][billing][][web1,web2]');
+  const off = await runViaApi({ action: 'legacy_ops.restart_app', parameters: { app: 'billing', graceful: false, environment: 'prod' } });
+  t.is(off.execution.stdout.trim(), 'restarting with args: [--wait=10][billing][prod]', 'false is left out, as StackStorm does');
   const py = await runViaApi({ action: 'legacy_ops.get_disk_stats', parameters: { path: '/', human: true } });
   t.is(py.execution.status, 'succeeded', py.execution.stderr);
   t.like(JSON.parse(py.execution.stdout) as object, { path: '/', human: true });
