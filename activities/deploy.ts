@@ -316,6 +316,14 @@ export function createDeployActivities(deps: DeployDeps) {
            puppet_summary = COALESCE(EXCLUDED.puppet_summary, deployments.puppet_summary), finished_at = EXCLUDED.finished_at`,
         [r.id, r.component, r.version, r.environment, r.region, r.kind, r.status, r.previousVersion, r.actor, r.trigger, r.workflowId, r.runId, r.reason ?? null, r.puppet ? JSON.stringify(r.puppet) : null, r.approvedBy ?? null],
       );
+      // A successful rollback (<deployment>.<region>.rollback) marks the region's deploy of this run
+      // (<deployment>.<region>.deploy) rolled_back: it succeeded, but it is no longer what runs there.
+      if (r.kind === 'rollback' && r.status === 'succeeded' && r.id.endsWith('.rollback')) {
+        await deps.pool.query("UPDATE deployments SET status = 'rolled_back', reason = COALESCE(reason, $2) WHERE id = $1 AND status = 'succeeded'", [
+          `${r.id.slice(0, -'.rollback'.length)}.deploy`,
+          `rolled back to ${r.version} after the deploy failed elsewhere`,
+        ]);
+      }
     },
   };
 }

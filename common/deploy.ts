@@ -77,6 +77,8 @@ export interface RegionDeployInput {
   health: { timeoutSeconds: number; intervalSeconds: number };
   /** Who approved the gate this wave passed, if any. */
   approvedBy?: string;
+  /** A rollback of this region follows a failure: leave the silences for it to lift, so nothing pages in between. */
+  keepSilenceOnFailure?: boolean;
 }
 
 export interface RegionDeployResult {

@@ -346,7 +346,7 @@ test('a StackStorm pack imports from its action metadata; unsupported runners ar
   t.is(sh.execution.status, 'succeeded');
   t.is(sh.execution.stdout.trim(), 'restarting with args: [--graceful][--wait=5][billing][][web1,web2]');
   const off = await runViaApi({ action: 'legacy_ops.restart_app', parameters: { app: 'billing', graceful: false, environment: 'prod' } });
-  t.is(off.execution.stdout.trim(), 'restarting with args: [--wait=10][billing][prod]', 'false is left out, as StackStorm does');
+  t.is(off.execution.stdout.trim(), 'restarting with args: [--wait=10][billing][prod][]', 'false is left out, and every declared position is passed, as StackStorm does');
   const py = await runViaApi({ action: 'legacy_ops.get_disk_stats', parameters: { path: '/', human: true } });
   t.is(py.execution.status, 'succeeded', py.execution.stderr);
   t.like(JSON.parse(py.execution.stdout) as object, { path: '/', human: true });

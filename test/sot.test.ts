@@ -273,6 +273,8 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
 });
 
 test.serial('a failing health check rolls back to the previous version and leaves both records', async (t) => {
+  const sensuRequests = async () => (await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as { method: string; path: string; body: { entity?: { metadata: { name: string } } } }[];
+  const sensuBefore = (await sensuRequests()).length;
   const r = await deploy({ component: 'hello-api', version: '2.0.0-bad' });
   t.is(r.status, 202);
   const o = await outcome(r.body.id);
@@ -283,6 +285,12 @@ test.serial('a failing health check rolls back to the previous version and leave
   t.deepEqual(recs.map((x) => [x.region, x.kind, x.version, x.status]), [['us-east', 'deploy', '2.0.0-bad', 'failed'], ['us-east', 'rollback', '1.0.0', 'succeeded']]);
   t.regex(recs[0].reason ?? '', /health checks failed in us-east/);
   t.false(fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'us-east', 'hello-api', 'config.yaml'), 'utf8').includes('2.0.0-bad'), 'puppet put the previous version back');
+  // The failing leg leaves its silence to the rollback, which lifts it at its end: nothing pages in between.
+  const name = encodeURIComponent('entity:hello-api-production-us-east:hello-api-http');
+  const seq = (await sensuRequests()).slice(sensuBefore).filter((x) => x.path.endsWith(name) || x.body?.entity?.metadata.name === 'hello-api-production-us-east').map((x) => x.method);
+  t.is(seq[0], 'PUT', JSON.stringify(seq));
+  t.deepEqual(seq.filter((m) => m === 'DELETE'), ['DELETE'], `one unsilence, by the rollback: ${JSON.stringify(seq)}`);
+  t.is(seq[seq.length - 1], 'DELETE');
 });
 
 test.serial('an approval gate waits between waves, proceeds on approval, and fails on its deadline', async (t) => {
@@ -318,6 +326,8 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   t.false(lo.ok);
   t.regex(lo.error ?? '', /approval gate: no approval within 2s before eu-west/);
   t.regex(lo.error ?? '', /rolled back us-east to 1\.1\.0/);
+  const { rows: reverted } = await pool.query<{ region: string; kind: string; status: string }>("SELECT region, kind, status FROM deployments WHERE component = 'hello-api' AND version = '1.2.0' ORDER BY started_at");
+  t.deepEqual(reverted, [{ region: 'us-east', kind: 'deploy', status: 'rolled_back' }], "the canary's deploy of 1.2.0 succeeded, then was rolled back");
 });
 
 test.serial('plan mode shows the waves and the version changes and starts nothing', async (t) => {

@@ -56,6 +56,7 @@ function runRegion(req: DeployRequest, snapshot: ComponentSnapshot, region: stri
     trigger: req.trigger,
     health: req.health ?? { timeoutSeconds: 60, intervalSeconds: 5 },
     ...(approvedBy ? { approvedBy } : {}),
+    ...(kind === 'deploy' && snapshot.previousVersions[region] ? { keepSilenceOnFailure: true } : {}),
   };
   return executeChild(regionDeploy, {
     args: [input],
@@ -153,8 +154,10 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
     // Even a cancelled deploy puts back what it changed.
     const rollbacks = await CancellationScope.nonCancellable(() => Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback'))));
     const rbFailed = rollbacks.flatMap((s, j) => (s.status === 'rejected' ? [`rollback of ${back[j]} failed: ${failureReason(s.reason)}`] : []));
+    // Regions that never ran an earlier version keep the new one: say so rather than imply a full rollback.
+    const kept = touched.filter((r) => !snapshot.previousVersions[r] && done.includes(r));
     throw ApplicationFailure.nonRetryable(
-      `deploy of ${req.component} ${req.version} to ${req.environment} failed: ${reason}${back.length ? `; rolled back ${back.map((r) => `${r} to ${snapshot.previousVersions[r]}`).join(', ')}` : ''}${rbFailed.length ? `; ${rbFailed.join('; ')}` : ''}`,
+      `deploy of ${req.component} ${req.version} to ${req.environment} failed: ${reason}${back.length ? `; rolled back ${back.map((r) => `${r} to ${snapshot.previousVersions[r]}`).join(', ')}` : ''}${rbFailed.length ? `; ${rbFailed.join('; ')}` : ''}${kept.length ? `; left on ${req.version} (no earlier version to roll back to): ${kept.join(', ')}` : ''}`,
       'DeployFailed',
     );
   }

@@ -86,8 +86,10 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
   } catch (err) {
     const reason = `${step} failed in ${region}: ${failureReason(err)}`;
     setCurrentDetails(`${label}: ${reason}`);
+    // When a rollback of this region follows, it re-silences the same checks and lifts them at its end;
+    // the silences carry an expiry in case it never comes.
     await CancellationScope.nonCancellable(async () => {
-      if (silences.length) await quick.sensuUnsilence(silences);
+      if (silences.length && !input.keepSilenceOnFailure) await quick.sensuUnsilence(silences);
     });
     await record('failed', reason, puppetSummary);
     throw ApplicationFailure.nonRetryable(reason, 'RegionDeployFailed', { region, step });
