@@ -118,7 +118,11 @@ function actionNames(paths: string[]): Map<string, string> {
   const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '');
   const counts = new Map<string, number>();
   for (const p of paths) counts.set(clean(stem(p)), (counts.get(clean(stem(p))) ?? 0) + 1);
-  return new Map(paths.map((p) => [p, (counts.get(clean(stem(p)))! > 1 ? clean(p.replace(/\.[^./]+$/, '').replace(/\//g, '_')) : clean(stem(p))) || 'script']));
+  const first = new Map(paths.map((p) => [p, (counts.get(clean(stem(p)))! > 1 ? clean(p.replace(/\.[^./]+$/, '').replace(/\//g, '_')) : clean(stem(p))) || 'script']));
+  // hp.py and hp.sh side by side: their paths without extension still collide, so the extension joins the name.
+  const taken = new Map<string, number>();
+  for (const n of first.values()) taken.set(n, (taken.get(n) ?? 0) + 1);
+  return new Map([...first].map(([p, n]) => [p, taken.get(n)! > 1 ? clean(p.replace(/[/.]/g, '_')) || n : n]));
 }
 
 interface MetaParam extends ParameterSchema {
@@ -134,11 +138,19 @@ interface OverrideDoc {
   runner?: Runner;
   parameters?: Record<string, MetaParam | null>;
   skip?: boolean;
+  /** Per sub-command action of the script (argparse sub-parsers, click groups): the same fields. */
+  subcommands?: Record<string, Omit<OverrideDoc, 'subcommands' | 'skip'>>;
 }
+
+const OVERRIDE_KEYS = ['name', 'description', 'timeout', 'max_attempts', 'region', 'runner', 'parameters', 'skip', 'subcommands'];
+const RUNNERS: Runner[] = ['python', 'shell', 'node', 'exec'];
 
 /** Field-by-field: a field given in the override wins; `parameters.<p>: null` removes a parameter. */
 function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): IngestedAction {
   const out: IngestedAction = { ...a, parameters: structuredClone(a.parameters), origin: 'override' };
+  for (const k of Object.keys(o)) if (!OVERRIDE_KEYS.includes(k)) throw new Error(`${file}: unknown field "${k}"; an override may set ${OVERRIDE_KEYS.join(', ')}`);
+  if (o.runner !== undefined && !RUNNERS.includes(o.runner)) throw new Error(`${file}: runner: ${JSON.stringify(o.runner)} is not one of ${RUNNERS.join(', ')}`);
+  if (o.parameters !== undefined && (typeof o.parameters !== 'object' || o.parameters === null || Array.isArray(o.parameters))) throw new Error(`${file}: parameters: must be a mapping of parameter name to its fields (or null to remove it)`);
   if (o.name !== undefined && (typeof o.name !== 'string' || !/^[a-z][a-z0-9_-]{0,62}(\.[a-z0-9_-]{1,62})?$/.test(o.name))) throw new Error(`${file}: name: ${JSON.stringify(o.name)} must be lower-case letters, digits, _ or - (the pack name is added in front)`);
   if (o.timeout !== undefined && !(Number.isInteger(o.timeout) && o.timeout >= 1)) throw new Error(`${file}: timeout: must be a whole number of seconds, at least 1`);
   if (o.max_attempts !== undefined && !(Number.isInteger(o.max_attempts) && o.max_attempts >= 1)) throw new Error(`${file}: max_attempts: must be a whole number, at least 1`);
@@ -154,8 +166,14 @@ function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): Ingeste
       out.parameters.required = out.parameters.required.filter((r) => r !== name);
       continue;
     }
+    if (typeof patch !== 'object' || Array.isArray(patch)) throw new Error(`${file}: parameters.${name}: must be a mapping of fields (type, default, flag, position …) or null`);
     const { required, ...fields } = patch;
     const added = !out.parameters.properties[name];
+    // A new parameter must say what it is: that also catches a misspelt name (regoin: …) instead of adding it.
+    if (added && fields.type === undefined) {
+      const known = Object.keys(out.parameters.properties);
+      throw new Error(`${file}: parameters.${name}: no such parameter was inferred (${known.length ? `known: ${known.join(', ')}` : 'none were'}); to add it, give its type`);
+    }
     out.parameters.properties[name] = { ...(out.parameters.properties[name] ?? {}), ...fields };
     if (added && fields.secret === undefined && SECRET_NAME.test(name)) out.parameters.properties[name].secret = true;
     if (required === true && !out.parameters.required.includes(name)) out.parameters.required.push(name);
@@ -286,6 +304,9 @@ export async function analyzePack(root: string, pack: string, files: PackFile[],
       useVariants.splice(0, useVariants.length, { description: intro.description, parameters: { type: 'object', properties: {}, required: [], additionalProperties: false }, argvPrefix: [] });
     }
     warnings.push(...w);
+    for (const k of Object.keys(override?.subcommands ?? {})) {
+      if (!useVariants.some((v) => v.subcommand === k)) throw new Error(`${overridePath}: subcommands.${k}: the script has no such sub-command (it has: ${useVariants.map((v) => v.subcommand).filter(Boolean).join(', ') || 'none'})`);
+    }
     for (const v of useVariants) {
       const base: IngestedAction = {
         name: `${pack}.${names.get(f.path)!}${v.subcommand ? `.${v.subcommand.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}` : ''}`,
@@ -303,7 +324,18 @@ export async function analyzePack(root: string, pack: string, files: PackFile[],
         warnings: w,
         framework: intro.framework,
       };
-      actions.push(override && !v.subcommand ? applyOverride(base, override, overridePath) : base);
+      let action = base;
+      if (override && !v.subcommand) action = applyOverride(base, override, overridePath);
+      else if (override && v.subcommand) {
+        // The script-wide fields apply to each sub-command action; subcommands.<name> adds its own.
+        const { name: _n, description: _d, parameters, subcommands, skip: _s, ...shared } = override;
+        const own = subcommands?.[v.subcommand] ?? {};
+        // A parameter of another sub-command is not this one's business; one that none has is checked (a typo, or a new one with its type).
+        const anyHas = (k: string) => useVariants.some((x) => k in x.parameters.properties);
+        const sharedParams = Object.fromEntries(Object.entries(parameters ?? {}).filter(([k]) => k in base.parameters.properties || !anyHas(k)));
+        action = applyOverride(base, { ...shared, ...own, parameters: { ...sharedParams, ...(own.parameters ?? {}) } }, overridePath);
+      }
+      actions.push(action);
     }
   }
   const seen = new Map<string, string>();

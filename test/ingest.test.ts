@@ -255,6 +255,9 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   write('dbtool.py', '#!/usr/bin/env python3\n"""Database tool."""\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ndb = sub.add_parser("db")\ndbsub = db.add_subparsers(dest="dbcmd", required=True)\nm = dbsub.add_parser("migrate")\nm.add_argument("--to", type=int)\nprint(p.parse_args())\n');
   write('-x.sh', '#!/usr/bin/env bash\n# A script whose name starts with a dash.\necho "$1"\n');
   write('deep.py', `#!/usr/bin/env python3\nx = ${Array.from({ length: 20000 }, (_, i) => String(i)).join(' + ')}\n`);
+  write('cls.py', '#!/usr/bin/env python3\n# Class-based CLI.\nimport argparse\nclass Tool:\n    def __init__(self):\n        self.parser = argparse.ArgumentParser()\n        self.parser.add_argument("--host", required=True)\n    def run(self):\n        print(self.parser.parse_args())\nif __name__ == "__main__":\n    Tool().run()\n');
+  write('ping.py', '#!/usr/bin/env python3\n# Ping (Python).\nprint("pong")\n');
+  write('ping.sh', '#!/usr/bin/env bash\n# Ping (shell).\necho pong\n');
   const pack = uniqueName('patterns').replace(/-/g, '_');
   const core = await cli(['ingest', dir, '--pack', 'core']);
   t.is(core.code, 2, 'the built-in pack name is reserved');
@@ -264,6 +267,9 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   t.true(r.report.warnings.some((w) => w.file === 'deep.py' && /too deeply nested/.test(w.message)), 'one pathological file is a warning, not a failed ingest');
   const actions = new Map((await packActions(pack)).map((a) => [a.name.slice(pack.length + 1), a]));
   t.deepEqual(Object.keys(actions.get('hp')!.parameters.properties).sort(), ['host', 'port']);
+  t.deepEqual(Object.keys(actions.get('cls')!.parameters.properties), ['args'], 'a parser the analysis cannot follow: free-form, not "no parameters"');
+  t.true(r.report.warnings.some((w) => w.file === 'cls.py' && /1 add_argument call\(s\) on a parser this analysis cannot follow/.test(w.message)));
+  t.true(actions.has('ping_py') && actions.has('ping_sh'), `two scripts that differ only by extension both ingest: ${[...actions.keys()].join(', ')}`);
   t.deepEqual(Object.keys(actions.get('backup')!.parameters.properties), ['db'], "a helper function's $1 is not the script's");
   t.is(actions.get('report')!.parameters.properties.count.default, 5, "argparse runs a string default through type=int");
   const dry = async (action: string, ...pairs: string[]) => {
@@ -296,6 +302,29 @@ test('an override file corrects inferred metadata field by field', async (t) => 
   const bad = await cli(['run', `${pack}.echo_args`, 'message=m', 'label=red']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /label: must be one of "blue", "green"/);
+
+  // Sub-command actions take the script-wide fields and their own subcommands.<name> section.
+  fs.writeFileSync(path.join(dir, 'flags.py'), '#!/usr/bin/env python3\n# Feature flags.\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ns = sub.add_parser("set")\ns.add_argument("flag")\ng = sub.add_parser("get")\ng.add_argument("flag")\nprint(p.parse_args())\n');
+  fs.writeFileSync(path.join(dir, 'flags.py.stackwire.yaml'), 'timeout: 77\nsubcommands:\n  set:\n    description: Set a flag.\n');
+  t.is((await ingest([dir, '--pack', pack, '--no-write'])).code, 0);
+  const set = (await http<Action>('GET', `/api/v1/actions/${pack}.flags.set`)).body;
+  const get = (await http<Action>('GET', `/api/v1/actions/${pack}.flags.get`)).body;
+  t.is(set.description, 'Set a flag.');
+  t.is(set.timeoutSeconds, 77);
+  t.is(get.timeoutSeconds, 77);
+  // Mistakes in an override stop the ingest with the file and the field, and change nothing.
+  for (const [text, want] of [
+    ['parameters:\n  regoin: {default: x}\n', /flags\.py\.stackwire\.yaml: parameters\.regoin: no such parameter was inferred \(known: flag\); to add it, give its type/],
+    ['timeuot: 5\n', /flags\.py\.stackwire\.yaml: unknown field "timeuot"/],
+    ['runner: perl\n', /flags\.py\.stackwire\.yaml: runner: "perl" is not one of python, shell, node, exec/],
+    ['subcommands:\n  delete: {timeout: 5}\n', /flags\.py\.stackwire\.yaml: subcommands\.delete: the script has no such sub-command \(it has: get, set\)/],
+  ] as const) {
+    fs.writeFileSync(path.join(dir, 'flags.py.stackwire.yaml'), text);
+    const r = await cli(['ingest', dir, '--pack', pack, '--no-write']);
+    t.is(r.code, 1, text);
+    t.regex(r.stderr, want);
+  }
+  t.is((await http<Action>('GET', `/api/v1/actions/${pack}.flags.get`)).body.timeoutSeconds, 77, 'nothing was changed');
 });
 
 test('a git repository ingests at a ref, honouring .gitignore; core.ingest does the same as a built-in action', async (t) => {

@@ -253,6 +253,8 @@ class Analyzer:
         self.getopt_params: list[dict] = []
         self.getopt_line: int | None = None
         self.mutex_counter = 0
+        # add_argument calls reached on a parser the analysis followed (to tell the ones it could not)
+        self.followed_add_argument: set[tuple[int, int]] = set()
         self.memo: dict[tuple, Any] = {}
         self.stack: set[int] = set()
         self.executed: set[int] = set()
@@ -629,6 +631,8 @@ class Analyzer:
 
     # -------------------------------------------------------------- methods
     def method_call(self, obj, method, call, argvals, kwvals, kwnodes, dynamic):
+        if method == "add_argument" and isinstance(obj, (ArgParser, ArgGroup)):
+            self.followed_add_argument.add((call.lineno, call.col_offset))
         if isinstance(obj, ArgParser):
             if method == "add_argument":
                 self.argparse_add(obj, None, None, call, argvals, kwvals, kwnodes, dynamic)
@@ -1303,6 +1307,17 @@ class Analyzer:
         for name, (_, _, _, line) in found.items():
             if name != framework:
                 self.warn(line, f"also uses {name}; only the {framework} parameters are reported")
+        # add_argument on a parser kept where this analysis cannot follow it (self.parser in a class, a
+        # parser passed around through containers): say so, and with nothing understood, take
+        # free-form arguments rather than pretend the script has none.
+        lost = sorted((n.lineno, n.col_offset) for n in ast.walk(self.tree)
+                      if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "add_argument"
+                      and (n.lineno, n.col_offset) not in self.followed_add_argument)
+        if lost and framework in ("none", "argparse"):
+            self.warn(lost[0][0], f"{len(lost)} add_argument call(s) on a parser this analysis cannot follow "
+                                  "(e.g. one kept in self.parser); those arguments are not described")
+            if not params:
+                framework = "unknown"
         if framework == "none":
             line = self.sys_argv_line()
             if line is not None:
