@@ -21,7 +21,7 @@ function scalar(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function argsFor(props: [string, ParameterSchema][], params: Record<string, unknown>, endOfOptions = false): string[] {
+function argsFor(props: [string, ParameterSchema][], params: Record<string, unknown>, endOfOptions = false, fillGaps = false): string[] {
   const positional: { position: number; values: string[] }[] = [];
   const flags: string[] = [];
   for (const [name, schema] of props) {
@@ -49,10 +49,19 @@ function argsFor(props: [string, ParameterSchema][], params: Record<string, unkn
     }
     for (const v of values) {
       if (joined) flags.push(`${flag}${v}`);
+      // "-o -x" would make the parser take -x for an option: getopt-style parsers read "-o-x" as -o's value.
+      else if (endOfOptions && v.startsWith('-') && /^-[A-Za-z0-9]$/.test(flag)) flags.push(`${flag}${v}`);
       else flags.push(flag, v);
     }
   }
   positional.sort((a, b) => a.position - b.position);
+  // A shell script reads $1, $2 … by place: a missing middle one is passed empty so the later ones keep their place.
+  if (fillGaps && positional.length) {
+    const all = Object.values(Object.fromEntries(props)).filter((s) => s.position !== undefined).map((s) => s.position!);
+    const last = positional[positional.length - 1].position;
+    for (const p of all) if (p < last && !positional.some((x) => x.position === p)) positional.push({ position: p, values: [''] });
+    positional.sort((a, b) => a.position - b.position);
+  }
   const values = positional.flatMap((p) => p.values);
   // Flags first, then positionals: the order argparse, click, optparse and getopts all accept. A positional
   // that looks like an option goes after "--", so the script takes it as the literal value it is.
@@ -104,14 +113,15 @@ function st2Args(props: [string, ParameterSchema][], params: Record<string, unkn
 }
 
 /** The argument list after the script path: global parameters, the fixed prefix (a sub-command), the rest. */
-export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
+export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'> & { runner?: Runner }, params: Record<string, unknown>): string[] {
   const props = Object.entries(action.parameters.properties);
   if (action.parameters.st2Args) return st2Args(props, params);
   const global = props.filter(([, s]) => s.scope === 'global');
   const local = props.filter(([, s]) => s.scope !== 'global');
   const eoo = action.parameters.endOfOptions === true;
-  if (action.argvPrefix?.length) return [...argsFor(global, params, eoo), ...action.argvPrefix, ...argsFor(local, params, eoo)];
-  return argsFor([...global, ...local], params, eoo);
+  const gaps = action.runner === 'shell';
+  if (action.argvPrefix?.length) return [...argsFor(global, params, eoo, gaps), ...action.argvPrefix, ...argsFor(local, params, eoo, gaps)];
+  return argsFor([...global, ...local], params, eoo, gaps);
 }
 
 /** The whole command: interpreter, script path (relative to the pack folder), arguments. */

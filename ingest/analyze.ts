@@ -305,7 +305,7 @@ export async function analyzePack(root: string, pack: string, files: PackFile[],
     }
     warnings.push(...w);
     for (const k of Object.keys(override?.subcommands ?? {})) {
-      if (!useVariants.some((v) => v.subcommand === k)) throw new Error(`${overridePath}: subcommands.${k}: the script has no such sub-command (it has: ${useVariants.map((v) => v.subcommand).filter(Boolean).join(', ') || 'none'})`);
+      if (!useVariants.some((v) => v.subcommand === k)) throw new Error(`${overridePath}: subcommands.${k}: the script has no such sub-command (it has: ${useVariants.map((v) => v.subcommand).filter(Boolean).sort().join(', ') || 'none'})`);
     }
     for (const v of useVariants) {
       const base: IngestedAction = {

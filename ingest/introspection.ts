@@ -59,7 +59,8 @@ function helpText(p: InferredParameter): string | undefined {
   if (!p.help) return undefined;
   const d = p.default;
   const def = d === undefined || d === null ? 'none' : typeof d === 'string' ? d : JSON.stringify(d);
-  return p.help.replace(/%\(default\)s/g, def).replace(/%%/g, '%');
+  // argparse writes %(default)s, optparse %default.
+  return p.help.replace(/%\(default\)s/g, def).replace(/%default\b/g, def).replace(/%%/g, '%');
 }
 
 /** Frameworks that accept --long=value and "--" as the end of options. */
@@ -182,6 +183,12 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
       properties[name] = schema;
       if (req) required.push(name);
       if (p.mutex_group !== undefined && p.mutex_group !== null) exclusive.set(p.mutex_group, [...(exclusive.get(p.mutex_group) ?? []), name]);
+    }
+    // optparse and getopt hand the words after the options to the script (`opts, args = parser.parse_args()`):
+    // without a way to pass them, a script that reads args[0] could never be called.
+    if ((intro.framework === 'optparse' || intro.framework === 'getopt') && positional === 0) {
+      const name = properties.args ? 'positional_args' : 'args';
+      properties[name] = { type: 'array', items: { type: 'string' }, position: positional++, description: 'the arguments after the options, as the script reads them from its leftover args' };
     }
     const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
     const groups = [...exclusive.values()].filter((g) => g.length > 1);

@@ -255,7 +255,10 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   write('dbtool.py', '#!/usr/bin/env python3\n"""Database tool."""\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ndb = sub.add_parser("db")\ndbsub = db.add_subparsers(dest="dbcmd", required=True)\nm = dbsub.add_parser("migrate")\nm.add_argument("--to", type=int)\nprint(p.parse_args())\n');
   write('-x.sh', '#!/usr/bin/env bash\n# A script whose name starts with a dash.\necho "$1"\n');
   write('deep.py', `#!/usr/bin/env python3\nx = ${Array.from({ length: 20000 }, (_, i) => String(i)).join(' + ')}\n`);
-  write('cls.py', '#!/usr/bin/env python3\n# Class-based CLI.\nimport argparse\nclass Tool:\n    def __init__(self):\n        self.parser = argparse.ArgumentParser()\n        self.parser.add_argument("--host", required=True)\n    def run(self):\n        print(self.parser.parse_args())\nif __name__ == "__main__":\n    Tool().run()\n');
+  write('cls.py', '#!/usr/bin/env python3\n# Class-based CLI.\nimport argparse\nclass Tool:\n    def __init__(self):\n        self.parser = argparse.ArgumentParser()\n        self._add_args()\n    def _add_args(self):\n        self.parser.add_argument("--host", required=True)\n    def run(self):\n        print(self.parser.parse_args())\nif __name__ == "__main__":\n    Tool().run()\n');
+  write('rotate.sh', '#!/bin/bash\n# Rotate logs on a host.\n# Usage: rotate.sh [-n count] host [port] [user]\nCOUNT=5\nwhile getopts "n:" opt; do\n  case $opt in\n    n) COUNT=$OPTARG ;;\n    *) exit 2 ;;\n  esac\ndone\nshift $((OPTIND-1))\necho "$1" "$2" "$3"\n');
+  write('opt.py', '#!/usr/bin/env python3\n# optparse tool\nfrom optparse import OptionParser\nparser = OptionParser(usage="%prog [options] host")\nparser.add_option("-p", "--port", type="int", default=22, help="port [default: %default]")\n(opts, args) = parser.parse_args()\nprint(args[0], opts.port)\n');
+  write('sshw.py', '#!/usr/bin/env python3\n# ssh wrapper\nimport argparse\np = argparse.ArgumentParser()\np.add_argument("-o", dest="opts", help="extra options for ssh")\nprint(p.parse_args())\n');
   write('ping.py', '#!/usr/bin/env python3\n# Ping (Python).\nprint("pong")\n');
   write('ping.sh', '#!/usr/bin/env bash\n# Ping (shell).\necho pong\n');
   const pack = uniqueName('patterns').replace(/-/g, '_');
@@ -280,6 +283,10 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   t.is(await dry('hp', 'host=db1', 'port=5432'), 'bash hp.sh -h db1 -p 5432');
   t.is(await dry('report', 'json=true'), 'python3 report.py --json --count=5', 'the default of the other exclusive option is left to the script');
   t.is(await dry('dbtool.db_migrate', 'to=3'), 'python3 dbtool.py db migrate --to=3', 'one argv word per sub-command level');
+  t.is(await dry('rotate', 'host=h', 'user=u'), "bash rotate.sh -n 5 h '' u", 'a missing middle positional is passed empty, so $3 stays $3');
+  t.is(await dry('opt', 'port=1', 'args=host1'), 'python3 opt.py --port=1 host1', "optparse's leftover args can be given");
+  t.is(actions.get('opt')!.parameters.properties.port.description, 'port [default: 22]');
+  t.is(await dry('sshw', 'opts=-oStrictHostKeyChecking=no'), 'python3 sshw.py -o-oStrictHostKeyChecking=no', 'a short option whose value starts with "-" is joined to it');
   t.is(await dry('x', 'arg1=hi'), 'bash ./-x.sh hi', 'a script name that starts with a dash is not read as an interpreter option');
 });
 
