@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, regionTaskQueue } from '../common/constants.js';
+import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { closure, dependencyWaves } from '../common/graph.js';
 import { dependencyEdges, getComponent, listComponents } from '../db/sot.js';
@@ -121,7 +121,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, puppetNoop: noop, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
       return;
     }
-    const workflowId = `deploy-${component}-${environment}`;
+    const workflowId = deploymentWorkflowId(component, environment);
     const request: DeployRequest = {
       deploymentId: `${workflowId}-${crypto.randomBytes(4).toString('hex')}`,
       component,

@@ -44,3 +44,17 @@ export type ExecutionStatus = 'scheduled' | 'running' | (typeof TERMINAL_STATUSE
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }
+
+/**
+ * The one workflow id a deploy of a component to an environment runs under (so a second one is
+ * refused). Names are letters, digits and dashes, so the dots keep it unambiguous: "search-index" in
+ * "prod" and "search" in "index-prod" are different deploys.
+ */
+export function deploymentWorkflowId(component: string, environment: string): string {
+  return `deploy.${component}.${environment}`;
+}
+
+/** The id before 2026-11 (dashes), kept for release trains that started with it. */
+export function legacyDeploymentWorkflowId(component: string, environment: string): string {
+  return `deploy-${component}-${environment}`;
+}

@@ -38,9 +38,6 @@ export const approveUpdate = defineUpdate<{ approvedBy: string }, [{ actor: stri
 export const rejectUpdate = defineUpdate<{ rejectedBy: string }, [{ actor: string; reason?: string }]>('rejectGate');
 export const deployStatusQuery = defineQuery<{ phase: string; waves: string[][]; done: string[]; awaitingApproval: boolean }>('status');
 
-export function deploymentWorkflowId(component: string, environment: string): string {
-  return `deploy-${component}-${environment}`;
-}
 
 function runRegion(req: DeployRequest, snapshot: ComponentSnapshot, region: string, version: string, kind: 'deploy' | 'rollback', approvedBy?: string): Promise<RegionDeployResult> {
   const input: RegionDeployInput = {

@@ -3,12 +3,12 @@
  * components in parallel (bounded), each a deployComponent child; when one fails, everything that
  * depends on it is not started.
  */
-import { ApplicationFailure, ParentClosePolicy, executeChild, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import { SearchAttributes } from '../common/constants.js';
+import { ApplicationFailure, ParentClosePolicy, executeChild, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { SearchAttributes, deploymentWorkflowId, legacyDeploymentWorkflowId } from '../common/constants.js';
 import { closure, dependencyWaves, invert } from '../common/graph.js';
 import type { DeployResult } from '../common/deploy.js';
 import { failureReason } from './action-execution.js';
-import { deployComponent, deploymentWorkflowId } from './deploy-component.js';
+import { deployComponent } from './deploy-component.js';
 
 export interface ReleaseTrainInput {
   releaseId: string;
@@ -44,11 +44,13 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
     for (let k = 0; k < runnable.length; k += input.maxParallel) {
       const batch = runnable.slice(k, k + input.maxParallel);
       const before = [...completionOrder];
+      // Deploy ids changed from dashes to dots (unambiguous); trains recorded before keep theirs.
+      const deployId = patched('deploy-id-dots') ? deploymentWorkflowId : legacyDeploymentWorkflowId;
       const settled = await Promise.allSettled(
         batch.map((c) =>
           executeChild(deployComponent, {
-            args: [{ deploymentId: `${deploymentWorkflowId(c, input.environment)}-${workflowInfo().workflowId}`, component: c, version: input.versions[c], environment: input.environment, canary: input.firstRegion[c], actor: input.actor, trigger: input.trigger, ...(input.health ? { health: input.health } : {}) }],
-            workflowId: deploymentWorkflowId(c, input.environment),
+            args: [{ deploymentId: `${deployId(c, input.environment)}-${workflowInfo().workflowId}`, component: c, version: input.versions[c], environment: input.environment, canary: input.firstRegion[c], actor: input.actor, trigger: input.trigger, ...(input.health ? { health: input.health } : {}) }],
+            workflowId: deployId(c, input.environment),
             parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
             staticSummary: `deploy ${c} ${input.versions[c]} to ${input.environment} (release ${input.releaseId})`,
             typedSearchAttributes: [
