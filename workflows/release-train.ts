@@ -37,43 +37,75 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
   const dependents = invert(edges);
   const outcome: ReleaseTrainResult['outcome'] = {};
   const completionOrder: string[] = [];
-  for (const [i, wave] of waves.entries()) {
-    const runnable = wave.filter((c) => !outcome[c]);
-    setCurrentDetails(`${input.environment}: wave ${i + 1}/${waves.length}: ${runnable.join(', ') || '(skipped)'}`);
-    // Bounded parallelism within the wave.
-    for (let k = 0; k < runnable.length; k += input.maxParallel) {
-      const batch = runnable.slice(k, k + input.maxParallel);
-      const before = [...completionOrder];
-      // Deploy ids changed from dashes to dots (unambiguous); trains recorded before keep theirs.
-      const deployId = patched('deploy-id-dots') ? deploymentWorkflowId : legacyDeploymentWorkflowId;
-      const settled = await Promise.allSettled(
-        batch.map((c) =>
-          executeChild(deployComponent, {
-            args: [{ deploymentId: `${deployId(c, input.environment)}-${workflowInfo().workflowId}`, component: c, version: input.versions[c], environment: input.environment, canary: input.firstRegion[c], actor: input.actor, trigger: input.trigger, ...(input.health ? { health: input.health } : {}) }],
-            workflowId: deployId(c, input.environment),
-            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-            staticSummary: `deploy ${c} ${input.versions[c]} to ${input.environment} (release ${input.releaseId})`,
-            typedSearchAttributes: [
-              { key: SearchAttributes.Component, value: c },
-              { key: SearchAttributes.Env, value: input.environment },
-              { key: SearchAttributes.Version, value: input.versions[c] },
-              { key: SearchAttributes.Trigger, value: input.trigger },
-              { key: SearchAttributes.Actor, value: input.actor },
-            ],
-          }).then((r: DeployResult) => {
-            completionOrder.push(c);
-            return r;
-          }),
-        ),
-      );
-      settled.forEach((s, j) => {
-        const c = batch[j];
-        if (s.status === 'fulfilled') outcome[c] = { status: 'succeeded', startedAfter: before };
-        else {
-          outcome[c] = { status: 'failed', reason: failureReason(s.reason) };
-          for (const d of closure(c, dependents)) if (!outcome[d]) outcome[d] = { status: 'skipped', reason: `${c} failed` };
+  // Deploy ids changed from dashes to dots (unambiguous); trains recorded before keep theirs.
+  const deployOf = (c: string) => {
+    const deployId = patched('deploy-id-dots') ? deploymentWorkflowId : legacyDeploymentWorkflowId;
+    return executeChild(deployComponent, {
+      args: [{ deploymentId: `${deployId(c, input.environment)}-${workflowInfo().workflowId}`, component: c, version: input.versions[c], environment: input.environment, canary: input.firstRegion[c], actor: input.actor, trigger: input.trigger, ...(input.health ? { health: input.health } : {}) }],
+      workflowId: deployId(c, input.environment),
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      staticSummary: `deploy ${c} ${input.versions[c]} to ${input.environment} (release ${input.releaseId})`,
+      typedSearchAttributes: [
+        { key: SearchAttributes.Component, value: c },
+        { key: SearchAttributes.Env, value: input.environment },
+        { key: SearchAttributes.Version, value: input.versions[c] },
+        { key: SearchAttributes.Trigger, value: input.trigger },
+        { key: SearchAttributes.Actor, value: input.actor },
+      ],
+    }).then((r: DeployResult) => {
+      completionOrder.push(c);
+      return r;
+    });
+  };
+  if (patched('release-dag-scheduler')) {
+    // A component starts as soon as everything it depends on has deployed (up to maxParallel at once):
+    // nothing waits for unrelated components of its wave, nor for the slowest of a batch.
+    const pending = new Set(Object.keys(input.versions));
+    const running = new Map<string, Promise<void>>();
+    while (pending.size || running.size) {
+      for (const c of [...pending].sort()) {
+        const deps = edges.get(c) ?? [];
+        const bad = deps.find((d) => outcome[d] && outcome[d].status !== 'succeeded');
+        if (bad) {
+          outcome[c] = { status: 'skipped', reason: outcome[bad].status === 'failed' ? `${bad} failed` : outcome[bad].reason ?? `${bad} was skipped` };
+          pending.delete(c);
+          continue;
         }
-      });
+        if (running.size >= input.maxParallel || !deps.every((d) => outcome[d]?.status === 'succeeded')) continue;
+        pending.delete(c);
+        const before = [...completionOrder];
+        running.set(
+          c,
+          deployOf(c)
+            .then(
+              () => void (outcome[c] = { status: 'succeeded', startedAfter: before }),
+              (err: unknown) => void (outcome[c] = { status: 'failed', reason: failureReason(err) }),
+            )
+            .finally(() => running.delete(c)),
+        );
+      }
+      setCurrentDetails(`${input.environment}: deploying ${[...running.keys()].join(', ') || '-'}; ${Object.keys(outcome).length}/${Object.keys(input.versions).length} done`);
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+  } else {
+    for (const [i, wave] of waves.entries()) {
+      const runnable = wave.filter((c) => !outcome[c]);
+      setCurrentDetails(`${input.environment}: wave ${i + 1}/${waves.length}: ${runnable.join(', ') || '(skipped)'}`);
+      // Bounded parallelism within the wave.
+      for (let k = 0; k < runnable.length; k += input.maxParallel) {
+        const batch = runnable.slice(k, k + input.maxParallel);
+        const before = [...completionOrder];
+        const settled = await Promise.allSettled(batch.map((c) => deployOf(c)));
+        settled.forEach((s, j) => {
+          const c = batch[j];
+          if (s.status === 'fulfilled') outcome[c] = { status: 'succeeded', startedAfter: before };
+          else {
+            outcome[c] = { status: 'failed', reason: failureReason(s.reason) };
+            for (const d of closure(c, dependents)) if (!outcome[d]) outcome[d] = { status: 'skipped', reason: `${c} failed` };
+          }
+        });
+      }
     }
   }
   const failed = Object.entries(outcome).filter(([, o]) => o.status !== 'succeeded');
