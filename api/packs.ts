@@ -78,6 +78,8 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
       source = { kind: 'upload', manifest, ...(typeof s.location === 'string' ? { location: s.location } : {}) };
     } else if (s?.kind === 'git') {
       if (typeof s.url !== 'string' || !/^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/.test(s.url)) throw new ApiError(400, 'invalid_request', 'source.url must be a git URL (https://, ssh://, git://, file:// or user@host:path).');
+      // A password or token in the URL would be kept in workflow history and the catalog.
+      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(s.url)) throw new ApiError(400, 'invalid_request', 'source.url holds a password or token (https://user:secret@…); it would be stored in workflow history and the catalog. Give the workers access instead: a credential helper, a deploy key (ssh://…), or a read-only mirror.');
       source = { kind: 'git', url: s.url, ...(typeof s.ref === 'string' && s.ref ? { ref: s.ref } : {}) };
     } else {
       throw new ApiError(400, 'invalid_request', 'source must be {"kind": "upload", "manifest": […]} or {"kind": "git", "url": "…", "ref": "…"}.');

@@ -56,11 +56,14 @@ const RUNNER: Record<Language, Runner> = { python: 'python', shell: 'shell', nod
 /** Peak memory of the Python analyser (KiB), when STACKWIRE_INTROSPECT_STATS=1 asks it to report (benchmarks). */
 export const analyserStats = { pythonMaxRssKb: 0 };
 
-/** Runs the Python analyser over many files in one process (python3 with the files on argv, no shell). */
+/** Runs the Python analyser over many files in one process (python3, the file names NUL-separated on stdin, no shell). */
 export function introspectPython(root: string, relPaths: string[], onProgress?: (done: number) => void): Promise<Introspection[]> {
   if (relPaths.length === 0) return Promise.resolve([]);
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', [INTROSPECT_PY, '--', ...relPaths], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // On stdin, not argv: a tree of ~25,000 files would exceed the kernel's argument limit (E2BIG).
+    const child = spawn('python3', [INTROSPECT_PY, '--files-from', '-'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.on('error', () => undefined); // reported through the exit code and stderr
+    child.stdin.end(relPaths.join('\0'));
     const out: Introspection[] = [];
     let buf = '';
     let err = '';

@@ -121,6 +121,7 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     } else if (req.source.kind === 'git') {
       const { url, ref } = req.source;
       if (/^-/.test(url) || (ref !== undefined && /^-/.test(ref))) throw new IngestError('a git URL or ref may not start with "-"');
+      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) throw new IngestError('the git URL holds a password or token (https://user:secret@…), which would be stored in the catalog; give the workers access with a credential helper or a deploy key instead');
       root = path.join(work, 'repo');
       deps.progress?.('cloning', 0, 1);
       // A long clone keeps the activity's heartbeat going.

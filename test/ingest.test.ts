@@ -398,6 +398,10 @@ test('ingest input errors are clear and change nothing', async (t) => {
   const missing = await cli(['ingest', '/no/such/folder']);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /\/no\/such\/folder is not a folder/);
+  const withToken = await cli(['ingest', 'https://deploy:ghp_s3cr3t@git.example.com/ops/scripts.git', '--pack', 'tokenized']);
+  t.not(withToken.code, 0);
+  t.regex(withToken.stderr, /holds a password or token .* credential helper, a deploy key/);
+  t.is((await packActions('tokenized')).length, 0);
   const badPack = await cli(['ingest', path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell'), '--pack', 'Bad Name']);
   t.is(badPack.code, 2);
   t.regex(badPack.stderr, /pack name "Bad Name" is not valid/);

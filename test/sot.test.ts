@@ -391,6 +391,17 @@ test('the Sensu client speaks the documented API (against the STUB) and reports 
   await t.throwsAsync(down.unsilence('a:b'), { message: /unreachable/ });
 });
 
+test.serial('a cancelled release train ends cancelled: its running deploy is cancelled and nothing after it starts', async (t) => {
+  const r = await http<{ id: string }>('POST', '/api/v1/releases', { environment: 'production', components: { 'rt-db': '3.0.0', 'rt-api': '3.0.0' }, health: FAST_HEALTH, maxParallel: 1 });
+  t.is(r.status, 202, JSON.stringify(r.body));
+  await eventually(async () => (await records('rt-db')).some((x) => x.version === '3.0.0'), 'the rt-db deploy of the release to start');
+  const handle = (await temporalClient()).workflow.getHandle(r.body.id);
+  await handle.cancel();
+  await t.throwsAsync(handle.result());
+  t.is((await handle.describe()).status.name, 'CANCELLED');
+  t.deepEqual((await records('rt-api')).filter((x) => x.version === '3.0.0'), [], 'rt-api, which depends on rt-db, never started');
+});
+
 test.serial('a release of everything changed since a tag picks the components whose repositories moved, in dependency order', async (t) => {
   // Component repositories as local git repositories (file://): rt-db and rt-api get commits after v1.
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-since-'));

@@ -3,7 +3,7 @@
  * components in parallel (bounded), each a deployComponent child; when one fails, everything that
  * depends on it is not started.
  */
-import { ApplicationFailure, ParentClosePolicy, executeChild, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, ParentClosePolicy, executeChild, isCancellation, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { SearchAttributes, deploymentWorkflowId, legacyDeploymentWorkflowId } from '../common/constants.js';
 import { closure, dependencyWaves, invert } from '../common/graph.js';
 import type { DeployResult } from '../common/deploy.js';
@@ -62,8 +62,16 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
     // nothing waits for unrelated components of its wave, nor for the slowest of a batch.
     const pending = new Set(Object.keys(input.versions));
     const running = new Map<string, Promise<void>>();
+    let cancelled = false;
     while (pending.size || running.size) {
+      // The release itself was cancelled (its deploys are told too, and put back what they changed).
+      if (CancellationScope.current().consideredCancelled) cancelled = true;
       for (const c of [...pending].sort()) {
+        if (cancelled) {
+          outcome[c] = { status: 'skipped', reason: 'the release was cancelled' };
+          pending.delete(c);
+          continue;
+        }
         const deps = edges.get(c) ?? [];
         const bad = deps.find((d) => outcome[d] && outcome[d].status !== 'succeeded');
         if (bad) {
@@ -79,7 +87,11 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
           deployOf(c)
             .then(
               () => void (outcome[c] = { status: 'succeeded', startedAfter: before }),
-              (err: unknown) => void (outcome[c] = { status: 'failed', reason: failureReason(err) }),
+              (err: unknown) => {
+                // A cancelled release cancels its running deploys (they put back what they changed) and starts no more.
+                if (isCancellation(err)) cancelled = true;
+                outcome[c] = { status: 'failed', reason: isCancellation(err) ? 'cancelled' : failureReason(err) };
+              },
             )
             .finally(() => running.delete(c)),
         );
@@ -87,6 +99,10 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
       setCurrentDetails(`${input.environment}: deploying ${[...running.keys()].join(', ') || '-'}; ${Object.keys(outcome).length}/${Object.keys(input.versions).length} done`);
       if (running.size === 0) break;
       await Promise.race(running.values());
+    }
+    if (cancelled) {
+      setCurrentDetails(`${input.environment}: cancelled; ${Object.entries(outcome).map(([c, o]) => `${c} ${o.status}`).join(', ')}`);
+      throw new CancelledFailure(`release ${input.releaseId} was cancelled`);
     }
   } else {
     for (const [i, wave] of waves.entries()) {

@@ -1403,14 +1403,22 @@ def main(argv: list[str] | None = None) -> int:
                     "(argparse, click, optparse, getopt, sys.argv) as JSON Lines, one object "
                     "per input file, without executing or importing them.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="Python script to analyse")
+    parser.add_argument("files", nargs="*", metavar="FILE", help="Python script to analyse")
+    parser.add_argument("--files-from", metavar="PATH", help="read NUL-separated file names from PATH ('-' for stdin); "
+                                                              "a tree of tens of thousands of files does not fit on a command line")
     args = parser.parse_args(argv)
+    files = list(args.files)
+    if args.files_from:
+        raw = sys.stdin.buffer.read() if args.files_from == "-" else open(args.files_from, "rb").read()
+        files += [p for p in raw.decode("utf-8", errors="surrogateescape").split("\0") if p]
+    if not files:
+        parser.error("give at least one FILE, or --files-from")
     try:
         sys.stdout.reconfigure(encoding="utf-8")
     except (AttributeError, ValueError):
         pass
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
-    for path in args.files:
+    for path in files:
         print(json.dumps(introspect_file(path), ensure_ascii=False), flush=True)
     if os.environ.get("STACKWIRE_INTROSPECT_STATS") == "1":
         import resource
