@@ -168,8 +168,13 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
     const optionItems = items.filter((it) => it.childrenForFieldName('value').some((p) => p !== null && unquote(p).startsWith('-')));
     if (optionItems.length === 0) continue;
     if (out.framework === 'none') out.framework = 'case-loop';
+    const itemFlags = (it: Node) => it.childrenForFieldName('value').filter((x): x is Node => x !== null).map((p) => unquote(p)).filter((p) => p.startsWith('-') && p !== '--' && !/[*?[]/.test(p.replace(/[=*]+$/, '').slice(1)) && p !== '-*');
+    // "--env) ENV=$2" and "--env=*) ENV=${1#*=}" are one option: the second is only another spelling.
+    const plainFlags = new Set(optionItems.flatMap((it) => itemFlags(it).filter((f) => !f.endsWith('=*'))));
     for (const it of optionItems) {
-      const flags = it.childrenForFieldName('value').filter((x): x is Node => x !== null).map((p) => unquote(p)).filter((p) => p.startsWith('-') && p !== '--' && !/[*?[]/.test(p.replace(/[=*]+$/, '').slice(1)) && p !== '-*');
+      const all = itemFlags(it);
+      const eqForm = all.filter((f) => f.endsWith('=*'));
+      const flags = all.filter((f) => !f.endsWith('=*') || !plainFlags.has(f.slice(0, -2)));
       if (flags.some((f) => f === '-h' || f === '--help') || flags.length === 0) continue;
       const assign = named(it).find((n) => n.type === 'variable_assignment');
       const target = assign?.childForFieldName('name')?.text;
@@ -178,10 +183,16 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
       const name = (target ?? long.replace(/^-+/, '').replace(/[=*]+$/, '')).toLowerCase().replace(/-/g, '_');
       if (target) optionVars.add(target);
       const def = target ? defaults.get(target) : undefined;
-      const takesArg = src === '2';
+      // A value: assigned from $2, or $2 used and "shift 2" in the item, or the --name=value spelling.
+      const takesArg = src === '2' || /\$\{?2\b/.test(it.text) || /\bshift\s+2\b/.test(it.text) || (eqForm.length > 0 && flags.every((f) => f.endsWith('=*')));
+      // TAGS+=("$2"): given again for each value.
+      const appends = assign !== undefined && /^\s*\w+\+=\(/.test(assign.text);
+      const valueFlags = flags.map((f) => (f.endsWith('=*') ? f.slice(0, -1) : f.replace(/[=*]+$/, '')));
       params.push(
         takesArg
-          ? { name, kind: 'option', flags: flags.map((f) => f.replace(/[=*]+$/, '')), type: def?.type ?? 'string', default: def?.value ?? null, required: false, help: null }
+          ? appends
+            ? { name, kind: 'option', flags: valueFlags, type: 'array', items_type: 'string', default: null, required: false, action: 'append', help: null }
+            : { name, kind: 'option', flags: valueFlags, type: def?.type ?? 'string', default: def?.value ?? null, required: false, help: null }
           : { name, kind: 'option', flags, type: 'boolean', default: null, required: false, action: 'store_true', help: null },
       );
     }
