@@ -16,6 +16,7 @@ ajv.addKeyword({ keyword: 'scope', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'exclusive', schemaType: 'array' });
 ajv.addKeyword({ keyword: 'endOfOptions', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'st2Args', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'oneRequired', schemaType: 'array' });
 
 export interface ParameterProblem {
   parameter: string;
@@ -76,6 +77,9 @@ export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters
     // A default of a mutually exclusive option is the script's own business: passing it next to the
     // member the caller chose would make the script refuse the pair.
     for (const p of group) if (!given.includes(p)) delete copy[p];
+  }
+  for (const group of action.parameters.oneRequired ?? []) {
+    if (!group.some((p) => given.includes(p))) problems.push({ parameter: group.join(', '), message: `one of them is required (the script needs exactly one of ${group.join(', ')})` });
   }
   if (problems.length) throw new ParameterError(action.name, problems);
   return copy;

@@ -40,6 +40,8 @@ export interface ActionParameters {
   exclusive?: string[][];
   /** The script understands "--" as the end of options: put it before positionals that start with "-". */
   endOfOptions?: boolean;
+  /** Groups of which exactly one must be given (argparse add_mutually_exclusive_group(required=True)). */
+  oneRequired?: string[][];
   /** StackStorm local-shell-script conventions for argv (imported StackStorm actions). */
   st2Args?: boolean;
 }

@@ -33,6 +33,8 @@ export interface Introspection {
   warnings: { line: number | null; message: string }[];
   /** False for a library module (no __main__ block, no shebang, no parser): not an action. */
   is_script?: boolean;
+  /** add_mutually_exclusive_group(required=True): one of its members must be given. */
+  required_mutex_groups?: number[];
 }
 
 export interface ConvertedVariant {
@@ -193,6 +195,8 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
     const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
     const groups = [...exclusive.values()].filter((g) => g.length > 1);
     if (groups.length) parameters.exclusive = groups;
+    const oneOf = [...exclusive.entries()].filter(([id]) => intro.required_mutex_groups?.includes(id)).map(([, g]) => g);
+    if (oneOf.length) parameters.oneRequired = oneOf;
     if (GNU_STYLE.has(intro.framework) || intro.framework === 'getopts') parameters.endOfOptions = true;
     return parameters;
   };

@@ -253,6 +253,7 @@ class Analyzer:
         self.getopt_params: list[dict] = []
         self.getopt_line: int | None = None
         self.mutex_counter = 0
+        self.required_mutex: set[int] = set()  # add_mutually_exclusive_group(required=True)
         # add_argument calls reached on a parser the analysis followed (to tell the ones it could not)
         self.followed_add_argument: set[tuple[int, int]] = set()
         self.memo: dict[tuple, Any] = {}
@@ -641,6 +642,8 @@ class Analyzer:
                 return ArgGroup(obj, title, None)
             elif method == "add_mutually_exclusive_group":
                 group = ArgGroup(obj, None, self.mutex_counter)
+                if self.value_literal(kwvals.get("required")) is True:
+                    self.required_mutex.add(self.mutex_counter)
                 self.mutex_counter += 1
                 return group
             elif method == "add_subparsers":
@@ -656,6 +659,8 @@ class Analyzer:
                 return ArgGroup(obj.parser, title if title is not None else obj.title, None)
             elif method == "add_mutually_exclusive_group":
                 group = ArgGroup(obj.parser, obj.title, self.mutex_counter)
+                if self.value_literal(kwvals.get("required")) is True:
+                    self.required_mutex.add(self.mutex_counter)
                 self.mutex_counter += 1
                 return group
             elif method == "set_defaults":
@@ -1330,6 +1335,7 @@ class Analyzer:
             "framework": framework,
             "parameters": params,
             "subcommands": subs,
+            **({"required_mutex_groups": sorted(self.required_mutex)} if self.required_mutex else {}),
         }
 
 
