@@ -20,6 +20,8 @@ export interface InferredParameter {
   action?: string | null;
   group?: string | null;
   mutex_group?: number | null;
+  /** click hide_input=True. */
+  secret?: boolean;
   position?: number | null;
   subcommand?: string | null;
 }
@@ -143,7 +145,7 @@ function schemaFor(p: InferredParameter, gnu: boolean, problems: string[] = []):
       }
     }
   }
-  if (SECRET_NAME.test(name)) s.secret = true;
+  if (SECRET_NAME.test(name) || p.secret) s.secret = true;
   // A secret's literal default would be shown in every listing: the script keeps it to itself.
   if (s.secret && s.default !== undefined && s.type !== 'boolean') {
     delete s.default;

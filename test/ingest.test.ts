@@ -261,6 +261,7 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   write('sshw.py', '#!/usr/bin/env python3\n# ssh wrapper\nimport argparse\np = argparse.ArgumentParser()\np.add_argument("-o", dest="opts", help="extra options for ssh")\nprint(p.parse_args())\n');
   write('deployit.sh', '#!/usr/bin/env bash\n# Deploy things.\nENV=staging\nwhile [[ $# -gt 0 ]]; do\n  case "$1" in\n    -e|--env) ENV="$2"; shift 2 ;;\n    --env=*) ENV="${1#*=}"; shift ;;\n    -f|--force) FORCE=1; shift ;;\n    --tag) TAGS+=("$2"); shift 2 ;;\n    -h|--help) echo usage; exit 0 ;;\n    *) break ;;\n  esac\ndone\nSERVICE=$1\necho "$ENV $FORCE $SERVICE ${TAGS[*]}"\n');
   write('purge.py', '#!/usr/bin/env python3\n# Purge a CDN cache.\nimport argparse\np = argparse.ArgumentParser()\nwhat = p.add_mutually_exclusive_group(required=True)\nwhat.add_argument("--url")\nwhat.add_argument("--all", action="store_true")\nprint(p.parse_args())\n');
+  write('clk.py', "#!/usr/bin/env python3\n# Click tool.\nimport click\n@click.command()\n@click.option('--password', prompt=True, hide_input=True)\n@click.option('--upper', 'transform', flag_value='upper')\n@click.option('--lower', 'transform', flag_value='lower', default=True)\ndef main(password, transform):\n    print(transform)\nif __name__ == '__main__':\n    main()\n");
   write('ping.py', '#!/usr/bin/env python3\n# Ping (Python).\nprint("pong")\n');
   write('ping.sh', '#!/usr/bin/env bash\n# Ping (shell).\necho pong\n');
   const pack = uniqueName('patterns').replace(/-/g, '_');
@@ -291,6 +292,10 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   t.is(await dry('sshw', 'opts=-oStrictHostKeyChecking=no'), 'python3 sshw.py -o-oStrictHostKeyChecking=no', 'a short option whose value starts with "-" is joined to it');
   t.deepEqual(Object.keys(actions.get('deployit')!.parameters.properties).sort(), ['env', 'force', 'service', 'tags'], '--env=* is another spelling of --env');
   t.is(await dry('deployit', 'env=prod', 'tags=a,b', 'force=true', 'service=web'), 'bash deployit.sh --env prod --force --tag a --tag b web', 'a case item that takes $2 is a value option; TAGS+=("$2") repeats');
+  const clk = actions.get('clk')!.parameters;
+  t.deepEqual(clk.required, ['password'], 'click prompt=True: no terminal to ask on, so the value is required');
+  t.true(clk.properties.password.secret, 'hide_input=True is a secret');
+  t.is(await dry('clk', 'password=pw', 'transform=true'), "python3 clk.py '--password=********' --upper", 'flag_value options are flags, and the script keeps its own default');
   const neither = await cli(['run', `${pack}.purge`, '--dry-run']);
   t.is(neither.code, 2, 'a required mutually exclusive group is checked before anything runs');
   t.regex(neither.stderr, /url, all: one of them is required/);

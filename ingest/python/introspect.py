@@ -1195,7 +1195,8 @@ class Analyzer:
             choices = self.click_choices(kwnodes.get("type"), kwvals.get("type"))
             if kind == "option" and flag("count"):
                 jtype, implicit_default = "integer", 0
-            elif kind == "option" and (flag("is_flag") or secondary):
+            elif kind == "option" and (flag("is_flag") or secondary or "flag_value" in kwnodes):
+                # flag_value makes it a flag (--upper/--lower sharing one dest): given or not, never a value
                 jtype, implicit_default = "boolean", False
             else:
                 scalar = self.click_type(kwnodes.get("type"), default_lit, name)
@@ -1204,7 +1205,8 @@ class Analyzer:
                 else:
                     jtype = scalar
             if kind == "option":
-                required = flag("required")
+                # prompt=…: click would ask on the terminal, which a run does not have; the value is needed
+                required = flag("required") or ("prompt" in kwnodes and self.value_literal(kwvals.get("prompt")) not in (None, False, ""))
             elif "required" in kwnodes:
                 required = flag("required")
             else:
@@ -1228,7 +1230,9 @@ class Analyzer:
                 "position": None,
                 "subcommand": path,
             }
-            if default_node is not None:
+            if flag("hide_input"):
+                param["secret"] = True  # typed without echo: a password
+            if default_node is not None and "flag_value" not in kwnodes:
                 self.apply_default(param, default_lit, default_node)
             if kind == "positional":
                 param["position"] = n_positional
