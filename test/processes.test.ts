@@ -39,4 +39,7 @@ test('bad configuration names the variable and the fix', async (t) => {
   const addr = await run(WORKER_ENTRY, ['--orchestrator'], { TEMPORAL_ADDRESS: 'nohostport' });
   t.is(addr.code, 1);
   t.regex(addr.stderr, /TEMPORAL_ADDRESS="nohostport" is not host:port/);
+  const modules = await run(WORKER_ENTRY, ['--region', 'us-east'], { STACKWIRE_PUPPET_MODULEPATH: 'puppet/modules' });
+  t.is(modules.code, 1);
+  t.regex(modules.stderr, /STACKWIRE_PUPPET_MODULEPATH: "puppet\/modules" is not an absolute path/);
 });
