@@ -31,7 +31,21 @@ export default tseslint.config(
         {
           paths: nodeModules.map((name) => ({ name, message: 'Workflow code is deterministic: no Node.js modules. Do I/O in activities/.' })),
           patterns: [
-            { allowTypeImports: true, group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', 'pg', 'express', '../lib/*', '../activities/*', '../db/*', '../api/*'], message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and common/.' },
+            {
+              allowTypeImports: true,
+              group: [
+                '@temporalio/worker',
+                '@temporalio/client',
+                '@temporalio/activity',
+                'pg',
+                'express',
+                '../lib/*',
+                '../activities/*',
+                '../db/*',
+                '../api/*',
+              ],
+              message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and common/.',
+            },
           ],
         },
       ],

@@ -35,7 +35,10 @@ export interface DeployDeps {
 
 const ROLE_RE = /^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$/;
 
-function runProcess(argv: string[], opts: { cwd?: string; timeoutMs: number; env: Record<string, string>; heartbeat?: boolean }): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean; spawnError?: string }> {
+function runProcess(
+  argv: string[],
+  opts: { cwd?: string; timeoutMs: number; env: Record<string, string>; heartbeat?: boolean },
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean; spawnError?: string }> {
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
@@ -73,7 +76,11 @@ function runProcess(argv: string[], opts: { cwd?: string; timeoutMs: number; env
 export function checkArgv(command: string, vars: Record<string, string>, plugins: string | undefined): string[] {
   const tokens = parseShellWords(command);
   const words = tokens.map((t) => {
-    if (typeof t !== 'string') throw ApplicationFailure.nonRetryable(`check command ${JSON.stringify(command)} uses shell syntax (${JSON.stringify(t)}); a check is one program and its arguments`, 'BadCheck');
+    if (typeof t !== 'string')
+      throw ApplicationFailure.nonRetryable(
+        `check command ${JSON.stringify(command)} uses shell syntax (${JSON.stringify(t)}); a check is one program and its arguments`,
+        'BadCheck',
+      );
     return substitute(t, vars);
   });
   if (!words.length) throw ApplicationFailure.nonRetryable('empty check command', 'BadCheck');
@@ -118,9 +125,11 @@ export function createDeployActivities(deps: DeployDeps) {
       );
       const previous = Object.fromEntries(regions.map((r) => [r, rows.find((x) => x.region === r)?.version ?? null]));
       const deployAction = c.actions.deploy ? await getCurrentAction(deps.pool, c.actions.deploy) : undefined;
-      if (c.actions.deploy && !deployAction) throw ApplicationFailure.nonRetryable(`${req.component}'s deploy action ${c.actions.deploy} is not in the catalog`, 'UnknownAction');
+      if (c.actions.deploy && !deployAction)
+        throw ApplicationFailure.nonRetryable(`${req.component}'s deploy action ${c.actions.deploy} is not in the catalog`, 'UnknownAction');
       const rollbackAction = c.actions.rollback ? await getCurrentAction(deps.pool, c.actions.rollback) : deployAction;
-      if (c.actions.rollback && !rollbackAction) throw ApplicationFailure.nonRetryable(`${req.component}'s rollback action ${c.actions.rollback} is not in the catalog`, 'UnknownAction');
+      if (c.actions.rollback && !rollbackAction)
+        throw ApplicationFailure.nonRetryable(`${req.component}'s rollback action ${c.actions.rollback} is not in the catalog`, 'UnknownAction');
       // Deploy parameters the action declares secret never enter workflow history in clear text.
       let deployParams = c.deployParams;
       for (const a of [deployAction, rollbackAction]) {
@@ -148,7 +157,14 @@ export function createDeployActivities(deps: DeployDeps) {
     },
 
     /** Masterless `puppet apply` of the component's role with Hiera data from the source of truth. */
-    async puppetApply(input: { component: string; role: string; hiera: Record<string, unknown>; version: string; environment: string; noop: boolean }): Promise<PuppetSummary> {
+    async puppetApply(input: {
+      component: string;
+      role: string;
+      hiera: Record<string, unknown>;
+      version: string;
+      environment: string;
+      noop: boolean;
+    }): Promise<PuppetSummary> {
       const puppet = puppetBinary();
       if (!puppet) throw ApplicationFailure.nonRetryable('puppet is not installed on this worker (Debian package puppet-agent)', 'PuppetMissing');
       if (!ROLE_RE.test(input.role)) throw ApplicationFailure.nonRetryable(`puppet role ${JSON.stringify(input.role)} is not a Puppet class name`, 'BadRole');
@@ -157,42 +173,84 @@ export function createDeployActivities(deps: DeployDeps) {
         const stateDir = path.join(deps.dataDir, 'deployments', input.environment, deps.region, input.component);
         fs.mkdirSync(path.dirname(stateDir), { recursive: true });
         for (const d of ['data', 'var', 'conf', 'code']) fs.mkdirSync(path.join(run, d));
-        const data = { ...input.hiera, 'stackwire::component': input.component, 'stackwire::version': input.version, 'stackwire::environment': input.environment, 'stackwire::region': deps.region, 'stackwire::state_dir': stateDir, 'stackwire::config': { ...input.hiera, version: input.version } };
+        const data = {
+          ...input.hiera,
+          'stackwire::component': input.component,
+          'stackwire::version': input.version,
+          'stackwire::environment': input.environment,
+          'stackwire::region': deps.region,
+          'stackwire::state_dir': stateDir,
+          'stackwire::config': { ...input.hiera, version: input.version },
+        };
         fs.writeFileSync(path.join(run, 'data', 'run.yaml'), YAML.stringify(hieraLiteral(data)));
-        fs.writeFileSync(path.join(run, 'hiera.yaml'), YAML.stringify({ version: 5, defaults: { datadir: path.join(run, 'data'), data_hash: 'yaml_data' }, hierarchy: [{ name: 'stackwire run', path: 'run.yaml' }] }));
+        fs.writeFileSync(
+          path.join(run, 'hiera.yaml'),
+          YAML.stringify({
+            version: 5,
+            defaults: { datadir: path.join(run, 'data'), data_hash: 'yaml_data' },
+            hierarchy: [{ name: 'stackwire run', path: 'run.yaml' }],
+          }),
+        );
         // With the operator's modules, the real role class is applied (it reads the same Hiera data);
         // without them, a stand-in class of that name manages the component's config file.
         const modulePath = deps.puppetModulePath;
         if (modulePath) {
           const file = roleManifest(input.role, modulePath);
-          if (!file) throw ApplicationFailure.nonRetryable(`puppet role ${input.role} is not in the module path (${modulePath.join(':')}): expected ${roleFile(input.role)} in one of its folders`, 'BadRole');
+          if (!file)
+            throw ApplicationFailure.nonRetryable(
+              `puppet role ${input.role} is not in the module path (${modulePath.join(':')}): expected ${roleFile(input.role)} in one of its folders`,
+              'BadRole',
+            );
           fs.writeFileSync(path.join(run, 'site.pp'), `include ${input.role}\n`);
         } else {
-        // Only validated identifiers go into the manifest; every value comes through Hiera lookups.
-        fs.writeFileSync(
-          path.join(run, 'site.pp'),
-          [
-            `class ${input.role} {`,
-            "  $root = lookup('stackwire::state_dir')",
-            "  $config = lookup('stackwire::config')",
-            '  file { $root: ensure => directory }',
-            '  file { "${root}/config.yaml":',
-            '    ensure  => file,',
-            "    content => inline_epp(\"<% \\$config.keys.sort.each |\\$k| { %><%= \\$k %>: <%= \\$config[\\$k] %>\\n<% } %>\", { 'config' => $config }),",
-            '  }',
-            '}',
-            `include ${input.role}`,
-            '',
-          ].join('\n'),
-        );
+          // Only validated identifiers go into the manifest; every value comes through Hiera lookups.
+          fs.writeFileSync(
+            path.join(run, 'site.pp'),
+            [
+              `class ${input.role} {`,
+              "  $root = lookup('stackwire::state_dir')",
+              "  $config = lookup('stackwire::config')",
+              '  file { $root: ensure => directory }',
+              '  file { "${root}/config.yaml":',
+              '    ensure  => file,',
+              '    content => inline_epp("<% \\$config.keys.sort.each |\\$k| { %><%= \\$k %>: <%= \\$config[\\$k] %>\\n<% } %>", { \'config\' => $config }),',
+              '  }',
+              '}',
+              `include ${input.role}`,
+              '',
+            ].join('\n'),
+          );
         }
         const summaryFile = path.join(run, 'last_run_summary.yaml');
-        const argv = [puppet, 'apply', '--detailed-exitcodes', '--color', 'false', '--vardir', path.join(run, 'var'), '--confdir', path.join(run, 'conf'), '--codedir', path.join(run, 'code'), '--hiera_config', path.join(run, 'hiera.yaml'), ...(modulePath ? ['--modulepath', modulePath.join(':')] : []), '--lastrunfile', summaryFile, '--logdest', 'console', ...(input.noop ? ['--noop'] : []), path.join(run, 'site.pp')];
+        const argv = [
+          puppet,
+          'apply',
+          '--detailed-exitcodes',
+          '--color',
+          'false',
+          '--vardir',
+          path.join(run, 'var'),
+          '--confdir',
+          path.join(run, 'conf'),
+          '--codedir',
+          path.join(run, 'code'),
+          '--hiera_config',
+          path.join(run, 'hiera.yaml'),
+          ...(modulePath ? ['--modulepath', modulePath.join(':')] : []),
+          '--lastrunfile',
+          summaryFile,
+          '--logdest',
+          'console',
+          ...(input.noop ? ['--noop'] : []),
+          path.join(run, 'site.pp'),
+        ];
         const began = Date.now();
         const r = await runProcess(argv, { cwd: run, timeoutMs: 10 * 60_000, env: deps.scriptEnv, heartbeat: true });
         const wallSeconds = (Date.now() - began) / 1000;
         // Facter prints harmless permission errors in sandboxes: judge by exit code and summary only.
-        const summary = fs.existsSync(summaryFile) ? (YAML.parse(fs.readFileSync(summaryFile, 'utf8')) as { resources?: Record<string, number>; time?: Record<string, number> }) : {};
+        const summary = fs.existsSync(summaryFile)
+          ? (YAML.parse(fs.readFileSync(summaryFile, 'utf8')) as { resources?: Record<string, number>; time?: Record<string, number> })
+          : {};
         const result: PuppetSummary = {
           exitCode: r.code ?? -1,
           noop: input.noop,
@@ -205,8 +263,15 @@ export function createDeployActivities(deps: DeployDeps) {
         };
         if (r.timedOut) throw ApplicationFailure.nonRetryable('puppet apply did not finish within 10 minutes', 'PuppetFailed', result);
         if (r.code !== 0 && r.code !== 2) {
-          const errors = r.stdout.concat(r.stderr).split('\n').filter((l) => /^Error:/.test(l) && !/Facter/.test(l));
-          throw ApplicationFailure.nonRetryable(`puppet apply failed (exit ${r.code}): ${errors.slice(-2).join(' ') || 'see the worker log'}`, 'PuppetFailed', result);
+          const errors = r.stdout
+            .concat(r.stderr)
+            .split('\n')
+            .filter((l) => /^Error:/.test(l) && !/Facter/.test(l));
+          throw ApplicationFailure.nonRetryable(
+            `puppet apply failed (exit ${r.code}): ${errors.slice(-2).join(' ') || 'see the worker log'}`,
+            'PuppetFailed',
+            result,
+          );
         }
         deps.logger.info({ component: input.component, ...result }, 'puppet apply');
         return result;
@@ -224,18 +289,27 @@ export function createDeployActivities(deps: DeployDeps) {
         // Sensu's timeout 0 means none; the activity's own limit (5 minutes) still bounds it.
         const r = await runProcess(checkArgv(c.command, vars, plugins), { timeoutMs: c.timeout > 0 ? c.timeout * 1000 : 4 * 60_000, env: deps.scriptEnv });
         if (r.spawnError === 'ENOENT' || r.spawnError === 'EACCES') {
-          throw ApplicationFailure.nonRetryable(`check ${c.name}: cannot run ${checkArgv(c.command, vars, plugins)[0]} on ${deps.region} (${r.spawnError}); install the plugin (Debian: monitoring-plugins) or fix the command`, 'BadCheck');
+          throw ApplicationFailure.nonRetryable(
+            `check ${c.name}: cannot run ${checkArgv(c.command, vars, plugins)[0]} on ${deps.region} (${r.spawnError}); install the plugin (Debian: monitoring-plugins) or fix the command`,
+            'BadCheck',
+          );
         }
         const status = r.timedOut ? 2 : r.code === null ? 3 : Math.min(r.code, 3);
         const output = (r.timedOut ? `CRITICAL: timed out after ${c.timeout}s` : r.stdout.trim() || r.stderr.trim()).split('\n')[0].slice(0, 500);
         results.push({ name: c.name, status, output });
-        if (deps.sensu) await deps.sensu.sendEvent(sensuEntity(input.component, input.environment, deps.region), c.name, status, output, c.interval).catch((err: unknown) => deps.logger.warn({ err }, 'could not send the check result to Sensu'));
+        if (deps.sensu)
+          await deps.sensu
+            .sendEvent(sensuEntity(input.component, input.environment, deps.region), c.name, status, output, c.interval)
+            .catch((err: unknown) => deps.logger.warn({ err }, 'could not send the check result to Sensu'));
       }
       return results;
     },
 
     /** Which components' repositories have commits since a tag; their version is `git describe` of HEAD. */
-    async changedSince(input: { tag: string; components: { name: string; repository: string }[] }): Promise<{ changed: { name: string; version: string; commits: number }[]; unchanged: string[]; warnings: string[] }> {
+    async changedSince(input: {
+      tag: string;
+      components: { name: string; repository: string }[];
+    }): Promise<{ changed: { name: string; version: string; commits: number }[]; unchanged: string[]; warnings: string[] }> {
       if (!/^[\w][\w./-]{0,127}$/.test(input.tag)) throw ApplicationFailure.nonRetryable(`tag ${JSON.stringify(input.tag)} is not a tag name`, 'BadTag');
       const out = { changed: [] as { name: string; version: string; commits: number }[], unchanged: [] as string[], warnings: [] as string[] };
       const env = { ...deps.scriptEnv, GIT_TERMINAL_PROMPT: '0', HOME: os.tmpdir() };
@@ -247,8 +321,11 @@ export function createDeployActivities(deps: DeployDeps) {
             out.warnings.push(`${c.name}: cannot clone ${c.repository}: ${clone.stderr.trim().split('\n').pop() ?? ''}`);
             continue;
           }
-          const hasTag = (await runProcess(['git', '--git-dir', dir, 'rev-parse', '--verify', '--quiet', `refs/tags/${input.tag}`], { timeoutMs: 30_000, env })).code === 0;
-          const count = hasTag ? Number((await runProcess(['git', '--git-dir', dir, 'rev-list', '--count', `${input.tag}..HEAD`], { timeoutMs: 30_000, env })).stdout.trim()) : -1;
+          const hasTag =
+            (await runProcess(['git', '--git-dir', dir, 'rev-parse', '--verify', '--quiet', `refs/tags/${input.tag}`], { timeoutMs: 30_000, env })).code === 0;
+          const count = hasTag
+            ? Number((await runProcess(['git', '--git-dir', dir, 'rev-list', '--count', `${input.tag}..HEAD`], { timeoutMs: 30_000, env })).stdout.trim())
+            : -1;
           if (!hasTag) out.warnings.push(`${c.name}: ${c.repository} has no tag ${input.tag}; taken as changed`);
           if (count === 0) {
             out.unchanged.push(c.name);
@@ -269,11 +346,21 @@ export function createDeployActivities(deps: DeployDeps) {
      * subscription, which would also silence other environments. On a failure the silences made so
      * far are removed again, unless bestEffort (a rollback must not stop because Sensu is down).
      */
-    async sensuSilence(input: { component: string; environment: string; checks: CheckSpec[]; reason: string; actor: string; bestEffort?: boolean }): Promise<string[]> {
+    async sensuSilence(input: {
+      component: string;
+      environment: string;
+      checks: CheckSpec[];
+      reason: string;
+      actor: string;
+      bestEffort?: boolean;
+    }): Promise<string[]> {
       if (!deps.sensu) return [];
       const names: string[] = [];
       try {
-        for (const c of input.checks) names.push(await deps.sensu.silence(`entity:${sensuEntity(input.component, input.environment, deps.region)}`, c.name, input.reason, 3600, input.actor));
+        for (const c of input.checks)
+          names.push(
+            await deps.sensu.silence(`entity:${sensuEntity(input.component, input.environment, deps.region)}`, c.name, input.reason, 3600, input.actor),
+          );
       } catch (err) {
         if (input.bestEffort) {
           deps.logger.warn({ err, component: input.component }, 'could not silence the checks in Sensu; going on (rollback)');
@@ -288,7 +375,9 @@ export function createDeployActivities(deps: DeployDeps) {
     /** Removes silences; a Sensu that cannot be reached is logged, never a reason to fail a deploy (the silences expire). */
     async sensuUnsilence(names: string[]): Promise<void> {
       for (const n of names) {
-        await deps.sensu?.unsilence(n).catch((err: unknown) => deps.logger.warn({ err, silence: n }, 'could not remove a Sensu silence; it expires by itself within an hour'));
+        await deps.sensu
+          ?.unsilence(n)
+          .catch((err: unknown) => deps.logger.warn({ err, silence: n }, 'could not remove a Sensu silence; it expires by itself within an hour'));
       }
     },
 
@@ -314,7 +403,23 @@ export function createDeployActivities(deps: DeployDeps) {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $7 = 'running' THEN NULL ELSE now() END)
          ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
            puppet_summary = COALESCE(EXCLUDED.puppet_summary, deployments.puppet_summary), finished_at = EXCLUDED.finished_at`,
-        [r.id, r.component, r.version, r.environment, r.region, r.kind, r.status, r.previousVersion, r.actor, r.trigger, r.workflowId, r.runId, r.reason ?? null, r.puppet ? JSON.stringify(r.puppet) : null, r.approvedBy ?? null],
+        [
+          r.id,
+          r.component,
+          r.version,
+          r.environment,
+          r.region,
+          r.kind,
+          r.status,
+          r.previousVersion,
+          r.actor,
+          r.trigger,
+          r.workflowId,
+          r.runId,
+          r.reason ?? null,
+          r.puppet ? JSON.stringify(r.puppet) : null,
+          r.approvedBy ?? null,
+        ],
       );
       // A successful rollback (<deployment>.<region>.rollback) marks the region's deploy of this run
       // (<deployment>.<region>.deploy) rolled_back: it succeeded, but it is no longer what runs there.

@@ -50,7 +50,8 @@ export class LogShipper {
     const last = this.pending[this.pending.length - 1];
     if (last && last.stream === stream && last.data.length < 16384) last.data += data;
     else if (data) this.pending.push({ stream, data });
-    if (this.capped) this.pending.push({ stream: 'system', data: `\n[log capped at ${this.capBytes} bytes; the execution record keeps the start of each stream]\n` });
+    if (this.capped)
+      this.pending.push({ stream: 'system', data: `\n[log capped at ${this.capBytes} bytes; the execution record keeps the start of each stream]\n` });
   }
 
   flush(): Promise<void> {

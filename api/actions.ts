@@ -13,7 +13,9 @@ export function exampleParameters(action: ActionSpec): Record<string, unknown> {
     if (s.default !== undefined) out[name] = s.default;
     else if (s.enum?.length) out[name] = s.enum[0];
     else if (!action.parameters.required.includes(name)) continue;
-    else out[name] = s.type === 'integer' || s.type === 'number' ? (s.minimum ?? 1) : s.type === 'boolean' ? true : s.type === 'array' ? [`<${name}>`] : `<${name}>`;
+    else
+      out[name] =
+        s.type === 'integer' || s.type === 'number' ? (s.minimum ?? 1) : s.type === 'boolean' ? true : s.type === 'array' ? [`<${name}>`] : `<${name}>`;
   }
   return out;
 }

@@ -17,7 +17,14 @@ async function masked(pool: Pool, components: Component[]): Promise<Component[]>
     if (!name) return new Set<string>();
     if (!secret.has(name)) {
       const a = await getCurrentAction(pool, name);
-      secret.set(name, new Set(Object.entries(a?.parameters.properties ?? {}).filter(([, p]) => p.secret).map(([k]) => k)));
+      secret.set(
+        name,
+        new Set(
+          Object.entries(a?.parameters.properties ?? {})
+            .filter(([, p]) => p.secret)
+            .map(([k]) => k),
+        ),
+      );
     }
     return secret.get(name)!;
   };
@@ -35,7 +42,11 @@ export function componentsRouter({ pool, logger }: ApiDeps): Router {
   router.post('/sot/apply', json({ limit: '16mb' }), async (req, res) => {
     const body = (req.body ?? {}) as { files?: unknown; dryRun?: unknown };
     const files = body.files;
-    if (!Array.isArray(files) || files.length === 0 || !files.every((f: { path?: unknown; content?: unknown }) => typeof f?.path === 'string' && typeof f.content === 'string')) {
+    if (
+      !Array.isArray(files) ||
+      files.length === 0 ||
+      !files.every((f: { path?: unknown; content?: unknown }) => typeof f?.path === 'string' && typeof f.content === 'string')
+    ) {
       throw new ApiError(400, 'invalid_request', 'files must be a non-empty array of {path, content} (the YAML definitions).');
     }
     let sot;
@@ -52,7 +63,14 @@ export function componentsRouter({ pool, logger }: ApiDeps): Router {
     res.json({
       dryRun,
       changes,
-      summary: { environments: sot.environments.length, regions: sot.regions.length, components: sot.components.length, added: count('added'), changed: count('changed'), removed: count('removed') },
+      summary: {
+        environments: sot.environments.length,
+        regions: sot.regions.length,
+        components: sot.components.length,
+        added: count('added'),
+        changed: count('changed'),
+        removed: count('removed'),
+      },
     });
   });
 

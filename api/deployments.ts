@@ -65,25 +65,38 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
 
   /** Whether a worker polled the region's workflow queue recently (Temporal keeps pollers of the last minutes). */
   async function hasWorkers(region: string): Promise<boolean> {
-    const r = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: regionTaskQueue(region) }, taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW });
+    const r = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: regionTaskQueue(region) },
+      taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
     return (r.pollers?.length ?? 0) > 0;
   }
 
   async function prepare(body: Record<string, unknown>, environment: string) {
     const component = body.component;
     const version = body.version;
-    if (typeof component !== 'string') throw new ApiError(400, 'invalid_request', 'component is required: a component of the source of truth (GET /api/v1/components).');
-    if (typeof version !== 'string' || !VERSION_RE.test(version)) throw new ApiError(400, 'invalid_request', `version ${JSON.stringify(version)} is not a version: letters, digits and . _ + -.`);
+    if (typeof component !== 'string')
+      throw new ApiError(400, 'invalid_request', 'component is required: a component of the source of truth (GET /api/v1/components).');
+    if (typeof version !== 'string' || !VERSION_RE.test(version))
+      throw new ApiError(400, 'invalid_request', `version ${JSON.stringify(version)} is not a version: letters, digits and . _ + -.`);
     const c = await getComponent(pool, component);
     if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(component)} in the source of truth.`);
     const placed = c.placements[environment] ?? [];
-    if (!placed.length) throw new ApiError(400, 'not_placed', `${component} is not placed in environment ${JSON.stringify(environment)}; it runs in ${Object.keys(c.placements).join(', ') || 'no environment'}.`);
+    if (!placed.length)
+      throw new ApiError(
+        400,
+        'not_placed',
+        `${component} is not placed in environment ${JSON.stringify(environment)}; it runs in ${Object.keys(c.placements).join(', ') || 'no environment'}.`,
+      );
     let regions = placed;
     if (body.regions !== undefined) {
-      if (!Array.isArray(body.regions) || !body.regions.every((r) => typeof r === 'string')) throw new ApiError(400, 'invalid_request', 'regions must be an array of region names.');
-      const bad = (body.regions).filter((r) => !placed.includes(r));
-      if (bad.length) throw new ApiError(400, 'not_placed', `${component} does not run in ${bad.join(', ')} for ${environment} (it runs in ${placed.join(', ')}).`);
-      const dup = (body.regions).find((r, i, all) => all.indexOf(r) !== i);
+      if (!Array.isArray(body.regions) || !body.regions.every((r) => typeof r === 'string'))
+        throw new ApiError(400, 'invalid_request', 'regions must be an array of region names.');
+      const bad = body.regions.filter((r) => !placed.includes(r));
+      if (bad.length)
+        throw new ApiError(400, 'not_placed', `${component} does not run in ${bad.join(', ')} for ${environment} (it runs in ${placed.join(', ')}).`);
+      const dup = body.regions.find((r, i, all) => all.indexOf(r) !== i);
       if (dup) throw new ApiError(400, 'invalid_request', `regions lists ${dup} twice.`);
       regions = body.regions;
     }
@@ -92,12 +105,22 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     // A region nobody serves would hold the deploy (and its one-per-environment slot) until a worker appears.
     const unserved = [];
     for (const r of regions) if (!(await hasWorkers(r))) unserved.push(r);
-    if (unserved.length) throw new ApiError(409, 'no_worker', `no worker serves ${unserved.map((r) => `${r} (task queue ${regionTaskQueue(r)})`).join(', ')}; start one with \`node dist/workers/worker.js --region ${unserved[0]}\`, then deploy again.`);
+    if (unserved.length)
+      throw new ApiError(
+        409,
+        'no_worker',
+        `no worker serves ${unserved.map((r) => `${r} (task queue ${regionTaskQueue(r)})`).join(', ')}; start one with \`node dist/workers/worker.js --region ${unserved[0]}\`, then deploy again.`,
+      );
     return { c, component, version, regions, canary };
   }
 
   /** Per region, the version running now (the last succeeded deploy) and the one a deploy would bring. */
-  async function versionChanges(component: string, environment: string, regions: string[], version: string): Promise<{ region: string; from: string | null; to: string }[]> {
+  async function versionChanges(
+    component: string,
+    environment: string,
+    regions: string[],
+    version: string,
+  ): Promise<{ region: string; from: string | null; to: string }[]> {
     const { rows } = await pool.query<{ region: string; version: string }>(
       "SELECT DISTINCT ON (region) region, version FROM deployments WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC",
       [component, environment],
@@ -113,12 +136,25 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const rest = regions.filter((r) => r !== canary);
     const waves = rest.length ? [[canary], rest] : [[canary]];
     const approvalSeconds = body.approvalTimeoutSeconds;
-    if (approvalSeconds !== undefined && !wholeNumber(approvalSeconds, 1, 7 * 86400)) throw new ApiError(400, 'invalid_request', 'approvalTimeoutSeconds is a whole number of seconds from 1 to 604800 (a week).');
+    if (approvalSeconds !== undefined && !wholeNumber(approvalSeconds, 1, 7 * 86400))
+      throw new ApiError(400, 'invalid_request', 'approvalTimeoutSeconds is a whole number of seconds from 1 to 604800 (a week).');
     const health = checkHealth(body.health);
     const changes = await versionChanges(component, environment, regions, version);
     if (body.plan === true) {
       const noop = await puppetNoop(c, version, environment, regions);
-      res.json({ plan: true, component, version, environment, waves, changes, puppetRole: c.puppetRole, puppetNoop: noop, checks: c.checks.map((k) => k.name), deployAction: c.actions.deploy ?? null, approvalGate: approvalSeconds !== undefined });
+      res.json({
+        plan: true,
+        component,
+        version,
+        environment,
+        waves,
+        changes,
+        puppetRole: c.puppetRole,
+        puppetNoop: noop,
+        checks: c.checks.map((k) => k.name),
+        deployAction: c.actions.deploy ?? null,
+        approvalGate: approvalSeconds !== undefined,
+      });
       return;
     }
     const workflowId = deploymentWorkflowId(component, environment);
@@ -157,7 +193,11 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       res.status(202).json({ id: workflowId, runId: handle.firstExecutionRunId, deploymentId: request.deploymentId, waves, changes });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new ApiError(409, 'deploy_in_progress', `a deploy of ${component} to ${environment} is already running (workflow ${workflowId}); wait for it to end or cancel it, then deploy again.`);
+        throw new ApiError(
+          409,
+          'deploy_in_progress',
+          `a deploy of ${component} to ${environment} is already running (workflow ${workflowId}); wait for it to end or cancel it, then deploy again.`,
+        );
       }
       throw err;
     }
@@ -199,7 +239,10 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       });
     // This run's region records only (ids are <deploymentId>.<region>.<kind>; names hold no LIKE wildcards).
     const deploymentId = typeof desc.memo?.deploymentId === 'string' ? desc.memo.deploymentId : id;
-    const { rows } = await pool.query('SELECT id, region, kind, version, status, reason, puppet_summary AS puppet, approved_by AS "approvedBy" FROM deployments WHERE id LIKE $1 ORDER BY started_at', [`${deploymentId}.%`]);
+    const { rows } = await pool.query(
+      'SELECT id, region, kind, version, status, reason, puppet_summary AS puppet, approved_by AS "approvedBy" FROM deployments WHERE id LIKE $1 ORDER BY started_at',
+      [`${deploymentId}.%`],
+    );
     res.json({ id, type: desc.type, status: status.toLowerCase(), detail, error, records: rows });
   });
 
@@ -221,9 +264,12 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       try {
         // An update, not a signal: the workflow's validator refuses it unless the gate is still open,
         // so a decision that arrives just after the deadline is reported as refused, not lost.
-        await handle.executeUpdate(verdict === 'approve' ? 'approveGate' : 'rejectGate', { args: [{ actor, ...(typeof reason === 'string' ? { reason } : {}) }] });
+        await handle.executeUpdate(verdict === 'approve' ? 'approveGate' : 'rejectGate', {
+          args: [{ actor, ...(typeof reason === 'string' ? { reason } : {}) }],
+        });
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, 'not_awaiting_approval', `deployment ${id} is not waiting at an approval gate (it was decided or its deadline passed).`);
+        if (err instanceof WorkflowUpdateFailedError)
+          throw new ApiError(409, 'not_awaiting_approval', `deployment ${id} is not waiting at an approval gate (it was decided or its deadline passed).`);
         if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'not_running', `deployment ${id} is not running; nothing to ${verdict}.`);
         throw err;
       }
@@ -233,24 +279,37 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
   }
 
   router.post('/releases', async (req, res) => {
-    const body = (req.body ?? {}) as { environment?: unknown; components?: unknown; sinceTag?: unknown; plan?: unknown; maxParallel?: unknown; health?: DeployRequest['health'] };
+    const body = (req.body ?? {}) as {
+      environment?: unknown;
+      components?: unknown;
+      sinceTag?: unknown;
+      plan?: unknown;
+      maxParallel?: unknown;
+      health?: DeployRequest['health'];
+    };
     if (typeof body.environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required.');
     let selection: { unchanged: string[]; warnings: string[] } | undefined;
     if (body.sinceTag !== undefined) {
       // Everything placed in the environment whose repository has commits since the tag.
-      if (typeof body.sinceTag !== 'string' || body.components !== undefined) throw new ApiError(400, 'invalid_request', 'give either components or sinceTag (a tag name), not both.');
+      if (typeof body.sinceTag !== 'string' || body.components !== undefined)
+        throw new ApiError(400, 'invalid_request', 'give either components or sinceTag (a tag name), not both.');
       if (!TAG_RE.test(body.sinceTag)) throw new ApiError(400, 'invalid_request', `sinceTag ${JSON.stringify(body.sinceTag)} is not a tag name.`);
       const env = body.environment;
       const placed = (await listComponents(pool)).filter((c) => (c.placements[env] ?? []).length > 0);
       const firstRegion = placed[0]?.placements[env]?.[0];
       if (!firstRegion) throw new ApiError(400, 'not_placed', `no component is placed in environment ${JSON.stringify(env)}.`);
       const found = await client.workflow
-        .execute<(input: { tag: string; components: { name: string; repository: string }[] }) => Promise<{ changed: { name: string; version: string }[]; unchanged: string[]; warnings: string[] }>>(WorkflowTypes.releaseSelection, {
-        taskQueue: regionTaskQueue(firstRegion),
-        workflowId: `release-selection-${env}-${crypto.randomBytes(4).toString('hex')}`,
-        args: [{ tag: body.sinceTag, components: placed.map((c) => ({ name: c.name, repository: c.repository })) }],
-        workflowExecutionTimeout: '30m',
-      })
+        .execute<
+          (input: {
+            tag: string;
+            components: { name: string; repository: string }[];
+          }) => Promise<{ changed: { name: string; version: string }[]; unchanged: string[]; warnings: string[] }>
+        >(WorkflowTypes.releaseSelection, {
+          taskQueue: regionTaskQueue(firstRegion),
+          workflowId: `release-selection-${env}-${crypto.randomBytes(4).toString('hex')}`,
+          args: [{ tag: body.sinceTag, components: placed.map((c) => ({ name: c.name, repository: c.repository })) }],
+          workflowExecutionTimeout: '30m',
+        })
         .catch((err: unknown) => {
           if (err instanceof WorkflowFailedError) {
             const cause = (err.cause?.cause ?? err.cause) as Error | undefined;
@@ -266,7 +325,8 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       selection = { unchanged: found.unchanged, warnings: found.warnings };
     }
     const versions = body.components;
-    if (!versions || typeof versions !== 'object' || Array.isArray(versions) || Object.keys(versions).length === 0) throw new ApiError(400, 'invalid_request', 'components maps each component to the version to deploy, e.g. {"auth-service": "2.4.0"}.');
+    if (!versions || typeof versions !== 'object' || Array.isArray(versions) || Object.keys(versions).length === 0)
+      throw new ApiError(400, 'invalid_request', 'components maps each component to the version to deploy, e.g. {"auth-service": "2.4.0"}.');
     const firstRegion: Record<string, string> = {};
     const prepared: Awaited<ReturnType<typeof prepare>>[] = [];
     for (const [component, version] of Object.entries(versions as Record<string, unknown>)) {
@@ -281,7 +341,9 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     if (body.plan === true) {
       const env = body.environment;
       const noop = Object.fromEntries(await Promise.all(prepared.map(async (p) => [p.component, await puppetNoop(p.c, p.version, env, p.regions)] as const)));
-      const changes = Object.fromEntries(await Promise.all(prepared.map(async (p) => [p.component, await versionChanges(p.component, env, p.regions, p.version)] as const)));
+      const changes = Object.fromEntries(
+        await Promise.all(prepared.map(async (p) => [p.component, await versionChanges(p.component, env, p.regions, p.version)] as const)),
+      );
       res.json({ plan: true, environment: env, waves, versions, changes, puppetNoop: noop, ...(selection ?? {}) });
       return;
     }
@@ -294,7 +356,19 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     await client.workflow.start(WorkflowTypes.releaseTrain, {
       taskQueue: ORCHESTRATOR_TASK_QUEUE,
       workflowId: releaseId,
-      args: [{ releaseId, environment: body.environment, versions: versions as Record<string, string>, edges, firstRegion, maxParallel, actor, trigger, ...(health ? { health } : {}) }],
+      args: [
+        {
+          releaseId,
+          environment: body.environment,
+          versions: versions as Record<string, string>,
+          edges,
+          firstRegion,
+          maxParallel,
+          actor,
+          trigger,
+          ...(health ? { health } : {}),
+        },
+      ],
       staticSummary: `release of ${Object.keys(versions).length} components to ${body.environment}`,
       staticDetails: waves.map((w, i) => `wave ${i + 1}: ${w.join(', ')}`).join('\n'),
       typedSearchAttributes: [

@@ -28,7 +28,6 @@ export interface ApiDeps {
 
 const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
 
-
 function newId(action: string, region: string, idempotencyKey: string | undefined): string {
   const suffix = idempotencyKey
     ? crypto.createHash('sha256').update(`${action}\0${region}\0${idempotencyKey}`).digest('hex').slice(0, 16)
@@ -82,7 +81,14 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     }
     if (body.dryRun === true) {
       // Checked and rendered, not started: the exact argv (secrets masked) the worker would spawn.
-      res.json({ action: action.name, actionVersion: action.version, dryRun: true, parameters: maskParameters(action, parameters), argv: maskArgv(action, parameters), command: displayArgv(maskArgv(action, parameters)) });
+      res.json({
+        action: action.name,
+        actionVersion: action.version,
+        dryRun: true,
+        parameters: maskParameters(action, parameters),
+        argv: maskArgv(action, parameters),
+        command: displayArgv(maskArgv(action, parameters)),
+      });
       return;
     }
     const actor = actorOf(req);
@@ -205,8 +211,25 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     const wfStatus = description.status.name;
     if (description.type === WorkflowTypes.multiRegionExecution) {
       const children = await listExecutions(pool, { parentId: id, limit: 100 });
-      const status = wfStatus === 'RUNNING' ? 'running' : wfStatus === 'COMPLETED' ? 'succeeded' : wfStatus === 'CANCELLED' ? 'cancelled' : wfStatus === 'TIMED_OUT' ? 'timed_out' : 'failed';
-      return void res.json({ kind: 'multi-region', id, workflowId: id, status, startedAt: description.startTime.toISOString(), finishedAt: description.closeTime?.toISOString() ?? null, children });
+      const status =
+        wfStatus === 'RUNNING'
+          ? 'running'
+          : wfStatus === 'COMPLETED'
+            ? 'succeeded'
+            : wfStatus === 'CANCELLED'
+              ? 'cancelled'
+              : wfStatus === 'TIMED_OUT'
+                ? 'timed_out'
+                : 'failed';
+      return void res.json({
+        kind: 'multi-region',
+        id,
+        workflowId: id,
+        status,
+        startedAt: description.startTime.toISOString(),
+        finishedAt: description.closeTime?.toISOString() ?? null,
+        children,
+      });
     }
     // A run can start and end between the row read above and describe(): its row is written before
     // the workflow closes, so read it again rather than answer without exit code and output.
@@ -241,7 +264,13 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
             throw err;
           }
         }
-        res.json({ id, entries, next: entries.length ? entries[entries.length - 1].seq : after, done: done && entries.length === 0, status: row?.status ?? 'scheduled' });
+        res.json({
+          id,
+          entries,
+          next: entries.length ? entries[entries.length - 1].seq : after,
+          done: done && entries.length === 0,
+          status: row?.status ?? 'scheduled',
+        });
         return;
       }
       await new Promise((r) => setTimeout(r, 200));

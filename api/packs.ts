@@ -17,12 +17,15 @@ const PACK_RE = /^[a-z][a-z0-9_-]{0,62}$/;
 const MODES = ['apply', 'dry-run', 'check'] as const;
 
 function checkManifest(m: unknown): ManifestEntry[] {
-  if (!Array.isArray(m) || m.length === 0) throw new ApiError(400, 'invalid_request', 'source.manifest must be a non-empty array of {path, mode, sha256, size}.');
+  if (!Array.isArray(m) || m.length === 0)
+    throw new ApiError(400, 'invalid_request', 'source.manifest must be a non-empty array of {path, mode, sha256, size}.');
   if (m.length > 100_000) throw new ApiError(400, 'invalid_request', 'source.manifest lists more than 100,000 files.');
   return m.map((e: Record<string, unknown>, i) => {
     const path = e?.path;
-    if (typeof path !== 'string' || path === '' || path.startsWith('/') || path.split('/').includes('..')) throw new ApiError(400, 'invalid_request', `source.manifest[${i}].path must be a relative path inside the pack.`);
-    if (typeof e.sha256 !== 'string' || !HASH_RE.test(e.sha256)) throw new ApiError(400, 'invalid_request', `source.manifest[${i}].sha256 must be 64 lower-case hex digits.`);
+    if (typeof path !== 'string' || path === '' || path.startsWith('/') || path.split('/').includes('..'))
+      throw new ApiError(400, 'invalid_request', `source.manifest[${i}].path must be a relative path inside the pack.`);
+    if (typeof e.sha256 !== 'string' || !HASH_RE.test(e.sha256))
+      throw new ApiError(400, 'invalid_request', `source.manifest[${i}].sha256 must be 64 lower-case hex digits.`);
     const mode = typeof e.mode === 'number' ? e.mode & 0o777 : 0o644;
     return { path, mode, sha256: e.sha256, size: typeof e.size === 'number' ? e.size : 0 };
   });
@@ -34,7 +37,8 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
 
   router.post('/blobs/missing', async (req, res) => {
     const hashes = ((req.body ?? {}) as { hashes?: unknown }).hashes;
-    if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && HASH_RE.test(h))) throw new ApiError(400, 'invalid_request', 'hashes must be an array of sha256 hex strings.');
+    if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && HASH_RE.test(h)))
+      throw new ApiError(400, 'invalid_request', 'hashes must be an array of sha256 hex strings.');
     res.json({ missing: await missingBlobs(pool, hashes as string[]) });
   });
 
@@ -42,9 +46,11 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
     const files = ((req.body ?? {}) as { files?: unknown }).files;
     if (!Array.isArray(files)) throw new ApiError(400, 'invalid_request', 'files must be an array of {sha256, content} with content in base64.');
     const decoded = files.map((f: Record<string, unknown>, i) => {
-      if (typeof f?.content !== 'string' || typeof f.sha256 !== 'string') throw new ApiError(400, 'invalid_request', `files[${i}] needs sha256 and base64 content.`);
+      if (typeof f?.content !== 'string' || typeof f.sha256 !== 'string')
+        throw new ApiError(400, 'invalid_request', `files[${i}] needs sha256 and base64 content.`);
       const content = Buffer.from(f.content, 'base64');
-      if (sha256(content) !== f.sha256) throw new ApiError(400, 'hash_mismatch', `files[${i}]: the content does not match sha256 ${f.sha256}; nothing was stored.`);
+      if (sha256(content) !== f.sha256)
+        throw new ApiError(400, 'hash_mismatch', `files[${i}]: the content does not match sha256 ${f.sha256}; nothing was stored.`);
       return { path: '', mode: 0, content };
     });
     await storeBlobs(pool, decoded);
@@ -57,29 +63,48 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
               (SELECT count(*)::int FROM actions a WHERE a.pack = p.name AND a.is_current AND a.removed_at IS NULL) AS actions
        FROM packs p ORDER BY p.name`,
     );
-    res.json({ packs: rows.map((r) => ({ name: r.name, version: r.current_version, source: r.source, actions: r.actions, updatedAt: r.updated_at.toISOString() })) });
+    res.json({
+      packs: rows.map((r) => ({ name: r.name, version: r.current_version, source: r.source, actions: r.actions, updatedAt: r.updated_at.toISOString() })),
+    });
   });
 
   router.post('/packs/:pack/ingest', async (req, res) => {
     const pack = req.params.pack;
-    if (!PACK_RE.test(pack)) throw new ApiError(400, 'invalid_request', `pack name ${JSON.stringify(pack)} is not valid: lower-case letters, digits, _ and -, starting with a letter.`);
-    if (pack === 'core') throw new ApiError(400, 'reserved_pack', 'pack "core" holds the built-in actions (core.ingest …); ingest under another name (--pack NAME).');
+    if (!PACK_RE.test(pack))
+      throw new ApiError(
+        400,
+        'invalid_request',
+        `pack name ${JSON.stringify(pack)} is not valid: lower-case letters, digits, _ and -, starting with a letter.`,
+      );
+    if (pack === 'core')
+      throw new ApiError(400, 'reserved_pack', 'pack "core" holds the built-in actions (core.ingest …); ingest under another name (--pack NAME).');
     const body = (req.body ?? {}) as { source?: Record<string, unknown>; mode?: string; region?: string };
     const mode = (body.mode ?? 'apply') as IngestRequest['mode'];
     if (!(MODES as readonly string[]).includes(mode)) throw new ApiError(400, 'invalid_request', `mode must be one of ${MODES.join(', ')}.`);
     const region = body.region ?? config.regions[0];
-    if (!config.regions.includes(region)) throw new ApiError(400, 'invalid_region', `region ${JSON.stringify(region)} is not configured; use one of ${config.regions.join(', ')}.`);
+    if (!config.regions.includes(region))
+      throw new ApiError(400, 'invalid_region', `region ${JSON.stringify(region)} is not configured; use one of ${config.regions.join(', ')}.`);
     const s = body.source;
     let source: IngestSource;
     if (s?.kind === 'upload') {
       const manifest = checkManifest(s.manifest);
-      const missing = await missingBlobs(pool, manifest.map((m) => m.sha256));
-      if (missing.length) throw new ApiError(409, 'blobs_missing', `${missing.length} file(s) of the manifest were not uploaded; POST them to /api/v1/blobs first.`, { missing });
+      const missing = await missingBlobs(
+        pool,
+        manifest.map((m) => m.sha256),
+      );
+      if (missing.length)
+        throw new ApiError(409, 'blobs_missing', `${missing.length} file(s) of the manifest were not uploaded; POST them to /api/v1/blobs first.`, { missing });
       source = { kind: 'upload', manifest, ...(typeof s.location === 'string' ? { location: s.location } : {}) };
     } else if (s?.kind === 'git') {
-      if (typeof s.url !== 'string' || !/^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/.test(s.url)) throw new ApiError(400, 'invalid_request', 'source.url must be a git URL (https://, ssh://, git://, file:// or user@host:path).');
+      if (typeof s.url !== 'string' || !/^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/.test(s.url))
+        throw new ApiError(400, 'invalid_request', 'source.url must be a git URL (https://, ssh://, git://, file:// or user@host:path).');
       // A password or token in the URL would be kept in workflow history and the catalog.
-      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(s.url)) throw new ApiError(400, 'invalid_request', 'source.url holds a password or token (https://user:secret@…); it would be stored in workflow history and the catalog. Give the workers access instead: a credential helper, a deploy key (ssh://…), or a read-only mirror.');
+      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(s.url))
+        throw new ApiError(
+          400,
+          'invalid_request',
+          'source.url holds a password or token (https://user:secret@…); it would be stored in workflow history and the catalog. Give the workers access instead: a credential helper, a deploy key (ssh://…), or a read-only mirror.',
+        );
       source = { kind: 'git', url: s.url, ...(typeof s.ref === 'string' && s.ref ? { ref: s.ref } : {}) };
     } else {
       throw new ApiError(400, 'invalid_request', 'source must be {"kind": "upload", "manifest": […]} or {"kind": "git", "url": "…", "ref": "…"}.');

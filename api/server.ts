@@ -18,7 +18,9 @@ Serves the Stackwire HTTP API (see README for the endpoints).
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      options: { port: { type: 'string' }, host: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (err) {
     process.stderr.write(`stackwire-api: ${(err as Error).message}\n\n${HELP}\n`);
     return 2;

@@ -15,7 +15,17 @@ const NOUNS = ['logs', 'node', 'service', 'db', 'cache', 'certs', 'queue', 'work
 
 function python(r: () => number, name: string): string {
   const opts = Math.floor(r() * 8) + 2;
-  const lines = [`#!/usr/bin/env python3`, `"""${name.replace(/_/g, ' ')}: generated ops script for the ingest benchmark."""`, 'import argparse', 'import sys', '', '', 'def build_parser():', `    p = argparse.ArgumentParser(description="${name}")`, '    p.add_argument("target", help="what to act on")'];
+  const lines = [
+    `#!/usr/bin/env python3`,
+    `"""${name.replace(/_/g, ' ')}: generated ops script for the ingest benchmark."""`,
+    'import argparse',
+    'import sys',
+    '',
+    '',
+    'def build_parser():',
+    `    p = argparse.ArgumentParser(description="${name}")`,
+    '    p.add_argument("target", help="what to act on")',
+  ];
   for (let i = 0; i < opts; i++) {
     const kind = Math.floor(r() * 5);
     if (kind === 0) lines.push(`    p.add_argument("--count-${i}", type=int, default=${Math.floor(r() * 100)}, help="a number")`);
@@ -24,7 +34,20 @@ function python(r: () => number, name: string): string {
     else if (kind === 3) lines.push(`    p.add_argument("--item-${i}", action="append", default=[], help="repeatable")`);
     else lines.push(`    p.add_argument("-x${i}", "--ratio-${i}", type=float, default=0.5)`);
   }
-  lines.push('    return p', '', '', 'def main():', '    args = build_parser().parse_args()', '    print(args)', '    return 0', '', '', 'if __name__ == "__main__":', '    sys.exit(main())', '');
+  lines.push(
+    '    return p',
+    '',
+    '',
+    'def main():',
+    '    args = build_parser().parse_args()',
+    '    print(args)',
+    '    return 0',
+    '',
+    '',
+    'if __name__ == "__main__":',
+    '    sys.exit(main())',
+    '',
+  );
   return lines.join('\n');
 }
 

@@ -28,7 +28,9 @@ export class ApiClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ApiUnreachableError(`cannot reach the Stackwire API at ${this.baseUrl} (${cause}). Start it with 'npm start', or point --api / STACKWIRE_API_URL at a running one.`);
+      throw new ApiUnreachableError(
+        `cannot reach the Stackwire API at ${this.baseUrl} (${cause}). Start it with 'npm start', or point --api / STACKWIRE_API_URL at a running one.`,
+      );
     }
     const text = await res.text();
     let json: unknown;

@@ -30,8 +30,17 @@ export function defaultPackName(source: string): string {
     const named = typeof meta?.ref === 'string' ? meta.ref : typeof meta?.name === 'string' ? meta.name : undefined;
     if (named && /^[a-z][a-z0-9_-]{0,62}$/.test(named)) return named;
   }
-  const base = GIT_RE.test(source) ? source.replace(/#.*$/, '').replace(/\.git$/, '').split(/[/:]/).pop()! : path.basename(path.resolve(source));
-  const name = base.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '');
+  const base = GIT_RE.test(source)
+    ? source
+        .replace(/#.*$/, '')
+        .replace(/\.git$/, '')
+        .split(/[/:]/)
+        .pop()!
+    : path.basename(path.resolve(source));
+  const name = base
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .replace(/^[^a-z]+/, '');
   return name || 'scripts';
 }
 
@@ -69,7 +78,7 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
     });
     const up = progressBar('uploading', toSend.length);
     let sent = 0;
-    for (let i = 0; i < toSend.length; ) {
+    for (let i = 0; i < toSend.length;) {
       const batch = [];
       let bytes = 0;
       while (i < toSend.length && (batch.length === 0 || bytes + toSend[i].content.length < 8 * 1024 * 1024)) {
@@ -85,7 +94,10 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
     body = { mode, source: { kind: 'upload', manifest, location: localRoot }, ...(opts.region ? { region: opts.region } : {}) };
   }
   const started = Date.now();
-  const spin = process.stderr.isTTY && !opts.json ? setInterval(() => process.stderr.write(`\r\x1b[Kanalysing ${pack} on a worker … ${Math.round((Date.now() - started) / 1000)}s`), 200) : undefined;
+  const spin =
+    process.stderr.isTTY && !opts.json
+      ? setInterval(() => process.stderr.write(`\r\x1b[Kanalysing ${pack} on a worker … ${Math.round((Date.now() - started) / 1000)}s`), 200)
+      : undefined;
   let report: IngestReport & { workflowId: string };
   try {
     report = await api.request<IngestReport & { workflowId: string }>('POST', `/api/v1/packs/${encodeURIComponent(pack)}/ingest`, body);
@@ -121,11 +133,17 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
     for (const w of report.warnings) out(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
     for (const u of report.unsupported) out(`unsupported: ${u.file}: ${u.reason}`);
     const s = report.summary;
-    out(`${pack}${verb}: ${s.added} added, ${s.changed} changed, ${s.unchanged} unchanged, ${s.removed} removed, ${s.warnings} warnings${s.unsupported ? `, ${s.unsupported} unsupported` : ''} (${report.files} files${report.packVersion ? `, pack version ${report.packVersion.version}` : ''})`);
-    if (written) out(`metadata written to ${path.relative(process.cwd(), path.join(localRoot!, '.stackwire', 'actions')) || '.'}/ (${written} files) — review and commit it`);
+    out(
+      `${pack}${verb}: ${s.added} added, ${s.changed} changed, ${s.unchanged} unchanged, ${s.removed} removed, ${s.warnings} warnings${s.unsupported ? `, ${s.unsupported} unsupported` : ''} (${report.files} files${report.packVersion ? `, pack version ${report.packVersion.version}` : ''})`,
+    );
+    if (written)
+      out(
+        `metadata written to ${path.relative(process.cwd(), path.join(localRoot!, '.stackwire', 'actions')) || '.'}/ (${written} files) — review and commit it`,
+      );
   }
   if (mode === 'check' && report.drift) {
-    if (!opts.json) err(`stackwire: the catalog differs from ${source}; run 'stackwire ingest ${source}${opts.pack ? ` --pack ${opts.pack}` : ''}' to update it.`);
+    if (!opts.json)
+      err(`stackwire: the catalog differs from ${source}; run 'stackwire ingest ${source}${opts.pack ? ` --pack ${opts.pack}` : ''}' to update it.`);
     return 1;
   }
   return 0;

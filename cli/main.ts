@@ -63,7 +63,14 @@ function client(cmd: Command): ApiClient {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function printExecution(e: Execution): void {
@@ -85,7 +92,9 @@ async function waitFor(api: ApiClient, id: string, label: string, quiet: boolean
   const tty = process.stderr.isTTY && !quiet;
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   let frame = 0;
-  const spin = tty ? setInterval(() => process.stderr.write(`\r${frames[frame++ % frames.length]} ${label} ${((Date.now() - started) / 1000).toFixed(0)}s`), 100) : undefined;
+  const spin = tty
+    ? setInterval(() => process.stderr.write(`\r${frames[frame++ % frames.length]} ${label} ${((Date.now() - started) / 1000).toFixed(0)}s`), 100)
+    : undefined;
   try {
     for (;;) {
       const e = await api.request<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}?wait=20`);
@@ -118,7 +127,9 @@ async function streamLogs(api: ApiClient, id: string, follow: boolean): Promise<
 }
 
 function printSummary(e: Execution): void {
-  out(`execution ${e.id}: ${e.status}${e.exitCode !== undefined && e.exitCode !== null ? ` (exit code ${e.exitCode})` : ''}${e.durationMs !== undefined && e.durationMs !== null ? ` in ${e.durationMs} ms` : ''}${e.worker ? ` on ${e.worker}` : ''}`);
+  out(
+    `execution ${e.id}: ${e.status}${e.exitCode !== undefined && e.exitCode !== null ? ` (exit code ${e.exitCode})` : ''}${e.durationMs !== undefined && e.durationMs !== null ? ` in ${e.durationMs} ms` : ''}${e.worker ? ` on ${e.worker}` : ''}`,
+  );
   if (e.error && e.status !== 'succeeded') out(`  error: ${e.error}`);
 }
 
@@ -139,59 +150,72 @@ export function buildProgram(): Command {
     .description('run an action and wait for its result')
     .argument('<action>', 'action name, e.g. ops.disk_report')
     .argument('[parameters...]', 'parameters as key=value (arrays: k=a,b or k=\'["a","b"]\')')
-    .option('--region <region>', 'region whose workers run it (default: the action\'s region or the first configured)')
+    .option('--region <region>', "region whose workers run it (default: the action's region or the first configured)")
     .option('--regions <list>', 'run in several regions at once, comma-separated')
     .option('--no-wait', 'print the execution id and return at once')
     .option('--dry-run', 'check the parameters and print the exact command line; run nothing')
     .option('--json', 'print the result as JSON')
-    .action(async (actionName: string, pairs: string[], opts: { region?: string; regions?: string; wait: boolean; json?: boolean; dryRun?: boolean }, cmd: Command) => {
-      const api = client(cmd);
-      let action: ActionSpec;
-      try {
-        action = await api.request<ActionSpec>('GET', `/api/v1/actions/${encodeURIComponent(actionName)}`);
-      } catch (e) {
-        if (e instanceof ApiRequestError && e.status === 404) throw new ExitError(2, `${e.message}\nTry 'stackwire action list'.`);
-        throw e;
-      }
-      let parameters: Record<string, unknown>;
-      try {
-        parameters = coerceFromStrings(action, pairs);
-      } catch (e) {
-        if (e instanceof ParameterError) throw new ExitError(2, e.message);
-        throw e;
-      }
-      const body = { action: actionName, parameters, ...(opts.region ? { region: opts.region } : {}), ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}), ...(opts.dryRun ? { dryRun: true } : {}) };
-      let started: { id: string; regions: string[]; command: string };
-      try {
-        started = await api.request('POST', '/api/v1/executions', body);
-      } catch (e) {
-        if (e instanceof ApiRequestError && e.status === 400) throw new ExitError(2, e.message);
-        throw e;
-      }
-      if (opts.dryRun) {
-        const dry = started as unknown as { argv: string[]; command: string };
-        out(opts.json ? JSON.stringify(dry, null, 2) : dry.command);
-        return;
-      }
-      if (!opts.wait) {
-        if (opts.json) out(JSON.stringify(started, null, 2));
-        else out(started.id);
-        return;
-      }
-      if (!opts.json) err(`started ${started.id}: ${started.command} on ${started.regions.join(', ')}`);
-      if (!opts.json && !opts.regions) {
-        // Live output, then a one-line summary.
-        await streamLogs(api, started.id, true);
-        const result = await waitFor(api, started.id, actionName, true);
-        printSummary(result);
+    .action(
+      async (
+        actionName: string,
+        pairs: string[],
+        opts: { region?: string; regions?: string; wait: boolean; json?: boolean; dryRun?: boolean },
+        cmd: Command,
+      ) => {
+        const api = client(cmd);
+        let action: ActionSpec;
+        try {
+          action = await api.request<ActionSpec>('GET', `/api/v1/actions/${encodeURIComponent(actionName)}`);
+        } catch (e) {
+          if (e instanceof ApiRequestError && e.status === 404) throw new ExitError(2, `${e.message}\nTry 'stackwire action list'.`);
+          throw e;
+        }
+        let parameters: Record<string, unknown>;
+        try {
+          parameters = coerceFromStrings(action, pairs);
+        } catch (e) {
+          if (e instanceof ParameterError) throw new ExitError(2, e.message);
+          throw e;
+        }
+        const body = {
+          action: actionName,
+          parameters,
+          ...(opts.region ? { region: opts.region } : {}),
+          ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}),
+          ...(opts.dryRun ? { dryRun: true } : {}),
+        };
+        let started: { id: string; regions: string[]; command: string };
+        try {
+          started = await api.request('POST', '/api/v1/executions', body);
+        } catch (e) {
+          if (e instanceof ApiRequestError && e.status === 400) throw new ExitError(2, e.message);
+          throw e;
+        }
+        if (opts.dryRun) {
+          const dry = started as unknown as { argv: string[]; command: string };
+          out(opts.json ? JSON.stringify(dry, null, 2) : dry.command);
+          return;
+        }
+        if (!opts.wait) {
+          if (opts.json) out(JSON.stringify(started, null, 2));
+          else out(started.id);
+          return;
+        }
+        if (!opts.json) err(`started ${started.id}: ${started.command} on ${started.regions.join(', ')}`);
+        if (!opts.json && !opts.regions) {
+          // Live output, then a one-line summary.
+          await streamLogs(api, started.id, true);
+          const result = await waitFor(api, started.id, actionName, true);
+          printSummary(result);
+          process.exitCode = exitFor(result);
+          return;
+        }
+        const result = await waitFor(api, started.id, `${actionName} on ${started.regions.join(', ')}`, Boolean(opts.json));
+        if (opts.json) out(JSON.stringify(result, null, 2));
+        else printExecution(result);
         process.exitCode = exitFor(result);
-        return;
-      }
-      const result = await waitFor(api, started.id, `${actionName} on ${started.regions.join(', ')}`, Boolean(opts.json));
-      if (opts.json) out(JSON.stringify(result, null, 2));
-      else printExecution(result);
-      process.exitCode = exitFor(result);
-    });
+      },
+    );
 
   program
     .command('ingest')
@@ -203,9 +227,11 @@ export function buildProgram(): Command {
     .option('--region <region>', 'region whose worker analyses the scripts')
     .option('--no-write', 'do not write the generated metadata to <folder>/.stackwire/actions/')
     .option('--json', 'print the full report as JSON')
-    .action(async (source: string, opts: { pack?: string; dryRun?: boolean; check?: boolean; region?: string; write: boolean; json?: boolean }, cmd: Command) => {
-      process.exitCode = await ingestCommand(client(cmd), source, opts, out, err);
-    });
+    .action(
+      async (source: string, opts: { pack?: string; dryRun?: boolean; check?: boolean; region?: string; write: boolean; json?: boolean }, cmd: Command) => {
+        process.exitCode = await ingestCommand(client(cmd), source, opts, out, err);
+      },
+    );
 
   program
     .command('pack')
@@ -214,10 +240,17 @@ export function buildProgram(): Command {
     .description('list packs with their version, source and action count')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { packs } = await client(cmd).request<{ packs: { name: string; version: number; actions: number; source: { kind?: string; location?: string; url?: string } }[] }>('GET', '/api/v1/packs');
+      const { packs } = await client(cmd).request<{
+        packs: { name: string; version: number; actions: number; source: { kind?: string; location?: string; url?: string } }[];
+      }>('GET', '/api/v1/packs');
       if (opts.json) return out(JSON.stringify(packs, null, 2));
       if (!packs.length) return out('no packs yet');
-      out(table([['PACK', 'VERSION', 'ACTIONS', 'SOURCE'], ...packs.map((p) => [p.name, String(p.version), String(p.actions), `${p.source.kind ?? ''} ${p.source.url ?? p.source.location ?? ''}`.trim()])]));
+      out(
+        table([
+          ['PACK', 'VERSION', 'ACTIONS', 'SOURCE'],
+          ...packs.map((p) => [p.name, String(p.version), String(p.actions), `${p.source.kind ?? ''} ${p.source.url ?? p.source.location ?? ''}`.trim()]),
+        ]),
+      );
     });
 
   const sot = program.command('sot').description('the source of truth: environments, regions, components, dependencies');
@@ -231,7 +264,11 @@ export function buildProgram(): Command {
       const abs = path.resolve(target);
       if (!fs.existsSync(abs)) throw new ExitError(2, `${abs} does not exist. Give a YAML file or a folder of them.`);
       const paths = fs.statSync(abs).isDirectory()
-        ? fs.readdirSync(abs, { recursive: true, encoding: 'utf8' }).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(abs, f))
+        ? fs
+            .readdirSync(abs, { recursive: true, encoding: 'utf8' })
+            .filter((f) => /\.ya?ml$/.test(f))
+            .sort()
+            .map((f) => path.join(abs, f))
         : [abs];
       if (paths.length === 0) throw new ExitError(2, `${abs} holds no .yaml files.`);
       const files = paths.map((p) => ({ path: path.relative(process.cwd(), p) || p, content: fs.readFileSync(p, 'utf8') }));
@@ -243,9 +280,12 @@ export function buildProgram(): Command {
         throw e;
       }
       if (opts.json) return out(JSON.stringify(r, null, 2));
-      for (const c of r.changes) out(`${{ added: '+', changed: '~', removed: '-' }[c.change] ?? ' '} ${c.kind} ${c.name}${c.details ? `: ${c.details.join(', ')}` : ''}`);
+      for (const c of r.changes)
+        out(`${{ added: '+', changed: '~', removed: '-' }[c.change] ?? ' '} ${c.kind} ${c.name}${c.details ? `: ${c.details.join(', ')}` : ''}`);
       const s = r.summary;
-      out(`${r.dryRun ? 'dry run, nothing changed: ' : ''}${s.components} components, ${s.environments} environments, ${s.regions} regions; ${s.added} added, ${s.changed} changed, ${s.removed} removed`);
+      out(
+        `${r.dryRun ? 'dry run, nothing changed: ' : ''}${s.components} components, ${s.environments} environments, ${s.regions} regions; ${s.added} added, ${s.changed} changed, ${s.removed} removed`,
+      );
     });
 
   const component = program.command('component').description('components in the source of truth');
@@ -257,7 +297,20 @@ export function buildProgram(): Command {
       const { components } = await client(cmd).request<{ components: ComponentView[] }>('GET', '/api/v1/components');
       if (opts.json) return out(JSON.stringify(components, null, 2));
       if (!components.length) return out("no components yet; load some with 'stackwire sot apply <file>'");
-      out(table([['COMPONENT', 'PLATFORM', 'OWNER', 'DEPENDS ON', 'PLACEMENTS'], ...components.map((c) => [c.name, c.platform, c.owner, c.dependsOn.join(',') || '-', Object.entries(c.placements).map(([e, rs]) => `${e}:${rs.join('+')}`).join(' ')])]));
+      out(
+        table([
+          ['COMPONENT', 'PLATFORM', 'OWNER', 'DEPENDS ON', 'PLACEMENTS'],
+          ...components.map((c) => [
+            c.name,
+            c.platform,
+            c.owner,
+            c.dependsOn.join(',') || '-',
+            Object.entries(c.placements)
+              .map(([e, rs]) => `${e}:${rs.join('+')}`)
+              .join(' '),
+          ]),
+        ]),
+      );
     });
   component
     .command('show')
@@ -267,7 +320,9 @@ export function buildProgram(): Command {
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
       const c = await client(cmd).request<ComponentView>('GET', `/api/v1/components/${encodeURIComponent(name)}`);
       if (opts.json) return out(JSON.stringify(c, null, 2));
-      out(`${c.name} (${c.platform}, owner ${c.owner || '-'})\n  repository:  ${c.repository}\n  puppet role: ${c.puppetRole ?? '-'}\n  depends on:  ${c.dependsOn.join(', ') || '-'}`);
+      out(
+        `${c.name} (${c.platform}, owner ${c.owner || '-'})\n  repository:  ${c.repository}\n  puppet role: ${c.puppetRole ?? '-'}\n  depends on:  ${c.dependsOn.join(', ') || '-'}`,
+      );
       for (const [e, rs] of Object.entries(c.placements)) out(`  ${e}: ${rs.join(', ')}`);
       for (const ch of c.checks) out(`  check ${ch.name}: ${ch.command} (timeout ${ch.timeout}s)`);
       if (Object.keys(c.hiera).length) out(`  hiera: ${JSON.stringify(c.hiera)}`);
@@ -280,7 +335,10 @@ export function buildProgram(): Command {
     .option('--reverse', 'what depends on it')
     .option('--json', 'print as JSON')
     .action(async (name: string, opts: { reverse?: boolean; json?: boolean }, cmd: Command) => {
-      const d = await client(cmd).request<{ direct: string[]; transitive: string[] }>('GET', `/api/v1/components/${encodeURIComponent(name)}/deps${opts.reverse ? '?reverse=true' : ''}`);
+      const d = await client(cmd).request<{ direct: string[]; transitive: string[] }>(
+        'GET',
+        `/api/v1/components/${encodeURIComponent(name)}/deps${opts.reverse ? '?reverse=true' : ''}`,
+      );
       if (opts.json) return out(JSON.stringify(d, null, 2));
       out(`${name} ${opts.reverse ? 'is needed by' : 'needs'}: ${d.direct.join(', ') || '(nothing)'}`);
       out(`transitively: ${d.transitive.join(', ') || '(nothing)'}`);
@@ -298,57 +356,73 @@ export function buildProgram(): Command {
     .option('--plan', 'print the waves and the version changes; start nothing')
     .option('--no-wait', 'print the deployment id and return at once')
     .option('--json', 'print as JSON')
-    .action(async (componentName: string, version: string, opts: { env: string; regions?: string; canary?: string; approval?: string; plan?: boolean; wait: boolean; json?: boolean }, cmd: Command) => {
-      const api = client(cmd);
-      const body = {
-        component: componentName,
-        version,
-        environment: opts.env,
-        ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}),
-        ...(opts.canary ? { canary: opts.canary } : {}),
-        ...(opts.approval ? { approvalTimeoutSeconds: Number(opts.approval) } : {}),
-        ...(opts.plan ? { plan: true } : {}),
-      };
-      let r: {
-        id?: string;
-        waves: string[][];
-        changes: { region: string; from: string | null; to: string }[];
-        puppetRole?: string;
-        checks?: string[];
-        puppetNoop?: Record<string, { outOfSync: number; total: number } | { error: string }>;
-      };
-      try {
-        r = await api.request('POST', '/api/v1/deployments', body);
-      } catch (e) {
-        if (e instanceof ApiRequestError && [400, 404].includes(e.status)) throw new ExitError(2, e.message);
-        throw e;
-      }
-      if (opts.plan || !opts.wait) {
-        if (opts.json) return out(JSON.stringify(r, null, 2));
-        r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(', ')}`));
-        for (const c of r.changes) {
-          const noop = r.puppetNoop?.[c.region];
-          const puppet = noop ? ('error' in noop ? `puppet noop failed: ${noop.error}` : `puppet noop: ${noop.outOfSync} of ${noop.total} resources would change`) : '';
-          out(`  ${c.region}: ${c.from ?? '(none)'} → ${c.to}${puppet ? `; ${puppet}` : ''}`);
+    .action(
+      async (
+        componentName: string,
+        version: string,
+        opts: { env: string; regions?: string; canary?: string; approval?: string; plan?: boolean; wait: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
+        const api = client(cmd);
+        const body = {
+          component: componentName,
+          version,
+          environment: opts.env,
+          ...(opts.regions ? { regions: opts.regions.split(',').map((r) => r.trim()) } : {}),
+          ...(opts.canary ? { canary: opts.canary } : {}),
+          ...(opts.approval ? { approvalTimeoutSeconds: Number(opts.approval) } : {}),
+          ...(opts.plan ? { plan: true } : {}),
+        };
+        let r: {
+          id?: string;
+          waves: string[][];
+          changes: { region: string; from: string | null; to: string }[];
+          puppetRole?: string;
+          checks?: string[];
+          puppetNoop?: Record<string, { outOfSync: number; total: number } | { error: string }>;
+        };
+        try {
+          r = await api.request('POST', '/api/v1/deployments', body);
+        } catch (e) {
+          if (e instanceof ApiRequestError && [400, 404].includes(e.status)) throw new ExitError(2, e.message);
+          throw e;
         }
-        if (r.id) out(`started ${r.id}`);
-        return;
-      }
-      if (!opts.json) err(`started ${r.id!}: waves ${r.waves.map((w) => w.join('+')).join(' → ')}`);
-      for (;;) {
-        const d = await api.request<{ status: string; detail: { phase?: string } | null; error: string | null; records: { region: string; kind: string; version: string; status: string }[] }>('GET', `/api/v1/deployments/${encodeURIComponent(r.id!)}`);
-        if (d.status !== 'running') {
-          if (opts.json) out(JSON.stringify(d, null, 2));
-          else {
-            out(`${r.id!}: ${d.status}${d.error ? `: ${d.error}` : ''}`);
+        if (opts.plan || !opts.wait) {
+          if (opts.json) return out(JSON.stringify(r, null, 2));
+          r.waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(', ')}`));
+          for (const c of r.changes) {
+            const noop = r.puppetNoop?.[c.region];
+            const puppet = noop
+              ? 'error' in noop
+                ? `puppet noop failed: ${noop.error}`
+                : `puppet noop: ${noop.outOfSync} of ${noop.total} resources would change`
+              : '';
+            out(`  ${c.region}: ${c.from ?? '(none)'} → ${c.to}${puppet ? `; ${puppet}` : ''}`);
           }
-          process.exitCode = d.status === 'completed' ? 0 : 1;
+          if (r.id) out(`started ${r.id}`);
           return;
         }
-        if (process.stderr.isTTY && d.detail?.phase) process.stderr.write(`\r\x1b[K${d.detail.phase}`);
-        await new Promise((res) => setTimeout(res, 1000));
-      }
-    });
+        if (!opts.json) err(`started ${r.id!}: waves ${r.waves.map((w) => w.join('+')).join(' → ')}`);
+        for (;;) {
+          const d = await api.request<{
+            status: string;
+            detail: { phase?: string } | null;
+            error: string | null;
+            records: { region: string; kind: string; version: string; status: string }[];
+          }>('GET', `/api/v1/deployments/${encodeURIComponent(r.id!)}`);
+          if (d.status !== 'running') {
+            if (opts.json) out(JSON.stringify(d, null, 2));
+            else {
+              out(`${r.id!}: ${d.status}${d.error ? `: ${d.error}` : ''}`);
+            }
+            process.exitCode = d.status === 'completed' ? 0 : 1;
+            return;
+          }
+          if (process.stderr.isTTY && d.detail?.phase) process.stderr.write(`\r\x1b[K${d.detail.phase}`);
+          await new Promise((res) => setTimeout(res, 1000));
+        }
+      },
+    );
 
   program
     .command('release')
@@ -387,7 +461,12 @@ export function buildProgram(): Command {
         puppetNoop?: Record<string, Record<string, { outOfSync?: number; total?: number; error?: string }>>;
       };
       try {
-        r = await client(cmd).request('POST', '/api/v1/releases', { environment: opts.env, ...(components ? { components } : { sinceTag: opts.since }), plan: Boolean(opts.plan), maxParallel: Number(opts.maxParallel) });
+        r = await client(cmd).request('POST', '/api/v1/releases', {
+          environment: opts.env,
+          ...(components ? { components } : { sinceTag: opts.since }),
+          plan: Boolean(opts.plan),
+          maxParallel: Number(opts.maxParallel),
+        });
       } catch (e) {
         if (e instanceof ApiRequestError && [400, 404].includes(e.status)) throw new ExitError(2, e.message);
         throw e;
@@ -416,11 +495,32 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'how many', '50')
     .option('--json', 'print as JSON')
     .action(async (opts: { component?: string; env?: string; limit: string; json?: boolean }, cmd: Command) => {
-      const q = new URLSearchParams({ limit: opts.limit, ...(opts.component ? { component: opts.component } : {}), ...(opts.env ? { environment: opts.env } : {}) });
-      const { deployments } = await client(cmd).request<{ deployments: { component: string; version: string; environment: string; region: string; kind: string; status: string; actor: string; startedAt: string; reason: string | null }[] }>('GET', `/api/v1/deployments?${q.toString()}`);
+      const q = new URLSearchParams({
+        limit: opts.limit,
+        ...(opts.component ? { component: opts.component } : {}),
+        ...(opts.env ? { environment: opts.env } : {}),
+      });
+      const { deployments } = await client(cmd).request<{
+        deployments: {
+          component: string;
+          version: string;
+          environment: string;
+          region: string;
+          kind: string;
+          status: string;
+          actor: string;
+          startedAt: string;
+          reason: string | null;
+        }[];
+      }>('GET', `/api/v1/deployments?${q.toString()}`);
       if (opts.json) return out(JSON.stringify(deployments, null, 2));
       if (!deployments.length) return out('no deployments yet');
-      out(table([['COMPONENT', 'VERSION', 'ENV', 'REGION', 'KIND', 'STATUS', 'ACTOR', 'STARTED'], ...deployments.map((d) => [d.component, d.version, d.environment, d.region, d.kind, d.status, d.actor, d.startedAt])]));
+      out(
+        table([
+          ['COMPONENT', 'VERSION', 'ENV', 'REGION', 'KIND', 'STATUS', 'ACTOR', 'STARTED'],
+          ...deployments.map((d) => [d.component, d.version, d.environment, d.region, d.kind, d.status, d.actor, d.startedAt]),
+        ]),
+      );
     });
   deployment
     .command('get')
@@ -439,7 +539,11 @@ export function buildProgram(): Command {
       .option('--reason <text>', 'why (recorded)')
       .option('--json', 'print as JSON')
       .action(async (id: string, opts: { reason?: string; json?: boolean }, cmd: Command) => {
-        const r = await client(cmd).request<Record<string, string>>('POST', `/api/v1/deployments/${encodeURIComponent(id)}/${verdict}`, opts.reason ? { reason: opts.reason } : {});
+        const r = await client(cmd).request<Record<string, string>>(
+          'POST',
+          `/api/v1/deployments/${encodeURIComponent(id)}/${verdict}`,
+          opts.reason ? { reason: opts.reason } : {},
+        );
         out(opts.json ? JSON.stringify(r, null, 2) : `${id}: ${verdict === 'approve' ? `approved by ${r.approvedBy}` : `rejected by ${r.rejectedBy}`}`);
       });
   }
@@ -453,7 +557,9 @@ export function buildProgram(): Command {
     .option('--json', 'print as JSON')
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
       const api = client(cmd);
-      const e = opts.wait ? await waitFor(api, id, id, Boolean(opts.json)) : await api.request<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}`);
+      const e = opts.wait
+        ? await waitFor(api, id, id, Boolean(opts.json))
+        : await api.request<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}`);
       if (opts.json) out(JSON.stringify(e, null, 2));
       else printExecution(e);
     });
@@ -489,7 +595,19 @@ export function buildProgram(): Command {
       const { executions } = await client(cmd).request<{ executions: Execution[] }>('GET', `/api/v1/executions?${q.toString()}`);
       if (opts.json) return out(JSON.stringify(executions, null, 2));
       if (!executions.length) return out('no executions yet');
-      out(table([['ID', 'ACTION', 'REGION', 'STATUS', 'EXIT', 'STARTED'], ...executions.map((e) => [e.id, e.action ?? '', e.region ?? '', e.status, String(e.exitCode ?? ''), typeof e.startedAt === 'string' ? e.startedAt : ''])]));
+      out(
+        table([
+          ['ID', 'ACTION', 'REGION', 'STATUS', 'EXIT', 'STARTED'],
+          ...executions.map((e) => [
+            e.id,
+            e.action ?? '',
+            e.region ?? '',
+            e.status,
+            String(e.exitCode ?? ''),
+            typeof e.startedAt === 'string' ? e.startedAt : '',
+          ]),
+        ]),
+      );
     });
   execution
     .command('cancel')
@@ -512,7 +630,12 @@ export function buildProgram(): Command {
       const { actions } = await client(cmd).request<{ actions: ActionSpec[] }>('GET', `/api/v1/actions${q}`);
       if (opts.json) return out(JSON.stringify(actions, null, 2));
       if (!actions.length) return out('the catalog is empty');
-      out(table([['NAME', 'VERSION', 'RUNNER', 'DESCRIPTION'], ...actions.map((a) => [a.name, String(a.version), a.runner, (a.description.split('\n')[0] ?? '').slice(0, 70)])]));
+      out(
+        table([
+          ['NAME', 'VERSION', 'RUNNER', 'DESCRIPTION'],
+          ...actions.map((a) => [a.name, String(a.version), a.runner, (a.description.split('\n')[0] ?? '').slice(0, 70)]),
+        ]),
+      );
     });
   action
     .command('show')
@@ -527,35 +650,37 @@ export function buildProgram(): Command {
 
 /** Help for one action (also what `stackwire run <action> -h` prints). */
 async function showAction(api: ApiClient, name: string, json: boolean): Promise<void> {
-      let a: ActionSpec & { exampleArgv: string[] };
-      try {
-        a = await api.request<ActionSpec & { exampleArgv: string[] }>('GET', `/api/v1/actions/${encodeURIComponent(name)}`);
-      } catch (e) {
-        if (e instanceof ApiRequestError && e.status === 404) throw new ExitError(2, `${e.message}\nTry 'stackwire action list'.`);
-        throw e;
-      }
-      if (json) return out(JSON.stringify(a, null, 2));
-      out(`${a.name} (version ${a.version}, ${a.runner}: ${a.entryPoint})\n\n${a.description}\n`);
-      const props = Object.entries(a.parameters.properties);
-      if (props.length) {
-        out(
-          table([
-            ['PARAMETER', 'TYPE', 'REQUIRED', 'DEFAULT', 'CHOICES', 'DESCRIPTION'],
-            ...props.map(([p, s]) => [
-              p + (s.secret ? ' (secret)' : ''),
-              s.type === 'array' ? `array of ${s.items?.type ?? 'string'}` : (s.type ?? 'string'),
-              a.parameters.required.includes(p) ? 'yes' : '',
-              s.default === undefined ? '' : JSON.stringify(s.default),
-              (s.enum ?? s.items?.enum)?.map((v) => String(v)).join('|') ?? '',
-              s.description ?? '',
-            ]),
-          ]),
-        );
-      } else out('no parameters');
-      if (a.parameters.exclusive?.length) out(`\nnot together: ${a.parameters.exclusive.map((g) => g.join(' | ')).join('; ')}`);
-      out(`\nexample: ${displayArgv(a.exampleArgv)}\ntimeout: ${a.timeoutSeconds}s, attempts: ${a.maxAttempts}${a.region ? `, region: ${a.region}` : ''}${a.sourcePath ? `, source: ${a.sourcePath} (${a.origin ?? 'metadata'})` : ''}`);
-      out(`run it:  stackwire run ${a.name}${Object.keys(a.parameters.properties).length ? ' key=value …' : ''}`);
-      for (const w of a.warnings ?? []) out(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
+  let a: ActionSpec & { exampleArgv: string[] };
+  try {
+    a = await api.request<ActionSpec & { exampleArgv: string[] }>('GET', `/api/v1/actions/${encodeURIComponent(name)}`);
+  } catch (e) {
+    if (e instanceof ApiRequestError && e.status === 404) throw new ExitError(2, `${e.message}\nTry 'stackwire action list'.`);
+    throw e;
+  }
+  if (json) return out(JSON.stringify(a, null, 2));
+  out(`${a.name} (version ${a.version}, ${a.runner}: ${a.entryPoint})\n\n${a.description}\n`);
+  const props = Object.entries(a.parameters.properties);
+  if (props.length) {
+    out(
+      table([
+        ['PARAMETER', 'TYPE', 'REQUIRED', 'DEFAULT', 'CHOICES', 'DESCRIPTION'],
+        ...props.map(([p, s]) => [
+          p + (s.secret ? ' (secret)' : ''),
+          s.type === 'array' ? `array of ${s.items?.type ?? 'string'}` : (s.type ?? 'string'),
+          a.parameters.required.includes(p) ? 'yes' : '',
+          s.default === undefined ? '' : JSON.stringify(s.default),
+          (s.enum ?? s.items?.enum)?.map((v) => String(v)).join('|') ?? '',
+          s.description ?? '',
+        ]),
+      ]),
+    );
+  } else out('no parameters');
+  if (a.parameters.exclusive?.length) out(`\nnot together: ${a.parameters.exclusive.map((g) => g.join(' | ')).join('; ')}`);
+  out(
+    `\nexample: ${displayArgv(a.exampleArgv)}\ntimeout: ${a.timeoutSeconds}s, attempts: ${a.maxAttempts}${a.region ? `, region: ${a.region}` : ''}${a.sourcePath ? `, source: ${a.sourcePath} (${a.origin ?? 'metadata'})` : ''}`,
+  );
+  out(`run it:  stackwire run ${a.name}${Object.keys(a.parameters.properties).length ? ' key=value …' : ''}`);
+  for (const w of a.warnings ?? []) out(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -10,7 +10,9 @@ export function progressBar(label: string, total: number, enabled = process.stde
     const width = 30;
     const frac = total > 0 ? Math.min(1, done / total) : 1;
     const filled = Math.round(frac * width);
-    process.stderr.write(`\r\x1b[K${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.round(frac * 100)}% ${done}/${total}${note ? ` ${note}` : ''}`);
+    process.stderr.write(
+      `\r\x1b[K${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.round(frac * 100)}% ${done}/${total}${note ? ` ${note}` : ''}`,
+    );
   };
   return {
     update(done, note) {

@@ -57,7 +57,9 @@ function argsFor(props: [string, ParameterSchema][], params: Record<string, unkn
   positional.sort((a, b) => a.position - b.position);
   // A shell script reads $1, $2 … by place: a missing middle one is passed empty so the later ones keep their place.
   if (fillGaps && positional.length) {
-    const all = Object.values(Object.fromEntries(props)).filter((s) => s.position !== undefined).map((s) => s.position!);
+    const all = Object.values(Object.fromEntries(props))
+      .filter((s) => s.position !== undefined)
+      .map((s) => s.position!);
     const last = positional[positional.length - 1].position;
     for (const p of all) if (p < last && !positional.some((x) => x.position === p)) positional.push({ position: p, values: [''] });
     positional.sort((a, b) => a.position - b.position);
@@ -82,7 +84,9 @@ function pythonStr(v: unknown): string {
     return x.includes("'") && !x.includes('"') ? `"${escaped}"` : `'${escaped.replace(/'/g, "\\'")}'`;
   };
   if (Array.isArray(v)) return `[${v.map(repr).join(', ')}]`;
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${repr(k)}: ${repr(x)}`).join(', ')}}`;
+  return `{${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${repr(k)}: ${repr(x)}`)
+    .join(', ')}}`;
 }
 
 /**
@@ -149,7 +153,9 @@ export function maskParameters(action: Pick<ActionSpec, 'parameters'>, params: R
 
 /** argv with the values of secret parameters masked, for display. */
 export function maskArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'entryPoint' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
-  const secrets = Object.entries(action.parameters.properties).filter(([, s]) => s.secret).map(([k]) => k);
+  const secrets = Object.entries(action.parameters.properties)
+    .filter(([, s]) => s.secret)
+    .map(([k]) => k);
   if (secrets.length === 0) return buildArgv(action, params);
   const masked = { ...params };
   for (const k of secrets) if (masked[k] !== undefined) masked[k] = MASK;

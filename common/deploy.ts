@@ -107,7 +107,13 @@ export function substitute(template: string, vars: Record<string, string>): stri
 }
 
 /** The deploy action's parameters: the component's deploy parameters plus who/what/where, as far as the action declares them. */
-export function deployParameters(action: ActionSpec, snapshot: ComponentSnapshot, version: string, environment: string, region: string): Record<string, unknown> {
+export function deployParameters(
+  action: ActionSpec,
+  snapshot: ComponentSnapshot,
+  version: string,
+  environment: string,
+  region: string,
+): Record<string, unknown> {
   const vars = { component: snapshot.name, version, environment, region };
   const all: Record<string, unknown> = { ...snapshot.deployParams, ...vars };
   const out: Record<string, unknown> = {};

@@ -29,7 +29,9 @@ export class ParameterError extends Error {
     readonly action: string,
     readonly problems: ParameterProblem[],
   ) {
-    super(`invalid parameters for ${action}:\n${problems.map((p) => `  - ${p.parameter}: ${p.message}`).join('\n')}\nRun 'stackwire action show ${action}' for the parameter list.`);
+    super(
+      `invalid parameters for ${action}:\n${problems.map((p) => `  - ${p.parameter}: ${p.message}`).join('\n')}\nRun 'stackwire action show ${action}' for the parameter list.`,
+    );
   }
 }
 
@@ -73,13 +75,15 @@ export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters
   if (!validate(copy)) problems.push(...(validate.errors ?? []).map((e) => describe(e, action.parameters)));
   for (const group of action.parameters.exclusive ?? []) {
     const both = group.filter((p) => given.includes(p));
-    if (both.length > 1) problems.push({ parameter: both.join(', '), message: `cannot be given together (the script accepts only one of ${group.join(', ')})` });
+    if (both.length > 1)
+      problems.push({ parameter: both.join(', '), message: `cannot be given together (the script accepts only one of ${group.join(', ')})` });
     // A default of a mutually exclusive option is the script's own business: passing it next to the
     // member the caller chose would make the script refuse the pair.
     for (const p of group) if (!given.includes(p)) delete copy[p];
   }
   for (const group of action.parameters.oneRequired ?? []) {
-    if (!group.some((p) => given.includes(p))) problems.push({ parameter: group.join(', '), message: `one of them is required (the script needs exactly one of ${group.join(', ')})` });
+    if (!group.some((p) => given.includes(p)))
+      problems.push({ parameter: group.join(', '), message: `one of them is required (the script needs exactly one of ${group.join(', ')})` });
   }
   if (problems.length) throw new ParameterError(action.name, problems);
   return copy;

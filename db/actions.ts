@@ -49,7 +49,18 @@ function fromRow(r: ActionRow): ActionSpec {
 
 /** The fields whose change makes a new version. */
 function definition(a: Omit<ActionSpec, 'version'>): string {
-  return JSON.stringify([a.contentHash, a.description, a.runner, a.entryPoint, a.parameters, a.timeoutSeconds, a.maxAttempts, a.region ?? null, a.argvPrefix ?? [], a.origin ?? 'metadata']);
+  return JSON.stringify([
+    a.contentHash,
+    a.description,
+    a.runner,
+    a.entryPoint,
+    a.parameters,
+    a.timeoutSeconds,
+    a.maxAttempts,
+    a.region ?? null,
+    a.argvPrefix ?? [],
+    a.origin ?? 'metadata',
+  ]);
 }
 
 export async function getCurrentAction(pool: Pool, name: string): Promise<ActionSpec | undefined> {
@@ -111,8 +122,24 @@ export async function upsertActions(db: Pool | PoolClient, actions: Omit<ActionS
                               pack_version, manifest_hash, source_path, origin, argv_prefix, warnings)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
         [
-          a.name, version, a.pack, a.description, a.runner, a.entryPoint, a.packDir, JSON.stringify(a.parameters), a.timeoutSeconds, a.maxAttempts, a.region ?? null, a.contentHash,
-          a.packRef?.version ?? null, a.packRef?.manifestHash ?? null, a.sourcePath ?? null, a.origin ?? 'metadata', JSON.stringify(a.argvPrefix ?? []), JSON.stringify(a.warnings ?? []),
+          a.name,
+          version,
+          a.pack,
+          a.description,
+          a.runner,
+          a.entryPoint,
+          a.packDir,
+          JSON.stringify(a.parameters),
+          a.timeoutSeconds,
+          a.maxAttempts,
+          a.region ?? null,
+          a.contentHash,
+          a.packRef?.version ?? null,
+          a.packRef?.manifestHash ?? null,
+          a.sourcePath ?? null,
+          a.origin ?? 'metadata',
+          JSON.stringify(a.argvPrefix ?? []),
+          JSON.stringify(a.warnings ?? []),
         ],
       );
       out.push({ name: a.name, change: cur && rows[0].removed_at === null ? 'changed' : cur ? 'added' : 'added', version });

@@ -109,7 +109,21 @@ export async function recordStart(pool: Pool, e: ExecutionStart): Promise<void> 
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $11, $12, $13, now())
      ON CONFLICT (id) DO UPDATE SET status = 'running', run_id = EXCLUDED.run_id, worker = EXCLUDED.worker, attempt = EXCLUDED.attempt,
        started_at = now(), finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, stdout = '', stderr = ''`,
-    [e.id, e.workflowId, e.runId, e.parentId ?? null, e.action, e.actionVersion, e.region, JSON.stringify(e.parameters), JSON.stringify(e.argv), e.worker, e.attempt, e.actor, e.trigger],
+    [
+      e.id,
+      e.workflowId,
+      e.runId,
+      e.parentId ?? null,
+      e.action,
+      e.actionVersion,
+      e.region,
+      JSON.stringify(e.parameters),
+      JSON.stringify(e.argv),
+      e.worker,
+      e.attempt,
+      e.actor,
+      e.trigger,
+    ],
   );
 }
 
@@ -142,7 +156,21 @@ export async function recordOutcomeWithoutStart(pool: Pool, e: Omit<ExecutionSta
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
        error = COALESCE(executions.error, EXCLUDED.error), finished_at = COALESCE(executions.finished_at, now())
      WHERE executions.status IN ('scheduled', 'running')`,
-    [e.id, e.workflowId, e.runId, e.parentId ?? null, e.action, e.actionVersion, e.region, JSON.stringify(e.parameters), JSON.stringify(e.argv), e.status, e.error, e.actor, e.trigger],
+    [
+      e.id,
+      e.workflowId,
+      e.runId,
+      e.parentId ?? null,
+      e.action,
+      e.actionVersion,
+      e.region,
+      JSON.stringify(e.parameters),
+      JSON.stringify(e.argv),
+      e.status,
+      e.error,
+      e.actor,
+      e.trigger,
+    ],
   );
 }
 

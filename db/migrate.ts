@@ -32,6 +32,8 @@ export async function migrate(databaseUrl: string, opts: { dir?: string; log?: (
     return { applied: ran.map((m) => m.name) };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    throw new MigrationError(`database migration failed, nothing was changed: ${msg}. Fix the migration in ${dir} (or the database it points at) and start again.`);
+    throw new MigrationError(
+      `database migration failed, nothing was changed: ${msg}. Fix the migration in ${dir} (or the database it points at) and start again.`,
+    );
   }
 }

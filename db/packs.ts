@@ -72,7 +72,13 @@ export async function recordPackVersion(client: PoolClient, pack: string, manife
   if (version === undefined) {
     const { rows } = await client.query<{ v: number }>('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM pack_versions WHERE pack = $1', [pack]);
     version = rows[0].v;
-    await client.query('INSERT INTO pack_versions (pack, version, manifest_hash, files, source) VALUES ($1, $2, $3, $4, $5)', [pack, version, hash, JSON.stringify(manifest), JSON.stringify(source)]);
+    await client.query('INSERT INTO pack_versions (pack, version, manifest_hash, files, source) VALUES ($1, $2, $3, $4, $5)', [
+      pack,
+      version,
+      hash,
+      JSON.stringify(manifest),
+      JSON.stringify(source),
+    ]);
   }
   await client.query(
     `INSERT INTO packs (name, source, current_version) VALUES ($1, $2, $3)
@@ -84,16 +90,24 @@ export async function recordPackVersion(client: PoolClient, pack: string, manife
 
 /** The file list of a pack's current version (undefined for a pack never ingested). */
 export async function currentPackManifest(db: Pool | PoolClient, pack: string): Promise<ManifestEntry[] | undefined> {
-  const { rows } = await db.query<{ files: ManifestEntry[] }>('SELECT v.files FROM packs p JOIN pack_versions v ON v.pack = p.name AND v.version = p.current_version WHERE p.name = $1', [pack]);
+  const { rows } = await db.query<{ files: ManifestEntry[] }>(
+    'SELECT v.files FROM packs p JOIN pack_versions v ON v.pack = p.name AND v.version = p.current_version WHERE p.name = $1',
+    [pack],
+  );
   return rows[0]?.files;
 }
 
 /** The files of a pack version, with their content, for a worker to materialise. */
 export async function loadPackVersion(db: Pool, ref: PackRef): Promise<{ manifest: ManifestEntry[]; contents: Map<string, Buffer> }> {
-  const { rows } = await db.query<{ files: ManifestEntry[] }>('SELECT files FROM pack_versions WHERE pack = $1 AND manifest_hash = $2', [ref.pack, ref.manifestHash]);
+  const { rows } = await db.query<{ files: ManifestEntry[] }>('SELECT files FROM pack_versions WHERE pack = $1 AND manifest_hash = $2', [
+    ref.pack,
+    ref.manifestHash,
+  ]);
   if (!rows[0]) throw new Error(`pack ${ref.pack} has no version with manifest ${ref.manifestHash}`);
   const manifest = rows[0].files;
-  const blobs = await db.query<{ sha256: string; content: Buffer }>('SELECT sha256, content FROM blobs WHERE sha256 = ANY($1::text[])', [manifest.map((m) => m.sha256)]);
+  const blobs = await db.query<{ sha256: string; content: Buffer }>('SELECT sha256, content FROM blobs WHERE sha256 = ANY($1::text[])', [
+    manifest.map((m) => m.sha256),
+  ]);
   return { manifest, contents: new Map(blobs.rows.map((b) => [b.sha256, b.content])) };
 }
 

@@ -67,14 +67,20 @@ function normalised(c: Component): Omit<Component, 'source'> {
 /** JSON with object keys sorted: Postgres' jsonb does not keep key order. */
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
 function componentDetails(a: Component, b: Component): string[] {
   const x = normalised(a) as unknown as Record<string, unknown>;
   const y = normalised(b) as unknown as Record<string, unknown>;
-  return Object.keys(y).filter((k) => stable(x[k]) !== stable(y[k])).map((k) => `${k} changed`);
+  return Object.keys(y)
+    .filter((k) => stable(x[k]) !== stable(y[k]))
+    .map((k) => `${k} changed`);
 }
 
 /** Makes the database equal to `sot` (what is not in it is removed). With dryRun, only the diff. */
@@ -93,7 +99,11 @@ export async function applySourceOfTruth(pool: Pool, sot: SourceOfTruth, dryRun:
         const h = have.get(w.name);
         if (!h) changes.push({ kind, name: w.name, change: 'added' });
         else if (h.description !== w.description) changes.push({ kind, name: w.name, change: 'changed', details: ['description changed'] });
-        if (!dryRun) await client.query(`INSERT INTO ${table} (name, description) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, updated_at = now()`, [w.name, w.description]);
+        if (!dryRun)
+          await client.query(
+            `INSERT INTO ${table} (name, description) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, updated_at = now()`,
+            [w.name, w.description],
+          );
       }
       for (const name of have.keys()) {
         if (!want.some((w) => w.name === name)) {
@@ -117,7 +127,18 @@ export async function applySourceOfTruth(pool: Pool, sot: SourceOfTruth, dryRun:
          ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, platform = EXCLUDED.platform, owner = EXCLUDED.owner,
            puppet_role = EXCLUDED.puppet_role, hiera = EXCLUDED.hiera, checks = EXCLUDED.checks, deploy_params = EXCLUDED.deploy_params,
            actions = EXCLUDED.actions, source = EXCLUDED.source, updated_at = now()`,
-        [c.name, c.repository, c.platform, c.owner, c.puppetRole, JSON.stringify(c.hiera), JSON.stringify(c.checks), JSON.stringify(c.deployParams), JSON.stringify(c.actions), c.source],
+        [
+          c.name,
+          c.repository,
+          c.platform,
+          c.owner,
+          c.puppetRole,
+          JSON.stringify(c.hiera),
+          JSON.stringify(c.checks),
+          JSON.stringify(c.deployParams),
+          JSON.stringify(c.actions),
+          c.source,
+        ],
       );
     }
     for (const name of current.keys()) {
@@ -132,7 +153,13 @@ export async function applySourceOfTruth(pool: Pool, sot: SourceOfTruth, dryRun:
       for (const c of sot.components) {
         for (const d of c.dependsOn) await client.query('INSERT INTO dependencies (component, depends_on) VALUES ($1, $2)', [c.name, d]);
         for (const [env, regions] of Object.entries(c.placements)) {
-          for (const [i, r] of regions.entries()) await client.query('INSERT INTO placements (component, environment, region, position) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [c.name, env, r, i]);
+          for (const [i, r] of regions.entries())
+            await client.query('INSERT INTO placements (component, environment, region, position) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+              c.name,
+              env,
+              r,
+              i,
+            ]);
         }
       }
     }

@@ -118,10 +118,16 @@ function nodeIntrospection(f: PackFile): Introspection {
 /** Action names: the script's file name; where two scripts share it, their path. */
 function actionNames(paths: string[]): Map<string, string> {
   const stem = (p: string) => path.basename(p).replace(/\.[^.]+$/, '');
-  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '');
+  const clean = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '_')
+      .replace(/^[^a-z]+/, '');
   const counts = new Map<string, number>();
   for (const p of paths) counts.set(clean(stem(p)), (counts.get(clean(stem(p))) ?? 0) + 1);
-  const first = new Map(paths.map((p) => [p, (counts.get(clean(stem(p)))! > 1 ? clean(p.replace(/\.[^./]+$/, '').replace(/\//g, '_')) : clean(stem(p))) || 'script']));
+  const first = new Map(
+    paths.map((p) => [p, (counts.get(clean(stem(p)))! > 1 ? clean(p.replace(/\.[^./]+$/, '').replace(/\//g, '_')) : clean(stem(p))) || 'script']),
+  );
   // hp.py and hp.sh side by side: their paths without extension still collide, so the extension joins the name.
   const taken = new Map<string, number>();
   for (const n of first.values()) taken.set(n, (taken.get(n) ?? 0) + 1);
@@ -151,12 +157,18 @@ const RUNNERS: Runner[] = ['python', 'shell', 'node', 'exec'];
 /** Field-by-field: a field given in the override wins; `parameters.<p>: null` removes a parameter. */
 function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): IngestedAction {
   const out: IngestedAction = { ...a, parameters: structuredClone(a.parameters), origin: 'override' };
-  for (const k of Object.keys(o)) if (!OVERRIDE_KEYS.includes(k)) throw new Error(`${file}: unknown field "${k}"; an override may set ${OVERRIDE_KEYS.join(', ')}`);
-  if (o.runner !== undefined && !RUNNERS.includes(o.runner)) throw new Error(`${file}: runner: ${JSON.stringify(o.runner)} is not one of ${RUNNERS.join(', ')}`);
-  if (o.parameters !== undefined && (typeof o.parameters !== 'object' || o.parameters === null || Array.isArray(o.parameters))) throw new Error(`${file}: parameters: must be a mapping of parameter name to its fields (or null to remove it)`);
-  if (o.name !== undefined && (typeof o.name !== 'string' || !/^[a-z][a-z0-9_-]{0,62}(\.[a-z0-9_-]{1,62})?$/.test(o.name))) throw new Error(`${file}: name: ${JSON.stringify(o.name)} must be lower-case letters, digits, _ or - (the pack name is added in front)`);
-  if (o.timeout !== undefined && !(Number.isInteger(o.timeout) && o.timeout >= 1)) throw new Error(`${file}: timeout: must be a whole number of seconds, at least 1`);
-  if (o.max_attempts !== undefined && !(Number.isInteger(o.max_attempts) && o.max_attempts >= 1)) throw new Error(`${file}: max_attempts: must be a whole number, at least 1`);
+  for (const k of Object.keys(o))
+    if (!OVERRIDE_KEYS.includes(k)) throw new Error(`${file}: unknown field "${k}"; an override may set ${OVERRIDE_KEYS.join(', ')}`);
+  if (o.runner !== undefined && !RUNNERS.includes(o.runner))
+    throw new Error(`${file}: runner: ${JSON.stringify(o.runner)} is not one of ${RUNNERS.join(', ')}`);
+  if (o.parameters !== undefined && (typeof o.parameters !== 'object' || o.parameters === null || Array.isArray(o.parameters)))
+    throw new Error(`${file}: parameters: must be a mapping of parameter name to its fields (or null to remove it)`);
+  if (o.name !== undefined && (typeof o.name !== 'string' || !/^[a-z][a-z0-9_-]{0,62}(\.[a-z0-9_-]{1,62})?$/.test(o.name)))
+    throw new Error(`${file}: name: ${JSON.stringify(o.name)} must be lower-case letters, digits, _ or - (the pack name is added in front)`);
+  if (o.timeout !== undefined && !(Number.isInteger(o.timeout) && o.timeout >= 1))
+    throw new Error(`${file}: timeout: must be a whole number of seconds, at least 1`);
+  if (o.max_attempts !== undefined && !(Number.isInteger(o.max_attempts) && o.max_attempts >= 1))
+    throw new Error(`${file}: max_attempts: must be a whole number, at least 1`);
   if (o.name !== undefined) out.name = `${a.pack}.${o.name}`;
   if (o.description !== undefined) out.description = o.description;
   if (o.timeout !== undefined) out.timeoutSeconds = o.timeout;
@@ -169,13 +181,16 @@ function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): Ingeste
       out.parameters.required = out.parameters.required.filter((r) => r !== name);
       continue;
     }
-    if (typeof patch !== 'object' || Array.isArray(patch)) throw new Error(`${file}: parameters.${name}: must be a mapping of fields (type, default, flag, position …) or null`);
+    if (typeof patch !== 'object' || Array.isArray(patch))
+      throw new Error(`${file}: parameters.${name}: must be a mapping of fields (type, default, flag, position …) or null`);
     const { required, ...fields } = patch;
     const added = !out.parameters.properties[name];
     // A new parameter must say what it is: that also catches a misspelt name (regoin: …) instead of adding it.
     if (added && fields.type === undefined) {
       const known = Object.keys(out.parameters.properties);
-      throw new Error(`${file}: parameters.${name}: no such parameter was inferred (${known.length ? `known: ${known.join(', ')}` : 'none were'}); to add it, give its type`);
+      throw new Error(
+        `${file}: parameters.${name}: no such parameter was inferred (${known.length ? `known: ${known.join(', ')}` : 'none were'}); to add it, give its type`,
+      );
     }
     out.parameters.properties[name] = { ...(out.parameters.properties[name] ?? {}), ...fields };
     if (added && fields.secret === undefined && SECRET_NAME.test(name)) out.parameters.properties[name].secret = true;
@@ -215,7 +230,10 @@ function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedA
     const name = typeof meta.name === 'string' ? meta.name : path.basename(f.path).replace(/\.ya?ml$/, '');
     const entry = typeof meta.entry_point === 'string' ? `actions/${meta.entry_point}` : '';
     if (runnerType !== 'local-shell-script' && runnerType !== 'python-script') {
-      unsupported.push({ file: f.path, reason: `runner_type ${runnerType} is not supported (only local-shell-script and python-script run as Stackwire actions; ${runnerType === 'orquesta' || runnerType === 'action-chain' || runnerType === 'mistral-v2' ? 'workflows become Stackwire pipelines' : runnerType.startsWith('remote') ? 'remote execution runs on regional workers instead' : 'use a script or a built-in action instead'})` });
+      unsupported.push({
+        file: f.path,
+        reason: `runner_type ${runnerType} is not supported (only local-shell-script and python-script run as Stackwire actions; ${runnerType === 'orquesta' || runnerType === 'action-chain' || runnerType === 'mistral-v2' ? 'workflows become Stackwire pipelines' : runnerType.startsWith('remote') ? 'remote execution runs on regional workers instead' : 'use a script or a built-in action instead'})`,
+      });
       continue;
     }
     const script = byPath.get(entry);
@@ -246,7 +264,13 @@ function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedA
       if (raw.required === true && s.default === undefined) required.push(pname);
     }
     // Named parameters become --name=value the way StackStorm builds them (see common/argv.ts st2Args).
-    const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false, ...(runnerType === 'local-shell-script' ? { st2Args: true } : {}) };
+    const parameters: ActionParameters = {
+      type: 'object',
+      properties,
+      required,
+      additionalProperties: false,
+      ...(runnerType === 'local-shell-script' ? { st2Args: true } : {}),
+    };
     actions.push({
       name: `${pack}.${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}`,
       pack,
@@ -266,11 +290,19 @@ function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedA
   return { actions, unsupported, covered };
 }
 
-export async function analyzePack(root: string, pack: string, files: PackFile[], onProgress?: (phase: string, done: number, total: number) => void): Promise<AnalysisResult> {
+export async function analyzePack(
+  root: string,
+  pack: string,
+  files: PackFile[],
+  onProgress?: (phase: string, done: number, total: number) => void,
+): Promise<AnalysisResult> {
   const warnings: IngestWarning[] = [];
   const st2 = importStackStorm(pack, files);
   const byPath = new Map(files.map((f) => [f.path, f]));
-  const scripts = files.filter((f) => !st2.covered.has(f.path) && !f.path.endsWith(OVERRIDE_SUFFIX)).map((f) => ({ f, lang: languageOf(f) })).filter((x): x is { f: PackFile; lang: Language } => x.lang !== undefined);
+  const scripts = files
+    .filter((f) => !st2.covered.has(f.path) && !f.path.endsWith(OVERRIDE_SUFFIX))
+    .map((f) => ({ f, lang: languageOf(f) }))
+    .filter((x): x is { f: PackFile; lang: Language } => x.lang !== undefined);
   const total = scripts.length;
   const intros = new Map<string, Introspection>();
   const py = scripts.filter((s) => s.lang === 'python').map((s) => s.f.path);
@@ -300,15 +332,32 @@ export async function analyzePack(root: string, pack: string, files: PackFile[],
       override = (doc.toJS() ?? {}) as OverrideDoc;
     }
     if (override?.skip) continue;
-    const useVariants = variants.length && (understood || intro.parameters.length > 0) && !hasErrors ? variants : [{ description: intro.description, parameters: freeFormParameters(), argvPrefix: [] as string[] }];
-    if (!understood && intro.framework !== 'none') w.push({ file: f.path, line: null, message: `parameters could not be inferred (${intro.framework}); the action takes free-form arguments` });
+    const useVariants =
+      variants.length && (understood || intro.parameters.length > 0) && !hasErrors
+        ? variants
+        : [{ description: intro.description, parameters: freeFormParameters(), argvPrefix: [] as string[] }];
+    if (!understood && intro.framework !== 'none')
+      w.push({ file: f.path, line: null, message: `parameters could not be inferred (${intro.framework}); the action takes free-form arguments` });
     if (intro.framework === 'none' && !hasErrors && intro.parameters.length === 0) {
       // A script with no parameters at all: nothing to pass.
-      useVariants.splice(0, useVariants.length, { description: intro.description, parameters: { type: 'object', properties: {}, required: [], additionalProperties: false }, argvPrefix: [] });
+      useVariants.splice(0, useVariants.length, {
+        description: intro.description,
+        parameters: { type: 'object', properties: {}, required: [], additionalProperties: false },
+        argvPrefix: [],
+      });
     }
     warnings.push(...w);
     for (const k of Object.keys(override?.subcommands ?? {})) {
-      if (!useVariants.some((v) => v.subcommand === k)) throw new Error(`${overridePath}: subcommands.${k}: the script has no such sub-command (it has: ${useVariants.map((v) => v.subcommand).filter(Boolean).sort().join(', ') || 'none'})`);
+      if (!useVariants.some((v) => v.subcommand === k))
+        throw new Error(
+          `${overridePath}: subcommands.${k}: the script has no such sub-command (it has: ${
+            useVariants
+              .map((v) => v.subcommand)
+              .filter(Boolean)
+              .sort()
+              .join(', ') || 'none'
+          })`,
+        );
     }
     for (const v of useVariants) {
       const base: IngestedAction = {
@@ -344,7 +393,10 @@ export async function analyzePack(root: string, pack: string, files: PackFile[],
   const seen = new Map<string, string>();
   for (const a of actions) {
     const other = seen.get(a.name);
-    if (other) throw new Error(`two actions would be named ${a.name} (${other} and ${a.sourcePath}); rename one with an override (${a.sourcePath}${OVERRIDE_SUFFIX}: name: …)`);
+    if (other)
+      throw new Error(
+        `two actions would be named ${a.name} (${other} and ${a.sourcePath}); rename one with an override (${a.sourcePath}${OVERRIDE_SUFFIX}: name: …)`,
+      );
     seen.set(a.name, a.sourcePath ?? '');
   }
   actions.sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -15,9 +15,7 @@ import { actionYaml, analyzePack, type IngestedAction, type Unsupported } from '
 import { walkTree } from './walk.js';
 
 export type IngestSource =
-  | { kind: 'upload'; manifest: ManifestEntry[]; location?: string }
-  | { kind: 'git'; url: string; ref?: string }
-  | { kind: 'path'; path: string };
+  { kind: 'upload'; manifest: ManifestEntry[]; location?: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'path'; path: string };
 
 export interface IngestRequest {
   pack: string;
@@ -65,7 +63,9 @@ function run(cmd: string, args: string[], cwd: string, env: Record<string, strin
     c.stdout.on('data', (b: Buffer) => (out += b.toString()));
     c.stderr.on('data', (b: Buffer) => (err += b.toString()));
     c.on('error', (e) => reject(new IngestError(`cannot run ${cmd}: ${e.message}`)));
-    c.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new IngestError(`${cmd} ${args[0]} failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`))));
+    c.on('close', (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new IngestError(`${cmd} ${args[0]} failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`)),
+    );
   });
 }
 
@@ -84,8 +84,24 @@ function describeChanges(old: ActionSpec, next: IngestedAction): string[] {
   return d.length ? d : ['metadata changed'];
 }
 
-function definitionKey(a: Pick<ActionSpec, 'contentHash' | 'description' | 'runner' | 'entryPoint' | 'parameters' | 'timeoutSeconds' | 'maxAttempts' | 'region' | 'argvPrefix' | 'origin'>): string {
-  return JSON.stringify([a.contentHash, a.description, a.runner, a.entryPoint, a.parameters, a.timeoutSeconds, a.maxAttempts, a.region ?? null, a.argvPrefix ?? [], a.origin ?? 'metadata']);
+function definitionKey(
+  a: Pick<
+    ActionSpec,
+    'contentHash' | 'description' | 'runner' | 'entryPoint' | 'parameters' | 'timeoutSeconds' | 'maxAttempts' | 'region' | 'argvPrefix' | 'origin'
+  >,
+): string {
+  return JSON.stringify([
+    a.contentHash,
+    a.description,
+    a.runner,
+    a.entryPoint,
+    a.parameters,
+    a.timeoutSeconds,
+    a.maxAttempts,
+    a.region ?? null,
+    a.argvPrefix ?? [],
+    a.origin ?? 'metadata',
+  ]);
 }
 
 export interface IngestDeps {
@@ -96,7 +112,8 @@ export interface IngestDeps {
 }
 
 export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestReport> {
-  if (!PACK_RE.test(req.pack)) throw new IngestError(`pack name ${JSON.stringify(req.pack)} is not valid: use lower-case letters, digits, _ and -, starting with a letter (--pack NAME).`);
+  if (!PACK_RE.test(req.pack))
+    throw new IngestError(`pack name ${JSON.stringify(req.pack)} is not valid: use lower-case letters, digits, _ and -, starting with a letter (--pack NAME).`);
   if (req.pack === 'core') throw new IngestError('pack "core" holds the built-in actions (core.ingest …); ingest under another name (--pack NAME).');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `stackwire-ingest-${req.pack}-`));
   try {
@@ -121,7 +138,10 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     } else if (req.source.kind === 'git') {
       const { url, ref } = req.source;
       if (/^-/.test(url) || (ref !== undefined && /^-/.test(ref))) throw new IngestError('a git URL or ref may not start with "-"');
-      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) throw new IngestError('the git URL holds a password or token (https://user:secret@…), which would be stored in the catalog; give the workers access with a credential helper or a deploy key instead');
+      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url))
+        throw new IngestError(
+          'the git URL holds a password or token (https://user:secret@…), which would be stored in the catalog; give the workers access with a credential helper or a deploy key instead',
+        );
       root = path.join(work, 'repo');
       deps.progress?.('cloning', 0, 1);
       // A long clone keeps the activity's heartbeat going.
@@ -149,7 +169,7 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     }
     const names = new Set(analysis.actions.map((a) => a.name));
     for (const c of current) if (!c.removed && !names.has(c.name)) changes.push({ name: c.name, change: 'removed', version: c.version });
-    const before = new Map((await currentPackManifest(deps.pool, req.pack) ?? []).map((m) => [m.path, m]));
+    const before = new Map(((await currentPackManifest(deps.pool, req.pack)) ?? []).map((m) => [m.path, m]));
     const now = manifestOf(files);
     const fileChanges = {
       added: now.filter((m) => !before.has(m.path)).map((m) => m.path),
@@ -180,7 +200,14 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     }
     changes.sort((a, b) => (a.name < b.name ? -1 : 1));
     const count = (k: ActionChange['change']) => changes.filter((c) => c.change === k).length;
-    const summary = { added: count('added'), changed: count('changed'), unchanged: count('unchanged'), removed: count('removed'), warnings: analysis.warnings.length, unsupported: analysis.unsupported.length };
+    const summary = {
+      added: count('added'),
+      changed: count('changed'),
+      unchanged: count('unchanged'),
+      removed: count('removed'),
+      warnings: analysis.warnings.length,
+      unsupported: analysis.unsupported.length,
+    };
     return {
       pack: req.pack,
       mode: req.mode,

@@ -64,7 +64,10 @@ function helpText(p: InferredParameter): string | undefined {
   const d = p.default;
   const def = d === undefined || d === null ? 'none' : typeof d === 'string' ? d : JSON.stringify(d);
   // argparse writes %(default)s, optparse %default.
-  return p.help.replace(/%\(default\)s/g, def).replace(/%default\b/g, def).replace(/%%/g, '%');
+  return p.help
+    .replace(/%\(default\)s/g, def)
+    .replace(/%default\b/g, def)
+    .replace(/%%/g, '%');
 }
 
 /** Frameworks that accept --long=value and "--" as the end of options. */
@@ -78,7 +81,8 @@ function defaultFor(value: unknown, s: ParameterSchema): unknown {
   const one = (v: unknown, type: ParameterSchema['type'], choices?: unknown[]): unknown => {
     let out: unknown;
     if (type === 'integer') out = typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : undefined;
-    else if (type === 'number') out = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
+    else if (type === 'number')
+      out = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
     else if (type === 'string') out = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
     else if (type === 'boolean') out = typeof v === 'boolean' ? v : undefined;
     else out = v;
@@ -192,7 +196,12 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
     // without a way to pass them, a script that reads args[0] could never be called.
     if ((intro.framework === 'optparse' || intro.framework === 'getopt') && positional === 0) {
       const name = properties.args ? 'positional_args' : 'args';
-      properties[name] = { type: 'array', items: { type: 'string' }, position: positional++, description: 'the arguments after the options, as the script reads them from its leftover args' };
+      properties[name] = {
+        type: 'array',
+        items: { type: 'string' },
+        position: positional++,
+        description: 'the arguments after the options, as the script reads them from its leftover args',
+      };
     }
     const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };
     const groups = [...exclusive.values()].filter((g) => g.length > 1);
@@ -220,7 +229,9 @@ export function convert(intro: Introspection): { variants: ConvertedVariant[]; w
 export function freeFormParameters(): ActionParameters {
   return {
     type: 'object',
-    properties: { args: { type: 'array', items: { type: 'string' }, position: 0, description: 'arguments passed to the script as they are (nothing could be inferred)' } },
+    properties: {
+      args: { type: 'array', items: { type: 'string' }, position: 0, description: 'arguments passed to the script as they are (nothing could be inferred)' },
+    },
     required: [],
     additionalProperties: false,
   };

@@ -58,7 +58,10 @@ function soleVariable(n: Node | null): { name: string; op?: string; operand?: st
     if (!v) return undefined;
     // ${1:-default} / ${1:?message}
     const opNode = x.children.find((c) => c !== null && !c.isNamed && /^:?[-=?+]$/.test(c.type));
-    const rest = kids.slice(1).map((k) => unquote(k)).join('');
+    const rest = kids
+      .slice(1)
+      .map((k) => unquote(k))
+      .join('');
     return { name: v.text, ...(opNode ? { op: opNode.type, operand: rest } : {}) };
   }
   return undefined;
@@ -92,7 +95,10 @@ function headerComments(root: Node): { description: string; usage?: string } {
 /** Positional names from a usage line: "script.sh [-t timeout] host port [extra]" → host, port, extra. */
 function usageNames(usage: string | undefined): { name: string; optional: boolean }[] {
   if (!usage) return [];
-  const words = usage.replace(/\[-[^\]]*\]/g, ' ').split(/\s+/).slice(1);
+  const words = usage
+    .replace(/\[-[^\]]*\]/g, ' ')
+    .split(/\s+/)
+    .slice(1);
   return words
     .filter((w) => w && !w.startsWith('-') && !w.includes('$'))
     .map((w) => ({ optional: w.startsWith('['), name: w.replace(/[[\]<>.]/g, '').toLowerCase() }))
@@ -117,7 +123,13 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
   for (const a of named(root).filter((n) => n.type === 'variable_assignment')) {
     const name = a.childForFieldName('name')?.text;
     const value = a.childForFieldName('value');
-    if (name && value && (value.type === 'number' || value.type === 'word' || ((value.type === 'string' || value.type === 'raw_string') && named(value).every((k) => k.type === 'string_content')))) {
+    if (
+      name &&
+      value &&
+      (value.type === 'number' ||
+        value.type === 'word' ||
+        ((value.type === 'string' || value.type === 'raw_string') && named(value).every((k) => k.type === 'string_content')))
+    ) {
       defaults.set(name, literal(unquote(value)));
     }
   }
@@ -135,7 +147,10 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
     for (const cs of all(root, 'case_statement')) {
       if (soleVariable(cs.childForFieldName('value'))?.name !== varName) continue;
       for (const item of named(cs).filter((n) => n.type === 'case_item')) {
-        const patterns = item.childrenForFieldName('value').filter((x): x is Node => x !== null).map((p) => unquote(p));
+        const patterns = item
+          .childrenForFieldName('value')
+          .filter((x): x is Node => x !== null)
+          .map((p) => unquote(p));
         const assign = named(item).find((n) => n.type === 'variable_assignment');
         const target = assign?.childForFieldName('name')?.text;
         const fromOptarg = soleVariable(assign?.childForFieldName('value') ?? null)?.name === 'OPTARG';
@@ -157,7 +172,11 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
           ? { name, kind: 'option', flags: [`-${letter}`], type: def?.type ?? 'string', default: def?.value ?? null, required: false, help: null }
           : { name, kind: 'option', flags: [`-${letter}`], type: 'boolean', default: null, required: false, action: 'store_true', help: null },
       );
-      if (!h) out.warnings.push({ line: cmd.startPosition.row + 1, message: `getopts option -${letter} has no case handler assigning a variable; named opt_${letter}` });
+      if (!h)
+        out.warnings.push({
+          line: cmd.startPosition.row + 1,
+          message: `getopts option -${letter} has no case handler assigning a variable; named opt_${letter}`,
+        });
     }
   }
 
@@ -168,7 +187,12 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
     const optionItems = items.filter((it) => it.childrenForFieldName('value').some((p) => p !== null && unquote(p).startsWith('-')));
     if (optionItems.length === 0) continue;
     if (out.framework === 'none') out.framework = 'case-loop';
-    const itemFlags = (it: Node) => it.childrenForFieldName('value').filter((x): x is Node => x !== null).map((p) => unquote(p)).filter((p) => p.startsWith('-') && p !== '--' && !/[*?[]/.test(p.replace(/[=*]+$/, '').slice(1)) && p !== '-*');
+    const itemFlags = (it: Node) =>
+      it
+        .childrenForFieldName('value')
+        .filter((x): x is Node => x !== null)
+        .map((p) => unquote(p))
+        .filter((p) => p.startsWith('-') && p !== '--' && !/[*?[]/.test(p.replace(/[=*]+$/, '').slice(1)) && p !== '-*');
     // "--env) ENV=$2" and "--env=*) ENV=${1#*=}" are one option: the second is only another spelling.
     const plainFlags = new Set(optionItems.flatMap((it) => itemFlags(it).filter((f) => !f.endsWith('=*'))));
     for (const it of optionItems) {
@@ -204,7 +228,11 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
   // script's; only a function called with the script's arguments (main "$@") counts.
   const forwarded = new Set(
     all(root, 'command')
-      .filter((c) => named(c).slice(1).some((a) => /^"?\$[@*]"?$/.test(a.text)))
+      .filter((c) =>
+        named(c)
+          .slice(1)
+          .some((a) => /^"?\$[@*]"?$/.test(a.text)),
+      )
       .map((c) => c.childForFieldName('name')?.text ?? ''),
   );
   const inOwnFunction = (n: Node): boolean => {
@@ -222,7 +250,13 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
     if (a.parent?.type === 'case_item') continue;
     const index = Number(v.name) - 1;
     if (positional.some((p) => p.index === index)) continue;
-    positional.push({ index, name: name.toLowerCase(), ...(v.op?.includes('-') || v.op?.includes('=') ? { def: v.operand ?? '' } : {}), required: !(v.op?.includes('-') || v.op?.includes('=')), node: a });
+    positional.push({
+      index,
+      name: name.toLowerCase(),
+      ...(v.op?.includes('-') || v.op?.includes('=') ? { def: v.operand ?? '' } : {}),
+      required: !(v.op?.includes('-') || v.op?.includes('=')),
+      node: a,
+    });
   }
   // Bare $1…$n with no assignment: named from the usage line when it has them.
   const usage = usageNames(header.usage);

@@ -15,7 +15,12 @@ export const BUILTIN_ACTIONS: Omit<ActionSpec, 'version'>[] = [
         source: { type: 'string', description: 'git URL (https://…, ssh://…, file://…) or an absolute folder path on the worker', position: 0 },
         ref: { type: 'string', description: 'branch or tag to check out (git sources)' },
         pack: { type: 'string', description: 'pack name for the actions', pattern: '^[a-z][a-z0-9_-]{0,62}$' },
-        mode: { type: 'string', enum: ['apply', 'dry-run', 'check'], default: 'apply', description: 'apply changes, only show them, or fail when the catalog differs' },
+        mode: {
+          type: 'string',
+          enum: ['apply', 'dry-run', 'check'],
+          default: 'apply',
+          description: 'apply changes, only show them, or fail when the catalog differs',
+        },
       },
       required: ['source', 'pack'],
       additionalProperties: false,

@@ -95,7 +95,10 @@ const REGION_RE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export function parseRegions(raw: string, source: string): string[] {
-  const regions = raw.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const regions = raw
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
   if (regions.length === 0) throw new ConfigError(`${source} lists no region. Give a comma-separated list such as "us-east,eu-west".`);
   for (const r of regions) {
     if (!REGION_RE.test(r)) {
@@ -112,7 +115,10 @@ function puppetModulePath(env: Env): string[] | undefined {
   if (!raw) return undefined;
   const dirs = raw.split(':').filter((d) => d !== '');
   for (const d of dirs) {
-    if (!path.isAbsolute(d)) throw new ConfigError(`STACKWIRE_PUPPET_MODULEPATH: ${JSON.stringify(d)} is not an absolute path; list module folders separated by ":", e.g. /etc/puppetlabs/code/environments/production/modules.`);
+    if (!path.isAbsolute(d))
+      throw new ConfigError(
+        `STACKWIRE_PUPPET_MODULEPATH: ${JSON.stringify(d)} is not an absolute path; list module folders separated by ":", e.g. /etc/puppetlabs/code/environments/production/modules.`,
+      );
   }
   return dirs;
 }
@@ -120,7 +126,8 @@ function puppetModulePath(env: Env): string[] | undefined {
 function sensuConfig(env: Env): Config['sensu'] {
   const url = optional(env, 'SENSU_API_URL');
   if (!url) return undefined;
-  if (!/^https?:\/\//.test(url)) throw new ConfigError(`SENSU_API_URL=${JSON.stringify(url)} must be an http(s) URL of the Sensu Go backend API, e.g. https://sensu.example.com:8080.`);
+  if (!/^https?:\/\//.test(url))
+    throw new ConfigError(`SENSU_API_URL=${JSON.stringify(url)} must be an http(s) URL of the Sensu Go backend API, e.g. https://sensu.example.com:8080.`);
   const apiKey = optional(env, 'SENSU_API_KEY');
   if (!apiKey) throw new ConfigError('SENSU_API_URL is set but SENSU_API_KEY is not: create an API key in Sensu (sensuctl api-key grant <user>) and set it.');
   return { url, apiKey, namespace: str(env, 'SENSU_NAMESPACE', 'default') };
@@ -131,7 +138,9 @@ function secretKey(env: Env): Buffer | undefined {
   if (raw === undefined) return undefined;
   const key = Buffer.from(raw, 'base64');
   if (key.length !== 32) {
-    throw new ConfigError(`STACKWIRE_SECRET_KEY must be 32 random bytes in base64 (got ${key.length} bytes). Make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`);
+    throw new ConfigError(
+      `STACKWIRE_SECRET_KEY must be 32 random bytes in base64 (got ${key.length} bytes). Make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
+    );
   }
   return key;
 }
@@ -143,7 +152,9 @@ export function loadConfig(env: Env = process.env): Config {
   const apiPort = int(env, 'STACKWIRE_API_PORT', 7380, 0, 65535);
   const address = optional(env, 'TEMPORAL_ADDRESS');
   if (address !== undefined && !/^[^\s:]+:\d+$/.test(address)) {
-    throw new ConfigError(`TEMPORAL_ADDRESS=${JSON.stringify(address)} is not host:port. Set it like "temporal.example.com:7233", or unset it to run a local dev server.`);
+    throw new ConfigError(
+      `TEMPORAL_ADDRESS=${JSON.stringify(address)} is not host:port. Set it like "temporal.example.com:7233", or unset it to run a local dev server.`,
+    );
   }
   const dbUrl = optional(env, 'DATABASE_URL');
   if (dbUrl !== undefined && !/^postgres(ql)?:\/\//.test(dbUrl)) {
@@ -187,9 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxConcurrentActivities: int(env, 'STACKWIRE_MAX_CONCURRENT_ACTIVITIES', 50, 1, 10000),
     },
     secretKey: secretKey(env),
-    scriptEnv: Object.fromEntries(
-      ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'].flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : [])),
-    ),
+    scriptEnv: Object.fromEntries(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'].flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : []))),
     logLevel: logLevel as Config['logLevel'],
     actor: str(env, 'STACKWIRE_ACTOR', env.USER ?? 'anonymous'),
     sensu: sensuConfig(env),

@@ -27,20 +27,32 @@ export async function startDevServer(o: {
   namespace: string;
   logFile: string;
 }): Promise<DevServer> {
-  for (const [what, port] of [['STACKWIRE_TEMPORAL_PORT', o.port], ['STACKWIRE_TEMPORAL_UI_PORT', o.uiPort]] as const) {
+  for (const [what, port] of [
+    ['STACKWIRE_TEMPORAL_PORT', o.port],
+    ['STACKWIRE_TEMPORAL_UI_PORT', o.uiPort],
+  ] as const) {
     if (port !== undefined && !(await portIsFree(port))) {
-      throw new Error(`port ${port} on 127.0.0.1 is taken, so the Temporal dev server cannot start there. Stop what uses it, set ${what} to a free port, or set TEMPORAL_ADDRESS to use a running Temporal.`);
+      throw new Error(
+        `port ${port} on 127.0.0.1 is taken, so the Temporal dev server cannot start there. Stop what uses it, set ${what} to a free port, or set TEMPORAL_ADDRESS to use a running Temporal.`,
+      );
     }
   }
   fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(o.port),
-    '--db-filename', o.dbFile,
-    '--namespace', o.namespace,
-    '--log-format', 'json',
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(o.port),
+    '--db-filename',
+    o.dbFile,
+    '--namespace',
+    o.namespace,
+    '--log-format',
+    'json',
+    '--log-level',
+    'warn',
     ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
     ...devServerFlags(),
   ];

@@ -32,7 +32,10 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
   if (!fs.existsSync(actionsDir)) throw new PackError(`${dir}: no actions/ folder. A pack holds one YAML file per action in actions/.`);
   const pack = path.basename(dir);
   if (!NAME_RE.test(pack)) throw new PackError(`${dir}: pack name ${JSON.stringify(pack)} must be lower-case letters, digits, _ or -.`);
-  const files = fs.readdirSync(actionsDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = fs
+    .readdirSync(actionsDir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   const out: Omit<ActionSpec, 'version'>[] = [];
   for (const f of files) {
     const file = path.join(actionsDir, f);
@@ -49,7 +52,8 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
     const runner = meta.runner as Runner;
     if (!RUNNERS.includes(runner)) fail(file, 'runner', `must be one of ${RUNNERS.join(', ')}`);
     const entry = meta.entry_point;
-    if (typeof entry !== 'string' || entry.startsWith('/') || entry.split('/').includes('..')) fail(file, 'entry_point', 'must be a path inside the pack folder');
+    if (typeof entry !== 'string' || entry.startsWith('/') || entry.split('/').includes('..'))
+      fail(file, 'entry_point', 'must be a path inside the pack folder');
     const script = path.join(dir, entry);
     if (!fs.existsSync(script)) fail(file, 'entry_point', `${script} does not exist`);
     const timeout = meta.timeout ?? 600;
@@ -66,7 +70,8 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
     for (const [pname, pschema] of Object.entries(params)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(pname)) fail(file, `parameters.${pname}`, 'parameter names are letters, digits and _');
       if (!pschema || typeof pschema !== 'object') fail(file, `parameters.${pname}`, 'must be a mapping with at least a type');
-      for (const k of Object.keys(pschema)) if (!PARAM_KEYS.has(k)) fail(file, `parameters.${pname}.${k}`, `unknown key; allowed: ${[...PARAM_KEYS].join(', ')}`);
+      for (const k of Object.keys(pschema))
+        if (!PARAM_KEYS.has(k)) fail(file, `parameters.${pname}.${k}`, `unknown key; allowed: ${[...PARAM_KEYS].join(', ')}`);
       const { required: req, ...schema } = pschema;
       if (req === true) required.push(pname);
       if (typeof schema.position === 'number') {

@@ -40,7 +40,9 @@ export function unseal(s: Sealed, key: Buffer): unknown {
   try {
     return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as unknown;
   } catch {
-    throw new SecretKeyError('a sealed parameter cannot be opened with this worker\'s STACKWIRE_SECRET_KEY; every API and worker process must share the same key');
+    throw new SecretKeyError(
+      "a sealed parameter cannot be opened with this worker's STACKWIRE_SECRET_KEY; every API and worker process must share the same key",
+    );
   }
 }
 
@@ -51,11 +53,18 @@ function secretNames(action: Pick<ActionSpec, 'parameters'>): string[] {
 }
 
 /** Seals the values of the action's secret parameters. Throws when there are some and no key. */
-export function sealSecrets(action: Pick<ActionSpec, 'name' | 'parameters'>, params: Record<string, unknown>, key: Buffer | undefined): Record<string, unknown> {
+export function sealSecrets(
+  action: Pick<ActionSpec, 'name' | 'parameters'>,
+  params: Record<string, unknown>,
+  key: Buffer | undefined,
+): Record<string, unknown> {
   // Already sealed values stay as they are (sealing twice would hand the script a sealed blob).
   const names = secretNames(action).filter((k) => params[k] !== undefined && !isSealed(params[k]));
   if (names.length === 0) return params;
-  if (!key) throw new SecretKeyError(`${action.name} has secret parameters (${names.join(', ')}) but STACKWIRE_SECRET_KEY is not set, so they cannot be sealed. Set it (32 random bytes, base64) for the API and every worker.`);
+  if (!key)
+    throw new SecretKeyError(
+      `${action.name} has secret parameters (${names.join(', ')}) but STACKWIRE_SECRET_KEY is not set, so they cannot be sealed. Set it (32 random bytes, base64) for the API and every worker.`,
+    );
   const out = { ...params };
   for (const k of names) out[k] = seal(out[k], key);
   return out;

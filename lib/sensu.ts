@@ -29,7 +29,8 @@ export class SensuClient {
     } catch (err) {
       throw new SensuError(`Sensu API at ${this.cfg.url} is unreachable: ${(err as Error).message}`);
     }
-    if (!res.ok && !okStatuses.includes(res.status)) throw new SensuError(`Sensu API ${method} ${path} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    if (!res.ok && !okStatuses.includes(res.status))
+      throw new SensuError(`Sensu API ${method} ${path} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
     const text = await res.text();
     return text ? (JSON.parse(text) as unknown) : undefined;
   }

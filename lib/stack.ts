@@ -51,7 +51,13 @@ export async function registerPacks(pool: Pool, packDirs: string[]): Promise<Ups
     try {
       await client.query('BEGIN');
       const ref = await recordPackVersion(client, pack, manifestOf(files), { kind: 'metadata', location: dir });
-      out.push(...(await upsertActions(client, actions.map((a) => ({ ...a, packRef: ref })), { removeMissingFromPacks: [pack] })));
+      out.push(
+        ...(await upsertActions(
+          client,
+          actions.map((a) => ({ ...a, packRef: ref })),
+          { removeMissingFromPacks: [pack] },
+        )),
+      );
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -85,7 +91,10 @@ export function humanLine(line: string): string | undefined {
   if (!line.startsWith('{')) return line;
   try {
     const o = JSON.parse(line) as Record<string, unknown>;
-    const level = typeof o.level === 'number' ? ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[o.level] : String(o.level);
+    const level =
+      typeof o.level === 'number'
+        ? ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[o.level]
+        : String(o.level);
     if (o.sdk && level === 'info') return undefined;
     const { level: _l, time: _t, pid: _p, service: _s, hostname: _h, msg, sdk: _sdk, region: _r, name: _n, event: _e, ...rest } = o;
     const extra = Object.entries(rest)
@@ -116,14 +125,19 @@ export async function startProcesses(o: {
     await Promise.all(services.filter((s) => s.name !== 'api').map((s) => s.stop()));
   };
   try {
-    const workers = [
-      { name: 'orchestrator', args: ['--orchestrator'] },
-      ...o.regions.map((r) => ({ name: `worker-${r}`, args: ['--region', r] })),
-    ];
+    const workers = [{ name: 'orchestrator', args: ['--orchestrator'] }, ...o.regions.map((r) => ({ name: `worker-${r}`, args: ['--region', r] }))];
     services.push(
       ...(await Promise.all(
         workers.map((w) =>
-          startService({ name: w.name, command: NODE, args: [WORKER_ENTRY, ...w.args], env: o.env, ready: /worker ready/, output: output(w.name), filter: humanLine }),
+          startService({
+            name: w.name,
+            command: NODE,
+            args: [WORKER_ENTRY, ...w.args],
+            env: o.env,
+            ready: /worker ready/,
+            output: output(w.name),
+            filter: humanLine,
+          }),
         ),
       )),
     );

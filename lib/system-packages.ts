@@ -30,7 +30,9 @@ export function ensureSystemPackages(log: (m: string) => void, baseEnv: NodeJS.P
     const root = os.userInfo().uid === 0;
     const apt = fs.existsSync('/usr/bin/apt-get');
     if (!root || !apt) {
-      throw new SystemPackageError(`missing ${missing.join(' and ')} (for puppet apply and the health checks). Install them, e.g. 'sudo apt-get install ${missing.join(' ')}', then start again.`);
+      throw new SystemPackageError(
+        `missing ${missing.join(' and ')} (for puppet apply and the health checks). Install them, e.g. 'sudo apt-get install ${missing.join(' ')}', then start again.`,
+      );
     }
     log(`system: installing ${missing.join(', ')} with apt-get (about 10 s) …`);
     const env = { ...baseEnv, DEBIAN_FRONTEND: 'noninteractive' };
@@ -39,7 +41,8 @@ export function ensureSystemPackages(log: (m: string) => void, baseEnv: NodeJS.P
       spawnSync('apt-get', ['update', '-q'], { env, encoding: 'utf8' });
       r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env, encoding: 'utf8' });
     }
-    if (r.status !== 0) throw new SystemPackageError(`apt-get install ${missing.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    if (r.status !== 0)
+      throw new SystemPackageError(`apt-get install ${missing.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
   }
   return { puppet: puppetBinary()!, plugins: pluginDir()! };
 }

@@ -46,7 +46,13 @@ export function cachedCliPath(config: Config): string {
 }
 
 /** Runs a command, showing one updating status line with elapsed time and the latest output. */
-function runWithProgress(cmd: string, args: string[], env: NodeJS.ProcessEnv, label: string, log: (m: string) => void): Promise<{ code: number | null; tail: string }> {
+function runWithProgress(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  label: string,
+  log: (m: string) => void,
+): Promise<{ code: number | null; tail: string }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,7 +101,13 @@ async function buildWithGo(go: string, target: string, log: (m: string) => void,
   // Build into a private folder, then rename: two clones building at once never see half a binary.
   const tmp = fs.mkdtempSync(path.join(dir, '.build-'));
   log(`temporal: building ${TEMPORAL_CLI_MODULE}@v${TEMPORAL_CLI_VERSION} with ${go} (about 3 minutes on 2 cores, once per machine; cached in ${dir})`);
-  const { code, tail } = await runWithProgress(go, ['install', '-trimpath', `${TEMPORAL_CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`], { ...env, GOBIN: tmp, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' }, 'temporal: go install', log);
+  const { code, tail } = await runWithProgress(
+    go,
+    ['install', '-trimpath', `${TEMPORAL_CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`],
+    { ...env, GOBIN: tmp, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+    'temporal: go install',
+    log,
+  );
   if (code !== 0) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw new TemporalCliError(`building the Temporal CLI with Go failed (exit ${code}):\n${tail.trim().split('\n').slice(-15).join('\n')}`);
@@ -124,7 +136,10 @@ async function download(target: string, log: (m: string) => void): Promise<void>
 
 export async function obtainTemporalCli(config: Config, env: NodeJS.ProcessEnv, log: (m: string) => void): Promise<TemporalCli> {
   if (config.temporal.cliPath) {
-    if (!works(config.temporal.cliPath)) throw new TemporalCliError(`STACKWIRE_TEMPORAL_CLI=${config.temporal.cliPath} does not run as 'temporal --version'. Point it at a Temporal CLI binary or unset it.`);
+    if (!works(config.temporal.cliPath))
+      throw new TemporalCliError(
+        `STACKWIRE_TEMPORAL_CLI=${config.temporal.cliPath} does not run as 'temporal --version'. Point it at a Temporal CLI binary or unset it.`,
+      );
     return { path: config.temporal.cliPath, source: 'STACKWIRE_TEMPORAL_CLI' };
   }
   const fromPath = onPath('temporal', env.PATH);

@@ -91,7 +91,13 @@ async function main(): Promise<number> {
   const cleanups: (() => Promise<void>)[] = [];
   try {
     const cli = await obtainTemporalCli(config, process.env, log);
-    const server = await startDevServer({ cli: cli.path, port: await freePort(), dbFile: path.join(runDir, 'temporal.db'), namespace: 'default', logFile: path.join(runDir, 'temporal.log') });
+    const server = await startDevServer({
+      cli: cli.path,
+      port: await freePort(),
+      dbFile: path.join(runDir, 'temporal.db'),
+      namespace: 'default',
+      logFile: path.join(runDir, 'temporal.log'),
+    });
     cleanups.push(() => server.service.stop(10_000));
     const pgServer = await provisionDatabase({ ...config, database: { ...config.database, name: 'postgres' } }, log);
     cleanups.push(() => pgServer.stop());
@@ -103,11 +109,32 @@ async function main(): Promise<number> {
     await prepareDatabase(dbUrl, [BENCH_PACK], log);
 
     const region = 'bench';
-    const env = { ...process.env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: dbUrl, STACKWIRE_REGIONS: region, STACKWIRE_LOG_LEVEL: 'warn', STACKWIRE_SECRET_KEY: newSecretKey() };
-    const worker = await startService({ name: 'worker', command: NODE, args: [WORKER_ENTRY, '--region', region, '--json'], env, ready: /worker ready/, output: path.join(runDir, 'worker.log') });
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: server.address,
+      DATABASE_URL: dbUrl,
+      STACKWIRE_REGIONS: region,
+      STACKWIRE_LOG_LEVEL: 'warn',
+      STACKWIRE_SECRET_KEY: newSecretKey(),
+    };
+    const worker = await startService({
+      name: 'worker',
+      command: NODE,
+      args: [WORKER_ENTRY, '--region', region, '--json'],
+      env,
+      ready: /worker ready/,
+      output: path.join(runDir, 'worker.log'),
+    });
     cleanups.push(() => worker.stop(5000));
     const rawQueue = 'bench.raw';
-    const raw = await startService({ name: 'raw-worker', command: NODE, args: [path.join(PROJECT_ROOT, 'dist', 'bench', 'raw-worker.js'), server.address, rawQueue], env, ready: /raw worker ready/, output: path.join(runDir, 'raw-worker.log') });
+    const raw = await startService({
+      name: 'raw-worker',
+      command: NODE,
+      args: [path.join(PROJECT_ROOT, 'dist', 'bench', 'raw-worker.js'), server.address, rawQueue],
+      env,
+      ready: /raw worker ready/,
+      output: path.join(runDir, 'raw-worker.log'),
+    });
     cleanups.push(() => raw.stop(5000));
 
     const pool = createPool(dbUrl, 2);
@@ -135,7 +162,11 @@ async function main(): Promise<number> {
     };
     const timeRaw = async (): Promise<number> => {
       const t0 = performance.now();
-      await client.workflow.execute('rawSequence', { taskQueue: rawQueue, workflowId: `raw-${crypto.randomBytes(6).toString('hex')}`, args: [Array.from({ length: steps }, () => ({ argv, cwd: action.packDir }))] });
+      await client.workflow.execute('rawSequence', {
+        taskQueue: rawQueue,
+        workflowId: `raw-${crypto.randomBytes(6).toString('hex')}`,
+        args: [Array.from({ length: steps }, () => ({ argv, cwd: action.packDir }))],
+      });
       return performance.now() - t0;
     };
     const timeDirect = async (): Promise<number> => {
@@ -230,7 +261,11 @@ async function benchIngest(config: ReturnType<typeof loadConfig>, count: number,
       scripts: count,
       actions: first.report.summary.added,
       firstIngest: { seconds: +(first.ms / 1000).toFixed(2), scriptsPerSecond: Math.round(count / (first.ms / 1000)) },
-      unchangedReingest: { seconds: +(again.ms / 1000).toFixed(2), scriptsPerSecond: Math.round(count / (again.ms / 1000)), changed: again.report.summary.changed + again.report.summary.added },
+      unchangedReingest: {
+        seconds: +(again.ms / 1000).toFixed(2),
+        scriptsPerSecond: Math.round(count / (again.ms / 1000)),
+        changed: again.report.summary.changed + again.report.summary.added,
+      },
       peakMemoryMiB: { node: Math.round(process.resourceUsage().maxRSS / 1024), pythonAnalyser: Math.round(analyserStats.pythonMaxRssKb / 1024) },
     };
     fs.writeFileSync(path.join(PROJECT_ROOT, 'bench', 'results', 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);

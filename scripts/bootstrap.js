@@ -56,7 +56,9 @@ if (mtime(installed) === 0 || mtime(path.join(root, 'package-lock.json')) > mtim
 
 // 2. Build (TypeScript, then the workflow bundle) when a source is newer than the last build.
 const stamp = path.join(root, 'dist', '.build-stamp');
-const sources = ['lib', 'common', 'ingest', 'sot', 'workflows', 'activities', 'workers', 'api', 'db', 'cli', 'scripts', 'test', 'bench'].map((d) => newest(path.join(root, d)));
+const sources = ['lib', 'common', 'ingest', 'sot', 'workflows', 'activities', 'workers', 'api', 'db', 'cli', 'scripts', 'test', 'bench'].map((d) =>
+  newest(path.join(root, d)),
+);
 const inputs = Math.max(...sources, mtime(path.join(root, 'tsconfig.json')), mtime(path.join(root, 'package-lock.json')));
 if (mtime(stamp) < inputs) {
   process.stdout.write('[stackwire] building (tsc + workflow bundle) …\n');

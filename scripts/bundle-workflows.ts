@@ -7,7 +7,14 @@ import { PROJECT_ROOT } from '../lib/config.js';
 const out = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
 const { code } = await bundleWorkflowCode({
   workflowsPath: path.join(PROJECT_ROOT, 'dist', 'workflows', 'index.js'),
-  logger: { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: (m) => console.warn(m), error: (m) => console.error(m), log: () => undefined },
+  logger: {
+    trace: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (m) => console.warn(m),
+    error: (m) => console.error(m),
+    log: () => undefined,
+  },
 });
 fs.writeFileSync(out, code);
 console.log(`workflow bundle: ${path.relative(PROJECT_ROOT, out)} (${(code.length / 1024).toFixed(0)} KiB)`);

@@ -56,7 +56,7 @@ async function main(): Promise<number> {
       log(`temporal: using the cluster at ${address} (TEMPORAL_ADDRESS); no server started`);
       await waitForTemporal(address, config.temporal.namespace, 30_000);
     } else {
-    const cli = await obtainTemporalCli(config, process.env, log);
+      const cli = await obtainTemporalCli(config, process.env, log);
       log(`temporal: CLI from ${cli.source}: ${cli.path}`);
       const server: { service: Service; address: string; uiUrl: string | undefined } = await startDevServer({
         cli: cli.path,
@@ -92,7 +92,11 @@ async function main(): Promise<number> {
     // The example, exactly as an operator would run it.
     log(`example: stackwire run ops.disk_report path=${PROJECT_ROOT} threshold=99 --region ${config.regions[0]}`);
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(NODE, [CLI_ENTRY, '--api', procs.apiUrl, 'run', 'ops.disk_report', `path=${PROJECT_ROOT}`, 'threshold=99', '--region', config.regions[0]], { stdio: 'inherit', env });
+      const child = spawn(
+        NODE,
+        [CLI_ENTRY, '--api', procs.apiUrl, 'run', 'ops.disk_report', `path=${PROJECT_ROOT}`, 'threshold=99', '--region', config.regions[0]],
+        { stdio: 'inherit', env },
+      );
       child.on('exit', resolve);
     });
     log(code === 0 ? 'example: succeeded' : `example: ended with exit code ${code}`);

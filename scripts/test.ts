@@ -51,7 +51,10 @@ async function main(): Promise<number> {
   const runDir = path.join(runsDir, String(Date.now()));
   fs.mkdirSync(runDir, { recursive: true });
   // Keep the logs of the last few runs only.
-  const runs = fs.readdirSync(runsDir).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a));
+  const runs = fs
+    .readdirSync(runsDir)
+    .filter((d) => /^\d+$/.test(d))
+    .sort((a, b) => Number(b) - Number(a));
   for (const old of runs.slice(5)) fs.rmSync(path.join(runsDir, old), { recursive: true, force: true });
   const cleanups: (() => Promise<void>)[] = [];
   let result = { passed: 0, failed: 0, skipped: 0, code: 1 as number | null };
@@ -60,7 +63,10 @@ async function main(): Promise<number> {
     // Static checks first: ESLint (no-floating-promises, the workflow import fence) over the whole tree.
     log('eslint …');
     const lint = await new Promise<number | null>((resolve) => {
-      spawn(process.execPath, [path.join(PROJECT_ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' }).on('close', resolve);
+      spawn(process.execPath, [path.join(PROJECT_ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' }).on(
+        'close',
+        resolve,
+      );
     });
     lintFailed = lint !== 0;
     log(lintFailed ? 'eslint: FAILED' : 'eslint: clean');
@@ -95,7 +101,14 @@ async function main(): Promise<number> {
 
     // A STUB of the Sensu Go API (no Sensu backend can be installed here); see test/sensu-stub.ts.
     const sensuKey = newSecretKey();
-    const sensu = await startService({ name: 'sensu-stub', command: process.execPath, args: [path.join(PROJECT_ROOT, 'dist', 'test', 'sensu-stub.js'), '--key', sensuKey], env: process.env, ready: /sensu stub ready/, output: path.join(runDir, 'sensu-stub.log') });
+    const sensu = await startService({
+      name: 'sensu-stub',
+      command: process.execPath,
+      args: [path.join(PROJECT_ROOT, 'dist', 'test', 'sensu-stub.js'), '--key', sensuKey],
+      env: process.env,
+      ready: /sensu stub ready/,
+      output: path.join(runDir, 'sensu-stub.log'),
+    });
     cleanups.push(() => sensu.stop(2000));
     const sensuUrl = (JSON.parse(sensu.readyLine) as { url: string }).url;
     const childEnv = {
@@ -118,7 +131,14 @@ async function main(): Promise<number> {
     log(`api: ${procs.apiUrl}; logs in ${path.relative(PROJECT_ROOT, runDir)}`);
 
     result = await runAva(
-      { ...childEnv, STACKWIRE_API_URL: procs.apiUrl, STACKWIRE_TEST_SENSU_URL: sensuUrl, STACKWIRE_TEST_ADMIN_DB_URL: adminUrl, STACKWIRE_TEST_LOG_DIR: runDir, STACKWIRE_TEST_PACK: TEST_PACK },
+      {
+        ...childEnv,
+        STACKWIRE_API_URL: procs.apiUrl,
+        STACKWIRE_TEST_SENSU_URL: sensuUrl,
+        STACKWIRE_TEST_ADMIN_DB_URL: adminUrl,
+        STACKWIRE_TEST_LOG_DIR: runDir,
+        STACKWIRE_TEST_PACK: TEST_PACK,
+      },
       process.argv.slice(2),
     );
   } catch (err) {

@@ -45,7 +45,9 @@ export interface SotProblem {
 export class SotError extends Error {
   override name = 'SotError';
   constructor(readonly problems: SotProblem[]) {
-    super(`the source of truth has ${problems.length} problem(s); nothing was applied:\n${problems.map((p) => `  ${p.file}:${p.line}:${p.column}: ${p.message}`).join('\n')}`);
+    super(
+      `the source of truth has ${problems.length} problem(s); nothing was applied:\n${problems.map((p) => `  ${p.file}:${p.line}:${p.column}: ${p.message}`).join('\n')}`,
+    );
   }
 }
 
@@ -53,7 +55,20 @@ const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const CHECK_NAME_RE = /^[A-Za-z0-9_.-]{1,63}$/;
 const PUPPET_CLASS_RE = /^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$/;
 const ACTION_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$/;
-const COMPONENT_KEYS = new Set(['name', 'repository', 'platform', 'owner', 'puppet_role', 'hiera', 'checks', 'deploy_params', 'actions', 'depends_on', 'placements', 'description']);
+const COMPONENT_KEYS = new Set([
+  'name',
+  'repository',
+  'platform',
+  'owner',
+  'puppet_role',
+  'hiera',
+  'checks',
+  'deploy_params',
+  'actions',
+  'depends_on',
+  'placements',
+  'description',
+]);
 
 interface Located<T> {
   value: T;
@@ -111,7 +126,10 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
           continue;
         }
         if (key === 'environments' || key === 'regions') {
-          (key === 'environments' ? envs : regions).push({ value: { name, description: typeof js.description === 'string' ? js.description : '' }, at: pos(nameNode) });
+          (key === 'environments' ? envs : regions).push({
+            value: { name, description: typeof js.description === 'string' ? js.description : '' },
+            at: pos(nameNode),
+          });
           continue;
         }
         for (const p of item.items) {
@@ -120,12 +138,17 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
         }
         const platform = js.platform;
         if (!(PLATFORMS as readonly unknown[]).includes(platform)) {
-          problem((get('platform')?.value as YamlNode | undefined) ?? item, `component ${name}: platform ${JSON.stringify(platform)} is not one of ${PLATFORMS.join(', ')}`);
+          problem(
+            (get('platform')?.value as YamlNode | undefined) ?? item,
+            `component ${name}: platform ${JSON.stringify(platform)} is not one of ${PLATFORMS.join(', ')}`,
+          );
         }
-        if (typeof js.repository !== 'string' || js.repository === '') problem((get('repository')?.value as YamlNode | undefined) ?? item, `component ${name}: repository is required (the URL of its code)`);
+        if (typeof js.repository !== 'string' || js.repository === '')
+          problem((get('repository')?.value as YamlNode | undefined) ?? item, `component ${name}: repository is required (the URL of its code)`);
         const dependsOn = js.depends_on ?? [];
         const depsNode = get('depends_on')?.value as YamlNode | undefined;
-        if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string')) problem(depsNode ?? item, `component ${name}: depends_on must be a list of component names`);
+        if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string'))
+          problem(depsNode ?? item, `component ${name}: depends_on must be a list of component names`);
         else if (isSeq(depsNode))
           (depsNode.items as YamlNode[]).forEach((n, i) => {
             if (dependsOn.indexOf(dependsOn[i]) !== i) problem(n, `component ${name}: depends_on lists ${String(dependsOn[i])} twice`);
@@ -133,7 +156,8 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
           });
         const placements = (js.placements ?? {}) as Record<string, unknown>;
         const placeNode = get('placements')?.value as YamlNode | undefined;
-        if (typeof placements !== 'object' || Array.isArray(placements)) problem(placeNode ?? item, `component ${name}: placements maps each environment to a list of regions`);
+        if (typeof placements !== 'object' || Array.isArray(placements))
+          problem(placeNode ?? item, `component ${name}: placements maps each environment to a list of regions`);
         else if (isMap(placeNode)) {
           for (const pp of placeNode.items) {
             const env = String((pp.key as { value?: unknown }).value);
@@ -164,12 +188,16 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
               problem(at, `component ${name}: checks[${i}] needs a name (letters, digits, . _ -) and a command (as in a Sensu CheckConfig)`);
               return;
             }
-            const field = (k: string) => (isMap(at) ? ((at.items.find((p) => String((p.key as { value?: unknown }).value) === k)?.value as YamlNode | undefined) ?? at) : at);
+            const field = (k: string) =>
+              isMap(at) ? ((at.items.find((p) => String((p.key as { value?: unknown }).value) === k)?.value as YamlNode | undefined) ?? at) : at;
             if (parsedChecks.some((x) => x.name === c.name)) problem(field('name'), `component ${name}: two checks are named ${c.name}`);
             // Sensu: timeout 0 means none; here a check still may not run for ever, so it is capped by the health deadline.
-            if (c.timeout !== undefined && !(Number.isInteger(c.timeout) && (c.timeout as number) >= 0 && (c.timeout as number) <= 3600)) problem(field('timeout'), `component ${name}: check ${c.name}: timeout is whole seconds from 0 (none) to 3600`);
-            if (c.interval !== undefined && !(Number.isInteger(c.interval) && (c.interval as number) >= 1)) problem(field('interval'), `component ${name}: check ${c.name}: interval is whole seconds, at least 1`);
-            if (c.subscriptions !== undefined && !(Array.isArray(c.subscriptions) && c.subscriptions.every((x) => typeof x === 'string'))) problem(field('subscriptions'), `component ${name}: check ${c.name}: subscriptions is a list of names`);
+            if (c.timeout !== undefined && !(Number.isInteger(c.timeout) && (c.timeout as number) >= 0 && (c.timeout as number) <= 3600))
+              problem(field('timeout'), `component ${name}: check ${c.name}: timeout is whole seconds from 0 (none) to 3600`);
+            if (c.interval !== undefined && !(Number.isInteger(c.interval) && (c.interval as number) >= 1))
+              problem(field('interval'), `component ${name}: check ${c.name}: interval is whole seconds, at least 1`);
+            if (c.subscriptions !== undefined && !(Array.isArray(c.subscriptions) && c.subscriptions.every((x) => typeof x === 'string')))
+              problem(field('subscriptions'), `component ${name}: check ${c.name}: subscriptions is a list of names`);
             parsedChecks.push({
               name: c.name,
               command: c.command,
@@ -188,18 +216,26 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
           return v as Record<string, unknown>;
         };
         for (const k of ['owner', 'puppet_role', 'description'] as const) {
-          if (js[k] !== undefined && js[k] !== null && typeof js[k] !== 'string') problem((get(k)?.value as YamlNode | undefined) ?? item, `component ${name}: ${k} must be a string`);
+          if (js[k] !== undefined && js[k] !== null && typeof js[k] !== 'string')
+            problem((get(k)?.value as YamlNode | undefined) ?? item, `component ${name}: ${k} must be a string`);
         }
-        if (typeof js.puppet_role === 'string' && !PUPPET_CLASS_RE.test(js.puppet_role)) problem((get('puppet_role')?.value as YamlNode | undefined) ?? item, `component ${name}: puppet_role ${JSON.stringify(js.puppet_role)} is not a Puppet class name (e.g. role::postgres)`);
+        if (typeof js.puppet_role === 'string' && !PUPPET_CLASS_RE.test(js.puppet_role))
+          problem(
+            (get('puppet_role')?.value as YamlNode | undefined) ?? item,
+            `component ${name}: puppet_role ${JSON.stringify(js.puppet_role)} is not a Puppet class name (e.g. role::postgres)`,
+          );
         const hiera = mapping('hiera', 'Hiera keys and values');
         const deployParams = mapping('deploy_params', "the deploy action's parameter values");
         const actionsRaw = mapping('actions', 'build, deploy and rollback, each an action name');
         const actionsNode = get('actions')?.value as YamlNode | undefined;
         const actions: Component['actions'] = {};
         for (const [k, v] of Object.entries(actionsRaw)) {
-          const at = isMap(actionsNode) ? ((actionsNode.items.find((p) => String((p.key as { value?: unknown }).value) === k)?.key as YamlNode | undefined) ?? actionsNode) : item;
+          const at = isMap(actionsNode)
+            ? ((actionsNode.items.find((p) => String((p.key as { value?: unknown }).value) === k)?.key as YamlNode | undefined) ?? actionsNode)
+            : item;
           if (!['build', 'deploy', 'rollback'].includes(k)) problem(at, `component ${name}: actions.${k} is not known; use build, deploy or rollback`);
-          else if (typeof v !== 'string' || !ACTION_RE.test(v)) problem(at, `component ${name}: actions.${k} must be an action name such as deploykit.deploy_artifact`);
+          else if (typeof v !== 'string' || !ACTION_RE.test(v))
+            problem(at, `component ${name}: actions.${k} must be an action name such as deploykit.deploy_artifact`);
           else actions[k as keyof Component['actions']] = v;
         }
         comps.push({
@@ -224,7 +260,11 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
   }
 
   // Duplicates, across files too.
-  for (const [kind, list] of [['environment', envs], ['region', regions], ['component', comps]] as const) {
+  for (const [kind, list] of [
+    ['environment', envs],
+    ['region', regions],
+    ['component', comps],
+  ] as const) {
     const first = new Map<string, Located<unknown>['at']>();
     for (const x of list as Located<{ name: string }>[]) {
       const prev = first.get(x.value.name);
@@ -233,9 +273,14 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
     }
   }
   // References.
-  const known = { component: new Set(comps.map((c) => c.value.name)), environment: new Set(envs.map((e) => e.value.name)), region: new Set(regions.map((r) => r.value.name)) };
+  const known = {
+    component: new Set(comps.map((c) => c.value.name)),
+    environment: new Set(envs.map((e) => e.value.name)),
+    region: new Set(regions.map((r) => r.value.name)),
+  };
   for (const r of refs) {
-    if (!known[r.kind].has(r.name)) problems.push({ ...r.at, message: `${r.what} "${r.name}", which is not defined; known ${r.kind}s: ${[...known[r.kind]].sort().join(', ') || '(none)'}` });
+    if (!known[r.kind].has(r.name))
+      problems.push({ ...r.at, message: `${r.what} "${r.name}", which is not defined; known ${r.kind}s: ${[...known[r.kind]].sort().join(', ') || '(none)'}` });
   }
   // Cycles, named.
   const edges = new Map(comps.map((c) => [c.value.name, c.value.dependsOn.filter((d) => known.component.has(d))]));
@@ -245,5 +290,9 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
     problems.push({ ...at, message: `dependency cycle: ${cycle.join(' → ')}` });
   }
   if (problems.length) throw new SotError(problems);
-  return { environments: envs.map((e) => e.value), regions: regions.map((r) => r.value), components: comps.map((c) => c.value).sort((a, b) => (a.name < b.name ? -1 : 1)) };
+  return {
+    environments: envs.map((e) => e.value),
+    regions: regions.map((r) => r.value),
+    components: comps.map((c) => c.value).sort((a, b) => (a.name < b.name ? -1 : 1)),
+  };
 }

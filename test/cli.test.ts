@@ -36,7 +36,7 @@ test('bad parameters exit 2 naming the parameter; nothing starts', async (t) => 
   t.regex(badPair.stderr, /justaword: is not key=value/);
 });
 
-test('a failed run exits 1 and shows the script\'s stderr', async (t) => {
+test("a failed run exits 1 and shows the script's stderr", async (t) => {
   const r = await cli(['run', 'testkit.fail', 'code=2']);
   t.is(r.code, 1);
   t.regex(r.stdout, /failed \(exit code 2\)/);
@@ -44,13 +44,13 @@ test('a failed run exits 1 and shows the script\'s stderr', async (t) => {
   t.regex(r.stdout, /doing the work/, 'and its stdout to ours');
 });
 
-test('a retried run is followed to its last attempt: every attempt\'s output, then the final status', async (t) => {
+test("a retried run is followed to its last attempt: every attempt's output, then the final status", async (t) => {
   // testkit.fail declares max_attempts: 3 and exit code 3 is retryable. Between attempts the run is
   // not over, so the CLI must not stop at the end of the first one.
   const r = await cli(['run', 'testkit.fail', 'code=3']);
   t.is(r.code, 1, r.stderr);
   t.regex(r.stdout, /failed \(exit code 3\)/);
-  t.regex(r.stderr, /--- attempt 2 ---[\s\S]*--- attempt 3 ---/, 'the later attempts\' output is streamed too');
+  t.regex(r.stderr, /--- attempt 2 ---[\s\S]*--- attempt 3 ---/, "the later attempts' output is streamed too");
   t.is((r.stderr.match(/relation "users" does not exist/g) ?? []).length, 3, 'stderr of each of the three attempts');
 });
 
@@ -82,7 +82,15 @@ test('action list and show describe the catalog', async (t) => {
 });
 
 test('every command has --help', async (t) => {
-  for (const args of [['--help'], ['run', '--help'], ['execution', 'get', '--help'], ['execution', 'list', '--help'], ['execution', 'cancel', '--help'], ['action', 'list', '--help'], ['action', 'show', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['run', '--help'],
+    ['execution', 'get', '--help'],
+    ['execution', 'list', '--help'],
+    ['execution', 'cancel', '--help'],
+    ['action', 'list', '--help'],
+    ['action', 'show', '--help'],
+  ]) {
     const r = await cli(args);
     t.is(r.code, 0, args.join(' '));
     t.regex(r.stdout, /Usage: stackwire/, args.join(' '));

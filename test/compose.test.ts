@@ -12,10 +12,16 @@ interface Service {
   depends_on?: Record<string, unknown> | string[];
 }
 
-const doc = YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'temporal-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const doc = YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'temporal-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 
 test('names every service of the production-like topology', (t) => {
-  t.deepEqual(Object.keys(doc.services).sort(), ['api', 'orchestrator', 'stackwire-db', 'temporal', 'temporal-db', 'temporal-schema', 'temporal-ui', 'worker-eu-west', 'worker-us-east'].sort());
+  t.deepEqual(
+    Object.keys(doc.services).sort(),
+    ['api', 'orchestrator', 'stackwire-db', 'temporal', 'temporal-db', 'temporal-schema', 'temporal-ui', 'worker-eu-west', 'worker-us-east'].sort(),
+  );
 });
 
 test('Temporal runs on PostgreSQL, pinned to the server and UI versions the CLI bundles', (t) => {

@@ -77,9 +77,19 @@ test('a script over its timeout is killed with everything it started, and the ru
 
 test('cancelling a run kills its process group and records it cancelled', async (t) => {
   const pidfile = tmpFile('pids');
-  const started = await http<{ id: string }>('POST', '/api/v1/executions', { action: 'testkit.sleep', parameters: { pidfile, seconds: 300 }, region: 'eu-west' });
+  const started = await http<{ id: string }>('POST', '/api/v1/executions', {
+    action: 'testkit.sleep',
+    parameters: { pidfile, seconds: 300 },
+    region: 'eu-west',
+  });
   t.is(started.status, 202);
-  const pids = await eventually(() => (fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').trim().includes(' ') ? fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number) : undefined), 'the script to start');
+  const pids = await eventually(
+    () =>
+      fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').trim().includes(' ')
+        ? fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number)
+        : undefined,
+    'the script to start',
+  );
   t.true(pids.every(alive));
   const cancel = await http('POST', `/api/v1/executions/${started.body.id}/cancel`);
   t.is(cancel.status, 202);
@@ -104,7 +114,12 @@ test('bad parameters: 400 naming each parameter and problem, and nothing is star
     [{ path: '/', colour: 'red' }, /colour: is not a parameter of this action; known parameters: path, threshold, unit, json/],
   ];
   for (const [parameters, expected] of cases) {
-    const r = await http<{ error: { code: string; message: string; details: { parameter: string }[] } }>('POST', '/api/v1/executions', { action: 'ops.disk_report', parameters }, headers);
+    const r = await http<{ error: { code: string; message: string; details: { parameter: string }[] } }>(
+      'POST',
+      '/api/v1/executions',
+      { action: 'ops.disk_report', parameters },
+      headers,
+    );
     t.is(r.status, 400, JSON.stringify(parameters));
     t.is(r.body.error.code, 'invalid_parameters');
     t.regex(r.body.error.message, expected);
@@ -112,7 +127,12 @@ test('bad parameters: 400 naming each parameter and problem, and nothing is star
   const unknown = await http<{ error: { code: string } }>('POST', '/api/v1/executions', { action: 'ops.nope', parameters: {} }, headers);
   t.is(unknown.status, 404);
   t.is(unknown.body.error.code, 'action_not_found');
-  const region = await http<{ error: { message: string } }>('POST', '/api/v1/executions', { action: 'ops.disk_report', parameters: { path: '/' }, region: 'mars' }, headers);
+  const region = await http<{ error: { message: string } }>(
+    'POST',
+    '/api/v1/executions',
+    { action: 'ops.disk_report', parameters: { path: '/' }, region: 'mars' },
+    headers,
+  );
   t.is(region.status, 400);
   t.regex(region.body.error.message, /"mars" is not a configured region; use one of us-east, eu-west/);
   const malformed = await http<{ error: { code: string } }>('POST', '/api/v1/executions', '{"action": ', headers);
@@ -133,11 +153,19 @@ test('a run routed to eu-west is executed by the eu-west worker', async (t) => {
 });
 
 test('the execution is recorded in Postgres with secrets masked', async (t) => {
-  const { id } = await runViaApi({ action: 'testkit.echo_args', parameters: { message: 'm', token: 's3cr3t-value' }, region: 'us-east' }, { 'x-stackwire-actor': 'alice' });
-  const { rows } = await pool.query<{ status: string; exit_code: number; actor: string; trigger: string; parameters: Record<string, unknown>; argv: string[]; action_version: number }>(
-    'SELECT status, exit_code, actor, trigger, parameters, argv, action_version FROM executions WHERE id = $1',
-    [id],
+  const { id } = await runViaApi(
+    { action: 'testkit.echo_args', parameters: { message: 'm', token: 's3cr3t-value' }, region: 'us-east' },
+    { 'x-stackwire-actor': 'alice' },
   );
+  const { rows } = await pool.query<{
+    status: string;
+    exit_code: number;
+    actor: string;
+    trigger: string;
+    parameters: Record<string, unknown>;
+    argv: string[];
+    action_version: number;
+  }>('SELECT status, exit_code, actor, trigger, parameters, argv, action_version FROM executions WHERE id = $1', [id]);
   t.is(rows.length, 1);
   const row = rows[0];
   t.is(row.status, 'succeeded');
@@ -152,11 +180,17 @@ test('the execution is recorded in Postgres with secrets masked', async (t) => {
 
 test('search attributes make runs findable through a Temporal visibility query', async (t) => {
   const actor = uniqueName('visibility');
-  const { id } = await runViaApi({ action: 'testkit.echo_args', parameters: { message: 'find me' }, region: 'eu-west' }, { 'x-stackwire-actor': actor, 'x-stackwire-trigger': 'webhook.test' });
+  const { id } = await runViaApi(
+    { action: 'testkit.echo_args', parameters: { message: 'find me' }, region: 'eu-west' },
+    { 'x-stackwire-actor': actor, 'x-stackwire-trigger': 'webhook.test' },
+  );
   const client = await temporalClient();
   const found = await eventually(async () => {
     const ids: string[] = [];
-    for await (const wf of client.workflow.list({ query: `Action = "testkit.echo_args" AND Region = "eu-west" AND Actor = "${actor}" AND \`Trigger\` = "webhook.test"` })) ids.push(wf.workflowId);
+    for await (const wf of client.workflow.list({
+      query: `Action = "testkit.echo_args" AND Region = "eu-west" AND Actor = "${actor}" AND \`Trigger\` = "webhook.test"`,
+    }))
+      ids.push(wf.workflowId);
     return ids.length ? ids : undefined;
   }, 'the run to be visible');
   t.deepEqual(found, [id]);
@@ -166,8 +200,12 @@ test('search attributes make runs findable through a Temporal visibility query',
   t.is(desc.memo?.command, "python3 scripts/echo_args.py --label none 'find me'");
 });
 
-test('one action in several regions: one child per region, each run by that region\'s worker', async (t) => {
-  const started = await http<{ id: string; children: string[] }>('POST', '/api/v1/executions', { action: 'testkit.echo_args', parameters: { message: 'fan out' }, regions: ['us-east', 'eu-west'] });
+test("one action in several regions: one child per region, each run by that region's worker", async (t) => {
+  const started = await http<{ id: string; children: string[] }>('POST', '/api/v1/executions', {
+    action: 'testkit.echo_args',
+    parameters: { message: 'fan out' },
+    regions: ['us-east', 'eu-west'],
+  });
   t.is(started.status, 202);
   t.is(started.body.children.length, 2);
   const parent = await waitForEnd(started.body.id);
@@ -194,7 +232,10 @@ test('the same Idempotency-Key starts one run, not two', async (t) => {
 
 test('the catalog is served with parameters and an example command line', async (t) => {
   const list = await http<{ actions: { name: string }[] }>('GET', '/api/v1/actions?pack=ops');
-  t.deepEqual(list.body.actions.map((a) => a.name), ['ops.disk_report', 'ops.service_check']);
+  t.deepEqual(
+    list.body.actions.map((a) => a.name),
+    ['ops.disk_report', 'ops.service_check'],
+  );
   const one = await http<{ name: string; exampleArgv: string[]; parameters: { required: string[] } }>('GET', '/api/v1/actions/ops.service_check');
   t.is(one.status, 200);
   t.deepEqual(one.body.parameters.required, ['host', 'port']);

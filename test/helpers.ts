@@ -22,7 +22,12 @@ export interface HttpResult<T = Record<string, unknown>> {
   body: T;
 }
 
-export async function http<T = Record<string, unknown>>(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+export async function http<T = Record<string, unknown>>(
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult<T>> {
   const res = await fetch(`${API}${urlPath}`, {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -81,7 +86,9 @@ export function cli(args: string[], env: Record<string, string> = {}): Promise<C
 
 let clientPromise: Promise<Client> | undefined;
 export function temporalClient(): Promise<Client> {
-  clientPromise ??= Connection.connect({ address: temporalAddress(config) }).then((connection) => new Client({ connection, namespace: config.temporal.namespace }));
+  clientPromise ??= Connection.connect({ address: temporalAddress(config) }).then(
+    (connection) => new Client({ connection, namespace: config.temporal.namespace }),
+  );
   return clientPromise;
 }
 

@@ -60,7 +60,7 @@ async function packActions(pack: string): Promise<Action[]> {
   return (await http<{ actions: Action[] }>('GET', `/api/v1/actions?pack=${pack}`)).body.actions;
 }
 
-test('the Python analyser passes its corpus and matches argparse on CPython\'s own command-line modules', (t) => {
+test("the Python analyser passes its corpus and matches argparse on CPython's own command-line modules", (t) => {
   const r = spawnSync('python3', [path.join(PROJECT_ROOT, 'ingest', 'python', 'check_corpus.py')], { encoding: 'utf8' });
   t.is(r.status, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /json\.tool: OK 9\/9/);
@@ -81,7 +81,13 @@ test('a corpus of 34 ops scripts ingests into the expected actions and parameter
   const got = Object.fromEntries(
     actions.map((a) => [
       a.name.slice(pack.length + 1),
-      { description: a.description, parameters: a.parameters, ...(a.argvPrefix ? { argvPrefix: a.argvPrefix } : {}), source: a.sourcePath, example: a.exampleArgv },
+      {
+        description: a.description,
+        parameters: a.parameters,
+        ...(a.argvPrefix ? { argvPrefix: a.argvPrefix } : {}),
+        source: a.sourcePath,
+        example: a.exampleArgv,
+      },
     ]),
   );
   const expectedFile = path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-expected.json');
@@ -96,7 +102,7 @@ test('a corpus of 34 ops scripts ingests into the expected actions and parameter
   t.deepEqual(got.wrap_ansible?.parameters.properties.args?.type, 'array');
 });
 
-test('CPython\'s json/tool.py and http/server.py yield every option argparse reports, with types and defaults', async (t) => {
+test("CPython's json/tool.py and http/server.py yield every option argparse reports, with types and defaults", async (t) => {
   const stdlib = spawnSync('python3', ['-c', 'import sysconfig; print(sysconfig.get_paths()["stdlib"])'], { encoding: 'utf8' }).stdout.trim();
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-stdlib-')), 'stdlib');
   fs.mkdirSync(dir);
@@ -127,17 +133,25 @@ for mod in ("json.tool", "http.server"):
             acts.append({"dest": a.dest, "flags": a.option_strings, "default": d, "takes_value": a.nargs != 0, "type": getattr(a.type, "__name__", None), "kind": type(a).__name__})
         out[mod] = acts
 print(json.dumps(out))`;
-  const truth = JSON.parse(spawnSync('python3', ['-c', capture], { encoding: 'utf8' }).stdout) as Record<string, { dest: string; flags: string[]; default: unknown; takes_value: boolean; type: string | null; kind: string }[]>;
+  const truth = JSON.parse(spawnSync('python3', ['-c', capture], { encoding: 'utf8' }).stdout) as Record<
+    string,
+    { dest: string; flags: string[]; default: unknown; takes_value: boolean; type: string | null; kind: string }[]
+  >;
   const actions = await packActions(pack);
   const runtimeDefaults: string[] = [];
-  for (const [mod, file] of [['json.tool', 'json_tool'], ['http.server', 'http_server']] as const) {
+  for (const [mod, file] of [
+    ['json.tool', 'json_tool'],
+    ['http.server', 'http_server'],
+  ] as const) {
     const action = actions.find((a) => a.name === `${pack}.${file}`);
     t.truthy(action, file);
     const props = action!.parameters.properties;
     t.true(truth[mod].length >= 4, `${mod} has options`);
     for (const a of truth[mod]) {
       // Options are found by their flag (several may share a dest), positionals by their dest.
-      const entry = a.flags.length ? Object.entries(props).find(([, p]) => a.flags.includes(String(p.flag).replace(/=$/, ''))) : ([a.dest, props[a.dest]] as const);
+      const entry = a.flags.length
+        ? Object.entries(props).find(([, p]) => a.flags.includes(String(p.flag).replace(/=$/, '')))
+        : ([a.dest, props[a.dest]] as const);
       const name = entry?.[0] ?? a.dest;
       const p = entry?.[1];
       t.truthy(p, `${mod}: ${a.flags.join('/') || a.dest} is a parameter`);
@@ -193,10 +207,17 @@ test('re-ingest is idempotent, versions changes, marks removals, and --check/--d
   t.is((await ingest([dir, '--pack', pack, '--check'])).code, 0, 'check passes after ingest');
   // The removed action is gone from the catalog but its rows stay, so runs that used it still resolve.
   t.is((await http('GET', `/api/v1/actions/${pack}.flush_dns_cache`)).status, 404);
-  const { rows } = await pool.query<{ version: number; removed: boolean }>('SELECT version, removed_at IS NOT NULL AS removed FROM actions WHERE name = $1', [`${pack}.flush_dns_cache`]);
+  const { rows } = await pool.query<{ version: number; removed: boolean }>('SELECT version, removed_at IS NOT NULL AS removed FROM actions WHERE name = $1', [
+    `${pack}.flush_dns_cache`,
+  ]);
   t.deepEqual(rows, [{ version: 1, removed: true }]);
-  const versions = await pool.query<{ version: number; is_current: boolean }>('SELECT version, is_current FROM actions WHERE name = $1 ORDER BY version', [`${pack}.service_ctl`]);
-  t.deepEqual(versions.rows, [{ version: 1, is_current: false }, { version: 2, is_current: true }]);
+  const versions = await pool.query<{ version: number; is_current: boolean }>('SELECT version, is_current FROM actions WHERE name = $1 ORDER BY version', [
+    `${pack}.service_ctl`,
+  ]);
+  t.deepEqual(versions.rows, [
+    { version: 1, is_current: false },
+    { version: 2, is_current: true },
+  ]);
 
   // A file that is no action (a sourced library, a config file) is part of what runs: a change to it is drift too.
   fs.writeFileSync(path.join(dir, 'common.conf'), 'RETRIES=5\n');
@@ -218,7 +239,10 @@ test('an ingested action runs on a regional worker from the stored pack, with ar
   fs.mkdirSync(path.join(dir, 'lib'));
   fs.writeFileSync(path.join(dir, 'lib', '__init__.py'), '');
   fs.writeFileSync(path.join(dir, 'lib', 'shout.py'), 'def shout(s):\n    return s.upper()\n');
-  fs.writeFileSync(path.join(dir, 'greet.py'), '#!/usr/bin/env python3\n"""Greet someone loudly."""\nimport argparse\nfrom lib.shout import shout\np = argparse.ArgumentParser()\np.add_argument("name")\nprint(shout("hello " + p.parse_args().name))\n');
+  fs.writeFileSync(
+    path.join(dir, 'greet.py'),
+    '#!/usr/bin/env python3\n"""Greet someone loudly."""\nimport argparse\nfrom lib.shout import shout\np = argparse.ArgumentParser()\np.add_argument("name")\nprint(shout("hello " + p.parse_args().name))\n',
+  );
   const pack = uniqueName('runkit').replace(/-/g, '_');
   t.is((await ingest([dir, '--pack', pack, '--no-write'])).code, 0);
   fs.rmSync(dir, { recursive: true }); // no shared filesystem: the worker must get the files from the catalog
@@ -249,19 +273,52 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-ingest-')), 'patterns');
   fs.mkdirSync(dir);
   const write = (name: string, text: string) => fs.writeFileSync(path.join(dir, name), text);
-  write('hp.sh', '#!/usr/bin/env bash\n# Connect to a database host.\nwhile getopts "h:p:" opt; do\n  case "$opt" in\n    h) host="$OPTARG" ;;\n    p) port="$OPTARG" ;;\n    *) exit 2 ;;\n  esac\ndone\necho "$host:$port"\n');
-  write('backup.sh', '#!/usr/bin/env bash\n# Back up one database.\nlog() { local msg="$1"; echo "[backup] $msg"; }\ndie() { echo "$1" >&2; exit 1; }\nDB=${1:?usage: backup.sh DB}\nlog "backing up $DB"\n');
-  write('report.py', '#!/usr/bin/env python3\n"""Report."""\nimport argparse\np = argparse.ArgumentParser()\ng = p.add_mutually_exclusive_group()\ng.add_argument("--format", choices=["text", "csv"], default="text")\ng.add_argument("--json", action="store_true")\np.add_argument("--count", type=int, default="5")\nprint(p.parse_args())\n');
-  write('dbtool.py', '#!/usr/bin/env python3\n"""Database tool."""\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ndb = sub.add_parser("db")\ndbsub = db.add_subparsers(dest="dbcmd", required=True)\nm = dbsub.add_parser("migrate")\nm.add_argument("--to", type=int)\nprint(p.parse_args())\n');
+  write(
+    'hp.sh',
+    '#!/usr/bin/env bash\n# Connect to a database host.\nwhile getopts "h:p:" opt; do\n  case "$opt" in\n    h) host="$OPTARG" ;;\n    p) port="$OPTARG" ;;\n    *) exit 2 ;;\n  esac\ndone\necho "$host:$port"\n',
+  );
+  write(
+    'backup.sh',
+    '#!/usr/bin/env bash\n# Back up one database.\nlog() { local msg="$1"; echo "[backup] $msg"; }\ndie() { echo "$1" >&2; exit 1; }\nDB=${1:?usage: backup.sh DB}\nlog "backing up $DB"\n',
+  );
+  write(
+    'report.py',
+    '#!/usr/bin/env python3\n"""Report."""\nimport argparse\np = argparse.ArgumentParser()\ng = p.add_mutually_exclusive_group()\ng.add_argument("--format", choices=["text", "csv"], default="text")\ng.add_argument("--json", action="store_true")\np.add_argument("--count", type=int, default="5")\nprint(p.parse_args())\n',
+  );
+  write(
+    'dbtool.py',
+    '#!/usr/bin/env python3\n"""Database tool."""\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ndb = sub.add_parser("db")\ndbsub = db.add_subparsers(dest="dbcmd", required=True)\nm = dbsub.add_parser("migrate")\nm.add_argument("--to", type=int)\nprint(p.parse_args())\n',
+  );
   write('-x.sh', '#!/usr/bin/env bash\n# A script whose name starts with a dash.\necho "$1"\n');
   write('deep.py', `#!/usr/bin/env python3\nx = ${Array.from({ length: 20000 }, (_, i) => String(i)).join(' + ')}\n`);
-  write('cls.py', '#!/usr/bin/env python3\n# Class-based CLI.\nimport argparse\nclass Tool:\n    def __init__(self):\n        self.parser = argparse.ArgumentParser()\n        self._add_args()\n    def _add_args(self):\n        self.parser.add_argument("--host", required=True)\n    def run(self):\n        print(self.parser.parse_args())\nif __name__ == "__main__":\n    Tool().run()\n');
-  write('rotate.sh', '#!/bin/bash\n# Rotate logs on a host.\n# Usage: rotate.sh [-n count] host [port] [user]\nCOUNT=5\nwhile getopts "n:" opt; do\n  case $opt in\n    n) COUNT=$OPTARG ;;\n    *) exit 2 ;;\n  esac\ndone\nshift $((OPTIND-1))\necho "$1" "$2" "$3"\n');
-  write('opt.py', '#!/usr/bin/env python3\n# optparse tool\nfrom optparse import OptionParser\nparser = OptionParser(usage="%prog [options] host")\nparser.add_option("-p", "--port", type="int", default=22, help="port [default: %default]")\n(opts, args) = parser.parse_args()\nprint(args[0], opts.port)\n');
-  write('sshw.py', '#!/usr/bin/env python3\n# ssh wrapper\nimport argparse\np = argparse.ArgumentParser()\np.add_argument("-o", dest="opts", help="extra options for ssh")\nprint(p.parse_args())\n');
-  write('deployit.sh', '#!/usr/bin/env bash\n# Deploy things.\nENV=staging\nwhile [[ $# -gt 0 ]]; do\n  case "$1" in\n    -e|--env) ENV="$2"; shift 2 ;;\n    --env=*) ENV="${1#*=}"; shift ;;\n    -f|--force) FORCE=1; shift ;;\n    --tag) TAGS+=("$2"); shift 2 ;;\n    -h|--help) echo usage; exit 0 ;;\n    *) break ;;\n  esac\ndone\nSERVICE=$1\necho "$ENV $FORCE $SERVICE ${TAGS[*]}"\n');
-  write('purge.py', '#!/usr/bin/env python3\n# Purge a CDN cache.\nimport argparse\np = argparse.ArgumentParser()\nwhat = p.add_mutually_exclusive_group(required=True)\nwhat.add_argument("--url")\nwhat.add_argument("--all", action="store_true")\nprint(p.parse_args())\n');
-  write('clk.py', "#!/usr/bin/env python3\n# Click tool.\nimport click\n@click.command()\n@click.option('--password', prompt=True, hide_input=True)\n@click.option('--upper', 'transform', flag_value='upper')\n@click.option('--lower', 'transform', flag_value='lower', default=True)\ndef main(password, transform):\n    print(transform)\nif __name__ == '__main__':\n    main()\n");
+  write(
+    'cls.py',
+    '#!/usr/bin/env python3\n# Class-based CLI.\nimport argparse\nclass Tool:\n    def __init__(self):\n        self.parser = argparse.ArgumentParser()\n        self._add_args()\n    def _add_args(self):\n        self.parser.add_argument("--host", required=True)\n    def run(self):\n        print(self.parser.parse_args())\nif __name__ == "__main__":\n    Tool().run()\n',
+  );
+  write(
+    'rotate.sh',
+    '#!/bin/bash\n# Rotate logs on a host.\n# Usage: rotate.sh [-n count] host [port] [user]\nCOUNT=5\nwhile getopts "n:" opt; do\n  case $opt in\n    n) COUNT=$OPTARG ;;\n    *) exit 2 ;;\n  esac\ndone\nshift $((OPTIND-1))\necho "$1" "$2" "$3"\n',
+  );
+  write(
+    'opt.py',
+    '#!/usr/bin/env python3\n# optparse tool\nfrom optparse import OptionParser\nparser = OptionParser(usage="%prog [options] host")\nparser.add_option("-p", "--port", type="int", default=22, help="port [default: %default]")\n(opts, args) = parser.parse_args()\nprint(args[0], opts.port)\n',
+  );
+  write(
+    'sshw.py',
+    '#!/usr/bin/env python3\n# ssh wrapper\nimport argparse\np = argparse.ArgumentParser()\np.add_argument("-o", dest="opts", help="extra options for ssh")\nprint(p.parse_args())\n',
+  );
+  write(
+    'deployit.sh',
+    '#!/usr/bin/env bash\n# Deploy things.\nENV=staging\nwhile [[ $# -gt 0 ]]; do\n  case "$1" in\n    -e|--env) ENV="$2"; shift 2 ;;\n    --env=*) ENV="${1#*=}"; shift ;;\n    -f|--force) FORCE=1; shift ;;\n    --tag) TAGS+=("$2"); shift 2 ;;\n    -h|--help) echo usage; exit 0 ;;\n    *) break ;;\n  esac\ndone\nSERVICE=$1\necho "$ENV $FORCE $SERVICE ${TAGS[*]}"\n',
+  );
+  write(
+    'purge.py',
+    '#!/usr/bin/env python3\n# Purge a CDN cache.\nimport argparse\np = argparse.ArgumentParser()\nwhat = p.add_mutually_exclusive_group(required=True)\nwhat.add_argument("--url")\nwhat.add_argument("--all", action="store_true")\nprint(p.parse_args())\n',
+  );
+  write(
+    'clk.py',
+    "#!/usr/bin/env python3\n# Click tool.\nimport click\n@click.command()\n@click.option('--password', prompt=True, hide_input=True)\n@click.option('--upper', 'transform', flag_value='upper')\n@click.option('--lower', 'transform', flag_value='lower', default=True)\ndef main(password, transform):\n    print(transform)\nif __name__ == '__main__':\n    main()\n",
+  );
   write('ping.py', '#!/usr/bin/env python3\n# Ping (Python).\nprint("pong")\n');
   write('ping.sh', '#!/usr/bin/env bash\n# Ping (shell).\necho pong\n');
   const pack = uniqueName('patterns').replace(/-/g, '_');
@@ -270,14 +327,17 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   t.regex(core.stderr, /pack "core" holds the built-in actions/);
   const r = await ingest([dir, '--pack', pack, '--no-write']);
   t.is(r.code, 0, r.stderr);
-  t.true(r.report.warnings.some((w) => w.file === 'deep.py' && /too deeply nested/.test(w.message)), 'one pathological file is a warning, not a failed ingest');
+  t.true(
+    r.report.warnings.some((w) => w.file === 'deep.py' && /too deeply nested/.test(w.message)),
+    'one pathological file is a warning, not a failed ingest',
+  );
   const actions = new Map((await packActions(pack)).map((a) => [a.name.slice(pack.length + 1), a]));
   t.deepEqual(Object.keys(actions.get('hp')!.parameters.properties).sort(), ['host', 'port']);
   t.deepEqual(Object.keys(actions.get('cls')!.parameters.properties), ['args'], 'a parser the analysis cannot follow: free-form, not "no parameters"');
   t.true(r.report.warnings.some((w) => w.file === 'cls.py' && /1 add_argument call\(s\) on a parser this analysis cannot follow/.test(w.message)));
   t.true(actions.has('ping_py') && actions.has('ping_sh'), `two scripts that differ only by extension both ingest: ${[...actions.keys()].join(', ')}`);
   t.deepEqual(Object.keys(actions.get('backup')!.parameters.properties), ['db'], "a helper function's $1 is not the script's");
-  t.is(actions.get('report')!.parameters.properties.count.default, 5, "argparse runs a string default through type=int");
+  t.is(actions.get('report')!.parameters.properties.count.default, 5, 'argparse runs a string default through type=int');
   const dry = async (action: string, ...pairs: string[]) => {
     const d = await cli(['run', `${pack}.${action}`, ...pairs, '--dry-run']);
     t.is(d.code, 0, d.stderr);
@@ -289,13 +349,25 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   t.is(await dry('rotate', 'host=h', 'user=u'), "bash rotate.sh -n 5 h '' u", 'a missing middle positional is passed empty, so $3 stays $3');
   t.is(await dry('opt', 'port=1', 'args=host1'), 'python3 opt.py --port=1 host1', "optparse's leftover args can be given");
   t.is(actions.get('opt')!.parameters.properties.port.description, 'port [default: 22]');
-  t.is(await dry('sshw', 'opts=-oStrictHostKeyChecking=no'), 'python3 sshw.py -o-oStrictHostKeyChecking=no', 'a short option whose value starts with "-" is joined to it');
+  t.is(
+    await dry('sshw', 'opts=-oStrictHostKeyChecking=no'),
+    'python3 sshw.py -o-oStrictHostKeyChecking=no',
+    'a short option whose value starts with "-" is joined to it',
+  );
   t.deepEqual(Object.keys(actions.get('deployit')!.parameters.properties).sort(), ['env', 'force', 'service', 'tags'], '--env=* is another spelling of --env');
-  t.is(await dry('deployit', 'env=prod', 'tags=a,b', 'force=true', 'service=web'), 'bash deployit.sh --env prod --force --tag a --tag b web', 'a case item that takes $2 is a value option; TAGS+=("$2") repeats');
+  t.is(
+    await dry('deployit', 'env=prod', 'tags=a,b', 'force=true', 'service=web'),
+    'bash deployit.sh --env prod --force --tag a --tag b web',
+    'a case item that takes $2 is a value option; TAGS+=("$2") repeats',
+  );
   const clk = actions.get('clk')!.parameters;
   t.deepEqual(clk.required, ['password'], 'click prompt=True: no terminal to ask on, so the value is required');
   t.true(clk.properties.password.secret, 'hide_input=True is a secret');
-  t.is(await dry('clk', 'password=pw', 'transform=true'), "python3 clk.py '--password=********' --upper", 'flag_value options are flags, and the script keeps its own default');
+  t.is(
+    await dry('clk', 'password=pw', 'transform=true'),
+    "python3 clk.py '--password=********' --upper",
+    'flag_value options are flags, and the script keeps its own default',
+  );
   const neither = await cli(['run', `${pack}.purge`, '--dry-run']);
   t.is(neither.code, 2, 'a required mutually exclusive group is checked before anything runs');
   t.regex(neither.stderr, /url, all: one of them is required/);
@@ -324,7 +396,10 @@ test('an override file corrects inferred metadata field by field', async (t) => 
   t.regex(bad.stderr, /label: must be one of "blue", "green"/);
 
   // Sub-command actions take the script-wide fields and their own subcommands.<name> section.
-  fs.writeFileSync(path.join(dir, 'flags.py'), '#!/usr/bin/env python3\n# Feature flags.\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ns = sub.add_parser("set")\ns.add_argument("flag")\ng = sub.add_parser("get")\ng.add_argument("flag")\nprint(p.parse_args())\n');
+  fs.writeFileSync(
+    path.join(dir, 'flags.py'),
+    '#!/usr/bin/env python3\n# Feature flags.\nimport argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers(dest="cmd", required=True)\ns = sub.add_parser("set")\ns.add_argument("flag")\ng = sub.add_parser("get")\ng.add_argument("flag")\nprint(p.parse_args())\n',
+  );
   fs.writeFileSync(path.join(dir, 'flags.py.stackwire.yaml'), 'timeout: 77\nsubcommands:\n  set:\n    description: Set a flag.\n');
   t.is((await ingest([dir, '--pack', pack, '--no-write'])).code, 0);
   const set = (await http<Action>('GET', `/api/v1/actions/${pack}.flags.set`)).body;
@@ -334,7 +409,10 @@ test('an override file corrects inferred metadata field by field', async (t) => 
   t.is(get.timeoutSeconds, 77);
   // Mistakes in an override stop the ingest with the file and the field, and change nothing.
   for (const [text, want] of [
-    ['parameters:\n  regoin: {default: x}\n', /flags\.py\.stackwire\.yaml: parameters\.regoin: no such parameter was inferred \(known: flag\); to add it, give its type/],
+    [
+      'parameters:\n  regoin: {default: x}\n',
+      /flags\.py\.stackwire\.yaml: parameters\.regoin: no such parameter was inferred \(known: flag\); to add it, give its type/,
+    ],
     ['timeuot: 5\n', /flags\.py\.stackwire\.yaml: unknown field "timeuot"/],
     ['runner: perl\n', /flags\.py\.stackwire\.yaml: runner: "perl" is not one of python, shell, node, exec/],
     ['subcommands:\n  delete: {timeout: 5}\n', /flags\.py\.stackwire\.yaml: subcommands\.delete: the script has no such sub-command \(it has: get, set\)/],
@@ -365,7 +443,10 @@ test('a git repository ingests at a ref, honouring .gitignore; core.ingest does 
   t.regex(String(report.source.commit), /^[0-9a-f]{40}$/);
   const names = (await packActions(pack)).map((a) => a.name);
   t.true(names.includes(`${pack}.service_ctl`));
-  t.false(names.some((n) => n.includes('local_hack')), '.gitignore is honoured');
+  t.false(
+    names.some((n) => n.includes('local_hack')),
+    '.gitignore is honoured',
+  );
 
   const viaBuiltin = uniqueName('builtin').replace(/-/g, '_');
   const { execution } = await runViaApi({ action: 'core.ingest', parameters: { source: `file://${repo}`, ref: 'main', pack: viaBuiltin } });
@@ -381,11 +462,17 @@ test('a StackStorm pack imports from its action metadata; unsupported runners ar
   const { code, report } = await ingest([dir, '--no-write']);
   t.is(code, 0);
   t.is(report.pack, 'legacy_ops', 'the pack name comes from pack.yaml');
-  t.deepEqual(report.actions.map((a) => [a.name, a.framework]), [
-    ['legacy_ops.get_disk_stats', 'stackstorm:python-script'],
-    ['legacy_ops.restart_app', 'stackstorm:local-shell-script'],
-  ]);
-  t.deepEqual(report.unsupported.map((u) => u.file), ['actions/deploy_flow.yaml', 'actions/notify_chat.yaml']);
+  t.deepEqual(
+    report.actions.map((a) => [a.name, a.framework]),
+    [
+      ['legacy_ops.get_disk_stats', 'stackstorm:python-script'],
+      ['legacy_ops.restart_app', 'stackstorm:local-shell-script'],
+    ],
+  );
+  t.deepEqual(
+    report.unsupported.map((u) => u.file),
+    ['actions/deploy_flow.yaml', 'actions/notify_chat.yaml'],
+  );
   t.regex(report.unsupported[1].reason, /runner_type http-request is not supported/);
   const restart = (await http<Action>('GET', '/api/v1/actions/legacy_ops.restart_app')).body;
   t.is(restart.timeoutSeconds, 120, 'the timeout parameter becomes the action timeout');
@@ -395,7 +482,11 @@ test('a StackStorm pack imports from its action metadata; unsupported runners ar
   t.is(sh.execution.status, 'succeeded');
   t.is(sh.execution.stdout.trim(), 'restarting with args: [--graceful][--wait=5][billing][][web1,web2]');
   const off = await runViaApi({ action: 'legacy_ops.restart_app', parameters: { app: 'billing', graceful: false, environment: 'prod' } });
-  t.is(off.execution.stdout.trim(), 'restarting with args: [--wait=10][billing][prod][]', 'false is left out, and every declared position is passed, as StackStorm does');
+  t.is(
+    off.execution.stdout.trim(),
+    'restarting with args: [--wait=10][billing][prod][]',
+    'false is left out, and every declared position is passed, as StackStorm does',
+  );
   const py = await runViaApi({ action: 'legacy_ops.get_disk_stats', parameters: { path: '/', human: true } });
   t.is(py.execution.status, 'succeeded', py.execution.stderr);
   t.like(JSON.parse(py.execution.stdout) as object, { path: '/', human: true });

@@ -32,7 +32,10 @@ async function tables(): Promise<string[]> {
 test.serial('a failing migration changes nothing; the fixed set applies; a second run is a no-op', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-migrations-'));
   for (const f of fs.readdirSync(MIGRATIONS_DIR)) fs.copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(dir, f));
-  fs.writeFileSync(path.join(dir, '9999999999999_broken.sql'), '-- Up Migration\nCREATE TABLE half_done (id int);\nALTER TABLE no_such_table ADD COLUMN x int;\n');
+  fs.writeFileSync(
+    path.join(dir, '9999999999999_broken.sql'),
+    '-- Up Migration\nCREATE TABLE half_done (id int);\nALTER TABLE no_such_table ADD COLUMN x int;\n',
+  );
   const err = await t.throwsAsync(migrate(url, { dir }), { instanceOf: MigrationError });
   t.regex(err.message, /database migration failed, nothing was changed: .*no_such_table/);
   // Only node-pg-migrate's own bookkeeping table exists: not even the migrations before the broken one were kept.
@@ -40,6 +43,20 @@ test.serial('a failing migration changes nothing; the fixed set applies; a secon
 
   const ok = await migrate(url);
   t.true(ok.applied.length >= 1);
-  t.deepEqual(await tables(), ['actions', 'blobs', 'components', 'dependencies', 'deployments', 'environments', 'execution_logs', 'executions', 'pack_versions', 'packs', 'pgmigrations', 'placements', 'regions']);
+  t.deepEqual(await tables(), [
+    'actions',
+    'blobs',
+    'components',
+    'dependencies',
+    'deployments',
+    'environments',
+    'execution_logs',
+    'executions',
+    'pack_versions',
+    'packs',
+    'pgmigrations',
+    'placements',
+    'regions',
+  ]);
   t.deepEqual((await migrate(url)).applied, []);
 });

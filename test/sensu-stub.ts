@@ -49,7 +49,8 @@ const server = http.createServer((req, res) => {
     }
     if (kind === 'events' && req.method === 'POST') {
       const b = body as { entity?: { metadata?: { name?: string } }; check?: { metadata?: { name?: string }; status?: number } };
-      if (!b?.entity?.metadata?.name || !b.check?.metadata?.name || typeof b.check.status !== 'number') return send(400, { message: 'an event needs entity and check' });
+      if (!b?.entity?.metadata?.name || !b.check?.metadata?.name || typeof b.check.status !== 'number')
+        return send(400, { message: 'an event needs entity and check' });
       return send(201);
     }
     return send(405, { message: 'method not allowed' });

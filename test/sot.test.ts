@@ -19,7 +19,9 @@ test.after.always(async () => {
 });
 
 async function counts(): Promise<Record<string, number>> {
-  const { rows } = await pool.query<{ c: number; d: number; p: number }>('SELECT (SELECT count(*)::int FROM components) c, (SELECT count(*)::int FROM dependencies) d, (SELECT count(*)::int FROM placements) p');
+  const { rows } = await pool.query<{ c: number; d: number; p: number }>(
+    'SELECT (SELECT count(*)::int FROM components) c, (SELECT count(*)::int FROM dependencies) d, (SELECT count(*)::int FROM placements) p',
+  );
   return { components: rows[0].c, dependencies: rows[0].d, placements: rows[0].p };
 }
 
@@ -40,7 +42,9 @@ test.serial('every problem is reported with file, line and column before anythin
   t.regex(r.stderr, /broken\.yaml:11:26: component api is placed \(staging\) in region "ap-south", which is not defined; known regions: us-east/);
   t.regex(r.stderr, /broken\.yaml:12:7: component api is placed in environment "qa", which is not defined; known environments: staging/);
   t.regex(r.stderr, /broken\.yaml:13:11: component api is defined twice \(first at .*broken\.yaml:6:11\)/);
-  const api = await http<{ error: { code: string; details: { line: number }[] } }>('POST', '/api/v1/sot/apply', { files: [{ path: 'x.yaml', content: 'components: [' }] });
+  const api = await http<{ error: { code: string; details: { line: number }[] } }>('POST', '/api/v1/sot/apply', {
+    files: [{ path: 'x.yaml', content: 'components: [' }],
+  });
   t.is(api.status, 400);
   t.is(api.body.error.code, 'invalid_definitions');
   t.is(api.body.error.details[0].line, 1);
@@ -82,7 +86,8 @@ test.serial('every problem is reported with file, line and column before anythin
     /:12:37: component app: placements\.staging lists us-east twice/,
     /:14:\d+: component app: check up: timeout is whole seconds/,
     /:15:\d+: component app: two checks are named up/,
-  ]) t.regex(typed.stderr, want);
+  ])
+    t.regex(typed.stderr, want);
 });
 
 test.serial('the 28-component example applies in one transaction; a dry run and a re-apply change nothing', async (t) => {
@@ -102,7 +107,9 @@ test.serial('the 28-component example applies in one transaction; a dry run and 
 
   // A change shows as a diff; a component left out of the files is removed.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-'));
-  const edited = fs.readFileSync(EXAMPLE, 'utf8').replace('owner: identity-team\n    puppet_role: role::auth_service', 'owner: security-team\n    puppet_role: role::auth_service');
+  const edited = fs
+    .readFileSync(EXAMPLE, 'utf8')
+    .replace('owner: identity-team\n    puppet_role: role::auth_service', 'owner: security-team\n    puppet_role: role::auth_service');
   const withoutBilling = edited.slice(0, edited.indexOf('  - name: billing-service'));
   fs.writeFileSync(path.join(dir, 'platform.yaml'), withoutBilling);
   const diff = await cli(['sot', 'apply', dir, '--json']);
@@ -118,7 +125,10 @@ test.serial('components are listed and shown with dependencies both ways', async
   t.is((await cli(['sot', 'apply', EXAMPLE])).code, 0);
   const list = await http<{ components: { name: string }[] }>('GET', '/api/v1/components');
   t.is(list.body.components.length, 28);
-  const gw = await http<{ platform: string; dependsOn: string[]; placements: Record<string, string[]>; checks: { command: string }[]; puppetRole: string }>('GET', '/api/v1/components/api-gateway');
+  const gw = await http<{ platform: string; dependsOn: string[]; placements: Record<string, string[]>; checks: { command: string }[]; puppetRole: string }>(
+    'GET',
+    '/api/v1/components/api-gateway',
+  );
   t.is(gw.body.platform, 'vsphere');
   t.deepEqual(gw.body.placements, { production: ['us-east', 'eu-west'], staging: ['us-east'] });
   t.is(gw.body.puppetRole, 'role::api_gateway');
@@ -183,8 +193,17 @@ function deployComponents(only?: string[], repos: Record<string, string> = {}): 
       '    placements:',
       '      production: [us-east, eu-west]',
     ].join('\n');
-  const all: [string, string[]][] = [['hello-api', []], ['rt-db', []], ['rt-cache', []], ['rt-api', ['rt-db', 'rt-cache']], ['rt-web', ['rt-api']]];
-  return `components:\n${all.filter(([n]) => !only || only.includes(n)).map(([n, d]) => comp(n, d)).join('\n')}\n`;
+  const all: [string, string[]][] = [
+    ['hello-api', []],
+    ['rt-db', []],
+    ['rt-cache', []],
+    ['rt-api', ['rt-db', 'rt-cache']],
+    ['rt-web', ['rt-api']],
+  ];
+  return `components:\n${all
+    .filter(([n]) => !only || only.includes(n))
+    .map(([n, d]) => comp(n, d))
+    .join('\n')}\n`;
 }
 
 async function applyWithDeployComponents(t: ExecutionContext): Promise<void> {
@@ -197,7 +216,9 @@ async function applyWithDeployComponents(t: ExecutionContext): Promise<void> {
 
 const FAST_HEALTH = { timeoutSeconds: 2, intervalSeconds: 1 };
 
-async function deploy(body: Record<string, unknown>): Promise<{ status: number; body: { id: string; waves: string[][]; error?: { code: string; message: string } } }> {
+async function deploy(
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: { id: string; waves: string[][]; error?: { code: string; message: string } } }> {
   return http('POST', '/api/v1/deployments', { environment: 'production', health: FAST_HEALTH, ...body }, { 'x-stackwire-actor': 'release-manager' });
 }
 
@@ -211,8 +232,24 @@ async function outcome(id: string): Promise<{ ok: boolean; result?: Record<strin
   }
 }
 
-async function records(component: string): Promise<{ region: string; kind: string; version: string; status: string; reason: string | null; puppet: { changed: number; exitCode: number } | null; started_at: Date; finished_at: Date }[]> {
-  const { rows } = await pool.query('SELECT region, kind, version, status, reason, puppet_summary AS puppet, started_at, finished_at FROM deployments WHERE component = $1 ORDER BY started_at', [component]);
+async function records(
+  component: string,
+): Promise<
+  {
+    region: string;
+    kind: string;
+    version: string;
+    status: string;
+    reason: string | null;
+    puppet: { changed: number; exitCode: number } | null;
+    started_at: Date;
+    finished_at: Date;
+  }[]
+> {
+  const { rows } = await pool.query(
+    'SELECT region, kind, version, status, reason, puppet_summary AS puppet, started_at, finished_at FROM deployments WHERE component = $1 ORDER BY started_at',
+    [component],
+  );
   return rows as never;
 }
 
@@ -224,7 +261,13 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
   const o = await outcome(r.body.id);
   t.true(o.ok, o.error);
   const recs = await records('hello-api');
-  t.deepEqual(recs.map((x) => [x.region, x.kind, x.version, x.status]), [['us-east', 'deploy', '1.0.0', 'succeeded'], ['eu-west', 'deploy', '1.0.0', 'succeeded']]);
+  t.deepEqual(
+    recs.map((x) => [x.region, x.kind, x.version, x.status]),
+    [
+      ['us-east', 'deploy', '1.0.0', 'succeeded'],
+      ['eu-west', 'deploy', '1.0.0', 'succeeded'],
+    ],
+  );
   t.true(recs[1].started_at >= recs[0].finished_at, 'eu-west starts after the canary finished');
   for (const x of recs) {
     t.is(x.puppet?.exitCode, 2, 'puppet changed something (detailed exit code 2)');
@@ -239,22 +282,35 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
   const list = await cli(['deployment', 'list', '--component', 'hello-api', '--json']);
   t.is((JSON.parse(list.stdout) as unknown[]).length, 2);
   // Sensu (a STUB of its API, see test/sensu-stub.ts) was told: silence, check result, unsilence — per region.
-  const sensuLog = (await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as { method: string; path: string; body: { check?: { metadata: { name: string }; status: number }; entity?: { metadata: { name: string } } } }[];
+  const sensuLog = (await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as {
+    method: string;
+    path: string;
+    body: { check?: { metadata: { name: string }; status: number }; entity?: { metadata: { name: string } } };
+  }[];
   for (const region of ['us-east', 'eu-west']) {
     const name = encodeURIComponent(`entity:hello-api-production-${region}:hello-api-http`);
     const mine = sensuLog.filter((x) => x.path.endsWith(name) || x.body?.entity?.metadata.name === `hello-api-production-${region}`);
-    t.deepEqual(mine.map((x) => x.method), ['PUT', 'POST', 'DELETE'], `${region}: silence → event → unsilence`);
+    t.deepEqual(
+      mine.map((x) => x.method),
+      ['PUT', 'POST', 'DELETE'],
+      `${region}: silence → event → unsilence`,
+    );
     t.is(mine[1].body.check?.status, 0);
   }
   // The secret deploy parameter reached the script, but not history, the execution records or the component API.
   const client = await temporalClient();
-  const { rows: actionRuns } = await pool.query<{ id: string; stdout: string; parameters: unknown }>("SELECT id, stdout, parameters FROM executions WHERE action = 'deploykit.deploy_artifact' AND workflow_id LIKE $1", [`${r.body.id}%`]);
+  const { rows: actionRuns } = await pool.query<{ id: string; stdout: string; parameters: unknown }>(
+    "SELECT id, stdout, parameters FROM executions WHERE action = 'deploykit.deploy_artifact' AND workflow_id LIKE $1",
+    [`${r.body.id}%`],
+  );
   t.true(actionRuns.length >= 2, 'a deploy action run per region');
   for (const run of actionRuns) {
     t.regex(run.stdout, new RegExp(`with a registry token of ${REGISTRY_TOKEN.length} characters`), 'the script got the clear value');
     t.false(JSON.stringify(run).includes(REGISTRY_TOKEN));
   }
-  const { rows: legs } = await pool.query<{ workflow_id: string; run_id: string }>("SELECT workflow_id, run_id FROM deployments WHERE component = 'hello-api' AND version = '1.0.0'");
+  const { rows: legs } = await pool.query<{ workflow_id: string; run_id: string }>(
+    "SELECT workflow_id, run_id FROM deployments WHERE component = 'hello-api' AND version = '1.0.0'",
+  );
   let histories = 0;
   for (const w of [{ workflow_id: r.body.id, run_id: undefined }, ...legs]) {
     const h = await client.workflow.getHandle(w.workflow_id, w.run_id).fetchHistory();
@@ -269,11 +325,21 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
   t.is(shown.body.deployParams.artifact, 'hello-api-bundle');
   // Searchable by component and version in Temporal.
   // Visibility is indexed asynchronously: give it a moment.
-  t.true(await eventually(async () => (await client.workflow.count(`Component = "hello-api" AND Version = "1.0.0" AND Env = "production"`)).count >= 3, 'the deploy and its two region legs, searchable by component, version and environment'));
+  t.true(
+    await eventually(
+      async () => (await client.workflow.count(`Component = "hello-api" AND Version = "1.0.0" AND Env = "production"`)).count >= 3,
+      'the deploy and its two region legs, searchable by component, version and environment',
+    ),
+  );
 });
 
 test.serial('a failing health check rolls back to the previous version and leaves both records', async (t) => {
-  const sensuRequests = async () => (await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as { method: string; path: string; body: { entity?: { metadata: { name: string } } } }[];
+  const sensuRequests = async () =>
+    (await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as {
+      method: string;
+      path: string;
+      body: { entity?: { metadata: { name: string } } };
+    }[];
   const sensuBefore = (await sensuRequests()).length;
   const r = await deploy({ component: 'hello-api', version: '2.0.0-bad' });
   t.is(r.status, 202);
@@ -282,14 +348,30 @@ test.serial('a failing health check rolls back to the previous version and leave
   t.regex(o.error ?? '', /health checks failed in us-east: not healthy within 2s \(\d+ attempts\): hello-api-http: HTTP CRITICAL/);
   t.regex(o.error ?? '', /rolled back us-east to 1\.0\.0/);
   const recs = (await records('hello-api')).slice(2);
-  t.deepEqual(recs.map((x) => [x.region, x.kind, x.version, x.status]), [['us-east', 'deploy', '2.0.0-bad', 'failed'], ['us-east', 'rollback', '1.0.0', 'succeeded']]);
+  t.deepEqual(
+    recs.map((x) => [x.region, x.kind, x.version, x.status]),
+    [
+      ['us-east', 'deploy', '2.0.0-bad', 'failed'],
+      ['us-east', 'rollback', '1.0.0', 'succeeded'],
+    ],
+  );
   t.regex(recs[0].reason ?? '', /health checks failed in us-east/);
-  t.false(fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'us-east', 'hello-api', 'config.yaml'), 'utf8').includes('2.0.0-bad'), 'puppet put the previous version back');
+  t.false(
+    fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'us-east', 'hello-api', 'config.yaml'), 'utf8').includes('2.0.0-bad'),
+    'puppet put the previous version back',
+  );
   // The failing leg leaves its silence to the rollback, which lifts it at its end: nothing pages in between.
   const name = encodeURIComponent('entity:hello-api-production-us-east:hello-api-http');
-  const seq = (await sensuRequests()).slice(sensuBefore).filter((x) => x.path.endsWith(name) || x.body?.entity?.metadata.name === 'hello-api-production-us-east').map((x) => x.method);
+  const seq = (await sensuRequests())
+    .slice(sensuBefore)
+    .filter((x) => x.path.endsWith(name) || x.body?.entity?.metadata.name === 'hello-api-production-us-east')
+    .map((x) => x.method);
   t.is(seq[0], 'PUT', JSON.stringify(seq));
-  t.deepEqual(seq.filter((m) => m === 'DELETE'), ['DELETE'], `one unsilence, by the rollback: ${JSON.stringify(seq)}`);
+  t.deepEqual(
+    seq.filter((m) => m === 'DELETE'),
+    ['DELETE'],
+    `one unsilence, by the rollback: ${JSON.stringify(seq)}`,
+  );
   t.is(seq[seq.length - 1], 'DELETE');
 });
 
@@ -300,10 +382,14 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   // nobody can approve a wave in advance.
   const early = await t.throwsAsync((await temporalClient()).workflow.getHandle(r.body.id).executeUpdate('approveGate', { args: [{ actor: 'too-early' }] }));
   t.true(early instanceof WorkflowUpdateFailedError, String(early));
-  const waiting = await eventually(async () => {
-    const d = await http<{ detail: { awaitingApproval: boolean; done: string[] } | null }>('GET', `/api/v1/deployments/${r.body.id}`);
-    return d.body.detail?.awaitingApproval ? d.body.detail : undefined;
-  }, 'the gate', 60_000);
+  const waiting = await eventually(
+    async () => {
+      const d = await http<{ detail: { awaitingApproval: boolean; done: string[] } | null }>('GET', `/api/v1/deployments/${r.body.id}`);
+      return d.body.detail?.awaitingApproval ? d.body.detail : undefined;
+    },
+    'the gate',
+    60_000,
+  );
   t.deepEqual(waiting.done, ['us-east'], 'the canary went first');
   // A second deploy of the same component and environment is refused while this one runs.
   const second = await deploy({ component: 'hello-api', version: '1.1.1' });
@@ -317,8 +403,17 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   const o = await outcome(r.body.id);
   t.true(o.ok, o.error);
   t.is(o.result?.approvedBy, 'cab-chair');
-  const { rows: approvals } = await pool.query<{ region: string; approved_by: string | null }>("SELECT region, approved_by FROM deployments WHERE component = 'hello-api' AND version = '1.1.0' ORDER BY started_at");
-  t.deepEqual(approvals, [{ region: 'us-east', approved_by: null }, { region: 'eu-west', approved_by: 'cab-chair' }], 'the wave after the gate records who approved it');
+  const { rows: approvals } = await pool.query<{ region: string; approved_by: string | null }>(
+    "SELECT region, approved_by FROM deployments WHERE component = 'hello-api' AND version = '1.1.0' ORDER BY started_at",
+  );
+  t.deepEqual(
+    approvals,
+    [
+      { region: 'us-east', approved_by: null },
+      { region: 'eu-west', approved_by: 'cab-chair' },
+    ],
+    'the wave after the gate records who approved it',
+  );
 
   const late = await deploy({ component: 'hello-api', version: '1.2.0', approvalTimeoutSeconds: 2 });
   t.is(late.status, 202);
@@ -326,7 +421,9 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   t.false(lo.ok);
   t.regex(lo.error ?? '', /approval gate: no approval within 2s before eu-west/);
   t.regex(lo.error ?? '', /rolled back us-east to 1\.1\.0/);
-  const { rows: reverted } = await pool.query<{ region: string; kind: string; status: string }>("SELECT region, kind, status FROM deployments WHERE component = 'hello-api' AND version = '1.2.0' ORDER BY started_at");
+  const { rows: reverted } = await pool.query<{ region: string; kind: string; status: string }>(
+    "SELECT region, kind, status FROM deployments WHERE component = 'hello-api' AND version = '1.2.0' ORDER BY started_at",
+  );
   t.deepEqual(reverted, [{ region: 'us-east', kind: 'deploy', status: 'rolled_back' }], "the canary's deploy of 1.2.0 succeeded, then was rolled back");
 });
 
@@ -339,7 +436,11 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   const { count: runsBefore } = await client.workflow.count('Component = "hello-api"');
   const plan = await cli(['deploy', 'hello-api', '3.0.0', '--env', 'production', '--plan', '--json']);
   t.is(plan.code, 0, plan.stderr);
-  const p = JSON.parse(plan.stdout) as { waves: string[][]; changes: { region: string; from: string | null; to: string }[]; puppetNoop: Record<string, { noop: boolean; outOfSync: number; changed: number; exitCode: number }> };
+  const p = JSON.parse(plan.stdout) as {
+    waves: string[][];
+    changes: { region: string; from: string | null; to: string }[];
+    puppetNoop: Record<string, { noop: boolean; outOfSync: number; changed: number; exitCode: number }>;
+  };
   t.deepEqual(p.waves, [['us-east'], ['eu-west']]);
   for (const region of ['us-east', 'eu-west']) {
     t.true(p.puppetNoop[region].noop);
@@ -347,21 +448,41 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
     t.true(p.puppetNoop[region].outOfSync >= 1, 'but shows what would change (the version in config.yaml)');
   }
   t.false(fs.readFileSync(path.join(config.dataDir, 'deployments', 'production', 'us-east', 'hello-api', 'config.yaml'), 'utf8').includes('3.0.0'));
-  t.deepEqual(p.changes, [{ region: 'us-east', from: '1.1.0', to: '3.0.0' }, { region: 'eu-west', from: '1.1.0', to: '3.0.0' }]);
+  t.deepEqual(p.changes, [
+    { region: 'us-east', from: '1.1.0', to: '3.0.0' },
+    { region: 'eu-west', from: '1.1.0', to: '3.0.0' },
+  ]);
   t.is((await records('hello-api')).length, before);
   t.is((await client.workflow.count('Component = "hello-api"')).count, runsBefore);
   // A role that the module path does not have is reported by the plan, before any deploy.
-  const missingRole = await http<{ puppetNoop: Record<string, { error?: string }> }>('POST', '/api/v1/deployments', { environment: 'production', component: 'auth-service', version: '9.0.0', plan: true });
+  const missingRole = await http<{ puppetNoop: Record<string, { error?: string }> }>('POST', '/api/v1/deployments', {
+    environment: 'production',
+    component: 'auth-service',
+    version: '9.0.0',
+    plan: true,
+  });
   t.is(missingRole.status, 200, JSON.stringify(missingRole.body));
-  t.regex(Object.values(missingRole.body.puppetNoop)[0]?.error ?? '', /puppet role role::auth_service is not in the module path .*: expected role\/manifests\/auth_service\.pp/);
+  t.regex(
+    Object.values(missingRole.body.puppetNoop)[0]?.error ?? '',
+    /puppet role role::auth_service is not in the module path .*: expected role\/manifests\/auth_service\.pp/,
+  );
   const release = await cli(['release', '--env', 'production', '--plan', 'rt-web=1.0.0', 'rt-api=1.0.0', 'rt-db=1.0.0', 'rt-cache=1.0.0']);
   t.is(release.code, 0, release.stderr);
   t.regex(release.stdout, /wave 1: rt-cache, rt-db\nwave 2: rt-api\nwave 3: rt-web/);
-  t.regex(release.stdout, /rt-web eu-west: \(none\) → 1\.0\.0; puppet noop: \d+ of \d+ resources would change/, 'each region shows the version change and the puppet noop result');
+  t.regex(
+    release.stdout,
+    /rt-web eu-west: \(none\) → 1\.0\.0; puppet noop: \d+ of \d+ resources would change/,
+    'each region shows the version change and the puppet noop result',
+  );
 });
 
 test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {
-  const ok = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', { environment: 'production', components: { 'rt-web': '1.0.0', 'rt-api': '1.0.0', 'rt-db': '1.0.0', 'rt-cache': '1.0.0' }, health: FAST_HEALTH, maxParallel: 4 });
+  const ok = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', {
+    environment: 'production',
+    components: { 'rt-web': '1.0.0', 'rt-api': '1.0.0', 'rt-db': '1.0.0', 'rt-cache': '1.0.0' },
+    health: FAST_HEALTH,
+    maxParallel: 4,
+  });
   t.is(ok.status, 202, JSON.stringify(ok.body));
   t.deepEqual(ok.body.waves, [['rt-cache', 'rt-db'], ['rt-api'], ['rt-web']]);
   const o = await outcome(ok.body.id);
@@ -372,7 +493,11 @@ test.serial('a release train deploys in dependency order, independent components
   t.true(api.started_at >= db.finished_at && api.started_at >= cache.finished_at, 'rt-api waited for both');
   t.true(web.started_at >= api.finished_at, 'rt-web waited for rt-api');
 
-  const bad = await http<{ id: string }>('POST', '/api/v1/releases', { environment: 'production', components: { 'rt-web': '1.1.0', 'rt-api': '1.1.0', 'rt-db': '1.1.0-bad', 'rt-cache': '1.1.0' }, health: FAST_HEALTH });
+  const bad = await http<{ id: string }>('POST', '/api/v1/releases', {
+    environment: 'production',
+    components: { 'rt-web': '1.1.0', 'rt-api': '1.1.0', 'rt-db': '1.1.0-bad', 'rt-cache': '1.1.0' },
+    health: FAST_HEALTH,
+  });
   const bo = await outcome(bad.body.id);
   t.false(bo.ok);
   t.regex(bo.error ?? '', /rt-api skipped \(rt-db failed\)/);
@@ -392,20 +517,30 @@ test('the Sensu client speaks the documented API (against the STUB) and reports 
 });
 
 test.serial('a cancelled release train ends cancelled: its running deploy is cancelled and nothing after it starts', async (t) => {
-  const r = await http<{ id: string }>('POST', '/api/v1/releases', { environment: 'production', components: { 'rt-db': '3.0.0', 'rt-api': '3.0.0' }, health: FAST_HEALTH, maxParallel: 1 });
+  const r = await http<{ id: string }>('POST', '/api/v1/releases', {
+    environment: 'production',
+    components: { 'rt-db': '3.0.0', 'rt-api': '3.0.0' },
+    health: FAST_HEALTH,
+    maxParallel: 1,
+  });
   t.is(r.status, 202, JSON.stringify(r.body));
   await eventually(async () => (await records('rt-db')).some((x) => x.version === '3.0.0'), 'the rt-db deploy of the release to start');
   const handle = (await temporalClient()).workflow.getHandle(r.body.id);
   await handle.cancel();
   await t.throwsAsync(handle.result());
   t.is((await handle.describe()).status.name, 'CANCELLED');
-  t.deepEqual((await records('rt-api')).filter((x) => x.version === '3.0.0'), [], 'rt-api, which depends on rt-db, never started');
+  t.deepEqual(
+    (await records('rt-api')).filter((x) => x.version === '3.0.0'),
+    [],
+    'rt-api, which depends on rt-db, never started',
+  );
 });
 
 test.serial('a release of everything changed since a tag picks the components whose repositories moved, in dependency order', async (t) => {
   // Component repositories as local git repositories (file://): rt-db and rt-api get commits after v1.
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-since-'));
-  const git = (cwd: string, ...args: string[]) => spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd, encoding: 'utf8' });
+  const git = (cwd: string, ...args: string[]) =>
+    spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd, encoding: 'utf8' });
   const repos: Record<string, string> = {};
   for (const name of ['rt-db', 'rt-cache', 'rt-api', 'rt-web']) {
     const dir = path.join(root, name);
@@ -428,13 +563,20 @@ test.serial('a release of everything changed since a tag picks the components wh
   fs.writeFileSync(path.join(sotDir, 'since.yaml'), `environments:\n  - name: production\nregions:\n  - name: us-east\n  - name: eu-west\n${defs}`);
   const applied = await cli(['sot', 'apply', sotDir]);
   t.is(applied.code, 0, applied.stderr);
-  t.deepEqual((await http<{ components: { name: string }[] }>('GET', '/api/v1/components')).body.components.map((c) => c.name), ['rt-api', 'rt-cache', 'rt-db', 'rt-web']);
+  t.deepEqual(
+    (await http<{ components: { name: string }[] }>('GET', '/api/v1/components')).body.components.map((c) => c.name),
+    ['rt-api', 'rt-cache', 'rt-db', 'rt-web'],
+  );
 
   const plan = await cli(['release', '--since', 'v1', '--env', 'production', '--plan']);
   t.is(plan.code, 0, plan.stderr);
   t.regex(plan.stdout, /wave 1: rt-db@v1-1-g[0-9a-f]+\nwave 2: rt-api@v1-1-g[0-9a-f]+\n/);
   t.regex(plan.stdout, /unchanged since v1: rt-cache, rt-web/);
-  const started = await http<{ id: string; versions: Record<string, string> }>('POST', '/api/v1/releases', { environment: 'production', sinceTag: 'v1', health: FAST_HEALTH });
+  const started = await http<{ id: string; versions: Record<string, string> }>('POST', '/api/v1/releases', {
+    environment: 'production',
+    sinceTag: 'v1',
+    health: FAST_HEALTH,
+  });
   t.is(started.status, 202);
   const o = await outcome(started.body.id);
   t.true(o.ok, o.error);

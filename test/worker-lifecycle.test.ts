@@ -67,7 +67,10 @@ const HISTORIES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 test('recorded histories replay against the current workflow code (no non-determinism)', async (t) => {
   const files = fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
   t.true(files.length >= 3, 'success, failure and cancellation histories are kept');
-  const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8')) as object }));
+  const histories = files.map((f) => ({
+    workflowId: f.replace(/\.json$/, ''),
+    history: JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8')) as object,
+  }));
   const results = Worker.runReplayHistories({ workflowBundle: { codePath: WORKFLOW_BUNDLE } }, histories);
   let count = 0;
   for await (const r of results) {
@@ -81,7 +84,8 @@ test('a run started by a worker that then dies is not lost: another worker of th
   const region = `failover-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-failover-'));
   const env = { ...process.env, STACKWIRE_REGIONS: region };
-  const start = (name: string) => startService({ name, command: NODE, args: [WORKER_ENTRY, '--region', region], env, ready: /worker ready/, output: path.join(dir, `${name}.log`) });
+  const start = (name: string) =>
+    startService({ name, command: NODE, args: [WORKER_ENTRY, '--region', region], env, ready: /worker ready/, output: path.join(dir, `${name}.log`) });
   const first = await start('first');
   const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
   const pidfile = path.join(dir, 'pids');

@@ -17,7 +17,6 @@ import { SensuClient } from '../lib/sensu.js';
 import { createLogger } from '../lib/logger.js';
 import { installRuntime } from '../lib/temporal-runtime.js';
 
-
 const HELP = `Usage: stackwire-worker (--region <name> | --orchestrator) [--json]
 
 Runs one Stackwire worker process.
@@ -33,7 +32,9 @@ SIGTERM or SIGINT stops polling and lets running activities finish within the gr
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseArgs({ options: { region: { type: 'string' }, orchestrator: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    args = parseArgs({
+      options: { region: { type: 'string' }, orchestrator: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (err) {
     process.stderr.write(`stackwire-worker: ${(err as Error).message}\n\n${HELP}\n`);
     return 2;
@@ -50,7 +51,9 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const region = values.region;
   if (region !== undefined && !config.regions.includes(region)) {
-    process.stderr.write(`stackwire-worker: region ${JSON.stringify(region)} is not configured. Configured regions (STACKWIRE_REGIONS): ${config.regions.join(', ')}.\n`);
+    process.stderr.write(
+      `stackwire-worker: region ${JSON.stringify(region)} is not configured. Configured regions (STACKWIRE_REGIONS): ${config.regions.join(', ')}.\n`,
+    );
     return 2;
   }
   const role = region ?? 'orchestrator';

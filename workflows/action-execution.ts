@@ -56,7 +56,12 @@ export function failureReason(err: unknown): string {
 }
 
 /** Records the outcome when the activity could not (cancelled before it started, worker lost). */
-export async function recordUnfinished(acts: Pick<Activities, 'recordExecutionOutcome'>, input: RunActionInput, status: 'failed' | 'cancelled', error: string): Promise<void> {
+export async function recordUnfinished(
+  acts: Pick<Activities, 'recordExecutionOutcome'>,
+  input: RunActionInput,
+  status: 'failed' | 'cancelled',
+  error: string,
+): Promise<void> {
   await CancellationScope.nonCancellable(() =>
     acts.recordExecutionOutcome({
       executionId: input.executionId,
@@ -94,7 +99,7 @@ export async function actionExecution(input: ActionExecutionInput): Promise<RunA
     }
     setCurrentDetails(`${summary}: failed: ${reason}`);
     await recordUnfinished(bookkeeping, input, 'failed', reason);
-    const details = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.details ?? [] : [];
+    const details = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.details ?? []) : [];
     throw ApplicationFailure.nonRetryable(`${input.action.name} failed on ${input.region}: ${reason}`, 'ActionFailed', ...details);
   }
 }

@@ -38,8 +38,14 @@ export const approveUpdate = defineUpdate<{ approvedBy: string }, [{ actor: stri
 export const rejectUpdate = defineUpdate<{ rejectedBy: string }, [{ actor: string; reason?: string }]>('rejectGate');
 export const deployStatusQuery = defineQuery<{ phase: string; waves: string[][]; done: string[]; awaitingApproval: boolean }>('status');
 
-
-function runRegion(req: DeployRequest, snapshot: ComponentSnapshot, region: string, version: string, kind: 'deploy' | 'rollback', approvedBy?: string): Promise<RegionDeployResult> {
+function runRegion(
+  req: DeployRequest,
+  snapshot: ComponentSnapshot,
+  region: string,
+  version: string,
+  kind: 'deploy' | 'rollback',
+  approvedBy?: string,
+): Promise<RegionDeployResult> {
   const input: RegionDeployInput = {
     deploymentId: req.deploymentId,
     recordId: `${req.deploymentId}.${region}.${kind}`,
@@ -109,13 +115,22 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
 
   // The snapshot is read by a worker of the first region and carried in history: the run is pinned to it.
   const firstRegion = req.canary ?? req.regions?.[0];
-  const snapshotActs = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownComponent', 'NotPlaced', 'UnknownAction'] }, taskQueue: regionTaskQueue(firstRegion ?? 'unset'), summary: 'read the source of truth' });
+  const snapshotActs = proxyActivities<Activities>({
+    startToCloseTimeout: '1m',
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownComponent', 'NotPlaced', 'UnknownAction'] },
+    taskQueue: regionTaskQueue(firstRegion ?? 'unset'),
+    summary: 'read the source of truth',
+  });
   if (!firstRegion) throw ApplicationFailure.nonRetryable('the deploy request names no region to read the source of truth from', 'BadRequest');
   setCurrentDetails(phase);
   const snapshot = await snapshotActs.loadDeploySnapshot({ component: req.component, environment: req.environment });
   const regions = req.regions ?? snapshot.regions;
   const unplaced = regions.filter((r) => !snapshot.regions.includes(r));
-  if (unplaced.length) throw ApplicationFailure.nonRetryable(`${req.component} is not placed in ${unplaced.join(', ')} for ${req.environment} (it runs in ${snapshot.regions.join(', ')})`, 'NotPlaced');
+  if (unplaced.length)
+    throw ApplicationFailure.nonRetryable(
+      `${req.component} is not placed in ${unplaced.join(', ')} for ${req.environment} (it runs in ${snapshot.regions.join(', ')})`,
+      'NotPlaced',
+    );
   const canary = req.canary ?? regions[0];
   const rest = regions.filter((r) => r !== canary);
   waves = rest.length ? [[canary], rest] : [[canary]];
@@ -130,8 +145,16 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
         setCurrentDetails(phase);
         const decided = await condition(() => approval !== undefined || rejection !== undefined, `${req.approval.timeoutSeconds}s`);
         awaitingApproval = false;
-        if (!decided) throw ApplicationFailure.nonRetryable(`approval gate: no approval within ${req.approval.timeoutSeconds}s before ${wave.join(', ')}`, 'ApprovalTimedOut');
-        if (rejection) throw ApplicationFailure.nonRetryable(`approval gate: rejected by ${rejection.actor}${rejection.reason ? `: ${rejection.reason}` : ''}`, 'ApprovalRejected');
+        if (!decided)
+          throw ApplicationFailure.nonRetryable(
+            `approval gate: no approval within ${req.approval.timeoutSeconds}s before ${wave.join(', ')}`,
+            'ApprovalTimedOut',
+          );
+        if (rejection)
+          throw ApplicationFailure.nonRetryable(
+            `approval gate: rejected by ${rejection.actor}${rejection.reason ? `: ${rejection.reason}` : ''}`,
+            'ApprovalRejected',
+          );
       }
       phase = `wave ${i + 1}/${waves.length}: ${wave.join(', ')}`;
       setCurrentDetails(`${req.component} ${req.version} → ${req.environment}: ${phase}`);
@@ -149,7 +172,9 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
     phase = back.length ? `rolling back ${back.join(', ')}` : 'failed (nothing to roll back to)';
     setCurrentDetails(`${req.component}: ${reason}; ${phase}`);
     // Even a cancelled deploy puts back what it changed.
-    const rollbacks = await CancellationScope.nonCancellable(() => Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback'))));
+    const rollbacks = await CancellationScope.nonCancellable(() =>
+      Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback'))),
+    );
     const rbFailed = rollbacks.flatMap((s, j) => (s.status === 'rejected' ? [`rollback of ${back[j]} failed: ${failureReason(s.reason)}`] : []));
     // Regions that never ran an earlier version keep the new one: say so rather than imply a full rollback.
     const kept = touched.filter((r) => !snapshot.previousVersions[r] && done.includes(r));
@@ -160,5 +185,13 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
   }
   phase = 'done';
   setCurrentDetails(`${req.component} ${req.version} → ${req.environment}: done in ${regions.join(', ')}`);
-  return { deploymentId: req.deploymentId, component: req.component, version: req.version, environment: req.environment, waves, regions: results, ...(approval ? { approvedBy: approval.actor } : {}) };
+  return {
+    deploymentId: req.deploymentId,
+    component: req.component,
+    version: req.version,
+    environment: req.environment,
+    waves,
+    regions: results,
+    ...(approval ? { approvedBy: approval.actor } : {}),
+  };
 }

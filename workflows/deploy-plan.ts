@@ -15,7 +15,12 @@ export interface DeployPlanInput {
 }
 
 export async function deployPlan(input: DeployPlanInput): Promise<PuppetSummary> {
-  const { puppetApply } = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] }, summary: `puppet apply --noop ${input.role}` });
+  const { puppetApply } = proxyActivities<Activities>({
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: '30s',
+    retry: { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] },
+    summary: `puppet apply --noop ${input.role}`,
+  });
   setCurrentDetails(`${input.region}: puppet noop for ${input.component} ${input.version}`);
   return puppetApply({ component: input.component, role: input.role, hiera: input.hiera, version: input.version, environment: input.environment, noop: true });
 }

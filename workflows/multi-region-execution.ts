@@ -34,10 +34,16 @@ export async function multiRegionExecution(input: MultiRegionInput): Promise<Mul
   const out: MultiRegionResult = { executionId: input.executionId, regions: {} };
   settled.forEach((s, i) => {
     const region = input.runs[i].region;
-    out.regions[region] = s.status === 'fulfilled' ? { status: 'succeeded', result: s.value } : { status: 'failed', error: (s.reason as Error & { cause?: Error }).cause?.message ?? String(s.reason) };
+    out.regions[region] =
+      s.status === 'fulfilled'
+        ? { status: 'succeeded', result: s.value }
+        : { status: 'failed', error: (s.reason as Error & { cause?: Error }).cause?.message ?? String(s.reason) };
   });
-  const failed = Object.entries(out.regions).filter(([, r]) => r.status === 'failed').map(([r]) => r);
+  const failed = Object.entries(out.regions)
+    .filter(([, r]) => r.status === 'failed')
+    .map(([r]) => r);
   setCurrentDetails(failed.length ? `failed in ${failed.join(', ')}` : `succeeded in ${input.regions.join(', ')}`);
-  if (failed.length) throw ApplicationFailure.nonRetryable(`failed in ${failed.join(', ')}: ${failed.map((r) => out.regions[r].error).join('; ')}`, 'ActionFailed', out);
+  if (failed.length)
+    throw ApplicationFailure.nonRetryable(`failed in ${failed.join(', ')}: ${failed.map((r) => out.regions[r].error).join('; ')}`, 'ActionFailed', out);
   return out;
 }

@@ -14,12 +14,37 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
   const { snapshot: s, region, version, environment, kind } = input;
   const label = `${region}: ${kind === 'rollback' ? 'rolling back' : 'deploying'} ${s.name} ${version}`;
   const quick = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
-  const puppet = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] }, summary: `puppet apply ${s.puppetRole ?? ''} (${s.name} ${version})` });
-  const checks = proxyActivities<Activities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadCheck'] }, summary: `checks of ${s.name}` });
+  const puppet = proxyActivities<Activities>({
+    startToCloseTimeout: '15m',
+    heartbeatTimeout: '30s',
+    retry: { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] },
+    summary: `puppet apply ${s.puppetRole ?? ''} (${s.name} ${version})`,
+  });
+  const checks = proxyActivities<Activities>({
+    startToCloseTimeout: '5m',
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadCheck'] },
+    summary: `checks of ${s.name}`,
+  });
   const { workflowId, runId } = workflowInfo();
   const record = (status: 'running' | 'succeeded' | 'failed', reason: string | null, puppetSummary: PuppetSummary | null) =>
     CancellationScope.nonCancellable(() =>
-      quick.recordDeployment({ id: input.recordId, component: s.name, version, environment, region, kind, status, previousVersion: input.previousVersion, actor: input.actor, trigger: input.trigger, workflowId, runId, reason, puppet: puppetSummary, approvedBy: input.approvedBy ?? null }),
+      quick.recordDeployment({
+        id: input.recordId,
+        component: s.name,
+        version,
+        environment,
+        region,
+        kind,
+        status,
+        previousVersion: input.previousVersion,
+        actor: input.actor,
+        trigger: input.trigger,
+        workflowId,
+        runId,
+        reason,
+        puppet: puppetSummary,
+        approvedBy: input.approvedBy ?? null,
+      }),
     );
   let step = 'record';
   let silences: string[] = [];
@@ -29,7 +54,14 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     step = 'silence checks';
     setCurrentDetails(`${label}: silencing ${s.checks.length} check(s)`);
     // A rollback goes on even when Sensu cannot be reached.
-    silences = await quick.sensuSilence({ component: s.name, environment, checks: s.checks, reason: `${kind} ${s.name} ${version} by ${input.actor}`, actor: input.actor, bestEffort: kind === 'rollback' });
+    silences = await quick.sensuSilence({
+      component: s.name,
+      environment,
+      checks: s.checks,
+      reason: `${kind} ${s.name} ${version} by ${input.actor}`,
+      actor: input.actor,
+      bestEffort: kind === 'rollback',
+    });
 
     const action = kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
     if (action) {
@@ -71,9 +103,15 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
         const failing = results.filter((r) => r.status !== 0);
         if (failing.length === 0) break;
         const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-        setCurrentDetails(`${label}: waiting for ${failing.map((f) => f.name).join(', ')} healthy, ${byTime ? `attempt ${attempts}, ${left}s left` : `${attempts}/${maxAttempts}`}`);
+        setCurrentDetails(
+          `${label}: waiting for ${failing.map((f) => f.name).join(', ')} healthy, ${byTime ? `attempt ${attempts}, ${left}s left` : `${attempts}/${maxAttempts}`}`,
+        );
         const over = byTime ? Date.now() + input.health.intervalSeconds * 1000 > deadline : attempts >= maxAttempts;
-        if (over) throw ApplicationFailure.nonRetryable(`not healthy ${byTime ? `within ${input.health.timeoutSeconds}s (${attempts} attempts)` : `after ${attempts} attempts`}: ${failing.map((f) => `${f.name}: ${f.output}`).join('; ')}`, 'Unhealthy');
+        if (over)
+          throw ApplicationFailure.nonRetryable(
+            `not healthy ${byTime ? `within ${input.health.timeoutSeconds}s (${attempts} attempts)` : `after ${attempts} attempts`}: ${failing.map((f) => `${f.name}: ${f.output}`).join('; ')}`,
+            'Unhealthy',
+          );
         await sleep(`${input.health.intervalSeconds}s`);
       }
     }

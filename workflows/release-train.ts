@@ -3,7 +3,17 @@
  * components in parallel (bounded), each a deployComponent child; when one fails, everything that
  * depends on it is not started.
  */
-import { ApplicationFailure, CancellationScope, CancelledFailure, ParentClosePolicy, executeChild, isCancellation, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  ParentClosePolicy,
+  executeChild,
+  isCancellation,
+  patched,
+  setCurrentDetails,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { SearchAttributes, deploymentWorkflowId, legacyDeploymentWorkflowId } from '../common/constants.js';
 import { closure, dependencyWaves, invert } from '../common/graph.js';
 import type { DeployResult } from '../common/deploy.js';
@@ -41,7 +51,18 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
   const deployOf = (c: string) => {
     const deployId = patched('deploy-id-dots') ? deploymentWorkflowId : legacyDeploymentWorkflowId;
     return executeChild(deployComponent, {
-      args: [{ deploymentId: `${deployId(c, input.environment)}-${workflowInfo().workflowId}`, component: c, version: input.versions[c], environment: input.environment, canary: input.firstRegion[c], actor: input.actor, trigger: input.trigger, ...(input.health ? { health: input.health } : {}) }],
+      args: [
+        {
+          deploymentId: `${deployId(c, input.environment)}-${workflowInfo().workflowId}`,
+          component: c,
+          version: input.versions[c],
+          environment: input.environment,
+          canary: input.firstRegion[c],
+          actor: input.actor,
+          trigger: input.trigger,
+          ...(input.health ? { health: input.health } : {}),
+        },
+      ],
       workflowId: deployId(c, input.environment),
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       staticSummary: `deploy ${c} ${input.versions[c]} to ${input.environment} (release ${input.releaseId})`,
@@ -75,7 +96,7 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
         const deps = edges.get(c) ?? [];
         const bad = deps.find((d) => outcome[d] && outcome[d].status !== 'succeeded');
         if (bad) {
-          outcome[c] = { status: 'skipped', reason: outcome[bad].status === 'failed' ? `${bad} failed` : outcome[bad].reason ?? `${bad} was skipped` };
+          outcome[c] = { status: 'skipped', reason: outcome[bad].status === 'failed' ? `${bad} failed` : (outcome[bad].reason ?? `${bad} was skipped`) };
           pending.delete(c);
           continue;
         }
@@ -96,12 +117,18 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
             .finally(() => running.delete(c)),
         );
       }
-      setCurrentDetails(`${input.environment}: deploying ${[...running.keys()].join(', ') || '-'}; ${Object.keys(outcome).length}/${Object.keys(input.versions).length} done`);
+      setCurrentDetails(
+        `${input.environment}: deploying ${[...running.keys()].join(', ') || '-'}; ${Object.keys(outcome).length}/${Object.keys(input.versions).length} done`,
+      );
       if (running.size === 0) break;
       await Promise.race(running.values());
     }
     if (cancelled) {
-      setCurrentDetails(`${input.environment}: cancelled; ${Object.entries(outcome).map(([c, o]) => `${c} ${o.status}`).join(', ')}`);
+      setCurrentDetails(
+        `${input.environment}: cancelled; ${Object.entries(outcome)
+          .map(([c, o]) => `${c} ${o.status}`)
+          .join(', ')}`,
+      );
       throw new CancelledFailure(`release ${input.releaseId} was cancelled`);
     }
   } else {
@@ -128,7 +155,11 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
   const result = { releaseId: input.releaseId, waves, outcome };
   if (failed.length) {
     setCurrentDetails(`${input.environment}: ${failed.map(([c, o]) => `${c} ${o.status}`).join(', ')}`);
-    throw ApplicationFailure.nonRetryable(`release ${input.releaseId}: ${failed.map(([c, o]) => `${c} ${o.status}${o.reason ? ` (${o.reason})` : ''}`).join('; ')}`, 'ReleaseFailed', result);
+    throw ApplicationFailure.nonRetryable(
+      `release ${input.releaseId}: ${failed.map(([c, o]) => `${c} ${o.status}${o.reason ? ` (${o.reason})` : ''}`).join('; ')}`,
+      'ReleaseFailed',
+      result,
+    );
   }
   setCurrentDetails(`${input.environment}: all ${Object.keys(outcome).length} components deployed`);
   return result;
