@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 const nodeModules = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'scripts/bootstrap.js', 'bin/**', 'examples/**'] },
+  { ignores: ['.dependency-cruiser.cjs', 'dist/**', 'node_modules/**', '.data/**', 'scripts/bootstrap.js', 'bin/**', 'examples/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
@@ -17,7 +17,22 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment only in lib/config.ts.' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='query'][callee.object.name=/^(pool|client|db)$/]",
+          message: 'SQL lives in db/: call a typed function of db/<table family>.ts instead.',
+        },
+        {
+          selector: "CallExpression[callee.property.name='query'][callee.object.property.name=/^(pool|client|db)$/]",
+          message: 'SQL lives in db/: call a typed function of db/<table family>.ts instead.',
+        },
+      ],
     },
+  },
+  {
+    files: ['db/**/*.ts', 'test/**/*.ts', 'scripts/*.ts', 'bench/**/*.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['lib/config.ts', 'scripts/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],

@@ -13,6 +13,7 @@ import { parse as parseShellWords } from 'shell-quote';
 import YAML from 'yaml';
 import { substitute, type CheckResult, type CheckSpec, type ComponentSnapshot, type PuppetSummary } from '../common/deploy.js';
 import { getCurrentAction } from '../db/actions.js';
+import { currentVersions, recordDeployment, type DeploymentRecordInput } from '../db/deployments.js';
 import type { Pool } from '../db/pool.js';
 import { getComponent } from '../db/sot.js';
 import type { Logger } from '../lib/logger.js';
@@ -118,12 +119,8 @@ export function createDeployActivities(deps: DeployDeps) {
       if (!c) throw ApplicationFailure.nonRetryable(`no component named ${req.component} in the source of truth`, 'UnknownComponent');
       const regions = c.placements[req.environment];
       if (!regions?.length) throw ApplicationFailure.nonRetryable(`${req.component} is not placed in environment ${req.environment}`, 'NotPlaced');
-      const { rows } = await deps.pool.query<{ region: string; version: string }>(
-        `SELECT DISTINCT ON (region) region, version FROM deployments
-         WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC`,
-        [req.component, req.environment],
-      );
-      const previous = Object.fromEntries(regions.map((r) => [r, rows.find((x) => x.region === r)?.version ?? null]));
+      const running = await currentVersions(deps.pool, req.component, req.environment);
+      const previous = Object.fromEntries(regions.map((r) => [r, running.get(r) ?? null]));
       const deployAction = c.actions.deploy ? await getCurrentAction(deps.pool, c.actions.deploy) : undefined;
       if (c.actions.deploy && !deployAction)
         throw ApplicationFailure.nonRetryable(`${req.component}'s deploy action ${c.actions.deploy} is not in the catalog`, 'UnknownAction');
@@ -381,54 +378,8 @@ export function createDeployActivities(deps: DeployDeps) {
       }
     },
 
-    async recordDeployment(r: {
-      id: string;
-      component: string;
-      version: string;
-      environment: string;
-      region: string;
-      kind: 'deploy' | 'rollback';
-      status: 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'cancelled';
-      previousVersion: string | null;
-      actor: string;
-      trigger: string;
-      workflowId: string;
-      runId: string;
-      reason?: string | null;
-      puppet?: PuppetSummary | null;
-      approvedBy?: string | null;
-    }): Promise<void> {
-      await deps.pool.query(
-        `INSERT INTO deployments (id, component, version, environment, region, kind, status, previous_version, actor, trigger, workflow_id, run_id, reason, puppet_summary, approved_by, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $7 = 'running' THEN NULL ELSE now() END)
-         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
-           puppet_summary = COALESCE(EXCLUDED.puppet_summary, deployments.puppet_summary), finished_at = EXCLUDED.finished_at`,
-        [
-          r.id,
-          r.component,
-          r.version,
-          r.environment,
-          r.region,
-          r.kind,
-          r.status,
-          r.previousVersion,
-          r.actor,
-          r.trigger,
-          r.workflowId,
-          r.runId,
-          r.reason ?? null,
-          r.puppet ? JSON.stringify(r.puppet) : null,
-          r.approvedBy ?? null,
-        ],
-      );
-      // A successful rollback (<deployment>.<region>.rollback) marks the region's deploy of this run
-      // (<deployment>.<region>.deploy) rolled_back: it succeeded, but it is no longer what runs there.
-      if (r.kind === 'rollback' && r.status === 'succeeded' && r.id.endsWith('.rollback')) {
-        await deps.pool.query("UPDATE deployments SET status = 'rolled_back', reason = COALESCE(reason, $2) WHERE id = $1 AND status = 'succeeded'", [
-          `${r.id.slice(0, -'.rollback'.length)}.deploy`,
-          `rolled back to ${r.version} after the deploy failed elsewhere`,
-        ]);
-      }
+    async recordDeployment(r: DeploymentRecordInput): Promise<void> {
+      await recordDeployment(deps.pool, r);
     },
   };
 }

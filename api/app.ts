@@ -2,6 +2,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { actionsRouter } from './actions.js';
 import { ApiError } from './errors.js';
+import { ping } from '../db/pool.js';
 import { executionsRouter, type ApiDeps } from './executions.js';
 import { packsRouter } from './packs.js';
 import { componentsRouter } from './components.js';
@@ -14,7 +15,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use((req, res, next) => (req.path === '/api/v1/blobs' || req.path === '/api/v1/sot/apply' ? next() : express.json({ limit: '1mb' })(req, res, next)));
 
   app.get('/healthz', async (_req, res) => {
-    await deps.pool.query('SELECT 1');
+    await ping(deps.pool);
     res.json({ status: 'ok', regions: deps.config.regions, namespace: deps.config.temporal.namespace });
   });
   app.use('/api/v1/actions', actionsRouter(deps));

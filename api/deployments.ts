@@ -10,6 +10,7 @@ import proto from '@temporalio/proto';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { closure, dependencyWaves } from '../common/graph.js';
+import { currentVersions, deploymentRecords, listDeployments } from '../db/deployments.js';
 import { dependencyEdges, getComponent, listComponents } from '../db/sot.js';
 import type { Component } from '../sot/definitions.js';
 import { ApiError } from './errors.js';
@@ -121,11 +122,8 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     regions: string[],
     version: string,
   ): Promise<{ region: string; from: string | null; to: string }[]> {
-    const { rows } = await pool.query<{ region: string; version: string }>(
-      "SELECT DISTINCT ON (region) region, version FROM deployments WHERE component = $1 AND environment = $2 AND status = 'succeeded' ORDER BY region, finished_at DESC",
-      [component, environment],
-    );
-    return regions.map((r) => ({ region: r, from: rows.find((x) => x.region === r)?.version ?? null, to: version }));
+    const running = await currentVersions(pool, component, environment);
+    return regions.map((r) => ({ region: r, from: running.get(r) ?? null, to: version }));
   }
 
   router.post('/deployments', async (req, res) => {
@@ -208,12 +206,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const environment = typeof req.query.environment === 'string' ? req.query.environment : null;
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'invalid_request', 'limit is a whole number from 1 to 1000.');
-    const { rows } = await pool.query(
-      `SELECT id, component, version, environment, region, kind, status, previous_version AS "previousVersion", actor, trigger, workflow_id AS "workflowId",
-              reason, puppet_summary AS "puppet", approved_by AS "approvedBy", started_at AS "startedAt", finished_at AS "finishedAt"
-       FROM deployments WHERE ($1::text IS NULL OR component = $1) AND ($2::text IS NULL OR environment = $2) ORDER BY started_at DESC LIMIT $3`,
-      [component, environment, limit],
-    );
+    const rows = await listDeployments(pool, { component: component ?? undefined, environment: environment ?? undefined, limit });
     res.json({ deployments: rows });
   });
 
@@ -239,10 +232,16 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       });
     // This run's region records only (ids are <deploymentId>.<region>.<kind>; names hold no LIKE wildcards).
     const deploymentId = typeof desc.memo?.deploymentId === 'string' ? desc.memo.deploymentId : id;
-    const { rows } = await pool.query(
-      'SELECT id, region, kind, version, status, reason, puppet_summary AS puppet, approved_by AS "approvedBy" FROM deployments WHERE id LIKE $1 ORDER BY started_at',
-      [`${deploymentId}.%`],
-    );
+    const rows = (await deploymentRecords(pool, deploymentId)).map(({ id, region, kind, version, status, reason, puppet, approvedBy }) => ({
+      id,
+      region,
+      kind,
+      version,
+      status,
+      reason,
+      puppet,
+      approvedBy,
+    }));
     res.json({ id, type: desc.type, status: status.toLowerCase(), detail, error, records: rows });
   });
 

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { Router, json } from 'express';
 import { WorkflowFailedError } from '@temporalio/client';
 import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
-import { missingBlobs, sha256, storeBlobs, type ManifestEntry } from '../db/packs.js';
+import { listPacks, missingBlobs, sha256, storeBlobs, type ManifestEntry } from '../db/packs.js';
 import type { IngestReport, IngestRequest, IngestSource } from '../ingest/ingest.js';
 import { ApiError } from './errors.js';
 import type { ApiDeps } from './executions.js';
@@ -58,14 +58,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
   });
 
   router.get('/packs', async (_req, res) => {
-    const { rows } = await pool.query<{ name: string; source: unknown; current_version: number; updated_at: Date; actions: number }>(
-      `SELECT p.name, p.source, p.current_version, p.updated_at,
-              (SELECT count(*)::int FROM actions a WHERE a.pack = p.name AND a.is_current AND a.removed_at IS NULL) AS actions
-       FROM packs p ORDER BY p.name`,
-    );
-    res.json({
-      packs: rows.map((r) => ({ name: r.name, version: r.current_version, source: r.source, actions: r.actions, updatedAt: r.updated_at.toISOString() })),
-    });
+    res.json({ packs: await listPacks(pool) });
   });
 
   router.post('/packs/:pack/ingest', async (req, res) => {

@@ -4,8 +4,9 @@
  */
 import crypto from 'node:crypto';
 import type { PoolClient } from 'pg';
-import type { Pool } from './pool.js';
-import type { PackRef } from '../common/types.js';
+import type { ActionSpec, PackRef } from '../common/types.js';
+import { upsertActions, type UpsertOutcome } from './actions.js';
+import { inTransaction, type Pool } from './pool.js';
 
 export interface PackFile {
   path: string;
@@ -114,4 +115,38 @@ export async function loadPackVersion(db: Pool, ref: PackRef): Promise<{ manifes
 export async function loadBlobs(db: Pool, hashes: string[]): Promise<Map<string, Buffer>> {
   const blobs = await db.query<{ sha256: string; content: Buffer }>('SELECT sha256, content FROM blobs WHERE sha256 = ANY($1::text[])', [hashes]);
   return new Map(blobs.rows.map((b) => [b.sha256, b.content]));
+}
+
+/** Every pack with its current version, source and number of live actions. */
+export async function listPacks(db: Pool): Promise<{ name: string; version: number; source: unknown; actions: number; updatedAt: string }[]> {
+  const { rows } = await db.query<{ name: string; source: unknown; current_version: number; updated_at: Date; actions: number }>(
+    `SELECT p.name, p.source, p.current_version, p.updated_at,
+            (SELECT count(*)::int FROM actions a WHERE a.pack = p.name AND a.is_current AND a.removed_at IS NULL) AS actions
+     FROM packs p ORDER BY p.name`,
+  );
+  return rows.map((r) => ({ name: r.name, version: r.current_version, source: r.source, actions: r.actions, updatedAt: r.updated_at.toISOString() }));
+}
+
+/**
+ * The one way a pack version reaches the catalog (ingest, built-in registration): its files go to
+ * the blob store, then the version and its actions are recorded in one transaction; actions of the
+ * pack that are not in `actions` are marked removed.
+ */
+export async function registerPackVersion(
+  pool: Pool,
+  pack: string,
+  files: PackFile[],
+  source: Record<string, unknown>,
+  actions: Omit<ActionSpec, 'version' | 'packRef'>[],
+): Promise<{ packVersion: PackRef; outcomes: UpsertOutcome[] }> {
+  await storeBlobs(pool, files);
+  return inTransaction(pool, async (client) => {
+    const packVersion = await recordPackVersion(client, pack, manifestOf(files), source);
+    const outcomes = await upsertActions(
+      client,
+      actions.map((a) => ({ ...a, packRef: packVersion })),
+      { removeMissingFromPacks: [pack] },
+    );
+    return { packVersion, outcomes };
+  });
 }

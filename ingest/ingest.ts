@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActionSpec, PackRef } from '../common/types.js';
-import { packActions, upsertActions } from '../db/actions.js';
-import { currentPackManifest, loadBlobs, manifestOf, recordPackVersion, sha256, storeBlobs, type ManifestEntry, type PackFile } from '../db/packs.js';
+import { packActions } from '../db/actions.js';
+import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256, type ManifestEntry, type PackFile } from '../db/packs.js';
 import type { Pool } from '../db/pool.js';
 import { actionYaml, analyzePack, type IngestedAction, type Unsupported } from './analyze.js';
 import { walkTree } from './walk.js';
@@ -178,25 +178,16 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     };
     let packVersion: PackRef | undefined;
     if (req.mode === 'apply') {
-      await storeBlobs(deps.pool, files);
-      const client = await deps.pool.connect();
-      try {
-        await client.query('BEGIN');
-        packVersion = await recordPackVersion(client, req.pack, manifestOf(files), source);
-        const outcomes = await upsertActions(
-          client,
-          analysis.actions.map(({ framework: _f, ...a }) => ({ ...a, packDir: '', packRef: packVersion })),
-          { removeMissingFromPacks: [req.pack] },
-        );
-        await client.query('COMMIT');
-        const versions = new Map(outcomes.map((o) => [o.name, o.version]));
-        for (const c of changes) c.version = versions.get(c.name) ?? c.version;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      const registered = await registerPackVersion(
+        deps.pool,
+        req.pack,
+        files,
+        source,
+        analysis.actions.map(({ framework: _f, ...a }) => ({ ...a, packDir: '' })),
+      );
+      packVersion = registered.packVersion;
+      const versions = new Map(registered.outcomes.map((o) => [o.name, o.version]));
+      for (const c of changes) c.version = versions.get(c.name) ?? c.version;
     }
     changes.sort((a, b) => (a.name < b.name ? -1 : 1));
     const count = (k: ActionChange['change']) => changes.filter((c) => c.change === k).length;

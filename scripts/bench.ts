@@ -23,7 +23,7 @@ import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '.
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { startDevServer } from '../lib/dev-server.js';
 import { freePort, startService } from '../lib/services.js';
-import { NODE, WORKER_ENTRY, prepareDatabase } from '../lib/stack.js';
+import { NODE, WORKER_ENTRY, prepareDatabase } from './stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { analyserStats } from '../ingest/analyze.js';
 import { ingest } from '../ingest/ingest.js';

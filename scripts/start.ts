@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ConfigError, PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { startDevServer, waitForTemporal } from '../lib/dev-server.js';
-import { CLI_ENTRY, NODE, ensureSearchAttributes, prepareDatabase, startProcesses, type Processes } from '../lib/stack.js';
+import { CLI_ENTRY, NODE, ensureSearchAttributes, prepareDatabase, startProcesses, type Processes } from './stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js';
 import type { Service } from '../lib/services.js';

@@ -12,7 +12,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { EAGER_DISPATCH_FLAGS } from '../lib/dev-server.js';
-import { prepareDatabase, startProcesses, type Processes } from '../lib/stack.js';
+import { prepareDatabase, startProcesses, type Processes } from './stack.js';
 import { startService } from '../lib/services.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { newSecretKey } from '../lib/secrets.js';
@@ -60,16 +60,14 @@ async function main(): Promise<number> {
   let result = { passed: 0, failed: 0, skipped: 0, code: 1 as number | null };
   let lintFailed = false;
   try {
-    // Static checks first: ESLint (no-floating-promises, the workflow import fence) over the whole tree.
-    log('eslint …');
+    // Static checks first: ESLint (no-floating-promises, the workflow import fence, SQL only in db/),
+    // Prettier, and the layering of the top-level folders (dependency-cruiser): `npm run lint`.
+    log('lint (eslint, prettier, dependency rules) …');
     const lint = await new Promise<number | null>((resolve) => {
-      spawn(process.execPath, [path.join(PROJECT_ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' }).on(
-        'close',
-        resolve,
-      );
+      spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', '--silent', 'lint'], { cwd: PROJECT_ROOT, stdio: 'inherit' }).on('close', resolve);
     });
     lintFailed = lint !== 0;
-    log(lintFailed ? 'eslint: FAILED' : 'eslint: clean');
+    log(lintFailed ? 'lint: FAILED' : 'lint: clean');
 
     ensureSystemPackages(log, process.env); // puppet apply and the monitoring plugins the deploy tests run for real
     const cli = await obtainTemporalCli(config, process.env, log);

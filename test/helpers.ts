@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { CLI_ENTRY } from '../lib/stack.js';
+import { CLI_ENTRY } from '../lib/paths.js';
 import { PROJECT_ROOT, loadConfig, temporalAddress } from '../lib/config.js';
 
 export const config = loadConfig();

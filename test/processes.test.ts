@@ -1,7 +1,7 @@
 /** Start-up checks of the worker and API processes: bad configuration stops them with a clear message. */
 import { spawn } from 'node:child_process';
 import test from 'ava';
-import { API_ENTRY, WORKER_ENTRY } from '../lib/stack.js';
+import { API_ENTRY, WORKER_ENTRY } from '../lib/paths.js';
 
 function run(entry: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -232,9 +232,7 @@ async function outcome(id: string): Promise<{ ok: boolean; result?: Record<strin
   }
 }
 
-async function records(
-  component: string,
-): Promise<
+async function records(component: string): Promise<
   {
     region: string;
     kind: string;

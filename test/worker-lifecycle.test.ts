@@ -12,7 +12,7 @@ import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
 import type { ActionExecutionInput, ActionSpec } from '../common/types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { startService } from '../lib/services.js';
-import { NODE, WORKER_ENTRY } from '../lib/stack.js';
+import { NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { alive, eventually, http, temporalClient } from './helpers.js';
 

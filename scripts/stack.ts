@@ -10,16 +10,16 @@ import proto from '@temporalio/proto';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
-import { manifestOf, recordPackVersion, storeBlobs } from '../db/packs.js';
+import { registerPackVersion } from '../db/packs.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { walkTree } from '../ingest/walk.js';
-import { BUILTIN_ACTIONS } from './builtins.js';
-import { loadPack } from './packs.js';
-import { startService, type Service } from './services.js';
+import { BUILTIN_ACTIONS } from '../lib/builtins.js';
+import { loadPack } from '../lib/packs.js';
+import { startService, type Service } from '../lib/services.js';
 
-import { API_ENTRY, NODE, WORKER_ENTRY } from './paths.js';
+import { API_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
 
-export { API_ENTRY, CLI_ENTRY, NODE, WORKER_ENTRY } from './paths.js';
+export { API_ENTRY, CLI_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
 
 /** Registers Stackwire's search attributes on a cluster; a no-op for those that exist. */
 export async function ensureSearchAttributes(address: string, namespace: string): Promise<void> {
@@ -46,25 +46,7 @@ export async function registerPacks(pool: Pool, packDirs: string[]): Promise<Ups
   for (const dir of packDirs) {
     const { pack, actions } = loadPack(dir);
     const { files } = walkTree(dir);
-    await storeBlobs(pool, files);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const ref = await recordPackVersion(client, pack, manifestOf(files), { kind: 'metadata', location: dir });
-      out.push(
-        ...(await upsertActions(
-          client,
-          actions.map((a) => ({ ...a, packRef: ref })),
-          { removeMissingFromPacks: [pack] },
-        )),
-      );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    out.push(...(await registerPackVersion(pool, pack, files, { kind: 'metadata', location: dir }, actions)).outcomes);
   }
   return out;
 }
