@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
+import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { closure, dependencyWaves } from '../common/graph.js';
 import { currentVersions, deploymentRecords, listDeployments } from '../db/deployments.js';
@@ -16,6 +16,8 @@ import type { Component } from '../sot/definitions.js';
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
 import type { ApiDeps } from './executions.js';
+import { deployComponent, deployPlan, releaseSelection, releaseTrain } from '../workflows/index.js';
+import { approveUpdate, deployStatusQuery, rejectUpdate } from '../workflows/definitions.js';
 
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 const TAG_RE = /^[\w][\w./-]{0,127}$/;
@@ -48,7 +50,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     await Promise.all(
       regions.map(async (region) => {
         try {
-          result[region] = await client.workflow.execute(WorkflowTypes.deployPlan, {
+          result[region] = await client.workflow.execute(deployPlan, {
             taskQueue: regionTaskQueue(region),
             workflowId: `plan-${c.name}-${environment}-${region}-${crypto.randomBytes(4).toString('hex')}`,
             args: [{ component: c.name, role, hiera: c.hiera, version, environment, region }],
@@ -169,7 +171,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       ...(health ? { health } : {}),
     };
     try {
-      const handle = await client.workflow.start(WorkflowTypes.deployComponent, {
+      const handle = await client.workflow.start(deployComponent, {
         taskQueue: ORCHESTRATOR_TASK_QUEUE,
         workflowId,
         workflowIdConflictPolicy: 'FAIL',
@@ -224,7 +226,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const status = desc.status.name;
     let detail: unknown = null;
     let error: string | null = null;
-    if (status === 'RUNNING') detail = await handle.query('status').catch(() => null);
+    if (status === 'RUNNING') detail = await handle.query(deployStatusQuery).catch(() => null);
     else if (status === 'COMPLETED') detail = await handle.result();
     else
       await handle.result().catch((e: Error & { cause?: Error }) => {
@@ -251,7 +253,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       const handle = client.workflow.getHandle(id);
       let awaiting: boolean;
       try {
-        const st = await handle.query<{ awaitingApproval: boolean }>('status');
+        const st = await handle.query(deployStatusQuery);
         awaiting = st.awaitingApproval;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'deployment_not_found', `no running deployment ${JSON.stringify(id)}.`);
@@ -263,9 +265,8 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       try {
         // An update, not a signal: the workflow's validator refuses it unless the gate is still open,
         // so a decision that arrives just after the deadline is reported as refused, not lost.
-        await handle.executeUpdate(verdict === 'approve' ? 'approveGate' : 'rejectGate', {
-          args: [{ actor, ...(typeof reason === 'string' ? { reason } : {}) }],
-        });
+        if (verdict === 'approve') await handle.executeUpdate(approveUpdate, { args: [{ actor }] });
+        else await handle.executeUpdate(rejectUpdate, { args: [{ actor, ...(typeof reason === 'string' ? { reason } : {}) }] });
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError)
           throw new ApiError(409, 'not_awaiting_approval', `deployment ${id} is not waiting at an approval gate (it was decided or its deadline passed).`);
@@ -298,12 +299,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       const firstRegion = placed[0]?.placements[env]?.[0];
       if (!firstRegion) throw new ApiError(400, 'not_placed', `no component is placed in environment ${JSON.stringify(env)}.`);
       const found = await client.workflow
-        .execute<
-          (input: {
-            tag: string;
-            components: { name: string; repository: string }[];
-          }) => Promise<{ changed: { name: string; version: string }[]; unchanged: string[]; warnings: string[] }>
-        >(WorkflowTypes.releaseSelection, {
+        .execute(releaseSelection, {
           taskQueue: regionTaskQueue(firstRegion),
           workflowId: `release-selection-${env}-${crypto.randomBytes(4).toString('hex')}`,
           args: [{ tag: body.sinceTag, components: placed.map((c) => ({ name: c.name, repository: c.repository })) }],
@@ -352,7 +348,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const releaseId = `release-${body.environment}-${crypto.randomBytes(4).toString('hex')}`;
     const actor = actorOf(req);
     const trigger = triggerOf(req);
-    await client.workflow.start(WorkflowTypes.releaseTrain, {
+    await client.workflow.start(releaseTrain, {
       taskQueue: ORCHESTRATOR_TASK_QUEUE,
       workflowId: releaseId,
       args: [

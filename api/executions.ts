@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, WorkflowTypes, isTerminal, regionTaskQueue } from '../common/constants.js';
+import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, isTerminal, regionTaskQueue } from '../common/constants.js';
 import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
 import { ParameterError, validateParameters } from '../common/parameters.js';
@@ -18,6 +18,7 @@ import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
+import { actionExecution, multiRegionExecution } from '../workflows/index.js';
 
 export interface ApiDeps {
   client: Client;
@@ -136,14 +137,14 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     let deduplicated = false;
     try {
       handle = multi
-        ? await client.workflow.start(WorkflowTypes.multiRegionExecution, {
+        ? await client.workflow.start(multiRegionExecution, {
             ...common,
             taskQueue: ORCHESTRATOR_TASK_QUEUE,
             args: [{ executionId: id, regions, runs } satisfies MultiRegionInput],
             staticSummary: `${action.name} in ${regions.join(', ')}`,
             typedSearchAttributes: searchAttributes(action.name, regions.join(','), actor, trigger),
           })
-        : await client.workflow.start(WorkflowTypes.actionExecution, {
+        : await client.workflow.start(actionExecution, {
             ...common,
             taskQueue: regionTaskQueue(regions[0]),
             args: [runs[0]],
@@ -209,7 +210,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
       throw err;
     }
     const wfStatus = description.status.name;
-    if (description.type === WorkflowTypes.multiRegionExecution) {
+    if (description.type === multiRegionExecution.name) {
       const children = await listExecutions(pool, { parentId: id, limit: 100 });
       const status =
         wfStatus === 'RUNNING'

@@ -6,11 +6,12 @@
 import crypto from 'node:crypto';
 import { Router, json } from 'express';
 import { WorkflowFailedError } from '@temporalio/client';
-import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
+import { regionTaskQueue } from '../common/constants.js';
 import { listPacks, missingBlobs, sha256, storeBlobs, type ManifestEntry } from '../db/packs.js';
-import type { IngestReport, IngestRequest, IngestSource } from '../ingest/ingest.js';
+import type { IngestRequest, IngestSource } from '../ingest/ingest.js';
 import { ApiError } from './errors.js';
 import type { ApiDeps } from './executions.js';
+import { packIngest } from '../workflows/index.js';
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 const PACK_RE = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -104,7 +105,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
     }
     const request: IngestRequest = { pack, source, mode };
     const workflowId = `ingest-${pack}-${crypto.randomBytes(5).toString('hex')}`;
-    const handle = await client.workflow.start(WorkflowTypes.packIngest, {
+    const handle = await client.workflow.start(packIngest, {
       taskQueue: regionTaskQueue(region),
       workflowId,
       args: [request],
@@ -113,7 +114,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
     });
     logger.info({ workflowId, pack, mode, source: source.kind }, 'ingest requested');
     try {
-      const report = (await handle.result()) as IngestReport;
+      const report = await handle.result();
       res.json({ workflowId, ...report });
     } catch (err) {
       if (err instanceof WorkflowFailedError) {

@@ -27,17 +27,6 @@ export const SearchAttributes = {
 /** Every custom search attribute the server must know; registered when a dev server starts. */
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttributes);
 
-export const WorkflowTypes = {
-  actionExecution: 'actionExecution',
-  pipelineRun: 'pipelineRun',
-  multiRegionExecution: 'multiRegionExecution',
-  packIngest: 'packIngest',
-  deployComponent: 'deployComponent',
-  releaseTrain: 'releaseTrain',
-  deployPlan: 'deployPlan',
-  releaseSelection: 'releaseSelection',
-} as const;
-
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 export type ExecutionStatus = 'scheduled' | 'running' | (typeof TERMINAL_STATUSES)[number];
 

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
+import { regionTaskQueue } from '../common/constants.js';
 import { buildArgv } from '../common/argv.js';
 import type { PipelineRunInput } from '../common/types.js';
 import { getCurrentAction } from '../db/actions.js';
@@ -29,6 +29,7 @@ import { analyserStats } from '../ingest/analyze.js';
 import { ingest } from '../ingest/ingest.js';
 import { generateScripts } from '../bench/generate-scripts.js';
 import { newSecretKey } from '../lib/secrets.js';
+import { pipelineRun } from '../workflows/index.js';
 
 const HELP = `Usage: npm run bench -- [--only pipeline|ingest] [--iterations N] [--steps N] [--scripts N] [--json]
 
@@ -157,7 +158,7 @@ async function main(): Promise<number> {
         steps: Array.from({ length: steps }, (_, i) => ({ name: `step${i + 1}`, executionId: `${id}.${i + 1}`, action, parameters: {} })),
       };
       const t0 = performance.now();
-      await client.workflow.execute(WorkflowTypes.pipelineRun, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
+      await client.workflow.execute(pipelineRun, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
       return performance.now() - t0;
     };
     const timeRaw = async (): Promise<number> => {

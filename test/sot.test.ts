@@ -10,6 +10,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
 import { cli, config, dbPool, eventually, historyText, http, temporalClient } from './helpers.js';
+import { approveUpdate } from '../workflows/definitions.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'sot');
@@ -378,7 +379,7 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   t.is(r.status, 202);
   // While the canary runs no gate is open: the workflow's update validator refuses a decision, so
   // nobody can approve a wave in advance.
-  const early = await t.throwsAsync((await temporalClient()).workflow.getHandle(r.body.id).executeUpdate('approveGate', { args: [{ actor: 'too-early' }] }));
+  const early = await t.throwsAsync((await temporalClient()).workflow.getHandle(r.body.id).executeUpdate(approveUpdate, { args: [{ actor: 'too-early' }] }));
   t.true(early instanceof WorkflowUpdateFailedError, String(early));
   const waiting = await eventually(
     async () => {

@@ -8,13 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { WorkflowTypes, regionTaskQueue } from '../common/constants.js';
+import { regionTaskQueue } from '../common/constants.js';
 import type { ActionExecutionInput, ActionSpec } from '../common/types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { alive, eventually, http, temporalClient } from './helpers.js';
+import { actionExecution } from '../workflows/index.js';
 
 // The replay worker's state changes are not news here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -40,7 +41,7 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
     const id = `drain-test-${region}`;
     const input: ActionExecutionInput = { executionId: id, action, parameters: { pidfile, seconds: 3 }, region, actor: 'test', trigger: 'test' };
     const client = await temporalClient();
-    const handle = await client.workflow.start(WorkflowTypes.actionExecution, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
+    const handle = await client.workflow.start(actionExecution, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
     await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start');
     const [pid] = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
     first.child.kill('SIGTERM');
@@ -91,7 +92,7 @@ test('a run started by a worker that then dies is not lost: another worker of th
   const pidfile = path.join(dir, 'pids');
   const id = `failover-test-${region}`;
   const client = await temporalClient();
-  const handle = await client.workflow.start(WorkflowTypes.actionExecution, {
+  const handle = await client.workflow.start(actionExecution, {
     taskQueue: regionTaskQueue(region),
     workflowId: id,
     args: [{ executionId: id, action, parameters: { pidfile, seconds: 300 }, region, actor: 'test', trigger: 'test' } satisfies ActionExecutionInput],

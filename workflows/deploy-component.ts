@@ -11,9 +11,6 @@ import {
   CancellationScope,
   ParentClosePolicy,
   condition,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   executeChild,
   proxyActivities,
   setCurrentDetails,
@@ -22,21 +19,11 @@ import {
 import type { createActivities } from '../activities/index.js';
 import { SearchAttributes, regionTaskQueue } from '../common/constants.js';
 import type { ComponentSnapshot, DeployRequest, DeployResult, RegionDeployInput, RegionDeployResult } from '../common/deploy.js';
-import { failureReason } from './action-execution.js';
+import { failureReason } from './action-steps.js';
 import { regionDeploy } from './region-deploy.js';
+import { approveSignal, approveUpdate, deployStatusQuery, rejectSignal, rejectUpdate } from './definitions.js';
 
 type Activities = ReturnType<typeof createActivities>;
-
-export const approveSignal = defineSignal<[{ actor: string }]>('approve');
-export const rejectSignal = defineSignal<[{ actor: string; reason?: string }]>('reject');
-/**
- * The same decisions as updates: the validator refuses them unless a gate is open and undecided, so
- * the caller learns atomically whether its decision counted (a signal sent just as the gate expires
- * would be accepted and ignored).
- */
-export const approveUpdate = defineUpdate<{ approvedBy: string }, [{ actor: string }]>('approveGate');
-export const rejectUpdate = defineUpdate<{ rejectedBy: string }, [{ actor: string; reason?: string }]>('rejectGate');
-export const deployStatusQuery = defineQuery<{ phase: string; waves: string[][]; done: string[]; awaitingApproval: boolean }>('status');
 
 function runRegion(
   req: DeployRequest,

@@ -5,7 +5,7 @@
 import { ApplicationFailure, isCancellation, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { PipelineRunInput, PipelineRunResult, RunActionResult } from '../common/types.js';
-import { displayCommand, failureReason, recordUnfinished, runActionOptions } from './action-execution.js';
+import { displayCommand, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -6,7 +6,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { deployParameters, type CheckResult, type PuppetSummary, type RegionDeployInput, type RegionDeployResult } from '../common/deploy.js';
-import { failureReason, recordUnfinished, runActionOptions } from './action-execution.js';
+import { failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
 
 type Activities = ReturnType<typeof createActivities>;
 

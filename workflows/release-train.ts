@@ -17,7 +17,7 @@ import {
 import { SearchAttributes, deploymentWorkflowId, legacyDeploymentWorkflowId } from '../common/constants.js';
 import { closure, dependencyWaves, invert } from '../common/graph.js';
 import type { DeployResult } from '../common/deploy.js';
-import { failureReason } from './action-execution.js';
+import { failureReason } from './action-steps.js';
 import { deployComponent } from './deploy-component.js';
 
 export interface ReleaseTrainInput {

@@ -1,0 +1,25 @@
+/**
+ * The signals, updates and queries of Stackwire's workflows. Safe to import on both sides: the
+ * workflows register handlers for them, and the API and tests send them through these typed
+ * definitions, never by string name.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/** A deploy's state while it runs (`status` query). */
+export interface DeployStatus {
+  phase: string;
+  waves: string[][];
+  done: string[];
+  awaitingApproval: boolean;
+}
+
+export const approveSignal = defineSignal<[{ actor: string }]>('approve');
+export const rejectSignal = defineSignal<[{ actor: string; reason?: string }]>('reject');
+/**
+ * The same decisions as updates: the validator refuses them unless a gate is open and undecided, so
+ * the caller learns atomically whether its decision counted (a signal sent just as the gate expires
+ * would be accepted and ignored).
+ */
+export const approveUpdate = defineUpdate<{ approvedBy: string }, [{ actor: string }]>('approveGate');
+export const rejectUpdate = defineUpdate<{ rejectedBy: string }, [{ actor: string; reason?: string }]>('rejectGate');
+export const deployStatusQuery = defineQuery<DeployStatus>('status');
