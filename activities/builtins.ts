@@ -2,6 +2,7 @@
 import type { Pool } from '../db/pool.js';
 import { ingest, type IngestRequest } from '../ingest/ingest.js';
 import { progressHeartbeat } from './ingest-pack.js';
+import { looksLikeGitUrl } from '../common/validation.js';
 
 export interface BuiltinContext {
   pool: Pool;
@@ -14,7 +15,7 @@ export type Builtin = (params: Record<string, unknown>, ctx: BuiltinContext) => 
 export const BUILTINS: Record<string, Builtin> = {
   'core.ingest': async (params, ctx) => {
     const src = String(params.source);
-    const isGit = /^(https?|ssh|git|file):\/\//.test(src) || /^[\w.-]+@[\w.-]+:/.test(src);
+    const isGit = looksLikeGitUrl(src);
     const req: IngestRequest = {
       pack: String(params.pack),
       mode: (params.mode as IngestRequest['mode'] | undefined) ?? 'apply',

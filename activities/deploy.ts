@@ -20,6 +20,7 @@ import type { Logger } from '../lib/logger.js';
 import { SensuClient } from '../lib/sensu.js';
 import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
 import { pluginDir, puppetBinary } from '../lib/system-packages.js';
+import { PUPPET_CLASS } from '../common/validation.js';
 
 export interface DeployDeps {
   pool: Pool;
@@ -33,8 +34,6 @@ export interface DeployDeps {
   scriptEnv: Record<string, string>;
   sensu: SensuClient | undefined;
 }
-
-const ROLE_RE = /^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$/;
 
 function runProcess(
   argv: string[],
@@ -164,7 +163,8 @@ export function createDeployActivities(deps: DeployDeps) {
     }): Promise<PuppetSummary> {
       const puppet = puppetBinary();
       if (!puppet) throw ApplicationFailure.nonRetryable('puppet is not installed on this worker (Debian package puppet-agent)', 'PuppetMissing');
-      if (!ROLE_RE.test(input.role)) throw ApplicationFailure.nonRetryable(`puppet role ${JSON.stringify(input.role)} is not a Puppet class name`, 'BadRole');
+      if (!PUPPET_CLASS.test(input.role))
+        throw ApplicationFailure.nonRetryable(`puppet role ${JSON.stringify(input.role)} is not a Puppet class name`, 'BadRole');
       const run = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-puppet-'));
       try {
         const stateDir = path.join(deps.dataDir, 'deployments', input.environment, deps.region, input.component);

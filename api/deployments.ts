@@ -18,9 +18,7 @@ import { actorOf, triggerOf } from './request-context.js';
 import type { ApiDeps } from './executions.js';
 import { deployComponent, deployPlan, releaseSelection, releaseTrain } from '../workflows/index.js';
 import { approveUpdate, deployStatusQuery, rejectUpdate } from '../workflows/definitions.js';
-
-const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
-const TAG_RE = /^[\w][\w./-]{0,127}$/;
+import { RUN_ID, TAG, VERSION } from '../common/validation.js';
 
 function wholeNumber(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -37,7 +35,6 @@ function checkHealth(h: unknown): DeployRequest['health'] | undefined {
   }
   return { timeoutSeconds, intervalSeconds };
 }
-const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
 
 export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
   const router = Router();
@@ -81,7 +78,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     const version = body.version;
     if (typeof component !== 'string')
       throw new ApiError(400, 'invalid_request', 'component is required: a component of the source of truth (GET /api/v1/components).');
-    if (typeof version !== 'string' || !VERSION_RE.test(version))
+    if (typeof version !== 'string' || !VERSION.test(version))
       throw new ApiError(400, 'invalid_request', `version ${JSON.stringify(version)} is not a version: letters, digits and . _ + -.`);
     const c = await getComponent(pool, component);
     if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(component)} in the source of truth.`);
@@ -214,7 +211,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
 
   router.get('/deployments/:id', async (req, res) => {
     const id = req.params.id;
-    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'deployment ids are letters, digits and . _ : -');
+    if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'deployment ids are letters, digits and . _ : -');
     const handle = client.workflow.getHandle(id);
     let desc;
     try {
@@ -293,7 +290,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
       // Everything placed in the environment whose repository has commits since the tag.
       if (typeof body.sinceTag !== 'string' || body.components !== undefined)
         throw new ApiError(400, 'invalid_request', 'give either components or sinceTag (a tag name), not both.');
-      if (!TAG_RE.test(body.sinceTag)) throw new ApiError(400, 'invalid_request', `sinceTag ${JSON.stringify(body.sinceTag)} is not a tag name.`);
+      if (!TAG.test(body.sinceTag)) throw new ApiError(400, 'invalid_request', `sinceTag ${JSON.stringify(body.sinceTag)} is not a tag name.`);
       const env = body.environment;
       const placed = (await listComponents(pool)).filter((c) => (c.placements[env] ?? []).length > 0);
       const firstRegion = placed[0]?.placements[env]?.[0];

@@ -19,6 +19,7 @@ import type { Logger } from '../lib/logger.js';
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
 import { actionExecution, multiRegionExecution } from '../workflows/index.js';
+import { RUN_ID } from '../common/validation.js';
 
 export interface ApiDeps {
   client: Client;
@@ -26,8 +27,6 @@ export interface ApiDeps {
   config: Config;
   logger: Logger;
 }
-
-const ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
 
 function newId(action: string, region: string, idempotencyKey: string | undefined): string {
   const suffix = idempotencyKey
@@ -181,7 +180,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
 
   router.get('/:id', async (req, res) => {
     const id = req.params.id;
-    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
+    if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const waitRaw = req.query.wait;
     const wait = waitRaw === undefined ? 0 : Number(waitRaw);
     if (!Number.isFinite(wait) || wait < 0) throw new ApiError(400, 'invalid_request', 'wait is a number of seconds (0 or more).');
@@ -243,7 +242,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
 
   router.get('/:id/logs', async (req, res) => {
     const id = req.params.id;
-    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
+    if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const after = req.query.after === undefined ? 0 : Number(req.query.after);
     const wait = req.query.wait === undefined ? 0 : Math.min(Number(req.query.wait), config.api.maxWaitSeconds);
     if (!Number.isInteger(after) || after < 0) throw new ApiError(400, 'invalid_request', 'after is the last seq you have (a whole number, 0 for the start).');
@@ -280,7 +279,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
 
   router.post('/:id/cancel', async (req, res) => {
     const id = req.params.id;
-    if (!ID_RE.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
+    if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const handle = client.workflow.getHandle(id);
     let description;
     try {

@@ -12,9 +12,8 @@ import type { IngestRequest, IngestSource } from '../ingest/ingest.js';
 import { ApiError } from './errors.js';
 import type { ApiDeps } from './executions.js';
 import { packIngest } from '../workflows/index.js';
+import { PACK_NAME, SHA256_HEX, gitUrlHasCredentials, looksLikeGitUrl } from '../common/validation.js';
 
-const HASH_RE = /^[0-9a-f]{64}$/;
-const PACK_RE = /^[a-z][a-z0-9_-]{0,62}$/;
 const MODES = ['apply', 'dry-run', 'check'] as const;
 
 function checkManifest(m: unknown): ManifestEntry[] {
@@ -25,7 +24,7 @@ function checkManifest(m: unknown): ManifestEntry[] {
     const path = e?.path;
     if (typeof path !== 'string' || path === '' || path.startsWith('/') || path.split('/').includes('..'))
       throw new ApiError(400, 'invalid_request', `source.manifest[${i}].path must be a relative path inside the pack.`);
-    if (typeof e.sha256 !== 'string' || !HASH_RE.test(e.sha256))
+    if (typeof e.sha256 !== 'string' || !SHA256_HEX.test(e.sha256))
       throw new ApiError(400, 'invalid_request', `source.manifest[${i}].sha256 must be 64 lower-case hex digits.`);
     const mode = typeof e.mode === 'number' ? e.mode & 0o777 : 0o644;
     return { path, mode, sha256: e.sha256, size: typeof e.size === 'number' ? e.size : 0 };
@@ -38,7 +37,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
 
   router.post('/blobs/missing', async (req, res) => {
     const hashes = ((req.body ?? {}) as { hashes?: unknown }).hashes;
-    if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && HASH_RE.test(h)))
+    if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && SHA256_HEX.test(h)))
       throw new ApiError(400, 'invalid_request', 'hashes must be an array of sha256 hex strings.');
     res.json({ missing: await missingBlobs(pool, hashes as string[]) });
   });
@@ -64,7 +63,7 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
 
   router.post('/packs/:pack/ingest', async (req, res) => {
     const pack = req.params.pack;
-    if (!PACK_RE.test(pack))
+    if (!PACK_NAME.test(pack))
       throw new ApiError(
         400,
         'invalid_request',
@@ -90,10 +89,10 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
         throw new ApiError(409, 'blobs_missing', `${missing.length} file(s) of the manifest were not uploaded; POST them to /api/v1/blobs first.`, { missing });
       source = { kind: 'upload', manifest, ...(typeof s.location === 'string' ? { location: s.location } : {}) };
     } else if (s?.kind === 'git') {
-      if (typeof s.url !== 'string' || !/^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/.test(s.url))
+      if (typeof s.url !== 'string' || !looksLikeGitUrl(s.url))
         throw new ApiError(400, 'invalid_request', 'source.url must be a git URL (https://, ssh://, git://, file:// or user@host:path).');
       // A password or token in the URL would be kept in workflow history and the catalog.
-      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(s.url))
+      if (gitUrlHasCredentials(s.url))
         throw new ApiError(
           400,
           'invalid_request',

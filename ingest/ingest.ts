@@ -13,6 +13,7 @@ import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256
 import type { Pool } from '../db/pool.js';
 import { actionYaml, analyzePack, type IngestedAction, type Unsupported } from './analyze.js';
 import { walkTree } from './walk.js';
+import { PACK_NAME } from '../common/validation.js';
 
 export type IngestSource =
   { kind: 'upload'; manifest: ManifestEntry[]; location?: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'path'; path: string };
@@ -52,8 +53,6 @@ export interface IngestReport {
 export class IngestError extends Error {
   override name = 'IngestError';
 }
-
-const PACK_RE = /^[a-z][a-z0-9_-]{0,62}$/;
 
 function run(cmd: string, args: string[], cwd: string, env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -112,7 +111,7 @@ export interface IngestDeps {
 }
 
 export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestReport> {
-  if (!PACK_RE.test(req.pack))
+  if (!PACK_NAME.test(req.pack))
     throw new IngestError(`pack name ${JSON.stringify(req.pack)} is not valid: use lower-case letters, digits, _ and -, starting with a letter (--pack NAME).`);
   if (req.pack === 'core') throw new IngestError('pack "core" holds the built-in actions (core.ingest …); ingest under another name (--pack NAME).');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `stackwire-ingest-${req.pack}-`));

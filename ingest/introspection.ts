@@ -3,6 +3,7 @@
  * prints exactly this as JSON), and its conversion into an action's parameter schema and argv rules.
  */
 import type { ActionParameters, IngestWarning, ParameterSchema } from '../common/types.js';
+import { SECRET_NAME } from '../common/validation.js';
 
 export interface InferredParameter {
   name: string;
@@ -47,7 +48,7 @@ export interface ConvertedVariant {
   argvPrefix: string[];
 }
 
-export const SECRET_NAME = /pass(word|wd)?|secret|token|api_?key|credential/i;
+export { SECRET_NAME };
 
 function cleanName(raw: string): string {
   let n = raw.replace(/^-+/, '').replace(/[^A-Za-z0-9_]/g, '_');

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REGION } from '../common/validation.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -91,7 +92,6 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return n;
 }
 
-const REGION_RE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export function parseRegions(raw: string, source: string): string[] {
@@ -101,7 +101,7 @@ export function parseRegions(raw: string, source: string): string[] {
     .filter((r) => r !== '');
   if (regions.length === 0) throw new ConfigError(`${source} lists no region. Give a comma-separated list such as "us-east,eu-west".`);
   for (const r of regions) {
-    if (!REGION_RE.test(r)) {
+    if (!REGION.test(r)) {
       throw new ConfigError(`${source}: region ${JSON.stringify(r)} is not a valid name. Use lower-case letters, digits and dashes, e.g. "us-east".`);
     }
   }

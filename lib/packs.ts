@@ -9,13 +9,13 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { compileCheck } from '../common/parameters.js';
 import type { ActionParameters, ActionSpec, ParameterSchema, Runner } from '../common/types.js';
+import { PACK_NAME, SECRET_NAME } from '../common/validation.js';
 
 export class PackError extends Error {
   override name = 'PackError';
 }
 
 const RUNNERS: Runner[] = ['python', 'shell', 'node', 'exec'];
-const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 const PARAM_KEYS = new Set(['type', 'description', 'default', 'enum', 'items', 'minimum', 'maximum', 'pattern', 'secret', 'position', 'flag', 'required']);
 
 function fail(file: string, field: string, msg: string): never {
@@ -31,7 +31,7 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
   const actionsDir = path.join(dir, 'actions');
   if (!fs.existsSync(actionsDir)) throw new PackError(`${dir}: no actions/ folder. A pack holds one YAML file per action in actions/.`);
   const pack = path.basename(dir);
-  if (!NAME_RE.test(pack)) throw new PackError(`${dir}: pack name ${JSON.stringify(pack)} must be lower-case letters, digits, _ or -.`);
+  if (!PACK_NAME.test(pack)) throw new PackError(`${dir}: pack name ${JSON.stringify(pack)} must be lower-case letters, digits, _ or -.`);
   const files = fs
     .readdirSync(actionsDir)
     .filter((f) => /\.ya?ml$/.test(f))
@@ -48,7 +48,7 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
     const meta = doc.toJS() as Record<string, unknown> | null;
     if (!meta || typeof meta !== 'object') fail(file, '(file)', 'must be a YAML mapping with name, runner, entry_point and parameters');
     const name = meta.name;
-    if (typeof name !== 'string' || !NAME_RE.test(name)) fail(file, 'name', 'must be lower-case letters, digits, _ or - (the pack name is added in front)');
+    if (typeof name !== 'string' || !PACK_NAME.test(name)) fail(file, 'name', 'must be lower-case letters, digits, _ or - (the pack name is added in front)');
     const runner = meta.runner as Runner;
     if (!RUNNERS.includes(runner)) fail(file, 'runner', `must be one of ${RUNNERS.join(', ')}`);
     const entry = meta.entry_point;
@@ -78,7 +78,7 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
         if (positions.has(schema.position)) fail(file, `parameters.${pname}.position`, `position ${schema.position} is used twice`);
         positions.add(schema.position);
       }
-      if (/pass(word)?|secret|token|api_?key/i.test(pname) && schema.secret === undefined) schema.secret = true;
+      if (SECRET_NAME.test(pname) && schema.secret === undefined) schema.secret = true;
       properties[pname] = schema;
     }
     const parameters: ActionParameters = { type: 'object', properties, required, additionalProperties: false };

@@ -7,6 +7,7 @@
 import YAML, { LineCounter, isMap, isSeq, type Document, type Node as YamlNode } from 'yaml';
 import type { CheckSpec } from '../common/deploy.js';
 import { findCycle } from '../common/graph.js';
+import { ACTION_NAME, CHECK_NAME, PUPPET_CLASS, SOT_NAME } from '../common/validation.js';
 
 export const PLATFORMS = ['bare-metal', 'kvm', 'vsphere', 'docker'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -51,10 +52,6 @@ export class SotError extends Error {
   }
 }
 
-const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
-const CHECK_NAME_RE = /^[A-Za-z0-9_.-]{1,63}$/;
-const PUPPET_CLASS_RE = /^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$/;
-const ACTION_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$/;
 const COMPONENT_KEYS = new Set([
   'name',
   'repository',
@@ -121,7 +118,7 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
         const js = item.toJSON() as Record<string, unknown>;
         const nameNode = get('name')?.value as YamlNode | undefined;
         const name = js.name;
-        if (typeof name !== 'string' || !NAME_RE.test(name)) {
+        if (typeof name !== 'string' || !SOT_NAME.test(name)) {
           problem(nameNode ?? item, `${key.slice(0, -1)} name ${JSON.stringify(name)} must be lower-case letters, digits and dashes, starting with a letter`);
           continue;
         }
@@ -184,7 +181,7 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
         else
           checks.forEach((c, i) => {
             const at = isSeq(checkNode) ? (checkNode.items[i] as YamlNode) : item;
-            if (typeof c?.name !== 'string' || !CHECK_NAME_RE.test(c.name) || typeof c.command !== 'string' || c.command.trim() === '') {
+            if (typeof c?.name !== 'string' || !CHECK_NAME.test(c.name) || typeof c.command !== 'string' || c.command.trim() === '') {
               problem(at, `component ${name}: checks[${i}] needs a name (letters, digits, . _ -) and a command (as in a Sensu CheckConfig)`);
               return;
             }
@@ -219,7 +216,7 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
           if (js[k] !== undefined && js[k] !== null && typeof js[k] !== 'string')
             problem((get(k)?.value as YamlNode | undefined) ?? item, `component ${name}: ${k} must be a string`);
         }
-        if (typeof js.puppet_role === 'string' && !PUPPET_CLASS_RE.test(js.puppet_role))
+        if (typeof js.puppet_role === 'string' && !PUPPET_CLASS.test(js.puppet_role))
           problem(
             (get('puppet_role')?.value as YamlNode | undefined) ?? item,
             `component ${name}: puppet_role ${JSON.stringify(js.puppet_role)} is not a Puppet class name (e.g. role::postgres)`,
@@ -234,7 +231,7 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
             ? ((actionsNode.items.find((p) => String((p.key as { value?: unknown }).value) === k)?.key as YamlNode | undefined) ?? actionsNode)
             : item;
           if (!['build', 'deploy', 'rollback'].includes(k)) problem(at, `component ${name}: actions.${k} is not known; use build, deploy or rollback`);
-          else if (typeof v !== 'string' || !ACTION_RE.test(v))
+          else if (typeof v !== 'string' || !ACTION_NAME.test(v))
             problem(at, `component ${name}: actions.${k} must be an action name such as deploykit.deploy_artifact`);
           else actions[k as keyof Component['actions']] = v;
         }
