@@ -3,6 +3,8 @@
  * infer their parameters statically (never by running them), apply `<script>.stackwire.yaml`
  * overrides field by field, import StackStorm action metadata, and render each action as
  * reviewable YAML.
+ * Long file: one pass over a pack (recognise → infer → override → StackStorm import → YAML) whose
+ * steps share the per-pack state; the language analysers themselves live in shell.ts and python/.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';

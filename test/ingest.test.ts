@@ -61,7 +61,7 @@ async function packActions(pack: string): Promise<Action[]> {
 }
 
 test("the Python analyser passes its corpus and matches argparse on CPython's own command-line modules", (t) => {
-  const r = spawnSync('python3', [path.join(PROJECT_ROOT, 'ingest', 'python', 'check_corpus.py')], { encoding: 'utf8' });
+  const r = spawnSync('python3', [path.join(PROJECT_ROOT, 'test', 'python', 'check_corpus.py')], { encoding: 'utf8' });
   t.is(r.status, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /json\.tool: OK 9\/9/);
   t.regex(r.stdout, /http\.server: OK 5\/5/);
@@ -70,7 +70,7 @@ test("the Python analyser passes its corpus and matches argparse on CPython's ow
 
 test('a corpus of 34 ops scripts ingests into the expected actions and parameters', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-corpus-'));
-  fs.cpSync(path.join(PROJECT_ROOT, 'ingest', 'python', 'corpus'), path.join(dir, 'py'), { recursive: true, filter: (p) => !p.endsWith('.json') });
+  fs.cpSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-python'), path.join(dir, 'py'), { recursive: true, filter: (p) => !p.endsWith('.json') });
   fs.cpSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell'), path.join(dir, 'sh'), { recursive: true });
   const pack = uniqueName('corpus').replace(/-/g, '_');
   const { code, report } = await ingest([dir, '--pack', pack]);

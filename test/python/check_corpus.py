@@ -29,8 +29,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-INTROSPECT = HERE / "introspect.py"
-CORPUS = HERE / "corpus"
+ROOT = HERE.parent.parent
+INTROSPECT = ROOT / "ingest" / "python" / "introspect.py"
+CORPUS = ROOT / "test" / "fixtures" / "corpus-python"
 
 STDLIB_MODULES = [
     # (module name for runpy, candidate source files relative to stdlib dir)
