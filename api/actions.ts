@@ -3,7 +3,8 @@ import { Router } from 'express';
 import { maskArgv } from '../common/argv.js';
 import type { ActionSpec } from '../common/types.js';
 import { getCurrentAction, listActions } from '../db/actions.js';
-import type { Pool } from '../db/pool.js';
+import type { RouterDeps } from './deps.js';
+import { route } from './http.js';
 import { ApiError } from './errors.js';
 
 /** Example values: defaults, else the first enum value, else a placeholder of the right type. */
@@ -24,13 +25,13 @@ function view(action: ActionSpec) {
   return { ...action, exampleArgv: maskArgv(action, exampleParameters(action)) };
 }
 
-export function actionsRouter({ pool }: { pool: Pool }): Router {
+export function actionsRouter({ pool, http }: RouterDeps): Router {
   const router = Router();
-  router.get('/', async (req, res) => {
+  route(router, 'GET /api/v1/actions', http, async (req, res) => {
     const pack = typeof req.query.pack === 'string' ? req.query.pack : undefined;
     res.json({ actions: (await listActions(pool, pack)).map(view) });
   });
-  router.get('/:name', async (req, res) => {
+  route(router, 'GET /api/v1/actions/:name', http, async (req, res) => {
     const action = await getCurrentAction(pool, req.params.name);
     if (!action) throw new ApiError(404, 'action_not_found', `no action named ${JSON.stringify(req.params.name)}; GET /api/v1/actions lists the catalog.`);
     res.json(view(action));

@@ -1,34 +1,64 @@
-/** The Express trigger API: thin by design. It validates, starts or cancels workflows, and reads Postgres. */
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { actionsRouter } from './actions.js';
-import { ApiError } from './errors.js';
+/** The Express trigger API: thin by design. It authenticates, validates, starts or cancels workflows, and reads Postgres. */
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { ping } from '../db/pool.js';
-import { executionsRouter, type ApiDeps } from './executions.js';
-import { packsRouter } from './packs.js';
+import { actionsRouter } from './actions.js';
+import { apiKeysRouter } from './apikeys.js';
+import { auditRouter } from './audit.js';
 import { componentsRouter } from './components.js';
+import type { ApiDeps, RouterDeps } from './deps.js';
 import { deploymentsRouter } from './deployments.js';
+import { ApiError } from './errors.js';
+import { executionsRouter } from './executions.js';
+import { route } from './http.js';
+import { openApiDocument } from './openapi.js';
+import { packsRouter } from './packs.js';
+import { Authenticator } from './security/authenticate.js';
+import { RateLimiter } from './security/rate-limit.js';
+
+export type { ApiDeps } from './deps.js';
+
+function metaRouter(deps: RouterDeps): Router {
+  const router = Router();
+  route(router, 'GET /healthz', deps.http, async (_req, res) => {
+    await ping(deps.pool);
+    res.json({ status: 'ok', regions: deps.config.regions, namespace: deps.config.temporal.namespace });
+  });
+  route(router, 'GET /api/v1/whoami', deps.http, (req, res) => {
+    const p = req.principal!;
+    res.json({ actor: p.actor, role: p.role, keyId: p.keyId, scopes: p.scopes, expiresAt: p.expiresAt?.toISOString() ?? null });
+  });
+  const doc = openApiDocument('1');
+  route(router, 'GET /api/v1/openapi.json', deps.http, (_req, res) => {
+    res.json(doc);
+  });
+  return router;
+}
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  // Blob uploads parse their own (larger) bodies; everything else is small JSON.
-  app.use((req, res, next) => (req.path === '/api/v1/blobs' || req.path === '/api/v1/sot/apply' ? next() : express.json({ limit: '1mb' })(req, res, next)));
-
-  app.get('/healthz', async (_req, res) => {
-    await ping(deps.pool);
-    res.json({ status: 'ok', regions: deps.config.regions, namespace: deps.config.temporal.namespace });
-  });
-  app.use('/api/v1/actions', actionsRouter(deps));
-  app.use('/api/v1/executions', executionsRouter(deps));
-  app.use('/api/v1', packsRouter(deps));
-  app.use('/api/v1', componentsRouter(deps));
-  app.use('/api/v1', deploymentsRouter(deps));
+  app.set('trust proxy', false);
+  const ctx: RouterDeps = {
+    ...deps,
+    http: {
+      pool: deps.pool,
+      logger: deps.logger,
+      authenticator: new Authenticator(deps.pool),
+      rateLimiter: new RateLimiter(),
+      rateLimitPerMinute: deps.config.api.rateLimitPerMinute,
+    },
+  };
+  // Every router registers its routes with their full paths through route() (api/http.ts), which
+  // authenticates, audits, rate-limits, checks the route's permission and validates its input.
+  for (const r of [metaRouter, actionsRouter, executionsRouter, packsRouter, componentsRouter, deploymentsRouter, apiKeysRouter, auditRouter]) app.use(r(ctx));
 
   app.use((req: Request) => {
-    throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}; the API lives under /api/v1 (see README).`);
+    throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}; the API lives under /api/v1 (GET /api/v1/openapi.json lists it).`);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ApiError) {
+      if (err.status === 429) res.setHeader('retry-after', String((err.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 60));
+      if (err.status === 401) res.setHeader('www-authenticate', 'Bearer realm="stackwire"');
       res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
       return;
     }
@@ -38,7 +68,7 @@ export function createApp(deps: ApiDeps): express.Express {
       return;
     }
     if (e.type === 'entity.too.large') {
-      res.status(413).json({ error: { code: 'too_large', message: 'the request body is over 1 MB.' } });
+      res.status(413).json({ error: { code: 'too_large', message: `the request body is too large: ${e.message ?? ''}` } });
       return;
     }
     deps.logger.error({ err, method: req.method, path: req.path }, 'request failed');

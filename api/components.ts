@@ -1,5 +1,5 @@
 /** The source of truth over HTTP: apply YAML definitions (validated first, one transaction) and read components. */
-import { Router, json } from 'express';
+import { Router } from 'express';
 import { closure, invert } from '../common/graph.js';
 import { MASK } from '../common/argv.js';
 import { getCurrentAction } from '../db/actions.js';
@@ -8,7 +8,8 @@ import { applySourceOfTruth, dependencyEdges, getComponent, listComponents } fro
 import type { Component } from '../sot/definitions.js';
 import { SotError, parseSourceOfTruth } from '../sot/definitions.js';
 import { ApiError } from './errors.js';
-import type { ApiDeps } from './executions.js';
+import type { RouterDeps } from './deps.js';
+import { route } from './http.js';
 
 /** Deploy parameters that the component's deploy or rollback action declares secret are shown masked. */
 async function masked(pool: Pool, components: Component[]): Promise<Component[]> {
@@ -36,10 +37,10 @@ async function masked(pool: Pool, components: Component[]): Promise<Component[]>
   return out;
 }
 
-export function componentsRouter({ pool, logger }: ApiDeps): Router {
+export function componentsRouter({ pool, logger, http }: RouterDeps): Router {
   const router = Router();
 
-  router.post('/sot/apply', json({ limit: '16mb' }), async (req, res) => {
+  route(router, 'POST /api/v1/sot/apply', http, async (req, res) => {
     const body = (req.body ?? {}) as { files?: unknown; dryRun?: unknown };
     const files = body.files;
     if (
@@ -74,17 +75,17 @@ export function componentsRouter({ pool, logger }: ApiDeps): Router {
     });
   });
 
-  router.get('/components', async (_req, res) => {
+  route(router, 'GET /api/v1/components', http, async (_req, res) => {
     res.json({ components: await masked(pool, await listComponents(pool)) });
   });
 
-  router.get('/components/:name', async (req, res) => {
+  route(router, 'GET /api/v1/components/:name', http, async (req, res) => {
     const c = await getComponent(pool, req.params.name);
     if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(req.params.name)}; GET /api/v1/components lists them.`);
     res.json((await masked(pool, [c]))[0]);
   });
 
-  router.get('/components/:name/deps', async (req, res) => {
+  route(router, 'GET /api/v1/components/:name/deps', http, async (req, res) => {
     const c = await getComponent(pool, req.params.name);
     if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(req.params.name)}.`);
     const reverse = req.query.reverse === 'true' || req.query.reverse === '1';

@@ -15,7 +15,8 @@ import { dependencyEdges, getComponent, listComponents } from '../db/sot.js';
 import type { Component } from '../sot/definitions.js';
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
-import type { ApiDeps } from './executions.js';
+import type { RouterDeps } from './deps.js';
+import { route } from './http.js';
 import { deployComponent, deployPlan, releaseSelection, releaseTrain } from '../workflows/index.js';
 import { approveUpdate, deployStatusQuery, rejectUpdate } from '../workflows/definitions.js';
 import { RUN_ID, TAG, VERSION } from '../common/validation.js';
@@ -36,7 +37,7 @@ function checkHealth(h: unknown): DeployRequest['health'] | undefined {
   return { timeoutSeconds, intervalSeconds };
 }
 
-export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
+export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): Router {
   const router = Router();
 
   /** Puppet in noop mode on each region's worker: what would change, changing nothing. */
@@ -125,7 +126,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     return regions.map((r) => ({ region: r, from: running.get(r) ?? null, to: version }));
   }
 
-  router.post('/deployments', async (req, res) => {
+  route(router, 'POST /api/v1/deployments', http, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const environment = body.environment;
     if (typeof environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required, e.g. "staging".');
@@ -200,7 +201,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     }
   });
 
-  router.get('/deployments', async (req, res) => {
+  route(router, 'GET /api/v1/deployments', http, async (req, res) => {
     const component = typeof req.query.component === 'string' ? req.query.component : null;
     const environment = typeof req.query.environment === 'string' ? req.query.environment : null;
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
@@ -209,7 +210,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     res.json({ deployments: rows });
   });
 
-  router.get('/deployments/:id', async (req, res) => {
+  route(router, 'GET /api/v1/deployments/:id', http, async (req, res) => {
     const id = req.params.id;
     if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'deployment ids are letters, digits and . _ : -');
     const handle = client.workflow.getHandle(id);
@@ -245,7 +246,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
   });
 
   for (const verdict of ['approve', 'reject'] as const) {
-    router.post(`/deployments/:id/${verdict}`, async (req, res) => {
+    route(router, `POST /api/v1/deployments/:id/${verdict}`, http, async (req, res) => {
       const id = req.params.id;
       const handle = client.workflow.getHandle(id);
       let awaiting: boolean;
@@ -275,7 +276,7 @@ export function deploymentsRouter({ client, pool, logger }: ApiDeps): Router {
     });
   }
 
-  router.post('/releases', async (req, res) => {
+  route(router, 'POST /api/v1/releases', http, async (req, res) => {
     const body = (req.body ?? {}) as {
       environment?: unknown;
       components?: unknown;

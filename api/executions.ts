@@ -16,17 +16,12 @@ import { readLogs } from '../db/logs.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
+import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { route } from './http.js';
 import { actorOf, triggerOf } from './request-context.js';
 import { actionExecution, multiRegionExecution } from '../workflows/index.js';
 import { RUN_ID } from '../common/validation.js';
-
-export interface ApiDeps {
-  client: Client;
-  pool: Pool;
-  config: Config;
-  logger: Logger;
-}
 
 function newId(action: string, region: string, idempotencyKey: string | undefined): string {
   const suffix = idempotencyKey
@@ -54,10 +49,10 @@ function searchAttributes(action: string, region: string, actor: string, trigger
   ];
 }
 
-export function executionsRouter({ client, pool, config, logger }: ApiDeps): Router {
+export function executionsRouter({ client, pool, config, logger, http }: RouterDeps): Router {
   const router = Router();
 
-  router.post('/', async (req, res) => {
+  route(router, 'POST /api/v1/executions', http, async (req, res) => {
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       throw new ApiError(400, 'invalid_request', 'the body must be a JSON object: {"action": "<pack.action>", "parameters": {…}, "region": "<region>"}');
@@ -170,7 +165,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     });
   });
 
-  router.get('/', async (req, res) => {
+  route(router, 'GET /api/v1/executions', http, async (req, res) => {
     const limitRaw = req.query.limit;
     const limit = limitRaw === undefined ? 50 : Number(limitRaw);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'invalid_request', 'limit must be a whole number from 1 to 1000.');
@@ -178,7 +173,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     res.json({ executions: (await listExecutions(pool, { limit, ...(action ? { action } : {}) })).map(({ stdout: _o, stderr: _e, ...rest }) => rest) });
   });
 
-  router.get('/:id', async (req, res) => {
+  route(router, 'GET /api/v1/executions/:id', http, async (req, res) => {
     const id = req.params.id;
     if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const waitRaw = req.query.wait;
@@ -240,7 +235,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     res.json({ kind: 'action', id, workflowId: id, status, createdAt: description.startTime.toISOString() });
   });
 
-  router.get('/:id/logs', async (req, res) => {
+  route(router, 'GET /api/v1/executions/:id/logs', http, async (req, res) => {
     const id = req.params.id;
     if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const after = req.query.after === undefined ? 0 : Number(req.query.after);
@@ -277,7 +272,7 @@ export function executionsRouter({ client, pool, config, logger }: ApiDeps): Rou
     }
   });
 
-  router.post('/:id/cancel', async (req, res) => {
+  route(router, 'POST /api/v1/executions/:id/cancel', http, async (req, res) => {
     const id = req.params.id;
     if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const handle = client.workflow.getHandle(id);

@@ -4,13 +4,14 @@
  * `packIngest` workflow on a region's worker, and the report comes back in the response.
  */
 import crypto from 'node:crypto';
-import { Router, json } from 'express';
+import { Router } from 'express';
 import { WorkflowFailedError } from '@temporalio/client';
 import { regionTaskQueue } from '../common/constants.js';
 import { listPacks, missingBlobs, sha256, storeBlobs, type ManifestEntry } from '../db/packs.js';
 import type { IngestRequest, IngestSource } from '../ingest/ingest.js';
 import { ApiError } from './errors.js';
-import type { ApiDeps } from './executions.js';
+import type { RouterDeps } from './deps.js';
+import { route } from './http.js';
 import { packIngest } from '../workflows/index.js';
 import { PACK_NAME, SHA256_HEX, gitUrlHasCredentials, looksLikeGitUrl } from '../common/validation.js';
 
@@ -31,18 +32,17 @@ function checkManifest(m: unknown): ManifestEntry[] {
   });
 }
 
-export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
+export function packsRouter({ client, pool, config, logger, http }: RouterDeps): Router {
   const router = Router();
-  const big = json({ limit: '64mb' });
 
-  router.post('/blobs/missing', async (req, res) => {
+  route(router, 'POST /api/v1/blobs/missing', http, async (req, res) => {
     const hashes = ((req.body ?? {}) as { hashes?: unknown }).hashes;
     if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && SHA256_HEX.test(h)))
       throw new ApiError(400, 'invalid_request', 'hashes must be an array of sha256 hex strings.');
     res.json({ missing: await missingBlobs(pool, hashes as string[]) });
   });
 
-  router.post('/blobs', big, async (req, res) => {
+  route(router, 'POST /api/v1/blobs', http, async (req, res) => {
     const files = ((req.body ?? {}) as { files?: unknown }).files;
     if (!Array.isArray(files)) throw new ApiError(400, 'invalid_request', 'files must be an array of {sha256, content} with content in base64.');
     const decoded = files.map((f: Record<string, unknown>, i) => {
@@ -57,11 +57,11 @@ export function packsRouter({ client, pool, config, logger }: ApiDeps): Router {
     res.json({ stored: decoded.length });
   });
 
-  router.get('/packs', async (_req, res) => {
+  route(router, 'GET /api/v1/packs', http, async (_req, res) => {
     res.json({ packs: await listPacks(pool) });
   });
 
-  router.post('/packs/:pack/ingest', async (req, res) => {
+  route(router, 'POST /api/v1/packs/:pack/ingest', http, async (req, res) => {
     const pack = req.params.pack;
     if (!PACK_NAME.test(pack))
       throw new ApiError(

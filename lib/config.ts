@@ -43,6 +43,8 @@ export interface Config {
     url: string;
     /** Longest a GET with ?wait= may hold the request open. */
     maxWaitSeconds: number;
+    /** Mutating requests a minute per API key, unless the key has its own limit. */
+    rateLimitPerMinute: number;
   };
   regions: string[];
   worker: {
@@ -190,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
       port: apiPort,
       url: str(env, 'STACKWIRE_API_URL', `http://${apiHost}:${apiPort}`).replace(/\/+$/, ''),
       maxWaitSeconds: int(env, 'STACKWIRE_API_MAX_WAIT', 60, 0, 3600),
+      rateLimitPerMinute: int(env, 'STACKWIRE_API_RATE_LIMIT', 600, 1, 1_000_000),
     },
     regions: parseRegions(str(env, 'STACKWIRE_REGIONS', 'us-east,eu-west'), 'STACKWIRE_REGIONS'),
     worker: {

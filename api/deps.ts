@@ -1,0 +1,17 @@
+/** What every router receives. */
+import type { Client } from '@temporalio/client';
+import type { Pool } from '../db/pool.js';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import type { HttpDeps } from './http.js';
+
+export interface ApiDeps {
+  client: Client;
+  pool: Pool;
+  config: Config;
+  logger: Logger;
+}
+
+export interface RouterDeps extends ApiDeps {
+  http: HttpDeps;
+}

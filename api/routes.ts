@@ -1,0 +1,193 @@
+/**
+ * Every route of the API in one table: the permission it needs and the JSON Schemas of its body and
+ * query (unknown fields refused). The routers register their handlers through `route()` (api/http.ts),
+ * which refuses a route missing here; the OpenAPI document (GET /api/v1/openapi.json) is built from it.
+ */
+import type { Permission } from './security/permissions.js';
+
+export type Schema = Record<string, unknown>;
+
+export interface RouteDef {
+  /** `public` routes carry no key: the health check (webhooks will carry their own signature). */
+  permission: Permission | 'public';
+  summary: string;
+  body?: Schema;
+  query?: Schema;
+  /** Largest JSON body (default 1mb). */
+  bodyLimit?: string;
+}
+
+const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
+const int = (minimum: number, maximum: number): Schema => ({ type: 'integer', minimum, maximum });
+const uintString: Schema = { type: 'string', pattern: '^[0-9]{1,9}$' };
+const secondsString: Schema = { type: 'string', pattern: '^[0-9]{1,6}(\\.[0-9]+)?$' };
+const obj = (properties: Record<string, Schema>, required: string[] = []): Schema => ({ type: 'object', properties, required, additionalProperties: false });
+const names: Schema = { type: 'array', items: str({ minLength: 1, maxLength: 100 }), maxItems: 1000 };
+const health = obj({ timeoutSeconds: int(1, 86400), intervalSeconds: int(1, 3600) }, ['timeoutSeconds', 'intervalSeconds']);
+const manifestEntry = obj(
+  { path: str({ minLength: 1, maxLength: 4096 }), mode: int(0, 0o177777), sha256: str({ pattern: '^[0-9a-f]{64}$' }), size: int(0, 2 ** 40) },
+  ['path', 'sha256'],
+);
+
+export const ROUTES = {
+  'GET /healthz': { permission: 'public', summary: 'Liveness: 200 when Postgres answers.' },
+  'GET /api/v1/whoami': { permission: 'self.read', summary: 'The caller: actor, role, key id, scopes.' },
+  'GET /api/v1/openapi.json': { permission: 'self.read', summary: 'This API as an OpenAPI 3.1 document.' },
+
+  'GET /api/v1/actions': { permission: 'catalog.read', summary: 'The catalog.', query: obj({ pack: str() }) },
+  'GET /api/v1/actions/:name': { permission: 'catalog.read', summary: 'One action with its parameters and an example command line.' },
+
+  'POST /api/v1/executions': {
+    permission: 'executions.run',
+    summary: 'Run an action in a region (or several).',
+    body: obj(
+      {
+        action: str({ minLength: 1, maxLength: 200 }),
+        parameters: { type: 'object' },
+        region: str(),
+        regions: { type: 'array', items: str() },
+        dryRun: { type: 'boolean' },
+      },
+      ['action'],
+    ),
+  },
+  'GET /api/v1/executions': { permission: 'executions.read', summary: 'Recent executions.', query: obj({ action: str(), limit: uintString }) },
+  'GET /api/v1/executions/:id': {
+    permission: 'executions.read',
+    summary: 'One execution (optionally waiting for its end).',
+    query: obj({ wait: secondsString }),
+  },
+  'GET /api/v1/executions/:id/logs': {
+    permission: 'executions.read',
+    summary: 'Output entries after a sequence number.',
+    query: obj({ after: uintString, wait: secondsString }),
+  },
+  'POST /api/v1/executions/:id/cancel': { permission: 'executions.cancel', summary: 'Cancel a running execution.', body: obj({}) },
+
+  'POST /api/v1/blobs/missing': {
+    permission: 'packs.ingest',
+    summary: 'Which of these file hashes the store lacks.',
+    body: obj({ hashes: { type: 'array', items: str({ pattern: '^[0-9a-f]{64}$' }), maxItems: 100000 } }, ['hashes']),
+  },
+  'POST /api/v1/blobs': {
+    permission: 'packs.ingest',
+    bodyLimit: '64mb',
+    summary: 'Store files (content-addressed, verified against their hash).',
+    body: obj({ files: { type: 'array', items: obj({ sha256: str({ pattern: '^[0-9a-f]{64}$' }), content: str() }, ['sha256', 'content']) } }, ['files']),
+  },
+  'GET /api/v1/packs': { permission: 'packs.read', summary: 'Packs with their version and action count.' },
+  'POST /api/v1/packs/:pack/ingest': {
+    permission: 'packs.ingest',
+    bodyLimit: '64mb',
+    summary: 'Ingest a pack from uploaded files or a git repository.',
+    body: obj(
+      {
+        source: {
+          oneOf: [
+            obj({ kind: { const: 'upload' }, manifest: { type: 'array', items: manifestEntry, minItems: 1, maxItems: 100000 }, location: str() }, [
+              'kind',
+              'manifest',
+            ]),
+            obj({ kind: { const: 'git' }, url: str({ minLength: 1, maxLength: 2000 }), ref: str({ maxLength: 255 }) }, ['kind', 'url']),
+          ],
+        },
+        mode: { enum: ['apply', 'dry-run', 'check'] },
+        region: str(),
+      },
+      ['source'],
+    ),
+  },
+
+  'POST /api/v1/sot/apply': {
+    permission: 'sot.apply',
+    bodyLimit: '16mb',
+    summary: 'Validate and apply the source of truth (what is not in it is removed).',
+    body: obj(
+      { files: { type: 'array', minItems: 1, items: obj({ path: str({ minLength: 1 }), content: str() }, ['path', 'content']) }, dryRun: { type: 'boolean' } },
+      ['files'],
+    ),
+  },
+  'GET /api/v1/components': { permission: 'sot.read', summary: 'Components of the source of truth.' },
+  'GET /api/v1/components/:name': { permission: 'sot.read', summary: 'One component.' },
+  'GET /api/v1/components/:name/deps': {
+    permission: 'sot.read',
+    summary: 'Dependencies, direct and transitive.',
+    query: obj({ reverse: { enum: ['true', 'false', '1', '0'] } }),
+  },
+
+  'POST /api/v1/deployments': {
+    permission: 'deployments.deploy',
+    summary: 'Deploy a component version to an environment in waves (or plan it).',
+    body: obj(
+      {
+        component: str({ minLength: 1 }),
+        version: str({ minLength: 1 }),
+        environment: str({ minLength: 1 }),
+        regions: { type: 'array', items: str(), minItems: 1 },
+        canary: str(),
+        approvalTimeoutSeconds: int(1, 7 * 86400),
+        health,
+        plan: { type: 'boolean' },
+      },
+      ['component', 'version', 'environment'],
+    ),
+  },
+  'GET /api/v1/deployments': {
+    permission: 'deployments.read',
+    summary: 'Deployment records.',
+    query: obj({ component: str(), environment: str(), limit: uintString }),
+  },
+  'GET /api/v1/deployments/:id': { permission: 'deployments.read', summary: 'One deploy or release: state, result, region records.' },
+  'POST /api/v1/deployments/:id/approve': {
+    permission: 'deployments.approve',
+    summary: 'Approve a waiting gate.',
+    body: obj({ reason: str({ maxLength: 2000 }) }),
+  },
+  'POST /api/v1/deployments/:id/reject': {
+    permission: 'deployments.approve',
+    summary: 'Reject a waiting gate.',
+    body: obj({ reason: str({ maxLength: 2000 }) }),
+  },
+  'POST /api/v1/releases': {
+    permission: 'deployments.deploy',
+    summary: 'A release train in dependency order (or its plan).',
+    body: obj(
+      {
+        environment: str({ minLength: 1 }),
+        components: { type: 'object', additionalProperties: str({ minLength: 1 }) },
+        sinceTag: str({ minLength: 1 }),
+        plan: { type: 'boolean' },
+        maxParallel: int(1, 100),
+        health,
+      },
+      ['environment'],
+    ),
+  },
+
+  'POST /api/v1/apikeys': {
+    permission: 'apikeys.manage',
+    summary: 'Create an API key (shown once).',
+    body: obj(
+      {
+        name: str({ pattern: '^[\\w.@-]{1,100}$' }),
+        role: { enum: ['viewer', 'operator', 'deployer', 'admin'] },
+        expiresInSeconds: { oneOf: [int(60, 10 * 365 * 86400), { type: 'null' }] },
+        scopes: obj({ packs: names, environments: names }),
+        description: str({ maxLength: 500 }),
+        rateLimitPerMinute: int(1, 100000),
+      },
+      ['name', 'role'],
+    ),
+  },
+  'GET /api/v1/apikeys': { permission: 'apikeys.manage', summary: 'API keys (never the keys themselves).' },
+  'POST /api/v1/apikeys/:id/revoke': { permission: 'apikeys.manage', summary: 'Revoke an API key.', body: obj({}) },
+
+  'GET /api/v1/audit': {
+    permission: 'audit.read',
+    summary: 'The audit trail, newest first.',
+    query: obj({ actor: str(), action: str(), since: str({ minLength: 1 }), limit: uintString }),
+  },
+  'GET /api/v1/audit/verify': { permission: 'audit.read', summary: 'Check the audit trail’s hash chain.' },
+} as const satisfies Record<string, RouteDef>;
+
+export type RouteKey = keyof typeof ROUTES;
