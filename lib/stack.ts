@@ -12,7 +12,7 @@ import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
 import { manifestOf, recordPackVersion, storeBlobs } from '../db/packs.js';
 import { createPool, type Pool } from '../db/pool.js';
-import { walkTree } from '../ingest/walk.js';
+import { walkTree } from './walk.js';
 import { BUILTIN_ACTIONS } from './builtins.js';
 import { loadPack } from './packs.js';
 import { startService, type Service } from './services.js';
