@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { ROLES, type ApiKeyCreateRequest, type ApiKeyScopes, type Role } from '../../common/api-types.js';
 import { loadConfig } from '../../lib/config.js';
 import { writeCredentials } from '../../lib/credentials.js';
-import { ExitError, client, listOption, out, parseDuration, printJson, table } from '../shared.js';
+import { ExitError, client, err, listOption, out, parseDuration, printJson, table } from '../shared.js';
 
 interface CreateOptions {
   name: string;
@@ -66,16 +66,21 @@ export function registerApiKeyCommands(program: Command): void {
       const request = createRequest(opts);
       const api = client(cmd);
       const k = await api.createApiKey(request);
-      let saved: string | undefined;
-      if (opts.save) {
-        saved = loadConfig().cli.credentialsFile;
-        writeCredentials(saved, { apiUrl: api.baseUrl, apiKey: k.key });
+      // Printed before anything else can fail: the key exists now and is never shown again.
+      if (opts.json) printJson(k);
+      else {
+        out(`created API key ${k.id} for ${k.name}: role ${k.role}, ${scopesText(k.scopes)}, expires ${k.expiresAt ?? 'never'}`);
+        out(`\n  ${k.key}\n`);
+        out('This key is shown only this once: it cannot be retrieved later. Store it now (STACKWIRE_API_KEY, or --save to the credentials file).');
       }
-      if (opts.json) return printJson(k);
-      out(`created API key ${k.id} for ${k.name}: role ${k.role}, ${scopesText(k.scopes)}, expires ${k.expiresAt ?? 'never'}`);
-      out(`\n  ${k.key}\n`);
-      out('This key is shown only this once: it cannot be retrieved later. Store it now (STACKWIRE_API_KEY, or --save to the credentials file).');
-      if (saved) out(`saved to ${saved} (mode 0600)`);
+      if (!opts.save) return;
+      const file = loadConfig().cli.credentialsFile;
+      try {
+        writeCredentials(file, { apiUrl: api.baseUrl, apiKey: k.key });
+      } catch (e) {
+        throw new ExitError(1, `the key was created but could not be saved to ${file}: ${(e as Error).message}. Store the key printed above yourself.`);
+      }
+      (opts.json ? err : out)(`saved to ${file} (mode 0600)`);
     });
   apikey
     .command('list')
