@@ -66,4 +66,21 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The CLI is a client of the HTTP API: it may import common/ (shared types) and lib/, nothing server-side.
+    files: ['cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['db', 'ingest', 'api', 'workflows', 'activities', 'sot', 'workers', 'runners'].flatMap((d) => [`../${d}/*`, `../../${d}/*`]),
+              message: 'cli/ may import only common/ and lib/: it talks to Stackwire through the HTTP API (cli/api-client.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

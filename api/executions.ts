@@ -4,7 +4,7 @@
  */
 import crypto from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, isTerminal, regionTaskQueue } from '../common/constants.js';
 import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
@@ -13,9 +13,7 @@ import type { ActionExecutionInput, ActionSpec, MultiRegionInput } from '../comm
 import { getCurrentAction } from '../db/actions.js';
 import { getExecution, listExecutions } from '../db/executions.js';
 import { readLogs } from '../db/logs.js';
-import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
-import type { Logger } from '../lib/logger.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { route } from './http.js';

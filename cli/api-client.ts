@@ -1,4 +1,49 @@
-/** The CLI's only way to Stackwire: the HTTP API. */
+/**
+ * The CLI's only way to Stackwire: the HTTP API, one typed method per route. Request and response
+ * types are the API's own (common/api-types.ts). Every request carries `Authorization: Bearer <key>`
+ * when a key is configured, and `X-Stackwire-Trigger: cli`.
+ */
+import type {
+  ActionListResponse,
+  ActionView,
+  ApiErrorBody,
+  ApiKeyCreateRequest,
+  ApiKeyCreateResponse,
+  ApiKeyListResponse,
+  ApiKeyRevokeResponse,
+  ApproveResponse,
+  AuditListQuery,
+  AuditListResponse,
+  AuditVerifyResponse,
+  BlobsMissingRequest,
+  BlobsMissingResponse,
+  BlobsUploadRequest,
+  BlobsUploadResponse,
+  CancelResponse,
+  ComponentDepsResponse,
+  ComponentListResponse,
+  ComponentView,
+  DeployHttpRequest,
+  DeployResponse,
+  DeploymentListResponse,
+  DeploymentView,
+  ExecutionListResponse,
+  ExecutionView,
+  GateDecisionRequest,
+  IngestHttpRequest,
+  IngestResponse,
+  LogPage,
+  PackListResponse,
+  RejectResponse,
+  ReleaseRequest,
+  ReleaseResponse,
+  RunRequest,
+  RunResponse,
+  SotApplyRequest,
+  SotApplyResponse,
+  WhoamiResponse,
+} from '../common/api-types.js';
+
 export class ApiRequestError extends Error {
   constructor(
     readonly status: number,
@@ -12,20 +57,33 @@ export class ApiRequestError extends Error {
 
 export class ApiUnreachableError extends Error {}
 
+export interface ApiAuth {
+  /** The key sent as a bearer token; undefined: none configured (the API will answer 401). */
+  apiKey: string | undefined;
+  /** Where the key would be read from, for the message when there is none. */
+  credentialsFile: string;
+}
+
+const enc = encodeURIComponent;
+
+function query(q: Record<string, string | number | boolean | undefined>): string {
+  const entries = Object.entries(q).filter((e): e is [string, string | number | boolean] => e[1] !== undefined);
+  return entries.length ? `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString()}` : '';
+}
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
-    private readonly headers: Record<string, string>,
+    private readonly auth: ApiAuth,
   ) {}
 
-  async request<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { 'x-stackwire-trigger': 'cli' };
+    if (this.auth.apiKey) headers.authorization = `Bearer ${this.auth.apiKey}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: { ...this.headers, ...extraHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
+      res = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new ApiUnreachableError(
@@ -39,10 +97,117 @@ export class ApiClient {
     } catch {
       throw new ApiRequestError(res.status, 'bad_response', `the API answered ${res.status} with something that is not JSON: ${text.slice(0, 200)}`);
     }
-    if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string; details?: unknown } }).error;
-      throw new ApiRequestError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`, e?.details);
-    }
+    if (!res.ok) throw this.failure(res, (json as Partial<ApiErrorBody>).error);
     return json as T;
+  }
+
+  private failure(res: Response, e: Partial<ApiErrorBody['error']> | undefined): ApiRequestError {
+    const code = e?.code ?? 'error';
+    const message = e?.message ?? `HTTP ${res.status}`;
+    if (res.status === 401 && !this.auth.apiKey) {
+      return new ApiRequestError(
+        401,
+        'no_api_key',
+        `no API key: set STACKWIRE_API_KEY or create one with \`stackwire apikey create\` (npm start writes one to ${this.auth.credentialsFile})`,
+      );
+    }
+    if (res.status === 429) {
+      const after = res.headers.get('retry-after');
+      return new ApiRequestError(429, code, `${message}${after ? ` (retry after ${after} seconds)` : ''}`, e?.details);
+    }
+    return new ApiRequestError(res.status, code, message, e?.details);
+  }
+
+  // Actions
+  listActions(pack?: string): Promise<ActionListResponse> {
+    return this.request('GET', `/api/v1/actions${query({ pack })}`);
+  }
+  getAction(name: string): Promise<ActionView> {
+    return this.request('GET', `/api/v1/actions/${enc(name)}`);
+  }
+
+  // Executions
+  run(req: RunRequest): Promise<RunResponse> {
+    return this.request('POST', '/api/v1/executions', req);
+  }
+  getExecution(id: string, waitSeconds?: number): Promise<ExecutionView> {
+    return this.request('GET', `/api/v1/executions/${enc(id)}${query({ wait: waitSeconds })}`);
+  }
+  listExecutions(q: { limit: string; action?: string }): Promise<ExecutionListResponse> {
+    return this.request('GET', `/api/v1/executions${query(q)}`);
+  }
+  executionLogs(id: string, after: number, waitSeconds: number): Promise<LogPage> {
+    return this.request('GET', `/api/v1/executions/${enc(id)}/logs?after=${after}&wait=${waitSeconds}`);
+  }
+  cancelExecution(id: string): Promise<CancelResponse> {
+    return this.request('POST', `/api/v1/executions/${enc(id)}/cancel`);
+  }
+
+  // Packs
+  missingBlobs(req: BlobsMissingRequest): Promise<BlobsMissingResponse> {
+    return this.request('POST', '/api/v1/blobs/missing', req);
+  }
+  uploadBlobs(req: BlobsUploadRequest): Promise<BlobsUploadResponse> {
+    return this.request('POST', '/api/v1/blobs', req);
+  }
+  listPacks(): Promise<PackListResponse> {
+    return this.request('GET', '/api/v1/packs');
+  }
+  ingest(pack: string, req: IngestHttpRequest): Promise<IngestResponse> {
+    return this.request('POST', `/api/v1/packs/${enc(pack)}/ingest`, req);
+  }
+
+  // Source of truth
+  applySot(req: SotApplyRequest): Promise<SotApplyResponse> {
+    return this.request('POST', '/api/v1/sot/apply', req);
+  }
+  listComponents(): Promise<ComponentListResponse> {
+    return this.request('GET', '/api/v1/components');
+  }
+  getComponent(name: string): Promise<ComponentView> {
+    return this.request('GET', `/api/v1/components/${enc(name)}`);
+  }
+  componentDeps(name: string, reverse: boolean): Promise<ComponentDepsResponse> {
+    return this.request('GET', `/api/v1/components/${enc(name)}/deps${reverse ? '?reverse=true' : ''}`);
+  }
+
+  // Deployments
+  deploy(req: DeployHttpRequest): Promise<DeployResponse> {
+    return this.request('POST', '/api/v1/deployments', req);
+  }
+  release(req: ReleaseRequest): Promise<ReleaseResponse> {
+    return this.request('POST', '/api/v1/releases', req);
+  }
+  listDeployments(q: { limit: string; component?: string; environment?: string }): Promise<DeploymentListResponse> {
+    return this.request('GET', `/api/v1/deployments${query(q)}`);
+  }
+  getDeployment(id: string): Promise<DeploymentView> {
+    return this.request('GET', `/api/v1/deployments/${enc(id)}`);
+  }
+  approve(id: string, req: GateDecisionRequest): Promise<ApproveResponse> {
+    return this.request('POST', `/api/v1/deployments/${enc(id)}/approve`, req);
+  }
+  reject(id: string, req: GateDecisionRequest): Promise<RejectResponse> {
+    return this.request('POST', `/api/v1/deployments/${enc(id)}/reject`, req);
+  }
+
+  // Keys, identity, audit
+  createApiKey(req: ApiKeyCreateRequest): Promise<ApiKeyCreateResponse> {
+    return this.request('POST', '/api/v1/apikeys', req);
+  }
+  listApiKeys(): Promise<ApiKeyListResponse> {
+    return this.request('GET', '/api/v1/apikeys');
+  }
+  revokeApiKey(id: string): Promise<ApiKeyRevokeResponse> {
+    return this.request('POST', `/api/v1/apikeys/${enc(id)}/revoke`);
+  }
+  whoami(): Promise<WhoamiResponse> {
+    return this.request('GET', '/api/v1/whoami');
+  }
+  listAudit(q: AuditListQuery): Promise<AuditListResponse> {
+    return this.request('GET', `/api/v1/audit${query({ ...q })}`);
+  }
+  verifyAudit(): Promise<AuditVerifyResponse> {
+    return this.request('GET', '/api/v1/audit/verify');
   }
 }

@@ -1,33 +1,8 @@
 /** Execution records: written by the worker's activities, read by the API. */
 import type { Pool } from './pool.js';
+import type { ExecutionRecord } from '../common/api-types.js';
 
-export interface ExecutionRecord {
-  id: string;
-  workflowId: string;
-  runId: string | null;
-  parentId: string | null;
-  action: string;
-  actionVersion: number;
-  region: string;
-  parameters: Record<string, unknown>;
-  argv: string[];
-  status: string;
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
-  error: string | null;
-  worker: string | null;
-  attempt: number;
-  actor: string;
-  trigger: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-}
+export type { ExecutionRecord } from '../common/api-types.js';
 
 interface Row {
   id: string;

@@ -1,12 +1,8 @@
 /** Execution output as it is produced: appended by the worker, read (and followed) by the API. */
 import type { Pool } from './pool.js';
+import type { LogEntry } from '../common/api-types.js';
 
-export interface LogEntry {
-  seq: number;
-  stream: 'stdout' | 'stderr' | 'system';
-  data: string;
-  at: string;
-}
+export type { LogEntry } from '../common/api-types.js';
 
 export async function nextSeq(pool: Pool, executionId: string): Promise<number> {
   const { rows } = await pool.query<{ n: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM execution_logs WHERE execution_id = $1', [executionId]);

@@ -2,38 +2,13 @@
  * Pack files, content-addressed. A pack version is a manifest (path, mode, sha256 of each file);
  * identical content is stored once. Workers fetch a manifest's blobs and verify them by hash.
  */
-import crypto from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { ActionSpec, PackRef } from '../common/types.js';
+import { manifestHash, manifestOf, sha256, type ManifestEntry, type PackFile } from '../lib/pack-files.js';
 import { upsertActions, type UpsertOutcome } from './actions.js';
 import { inTransaction, type Pool } from './pool.js';
 
-export interface PackFile {
-  path: string;
-  mode: number;
-  content: Buffer;
-}
-
-export interface ManifestEntry {
-  path: string;
-  mode: number;
-  sha256: string;
-  size: number;
-}
-
-export function sha256(b: Buffer | string): string {
-  return crypto.createHash('sha256').update(b).digest('hex');
-}
-
-export function manifestOf(files: PackFile[]): ManifestEntry[] {
-  return files
-    .map((f) => ({ path: f.path, mode: f.mode & 0o777, sha256: sha256(f.content), size: f.content.length }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-export function manifestHash(manifest: ManifestEntry[]): string {
-  return sha256(manifest.map((m) => `${m.path}\0${m.mode.toString(8)}\0${m.sha256}\n`).join(''));
-}
+export { manifestHash, manifestOf, sha256, type ManifestEntry, type PackFile } from '../lib/pack-files.js';
 
 /** Stores file contents (idempotent: a blob that exists is not written again). */
 export async function storeBlobs(db: Pool | PoolClient, files: PackFile[]): Promise<void> {

@@ -1,14 +1,10 @@
 /** Applying the source of truth (one transaction, desired state) and reading it back. */
 import type { PoolClient } from 'pg';
 import type { Pool } from './pool.js';
+import type { SotChange } from '../common/api-types.js';
 import type { Component, SourceOfTruth } from '../sot/definitions.js';
 
-export interface SotChange {
-  kind: 'environment' | 'region' | 'component';
-  name: string;
-  change: 'added' | 'changed' | 'removed';
-  details?: string[];
-}
+export type { SotChange } from '../common/api-types.js';
 
 interface ComponentRow {
   name: string;

@@ -7,47 +7,22 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ActionChange, IngestMode, IngestReport, IngestSource } from '../common/api-types.js';
 import type { ActionSpec, PackRef } from '../common/types.js';
 import { packActions } from '../db/actions.js';
-import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256, type ManifestEntry, type PackFile } from '../db/packs.js';
+import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256, type PackFile } from '../db/packs.js';
 import type { Pool } from '../db/pool.js';
-import { actionYaml, analyzePack, type IngestedAction, type Unsupported } from './analyze.js';
-import { walkTree } from './walk.js';
+import { walkTree } from '../lib/walk.js';
+import { actionYaml, analyzePack, type IngestedAction } from './analyze.js';
 import { PACK_NAME } from '../common/validation.js';
 
-export type IngestSource =
-  { kind: 'upload'; manifest: ManifestEntry[]; location?: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'path'; path: string };
+export type { ActionChange, IngestReport, IngestSource } from '../common/api-types.js';
 
+/** The packIngest workflow's input. */
 export interface IngestRequest {
   pack: string;
   source: IngestSource;
-  mode: 'apply' | 'dry-run' | 'check';
-}
-
-export interface ActionChange {
-  name: string;
-  change: 'added' | 'changed' | 'unchanged' | 'removed';
-  version?: number;
-  details?: string[];
-}
-
-export interface IngestReport {
-  pack: string;
-  mode: IngestRequest['mode'];
-  source: Record<string, unknown>;
-  packVersion?: PackRef;
-  files: number;
-  changes: ActionChange[];
-  /**
-   * Files of the pack that differ from its current version in the catalog — also those that are no
-   * action (a library module, a config file): runs use the stored files, so they count as drift.
-   */
-  fileChanges: { added: string[]; changed: string[]; removed: string[] };
-  summary: { added: number; changed: number; unchanged: number; removed: number; warnings: number; unsupported: number };
-  drift: boolean;
-  warnings: { file: string; line: number | null; message: string }[];
-  unsupported: Unsupported[];
-  actions: { name: string; sourcePath: string; framework: string; yaml: string }[];
+  mode: IngestMode;
 }
 
 export class IngestError extends Error {

@@ -58,7 +58,15 @@ export interface Config {
   /** The part of our environment that scripts inherit: PATH, HOME, LANG, TZ, TMPDIR — no secrets. */
   scriptEnv: Record<string, string>;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  actor: string;
+  /** What the `stackwire` command authenticates with (read by the CLI only). */
+  cli: {
+    /** STACKWIRE_API_KEY; when unset the key comes from the credentials file. */
+    apiKey: string | undefined;
+    /** STACKWIRE_API_URL as given (unset: the credentials file's apiUrl, else api.url). */
+    apiUrl: string | undefined;
+    /** STACKWIRE_CREDENTIALS, else $XDG_CONFIG_HOME/stackwire/credentials.json (~/.config/…). */
+    credentialsFile: string;
+  };
   /** A Sensu Go backend for silences and events; unset, deploys run checks without telling Sensu. */
   sensu: { url: string; apiKey: string; namespace: string } | undefined;
   /** Where the workers find the operator's Puppet modules (role classes); unset: a stand-in class per role. */
@@ -147,6 +155,26 @@ function secretKey(env: Env): Buffer | undefined {
   return key;
 }
 
+function cliConfig(env: Env, home: string): Config['cli'] {
+  const apiKey = optional(env, 'STACKWIRE_API_KEY');
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new ConfigError(
+      'STACKWIRE_API_KEY holds spaces, line breaks or non-ASCII characters, so it is not a key as `stackwire apikey create` prints it. Set it to the key alone, or unset it to use the credentials file.',
+    );
+  }
+  const explicit = optional(env, 'STACKWIRE_CREDENTIALS');
+  if (explicit !== undefined && !path.isAbsolute(explicit)) {
+    throw new ConfigError(
+      `STACKWIRE_CREDENTIALS=${JSON.stringify(explicit)} is not an absolute path. Give the full path of the credentials file, e.g. ${path.join(home, '.config', 'stackwire', 'credentials.json')}.`,
+    );
+  }
+  // XDG: a relative XDG_CONFIG_HOME is invalid and ignored.
+  const xdg = optional(env, 'XDG_CONFIG_HOME');
+  const configBase = xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.config');
+  const apiUrl = optional(env, 'STACKWIRE_API_URL');
+  return { apiKey, apiUrl: apiUrl?.replace(/\/+$/, ''), credentialsFile: explicit ?? path.join(configBase, 'stackwire', 'credentials.json') };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const home = env.HOME ?? os.homedir();
   const cacheBase = optional(env, 'XDG_CACHE_HOME') ?? path.join(home, '.cache');
@@ -203,7 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey: secretKey(env),
     scriptEnv: Object.fromEntries(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'].flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : []))),
     logLevel: logLevel as Config['logLevel'],
-    actor: str(env, 'STACKWIRE_ACTOR', env.USER ?? 'anonymous'),
+    cli: cliConfig(env, home),
     sensu: sensuConfig(env),
     puppetModulePath: puppetModulePath(env),
   };

@@ -12,7 +12,7 @@ import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
 import { registerPackVersion } from '../db/packs.js';
 import { createPool, type Pool } from '../db/pool.js';
-import { walkTree } from '../ingest/walk.js';
+import { walkTree } from '../lib/walk.js';
 import { BUILTIN_ACTIONS } from '../lib/builtins.js';
 import { loadPack } from '../lib/packs.js';
 import { startService, type Service } from '../lib/services.js';

@@ -394,9 +394,10 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   const second = await deploy({ component: 'hello-api', version: '1.1.1' });
   t.is(second.status, 409);
   t.is(second.body.error?.code, 'deploy_in_progress');
-  const approve = await cli(['deployment', 'approve', r.body.id, '--actor', 'cab-chair']);
-  t.is(approve.code, 0, approve.stderr);
-  const again = await cli(['deployment', 'approve', r.body.id, '--actor', 'someone-else']);
+  // The approver is who the request says (the CLI no longer names an actor: its key's owner is the actor).
+  const approve = await http('POST', `/api/v1/deployments/${r.body.id}/approve`, {}, { 'x-stackwire-actor': 'cab-chair' });
+  t.is(approve.status, 202, JSON.stringify(approve.body));
+  const again = await cli(['deployment', 'approve', r.body.id]);
   t.not(again.code, 0, 'a gate is decided once');
   t.regex(again.stderr, /not waiting at an approval gate|not running/);
   const o = await outcome(r.body.id);

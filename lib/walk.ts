@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import type { PackFile } from '../db/packs.js';
+import type { PackFile } from './pack-files.js';
 
 const ALWAYS_SKIPPED = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv', '.tox', '.mypy_cache', '.pytest_cache', '.stackwire']);
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;

@@ -1,17 +1,20 @@
 /**
  * stackwire ingest <folder | git URL[#ref]>: a local folder is walked here (.gitignore honoured),
  * only the files the server lacks are uploaded, and the server analyses and catalogs them.
+ * Also stackwire pack list.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Command } from 'commander';
 import YAML from 'yaml';
-import { manifestOf } from '../db/packs.js';
-import type { IngestReport } from '../ingest/ingest.js';
-import { walkTree } from '../ingest/walk.js';
-import type { ApiClient } from './api-client.js';
-import { progressBar } from './progress.js';
+import type { IngestHttpRequest, IngestResponse } from '../../common/api-types.js';
+import { manifestOf } from '../../lib/pack-files.js';
+import { walkTree } from '../../lib/walk.js';
+import type { ApiClient } from '../api-client.js';
+import { progressBar } from '../progress.js';
+import { client, err, out, printJson, table } from '../shared.js';
 
-export interface IngestOptions {
+interface IngestOptions {
   pack?: string;
   dryRun?: boolean;
   check?: boolean;
@@ -44,10 +47,10 @@ export function defaultPackName(source: string): string {
   return name || 'scripts';
 }
 
-export async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions): Promise<number> {
   const pack = opts.pack ?? defaultPackName(source);
   const mode = opts.check ? 'check' : opts.dryRun ? 'dry-run' : 'apply';
-  let body: Record<string, unknown>;
+  let body: IngestHttpRequest;
   let localRoot: string | undefined;
   if (GIT_RE.test(source)) {
     const [url, ref] = source.split('#') as [string, string | undefined];
@@ -68,7 +71,7 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
       return 2;
     }
     const manifest = manifestOf(files);
-    const { missing } = await api.request<{ missing: string[] }>('POST', '/api/v1/blobs/missing', { hashes: manifest.map((m) => m.sha256) });
+    const { missing } = await api.missingBlobs({ hashes: manifest.map((m) => m.sha256) });
     const want = new Set(missing);
     const toSend = files.filter((f) => {
       const h = manifest.find((m) => m.path === f.path)!.sha256;
@@ -86,7 +89,7 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
         bytes += f.content.length;
         batch.push({ sha256: manifest.find((m) => m.path === f.path)!.sha256, content: f.content.toString('base64') });
       }
-      await api.request('POST', '/api/v1/blobs', { files: batch });
+      await api.uploadBlobs({ files: batch });
       sent += batch.length;
       up.update(sent);
     }
@@ -98,9 +101,9 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
     process.stderr.isTTY && !opts.json
       ? setInterval(() => process.stderr.write(`\r\x1b[Kanalysing ${pack} on a worker … ${Math.round((Date.now() - started) / 1000)}s`), 200)
       : undefined;
-  let report: IngestReport & { workflowId: string };
+  let report: IngestResponse;
   try {
-    report = await api.request<IngestReport & { workflowId: string }>('POST', `/api/v1/packs/${encodeURIComponent(pack)}/ingest`, body);
+    report = await api.ingest(pack, body);
   } finally {
     if (spin) {
       clearInterval(spin);
@@ -118,7 +121,7 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
     }
   }
   if (opts.json) {
-    out(JSON.stringify(report, null, 2));
+    printJson(report);
   } else {
     const verb = mode === 'apply' ? '' : mode === 'dry-run' ? ' (dry run: nothing changed)' : ' (check: nothing changed)';
     for (const c of report.changes.filter((x) => x.change !== 'unchanged')) {
@@ -147,4 +150,38 @@ export async function ingestCommand(api: ApiClient, source: string, opts: Ingest
     return 1;
   }
   return 0;
+}
+
+export function registerIngestCommands(program: Command): void {
+  program
+    .command('ingest')
+    .description('turn a folder or git repository of scripts into actions (parameters inferred, never by running them)')
+    .argument('<source>', 'a folder, or a git URL with an optional #ref (branch or tag)')
+    .option('--pack <name>', 'pack name (default: the folder or repository name)')
+    .option('--dry-run', 'show what would change; change nothing')
+    .option('--check', 'exit 1 and list the differences when the catalog differs from the source (for CI)')
+    .option('--region <region>', 'region whose worker analyses the scripts')
+    .option('--no-write', 'do not write the generated metadata to <folder>/.stackwire/actions/')
+    .option('--json', 'print the full report as JSON')
+    .action(async (source: string, opts: IngestOptions & { write: boolean }, cmd: Command) => {
+      process.exitCode = await ingestCommand(client(cmd), source, opts);
+    });
+
+  program
+    .command('pack')
+    .description('packs in the catalog')
+    .command('list')
+    .description('list packs with their version, source and action count')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { packs } = await client(cmd).listPacks();
+      if (opts.json) return printJson(packs);
+      if (!packs.length) return out('no packs yet');
+      out(
+        table([
+          ['PACK', 'VERSION', 'ACTIONS', 'SOURCE'],
+          ...packs.map((p) => [p.name, String(p.version), String(p.actions), `${p.source.kind ?? ''} ${p.source.url ?? p.source.location ?? ''}`.trim()]),
+        ]),
+      );
+    });
 }
