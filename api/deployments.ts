@@ -4,19 +4,23 @@
  * a second request while one runs is a 409, not a queue.
  */
 import crypto from 'node:crypto';
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { closure, dependencyWaves } from '../common/graph.js';
 import { currentVersions, deploymentRecords, listDeployments } from '../db/deployments.js';
-import { dependencyEdges, getComponent, listComponents } from '../db/sot.js';
+import { dependencyEdges, environmentProtected, getComponent, listComponents } from '../db/sot.js';
 import type { Component } from '../sot/definitions.js';
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
 import type { RouterDeps } from './deps.js';
-import { route } from './http.js';
+import { principal, route } from './http.js';
+import { checkEnvironment } from './security/permissions.js';
+
+/** How long a protected environment's gate waits when the request names no deadline: a day. */
+const PROTECTED_GATE_SECONDS = 86_400;
 import { deployComponent, deployPlan, releaseSelection, releaseTrain } from '../workflows/index.js';
 import { approveUpdate, deployStatusQuery, rejectUpdate } from '../workflows/definitions.js';
 import { RUN_ID, TAG, VERSION } from '../common/validation.js';
@@ -126,14 +130,27 @@ export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): R
     return regions.map((r) => ({ region: r, from: running.get(r) ?? null, to: version }));
   }
 
+  /** Scope and role for deploying to an environment; answers whether it is protected. */
+  async function guardEnvironment(req: Request, environment: string): Promise<boolean> {
+    const isProtected = (await environmentProtected(pool, environment)) ?? false;
+    checkEnvironment(principal(req), environment, isProtected, 'deployments.deploy');
+    return isProtected;
+  }
+
   route(router, 'POST /api/v1/deployments', http, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const environment = body.environment;
     if (typeof environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required, e.g. "staging".');
+    req.audit = {
+      target: `${String(body.component)}@${environment}`,
+      parameters: { version: body.version, regions: body.regions ?? null, plan: body.plan === true },
+    };
+    const isProtected = await guardEnvironment(req, environment);
     const { c, component, version, regions, canary } = await prepare(body, environment);
     const rest = regions.filter((r) => r !== canary);
     const waves = rest.length ? [[canary], rest] : [[canary]];
-    const approvalSeconds = body.approvalTimeoutSeconds;
+    // A protected environment always has a gate, before anything is touched (four eyes).
+    const approvalSeconds = body.approvalTimeoutSeconds ?? (isProtected ? PROTECTED_GATE_SECONDS : undefined);
     if (approvalSeconds !== undefined && !wholeNumber(approvalSeconds, 1, 7 * 86400))
       throw new ApiError(400, 'invalid_request', 'approvalTimeoutSeconds is a whole number of seconds from 1 to 604800 (a week).');
     const health = checkHealth(body.health);
@@ -165,7 +182,9 @@ export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): R
       canary,
       actor: actorOf(req),
       trigger: triggerOf(req),
-      ...(approvalSeconds !== undefined ? { approval: { required: true, timeoutSeconds: approvalSeconds } } : {}),
+      ...(approvalSeconds !== undefined
+        ? { approval: { required: true, timeoutSeconds: approvalSeconds, ...(isProtected ? { beforeFirstWave: true } : {}) } }
+        : {}),
       ...(health ? { health } : {}),
     };
     try {
@@ -248,7 +267,28 @@ export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): R
   for (const verdict of ['approve', 'reject'] as const) {
     route(router, `POST /api/v1/deployments/:id/${verdict}`, http, async (req, res) => {
       const id = req.params.id;
+      req.audit = { target: id, parameters: { reason: (req.body as { reason?: string }).reason ?? null } };
       const handle = client.workflow.getHandle(id);
+      let description;
+      try {
+        description = await handle.describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'deployment_not_found', `no running deployment ${JSON.stringify(id)}.`);
+        throw err;
+      }
+      const env = description.typedSearchAttributes.get(SearchAttributes.Env);
+      const requester = description.typedSearchAttributes.get(SearchAttributes.Actor);
+      if (env === undefined) throw new ApiError(404, 'deployment_not_found', `${id} is not a deployment.`);
+      const p = principal(req);
+      checkEnvironment(p, env, false, 'deployments.approve');
+      if (verdict === 'approve' && (await environmentProtected(pool, env)) && requester === p.actor) {
+        throw new ApiError(
+          403,
+          'four_eyes',
+          `${env} is a protected environment: ${p.actor} requested this deploy and cannot approve it too; another person with the operator role or above must approve.`,
+          { requester, environment: env },
+        );
+      }
       let awaiting: boolean;
       try {
         const st = await handle.query(deployStatusQuery);
@@ -286,6 +326,11 @@ export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): R
       health?: DeployRequest['health'];
     };
     if (typeof body.environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required.');
+    req.audit = {
+      target: `release@${body.environment}`,
+      parameters: { components: body.components ?? null, sinceTag: body.sinceTag ?? null, plan: body.plan === true },
+    };
+    const isProtected = await guardEnvironment(req, body.environment);
     let selection: { unchanged: string[]; warnings: string[] } | undefined;
     if (body.sinceTag !== undefined) {
       // Everything placed in the environment whose repository has commits since the tag.
@@ -360,6 +405,7 @@ export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): R
           actor,
           trigger,
           ...(health ? { health } : {}),
+          ...(isProtected ? { approval: { required: true as const, timeoutSeconds: PROTECTED_GATE_SECONDS, beforeFirstWave: true } } : {}),
         },
       ],
       staticSummary: `release of ${Object.keys(versions).length} components to ${body.environment}`,

@@ -16,10 +16,17 @@ import { readLogs } from '../db/logs.js';
 import type { Config } from '../lib/config.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
-import { route } from './http.js';
+import { principal, route } from './http.js';
+import { checkPackScope } from './security/permissions.js';
 import { actorOf, triggerOf } from './request-context.js';
 import { actionExecution, multiRegionExecution } from '../workflows/index.js';
 import { RUN_ID } from '../common/validation.js';
+
+/** A keyed digest of what was asked (never the values themselves: secrets must not be guessable from it). */
+function requestHash(config: Config, action: string, parameters: Record<string, unknown>, regions: string[]): string {
+  const h = config.secretKey ? crypto.createHmac('sha256', config.secretKey) : crypto.createHash('sha256');
+  return h.update(JSON.stringify([action, Object.entries(parameters).sort(([a], [b]) => (a < b ? -1 : 1)), regions])).digest('hex');
+}
 
 function newId(action: string, region: string, idempotencyKey: string | undefined): string {
   const suffix = idempotencyKey
@@ -64,6 +71,8 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
     if (body.region !== undefined && body.regions !== undefined) throw new ApiError(400, 'invalid_request', 'give either region or regions, not both.');
     const action = await getCurrentAction(pool, body.action);
     if (!action) throw new ApiError(404, 'action_not_found', `no action named ${JSON.stringify(body.action)}; GET /api/v1/actions lists the catalog.`);
+    checkPackScope(principal(req), action.pack, 'executions.run');
+    req.audit = { target: action.name, parameters: { region: body.region ?? null, regions: body.regions ?? null } };
 
     let parameters: Record<string, unknown>;
     try {
@@ -95,6 +104,7 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
       throw err;
     }
     const shown = displayArgv(maskArgv(action, parameters));
+    req.audit.parameters = { ...req.audit.parameters, parameters: maskParameters(action, parameters), ...(idemKey ? { idempotencyKey: idemKey } : {}) };
 
     let regions: string[];
     if (Array.isArray(body.regions)) {
@@ -122,7 +132,12 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
     const common = {
       workflowId: id,
       workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-      memo: { parameters: maskParameters(action, parameters), command: shown, actionVersion: action.version },
+      memo: {
+        parameters: maskParameters(action, parameters),
+        command: shown,
+        actionVersion: action.version,
+        requestHash: requestHash(config, action.name, parameters, regions),
+      },
       staticDetails: `\`${shown}\` requested by ${actor} via ${trigger}`,
     };
     let handle: WorkflowHandle;
@@ -146,6 +161,15 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !idemKey) throw err;
       handle = client.workflow.getHandle(id);
+      // The same key must mean the same request: reusing it for other parameters is a client bug.
+      const earlier = (await handle.describe()).memo?.requestHash;
+      if (earlier !== common.memo.requestHash) {
+        throw new ApiError(
+          422,
+          'idempotency_key_reused',
+          `Idempotency-Key ${JSON.stringify(idemKey)} was already used for ${action.name} with other parameters (run ${id}); use a new key for a different request.`,
+        );
+      }
       deduplicated = true;
     }
     logger.info({ executionId: id, action: action.name, regions, actor, trigger, deduplicated }, 'execution requested');
@@ -281,6 +305,9 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
       if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
       throw err;
     }
+    const actionName = description.typedSearchAttributes.get(SearchAttributes.Action);
+    req.audit = { target: id, parameters: { action: actionName ?? null } };
+    if (actionName) checkPackScope(principal(req), actionName.split('.')[0], 'executions.cancel');
     if (description.status.name !== 'RUNNING') {
       throw new ApiError(409, 'already_finished', `execution ${id} has already finished (${description.status.name.toLowerCase()}); nothing to cancel.`);
     }

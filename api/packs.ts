@@ -11,7 +11,8 @@ import { listPacks, missingBlobs, sha256, storeBlobs, type ManifestEntry } from 
 import type { IngestRequest, IngestSource } from '../ingest/ingest.js';
 import { ApiError } from './errors.js';
 import type { RouterDeps } from './deps.js';
-import { route } from './http.js';
+import { principal, route } from './http.js';
+import { checkPackScope } from './security/permissions.js';
 import { packIngest } from '../workflows/index.js';
 import { PACK_NAME, SHA256_HEX, gitUrlHasCredentials, looksLikeGitUrl } from '../common/validation.js';
 
@@ -63,6 +64,7 @@ export function packsRouter({ client, pool, config, logger, http }: RouterDeps):
 
   route(router, 'POST /api/v1/packs/:pack/ingest', http, async (req, res) => {
     const pack = req.params.pack;
+    checkPackScope(principal(req), pack, 'packs.ingest');
     if (!PACK_NAME.test(pack))
       throw new ApiError(
         400,

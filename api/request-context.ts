@@ -1,9 +1,13 @@
-/** Who is asking and through what, from the request headers (authentication will fill the actor in). */
+/**
+ * Who is asking and through what. The actor is always the owner of the API key that authenticated
+ * the request; an `X-Stackwire-Actor` header is ignored. The trigger (cli, api, webhook …) is the
+ * caller's own description of the channel and is recorded as such.
+ */
 import type { Request } from 'express';
+import { principal } from './http.js';
 
 export function actorOf(req: Request): string {
-  const a = req.header('x-stackwire-actor');
-  return a && /^[\w.@-]{1,100}$/.test(a) ? a : 'anonymous';
+  return principal(req).actor;
 }
 
 export function triggerOf(req: Request): string {

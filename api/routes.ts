@@ -171,7 +171,7 @@ export const ROUTES = {
       {
         name: str({ pattern: '^[\\w.@-]{1,100}$' }),
         role: { enum: ['viewer', 'operator', 'deployer', 'admin'] },
-        expiresInSeconds: { oneOf: [int(60, 10 * 365 * 86400), { type: 'null' }] },
+        expiresInSeconds: { oneOf: [int(1, 10 * 365 * 86400), { type: 'null' }] },
         scopes: obj({ packs: names, environments: names }),
         description: str({ maxLength: 500 }),
         rateLimitPerMinute: int(1, 100000),

@@ -30,6 +30,11 @@ export interface ApprovalGate {
   /** Wait for an approval between the canary wave and the rest. */
   required: boolean;
   timeoutSeconds: number;
+  /**
+   * Wait before the first wave too: nothing is touched until someone approves. Set for protected
+   * environments, where the approver must not be the requester (four eyes).
+   */
+  beforeFirstWave?: boolean;
 }
 
 export interface DeployRequest {

@@ -1,6 +1,6 @@
 /** Applying the source of truth (one transaction, desired state) and reading it back. */
 import type { PoolClient } from 'pg';
-import type { Pool } from './pool.js';
+import type { Pool, Queryable } from './pool.js';
 import type { SotChange } from '../common/api-types.js';
 import type { Component, SourceOfTruth } from '../sot/definitions.js';
 
@@ -88,16 +88,29 @@ export async function applySourceOfTruth(pool: Pool, sot: SourceOfTruth, dryRun:
     const changes: SotChange[] = [];
     for (const kind of ['environment', 'region'] as const) {
       const table = kind === 'environment' ? 'environments' : 'regions';
-      const want = kind === 'environment' ? sot.environments : sot.regions;
-      const { rows } = await client.query<{ name: string; description: string }>(`SELECT name, description FROM ${table}`);
+      const want: { name: string; description: string; protected?: boolean }[] = kind === 'environment' ? sot.environments : sot.regions;
+      const { rows } = await client.query<{ name: string; description: string; protected?: boolean }>(
+        kind === 'environment' ? 'SELECT name, description, protected FROM environments' : 'SELECT name, description FROM regions',
+      );
       const have = new Map(rows.map((r) => [r.name, r]));
       for (const w of want) {
         const h = have.get(w.name);
+        const details = [
+          ...(h && h.description !== w.description ? ['description changed'] : []),
+          ...(h && kind === 'environment' && (h.protected ?? false) !== (w.protected ?? false) ? [w.protected ? 'now protected' : 'no longer protected'] : []),
+        ];
         if (!h) changes.push({ kind, name: w.name, change: 'added' });
-        else if (h.description !== w.description) changes.push({ kind, name: w.name, change: 'changed', details: ['description changed'] });
-        if (!dryRun)
+        else if (details.length) changes.push({ kind, name: w.name, change: 'changed', details });
+        if (dryRun) continue;
+        if (kind === 'environment')
           await client.query(
-            `INSERT INTO ${table} (name, description) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, updated_at = now()`,
+            `INSERT INTO environments (name, description, protected) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, protected = EXCLUDED.protected, updated_at = now()`,
+            [w.name, w.description, w.protected ?? false],
+          );
+        else
+          await client.query(
+            `INSERT INTO regions (name, description) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, updated_at = now()`,
             [w.name, w.description],
           );
       }
@@ -174,4 +187,10 @@ export async function dependencyEdges(db: Pool | PoolClient): Promise<Map<string
   const m = new Map<string, string[]>();
   for (const r of rows) m.set(r.component, [...(m.get(r.component) ?? []), r.depends_on]);
   return m;
+}
+
+/** Whether an environment is protected (production: deployer role, four-eyes approval gate); undefined when unknown. */
+export async function environmentProtected(db: Queryable, name: string): Promise<boolean | undefined> {
+  const { rows } = await db.query<{ protected: boolean }>('SELECT protected FROM environments WHERE name = $1', [name]);
+  return rows[0]?.protected;
 }

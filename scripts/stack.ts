@@ -4,6 +4,7 @@
  * Used by `npm start`, by the test runner and by the benchmarks, so all three run the same thing.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -12,6 +13,10 @@ import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
 import { registerPackVersion } from '../db/packs.js';
 import { createPool, type Pool } from '../db/pool.js';
+import { getApiKey } from '../db/apikeys.js';
+import { parseApiKey, secretMatches } from '../lib/api-keys.js';
+import { readCredentials, writeCredentials } from '../lib/credentials.js';
+import { createKey } from '../api/apikeys.js';
 import { walkTree } from '../lib/walk.js';
 import { BUILTIN_ACTIONS } from '../lib/builtins.js';
 import { loadPack } from '../lib/packs.js';
@@ -138,5 +143,45 @@ export async function startProcesses(o: {
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/**
+ * The local operator's admin key: the one in the credentials file when it still works against this
+ * database, else a new one (never expiring, owner = the local user), written to the file (0600).
+ */
+export async function ensureLocalAdminKey(
+  dbUrl: string,
+  file: string,
+  apiUrl: string,
+  log: (m: string) => void,
+): Promise<{ key: string; created: boolean; keyId: string }> {
+  const pool = createPool(dbUrl, 1);
+  try {
+    const existing = readCredentials(file);
+    const parsed = existing ? parseApiKey(existing.apiKey) : undefined;
+    const row = parsed ? await getApiKey(pool, parsed.id) : undefined;
+    if (
+      existing &&
+      parsed &&
+      row &&
+      row.role === 'admin' &&
+      !row.revokedAt &&
+      (!row.expiresAt || row.expiresAt.getTime() > Date.now()) &&
+      (await secretMatches(parsed.secret, row.salt, row.hash))
+    ) {
+      writeCredentials(file, { apiUrl, apiKey: existing.apiKey });
+      return { key: existing.apiKey, created: false, keyId: row.id };
+    }
+    const owner = os.userInfo().username || 'admin';
+    const { row: created, key } = await createKey(
+      { pool },
+      { name: owner, role: 'admin', expiresInSeconds: null, createdBy: 'npm start', description: 'created by npm start for the local operator' },
+    );
+    writeCredentials(file, { apiUrl, apiKey: key });
+    log(`api key: created an admin key ${created.id} for ${owner}, written to ${file} (mode 0600)`);
+    return { key, created: true, keyId: created.id };
+  } finally {
+    await pool.end();
   }
 }

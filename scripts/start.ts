@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ConfigError, PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { startDevServer, waitForTemporal } from '../lib/dev-server.js';
-import { CLI_ENTRY, NODE, ensureSearchAttributes, prepareDatabase, startProcesses, type Processes } from './stack.js';
+import { CLI_ENTRY, NODE, ensureLocalAdminKey, ensureSearchAttributes, prepareDatabase, startProcesses, type Processes } from './stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js';
 import type { Service } from '../lib/services.js';
@@ -88,6 +88,8 @@ async function main(): Promise<number> {
     const procs: Processes = await startProcesses({ env, regions: config.regions, apiPort: config.api.port, log });
     cleanups.push(() => procs.stop());
     log(`api: ${procs.apiUrl}`);
+    // Every API call needs a key: the local operator gets an admin key on first start, kept in the CLI's credentials file.
+    const admin = await ensureLocalAdminKey(db.url, config.cli.credentialsFile, procs.apiUrl, log);
 
     // The example, exactly as an operator would run it.
     log(`example: stackwire run ops.disk_report path=${PROJECT_ROOT} threshold=99 --region ${config.regions[0]}`);
@@ -122,6 +124,7 @@ async function main(): Promise<number> {
         `  Temporal:       ${address}${uiUrl ? `   Web UI: ${uiUrl}` : ''}`,
         `  Task queues:    ${regionsNote}, stackwire.orchestrator`,
         `  Database:       ${db.source}`,
+        `  API key:        admin key ${admin.keyId}${admin.created ? ` (new: ${admin.key})` : ''} in ${config.cli.credentialsFile}`,
         '  Try:',
         `    npx stackwire --api ${procs.apiUrl} action list`,
         `    npx stackwire --api ${procs.apiUrl} run ops.service_check host=127.0.0.1 port=${config.api.port} --region ${config.regions[1] ?? config.regions[0]}`,

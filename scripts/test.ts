@@ -13,6 +13,8 @@ import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { EAGER_DISPATCH_FLAGS } from '../lib/dev-server.js';
 import { prepareDatabase, startProcesses, type Processes } from './stack.js';
+import { createKey } from '../api/apikeys.js';
+import { createPool } from '../db/pool.js';
 import { startService } from '../lib/services.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { newSecretKey } from '../lib/secrets.js';
@@ -124,13 +126,20 @@ async function main(): Promise<number> {
       // Real role classes (test/fixtures/puppet/modules) instead of the stand-in ones.
       STACKWIRE_PUPPET_MODULEPATH: path.join(PROJECT_ROOT, 'test', 'fixtures', 'puppet', 'modules'),
     };
+    const keyPool = createPool(dbUrl, 1);
+    cleanups.push(() => keyPool.end());
     const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, log });
     cleanups.push(() => procs.stop());
     log(`api: ${procs.apiUrl}; logs in ${path.relative(PROJECT_ROOT, runDir)}`);
 
+    // The suite's admin key (the stack's processes never see it); tests make other keys through the API.
+    const admin = await createKey({ pool: keyPool }, { name: 'test-admin', role: 'admin', expiresInSeconds: 3600, createdBy: 'npm test' });
     result = await runAva(
       {
         ...childEnv,
+        STACKWIRE_API_KEY: admin.key,
+        // Never a developer's own credentials file.
+        STACKWIRE_CREDENTIALS: path.join(runDir, 'no-credentials.json'),
         STACKWIRE_API_URL: procs.apiUrl,
         STACKWIRE_TEST_SENSU_URL: sensuUrl,
         STACKWIRE_TEST_ADMIN_DB_URL: adminUrl,

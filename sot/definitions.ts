@@ -31,7 +31,8 @@ export interface Component {
 }
 
 export interface SourceOfTruth {
-  environments: { name: string; description: string }[];
+  /** `protected`: production — deploying needs the deployer role and an approval gate decided by someone else (four eyes). */
+  environments: { name: string; description: string; protected?: boolean }[];
   regions: { name: string; description: string }[];
   components: Component[];
 }
@@ -74,7 +75,7 @@ interface Located<T> {
 
 export function parseSourceOfTruth(files: { path: string; content: string }[]): SourceOfTruth {
   const problems: SotProblem[] = [];
-  const envs: Located<{ name: string; description: string }>[] = [];
+  const envs: Located<{ name: string; description: string; protected?: boolean }>[] = [];
   const regions: Located<{ name: string; description: string }>[] = [];
   const comps: Located<Component>[] = [];
   const refs: { kind: 'component' | 'environment' | 'region'; name: string; at: Located<unknown>['at']; what: string }[] = [];
@@ -123,8 +124,20 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
           continue;
         }
         if (key === 'environments' || key === 'regions') {
+          const allowed = key === 'environments' ? ['name', 'description', 'protected'] : ['name', 'description'];
+          for (const p of item.items) {
+            const k = String((p.key as { value?: unknown }).value);
+            if (!allowed.includes(k)) problem(p.key as YamlNode, `unknown field "${k}" in ${key.slice(0, -1)} ${name}; allowed: ${allowed.join(', ')}`);
+          }
+          if (js.protected !== undefined && typeof js.protected !== 'boolean') {
+            problem((get('protected')?.value as YamlNode | undefined) ?? item, `environment ${name}: protected is true or false`);
+          }
           (key === 'environments' ? envs : regions).push({
-            value: { name, description: typeof js.description === 'string' ? js.description : '' },
+            value: {
+              name,
+              description: typeof js.description === 'string' ? js.description : '',
+              ...(key === 'environments' && js.protected === true ? { protected: true } : {}),
+            },
             at: pos(nameNode),
           });
           continue;

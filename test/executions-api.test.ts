@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { SearchAttributes } from '../common/constants.js';
-import { alive, dbPool, eventually, historyText, http, runViaApi, temporalClient, uniqueName, waitForEnd, type Execution } from './helpers.js';
+import { alive, as, dbPool, eventually, historyText, http, makeKey, runViaApi, temporalClient, uniqueName, waitForEnd, type Execution } from './helpers.js';
 
 const pool = dbPool();
 test.after.always(async () => {
@@ -105,7 +105,7 @@ test('cancelling a run kills its process group and records it cancelled', async 
 
 test('bad parameters: 400 naming each parameter and problem, and nothing is started', async (t) => {
   const actor = uniqueName('badparams');
-  const headers = { 'x-stackwire-actor': actor };
+  const headers = as((await makeKey({ name: actor, role: 'operator' })).key);
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ path: '/', threshold: 'abc' }, /threshold: must be integer/],
     [{ path: '/', threshold: 101 }, /threshold: must be <= 100/],
@@ -155,7 +155,8 @@ test('a run routed to eu-west is executed by the eu-west worker', async (t) => {
 test('the execution is recorded in Postgres with secrets masked', async (t) => {
   const { id } = await runViaApi(
     { action: 'testkit.echo_args', parameters: { message: 'm', token: 's3cr3t-value' }, region: 'us-east' },
-    { 'x-stackwire-actor': 'alice' },
+    // The actor is the key's owner; a header claiming another actor is ignored.
+    { ...as((await makeKey({ name: 'alice', role: 'operator' })).key), 'x-stackwire-actor': 'mallory' },
   );
   const { rows } = await pool.query<{
     status: string;
@@ -182,7 +183,7 @@ test('search attributes make runs findable through a Temporal visibility query',
   const actor = uniqueName('visibility');
   const { id } = await runViaApi(
     { action: 'testkit.echo_args', parameters: { message: 'find me' }, region: 'eu-west' },
-    { 'x-stackwire-actor': actor, 'x-stackwire-trigger': 'webhook.test' },
+    { ...as((await makeKey({ name: actor, role: 'operator' })).key), 'x-stackwire-trigger': 'webhook.test' },
   );
   const client = await temporalClient();
   const found = await eventually(async () => {

@@ -12,6 +12,25 @@ export const config = loadConfig();
 export const API = config.api.url;
 export const TEST_PACK = process.env.STACKWIRE_TEST_PACK ?? path.join(PROJECT_ROOT, 'test', 'fixtures', 'packs', 'testkit');
 export const ADMIN_DB_URL = process.env.STACKWIRE_TEST_ADMIN_DB_URL ?? '';
+/** The suite's admin key (scripts/test.ts creates it). */
+export const ADMIN_KEY = process.env.STACKWIRE_API_KEY ?? '';
+
+/** A new API key made through the API with the admin key: `as(key)` gives headers that use it. */
+export async function makeKey(o: {
+  name: string;
+  role: string;
+  scopes?: Record<string, string[]>;
+  expiresInSeconds?: number | null;
+  rateLimitPerMinute?: number;
+}): Promise<{ id: string; key: string }> {
+  const r = await http<{ id: string; key: string }>('POST', '/api/v1/apikeys', o);
+  if (r.status !== 201) throw new Error(`could not create a key: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export function as(key: string): Record<string, string> {
+  return { authorization: `Bearer ${key}` };
+}
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
@@ -28,9 +47,12 @@ export async function http<T = Record<string, unknown>>(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<HttpResult<T>> {
+  // The suite's admin key unless the test gives its own Authorization (or `authorization: ''` for none).
+  const auth = headers.authorization ?? (ADMIN_KEY ? `Bearer ${ADMIN_KEY}` : '');
+  const { authorization: _a, ...rest } = headers;
   const res = await fetch(`${API}${urlPath}`, {
     method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { authorization: auth } : {}), ...rest },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   return { status: res.status, body: (await res.json()) as T };

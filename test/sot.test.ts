@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
-import { cli, config, dbPool, eventually, historyText, http, temporalClient } from './helpers.js';
+import { as, cli, config, dbPool, eventually, historyText, http, makeKey, temporalClient, uniqueName } from './helpers.js';
 import { approveUpdate } from '../workflows/definitions.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
@@ -193,6 +193,7 @@ function deployComponents(only?: string[], repos: Record<string, string> = {}): 
       '      deploy: deploykit.deploy_artifact',
       '    placements:',
       '      production: [us-east, eu-west]',
+      '      vault: [us-east]',
     ].join('\n');
   const all: [string, string[]][] = [
     ['hello-api', []],
@@ -201,7 +202,8 @@ function deployComponents(only?: string[], repos: Record<string, string> = {}): 
     ['rt-api', ['rt-db', 'rt-cache']],
     ['rt-web', ['rt-api']],
   ];
-  return `components:\n${all
+  // `vault` is a protected environment: deployer role, and a gate someone else must approve.
+  return `environments:\n  - name: vault\n    description: protected (four eyes)\n    protected: true\ncomponents:\n${all
     .filter(([n]) => !only || only.includes(n))
     .map(([n, d]) => comp(n, d))
     .join('\n')}\n`;
@@ -220,7 +222,14 @@ const FAST_HEALTH = { timeoutSeconds: 2, intervalSeconds: 1 };
 async function deploy(
   body: Record<string, unknown>,
 ): Promise<{ status: number; body: { id: string; waves: string[][]; error?: { code: string; message: string } } }> {
-  return http('POST', '/api/v1/deployments', { environment: 'production', health: FAST_HEALTH, ...body }, { 'x-stackwire-actor': 'release-manager' });
+  return http('POST', '/api/v1/deployments', { environment: 'production', health: FAST_HEALTH, ...body }, as(await releaseManagerKey()));
+}
+
+let rmKey: Promise<string> | undefined;
+/** The deploys of these tests are requested by a deployer key of `release-manager`. */
+function releaseManagerKey(): Promise<string> {
+  rmKey ??= makeKey({ name: 'release-manager', role: 'deployer' }).then((k) => k.key);
+  return rmKey;
 }
 
 async function outcome(id: string): Promise<{ ok: boolean; result?: Record<string, unknown>; error?: string }> {
@@ -394,8 +403,9 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   const second = await deploy({ component: 'hello-api', version: '1.1.1' });
   t.is(second.status, 409);
   t.is(second.body.error?.code, 'deploy_in_progress');
-  // The approver is who the request says (the CLI no longer names an actor: its key's owner is the actor).
-  const approve = await http('POST', `/api/v1/deployments/${r.body.id}/approve`, {}, { 'x-stackwire-actor': 'cab-chair' });
+  // The approver is the owner of the key that approved (a header naming someone else is ignored).
+  const cabChair = await makeKey({ name: 'cab-chair', role: 'operator' });
+  const approve = await http('POST', `/api/v1/deployments/${r.body.id}/approve`, {}, { ...as(cabChair.key), 'x-stackwire-actor': 'mallory' });
   t.is(approve.status, 202, JSON.stringify(approve.body));
   const again = await cli(['deployment', 'approve', r.body.id]);
   t.not(again.code, 0, 'a gate is decided once');
@@ -425,6 +435,43 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
     "SELECT region, kind, status FROM deployments WHERE component = 'hello-api' AND version = '1.2.0' ORDER BY started_at",
   );
   t.deepEqual(reverted, [{ region: 'us-east', kind: 'deploy', status: 'rolled_back' }], "the canary's deploy of 1.2.0 succeeded, then was rolled back");
+});
+
+test.serial('a protected environment needs the deployer role and an approval by someone other than the requester (four eyes)', async (t) => {
+  await applyWithDeployComponents(t);
+  const operator = await makeKey({ name: uniqueName('op'), role: 'operator' });
+  const requester = uniqueName('rm');
+  const deployer = await makeKey({ name: requester, role: 'deployer' });
+  const body = { component: 'hello-api', version: '3.0.0', environment: 'vault', health: FAST_HEALTH };
+  const refused = await http<{ error: { code: string; message: string } }>('POST', '/api/v1/deployments', body, as(operator.key));
+  t.is(refused.status, 403);
+  t.regex(refused.body.error.message, /vault is a protected environment: deploying there needs the deployer role/);
+
+  const r = await http<{ id: string }>('POST', '/api/v1/deployments', body, as(deployer.key));
+  t.is(r.status, 202, JSON.stringify(r.body));
+  // The gate comes before the first wave: nothing is deployed until someone else approves.
+  const waiting = await eventually(
+    async () => {
+      const d = await http<{ detail: { awaitingApproval: boolean; done: string[] } | null }>('GET', `/api/v1/deployments/${r.body.id}`);
+      return d.body.detail?.awaitingApproval ? d.body.detail : undefined;
+    },
+    'the gate',
+    60_000,
+  );
+  t.deepEqual(waiting.done, []);
+  const self = await http<{ error: { code: string } }>('POST', `/api/v1/deployments/${r.body.id}/approve`, {}, as(deployer.key));
+  t.is(self.status, 403);
+  t.is(self.body.error.code, 'four_eyes');
+  const audit = await http<{ entries: { actor: string; action: string; target: string; result: string; status: number }[] }>(
+    'GET',
+    `/api/v1/audit?actor=${encodeURIComponent(requester)}`,
+  );
+  t.like(audit.body.entries[0], { action: 'deployments.approve', target: r.body.id, result: 'denied', status: 403 });
+
+  const approve = await http('POST', `/api/v1/deployments/${r.body.id}/approve`, {}, as(operator.key));
+  t.is(approve.status, 202, JSON.stringify(approve.body));
+  const o = await outcome(r.body.id);
+  t.true(o.ok, o.error);
 });
 
 test.serial('plan mode shows the waves and the version changes and starts nothing', async (t) => {

@@ -126,7 +126,8 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
   const touched: string[] = [];
   try {
     for (const [i, wave] of waves.entries()) {
-      if (i > 0 && req.approval?.required) {
+      // Input-driven (no patch needed): histories recorded before beforeFirstWave existed lack it.
+      if ((i > 0 || req.approval?.beforeFirstWave === true) && req.approval?.required) {
         phase = `waiting for approval before ${wave.join(', ')} (deadline ${req.approval.timeoutSeconds}s)`;
         awaitingApproval = true;
         setCurrentDetails(phase);

@@ -33,6 +33,8 @@ export interface ReleaseTrainInput {
   actor: string;
   trigger: string;
   health?: { timeoutSeconds: number; intervalSeconds: number };
+  /** An approval gate for every component's deploy (protected environments: four eyes). */
+  approval?: { required: true; timeoutSeconds: number; beforeFirstWave?: boolean };
 }
 
 export interface ReleaseTrainResult {
@@ -61,6 +63,7 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
           actor: input.actor,
           trigger: input.trigger,
           ...(input.health ? { health: input.health } : {}),
+          ...(input.approval ? { approval: input.approval } : {}),
         },
       ],
       workflowId: deployId(c, input.environment),
