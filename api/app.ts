@@ -1,6 +1,7 @@
 /** The Express trigger API: thin by design. It validates, starts or cancels workflows, and reads Postgres. */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { actionsRouter } from './actions.js';
+import { codecRouter } from './codec.js';
 import { ApiError } from './errors.js';
 import { executionsRouter, type ApiDeps } from './executions.js';
 import { packsRouter } from './packs.js';
@@ -11,12 +12,17 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // Blob uploads parse their own (larger) bodies; everything else is small JSON.
-  app.use((req, res, next) => (req.path === '/api/v1/blobs' || req.path === '/api/v1/sot/apply' ? next() : express.json({ limit: '1mb' })(req, res, next)));
+  app.use((req, res, next) =>
+    req.path === '/api/v1/blobs' || req.path === '/api/v1/sot/apply' || req.path.startsWith('/api/v1/codec/')
+      ? next()
+      : express.json({ limit: '1mb' })(req, res, next),
+  );
 
   app.get('/healthz', async (_req, res) => {
     await deps.pool.query('SELECT 1');
     res.json({ status: 'ok', regions: deps.config.regions, namespace: deps.config.temporal.namespace });
   });
+  app.use('/api/v1/codec', codecRouter(deps));
   app.use('/api/v1/actions', actionsRouter(deps));
   app.use('/api/v1/executions', executionsRouter(deps));
   app.use('/api/v1', packsRouter(deps));
