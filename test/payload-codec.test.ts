@@ -57,7 +57,7 @@ function failuresOf(history: unknown): { message: string; source: string }[] {
     if (Array.isArray(v)) return v.forEach((x) => walk(x, key));
     const o = v as Record<string, unknown>;
     if ((key === 'failure' || key === 'cause' || key === 'lastFailure') && typeof o.message === 'string')
-      out.push({ message: o.message, source: String(o.source ?? '') });
+      out.push({ message: o.message, source: typeof o.source === 'string' ? o.source : '' });
     for (const [k, x] of Object.entries(o)) walk(x, k);
   };
   walk(history, '');
