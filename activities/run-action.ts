@@ -37,6 +37,8 @@ export interface ActivityDeps {
   sensu: SensuClient | undefined;
   /** Opens sealed secret parameters (STACKWIRE_SECRET_KEY). */
   secretKey: Buffer | undefined;
+  /** Keys of before a rotation (STACKWIRE_OLD_SECRET_KEYS): values they sealed still open. */
+  oldSecretKeys?: Buffer[];
   /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */
   scriptEnv: Record<string, string>;
 }
@@ -115,7 +117,7 @@ export function createRunAction(deps: ActivityDeps) {
 
     let clear: Record<string, unknown>;
     try {
-      clear = unsealSecrets(input.parameters, deps.secretKey);
+      clear = unsealSecrets(input.parameters, deps.secretKey, deps.oldSecretKeys);
     } catch (err) {
       throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
     }

@@ -4,6 +4,7 @@ import { ping } from '../db/pool.js';
 import { actionsRouter } from './actions.js';
 import { apiKeysRouter } from './apikeys.js';
 import { auditRouter } from './audit.js';
+import { codecRouter } from './codec.js';
 import { componentsRouter } from './components.js';
 import type { ApiDeps, RouterDeps } from './deps.js';
 import { deploymentsRouter } from './deployments.js';
@@ -50,7 +51,8 @@ export function createApp(deps: ApiDeps): express.Express {
   };
   // Every router registers its routes with their full paths through route() (api/http.ts), which
   // authenticates, audits, rate-limits, checks the route's permission and validates its input.
-  for (const r of [metaRouter, actionsRouter, executionsRouter, packsRouter, componentsRouter, deploymentsRouter, apiKeysRouter, auditRouter]) app.use(r(ctx));
+  for (const r of [codecRouter, metaRouter, actionsRouter, executionsRouter, packsRouter, componentsRouter, deploymentsRouter, apiKeysRouter, auditRouter])
+    app.use(r(ctx));
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}; the API lives under /api/v1 (GET /api/v1/openapi.json lists it).`);

@@ -107,7 +107,7 @@ export function route(router: Router, key: RouteKey, deps: HttpDeps, handler: Ha
   const def: RouteDef = ROUTES[key];
   const [method, path] = key.split(' ') as [string, string];
   const validate = compileRequestValidator(key, def);
-  const mutating = MUTATING.has(method);
+  const mutating = MUTATING.has(method) && def.readOnly !== true;
   const parseBody = json({ limit: def.bodyLimit ?? '1mb' });
   const chain: RequestHandler[] = [
     (req, res, next) => {

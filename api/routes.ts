@@ -15,6 +15,8 @@ export interface RouteDef {
   query?: Schema;
   /** Largest JSON body (default 1mb). */
   bodyLimit?: string;
+  /** A POST that changes nothing (the codec): no audit row, no rate limit. */
+  readOnly?: boolean;
 }
 
 const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
@@ -28,6 +30,15 @@ const manifestEntry = obj(
   { path: str({ minLength: 1, maxLength: 4096 }), mode: int(0, 0o177777), sha256: str({ pattern: '^[0-9a-f]{64}$' }), size: int(0, 2 ** 40) },
   ['path', 'sha256'],
 );
+
+/** The codec endpoint: reads, not changes (no audit row, no rate limit); payloads of up to 2 MB each. */
+const CODEC = {
+  permission: 'codec.decode',
+  readOnly: true,
+  bodyLimit: '16mb',
+  body: { type: 'object', properties: { payloads: { type: 'array' } }, required: ['payloads'] },
+  query: { type: 'object' },
+} as const;
 
 export const ROUTES = {
   'GET /healthz': { permission: 'public', summary: 'Liveness: 200 when Postgres answers.' },
@@ -181,6 +192,11 @@ export const ROUTES = {
   },
   'GET /api/v1/apikeys': { permission: 'apikeys.manage', summary: 'API keys (never the keys themselves).' },
   'POST /api/v1/apikeys/:id/revoke': { permission: 'apikeys.manage', summary: 'Revoke an API key.', body: obj({}) },
+
+  'POST /api/v1/codec/decode': { ...CODEC, summary: 'Decode payloads for the Temporal Web UI (codec server protocol).' },
+  'POST /api/v1/codec/encode': { ...CODEC, summary: 'Encode payloads (codec server protocol).' },
+  'POST /api/v1/codec/:namespace/decode': { ...CODEC, summary: 'Decode payloads; the namespace in the path (Temporal CLI).' },
+  'POST /api/v1/codec/:namespace/encode': { ...CODEC, summary: 'Encode payloads; the namespace in the path (Temporal CLI).' },
 
   'GET /api/v1/audit': {
     permission: 'audit.read',

@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { ApiError } from './errors.js';
 import type { RouteDef } from './routes.js';
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 
 function describe(where: string, e: ErrorObject): string {
   const at = `${where}${e.instancePath.replace(/\//g, '.')}`;

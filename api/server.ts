@@ -1,9 +1,9 @@
 /** API entrypoint: node dist/api/server.js [--port N] */
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool.js';
-import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
+import { ConfigError, databaseUrl, loadConfig } from '../lib/config.js';
+import { createTemporalClient } from '../lib/temporal-client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
 
@@ -37,8 +37,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const host = values.host ?? config.api.host;
-  const connection = await Connection.connect({ address: temporalAddress(config) });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = await createTemporalClient(config);
   const pool = createPool(databaseUrl(config));
   const app = createApp({ client, pool, config, logger });
   const server = app.listen(port, host);
@@ -59,7 +58,7 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   await pool.end();
-  await connection.close();
+  await client.connection.close();
   return 0;
 }
 

@@ -3,6 +3,8 @@
  * Each variable is validated at start-up; a bad value stops the process with a message that
  * names the variable, what was wrong and what to do.
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,8 @@ export interface Config {
     devUiPort: number;
     /** Explicit path to a `temporal` CLI binary (skips discovery). */
     cliPath: string | undefined;
+    /** TLS (mTLS when a client certificate is given) to the cluster in TEMPORAL_ADDRESS; unset: plain gRPC. */
+    tls: TemporalTls | undefined;
   };
   database: {
     /** Explicit connection string; wins over everything else. */
@@ -45,6 +49,8 @@ export interface Config {
     maxWaitSeconds: number;
     /** Mutating requests a minute per API key, unless the key has its own limit. */
     rateLimitPerMinute: number;
+    /** Browser origins (the Temporal Web UI) allowed to call the codec endpoint (STACKWIRE_CODEC_CORS_ORIGINS). */
+    codecCorsOrigins: string[];
   };
   regions: string[];
   worker: {
@@ -53,8 +59,13 @@ export interface Config {
     outputCapBytes: number;
     maxConcurrentActivities: number;
   };
-  /** AES-256 key that seals secret parameters between the API and the workers (STACKWIRE_SECRET_KEY). */
+  /**
+   * AES-256 key (STACKWIRE_SECRET_KEY) that encrypts every Temporal payload (lib/payload-codec.ts) and seals
+   * secret parameters. Required by every process that talks to Temporal.
+   */
   secretKey: Buffer | undefined;
+  /** Previous keys (STACKWIRE_OLD_SECRET_KEYS), for decryption only: what they encrypted stays readable after a rotation. */
+  oldSecretKeys: Buffer[];
   /** The part of our environment that scripts inherit: PATH, HOME, LANG, TZ, TMPDIR — no secrets. */
   scriptEnv: Record<string, string>;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -71,6 +82,15 @@ export interface Config {
   sensu: { url: string; apiKey: string; namespace: string } | undefined;
   /** Where the workers find the operator's Puppet modules (role classes); unset: a stand-in class per role. */
   puppetModulePath: string[] | undefined;
+}
+
+export interface TemporalTls {
+  /** Client certificate and key (PEM) for mTLS; absent: server-authenticated TLS only. */
+  clientCertPair: { crt: Buffer; key: Buffer } | undefined;
+  /** CA bundle (PEM) that signed the server's certificate; absent: the system's roots. */
+  serverRootCACertificate: Buffer | undefined;
+  /** Name to verify the server's certificate against, when it differs from the host in TEMPORAL_ADDRESS. */
+  serverNameOverride: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -143,14 +163,14 @@ function sensuConfig(env: Env): Config['sensu'] {
   return { url, apiKey, namespace: str(env, 'SENSU_NAMESPACE', 'default') };
 }
 
+const KEY_HINT = `Make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`;
+
 function secretKey(env: Env): Buffer | undefined {
   const raw = optional(env, 'STACKWIRE_SECRET_KEY');
   if (raw === undefined) return undefined;
   const key = Buffer.from(raw, 'base64');
   if (key.length !== 32) {
-    throw new ConfigError(
-      `STACKWIRE_SECRET_KEY must be 32 random bytes in base64 (got ${key.length} bytes). Make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
-    );
+    throw new ConfigError(`STACKWIRE_SECRET_KEY must be 32 random bytes in base64 (got ${key.length} bytes). ${KEY_HINT}`);
   }
   return key;
 }
@@ -175,6 +195,127 @@ function cliConfig(env: Env, home: string): Config['cli'] {
   return { apiKey, apiUrl: apiUrl?.replace(/\/+$/, ''), credentialsFile: explicit ?? path.join(configBase, 'stackwire', 'credentials.json') };
 }
 
+/** STACKWIRE_OLD_SECRET_KEYS: comma-separated base64 keys that are tried for decryption only (key rotation). */
+function oldSecretKeys(env: Env, current: Buffer | undefined): Buffer[] {
+  const raw = optional(env, 'STACKWIRE_OLD_SECRET_KEYS');
+  if (raw === undefined) return [];
+  if (!current)
+    throw new ConfigError(
+      'STACKWIRE_OLD_SECRET_KEYS is set but STACKWIRE_SECRET_KEY is not: old keys only decrypt, a current key must encrypt. Set STACKWIRE_SECRET_KEY to the new key.',
+    );
+  const keys: Buffer[] = [];
+  raw.split(',').forEach((part, i) => {
+    const text = part.trim();
+    if (text === '') return;
+    const key = /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
+    if (key.length !== 32)
+      throw new ConfigError(
+        `STACKWIRE_OLD_SECRET_KEYS: entry ${i + 1} is not 32 bytes in base64 (got ${key.length} bytes). List the previous STACKWIRE_SECRET_KEY values separated by commas.`,
+      );
+    // The current key listed again (mid-rotation) is harmless: it is tried first anyway.
+    if (!key.equals(current) && !keys.some((k) => k.equals(key))) keys.push(key);
+  });
+  return keys;
+}
+
+function readPem(env: Env, name: string, kind: 'certificate' | 'private key'): { file: string; pem: Buffer } | undefined {
+  const file = optional(env, name);
+  if (file === undefined) return undefined;
+  let pem: Buffer;
+  try {
+    pem = fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : code === 'EISDIR' ? 'is a folder' : String(err);
+    throw new ConfigError(`${name}=${JSON.stringify(file)}: the file ${why}. Point it at the PEM ${kind} file for the Temporal connection, or unset it.`);
+  }
+  const text = pem.toString('utf8');
+  const looksRight = kind === 'certificate' ? text.includes('-----BEGIN CERTIFICATE-----') : /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
+  if (!looksRight)
+    throw new ConfigError(
+      `${name}=${JSON.stringify(file)} is not a PEM ${kind} (no "-----BEGIN ${kind === 'certificate' ? 'CERTIFICATE' : '… PRIVATE KEY'}-----" line). Give the PEM file, not DER or a folder.`,
+    );
+  return { file, pem };
+}
+
+/** TEMPORAL_TLS_CERT / _KEY / _CA / _SERVER_NAME: TLS to an existing cluster, mutual when a client certificate is given. */
+function temporalTls(env: Env, address: string | undefined): TemporalTls | undefined {
+  const cert = readPem(env, 'TEMPORAL_TLS_CERT', 'certificate');
+  const key = readPem(env, 'TEMPORAL_TLS_KEY', 'private key');
+  const ca = readPem(env, 'TEMPORAL_TLS_CA', 'certificate');
+  const serverName = optional(env, 'TEMPORAL_TLS_SERVER_NAME');
+  if (!cert && !key && !ca) {
+    if (serverName !== undefined)
+      throw new ConfigError(
+        'TEMPORAL_TLS_SERVER_NAME is set but no TLS is configured: set TEMPORAL_TLS_CA (and TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY for mTLS) too, or unset it.',
+      );
+    return undefined;
+  }
+  if (cert && !key)
+    throw new ConfigError('TEMPORAL_TLS_CERT is set but TEMPORAL_TLS_KEY is not: mTLS needs the client certificate and its private key together.');
+  if (key && !cert)
+    throw new ConfigError('TEMPORAL_TLS_KEY is set but TEMPORAL_TLS_CERT is not: mTLS needs the client certificate and its private key together.');
+  if (address === undefined)
+    throw new ConfigError(
+      'TEMPORAL_TLS_* is set but TEMPORAL_ADDRESS is not: TLS is for an existing cluster; the local dev server that runs without TEMPORAL_ADDRESS speaks plain gRPC. Set TEMPORAL_ADDRESS, or unset the TEMPORAL_TLS_* variables.',
+    );
+  if (cert && key) {
+    let x509: crypto.X509Certificate;
+    try {
+      x509 = new crypto.X509Certificate(cert.pem);
+    } catch (err) {
+      throw new ConfigError(`TEMPORAL_TLS_CERT=${JSON.stringify(cert.file)} cannot be parsed as an X.509 certificate: ${(err as Error).message}.`);
+    }
+    let privateKey: crypto.KeyObject;
+    try {
+      privateKey = crypto.createPrivateKey(key.pem);
+    } catch (err) {
+      throw new ConfigError(
+        `TEMPORAL_TLS_KEY=${JSON.stringify(key.file)} cannot be parsed as a private key (an encrypted key is not supported): ${(err as Error).message}.`,
+      );
+    }
+    if (!x509.checkPrivateKey(privateKey))
+      throw new ConfigError(
+        `TEMPORAL_TLS_KEY=${JSON.stringify(key.file)} is not the private key of the certificate in TEMPORAL_TLS_CERT=${JSON.stringify(cert.file)}.`,
+      );
+  }
+  if (ca) {
+    try {
+      new crypto.X509Certificate(ca.pem);
+    } catch (err) {
+      throw new ConfigError(`TEMPORAL_TLS_CA=${JSON.stringify(ca.file)} cannot be parsed as an X.509 certificate: ${(err as Error).message}.`);
+    }
+  }
+  return {
+    clientCertPair: cert && key ? { crt: cert.pem, key: key.pem } : undefined,
+    serverRootCACertificate: ca?.pem,
+    serverNameOverride: serverName,
+  };
+}
+
+/** STACKWIRE_CODEC_CORS_ORIGINS: the Web UI origins allowed to call the codec endpoint from a browser. */
+function codecCorsOrigins(env: Env, uiPort: number): string[] {
+  const raw = optional(env, 'STACKWIRE_CODEC_CORS_ORIGINS');
+  if (raw === undefined) return [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const o of origins) {
+    let u: URL | undefined;
+    try {
+      u = new URL(o);
+    } catch {
+      u = undefined;
+    }
+    if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o)
+      throw new ConfigError(
+        `STACKWIRE_CODEC_CORS_ORIGINS: ${JSON.stringify(o)} is not an origin. List the Temporal Web UI origins as scheme://host[:port] with no path or trailing slash, e.g. https://temporal.example.com.`,
+      );
+  }
+  return origins;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const home = env.HOME ?? os.homedir();
   const cacheBase = optional(env, 'XDG_CACHE_HOME') ?? path.join(home, '.cache');
@@ -195,6 +336,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`STACKWIRE_LOG_LEVEL=${JSON.stringify(logLevel)} is not a level. Use one of ${LOG_LEVELS.join(', ')}.`);
   }
   const dbName = str(env, 'STACKWIRE_DATABASE', 'stackwire');
+  const devUiPort = int(env, 'STACKWIRE_TEMPORAL_UI_PORT', 8233, 1, 65535);
+  const key = secretKey(env);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(dbName)) {
     throw new ConfigError(`STACKWIRE_DATABASE=${JSON.stringify(dbName)} is not a plain database name. Use lower-case letters, digits and underscores.`);
   }
@@ -205,8 +348,9 @@ export function loadConfig(env: Env = process.env): Config {
       address,
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
       devPort: int(env, 'STACKWIRE_TEMPORAL_PORT', 7233, 1, 65535),
-      devUiPort: int(env, 'STACKWIRE_TEMPORAL_UI_PORT', 8233, 1, 65535),
+      devUiPort,
       cliPath: optional(env, 'STACKWIRE_TEMPORAL_CLI'),
+      tls: temporalTls(env, address),
     },
     database: {
       url: dbUrl,
@@ -221,6 +365,7 @@ export function loadConfig(env: Env = process.env): Config {
       url: str(env, 'STACKWIRE_API_URL', `http://${apiHost}:${apiPort}`).replace(/\/+$/, ''),
       maxWaitSeconds: int(env, 'STACKWIRE_API_MAX_WAIT', 60, 0, 3600),
       rateLimitPerMinute: int(env, 'STACKWIRE_API_RATE_LIMIT', 600, 1, 1_000_000),
+      codecCorsOrigins: codecCorsOrigins(env, devUiPort),
     },
     regions: parseRegions(str(env, 'STACKWIRE_REGIONS', 'us-east,eu-west'), 'STACKWIRE_REGIONS'),
     worker: {
@@ -228,7 +373,8 @@ export function loadConfig(env: Env = process.env): Config {
       outputCapBytes: int(env, 'STACKWIRE_OUTPUT_CAP', 65536, 1024, 16 * 1024 * 1024),
       maxConcurrentActivities: int(env, 'STACKWIRE_MAX_CONCURRENT_ACTIVITIES', 50, 1, 10000),
     },
-    secretKey: secretKey(env),
+    secretKey: key,
+    oldSecretKeys: oldSecretKeys(env, key),
     scriptEnv: Object.fromEntries(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'].flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : []))),
     logLevel: logLevel as Config['logLevel'],
     cli: cliConfig(env, home),

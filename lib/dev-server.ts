@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
+import type { TemporalTls } from './config.js';
 import { portIsFree, startService, type Service } from './services.js';
 
 /** Activities on the workflow's own queue are handed straight back to the worker that asked. */
@@ -26,6 +27,8 @@ export async function startDevServer(o: {
   dbFile: string;
   namespace: string;
   logFile: string;
+  /** The codec endpoint the Web UI calls (from the browser) to decode encrypted payloads; see api/codec.ts. */
+  uiCodecEndpoint?: string;
 }): Promise<DevServer> {
   for (const [what, port] of [
     ['STACKWIRE_TEMPORAL_PORT', o.port],
@@ -54,6 +57,7 @@ export async function startDevServer(o: {
     '--log-level',
     'warn',
     ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
+    ...(o.uiPort !== undefined && o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
     ...devServerFlags(),
   ];
   const service = await startService({
@@ -71,12 +75,12 @@ export async function startDevServer(o: {
 }
 
 /** Waits until the frontend answers and the namespace exists. */
-export async function waitForTemporal(address: string, namespace: string, timeoutMs: number): Promise<void> {
+export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, tls?: TemporalTls): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
-      const conn = await Connection.connect({ address, connectTimeout: 2000 });
+      const conn = await Connection.connect({ address, connectTimeout: 2000, ...(tls ? { tls } : {}) });
       try {
         await conn.workflowService.describeNamespace({ namespace });
         return;

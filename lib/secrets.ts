@@ -1,7 +1,9 @@
 /**
  * Secret parameters never travel in clear text through Temporal: the API seals them with
  * AES-256-GCM before a workflow starts, and only the activity that runs the script unseals them.
- * Workflow history, memo and Postgres hold the sealed value or a mask.
+ * Workflow history, memo and Postgres hold the sealed value or a mask. (On top of this, every
+ * Temporal payload is encrypted as a whole by lib/payload-codec.ts; the seal keeps the value closed
+ * inside workflow code and on any path that decodes payloads, such as the codec endpoint.)
  */
 import crypto from 'node:crypto';
 import { MASK } from '../common/argv.js';
@@ -32,18 +34,27 @@ export function seal(value: unknown, key: Buffer): Sealed {
   return { $sealed: PREFIX + Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64') };
 }
 
-export function unseal(s: Sealed, key: Buffer): unknown {
+/**
+ * Opens a sealed value with the current key or, after a rotation, one of the old keys
+ * (STACKWIRE_OLD_SECRET_KEYS): GCM's tag tells which key sealed it. The v1 format is unchanged.
+ */
+export function unseal(s: Sealed, keys: Buffer | Buffer[]): unknown {
   if (!s.$sealed.startsWith(PREFIX)) throw new SecretKeyError('a sealed parameter has an unknown format');
   const raw = Buffer.from(s.$sealed.slice(PREFIX.length), 'base64');
-  const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  try {
-    return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as unknown;
-  } catch {
-    throw new SecretKeyError(
-      "a sealed parameter cannot be opened with this worker's STACKWIRE_SECRET_KEY; every API and worker process must share the same key",
-    );
+  for (const key of Array.isArray(keys) ? keys : [keys]) {
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    let clear: Buffer;
+    try {
+      clear = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
+    } catch {
+      continue; // not this key
+    }
+    return JSON.parse(clear.toString('utf8')) as unknown;
   }
+  throw new SecretKeyError(
+    "a sealed parameter cannot be opened with this worker's STACKWIRE_SECRET_KEY nor any of STACKWIRE_OLD_SECRET_KEYS; every API and worker process must share the same key, and keep the previous one in STACKWIRE_OLD_SECRET_KEYS after a rotation",
+  );
 }
 
 function secretNames(action: Pick<ActionSpec, 'parameters'>): string[] {
@@ -70,12 +81,12 @@ export function sealSecrets(
   return out;
 }
 
-export function unsealSecrets(params: Record<string, unknown>, key: Buffer | undefined): Record<string, unknown> {
+export function unsealSecrets(params: Record<string, unknown>, key: Buffer | undefined, oldKeys: Buffer[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {
     if (!isSealed(v)) out[k] = v;
     else if (!key) throw new SecretKeyError(`parameter ${k} is sealed but this worker has no STACKWIRE_SECRET_KEY`);
-    else out[k] = unseal(v, key);
+    else out[k] = unseal(v, [key, ...oldKeys]);
   }
   return out;
 }

@@ -30,6 +30,7 @@ import { ingest } from '../ingest/ingest.js';
 import { generateScripts } from '../bench/generate-scripts.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { pipelineRun } from '../workflows/index.js';
+import { stackwireDataConverter } from '../lib/temporal-client.js';
 
 const HELP = `Usage: npm run bench -- [--only pipeline|ingest] [--iterations N] [--steps N] [--scripts N] [--json]
 
@@ -110,13 +111,14 @@ async function main(): Promise<number> {
     await prepareDatabase(dbUrl, [BENCH_PACK], log);
 
     const region = 'bench';
+    const secretKey = newSecretKey();
     const env = {
       ...process.env,
       TEMPORAL_ADDRESS: server.address,
       DATABASE_URL: dbUrl,
       STACKWIRE_REGIONS: region,
       STACKWIRE_LOG_LEVEL: 'warn',
-      STACKWIRE_SECRET_KEY: newSecretKey(),
+      STACKWIRE_SECRET_KEY: secretKey,
     };
     const worker = await startService({
       name: 'worker',
@@ -145,7 +147,9 @@ async function main(): Promise<number> {
     const argv = buildArgv(action, {});
     const connection = await Connection.connect({ address: server.address });
     cleanups.push(() => connection.close());
-    const client = new Client({ connection });
+    // Stackwire's worker encrypts its payloads, so its client carries the same codec; the raw baseline has none.
+    const client = new Client({ connection, dataConverter: stackwireDataConverter({ secretKey: Buffer.from(secretKey, 'base64'), oldSecretKeys: [] }) });
+    const rawClient = new Client({ connection });
 
     const timeStackwire = async (): Promise<number> => {
       const id = `bench-${crypto.randomBytes(6).toString('hex')}`;
@@ -163,7 +167,7 @@ async function main(): Promise<number> {
     };
     const timeRaw = async (): Promise<number> => {
       const t0 = performance.now();
-      await client.workflow.execute('rawSequence', {
+      await rawClient.workflow.execute('rawSequence', {
         taskQueue: rawQueue,
         workflowId: `raw-${crypto.randomBytes(6).toString('hex')}`,
         args: [Array.from({ length: steps }, () => ({ argv, cwd: action.packDir }))],

@@ -7,6 +7,8 @@ import { PROJECT_ROOT } from '../lib/config.js';
 const out = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
 const { code } = await bundleWorkflowCode({
   workflowsPath: path.join(PROJECT_ROOT, 'dist', 'workflows', 'index.js'),
+  // Failures raised in workflow code carry their message and stack in an (encrypted) payload too.
+  failureConverterPath: path.join(PROJECT_ROOT, 'dist', 'common', 'failure-converter.js'),
   logger: {
     trace: () => undefined,
     debug: () => undefined,

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import type { TemporalTls } from '../lib/config.js';
 import proto from '@temporalio/proto';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { upsertActions, type UpsertOutcome } from '../db/actions.js';
@@ -27,8 +28,8 @@ import { API_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
 export { API_ENTRY, CLI_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
 
 /** Registers Stackwire's search attributes on a cluster; a no-op for those that exist. */
-export async function ensureSearchAttributes(address: string, namespace: string): Promise<void> {
-  const conn = await Connection.connect({ address });
+export async function ensureSearchAttributes(address: string, namespace: string, tls?: TemporalTls): Promise<void> {
+  const conn = await Connection.connect({ address, ...(tls ? { tls } : {}) });
   try {
     const existing = await conn.operatorService.listSearchAttributes({ namespace });
     const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));

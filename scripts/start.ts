@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     if (config.temporal.address) {
       address = config.temporal.address;
       log(`temporal: using the cluster at ${address} (TEMPORAL_ADDRESS); no server started`);
-      await waitForTemporal(address, config.temporal.namespace, 30_000);
+      await waitForTemporal(address, config.temporal.namespace, 30_000, config.temporal.tls);
     } else {
       const cli = await obtainTemporalCli(config, process.env, log);
       log(`temporal: CLI from ${cli.source}: ${cli.path}`);
@@ -65,13 +65,15 @@ async function main(): Promise<number> {
         dbFile: path.join(config.dataDir, 'temporal.db'),
         namespace: config.temporal.namespace,
         logFile: path.join(config.dataDir, 'logs', 'temporal.log'),
+        // Payloads are encrypted (lib/payload-codec.ts): the Web UI decodes them through the API's codec endpoint.
+        uiCodecEndpoint: `${config.api.url}/api/v1/codec`,
       });
       cleanups.push(() => server.service.stop(10_000));
       address = server.address;
       uiUrl = server.uiUrl;
-      log(`temporal: dev server on ${address}, Web UI ${uiUrl}`);
+      log(`temporal: dev server on ${address}, Web UI ${uiUrl} (decodes payloads through ${config.api.url}/api/v1/codec)`);
     }
-    await ensureSearchAttributes(address, config.temporal.namespace);
+    await ensureSearchAttributes(address, config.temporal.namespace, config.temporal.tls);
 
     const db: ProvisionedDatabase = await provisionDatabase(config, log);
     cleanups.push(() => db.stop());

@@ -42,3 +42,10 @@ test('each region has a worker serving its queue, and every Stackwire service po
     t.regex(env.DATABASE_URL ?? '', /^postgres:\/\/.*@stackwire-db:5432\/stackwire$/, name);
   }
 });
+
+test('every Stackwire service shares the payload key, and the Web UI decodes through the API codec endpoint', (t) => {
+  for (const name of ['api', 'orchestrator', 'worker-us-east', 'worker-eu-west']) {
+    t.regex(doc.services[name].environment!.STACKWIRE_SECRET_KEY ?? '', /^\$\{STACKWIRE_SECRET_KEY:\?/, name);
+  }
+  t.is(doc.services['temporal-ui'].environment!.TEMPORAL_CODEC_ENDPOINT, 'http://localhost:7380/api/v1/codec');
+});

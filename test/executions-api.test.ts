@@ -5,7 +5,21 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { SearchAttributes } from '../common/constants.js';
-import { alive, as, dbPool, eventually, historyText, http, makeKey, runViaApi, temporalClient, uniqueName, waitForEnd, type Execution } from './helpers.js';
+import {
+  alive,
+  as,
+  dbPool,
+  decodedHistoryText,
+  eventually,
+  historyText,
+  http,
+  makeKey,
+  runViaApi,
+  temporalClient,
+  uniqueName,
+  waitForEnd,
+  type Execution,
+} from './helpers.js';
 
 const pool = dbPool();
 test.after.always(async () => {
@@ -255,7 +269,8 @@ test('a secret parameter never appears in clear text in workflow history, Postgr
   t.is(execution.parameters.token, '********');
   const client = await temporalClient();
   const history = await client.workflow.getHandle(id).fetchHistory();
-  const text = historyText(history);
+  t.false(historyText(history).includes('executionId'), 'payloads are ciphertext in history');
+  const text = await decodedHistoryText(history);
   t.true(text.includes('executionId'), 'payloads were decoded');
   t.true(text.includes('$sealed'), 'the sealed value is in the workflow input');
   t.false(text.includes(secret), 'the clear value is nowhere in history');

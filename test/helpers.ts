@@ -6,7 +6,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { CLI_ENTRY } from '../lib/paths.js';
-import { PROJECT_ROOT, loadConfig, temporalAddress } from '../lib/config.js';
+import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
+import { createPayloadCodec } from '../lib/payload-codec.js';
+import { createTemporalClient, temporalConnectionOptions } from '../lib/temporal-client.js';
 
 export const config = loadConfig();
 export const API = config.api.url;
@@ -107,11 +109,38 @@ export function cli(args: string[], env: Record<string, string> = {}): Promise<C
 }
 
 let clientPromise: Promise<Client> | undefined;
+/** A client like the API's: it encrypts what it sends and decrypts what it reads (lib/payload-codec.ts). */
 export function temporalClient(): Promise<Client> {
-  clientPromise ??= Connection.connect({ address: temporalAddress(config) }).then(
+  clientPromise ??= createTemporalClient(config);
+  return clientPromise;
+}
+
+let rawClientPromise: Promise<Client> | undefined;
+/** A client WITHOUT the codec: what anyone with access to the Temporal server alone (or its database) sees. */
+export function rawTemporalClient(): Promise<Client> {
+  rawClientPromise ??= Connection.connect(temporalConnectionOptions(config)).then(
     (connection) => new Client({ connection, namespace: config.temporal.namespace }),
   );
-  return clientPromise;
+  return rawClientPromise;
+}
+
+/** Every payload found anywhere in `value` (a history, an event …) decrypted with the stack's keys; unencrypted ones as they are. */
+export async function decodePayloads<T>(value: T): Promise<T> {
+  const codec = createPayloadCodec(config);
+  const walk = async (v: unknown): Promise<unknown> => {
+    if (v instanceof Uint8Array || v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return Promise.all(v.map(walk));
+    const o = v as Record<string, unknown>;
+    const meta = o.metadata as Record<string, unknown> | undefined;
+    if (meta && typeof meta === 'object' && meta.encoding instanceof Uint8Array) return (await codec.decode([o]))[0];
+    return Object.fromEntries(await Promise.all(Object.entries(o).map(async ([k, x]) => [k, await walk(x)] as const)));
+  };
+  return (await walk(value)) as T;
+}
+
+/** historyText of a history with its payloads decrypted first (what the Web UI shows through the codec endpoint). */
+export async function decodedHistoryText(history: unknown): Promise<string> {
+  return historyText(await decodePayloads(history));
 }
 
 export function dbPool(): pg.Pool {

@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
-import { as, cli, config, dbPool, eventually, historyText, http, makeKey, temporalClient, uniqueName } from './helpers.js';
+import { as, cli, config, dbPool, decodedHistoryText, eventually, historyText, http, makeKey, temporalClient, uniqueName } from './helpers.js';
 import { approveUpdate } from '../workflows/definitions.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
@@ -171,6 +171,8 @@ test.after.always(() => {
 
 /** A secret deploy parameter (deploykit.deploy_artifact declares registry_token secret). */
 const REGISTRY_TOKEN = `regtok-${Math.random().toString(36).slice(2, 12)}`;
+/** A Hiera value (Hiera is where Puppet users keep passwords): ciphertext in workflow history, like every payload. */
+const HIERA_SECRET = `hierapw-${Math.random().toString(36).slice(2, 12)}`;
 
 function deployComponents(only?: string[], repos: Record<string, string> = {}): string {
   const comp = (name: string, deps: string[]) =>
@@ -181,6 +183,7 @@ function deployComponents(only?: string[], repos: Record<string, string> = {}): 
       `    puppet_role: role::${name.replace(/-/g, '_')}`,
       '    hiera:',
       `      ${name.replace(/-/g, '_')}::port: ${healthPort}`,
+      `      ${name.replace(/-/g, '_')}::db_password: ${HIERA_SECRET}`,
       ...(deps.length ? [`    depends_on: [${deps.join(', ')}]`] : []),
       '    checks:',
       `      - name: ${name}-http`,
@@ -322,8 +325,13 @@ test.serial('a two-region deploy rolls out in waves (canary first), runs puppet 
   let histories = 0;
   for (const w of [{ workflow_id: r.body.id, run_id: undefined }, ...legs]) {
     const h = await client.workflow.getHandle(w.workflow_id, w.run_id).fetchHistory();
-    const text = historyText(h);
-    t.true(text.includes('hello-api-bundle'), 'payloads were decoded');
+    // As stored by Temporal: every payload is ciphertext (lib/payload-codec.ts) — Hiera data, deploy parameters, all of it.
+    const raw = historyText(h);
+    for (const clear of [REGISTRY_TOKEN, HIERA_SECRET, 'hello-api-bundle', 'hello_api::port'])
+      t.false(raw.includes(clear), `${w.workflow_id}: ${clear} is not in clear in history`);
+    // Decrypted with the stack's key (as the Web UI does through the codec endpoint): the plain values are there, the secret stays sealed.
+    const text = await decodedHistoryText(h);
+    t.true(text.includes('hello-api-bundle') && text.includes(HIERA_SECRET), 'payloads were decoded');
     t.false(text.includes(REGISTRY_TOKEN), `${w.workflow_id}: no clear registry token in history`);
     histories++;
   }

@@ -14,8 +14,9 @@ import { PROJECT_ROOT } from '../lib/config.js';
 import { startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
-import { alive, eventually, http, temporalClient } from './helpers.js';
 import { actionExecution } from '../workflows/index.js';
+import { stackwireDataConverter } from '../lib/temporal-client.js';
+import { alive, config, eventually, http, temporalClient } from './helpers.js';
 
 // The replay worker's state changes are not news here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -72,7 +73,8 @@ test('recorded histories replay against the current workflow code (no non-determ
     workflowId: f.replace(/\.json$/, ''),
     history: JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8')) as object,
   }));
-  const results = Worker.runReplayHistories({ workflowBundle: { codePath: WORKFLOW_BUNDLE } }, histories);
+  // The workers' data converter (codec + failure converter): these histories predate the codec, and unencrypted payloads decode untouched.
+  const results = Worker.runReplayHistories({ workflowBundle: { codePath: WORKFLOW_BUNDLE }, dataConverter: stackwireDataConverter(config) }, histories);
   let count = 0;
   for await (const r of results) {
     count++;

@@ -12,6 +12,7 @@ import { createActivities } from '../activities/index.js';
 import { ORCHESTRATOR_TASK_QUEUE, regionTaskQueue } from '../common/constants.js';
 import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
+import { stackwireDataConverter, temporalConnectionOptions } from '../lib/temporal-client.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { SensuClient } from '../lib/sensu.js';
 import { createLogger } from '../lib/logger.js';
@@ -25,8 +26,9 @@ Runs one Stackwire worker process.
   --json            print the ready line as JSON (logs are always JSON lines)
   -h, --help        show this help
 
-Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, STACKWIRE_REGIONS,
-STACKWIRE_SHUTDOWN_GRACE, STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES (see README).
+Environment: STACKWIRE_SECRET_KEY (required), STACKWIRE_OLD_SECRET_KEYS, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_TLS_CERT/KEY/CA/SERVER_NAME, DATABASE_URL, STACKWIRE_REGIONS, STACKWIRE_SHUTDOWN_GRACE,
+STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES (see README).
 SIGTERM or SIGINT stops polling and lets running activities finish within the grace time.`;
 
 async function main(): Promise<number> {
@@ -62,7 +64,8 @@ async function main(): Promise<number> {
   installRuntime(logger, config.logLevel);
 
   const taskQueue = region ? regionTaskQueue(region) : ORCHESTRATOR_TASK_QUEUE;
-  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const dataConverter = stackwireDataConverter(config); // payloads are encrypted: no key, no worker
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const pool = region ? createPool(databaseUrl(config), Math.min(20, config.worker.maxConcurrentActivities + 2)) : undefined;
   try {
     const worker = await Worker.create({
@@ -71,6 +74,7 @@ async function main(): Promise<number> {
       taskQueue,
       identity,
       workflowBundle: { codePath: WORKFLOW_BUNDLE },
+      dataConverter,
       ...(pool && region
         ? {
             activities: createActivities({
@@ -81,6 +85,7 @@ async function main(): Promise<number> {
               logger,
               scriptEnv: config.scriptEnv,
               secretKey: config.secretKey,
+              oldSecretKeys: config.oldSecretKeys,
               cacheDir: config.cacheDir,
               dataDir: config.dataDir,
               puppetModulePath: config.puppetModulePath,
