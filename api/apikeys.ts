@@ -5,8 +5,9 @@ import { newApiKey } from '../lib/api-keys.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { principal, route } from './http.js';
+import type { ApiKeyCreateResponse, ApiKeyListResponse, ApiKeyRevokeResponse, ApiKeyView } from '../common/api-types.js';
 
-export function keyView(k: ApiKeyRow) {
+export function keyView(k: ApiKeyRow): ApiKeyView {
   const status = k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt.getTime() <= Date.now() ? 'expired' : 'active';
   return {
     id: k.id,
@@ -66,11 +67,11 @@ export function apiKeysRouter(deps: RouterDeps): Router {
       parameters: { name: b.name, role: b.role, scopes: b.scopes ?? {}, expiresAt: row.expiresAt?.toISOString() ?? null },
     };
     deps.logger.info({ keyId: row.id, name: row.name, role: row.role, by: principal(req).actor }, 'api key created');
-    res.status(201).json({ ...keyView(row), key });
+    res.status(201).json({ ...keyView(row), key } satisfies ApiKeyCreateResponse);
   });
 
   route(router, 'GET /api/v1/apikeys', http, async (_req, res) => {
-    res.json({ apikeys: (await listApiKeys(deps.pool)).map(keyView) });
+    res.json({ apikeys: (await listApiKeys(deps.pool)).map(keyView) } satisfies ApiKeyListResponse);
   });
 
   route(router, 'POST /api/v1/apikeys/:id/revoke', http, async (req, res) => {
@@ -78,7 +79,7 @@ export function apiKeysRouter(deps: RouterDeps): Router {
     const row = await revokeApiKey(deps.pool, req.params.id, principal(req).actor);
     if (!row) throw new ApiError(404, 'apikey_not_found', `no API key ${JSON.stringify(req.params.id)}; GET /api/v1/apikeys lists them.`);
     deps.logger.info({ keyId: row.id, by: principal(req).actor }, 'api key revoked');
-    res.json({ id: row.id, revokedAt: row.revokedAt!.toISOString(), revokedBy: row.revokedBy });
+    res.json({ id: row.id, revokedAt: row.revokedAt!.toISOString(), revokedBy: row.revokedBy } satisfies ApiKeyRevokeResponse);
   });
   return router;
 }

@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi.js';
 import { packsRouter } from './packs.js';
 import { Authenticator } from './security/authenticate.js';
 import { RateLimiter } from './security/rate-limit.js';
+import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
 
@@ -26,7 +27,7 @@ function metaRouter(deps: RouterDeps): Router {
   });
   route(router, 'GET /api/v1/whoami', deps.http, (req, res) => {
     const p = req.principal!;
-    res.json({ actor: p.actor, role: p.role, keyId: p.keyId, scopes: p.scopes, expiresAt: p.expiresAt?.toISOString() ?? null });
+    res.json({ actor: p.actor, role: p.role, keyId: p.keyId, scopes: p.scopes, expiresAt: p.expiresAt?.toISOString() ?? null } satisfies WhoamiResponse);
   });
   const doc = openApiDocument('1');
   route(router, 'GET /api/v1/openapi.json', deps.http, (_req, res) => {

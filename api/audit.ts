@@ -4,6 +4,7 @@ import { listAudit, verifyAuditChain } from '../db/audit.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { route } from './http.js';
+import type { AuditListResponse, AuditVerifyResponse } from '../common/api-types.js';
 
 /** `2026-12-01`, an ISO time, or a duration back from now (`24h`, `7d`, `30m`). */
 export function parseSince(s: string, now = Date.now()): Date | undefined {
@@ -22,10 +23,10 @@ export function auditRouter({ pool, http }: RouterDeps): Router {
     const since = q.since === undefined ? undefined : parseSince(q.since);
     if (q.since !== undefined && !since)
       throw new ApiError(400, 'invalid_request', `since ${JSON.stringify(q.since)} is neither a date (2026-12-01, an ISO time) nor a duration (24h, 7d).`);
-    res.json({ entries: await listAudit(pool, { actor: q.actor, action: q.action, since, limit }) });
+    res.json({ entries: await listAudit(pool, { actor: q.actor, action: q.action, since, limit }) } satisfies AuditListResponse);
   });
   route(router, 'GET /api/v1/audit/verify', http, async (_req, res) => {
-    res.json(await verifyAuditChain(pool));
+    res.json((await verifyAuditChain(pool)) satisfies AuditVerifyResponse);
   });
   return router;
 }

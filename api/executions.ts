@@ -21,6 +21,7 @@ import { checkPackScope } from './security/permissions.js';
 import { actorOf, triggerOf } from './request-context.js';
 import { actionExecution, multiRegionExecution } from '../workflows/index.js';
 import { RUN_ID } from '../common/validation.js';
+import type { CancelResponse } from '../common/api-types.js';
 
 /** A keyed digest of what was asked (never the values themselves: secrets must not be guessable from it). */
 function requestHash(config: Config, action: string, parameters: Record<string, unknown>, regions: string[]): string {
@@ -319,7 +320,7 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
       throw err;
     }
     logger.info({ executionId: id, actor: actorOf(req) }, 'execution cancel requested');
-    res.status(202).json({ id, status: 'cancelling' });
+    res.status(202).json({ id, status: 'cancelling' } satisfies CancelResponse);
   });
 
   return router;

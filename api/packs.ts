@@ -15,6 +15,7 @@ import { principal, route } from './http.js';
 import { checkPackScope } from './security/permissions.js';
 import { packIngest } from '../workflows/index.js';
 import { PACK_NAME, SHA256_HEX, gitUrlHasCredentials, looksLikeGitUrl } from '../common/validation.js';
+import type { BlobsMissingResponse, BlobsUploadResponse, PackListResponse } from '../common/api-types.js';
 
 const MODES = ['apply', 'dry-run', 'check'] as const;
 
@@ -40,7 +41,7 @@ export function packsRouter({ client, pool, config, logger, http }: RouterDeps):
     const hashes = ((req.body ?? {}) as { hashes?: unknown }).hashes;
     if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && SHA256_HEX.test(h)))
       throw new ApiError(400, 'invalid_request', 'hashes must be an array of sha256 hex strings.');
-    res.json({ missing: await missingBlobs(pool, hashes as string[]) });
+    res.json({ missing: await missingBlobs(pool, hashes as string[]) } satisfies BlobsMissingResponse);
   });
 
   route(router, 'POST /api/v1/blobs', http, async (req, res) => {
@@ -55,11 +56,11 @@ export function packsRouter({ client, pool, config, logger, http }: RouterDeps):
       return { path: '', mode: 0, content };
     });
     await storeBlobs(pool, decoded);
-    res.json({ stored: decoded.length });
+    res.json({ stored: decoded.length } satisfies BlobsUploadResponse);
   });
 
   route(router, 'GET /api/v1/packs', http, async (_req, res) => {
-    res.json({ packs: await listPacks(pool) });
+    res.json({ packs: await listPacks(pool) } satisfies PackListResponse);
   });
 
   route(router, 'POST /api/v1/packs/:pack/ingest', http, async (req, res) => {

@@ -6,20 +6,31 @@ import { ConfigError, databaseUrl, loadConfig } from '../lib/config.js';
 import { createTemporalClient } from '../lib/temporal-client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
+import { createKey } from './apikeys.js';
 
 const HELP = `Usage: stackwire-api [--port N] [--host H] [--json]
+       stackwire-api --create-admin-key <owner> [--json]
 
 Serves the Stackwire HTTP API (see README for the endpoints).
   --port N    listen port (default STACKWIRE_API_PORT or 7380; 0 picks a free one)
   --host H    listen address (default STACKWIRE_API_HOST or 127.0.0.1)
   --json      print the ready line as JSON
+  --create-admin-key <owner>
+              create an admin API key for <owner> in the database (DATABASE_URL), print it once
+              and exit: how the first key of a new installation is made, on the API's host
   -h, --help  show this help`;
 
 async function main(): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
-      options: { port: { type: 'string' }, host: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        'create-admin-key': { type: 'string' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`stackwire-api: ${(err as Error).message}\n\n${HELP}\n`);
@@ -30,6 +41,24 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadConfig();
+  const owner = values['create-admin-key'];
+  if (owner !== undefined) {
+    if (!/^[\w.@-]{1,100}$/.test(owner)) {
+      process.stderr.write(`stackwire-api: --create-admin-key ${JSON.stringify(owner)}: an owner is 1-100 letters, digits and . _ @ -.\n`);
+      return 2;
+    }
+    const keyPool = createPool(databaseUrl(config), 1);
+    try {
+      const { row, key } = await createKey({ pool: keyPool }, { name: owner, role: 'admin', createdBy: 'stackwire-api --create-admin-key' });
+      const out = { id: row.id, name: row.name, role: row.role, expiresAt: row.expiresAt?.toISOString() ?? null, key };
+      process.stdout.write(
+        values.json ? `${JSON.stringify(out)}\n` : `admin key ${row.id} for ${owner} (expires ${out.expiresAt ?? 'never'}); shown only this once:\n${key}\n`,
+      );
+      return 0;
+    } finally {
+      await keyPool.end();
+    }
+  }
   const logger = createLogger('api', config.logLevel);
   const port = values.port !== undefined ? Number(values.port) : config.api.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -23,6 +23,8 @@ export interface ApiKeyCreateRequest {
   expiresInSeconds: number | null;
   scopes: ApiKeyScopes;
   description?: string;
+  /** Mutating requests a minute with this key (default: STACKWIRE_API_RATE_LIMIT). */
+  rateLimitPerMinute?: number;
 }
 
 /** A key as listed: never the key itself. */
@@ -31,25 +33,19 @@ export interface ApiKeyView {
   name: string;
   role: Role;
   scopes: ApiKeyScopes;
-  description: string | null;
+  description: string;
+  rateLimitPerMinute: number | null;
   createdAt: string;
   createdBy: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  revokedBy: string | null;
   lastUsedAt: string | null;
   status: 'active' | 'expired' | 'revoked';
 }
 
 /** POST /api/v1/apikeys (201): the key, shown this once. */
-export interface ApiKeyCreateResponse {
-  id: string;
-  name: string;
-  role: Role;
-  scopes: ApiKeyScopes;
-  description: string | null;
-  createdAt: string;
-  createdBy: string;
-  expiresAt: string | null;
+export interface ApiKeyCreateResponse extends ApiKeyView {
   key: string;
 }
 
@@ -62,6 +58,7 @@ export interface ApiKeyListResponse {
 export interface ApiKeyRevokeResponse {
   id: string;
   revokedAt: string;
+  revokedBy: string | null;
 }
 
 /** GET /api/v1/whoami: the key the request was made with. */
@@ -85,19 +82,22 @@ export interface AuditListQuery {
 export interface AuditEntry {
   seq: number;
   at: string;
-  actor: string;
-  role: string;
+  /** null when the request carried no valid key. */
+  actor: string | null;
+  role: string | null;
   keyId: string | null;
-  /** What was done, e.g. "execution.run", "apikey.create", "deployment.approve". */
+  /** The permission of the route, e.g. "executions.run", "apikeys.manage", "deployments.approve". */
   action: string;
   target: string | null;
   /** Request parameters, secrets masked. */
-  parameters: Record<string, unknown> | null;
-  result: unknown;
+  parameters: Record<string, unknown>;
+  /** ok | denied | rejected | unauthenticated | rate_limited | failed */
+  result: string;
   /** HTTP status of the answer. */
   status: number;
   requestId: string;
-  source: string;
+  source: string | null;
+  prevHash: string;
   hash: string;
 }
 

@@ -1,14 +1,11 @@
 /** API keys: only a salt and a scrypt hash of each key's secret are stored; the key itself never is. */
 import type { Pool } from './pool.js';
 
-export type Role = 'viewer' | 'operator' | 'deployer' | 'admin';
+import type { ApiKeyScopes, Role } from '../common/api-types.js';
 
-export interface KeyScopes {
-  /** Packs whose actions the key may run and ingest; absent: all. */
-  packs?: string[];
-  /** Environments the key may deploy to and approve in; absent: all. */
-  environments?: string[];
-}
+export type { Role } from '../common/api-types.js';
+/** Packs the key may run and ingest, environments it may deploy to and approve in; an absent list: all. */
+export type KeyScopes = ApiKeyScopes;
 
 export interface ApiKeyRow {
   id: string;

@@ -4,6 +4,7 @@
  * removing or inserting a row breaks the chain from there on, and `verifyAuditChain` names it.
  */
 import crypto from 'node:crypto';
+import type { AuditEntry } from '../common/api-types.js';
 import { inTransaction, type Pool } from './pool.js';
 
 export interface AuditInput {
@@ -22,12 +23,8 @@ export interface AuditInput {
   source: string | null;
 }
 
-export interface AuditRow extends AuditInput {
-  seq: number;
-  at: string;
-  prevHash: string;
-  hash: string;
-}
+/** A stored row: the API's AuditEntry (common/api-types). */
+export type AuditRow = AuditEntry;
 
 const GENESIS = '0'.repeat(64);
 

@@ -3,6 +3,7 @@
  * identical content is stored once. Workers fetch a manifest's blobs and verify them by hash.
  */
 import type { PoolClient } from 'pg';
+import type { PackListResponse, PackSource } from '../common/api-types.js';
 import type { ActionSpec, PackRef } from '../common/types.js';
 import { manifestHash, manifestOf, sha256, type ManifestEntry, type PackFile } from '../lib/pack-files.js';
 import { upsertActions, type UpsertOutcome } from './actions.js';
@@ -93,8 +94,8 @@ export async function loadBlobs(db: Pool, hashes: string[]): Promise<Map<string,
 }
 
 /** Every pack with its current version, source and number of live actions. */
-export async function listPacks(db: Pool): Promise<{ name: string; version: number; source: unknown; actions: number; updatedAt: string }[]> {
-  const { rows } = await db.query<{ name: string; source: unknown; current_version: number; updated_at: Date; actions: number }>(
+export async function listPacks(db: Pool): Promise<PackListResponse['packs']> {
+  const { rows } = await db.query<{ name: string; source: PackSource; current_version: number; updated_at: Date; actions: number }>(
     `SELECT p.name, p.source, p.current_version, p.updated_at,
             (SELECT count(*)::int FROM actions a WHERE a.pack = p.name AND a.is_current AND a.removed_at IS NULL) AS actions
      FROM packs p ORDER BY p.name`,

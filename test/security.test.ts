@@ -4,11 +4,13 @@
  * chain detects tampering, request contracts refuse unknown fields, idempotency keys cannot be reused
  * for another request, and mutating calls are rate-limited per key.
  */
+import { spawnSync } from 'node:child_process';
 import test from 'ava';
 import type { Router } from 'express';
 import pg from 'pg';
 import { createApp } from '../api/app.js';
 import { createLogger } from '../lib/logger.js';
+import { API_ENTRY } from '../lib/paths.js';
 import { API, ADMIN_KEY, cli, config, http, makeKey, sleep, uniqueName } from './helpers.js';
 
 interface Layer {
@@ -266,4 +268,17 @@ test('mutating calls are rate-limited per key: 429 with Retry-After', async (t) 
   // Reads are not limited, and other keys are not affected.
   t.is((await raw('GET', '/api/v1/actions', { key: k.key })).status, 200);
   t.is((await raw('POST', '/api/v1/executions', { key: ADMIN_KEY, body })).status, 200);
+});
+
+test('the first admin key of an installation is made on the API host with --create-admin-key, shown once', async (t) => {
+  const owner = uniqueName('root');
+  const r = spawnSync(process.execPath, [API_ENTRY, '--create-admin-key', owner, '--json'], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+  t.is(r.status, 0, r.stderr);
+  const k = JSON.parse(r.stdout) as { id: string; key: string; role: string };
+  t.is(k.role, 'admin');
+  const who = await raw('GET', '/api/v1/whoami', { key: k.key });
+  t.like(who.body, { actor: owner, role: 'admin', keyId: k.id });
+  const bad = spawnSync(process.execPath, [API_ENTRY, '--create-admin-key', 'two words'], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /an owner is 1-100 letters/);
 });

@@ -7,10 +7,11 @@
  *   deployer — also deploy to protected (production) environments
  *   admin    — also ingest packs, apply the source of truth, manage keys, read the audit trail
  */
-import type { KeyScopes, Role } from '../../db/apikeys.js';
-import { ApiError } from '../errors.js';
+import { ROLES, type Role } from '../../common/api-types.js';
+import type { KeyScopes } from '../../db/apikeys.js';
 
-export const ROLES: readonly Role[] = ['viewer', 'operator', 'deployer', 'admin'];
+export { ROLES };
+import { ApiError } from '../errors.js';
 
 export const PERMISSIONS = {
   'self.read': { role: 'viewer', what: 'who am I; the OpenAPI document' },

@@ -56,7 +56,7 @@ export function registerAuditCommands(program: Command): void {
       out(
         table([
           ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'TARGET', 'STATUS'],
-          ...entries.map((e) => [String(e.seq), e.at, e.actor, e.action, e.target ?? '-', String(e.status)]),
+          ...entries.map((e) => [String(e.seq), e.at, e.actor ?? '(no key)', e.action, e.target ?? '-', `${e.result} ${e.status}`]),
         ]),
       );
     });
