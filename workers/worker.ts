@@ -12,6 +12,7 @@ import { createActivities } from '../activities/index.js';
 import { ORCHESTRATOR_TASK_QUEUE, regionTaskQueue } from '../common/constants.js';
 import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
+import { prepareRunDir, resolveRunUser, secureDataDir } from '../lib/isolation.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { SensuClient } from '../lib/sensu.js';
 import { createLogger } from '../lib/logger.js';
@@ -26,7 +27,9 @@ Runs one Stackwire worker process.
   -h, --help        show this help
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, STACKWIRE_REGIONS,
-STACKWIRE_SHUTDOWN_GRACE, STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES (see README).
+STACKWIRE_SHUTDOWN_GRACE, STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES, STACKWIRE_RUN_AS,
+STACKWIRE_RUN_DIR, STACKWIRE_GIT_ALLOWED_HOSTS, STACKWIRE_GIT_ALLOW_FILE, STACKWIRE_GIT_TIMEOUT,
+STACKWIRE_INGEST_PATHS (see README).
 SIGTERM or SIGINT stops polling and lets running activities finish within the grace time.`;
 
 async function main(): Promise<number> {
@@ -61,6 +64,13 @@ async function main(): Promise<number> {
   const logger = createLogger(`worker-${role}`, config.logLevel, { region: role });
   installRuntime(logger, config.logLevel);
 
+  // Scripts run on region workers: decide who they run as and prepare their folders before polling.
+  // A configured run user that does not exist stops the worker here (ConfigError).
+  secureDataDir(config.dataDir);
+  const run = region ? { ...resolveRunUser(config.isolation), layout: prepareRunDir(config.isolation.runDir) } : undefined;
+  if (run?.warning) logger.warn({ event: 'scripts not isolated' }, run.warning);
+  if (run?.user) logger.info({ runAs: run.user.name, uid: run.user.uid, runDir: run.layout.root }, 'scripts run as an unprivileged user');
+
   const taskQueue = region ? regionTaskQueue(region) : ORCHESTRATOR_TASK_QUEUE;
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const pool = region ? createPool(databaseUrl(config), Math.min(20, config.worker.maxConcurrentActivities + 2)) : undefined;
@@ -71,7 +81,7 @@ async function main(): Promise<number> {
       taskQueue,
       identity,
       workflowBundle: { codePath: WORKFLOW_BUNDLE },
-      ...(pool && region
+      ...(pool && region && run
         ? {
             activities: createActivities({
               pool,
@@ -81,7 +91,10 @@ async function main(): Promise<number> {
               logger,
               scriptEnv: config.scriptEnv,
               secretKey: config.secretKey,
-              cacheDir: config.cacheDir,
+              runLayout: run.layout,
+              runUser: run.user,
+              git: config.git,
+              ingestPaths: config.ingestPaths,
               dataDir: config.dataDir,
               puppetModulePath: config.puppetModulePath,
               sensu: config.sensu ? new SensuClient(config.sensu) : undefined,
