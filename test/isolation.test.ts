@@ -212,6 +212,7 @@ test('a worker without STACKWIRE_GIT_ALLOW_FILE refuses file:// and local reposi
     args: [WORKER_ENTRY, '--region', region],
     env,
     ready: /worker ready/,
+    readyTimeoutMs: 180_000, // a loaded machine
     output: path.join(dir, 'worker.log'),
   });
   try {
