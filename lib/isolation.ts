@@ -110,8 +110,23 @@ function ownDir(p: string, mode: number): void {
   fs.chmodSync(p, mode);
 }
 
+/** Every folder above the run folder must let the run user pass (e.g. not inside /root, which is 0700). */
+function checkReachable(runDir: string, user: RunUser): void {
+  for (let d = path.dirname(runDir); ; d = path.dirname(d)) {
+    const st = fs.statSync(d, { throwIfNoEntry: false });
+    if (!st) continue; // created below, 0755
+    const x = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!x)
+      throw new ConfigError(
+        `STACKWIRE_RUN_DIR=${runDir}: the run user ${user.name} cannot enter ${d} (mode ${(st.mode & 0o777).toString(8)}), so scripts could not read their pack files. Choose a folder it can reach, e.g. /var/lib/stackwire.`,
+      );
+    if (d === path.dirname(d)) return;
+  }
+}
+
 /** Creates (or checks) the run folder's layout; called at worker start. */
-export function prepareRunDir(runDir: string): RunLayout {
+export function prepareRunDir(runDir: string, user?: RunUser): RunLayout {
+  if (user) checkReachable(runDir, user);
   const layout: RunLayout = {
     root: runDir,
     packs: path.join(runDir, 'packs'),

@@ -305,4 +305,10 @@ test('bad isolation settings name the variable', async (t) => {
   t.regex(hosts.stderr, /STACKWIRE_GIT_ALLOWED_HOSTS: "https:\/\/github.com" is not a host name/);
   const runDir = await run({ STACKWIRE_RUN_DIR: path.join(config.dataDir, 'run') });
   t.regex(runDir.stderr, /STACKWIRE_RUN_DIR=.* is inside the data folder/);
+  if (ROOT && (fs.statSync('/root').mode & 0o001) === 0) {
+    const unreachable = await run({ STACKWIRE_RUN_DIR: '/root/stackwire-run-test/run' });
+    t.is(unreachable.code, 1);
+    t.regex(unreachable.stderr, /STACKWIRE_RUN_DIR=\/root\/stackwire-run-test\/run: the run user stackwire-run cannot enter \/root/);
+    t.false(fs.existsSync('/root/stackwire-run-test'), 'nothing was created');
+  }
 });

@@ -67,7 +67,8 @@ async function main(): Promise<number> {
   // Scripts run on region workers: decide who they run as and prepare their folders before polling.
   // A configured run user that does not exist stops the worker here (ConfigError).
   secureDataDir(config.dataDir);
-  const run = region ? { ...resolveRunUser(config.isolation), layout: prepareRunDir(config.isolation.runDir) } : undefined;
+  const resolved = region ? resolveRunUser(config.isolation) : undefined;
+  const run = region && resolved ? { ...resolved, layout: prepareRunDir(config.isolation.runDir, resolved.user) } : undefined;
   if (run?.warning) logger.warn({ event: 'scripts not isolated' }, run.warning);
   if (run?.user) logger.info({ runAs: run.user.name, uid: run.user.uid, runDir: run.layout.root }, 'scripts run as an unprivileged user');
 
