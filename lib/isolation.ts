@@ -10,6 +10,7 @@
  *   <dataDir>/           0700 (Postgres data, logs, secret.key 0600): not readable by the run user
  */
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,7 +132,8 @@ export function prepareRunDir(runDir: string, user?: RunUser): RunLayout {
     root: runDir,
     packs: path.join(runDir, 'packs'),
     work: path.join(runDir, 'work'),
-    shim: path.join(runDir, 'runners', path.basename(ST2_SHIM)),
+    // Named by its content: checkouts of different versions may share one run folder.
+    shim: path.join(runDir, 'runners', `st2_python_shim-${crypto.createHash('sha256').update(fs.readFileSync(ST2_SHIM)).digest('hex').slice(0, 12)}.py`),
   };
   ownDir(runDir, 0o755);
   ownDir(layout.packs, 0o755);
@@ -139,10 +141,12 @@ export function prepareRunDir(runDir: string, user?: RunUser): RunLayout {
   sweepWorkDirs(layout.work);
   ownDir(path.dirname(layout.shim), 0o755);
   // The project may sit in a folder the run user cannot enter (/root): the shim is copied out, atomically.
-  const tmp = `${layout.shim}.${process.pid}.tmp`;
-  fs.copyFileSync(ST2_SHIM, tmp);
-  fs.chmodSync(tmp, 0o644);
-  fs.renameSync(tmp, layout.shim);
+  if (!fs.existsSync(layout.shim)) {
+    const tmp = `${layout.shim}.${process.pid}.tmp`;
+    fs.copyFileSync(ST2_SHIM, tmp);
+    fs.chmodSync(tmp, 0o644);
+    fs.renameSync(tmp, layout.shim);
+  }
   return layout;
 }
 
