@@ -233,7 +233,8 @@ export function createRunAction(deps: ActivityDeps) {
         const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
         ctx.cancelled.catch((err: unknown) => {
           cancelError = err;
-          log.warn({ why: 'cancel' }, 'stopping the action: SIGTERM to its process group');
+          // Why Temporal cancelled it: requested, or the attempt timed out / is gone on the server.
+          log.warn({ why: 'cancel', reason: (err as Error).message, details: ctx.cancellationDetails }, 'stopping the action: SIGTERM to its process group');
           proc.stop('abort');
         });
         const r = await proc.done;
