@@ -4,7 +4,6 @@
  * monitoring plugins, silence/unsilence them in Sensu when a backend is configured, and record
  * each deployment.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,11 @@ import { getCurrentAction } from '../db/actions.js';
 import { currentVersions, recordDeployment, type DeploymentRecordInput } from '../db/deployments.js';
 import type { Pool } from '../db/pool.js';
 import { getComponent } from '../db/sot.js';
+import { gitUrlProblem } from '../common/git-url.js';
+import type { Config } from '../lib/config.js';
+import { GitError, cloneRepository, git } from '../lib/git.js';
 import type { Logger } from '../lib/logger.js';
+import { runProcess } from '../lib/spawn.js';
 import { SensuClient } from '../lib/sensu.js';
 import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
 import { pluginDir, puppetBinary } from '../lib/system-packages.js';
@@ -31,45 +34,11 @@ export interface DeployDeps {
   region: string;
   dataDir: string;
   logger: Logger;
+  /** PATH, LANG, TZ: puppet and the checks run as the worker's user (Puppet needs root) but get nothing else of its environment. */
   scriptEnv: Record<string, string>;
   sensu: SensuClient | undefined;
-}
-
-function runProcess(
-  argv: string[],
-  opts: { cwd?: string; timeoutMs: number; env: Record<string, string>; heartbeat?: boolean },
-): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean; spawnError?: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (b: Buffer) => (stdout = (stdout + b.toString()).slice(-65536)));
-    child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-65536)));
-    const kill = () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, opts.timeoutMs);
-    const beat = opts.heartbeat ? setInterval(() => Context.current().heartbeat(), 1000) : undefined;
-    if (opts.heartbeat) Context.current().cancelled.catch(() => kill());
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (beat) clearInterval(beat);
-      resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut, spawnError: err.code ?? 'error' });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (beat) clearInterval(beat);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
+  /** Which repositories `release --since` may clone. */
+  git: Config['git'];
 }
 
 /** A Sensu check command as argv: tokenised like a shell would (quotes), but no shell and no operators. */
@@ -242,7 +211,15 @@ export function createDeployActivities(deps: DeployDeps) {
           path.join(run, 'site.pp'),
         ];
         const began = Date.now();
-        const r = await runProcess(argv, { cwd: run, timeoutMs: 10 * 60_000, env: deps.scriptEnv, heartbeat: true });
+        const ctx = Context.current();
+        const beat = setInterval(() => ctx.heartbeat(), 1000);
+        const r = await runProcess({
+          argv,
+          cwd: run,
+          timeoutMs: 10 * 60_000,
+          env: { ...deps.scriptEnv, HOME: run },
+          signal: ctx.cancellationSignal,
+        }).finally(() => clearInterval(beat));
         const wallSeconds = (Date.now() - began) / 1000;
         // Facter prints harmless permission errors in sandboxes: judge by exit code and summary only.
         const summary = fs.existsSync(summaryFile)
@@ -258,7 +235,7 @@ export function createDeployActivities(deps: DeployDeps) {
           // Wall time of the whole run: the summary's time.total leaves out most of it (compiling, facts).
           timeSeconds: +wallSeconds.toFixed(3),
         };
-        if (r.timedOut) throw ApplicationFailure.nonRetryable('puppet apply did not finish within 10 minutes', 'PuppetFailed', result);
+        if (r.stoppedBy === 'timeout') throw ApplicationFailure.nonRetryable('puppet apply did not finish within 10 minutes', 'PuppetFailed', result);
         if (r.code !== 0 && r.code !== 2) {
           const errors = r.stdout
             .concat(r.stderr)
@@ -284,15 +261,21 @@ export function createDeployActivities(deps: DeployDeps) {
       const results: CheckResult[] = [];
       for (const c of input.checks) {
         // Sensu's timeout 0 means none; the activity's own limit (5 minutes) still bounds it.
-        const r = await runProcess(checkArgv(c.command, vars, plugins), { timeoutMs: c.timeout > 0 ? c.timeout * 1000 : 4 * 60_000, env: deps.scriptEnv });
-        if (r.spawnError === 'ENOENT' || r.spawnError === 'EACCES') {
+        const r = await runProcess({
+          argv: checkArgv(c.command, vars, plugins),
+          timeoutMs: c.timeout > 0 ? c.timeout * 1000 : 4 * 60_000,
+          env: deps.scriptEnv,
+          killGraceMs: 0,
+        });
+        if (r.spawnError) {
           throw ApplicationFailure.nonRetryable(
-            `check ${c.name}: cannot run ${checkArgv(c.command, vars, plugins)[0]} on ${deps.region} (${r.spawnError}); install the plugin (Debian: monitoring-plugins) or fix the command`,
+            `check ${c.name}: cannot run ${checkArgv(c.command, vars, plugins)[0]} on ${deps.region} (${r.spawnError.code ?? r.spawnError.message}); install the plugin (Debian: monitoring-plugins) or fix the command`,
             'BadCheck',
           );
         }
-        const status = r.timedOut ? 2 : r.code === null ? 3 : Math.min(r.code, 3);
-        const output = (r.timedOut ? `CRITICAL: timed out after ${c.timeout}s` : r.stdout.trim() || r.stderr.trim()).split('\n')[0].slice(0, 500);
+        const timedOut = r.stoppedBy === 'timeout';
+        const status = timedOut ? 2 : r.code === null ? 3 : Math.min(r.code, 3);
+        const output = (timedOut ? `CRITICAL: timed out after ${c.timeout}s` : r.stdout.trim() || r.stderr.trim()).split('\n')[0].slice(0, 500);
         results.push({ name: c.name, status, output });
         if (deps.sensu)
           await deps.sensu
@@ -309,28 +292,40 @@ export function createDeployActivities(deps: DeployDeps) {
     }): Promise<{ changed: { name: string; version: string; commits: number }[]; unchanged: string[]; warnings: string[] }> {
       if (!/^[\w][\w./-]{0,127}$/.test(input.tag)) throw ApplicationFailure.nonRetryable(`tag ${JSON.stringify(input.tag)} is not a tag name`, 'BadTag');
       const out = { changed: [] as { name: string; version: string; commits: number }[], unchanged: [] as string[], warnings: [] as string[] };
-      const env = { ...deps.scriptEnv, GIT_TERMINAL_PROMPT: '0', HOME: os.tmpdir() };
+      // Every repository is checked against the git source policy before any is cloned.
+      const refused = input.components.map((c) => gitUrlProblem(c.repository, deps.git)).filter((p) => p !== undefined);
+      if (refused.length) throw ApplicationFailure.nonRetryable(refused.join(' '), 'GitSourceRefused');
+      const ctx = Context.current();
       for (const c of input.components) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-since-'));
+        const home = path.join(dir, 'home');
+        const repo = path.join(dir, 'repo.git');
+        fs.mkdirSync(home);
+        const g = { policy: deps.git, baseEnv: deps.scriptEnv, home, signal: ctx.cancellationSignal };
+        const beat = setInterval(() => ctx.heartbeat(), 1000);
         try {
-          const clone = await runProcess(['git', 'clone', '--quiet', '--bare', '--', c.repository, dir], { timeoutMs: 5 * 60_000, env, heartbeat: true });
-          if (clone.code !== 0) {
-            out.warnings.push(`${c.name}: cannot clone ${c.repository}: ${clone.stderr.trim().split('\n').pop() ?? ''}`);
+          try {
+            await cloneRepository(g, c.repository, repo, { bare: true });
+          } catch (err) {
+            if (!(err instanceof GitError)) throw err;
+            if (ctx.cancellationSignal.aborted) throw err;
+            out.warnings.push(`${c.name}: cannot clone ${c.repository}: ${err.message}`);
             continue;
           }
-          const hasTag =
-            (await runProcess(['git', '--git-dir', dir, 'rev-parse', '--verify', '--quiet', `refs/tags/${input.tag}`], { timeoutMs: 30_000, env })).code === 0;
-          const count = hasTag
-            ? Number((await runProcess(['git', '--git-dir', dir, 'rev-list', '--count', `${input.tag}..HEAD`], { timeoutMs: 30_000, env })).stdout.trim())
-            : -1;
+          const hasTag = await git(g, ['--git-dir', repo, 'rev-parse', '--verify', '--quiet', `refs/tags/${input.tag}`]).then(
+            () => true,
+            () => false,
+          );
+          const count = hasTag ? Number(await git(g, ['--git-dir', repo, 'rev-list', '--count', `${input.tag}..HEAD`])) : -1;
           if (!hasTag) out.warnings.push(`${c.name}: ${c.repository} has no tag ${input.tag}; taken as changed`);
           if (count === 0) {
             out.unchanged.push(c.name);
             continue;
           }
-          const version = (await runProcess(['git', '--git-dir', dir, 'describe', '--tags', '--always', 'HEAD'], { timeoutMs: 30_000, env })).stdout.trim();
+          const version = await git(g, ['--git-dir', repo, 'describe', '--tags', '--always', 'HEAD']);
           out.changed.push({ name: c.name, version, commits: count });
         } finally {
+          clearInterval(beat);
           fs.rmSync(dir, { recursive: true, force: true });
         }
       }

@@ -1,7 +1,9 @@
 /**
  * Puts the exact pack version a run names on this worker's disk: fetched from Postgres, every file
- * verified by its sha256, written to a private folder and renamed into the cache in one step.
- * Scripts run from there, so sibling modules of the pack resolve too.
+ * verified by its sha256, written to a private folder and renamed into <run dir>/packs in one step.
+ * Scripts run from there (by absolute path), so sibling modules of the pack resolve too. The files
+ * belong to the worker's user and are readable, never writable, by the run user: folders 0755,
+ * files 0644 (0755 when executable).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -12,16 +14,17 @@ import type { Pool } from '../db/pool.js';
 
 const inflight = new Map<string, Promise<string>>();
 
-export function packCacheDir(cacheDir: string, ref: PackRef): string {
-  return path.join(cacheDir, 'packs', ref.pack, ref.manifestHash);
+export function packDir(packsDir: string, ref: PackRef): string {
+  return path.join(packsDir, ref.pack, ref.manifestHash);
 }
 
-async function build(pool: Pool, cacheDir: string, ref: PackRef): Promise<string> {
-  const target = packCacheDir(cacheDir, ref);
+async function build(pool: Pool, packsDir: string, ref: PackRef): Promise<string> {
+  const target = packDir(packsDir, ref);
   if (fs.existsSync(path.join(target, '.stackwire-complete'))) return target;
   const { manifest, contents } = await loadPackVersion(pool, ref);
   const parent = path.dirname(target);
-  fs.mkdirSync(parent, { recursive: true });
+  fs.mkdirSync(parent, { recursive: true, mode: 0o755 });
+  fs.chmodSync(parent, 0o755);
   const tmp = fs.mkdtempSync(path.join(parent, `.tmp-${crypto.randomBytes(4).toString('hex')}-`));
   try {
     for (const m of manifest) {
@@ -31,9 +34,12 @@ async function build(pool: Pool, cacheDir: string, ref: PackRef): Promise<string
       const file = path.join(tmp, m.path);
       if (!file.startsWith(tmp + path.sep)) throw new Error(`pack ${ref.pack}: ${m.path} points outside the pack`);
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, content, { mode: m.mode & 0o777 });
+      fs.writeFileSync(file, content);
+      // Explicit modes, whatever the umask: readable by the run user, writable by nobody but us.
+      fs.chmodSync(file, m.mode & 0o111 ? 0o755 : 0o644);
     }
-    fs.writeFileSync(path.join(tmp, '.stackwire-complete'), `${ref.pack} v${ref.version} ${ref.manifestHash}\n`);
+    for (const d of dirsUnder(tmp)) fs.chmodSync(d, 0o755);
+    fs.writeFileSync(path.join(tmp, '.stackwire-complete'), `${ref.pack} v${ref.version} ${ref.manifestHash}\n`, { mode: 0o644 });
     try {
       fs.renameSync(tmp, target);
     } catch (err) {
@@ -48,11 +54,22 @@ async function build(pool: Pool, cacheDir: string, ref: PackRef): Promise<string
   }
 }
 
-export function materializePack(pool: Pool, cacheDir: string, ref: PackRef): Promise<string> {
-  const key = `${ref.pack}/${ref.manifestHash}`;
+function dirsUnder(root: string): string[] {
+  return [
+    root,
+    ...fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .flatMap((e) => dirsUnder(path.join(root, e.name))),
+  ];
+}
+
+/** The pack version's folder under packsDir (<run dir>/packs), materialised once per worker machine. */
+export function materializePack(pool: Pool, packsDir: string, ref: PackRef): Promise<string> {
+  const key = `${packsDir}/${ref.pack}/${ref.manifestHash}`;
   let p = inflight.get(key);
   if (!p) {
-    p = build(pool, cacheDir, ref).finally(() => inflight.delete(key));
+    p = build(pool, packsDir, ref).finally(() => inflight.delete(key));
     inflight.set(key, p);
   }
   return p;

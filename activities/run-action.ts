@@ -2,18 +2,25 @@
  * Runs an action's script on this worker: spawned with an argv array (never a shell), in its own
  * process group so a timeout or a cancellation kills everything it started. Heartbeats while it
  * runs; output is capped and recorded in Postgres, only short tails go back into workflow history.
+ *
+ * Isolated from the worker: the run user (STACKWIRE_RUN_AS) when the worker is root, a working folder
+ * of its own (cwd, HOME and TMPDIR; removed afterwards), and an environment built from an allow-list
+ * (PATH, LANG, TZ, STACKWIRE_EXECUTION_ID/ACTION/REGION/ATTEMPT/PACK_DIR) — never the worker's own.
  */
-import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { redact, secretValues, unsealSecrets } from '../lib/secrets.js';
-import { ST2_SHIM, ST2_SHIM_TOKEN } from '../lib/paths.js';
+import { ST2_SHIM_TOKEN } from '../lib/paths.js';
+import type { Config } from '../lib/config.js';
+import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
+import { startProcess } from '../lib/spawn.js';
 import { BUILTINS } from './builtins.js';
 import { LogShipper } from './log-shipper.js';
 import { materializePack } from './materialize.js';
 import type { SensuClient } from '../lib/sensu.js';
-import type { RunActionInput, RunActionResult } from '../common/types.js';
+import type { ActionSpec, RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
@@ -27,8 +34,14 @@ export interface ActivityDeps {
   logger: Logger;
   /** Seconds between SIGTERM and SIGKILL when a run is stopped. */
   killGraceSeconds?: number;
-  /** Where pack versions are materialised. */
-  cacheDir: string;
+  /** Where pack versions are materialised and runs get their working folders (STACKWIRE_RUN_DIR). */
+  runLayout: RunLayout;
+  /** The user scripts run as; undefined: the worker's own user. */
+  runUser: RunUser | undefined;
+  /** Which git sources ingest and `release --since` may fetch. */
+  git: Config['git'];
+  /** Folders path ingest may read. */
+  ingestPaths: string[];
   /** Local state (Puppet-managed files of deployments live under it). */
   dataDir: string;
   /** The operator's Puppet modules (STACKWIRE_PUPPET_MODULEPATH); unset: stand-in role classes. */
@@ -40,6 +53,7 @@ export interface ActivityDeps {
   /** Keys of before a rotation (STACKWIRE_OLD_SECRET_KEYS): values they sealed still open. */
   oldSecretKeys?: Buffer[];
   /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */
+  /** The only part of the worker's environment scripts get (PATH, LANG, TZ); never its secrets. */
   scriptEnv: Record<string, string>;
 }
 
@@ -90,6 +104,24 @@ function lastLine(s: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 300);
 }
 
+/** Where the script file sits in each runner's argv (after its interpreter). */
+const ENTRY_INDEX: Record<string, number> = { python: 1, shell: 1, node: 1, 'st2-python': 2, exec: 0 };
+
+/**
+ * The argv as spawned: the script by its absolute path in the materialised pack (the cwd is the run's
+ * own folder, not the pack), and the StackStorm shim from the run folder, which the run user can read.
+ */
+export function scriptArgv(action: Pick<ActionSpec, 'runner' | 'entryPoint'>, argv: string[], packDir: string, shim: string): string[] {
+  const out = [...argv];
+  if (action.runner === 'st2-python' && out[1] === ST2_SHIM_TOKEN) out[1] = shim;
+  const i = ENTRY_INDEX[action.runner];
+  if (i !== undefined && out[i] !== undefined) {
+    const file = path.resolve(packDir, action.entryPoint);
+    if (file.startsWith(packDir + path.sep) && fs.existsSync(file)) out[i] = file;
+  }
+  return out;
+}
+
 export function createRunAction(deps: ActivityDeps) {
   const grace = (deps.killGraceSeconds ?? 5) * 1000;
 
@@ -122,15 +154,19 @@ export function createRunAction(deps: ActivityDeps) {
       throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
     }
     const secrets = secretValues(action, clear);
-    const [command, ...args] = buildArgv(action, clear).map((a, i) => (i === 1 && action.runner === 'st2-python' && a === ST2_SHIM_TOKEN ? ST2_SHIM : a));
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
-    let cwd: string;
+    let packDir: string;
     try {
-      cwd = action.packRef ? await materializePack(deps.pool, deps.cacheDir, action.packRef) : action.packDir ? path.resolve(action.packDir) : process.cwd();
+      packDir = action.packRef
+        ? await materializePack(deps.pool, deps.runLayout.packs, action.packRef)
+        : action.packDir
+          ? path.resolve(action.packDir)
+          : process.cwd();
     } catch (err) {
       throw ApplicationFailure.create({ message: `cannot materialise ${action.name}'s pack: ${(err as Error).message}`, type: 'PackUnavailable' });
     }
+    const [command, ...args] = scriptArgv(action, buildArgv(action, clear), packDir, deps.runLayout.shim);
     if (!command) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
@@ -143,7 +179,14 @@ export function createRunAction(deps: ActivityDeps) {
       const builtin = BUILTINS[action.entryPoint];
       if (!builtin) throw ApplicationFailure.nonRetryable(`${action.name}: no built-in named ${action.entryPoint} on this worker`, 'ActionNotRunnable');
       try {
-        const r = await builtin(clear, { pool: deps.pool, scriptEnv: deps.scriptEnv, heartbeat: (d) => ctx.heartbeat(d) });
+        const r = await builtin(clear, {
+          pool: deps.pool,
+          scriptEnv: deps.scriptEnv,
+          git: deps.git,
+          ingestPaths: deps.ingestPaths,
+          heartbeat: (d) => ctx.heartbeat(d),
+          signal: ctx.cancellationSignal,
+        });
         stdout.push(Buffer.from(r.stdout));
         logs.push('stdout', r.stdout);
         outcome = { code: r.exitCode, signal: null };
@@ -154,73 +197,57 @@ export function createRunAction(deps: ActivityDeps) {
         outcome = { code: 1, signal: null };
       }
     } else {
-      const child = spawn(command, args, {
-        cwd,
-        detached: true, // own process group: kill(-pid) reaches every process the script started
-        stdio: [action.runner === 'st2-python' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-        env: {
-          ...deps.scriptEnv,
-          STACKWIRE_EXECUTION_ID: input.executionId,
-          STACKWIRE_ACTION: action.name,
-          STACKWIRE_REGION: deps.region,
-          STACKWIRE_ATTEMPT: String(info.attempt),
-          PYTHONUNBUFFERED: '1',
-        },
-      });
-      if (child.stdin) {
-        child.stdin.on('error', () => undefined); // a script that exits without reading stdin
-        child.stdin.end(JSON.stringify(clear));
+      let work: WorkDir;
+      try {
+        work = createWorkDir(deps.runLayout, `${input.executionId}.${info.attempt}`, deps.runUser);
+      } catch (err) {
+        throw ApplicationFailure.create({ message: `cannot create a working folder for ${action.name}: ${(err as Error).message}`, type: 'ActionNotRunnable' });
       }
-      child.stdout!.on('data', (c: Buffer) => {
-        stdout.push(c);
-        logs.push('stdout', c);
-      });
-      child.stderr!.on('data', (c: Buffer) => {
-        stderr.push(c);
-        logs.push('stderr', c);
-      });
-
-      let killTimer: NodeJS.Timeout | undefined;
-      const killGroup = (why: 'timeout' | 'cancel') => {
-        if (stopReason || child.pid === undefined || child.exitCode !== null) return;
-        stopReason = why;
-        log.warn({ why }, 'stopping the action: SIGTERM to its process group');
-        try {
-          process.kill(-child.pid, 'SIGTERM');
-        } catch {
-          /* already gone */
-        }
-        killTimer = setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }, grace);
-      };
-
-      const timeout = setTimeout(() => killGroup('timeout'), action.timeoutSeconds * 1000);
-      const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
-      ctx.cancelled.catch((err: unknown) => {
-        cancelError = err;
-        killGroup('cancel');
-      });
-
-      outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
-        child.once('error', (err) => resolve({ code: null, signal: null, spawnError: err }));
-        child.once('close', (code, signal) => resolve({ code, signal }));
-      });
-      clearTimeout(timeout);
-      clearInterval(beat);
-      // Whatever the outcome, nothing of the group may outlive the run.
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* group already empty */
-        }
+      try {
+        const proc = startProcess({
+          argv: [command, ...args],
+          cwd: work.dir,
+          ...(deps.runUser ? { uid: deps.runUser.uid, gid: deps.runUser.gid } : {}),
+          // An allow-list: nothing of the worker's own environment beyond PATH, LANG and TZ.
+          env: {
+            ...deps.scriptEnv,
+            HOME: work.home,
+            TMPDIR: work.tmp,
+            STACKWIRE_EXECUTION_ID: input.executionId,
+            STACKWIRE_ACTION: action.name,
+            STACKWIRE_REGION: deps.region,
+            STACKWIRE_ATTEMPT: String(info.attempt),
+            STACKWIRE_PACK_DIR: packDir,
+            PYTHONUNBUFFERED: '1',
+          },
+          ...(action.runner === 'st2-python' ? { stdin: JSON.stringify(clear) } : {}),
+          timeoutMs: action.timeoutSeconds * 1000,
+          killGraceMs: grace,
+          captureBytes: 0, // CappedOutput keeps (and redacts) what is recorded
+          onStdout: (c) => {
+            stdout.push(c);
+            logs.push('stdout', c);
+          },
+          onStderr: (c) => {
+            stderr.push(c);
+            logs.push('stderr', c);
+          },
+        });
+        const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
+        ctx.cancelled.catch((err: unknown) => {
+          cancelError = err;
+          // Why Temporal cancelled it: requested, or the attempt timed out / is gone on the server.
+          log.warn({ why: 'cancel', reason: (err as Error).message, details: ctx.cancellationDetails }, 'stopping the action: SIGTERM to its process group');
+          proc.stop('abort');
+        });
+        const r = await proc.done;
+        clearInterval(beat);
+        if (r.stoppedBy === 'timeout') log.warn({ why: 'timeout' }, 'stopped the action: SIGTERM to its process group');
+        stopReason = r.stoppedBy === 'timeout' ? 'timeout' : r.stoppedBy ? 'cancel' : undefined;
+        outcome = { code: r.code, signal: r.signal, ...(r.spawnError ? { spawnError: r.spawnError } : {}) };
+      } finally {
+        work.remove();
       }
-      if (killTimer) clearTimeout(killTimer);
     }
 
     const durationMs = Date.now() - started;

@@ -6,7 +6,6 @@
  * Long file: one pass over a pack (recognise → infer → override → StackStorm import → YAML) whose
  * steps share the per-pack state; the language analysers themselves live in shell.ts and python/.
  */
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -14,6 +13,7 @@ import { compileCheck } from '../common/parameters.js';
 import type { ActionParameters, ActionSpec, IngestWarning, ParameterSchema, Runner } from '../common/types.js';
 import type { PackFile } from '../db/packs.js';
 import { PROJECT_ROOT } from '../lib/config.js';
+import { startProcess } from '../lib/spawn.js';
 import { SECRET_NAME, convert, freeFormParameters, type Introspection } from './introspection.js';
 import { analyzeShell } from './shell.js';
 
@@ -55,39 +55,51 @@ function languageOf(f: PackFile): Language | undefined {
 
 const RUNNER: Record<Language, Runner> = { python: 'python', shell: 'shell', node: 'node' };
 
-/** Peak memory of the Python analyser (KiB), when STACKWIRE_INTROSPECT_STATS=1 asks it to report (benchmarks). */
-export const analyserStats = { pythonMaxRssKb: 0 };
+/** Peak memory of the Python analyser (KiB), reported when `report` is set (benchmarks). */
+export const analyserStats = { report: false, pythonMaxRssKb: 0 };
+
+/** PATH for python3 when the caller gives no environment. */
+const DEFAULT_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
 
 /** Runs the Python analyser over many files in one process (python3, the file names NUL-separated on stdin, no shell). */
-export function introspectPython(root: string, relPaths: string[], onProgress?: (done: number) => void): Promise<Introspection[]> {
-  if (relPaths.length === 0) return Promise.resolve([]);
-  return new Promise((resolve, reject) => {
-    // On stdin, not argv: a tree of ~25,000 files would exceed the kernel's argument limit (E2BIG).
-    const child = spawn('python3', [INTROSPECT_PY, '--files-from', '-'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin.on('error', () => undefined); // reported through the exit code and stderr
-    child.stdin.end(relPaths.join('\0'));
-    const out: Introspection[] = [];
-    let buf = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
+export async function introspectPython(
+  root: string,
+  relPaths: string[],
+  onProgress?: (done: number) => void,
+  env: Record<string, string> = DEFAULT_ENV,
+): Promise<Introspection[]> {
+  if (relPaths.length === 0) return [];
+  const out: Introspection[] = [];
+  let buf = '';
+  let parseError: Error | undefined;
+  // On stdin, not argv: a tree of ~25,000 files would exceed the kernel's argument limit (E2BIG).
+  const r = await startProcess({
+    argv: ['python3', INTROSPECT_PY, '--files-from', '-'],
+    cwd: root,
+    env: { ...env, ...(analyserStats.report ? { STACKWIRE_INTROSPECT_STATS: '1' } : {}) },
+    stdin: relPaths.join('\0'),
+    onStdout: (b) => {
       buf += b.toString('utf8');
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.trim()) out.push(JSON.parse(line) as Introspection);
+        try {
+          if (line.trim()) out.push(JSON.parse(line) as Introspection);
+        } catch (err) {
+          parseError ??= err as Error;
+        }
         onProgress?.(out.length);
       }
-    });
-    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    child.on('error', (e) => reject(new Error(`cannot run python3 for the Python analyser: ${e.message}. Install Python 3.`)));
-    child.on('close', (code) => {
-      const stats = /\{"maxrss_kb": (\d+)\}/.exec(err);
-      if (stats) analyserStats.pythonMaxRssKb = Math.max(analyserStats.pythonMaxRssKb, Number(stats[1]));
-      if (code !== 0 || out.length !== relPaths.length) reject(new Error(`the Python analyser failed (exit ${code}): ${err.slice(-2000)}`));
-      else resolve(out);
-    });
-  });
+    },
+  }).done;
+  if (r.spawnError) throw new Error(`cannot run python3 for the Python analyser: ${r.spawnError.message}. Install Python 3.`);
+  const err = r.stderr;
+  const stats = /\{"maxrss_kb": (\d+)\}/.exec(err);
+  if (stats) analyserStats.pythonMaxRssKb = Math.max(analyserStats.pythonMaxRssKb, Number(stats[1]));
+  if (r.code !== 0 || parseError || out.length !== relPaths.length)
+    throw new Error(`the Python analyser failed (exit ${r.code}): ${parseError ? `${parseError.message} ` : ''}${err.slice(-2000)}`);
+  return out;
 }
 
 function nodeIntrospection(f: PackFile): Introspection {
@@ -297,6 +309,7 @@ export async function analyzePack(
   pack: string,
   files: PackFile[],
   onProgress?: (phase: string, done: number, total: number) => void,
+  env?: Record<string, string>,
 ): Promise<AnalysisResult> {
   const warnings: IngestWarning[] = [];
   const st2 = importStackStorm(pack, files);
@@ -308,7 +321,7 @@ export async function analyzePack(
   const total = scripts.length;
   const intros = new Map<string, Introspection>();
   const py = scripts.filter((s) => s.lang === 'python').map((s) => s.f.path);
-  for (const i of await introspectPython(root, py, (d) => onProgress?.('analysing', d, total))) intros.set(i.file, i);
+  for (const i of await introspectPython(root, py, (d) => onProgress?.('analysing', d, total), env)) intros.set(i.file, i);
   let done = py.length;
   for (const s of scripts.filter((x) => x.lang !== 'python')) {
     intros.set(s.f.path, s.lang === 'shell' ? await analyzeShell(s.f.path, s.f.content.toString('utf8')) : nodeIntrospection(s.f));

@@ -3,7 +3,6 @@
  * folder on the worker), analyse them, compare with the catalog, and — unless it is a dry run or a
  * check — store the pack version and upsert its actions in one transaction. Runs in an activity.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,8 +12,10 @@ import { packActions } from '../db/actions.js';
 import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256, type PackFile } from '../db/packs.js';
 import type { Pool } from '../db/pool.js';
 import { walkTree } from '../lib/walk.js';
-import { actionYaml, analyzePack, type IngestedAction } from './analyze.js';
 import { PACK_NAME } from '../common/validation.js';
+import type { Config } from '../lib/config.js';
+import { GitError, cloneRepository, git } from '../lib/git.js';
+import { actionYaml, analyzePack, type IngestedAction } from './analyze.js';
 
 export type { ActionChange, IngestReport, IngestSource } from '../common/api-types.js';
 
@@ -27,20 +28,6 @@ export interface IngestRequest {
 
 export class IngestError extends Error {
   override name = 'IngestError';
-}
-
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, HOME: os.tmpdir(), GIT_TERMINAL_PROMPT: '0' } });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    c.on('error', (e) => reject(new IngestError(`cannot run ${cmd}: ${e.message}`)));
-    c.on('close', (code) =>
-      code === 0 ? resolve(out.trim()) : reject(new IngestError(`${cmd} ${args[0]} failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`)),
-    );
-  });
 }
 
 function describeChanges(old: ActionSpec, next: IngestedAction): string[] {
@@ -80,9 +67,44 @@ function definitionKey(
 
 export interface IngestDeps {
   pool: Pool;
-  /** Environment for git (PATH …). */
+  /** Environment for git and the Python analyser: PATH, LANG, TZ (Config.scriptEnv), nothing else of ours. */
   env: Record<string, string>;
+  /** Which git URLs may be cloned, and for how long (STACKWIRE_GIT_*). */
+  git: Config['git'];
+  /** Folders path ingest may read (STACKWIRE_INGEST_PATHS); empty: path ingest is refused. */
+  ingestPaths: string[];
   progress?: (phase: string, done: number, total: number) => void;
+  /** Cancels a running clone. */
+  signal?: AbortSignal | undefined;
+}
+
+/** A folder on the worker, resolved through symlinks, that lies inside one of the allowed folders. */
+export function allowedIngestPath(requested: string, allowed: string[]): string {
+  if (allowed.length === 0)
+    throw new IngestError(
+      `path ingest on the worker is turned off: STACKWIRE_INGEST_PATHS lists no folder. Set it on the workers to the folders packs may be ingested from (absolute paths separated by ":"), or ingest a git URL, or upload the folder with the CLI (stackwire ingest <folder>).`,
+    );
+  let real: string;
+  try {
+    real = fs.realpathSync(path.resolve(requested));
+  } catch {
+    throw new IngestError(`${requested} is not a folder on the worker`);
+  }
+  if (!fs.statSync(real).isDirectory()) throw new IngestError(`${requested} is not a folder on the worker`);
+  const inside = allowed.some((a) => {
+    let base: string;
+    try {
+      base = fs.realpathSync(a);
+    } catch {
+      return false;
+    }
+    return real === base || real.startsWith(base.endsWith(path.sep) ? base : base + path.sep);
+  });
+  if (!inside)
+    throw new IngestError(
+      `${requested}${real !== path.resolve(requested) ? ` (${real})` : ''} is not inside a folder listed in STACKWIRE_INGEST_PATHS (${allowed.join(':')}); put the pack there or add its folder to the variable on the workers.`,
+    );
+  return real;
 }
 
 export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestReport> {
@@ -111,27 +133,31 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
       source = { kind: 'upload', location: req.source.location ?? null };
     } else if (req.source.kind === 'git') {
       const { url, ref } = req.source;
-      if (/^-/.test(url) || (ref !== undefined && /^-/.test(ref))) throw new IngestError('a git URL or ref may not start with "-"');
-      if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url))
-        throw new IngestError(
-          'the git URL holds a password or token (https://user:secret@…), which would be stored in the catalog; give the workers access with a credential helper or a deploy key instead',
-        );
       root = path.join(work, 'repo');
+      const home = path.join(work, 'home');
+      fs.mkdirSync(home);
+      const ctx = { policy: deps.git, baseEnv: deps.env, home, signal: deps.signal };
       deps.progress?.('cloning', 0, 1);
       // A long clone keeps the activity's heartbeat going.
       const beat = setInterval(() => deps.progress?.('cloning', 0, 1), 5000);
-      await run('git', ['clone', '--quiet', '--depth', '1', ...(ref ? ['--branch', ref] : []), '--', url, root], work, deps.env);
-      clearInterval(beat);
-      const commit = await run('git', ['rev-parse', 'HEAD'], root, deps.env);
+      let commit: string;
+      try {
+        await cloneRepository(ctx, url, root, { ref, depth: 1 });
+        commit = await git(ctx, ['rev-parse', 'HEAD'], root);
+      } catch (err) {
+        if (err instanceof GitError) throw new IngestError(err.message);
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
       files = walkTree(root).files;
       source = { kind: 'git', url, ref: ref ?? null, commit };
     } else {
-      root = path.resolve(req.source.path);
-      if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new IngestError(`${root} is not a folder on the worker`);
+      root = allowedIngestPath(req.source.path, deps.ingestPaths);
       files = walkTree(root).files;
       source = { kind: 'path', path: root };
     }
-    const analysis = await analyzePack(root, req.pack, files, deps.progress);
+    const analysis = await analyzePack(root, req.pack, files, deps.progress, deps.env);
     const current = await packActions(deps.pool, req.pack);
     const currentByName = new Map(current.map((a) => [a.name, a]));
     const changes: ActionChange[] = [];

@@ -66,8 +66,22 @@ export interface Config {
   secretKey: Buffer | undefined;
   /** Previous keys (STACKWIRE_OLD_SECRET_KEYS), for decryption only: what they encrypted stays readable after a rotation. */
   oldSecretKeys: Buffer[];
-  /** The part of our environment that scripts inherit: PATH, HOME, LANG, TZ, TMPDIR — no secrets. */
+  /**
+   * The only part of our environment a child process (script, puppet, check, git) gets: PATH, LANG and
+   * TZ. An allow-list: nothing else of the worker's environment (DATABASE_URL, keys, TEMPORAL_*) passes.
+   */
   scriptEnv: Record<string, string>;
+  /** How scripts are kept apart from the worker (README: Scripts isolated). */
+  isolation: {
+    /** The user scripts run as (STACKWIRE_RUN_AS); undefined: the worker's own user. Resolved at worker start. */
+    runAs: string | undefined;
+    /** Pack files and per-run working folders (STACKWIRE_RUN_DIR): readable by the run user, outside the data folder. */
+    runDir: string;
+  };
+  /** Which git sources workers fetch (ingest, release --since) and for how long. */
+  git: { allowedHosts: string[]; allowFile: boolean; timeoutSeconds: number };
+  /** Folders on a worker that path ingest may read (STACKWIRE_INGEST_PATHS); empty: path ingest is refused. */
+  ingestPaths: string[];
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   /** What the `stackwire` command authenticates with (read by the CLI only). */
   cli: {
@@ -151,6 +165,60 @@ function puppetModulePath(env: Env): string[] | undefined {
       );
   }
   return dirs;
+}
+
+function absolutePaths(env: Env, name: string, example: string): string[] {
+  const raw = optional(env, name);
+  if (!raw) return [];
+  const dirs = raw.split(':').filter((d) => d !== '');
+  for (const d of dirs) {
+    if (!path.isAbsolute(d)) throw new ConfigError(`${name}: ${JSON.stringify(d)} is not an absolute path; list folders separated by ":", e.g. ${example}.`);
+  }
+  return dirs.map((d) => path.resolve(d));
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is not true or false. Set it to true or false, or unset it for ${String(fallback)}.`);
+}
+
+const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/i;
+const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$/;
+
+function isolationConfig(env: Env, dataDir: string, cacheDir: string): Config['isolation'] {
+  const root = process.getuid?.() === 0;
+  const runAs = optional(env, 'STACKWIRE_RUN_AS');
+  if (runAs !== undefined && !USER_RE.test(runAs))
+    throw new ConfigError(`STACKWIRE_RUN_AS=${JSON.stringify(runAs)} is not a user name. Give the name of an unprivileged user, e.g. stackwire-run.`);
+  const rawRunDir = optional(env, 'STACKWIRE_RUN_DIR');
+  if (rawRunDir !== undefined && !path.isAbsolute(rawRunDir))
+    throw new ConfigError(`STACKWIRE_RUN_DIR=${JSON.stringify(rawRunDir)} is not an absolute path; give a folder such as /var/lib/stackwire.`);
+  const runDir = path.resolve(rawRunDir ?? (root ? '/var/lib/stackwire' : path.join(cacheDir, 'run')));
+  if (runDir === dataDir || runDir.startsWith(dataDir + path.sep))
+    throw new ConfigError(
+      `STACKWIRE_RUN_DIR=${runDir} is inside the data folder ${dataDir}, which scripts must not be able to read; choose a folder outside it, e.g. /var/lib/stackwire.`,
+    );
+  return { runAs: runAs ?? (root ? 'stackwire-run' : undefined), runDir };
+}
+
+function gitConfig(env: Env): Config['git'] {
+  const hosts = str(env, 'STACKWIRE_GIT_ALLOWED_HOSTS', '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  for (const h of hosts)
+    if (!HOSTNAME_RE.test(h))
+      throw new ConfigError(
+        `STACKWIRE_GIT_ALLOWED_HOSTS: ${JSON.stringify(h)} is not a host name; list host names separated by commas, e.g. github.com,git.example.com.`,
+      );
+  return {
+    allowedHosts: hosts,
+    allowFile: bool(env, 'STACKWIRE_GIT_ALLOW_FILE', false),
+    timeoutSeconds: int(env, 'STACKWIRE_GIT_TIMEOUT', 300, 1, 86400),
+  };
 }
 
 function sensuConfig(env: Env): Config['sensu'] {
@@ -341,9 +409,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(dbName)) {
     throw new ConfigError(`STACKWIRE_DATABASE=${JSON.stringify(dbName)} is not a plain database name. Use lower-case letters, digits and underscores.`);
   }
+  const dataDir = path.resolve(str(env, 'STACKWIRE_DATA_DIR', path.join(PROJECT_ROOT, '.data')));
+  const cacheDir = path.resolve(str(env, 'STACKWIRE_CACHE_DIR', path.join(cacheBase, 'stackwire')));
   return {
-    dataDir: path.resolve(str(env, 'STACKWIRE_DATA_DIR', path.join(PROJECT_ROOT, '.data'))),
-    cacheDir: path.resolve(str(env, 'STACKWIRE_CACHE_DIR', path.join(cacheBase, 'stackwire'))),
+    dataDir,
+    cacheDir,
     temporal: {
       address,
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
@@ -375,7 +445,13 @@ export function loadConfig(env: Env = process.env): Config {
     },
     secretKey: key,
     oldSecretKeys: oldSecretKeys(env, key),
-    scriptEnv: Object.fromEntries(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'].flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : []))),
+    scriptEnv: {
+      PATH: str(env, 'PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
+      ...Object.fromEntries(['LANG', 'TZ'].flatMap((k) => (env[k] ? [[k, env[k]]] : []))),
+    },
+    isolation: isolationConfig(env, dataDir, cacheDir),
+    git: gitConfig(env),
+    ingestPaths: absolutePaths(env, 'STACKWIRE_INGEST_PATHS', '/srv/packs:/opt/scripts'),
     logLevel: logLevel as Config['logLevel'],
     cli: cliConfig(env, home),
     sensu: sensuConfig(env),

@@ -1,6 +1,9 @@
 /**
  * Runs Stackwire's own processes (workers, API, the Temporal dev server) as children: prefixes
  * their output, waits for their ready line, stops them with SIGTERM then SIGKILL.
+ * Deliberately not lib/spawn.ts (the helper for scripts, puppet, checks, git): these are long-running
+ * services of ours that inherit our environment, report readiness by a log line, write log files and
+ * are stopped one by one (a worker drains on SIGTERM), not killed by process group on a timeout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

@@ -1,11 +1,14 @@
 /**
  * Puppet (Debian's puppet-agent, for `puppet apply`) and the monitoring plugins (check_tcp,
  * check_http … that Sensu checks run) are installed by the set-up when missing: `apt-get install`
- * as root; elsewhere a clear error saying what to install.
+ * as root; elsewhere a clear error saying what to install. As root, the unprivileged user scripts run
+ * as (stackwire-run) is created too when missing.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import type { Config } from './config.js';
+import { DEFAULT_RUN_USER, lookupUser } from './isolation.js';
 
 export const PLUGIN_DIRS = ['/usr/lib/nagios/plugins', '/usr/lib/monitoring-plugins', '/usr/local/nagios/libexec'];
 const PUPPET_PATHS = ['/usr/bin/puppet', '/opt/puppetlabs/bin/puppet'];
@@ -22,7 +25,12 @@ export class SystemPackageError extends Error {
   override name = 'SystemPackageError';
 }
 
-export function ensureSystemPackages(log: (m: string) => void, baseEnv: NodeJS.ProcessEnv): { puppet: string; plugins: string } {
+export function ensureSystemPackages(
+  log: (m: string) => void,
+  baseEnv: NodeJS.ProcessEnv,
+  isolation?: Config['isolation'],
+): { puppet: string; plugins: string } {
+  if (isolation) ensureRunUser(isolation, log);
   const missing: string[] = [];
   if (!puppetBinary()) missing.push('puppet-agent');
   if (!pluginDir()) missing.push('monitoring-plugins-basic');
@@ -45,4 +53,18 @@ export function ensureSystemPackages(log: (m: string) => void, baseEnv: NodeJS.P
       throw new SystemPackageError(`apt-get install ${missing.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
   }
   return { puppet: puppetBinary()!, plugins: pluginDir()! };
+}
+
+/** Creates the run user when the setup (npm start, npm test) runs as root and the default user is missing. Idempotent. */
+export function ensureRunUser(isolation: Config['isolation'], log: (m: string) => void): void {
+  if (os.userInfo().uid !== 0 || isolation.runAs !== DEFAULT_RUN_USER || lookupUser(DEFAULT_RUN_USER)) return;
+  log(`system: creating the user ${DEFAULT_RUN_USER} that scripts run as`);
+  const r = spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', DEFAULT_RUN_USER], {
+    encoding: 'utf8',
+  });
+  // 9: it exists (another set-up created it in the meantime).
+  if (r.status !== 0 && r.status !== 9)
+    throw new SystemPackageError(
+      `useradd ${DEFAULT_RUN_USER} failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}. Create the user yourself, then start again.`,
+    );
 }

@@ -240,7 +240,7 @@ async function benchIngest(config: ReturnType<typeof loadConfig>, count: number,
     process.stderr.write('bench: --scripts takes a whole number ≥ 1\n');
     return 2;
   }
-  process.env.STACKWIRE_INTROSPECT_STATS = '1';
+  analyserStats.report = true;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-bench-ingest-'));
   generateScripts(dir, count);
   const pgServer = await provisionDatabase({ ...config, database: { ...config.database, name: 'postgres' } }, log);
@@ -251,7 +251,7 @@ async function benchIngest(config: ReturnType<typeof loadConfig>, count: number,
   await prepareDatabase(dbUrl, [], log);
   const pool = createPool(dbUrl, 4);
   try {
-    const deps = { pool, env: config.scriptEnv };
+    const deps = { pool, env: config.scriptEnv, git: config.git, ingestPaths: [dir] };
     const run = async () => {
       const t0 = performance.now();
       const report = await ingest(deps, { pack: 'benchgen', source: { kind: 'path', path: dir }, mode: 'apply' });

@@ -15,6 +15,7 @@ import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js'
 import type { Service } from '../lib/services.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { ensureSystemPackages } from '../lib/system-packages.js';
+import { secureDataDir } from '../lib/isolation.js';
 
 const log = (m: string) => process.stdout.write(`[stackwire] ${m}\n`);
 
@@ -22,15 +23,18 @@ export const EXAMPLE_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'ops');
 export const DEPLOY_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'deploykit');
 export const EXAMPLE_SOT = path.join(PROJECT_ROOT, 'examples', 'sot');
 
-/** The key that seals secret parameters: kept in the data folder (mode 600) so restarts can open in-flight runs. */
+/** The key that seals secret parameters: kept in the data folder (0700; the file 0600) so restarts can open in-flight runs. */
 function localSecretKey(dataDir: string): string {
   const file = path.join(dataDir, 'secret.key');
   if (!fs.existsSync(file)) fs.writeFileSync(file, `${newSecretKey()}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
   return fs.readFileSync(file, 'utf8').trim();
 }
 
 async function main(): Promise<number> {
   const config = loadConfig();
+  // Postgres data, logs and secret.key: readable by the worker's user only, never by the user scripts run as.
+  secureDataDir(config.dataDir);
   fs.mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
   let stopping = false;
@@ -48,7 +52,7 @@ async function main(): Promise<number> {
   });
 
   try {
-    ensureSystemPackages(log, process.env); // puppet apply and the monitoring plugins, for deploys
+    ensureSystemPackages(log, process.env, config.isolation); // puppet apply and the monitoring plugins, for deploys; the stackwire-run user
     let address: string;
     let uiUrl: string | undefined;
     if (config.temporal.address) {
@@ -94,11 +98,12 @@ async function main(): Promise<number> {
     const admin = await ensureLocalAdminKey(db.url, config.cli.credentialsFile, procs.apiUrl, log);
 
     // The example, exactly as an operator would run it.
-    log(`example: stackwire run ops.disk_report path=${PROJECT_ROOT} threshold=99 --region ${config.regions[0]}`);
+    log(`example: stackwire run ops.disk_report path=/ threshold=99 --region ${config.regions[0]}`);
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(
         NODE,
-        [CLI_ENTRY, '--api', procs.apiUrl, 'run', 'ops.disk_report', `path=${PROJECT_ROOT}`, 'threshold=99', '--region', config.regions[0]],
+        // path=/: scripts run as an unprivileged user, who may not enter the project's folder (e.g. under /root).
+        [CLI_ENTRY, '--api', procs.apiUrl, 'run', 'ops.disk_report', 'path=/', 'threshold=99', '--region', config.regions[0]],
         { stdio: 'inherit', env },
       );
       child.on('exit', resolve);

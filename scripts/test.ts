@@ -19,6 +19,7 @@ import { startService } from '../lib/services.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { ensureSystemPackages } from '../lib/system-packages.js';
+import { secureDataDir } from '../lib/isolation.js';
 import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '../db/provision.js';
 
 const log = (m: string) => process.stdout.write(`[test] ${m}\n`);
@@ -51,7 +52,10 @@ async function main(): Promise<number> {
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined, DATABASE_URL: process.env.DATABASE_URL });
   const runsDir = path.join(config.dataDir, 'test-runs');
   const runDir = path.join(runsDir, String(Date.now()));
+  // As npm start does: the data folders 0700, so scripts (run as stackwire-run) cannot read them.
+  secureDataDir(config.dataDir);
   fs.mkdirSync(runDir, { recursive: true });
+  secureDataDir(runDir);
   // Keep the logs of the last few runs only.
   const runs = fs
     .readdirSync(runsDir)
@@ -71,7 +75,7 @@ async function main(): Promise<number> {
     lintFailed = lint !== 0;
     log(lintFailed ? 'lint: FAILED' : 'lint: clean');
 
-    ensureSystemPackages(log, process.env); // puppet apply and the monitoring plugins the deploy tests run for real
+    ensureSystemPackages(log, process.env, config.isolation); // puppet apply and the monitoring plugins the deploy tests run for real; stackwire-run
     const cli = await obtainTemporalCli(config, process.env, log);
     log(`temporal: CLI from ${cli.source}: ${cli.path}`);
     const env = await TestWorkflowEnvironment.createLocal({
@@ -104,13 +108,20 @@ async function main(): Promise<number> {
     const sensu = await startService({
       name: 'sensu-stub',
       command: process.execPath,
-      args: [path.join(PROJECT_ROOT, 'dist', 'test', 'sensu-stub.js'), '--key', sensuKey],
-      env: process.env,
+      args: [path.join(PROJECT_ROOT, 'dist', 'test', 'sensu-stub.js')],
+      // By environment, not argv: every process's command line is readable by every user (/proc/*/cmdline).
+      env: { ...process.env, STACKWIRE_TEST_SENSU_KEY: sensuKey },
       ready: /sensu stub ready/,
       output: path.join(runDir, 'sensu-stub.log'),
     });
     cleanups.push(() => sensu.stop(2000));
     const sensuUrl = (JSON.parse(sensu.readyLine) as { url: string }).url;
+    // The key in the data folder too, with npm start's modes, so the isolation test tries to read a real file.
+    const secretKey = newSecretKey();
+    fs.writeFileSync(path.join(runDir, 'secret.key'), `${secretKey}\n`, { mode: 0o600 });
+    // The one folder path ingest may read on the test workers.
+    const ingestRoot = path.join(runDir, 'ingest-paths');
+    fs.mkdirSync(ingestRoot);
     const childEnv = {
       ...process.env,
       SENSU_API_URL: sensuUrl,
@@ -119,7 +130,10 @@ async function main(): Promise<number> {
       DATABASE_URL: dbUrl,
       STACKWIRE_REGIONS: REGIONS.join(','),
       STACKWIRE_SHUTDOWN_GRACE: '5',
-      STACKWIRE_SECRET_KEY: newSecretKey(),
+      STACKWIRE_SECRET_KEY: secretKey,
+      // The suite's git repositories are local (file://); test/isolation.test.ts checks they are refused without this.
+      STACKWIRE_GIT_ALLOW_FILE: 'true',
+      STACKWIRE_INGEST_PATHS: ingestRoot,
       STACKWIRE_LOG_LEVEL: 'info',
       // Deploy state (Puppet-managed files) per run: two test runs of one checkout never share it.
       STACKWIRE_DATA_DIR: runDir,

@@ -26,8 +26,11 @@ test.after.always(async () => {
   await pool.end();
 });
 
+/** A file in a folder of its own that every user may write in: scripts run as the unprivileged run user. */
 function tmpFile(name: string): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-test-')), name);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-test-'));
+  fs.chmodSync(dir, 0o777);
+  return path.join(dir, name);
 }
 
 test('a successful run: 202, then succeeded with exit code 0, its stdout, and argv built from metadata', async (t) => {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { key: { type: 'string' }, port: { type: 'string', default: '0' } } });
-const apiKey = values.key ?? 'stub-key';
+const apiKey = values.key ?? process.env.STACKWIRE_TEST_SENSU_KEY ?? 'stub-key';
 const silenced = new Map<string, unknown>();
 const requests: { method: string; path: string; body: unknown; at: string }[] = [];
 

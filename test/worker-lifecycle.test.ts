@@ -25,6 +25,7 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
   // Workers of its own, for a region only they serve, so no other worker can take the work.
   const region = `drain-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-'));
+  fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
   const start = (name: string) =>
     startService({
       name,
@@ -86,6 +87,7 @@ test('recorded histories replay against the current workflow code (no non-determ
 test('a run started by a worker that then dies is not lost: another worker of the region completes the workflow', async (t) => {
   const region = `failover-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-failover-'));
+  fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
   const env = { ...process.env, STACKWIRE_REGIONS: region };
   const start = (name: string) =>
     startService({ name, command: NODE, args: [WORKER_ENTRY, '--region', region], env, ready: /worker ready/, output: path.join(dir, `${name}.log`) });

@@ -13,6 +13,7 @@ import { ORCHESTRATOR_TASK_QUEUE, regionTaskQueue } from '../common/constants.js
 import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
 import { stackwireDataConverter, temporalConnectionOptions } from '../lib/temporal-client.js';
+import { prepareRunDir, resolveRunUser, secureDataDir } from '../lib/isolation.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { SensuClient } from '../lib/sensu.js';
 import { createLogger } from '../lib/logger.js';
@@ -28,7 +29,8 @@ Runs one Stackwire worker process.
 
 Environment: STACKWIRE_SECRET_KEY (required), STACKWIRE_OLD_SECRET_KEYS, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 TEMPORAL_TLS_CERT/KEY/CA/SERVER_NAME, DATABASE_URL, STACKWIRE_REGIONS, STACKWIRE_SHUTDOWN_GRACE,
-STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES (see README).
+STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES, STACKWIRE_RUN_AS, STACKWIRE_RUN_DIR,
+STACKWIRE_GIT_ALLOWED_HOSTS, STACKWIRE_GIT_ALLOW_FILE, STACKWIRE_GIT_TIMEOUT, STACKWIRE_INGEST_PATHS (see README).
 SIGTERM or SIGINT stops polling and lets running activities finish within the grace time.`;
 
 async function main(): Promise<number> {
@@ -63,6 +65,14 @@ async function main(): Promise<number> {
   const logger = createLogger(`worker-${role}`, config.logLevel, { region: role });
   installRuntime(logger, config.logLevel);
 
+  // Scripts run on region workers: decide who they run as and prepare their folders before polling.
+  // A configured run user that does not exist stops the worker here (ConfigError).
+  secureDataDir(config.dataDir);
+  const resolved = region ? resolveRunUser(config.isolation) : undefined;
+  const run = region && resolved ? { ...resolved, layout: prepareRunDir(config.isolation.runDir, resolved.user) } : undefined;
+  if (run?.warning) logger.warn({ event: 'scripts not isolated' }, run.warning);
+  if (run?.user) logger.info({ runAs: run.user.name, uid: run.user.uid, runDir: run.layout.root }, 'scripts run as an unprivileged user');
+
   const taskQueue = region ? regionTaskQueue(region) : ORCHESTRATOR_TASK_QUEUE;
   const dataConverter = stackwireDataConverter(config); // payloads are encrypted: no key, no worker
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
@@ -75,7 +85,7 @@ async function main(): Promise<number> {
       identity,
       workflowBundle: { codePath: WORKFLOW_BUNDLE },
       dataConverter,
-      ...(pool && region
+      ...(pool && region && run
         ? {
             activities: createActivities({
               pool,
@@ -86,7 +96,10 @@ async function main(): Promise<number> {
               scriptEnv: config.scriptEnv,
               secretKey: config.secretKey,
               oldSecretKeys: config.oldSecretKeys,
-              cacheDir: config.cacheDir,
+              runLayout: run.layout,
+              runUser: run.user,
+              git: config.git,
+              ingestPaths: config.ingestPaths,
               dataDir: config.dataDir,
               puppetModulePath: config.puppetModulePath,
               sensu: config.sensu ? new SensuClient(config.sensu) : undefined,

@@ -1,0 +1,180 @@
+/**
+ * The one way Stackwire's activities and ingest start a process (scripts, puppet, checks, git, the
+ * Python analyser): an argv array (never a shell), exactly the environment given (nothing of ours is
+ * inherited), optionally as another user (uid/gid; supplementary groups are dropped), in a process
+ * group of its own so a timeout, an abort or the end of the run reaches everything it started:
+ * SIGTERM to the group, SIGKILL after a grace time. stdout and stderr are captured up to a byte cap
+ * (the last bytes are kept) and/or streamed to callbacks.
+ *
+ * lib/services.ts (Stackwire's own long-running processes, with ready lines and log files) and the
+ * Temporal CLI build (lib/temporal-cli.ts) stay separate: they inherit our environment on purpose and
+ * are not stopped by group.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface ProcessOptions {
+  /** Program and arguments; the program is looked up in env.PATH when it has no "/". */
+  argv: string[];
+  /** The whole environment of the child. */
+  env: Record<string, string>;
+  cwd?: string;
+  /** Run as this user and group (the worker must be root to use another user's). */
+  uid?: number;
+  gid?: number;
+  /** Written to stdin, which is then closed; without it stdin is /dev/null. */
+  stdin?: string | Buffer;
+  /** Stop (SIGTERM to the group, SIGKILL after killGraceMs) after this long. */
+  timeoutMs?: number;
+  /** Between SIGTERM and SIGKILL; default 5 s. */
+  killGraceMs?: number;
+  /** Aborting it stops the process like a timeout does. */
+  signal?: AbortSignal;
+  /** Bytes of stdout and of stderr kept in the result (the last ones); default 64 KiB, 0 keeps none. */
+  captureBytes?: number;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export interface ProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** More output came than captureBytes; the start was dropped. */
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  /** Why it was stopped, when we stopped it. */
+  stoppedBy?: 'timeout' | 'abort' | 'request';
+  /** It could not be started at all (ENOENT, EACCES …). */
+  spawnError?: NodeJS.ErrnoException;
+}
+
+export interface RunningProcess {
+  pid: number | undefined;
+  /** SIGTERM to the whole group, SIGKILL after the grace time; the first reason wins. */
+  stop(reason?: 'timeout' | 'abort' | 'request'): void;
+  /** Resolves (never rejects) once the process has ended and its output is read. */
+  done: Promise<ProcessResult>;
+}
+
+class Tail {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+  constructor(private readonly cap: number) {}
+  push(b: Buffer): void {
+    this.total += b.length;
+    if (this.cap <= 0) return;
+    this.chunks.push(b);
+    this.kept += b.length;
+    while (this.kept - this.chunks[0].length >= this.cap) this.kept -= this.chunks.shift()!.length;
+  }
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.cap)).toString('utf8');
+  }
+  get truncated(): boolean {
+    return this.total > this.cap;
+  }
+}
+
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, sig); // root may signal a group that runs as another user
+  } catch {
+    /* the group is already empty */
+  }
+}
+
+export function startProcess(o: ProcessOptions): RunningProcess {
+  const [command, ...args] = o.argv;
+  if (!command) throw new Error('startProcess: empty argv');
+  const grace = o.killGraceMs ?? 5000;
+  const out = new Tail(o.captureBytes ?? 65536);
+  const err = new Tail(o.captureBytes ?? 65536);
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      env: o.env,
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+      ...(o.uid !== undefined ? { uid: o.uid } : {}),
+      ...(o.gid !== undefined ? { gid: o.gid } : {}),
+      detached: true, // a process group of its own: kill(-pid) reaches everything it started
+      stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      shell: false,
+    });
+  } catch (e) {
+    // Some failures (EPERM for a uid we may not take, EINVAL) are thrown rather than emitted.
+    const spawnError = e as NodeJS.ErrnoException;
+    const result: ProcessResult = { code: null, signal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, spawnError };
+    return { pid: undefined, stop: () => undefined, done: Promise.resolve(result) };
+  }
+  let stoppedBy: ProcessResult['stoppedBy'];
+  let exited = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (reason: 'timeout' | 'abort' | 'request' = 'request') => {
+    if (stoppedBy || exited || child.pid === undefined) return;
+    stoppedBy = reason;
+    killGroup(child.pid, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), grace);
+  };
+  if (child.stdin) {
+    child.stdin.on('error', () => undefined); // a program that exits without reading stdin
+    child.stdin.end(o.stdin);
+  }
+  child.stdout!.on('data', (b: Buffer) => {
+    out.push(b);
+    o.onStdout?.(b);
+  });
+  child.stderr!.on('data', (b: Buffer) => {
+    err.push(b);
+    o.onStderr?.(b);
+  });
+  const timer = o.timeoutMs !== undefined ? setTimeout(() => stop('timeout'), o.timeoutMs) : undefined;
+  const onAbort = () => stop('abort');
+  if (o.signal?.aborted) queueMicrotask(onAbort);
+  else o.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const done = new Promise<ProcessResult>((resolve) => {
+    let spawnError: NodeJS.ErrnoException | undefined;
+    let status: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
+    const finish = () => {
+      if (timer) clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+      resolve({
+        ...status,
+        stdout: out.text(),
+        stderr: err.text(),
+        stdoutTruncated: out.truncated,
+        stderrTruncated: err.truncated,
+        ...(stoppedBy ? { stoppedBy } : {}),
+        ...(spawnError ? { spawnError } : {}),
+      });
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      // Only a failure to start ends it here; with a pid, 'close' follows.
+      if (child.pid === undefined) {
+        spawnError = e;
+        exited = true;
+        finish();
+      }
+    });
+    child.once('exit', (code, signal) => {
+      exited = true;
+      status = { code, signal };
+      // Whatever the outcome, nothing of the group may outlive the process (and hold its pipes open).
+      killGroup(child.pid, 'SIGKILL');
+    });
+    child.once('close', () => {
+      if (child.pid !== undefined) finish();
+    });
+  });
+  return { pid: child.pid, stop, done };
+}
+
+/** startProcess, waited for. */
+export function runProcess(o: ProcessOptions): Promise<ProcessResult> {
+  return startProcess(o).done;
+}
