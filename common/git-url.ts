@@ -39,7 +39,7 @@ export function parseGitUrl(url: string): ParsedGitUrl | { error: string } {
     if (/^[^@]*:[^@]*@/.test(authority))
       return {
         error:
-          'the git URL holds a password or token (https://user:secret@…), which would be stored in workflow history and the catalog; give the workers access with a deploy key (ssh://…) instead',
+          'the git URL holds a password or token (https://user:secret@…), which would be stored in workflow history and the catalog; give the workers access instead: a credential helper, a deploy key (ssh://…), or a read-only mirror',
       };
     const host = authority
       .replace(/^[^@]*@/, '')

@@ -26,12 +26,7 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Parameter names that are secret unless metadata says otherwise. */
 export const SECRET_NAME = /pass(word|wd)?|secret|token|api_?key|credential/i;
 
-/** A git URL in one of the forms git understands: scheme://… or scp-like user@host:path. */
+/** A git URL in one of the forms git understands: scheme://… or scp-like user@host:path (which ones are allowed: git-url.ts). */
 export function looksLikeGitUrl(s: string): boolean {
   return /^(https?|ssh|git|file):\/\//.test(s) || /^[\w.-]+@[\w.-]+:/.test(s);
-}
-
-/** A URL carrying a password or token (`https://user:secret@host/…`): it would end up in history and the catalog. */
-export function gitUrlHasCredentials(s: string): boolean {
-  return /^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(s);
 }
