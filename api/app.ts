@@ -8,6 +8,7 @@ import { codecRouter } from './codec.js';
 import { componentsRouter } from './components.js';
 import type { ApiDeps, RouterDeps } from './deps.js';
 import { deploymentsRouter } from './deployments.js';
+import { releasesRouter } from './releases.js';
 import { ApiError } from './errors.js';
 import { executionsRouter } from './executions.js';
 import { route } from './http.js';
@@ -52,7 +53,18 @@ export function createApp(deps: ApiDeps): express.Express {
   };
   // Every router registers its routes with their full paths through route() (api/http.ts), which
   // authenticates, audits, rate-limits, checks the route's permission and validates its input.
-  for (const r of [codecRouter, metaRouter, actionsRouter, executionsRouter, packsRouter, componentsRouter, deploymentsRouter, apiKeysRouter, auditRouter])
+  for (const r of [
+    codecRouter,
+    metaRouter,
+    actionsRouter,
+    executionsRouter,
+    packsRouter,
+    componentsRouter,
+    deploymentsRouter,
+    releasesRouter,
+    apiKeysRouter,
+    auditRouter,
+  ])
     app.use(r(ctx));
 
   app.use((req: Request) => {

@@ -1,141 +1,34 @@
 /**
- * Deploys and release trains over HTTP: validate against the source of truth, then start
+ * Deploys over HTTP: validate against the source of truth, then start
  * `deployComponent` / `releaseTrain` on the orchestrator. One deploy per component and environment:
  * a second request while one runs is a 409, not a queue.
  */
 import crypto from 'node:crypto';
-import { Router, type Request } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import proto from '@temporalio/proto';
-import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
+import { Router } from 'express';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+
+import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, deploymentWorkflowId } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
-import { closure, dependencyWaves } from '../common/graph.js';
-import { currentVersions, deploymentRecords, listDeployments } from '../db/deployments.js';
-import { dependencyEdges, environmentProtected, getComponent, listComponents } from '../db/sot.js';
-import type { Component } from '../sot/definitions.js';
+
+import { deploymentRecords, listDeployments } from '../db/deployments.js';
+import { environmentProtected } from '../db/sot.js';
+
 import { ApiError } from './errors.js';
 import { actorOf, triggerOf } from './request-context.js';
 import type { RouterDeps } from './deps.js';
 import { principal, route } from './http.js';
 import { checkEnvironment } from './security/permissions.js';
 
-/** How long a protected environment's gate waits when the request names no deadline: a day. */
-const PROTECTED_GATE_SECONDS = 86_400;
-import { deployComponent, deployPlan, releaseSelection, releaseTrain } from '../workflows/index.js';
+import { deployComponent } from '../workflows/index.js';
 import { approveUpdate, deployStatusQuery, rejectUpdate } from '../workflows/definitions.js';
-import { RUN_ID, TAG, VERSION } from '../common/validation.js';
+import { RUN_ID } from '../common/validation.js';
 
-function wholeNumber(v: unknown, min: number, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
+import { PROTECTED_GATE_SECONDS, checkHealth, deployPreparation, wholeNumber } from './deploy-prep.js';
 
-/** health: {timeoutSeconds 1..86400, intervalSeconds 1..3600}, checked before anything starts. */
-function checkHealth(h: unknown): DeployRequest['health'] | undefined {
-  if (h === undefined) return undefined;
-  const x = (h ?? {}) as Record<string, unknown>;
-  const timeoutSeconds = x.timeoutSeconds;
-  const intervalSeconds = x.intervalSeconds;
-  if (!wholeNumber(timeoutSeconds, 1, 86400) || !wholeNumber(intervalSeconds, 1, 3600)) {
-    throw new ApiError(400, 'invalid_request', 'health is {"timeoutSeconds": 1..86400, "intervalSeconds": 1..3600}, whole numbers of seconds.');
-  }
-  return { timeoutSeconds, intervalSeconds };
-}
-
-export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): Router {
+export function deploymentsRouter(deps: RouterDeps): Router {
+  const { client, pool, logger, http } = deps;
   const router = Router();
-
-  /** Puppet in noop mode on each region's worker: what would change, changing nothing. */
-  async function puppetNoop(c: Component, version: string, environment: string, regions: string[]): Promise<Record<string, unknown>> {
-    const result: Record<string, unknown> = {};
-    if (!c.puppetRole) return result;
-    const role = c.puppetRole;
-    await Promise.all(
-      regions.map(async (region) => {
-        try {
-          result[region] = await client.workflow.execute(deployPlan, {
-            taskQueue: regionTaskQueue(region),
-            workflowId: `plan-${c.name}-${environment}-${region}-${crypto.randomBytes(4).toString('hex')}`,
-            args: [{ component: c.name, role, hiera: c.hiera, version, environment, region }],
-            workflowExecutionTimeout: '5m',
-            staticSummary: `plan (puppet noop) ${c.name} ${version} in ${environment}/${region}`,
-          });
-        } catch (err) {
-          const e = err as Error & { cause?: Error & { cause?: Error } };
-          result[region] = { error: e.cause?.cause?.message ?? e.cause?.message ?? e.message };
-        }
-      }),
-    );
-    return result;
-  }
-
-  /** Whether a worker polled the region's workflow queue recently (Temporal keeps pollers of the last minutes). */
-  async function hasWorkers(region: string): Promise<boolean> {
-    const r = await client.workflowService.describeTaskQueue({
-      namespace: client.options.namespace,
-      taskQueue: { name: regionTaskQueue(region) },
-      taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    });
-    return (r.pollers?.length ?? 0) > 0;
-  }
-
-  async function prepare(body: Record<string, unknown>, environment: string) {
-    const component = body.component;
-    const version = body.version;
-    if (typeof component !== 'string')
-      throw new ApiError(400, 'invalid_request', 'component is required: a component of the source of truth (GET /api/v1/components).');
-    if (typeof version !== 'string' || !VERSION.test(version))
-      throw new ApiError(400, 'invalid_request', `version ${JSON.stringify(version)} is not a version: letters, digits and . _ + -.`);
-    const c = await getComponent(pool, component);
-    if (!c) throw new ApiError(404, 'component_not_found', `no component named ${JSON.stringify(component)} in the source of truth.`);
-    const placed = c.placements[environment] ?? [];
-    if (!placed.length)
-      throw new ApiError(
-        400,
-        'not_placed',
-        `${component} is not placed in environment ${JSON.stringify(environment)}; it runs in ${Object.keys(c.placements).join(', ') || 'no environment'}.`,
-      );
-    let regions = placed;
-    if (body.regions !== undefined) {
-      if (!Array.isArray(body.regions) || !body.regions.every((r) => typeof r === 'string'))
-        throw new ApiError(400, 'invalid_request', 'regions must be an array of region names.');
-      const bad = body.regions.filter((r) => !placed.includes(r));
-      if (bad.length)
-        throw new ApiError(400, 'not_placed', `${component} does not run in ${bad.join(', ')} for ${environment} (it runs in ${placed.join(', ')}).`);
-      const dup = body.regions.find((r, i, all) => all.indexOf(r) !== i);
-      if (dup) throw new ApiError(400, 'invalid_request', `regions lists ${dup} twice.`);
-      regions = body.regions;
-    }
-    const canary = typeof body.canary === 'string' ? body.canary : regions[0];
-    if (!regions.includes(canary)) throw new ApiError(400, 'invalid_request', `canary ${canary} is not one of the regions ${regions.join(', ')}.`);
-    // A region nobody serves would hold the deploy (and its one-per-environment slot) until a worker appears.
-    const unserved = [];
-    for (const r of regions) if (!(await hasWorkers(r))) unserved.push(r);
-    if (unserved.length)
-      throw new ApiError(
-        409,
-        'no_worker',
-        `no worker serves ${unserved.map((r) => `${r} (task queue ${regionTaskQueue(r)})`).join(', ')}; start one with \`node dist/workers/worker.js --region ${unserved[0]}\`, then deploy again.`,
-      );
-    return { c, component, version, regions, canary };
-  }
-
-  /** Per region, the version running now (the last succeeded deploy) and the one a deploy would bring. */
-  async function versionChanges(
-    component: string,
-    environment: string,
-    regions: string[],
-    version: string,
-  ): Promise<{ region: string; from: string | null; to: string }[]> {
-    const running = await currentVersions(pool, component, environment);
-    return regions.map((r) => ({ region: r, from: running.get(r) ?? null, to: version }));
-  }
-
-  /** Scope and role for deploying to an environment; answers whether it is protected. */
-  async function guardEnvironment(req: Request, environment: string): Promise<boolean> {
-    const isProtected = (await environmentProtected(pool, environment)) ?? false;
-    checkEnvironment(principal(req), environment, isProtected, 'deployments.deploy');
-    return isProtected;
-  }
+  const { puppetNoop, prepare, versionChanges, guardEnvironment } = deployPreparation(deps);
 
   route(router, 'POST /api/v1/deployments', http, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -316,108 +209,5 @@ export function deploymentsRouter({ client, pool, logger, http }: RouterDeps): R
     });
   }
 
-  route(router, 'POST /api/v1/releases', http, async (req, res) => {
-    const body = (req.body ?? {}) as {
-      environment?: unknown;
-      components?: unknown;
-      sinceTag?: unknown;
-      plan?: unknown;
-      maxParallel?: unknown;
-      health?: DeployRequest['health'];
-    };
-    if (typeof body.environment !== 'string') throw new ApiError(400, 'invalid_request', 'environment is required.');
-    req.audit = {
-      target: `release@${body.environment}`,
-      parameters: { components: body.components ?? null, sinceTag: body.sinceTag ?? null, plan: body.plan === true },
-    };
-    const isProtected = await guardEnvironment(req, body.environment);
-    let selection: { unchanged: string[]; warnings: string[] } | undefined;
-    if (body.sinceTag !== undefined) {
-      // Everything placed in the environment whose repository has commits since the tag.
-      if (typeof body.sinceTag !== 'string' || body.components !== undefined)
-        throw new ApiError(400, 'invalid_request', 'give either components or sinceTag (a tag name), not both.');
-      if (!TAG.test(body.sinceTag)) throw new ApiError(400, 'invalid_request', `sinceTag ${JSON.stringify(body.sinceTag)} is not a tag name.`);
-      const env = body.environment;
-      const placed = (await listComponents(pool)).filter((c) => (c.placements[env] ?? []).length > 0);
-      const firstRegion = placed[0]?.placements[env]?.[0];
-      if (!firstRegion) throw new ApiError(400, 'not_placed', `no component is placed in environment ${JSON.stringify(env)}.`);
-      const found = await client.workflow
-        .execute(releaseSelection, {
-          taskQueue: regionTaskQueue(firstRegion),
-          workflowId: `release-selection-${env}-${crypto.randomBytes(4).toString('hex')}`,
-          args: [{ tag: body.sinceTag, components: placed.map((c) => ({ name: c.name, repository: c.repository })) }],
-          workflowExecutionTimeout: '30m',
-        })
-        .catch((err: unknown) => {
-          if (err instanceof WorkflowFailedError) {
-            const cause = (err.cause?.cause ?? err.cause) as Error | undefined;
-            throw new ApiError(422, 'selection_failed', `could not tell what changed since ${String(body.sinceTag)}: ${cause?.message ?? err.message}`);
-          }
-          throw err;
-        });
-      if (found.changed.length === 0) {
-        res.json({ plan: body.plan === true, environment: env, waves: [], versions: {}, unchanged: found.unchanged, warnings: found.warnings });
-        return;
-      }
-      body.components = Object.fromEntries(found.changed.map((c) => [c.name, c.version]));
-      selection = { unchanged: found.unchanged, warnings: found.warnings };
-    }
-    const versions = body.components;
-    if (!versions || typeof versions !== 'object' || Array.isArray(versions) || Object.keys(versions).length === 0)
-      throw new ApiError(400, 'invalid_request', 'components maps each component to the version to deploy, e.g. {"auth-service": "2.4.0"}.');
-    const firstRegion: Record<string, string> = {};
-    const prepared: Awaited<ReturnType<typeof prepare>>[] = [];
-    for (const [component, version] of Object.entries(versions as Record<string, unknown>)) {
-      const p = await prepare({ component, version }, body.environment);
-      firstRegion[component] = p.canary;
-      prepared.push(p);
-    }
-    const all = await dependencyEdges(pool);
-    // Transitive: web-ui → gateway → auth still orders web-ui after auth when gateway is not in the release.
-    const edges = Object.fromEntries(Object.keys(versions).map((c) => [c, closure(c, all).filter((d) => d in versions)]));
-    const waves = dependencyWaves(Object.keys(versions), new Map(Object.entries(edges)));
-    if (body.plan === true) {
-      const env = body.environment;
-      const noop = Object.fromEntries(await Promise.all(prepared.map(async (p) => [p.component, await puppetNoop(p.c, p.version, env, p.regions)] as const)));
-      const changes = Object.fromEntries(
-        await Promise.all(prepared.map(async (p) => [p.component, await versionChanges(p.component, env, p.regions, p.version)] as const)),
-      );
-      res.json({ plan: true, environment: env, waves, versions, changes, puppetNoop: noop, ...(selection ?? {}) });
-      return;
-    }
-    const maxParallel = body.maxParallel === undefined ? 4 : body.maxParallel;
-    if (!wholeNumber(maxParallel, 1, 100)) throw new ApiError(400, 'invalid_request', 'maxParallel is a whole number from 1 to 100.');
-    const health = checkHealth(body.health);
-    const releaseId = `release-${body.environment}-${crypto.randomBytes(4).toString('hex')}`;
-    const actor = actorOf(req);
-    const trigger = triggerOf(req);
-    await client.workflow.start(releaseTrain, {
-      taskQueue: ORCHESTRATOR_TASK_QUEUE,
-      workflowId: releaseId,
-      args: [
-        {
-          releaseId,
-          environment: body.environment,
-          versions: versions as Record<string, string>,
-          edges,
-          firstRegion,
-          maxParallel,
-          actor,
-          trigger,
-          ...(health ? { health } : {}),
-          ...(isProtected ? { approval: { required: true as const, timeoutSeconds: PROTECTED_GATE_SECONDS, beforeFirstWave: true } } : {}),
-        },
-      ],
-      staticSummary: `release of ${Object.keys(versions).length} components to ${body.environment}`,
-      staticDetails: waves.map((w, i) => `wave ${i + 1}: ${w.join(', ')}`).join('\n'),
-      typedSearchAttributes: [
-        { key: SearchAttributes.Env, value: body.environment },
-        { key: SearchAttributes.Pipeline, value: 'release-train' },
-        { key: SearchAttributes.Trigger, value: trigger },
-        { key: SearchAttributes.Actor, value: actor },
-      ],
-    });
-    res.status(202).json({ id: releaseId, waves, versions, ...(selection ?? {}) });
-  });
   return router;
 }

@@ -36,7 +36,8 @@ const CODEC = {
   permission: 'codec.decode',
   readOnly: true,
   bodyLimit: '16mb',
-  body: { type: 'object', properties: { payloads: { type: 'array' } }, required: ['payloads'] },
+  // The codec checks the payloads itself, naming the first one that is wrong.
+  body: { type: 'object' },
   query: { type: 'object' },
 } as const;
 
