@@ -1,6 +1,6 @@
 /**
- * Deploys over HTTP: validate against the source of truth, then start
- * `deployComponent` / `releaseTrain` on the orchestrator. One deploy per component and environment:
+ * Deploys over HTTP: validate against the source of truth, then start `deployComponent` on the
+ * orchestrator; read deployments; decide approval gates. One deploy per component and environment:
  * a second request while one runs is a 409, not a queue.
  */
 import crypto from 'node:crypto';
