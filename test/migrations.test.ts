@@ -45,6 +45,8 @@ test.serial('a failing migration changes nothing; the fixed set applies; a secon
   t.true(ok.applied.length >= 1);
   t.deepEqual(await tables(), [
     'actions',
+    'api_keys',
+    'audit_log',
     'blobs',
     'components',
     'dependencies',
