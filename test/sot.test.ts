@@ -485,7 +485,7 @@ test.serial('a protected environment needs the deployer role and an approval by 
 test.serial('plan mode shows the waves and the version changes and starts nothing', async (t) => {
   const badHealth = await deploy({ component: 'hello-api', version: '9.9.9', health: { timeoutSeconds: 60 } });
   t.is(badHealth.status, 400, 'a malformed health setting is refused before anything starts');
-  t.regex(badHealth.body.error?.message ?? '', /health is \{"timeoutSeconds": 1\.\.86400/);
+  t.regex(badHealth.body.error?.message ?? '', /body\.health: "intervalSeconds" is required/);
   const before = (await records('hello-api')).length;
   const client = await temporalClient();
   const { count: runsBefore } = await client.workflow.count('Component = "hello-api"');
@@ -615,7 +615,13 @@ test.serial('a release of everything changed since a tag picks the components wh
   const sotDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-since-'));
   // Only file:// repositories here: the change detection clones them (no traffic leaves the machine).
   const defs = deployComponents(['rt-db', 'rt-cache', 'rt-api', 'rt-web'], repos);
-  fs.writeFileSync(path.join(sotDir, 'since.yaml'), `environments:\n  - name: production\nregions:\n  - name: us-east\n  - name: eu-west\n${defs}`);
+  fs.writeFileSync(
+    path.join(sotDir, 'since.yaml'),
+    `environments:\n  - name: production\n${defs.replace(/^environments:\n/, '')}`.replace(
+      'components:\n',
+      'regions:\n  - name: us-east\n  - name: eu-west\ncomponents:\n',
+    ),
+  );
   const applied = await cli(['sot', 'apply', sotDir]);
   t.is(applied.code, 0, applied.stderr);
   t.deepEqual(
