@@ -1,46 +1,23 @@
 /** Deployment records: one row per region leg (deploy or rollback) of a deploy, and the reads over them. */
-import type { PuppetSummary } from '../common/deploy.js';
+import type { DeploymentRecord } from '../common/api-types.js';
 import type { Pool, Queryable } from './pool.js';
 
 export type DeploymentStatus = 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'cancelled';
 
-export interface DeploymentRecordInput {
-  /** `<deploymentId>.<region>.<kind>` */
-  id: string;
-  component: string;
-  version: string;
-  environment: string;
-  region: string;
-  kind: 'deploy' | 'rollback';
+/** A stored record: the API's DeploymentRecord (common/api-types), with Postgres' dates. */
+export type DeploymentRow = Omit<DeploymentRecord, 'status' | 'startedAt' | 'finishedAt'> & {
   status: DeploymentStatus;
-  previousVersion: string | null;
-  actor: string;
-  trigger: string;
-  workflowId: string;
-  runId: string;
-  reason?: string | null;
-  puppet?: PuppetSummary | null;
-  approvedBy?: string | null;
-}
-
-export interface DeploymentRow {
-  id: string;
-  component: string;
-  version: string;
-  environment: string;
-  region: string;
-  kind: 'deploy' | 'rollback';
-  status: DeploymentStatus;
-  previousVersion: string | null;
-  actor: string;
-  trigger: string;
-  workflowId: string;
-  reason: string | null;
-  puppet: PuppetSummary | null;
-  approvedBy: string | null;
   startedAt: Date;
   finishedAt: Date | null;
-}
+};
+
+/** What a region leg records; `id` is `<deploymentId>.<region>.<kind>`. */
+export type DeploymentRecordInput = Omit<DeploymentRow, 'startedAt' | 'finishedAt' | 'reason' | 'puppet' | 'approvedBy'> & {
+  runId: string;
+  reason?: string | null;
+  puppet?: DeploymentRecord['puppet'];
+  approvedBy?: string | null;
+};
 
 /** Per region, the version running there now: that of the last succeeded deploy or rollback. */
 export async function currentVersions(db: Queryable, component: string, environment: string): Promise<Map<string, string>> {
