@@ -47,8 +47,13 @@ function fromRow(r: ActionRow): ActionSpec {
   };
 }
 
-/** The fields whose change makes a new version. */
-function definition(a: Omit<ActionSpec, 'version'>): string {
+/** The fields whose change makes a new version (ingest compares with it too). */
+export function definitionKey(
+  a: Pick<
+    ActionSpec,
+    'contentHash' | 'description' | 'runner' | 'entryPoint' | 'parameters' | 'timeoutSeconds' | 'maxAttempts' | 'region' | 'argvPrefix' | 'origin'
+  >,
+): string {
   return JSON.stringify([
     a.contentHash,
     a.description,
@@ -102,7 +107,7 @@ export async function upsertActions(db: Pool | PoolClient, actions: Omit<ActionS
     for (const a of actions) {
       const { rows } = await client.query<ActionRow>('SELECT * FROM actions WHERE name = $1 AND is_current FOR UPDATE', [a.name]);
       const cur = rows[0] ? fromRow(rows[0]) : undefined;
-      if (cur && rows[0].removed_at === null && definition(cur) === definition(a)) {
+      if (cur && rows[0].removed_at === null && definitionKey(cur) === definitionKey(a)) {
         if (a.packRef && (cur.packRef?.manifestHash !== a.packRef.manifestHash || JSON.stringify(cur.warnings ?? []) !== JSON.stringify(a.warnings ?? []))) {
           await client.query('UPDATE actions SET pack_version = $2, manifest_hash = $3, warnings = $4, pack_dir = $5 WHERE name = $1 AND is_current', [
             a.name,

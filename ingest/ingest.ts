@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ActionChange, IngestMode, IngestReport, IngestSource } from '../common/api-types.js';
 import type { ActionSpec, PackRef } from '../common/types.js';
-import { packActions } from '../db/actions.js';
+import { definitionKey, packActions } from '../db/actions.js';
 import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256, type PackFile } from '../db/packs.js';
 import type { Pool } from '../db/pool.js';
 import { walkTree } from '../lib/walk.js';
@@ -43,26 +43,6 @@ function describeChanges(old: ActionSpec, next: IngestedAction): string[] {
   if (old.timeoutSeconds !== next.timeoutSeconds || old.maxAttempts !== next.maxAttempts) d.push('timeout or attempts changed');
   if (old.contentHash !== next.contentHash) d.push('script content changed');
   return d.length ? d : ['metadata changed'];
-}
-
-function definitionKey(
-  a: Pick<
-    ActionSpec,
-    'contentHash' | 'description' | 'runner' | 'entryPoint' | 'parameters' | 'timeoutSeconds' | 'maxAttempts' | 'region' | 'argvPrefix' | 'origin'
-  >,
-): string {
-  return JSON.stringify([
-    a.contentHash,
-    a.description,
-    a.runner,
-    a.entryPoint,
-    a.parameters,
-    a.timeoutSeconds,
-    a.maxAttempts,
-    a.region ?? null,
-    a.argvPrefix ?? [],
-    a.origin ?? 'metadata',
-  ]);
 }
 
 export interface IngestDeps {
