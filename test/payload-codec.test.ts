@@ -265,6 +265,7 @@ test('key rotation: a run started under the old key is finished by a worker on t
     args: [WORKER_ENTRY, '--region', region],
     env,
     ready: /worker ready/,
+    readyTimeoutMs: 180_000,
     output: path.join(dir, 'worker.log'),
   });
   const api = await startService({
@@ -273,6 +274,7 @@ test('key rotation: a run started under the old key is finished by a worker on t
     args: [API_ENTRY, '--port', '0', '--json'],
     env,
     ready: /"event":"api ready"/,
+    readyTimeoutMs: 180_000,
     output: path.join(dir, 'api.log'),
   });
   const newOnly = await startService({
@@ -281,6 +283,7 @@ test('key rotation: a run started under the old key is finished by a worker on t
     args: [API_ENTRY, '--port', '0', '--json'],
     env: { ...env, STACKWIRE_OLD_SECRET_KEYS: '' },
     ready: /"event":"api ready"/,
+    readyTimeoutMs: 180_000,
     output: path.join(dir, 'api-new-only.log'),
   });
   const rotatedClient = await createTemporalClient(rotated);

@@ -33,6 +33,7 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
       args: [WORKER_ENTRY, '--region', region],
       env: { ...process.env, STACKWIRE_REGIONS: region, STACKWIRE_SHUTDOWN_GRACE: '30' },
       ready: /worker ready/,
+      readyTimeoutMs: 180_000,
       output: path.join(dir, `${name}.log`),
     });
   const first = await start('first');
@@ -90,7 +91,15 @@ test('a run started by a worker that then dies is not lost: another worker of th
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
   const env = { ...process.env, STACKWIRE_REGIONS: region };
   const start = (name: string) =>
-    startService({ name, command: NODE, args: [WORKER_ENTRY, '--region', region], env, ready: /worker ready/, output: path.join(dir, `${name}.log`) });
+    startService({
+      name,
+      command: NODE,
+      args: [WORKER_ENTRY, '--region', region],
+      env,
+      ready: /worker ready/,
+      readyTimeoutMs: 180_000,
+      output: path.join(dir, `${name}.log`),
+    });
   const first = await start('first');
   const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
   const pidfile = path.join(dir, 'pids');
