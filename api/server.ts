@@ -70,6 +70,10 @@ async function main(): Promise<number> {
   const pool = createPool(databaseUrl(config));
   const app = createApp({ client, pool, config, logger });
   const server = app.listen(port, host);
+  // Idle keep-alive connections stay open longer than any client's (undici's 4 s, load balancers' 60 s):
+  // a server that closes first races a request being written on the same socket ("fetch failed").
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -34,6 +34,8 @@ export function ensureSystemPackages(
   const missing: string[] = [];
   if (!puppetBinary()) missing.push('puppet-agent');
   if (!pluginDir()) missing.push('monitoring-plugins-basic');
+  // nft: a worker running scripts as an unprivileged user fences them off the database and Temporal.
+  if (process.getuid?.() === 0 && !['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some((f) => fs.existsSync(f))) missing.push('nftables');
   if (missing.length) {
     const root = os.userInfo().uid === 0;
     const apt = fs.existsSync('/usr/bin/apt-get');
