@@ -67,3 +67,19 @@ export async function installFence(uid: number, targets: FenceTarget[], env: Rec
   if (r.code !== 0) return { ok: false, problem: `nft failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, fenced };
   return { ok: true, table, fenced };
 }
+
+/** Removes a fence (when the stack that needed it stops); a fence that is not there is fine. */
+export async function removeFence(uid: number, targets: FenceTarget[], env: Record<string, string>): Promise<void> {
+  const { table } = await fenceScript(uid, targets);
+  await runProcess({ argv: ['nft', 'delete', 'table', 'inet', table], env, timeoutMs: 15_000 });
+}
+
+/** The fence targets of a stack: its database and its Temporal frontend. */
+export function stackFenceTargets(databaseUrl: string, temporalAddress: string): FenceTarget[] {
+  const db = new URL(databaseUrl);
+  const cut = temporalAddress.lastIndexOf(':');
+  return [
+    { what: 'database', host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
+    { what: 'temporal', host: temporalAddress.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(temporalAddress.slice(cut + 1)) },
+  ];
+}

@@ -15,7 +15,8 @@ import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js'
 import type { Service } from '../lib/services.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { ensureSystemPackages } from '../lib/system-packages.js';
-import { secureDataDir } from '../lib/isolation.js';
+import { lookupUser, secureDataDir } from '../lib/isolation.js';
+import { removeFence, stackFenceTargets } from '../lib/network-fence.js';
 
 const log = (m: string) => process.stdout.write(`[stackwire] ${m}\n`);
 
@@ -91,6 +92,9 @@ async function main(): Promise<number> {
       DATABASE_URL: db.url,
       STACKWIRE_REGIONS: config.regions.join(','),
     };
+    // The workers fence the run user off this stack's database and Temporal; the fence goes with the stack.
+    const runUser = config.isolation.runAs ? lookupUser(config.isolation.runAs) : undefined;
+    if (runUser) cleanups.push(() => removeFence(runUser.uid, stackFenceTargets(db.url, address), config.scriptEnv));
     const procs: Processes = await startProcesses({ env, regions: config.regions, apiPort: config.api.port, log });
     cleanups.push(() => procs.stop());
     log(`api: ${procs.apiUrl}`);

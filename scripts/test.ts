@@ -19,7 +19,8 @@ import { startService } from '../lib/services.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { ensureSystemPackages } from '../lib/system-packages.js';
-import { secureDataDir } from '../lib/isolation.js';
+import { lookupUser, secureDataDir } from '../lib/isolation.js';
+import { removeFence, stackFenceTargets } from '../lib/network-fence.js';
 import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '../db/provision.js';
 
 const log = (m: string) => process.stdout.write(`[test] ${m}\n`);
@@ -142,6 +143,9 @@ async function main(): Promise<number> {
     };
     const keyPool = createPool(dbUrl, 1);
     cleanups.push(() => keyPool.end());
+    // The workers fence the run user off this stack's database and Temporal; the fence goes with the stack.
+    const runUser = config.isolation.runAs ? lookupUser(config.isolation.runAs) : undefined;
+    if (runUser) cleanups.push(() => removeFence(runUser.uid, stackFenceTargets(dbUrl, address), config.scriptEnv));
     const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, log });
     cleanups.push(() => procs.stop());
     log(`api: ${procs.apiUrl}; logs in ${path.relative(PROJECT_ROOT, runDir)}`);

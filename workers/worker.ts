@@ -14,7 +14,7 @@ import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
 import { stackwireDataConverter, temporalConnectionOptions } from '../lib/temporal-client.js';
 import { prepareRunDir, resolveRunUser, secureDataDir } from '../lib/isolation.js';
-import { installFence } from '../lib/network-fence.js';
+import { installFence, stackFenceTargets } from '../lib/network-fence.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { SensuClient } from '../lib/sensu.js';
 import { createLogger } from '../lib/logger.js';
@@ -77,18 +77,7 @@ async function main(): Promise<number> {
   if (run?.user) {
     // The run user may not reach the database or Temporal (they would need no password on a trusting
     // pg_hba, and Temporal has none): an nftables rule rejects its connections to both.
-    const db = new URL(databaseUrl(config));
-    const address = temporalAddress(config);
-    const tHost = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-    const tPort = address.slice(address.lastIndexOf(':') + 1);
-    const fence = await installFence(
-      run.user.uid,
-      [
-        { what: 'database', host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
-        { what: 'temporal', host: tHost, port: Number(tPort) },
-      ],
-      config.scriptEnv,
-    );
+    const fence = await installFence(run.user.uid, stackFenceTargets(databaseUrl(config), temporalAddress(config)), config.scriptEnv);
     if (fence.ok) logger.info({ table: fence.table, fenced: fence.fenced }, 'scripts cannot connect to the database or Temporal');
     else logger.warn({ event: 'scripts not fenced', problem: fence.problem }, `scripts can connect to ${fence.fenced.join(', ')}: ${fence.problem ?? ''}`);
   }
