@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   if (run?.warning) logger.warn({ event: 'scripts not isolated' }, run.warning);
   if (run?.user) logger.info({ runAs: run.user.name, uid: run.user.uid, runDir: run.layout.root }, 'scripts run as an unprivileged user');
 
-  if (run?.user) {
+  if (run?.user && run.user.uid !== 0) {
     // The run user may not reach the database or Temporal (they would need no password on a trusting
     // pg_hba, and Temporal has none): an nftables rule rejects its connections to both.
     const fence = await installFence(run.user.uid, stackFenceTargets(databaseUrl(config), temporalAddress(config)), config.scriptEnv);
