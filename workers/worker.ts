@@ -74,12 +74,24 @@ async function main(): Promise<number> {
   if (run?.warning) logger.warn({ event: 'scripts not isolated' }, run.warning);
   if (run?.user) logger.info({ runAs: run.user.name, uid: run.user.uid, runDir: run.layout.root }, 'scripts run as an unprivileged user');
 
+  let fenceTimer: NodeJS.Timeout | undefined;
   if (run?.user && run.user.uid !== 0) {
     // The run user may not reach the database or Temporal (they would need no password on a trusting
     // pg_hba, and Temporal has none): an nftables rule rejects its connections to both.
-    const fence = await installFence(run.user.uid, stackFenceTargets(databaseUrl(config), temporalAddress(config)), config.scriptEnv);
-    if (fence.ok) logger.info({ table: fence.table, fenced: fence.fenced }, 'scripts cannot connect to the database or Temporal');
-    else logger.warn({ event: 'scripts not fenced', problem: fence.problem }, `scripts can connect to ${fence.fenced.join(', ')}: ${fence.problem ?? ''}`);
+    const targets = stackFenceTargets(databaseUrl(config), temporalAddress(config));
+    const fence = await installFence(run.user.uid, targets, config.scriptEnv);
+    if (fence.ok) {
+      logger.info({ table: fence.table, fenced: fence.fenced }, 'scripts cannot connect to the database or Temporal');
+      // Put back every few seconds (an atomic replace): a host tool that resets the ruleset must not leave scripts unfenced for long.
+      const uid = run.user.uid;
+      fenceTimer = setInterval(() => {
+        installFence(uid, targets, config.scriptEnv).then(
+          (r) => (r.ok ? undefined : logger.warn({ event: 'scripts not fenced', problem: r.problem }, 'the network fence could not be renewed')),
+          (err: unknown) => logger.warn({ err }, 'the network fence could not be renewed'),
+        );
+      }, 5_000);
+      fenceTimer.unref();
+    } else logger.warn({ event: 'scripts not fenced', problem: fence.problem }, `scripts can connect to ${fence.fenced.join(', ')}: ${fence.problem ?? ''}`);
   }
 
   const taskQueue = region ? regionTaskQueue(region) : ORCHESTRATOR_TASK_QUEUE;
@@ -123,7 +135,7 @@ async function main(): Promise<number> {
     const ready = { event: 'worker ready', role, taskQueue, identity, namespace: config.temporal.namespace, address: temporalAddress(config) };
     logger.info(ready, 'worker ready');
     if (values.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
-    await worker.run(); // resolves after SIGTERM/SIGINT once running activities have finished or the grace time ran out
+    await worker.run().finally(() => clearInterval(fenceTimer)); // resolves after SIGTERM/SIGINT once running activities have finished or the grace time ran out
     logger.info({ role }, 'worker stopped');
     return 0;
   } finally {
