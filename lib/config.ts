@@ -244,7 +244,13 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey: key,
     oldSecretKeys: oldSecretKeys(env, key),
     scriptEnv: {
-      PATH: str(env, 'PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
+      // The machine's PATH without what `npm start`/`npm test` put in front of it (node_modules/.bin,
+      // npm's node-gyp-bin): scripts and system tools must not find the project's dev tools first.
+      PATH:
+        str(env, 'PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+          .split(':')
+          .filter((d) => d !== '' && !/[\\/]node_modules[\\/]\.bin$|[\\/]node-gyp-bin$/.test(d))
+          .join(':') || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       ...Object.fromEntries(['LANG', 'TZ'].flatMap((k) => (env[k] ? [[k, env[k]]] : []))),
     },
     isolation: isolationConfig(env, dataDir, cacheDir),

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Config } from './config.js';
 import { DEFAULT_RUN_USER, lookupUser } from './isolation.js';
+import { nftBinary } from './network-fence.js';
 
 export const PLUGIN_DIRS = ['/usr/lib/nagios/plugins', '/usr/lib/monitoring-plugins', '/usr/local/nagios/libexec'];
 const PUPPET_PATHS = ['/usr/bin/puppet', '/opt/puppetlabs/bin/puppet'];
@@ -35,7 +36,7 @@ export function ensureSystemPackages(
   if (!puppetBinary()) missing.push('puppet-agent');
   if (!pluginDir()) missing.push('monitoring-plugins-basic');
   // nft: a worker running scripts as an unprivileged user fences them off the database and Temporal.
-  if (process.getuid?.() === 0 && !['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some((f) => fs.existsSync(f))) missing.push('nftables');
+  if (process.getuid?.() === 0 && !nftBinary()) missing.push('nftables');
   if (missing.length) {
     const root = os.userInfo().uid === 0;
     const apt = fs.existsSync('/usr/bin/apt-get');

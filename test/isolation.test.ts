@@ -15,7 +15,7 @@ import { packIngest } from '../workflows/index.js';
 import type { IngestRequest } from '../ingest/ingest.js';
 import { GitError, git } from '../lib/git.js';
 import { lookupUser } from '../lib/isolation.js';
-import { fenceScript, stackFenceTargets } from '../lib/network-fence.js';
+import { fenceInPlace, fenceScript, nftBinary, stackFenceTargets } from '../lib/network-fence.js';
 import { temporalAddress } from '../lib/config.js';
 import { startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY } from '../lib/paths.js';
@@ -62,11 +62,14 @@ test('a script gets a clean environment, an unprivileged user and a folder of it
   t.is(fs.statSync(dataDir).mode & 0o777, 0o700);
   const dbUrl = new URL(config.database.url!);
   const pgLogs = fs.readdirSync(dataDir).filter((f) => f.endsWith('.log'));
-  // The workers' network fence for this stack is in place (they renew it every few seconds).
-  // The workers' network fence for this stack, when it is in place right now (it is best effort: see the README).
+  // The workers' network fence for this stack (root workers with nftables, as in npm test): in place,
+  // with all its rules, in the kernel's ruleset — read with the system's nft, not one found in PATH.
   const fenceUser = ROOT ? lookupUser('stackwire-run') : undefined;
-  const fenceTable = fenceUser ? (await fenceScript(fenceUser.uid, stackFenceTargets(config.database.url!, temporalAddress(config)))).table : undefined;
-  const fenced = fenceTable !== undefined && spawnSync('nft', ['list', 'table', 'inet', fenceTable]).status === 0;
+  const fenceTargets = stackFenceTargets(config.database.url!, temporalAddress(config));
+  if (fenceUser) {
+    const inPlace = await fenceInPlace(fenceUser.uid, fenceTargets, config.scriptEnv);
+    t.true(inPlace.ok, `the network fence: ${inPlace.problem ?? ''}`);
+  }
   const { id, execution } = await runViaApi({
     action: 'testkit.probe',
     parameters: {
@@ -125,9 +128,18 @@ test('a script gets a clean environment, an unprivileged user and a folder of it
   if (p.proc.leaks.length) t.log(`readable elsewhere on this machine (not this stack's): ${p.proc.leaks.length} process(es)`);
   // Even where Postgres trusts local connections (this machine's does), the run user cannot open one:
   // the worker's nftables fence resets its connections to the database (and to Temporal).
-  // The network fence (README: Scripts isolated) is best effort until it proves reliable: in two CI runs
-  // a script reached this machine's trusting Postgres although the rule had been installed. Reported, not asserted.
-  t.log(`network fence ${fenced ? fenceTable : 'not'} in place; Postgres at ${dbUrl.host}: ${p.postgres_as_postgres_without_password}`);
+  if (fenceUser) t.regex(p.postgres_as_postgres_without_password, /^no connection/, `Postgres at ${dbUrl.host}: ${p.postgres_as_postgres_without_password}`);
+  else t.log(`not root: scripts run as this user and are not fenced; Postgres at ${dbUrl.host}: ${p.postgres_as_postgres_without_password}`);
+  if (fenceUser) {
+    // A host tool that resets the firewall (here: the table deleted) does not leave scripts unfenced for long.
+    const { table } = await fenceScript(fenceUser.uid, fenceTargets);
+    t.is(spawnSync(nftBinary()!, ['delete', 'table', 'inet', table]).status, 0);
+    await eventually(
+      async () => (await fenceInPlace(fenceUser.uid, fenceTargets, config.scriptEnv)).ok || undefined,
+      `the workers to put back ${table}`,
+      30_000,
+    );
+  }
 
   // The data folder and the key: not readable, not listable, not writable.
   t.false(p.reads[keyFile].ok, 'secret.key is not readable');

@@ -14,7 +14,7 @@ import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
 import { stackwireDataConverter, temporalConnectionOptions } from '../lib/temporal-client.js';
 import { prepareRunDir, resolveRunUser, secureDataDir } from '../lib/isolation.js';
-import { installFence, stackFenceTargets } from '../lib/network-fence.js';
+import { fenceInPlace, installFence, stackFenceTargets } from '../lib/network-fence.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { SensuClient } from '../lib/sensu.js';
 import { createLogger } from '../lib/logger.js';
@@ -82,13 +82,15 @@ async function main(): Promise<number> {
     const fence = await installFence(run.user.uid, targets, config.scriptEnv);
     if (fence.ok) {
       logger.info({ table: fence.table, fenced: fence.fenced }, 'scripts cannot connect to the database or Temporal');
-      // Put back every few seconds (an atomic replace): a host tool that resets the ruleset must not leave scripts unfenced for long.
+      // Checked every few seconds and put back if a host tool (a firewall reload, `nft flush ruleset`) removed it.
       const uid = run.user.uid;
       fenceTimer = setInterval(() => {
-        installFence(uid, targets, config.scriptEnv).then(
-          (r) => (r.ok ? undefined : logger.warn({ event: 'scripts not fenced', problem: r.problem }, 'the network fence could not be renewed')),
-          (err: unknown) => logger.warn({ err }, 'the network fence could not be renewed'),
-        );
+        void (async () => {
+          if ((await fenceInPlace(uid, targets, config.scriptEnv)).ok) return;
+          const r = await installFence(uid, targets, config.scriptEnv);
+          if (r.ok) logger.warn({ event: 'fence restored', table: r.table }, 'the network fence had been removed from the ruleset; put back');
+          else logger.warn({ event: 'scripts not fenced', problem: r.problem }, 'the network fence is gone and could not be put back');
+        })().catch((err: unknown) => logger.warn({ err }, 'the network fence could not be checked'));
       }, 5_000);
       fenceTimer.unref();
     } else logger.warn({ event: 'scripts not fenced', problem: fence.problem }, `scripts can connect to ${fence.fenced.join(', ')}: ${fence.problem ?? ''}`);
