@@ -16,6 +16,8 @@ import { openApiDocument } from './openapi.js';
 import { packsRouter } from './packs.js';
 import { Authenticator } from './security/authenticate.js';
 import { RateLimiter } from './security/rate-limit.js';
+import { SessionSigner } from './security/sessions.js';
+import { webUiRouter } from './web-ui.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -49,6 +51,8 @@ export function createApp(deps: ApiDeps): express.Express {
       authenticator: new Authenticator(deps.pool),
       rateLimiter: new RateLimiter(),
       rateLimitPerMinute: deps.config.api.rateLimitPerMinute,
+      ...(deps.config.secretKey ? { sessions: new SessionSigner(deps.config.secretKey) } : {}),
+      browserOrigins: new Set(deps.config.api.codecCorsOrigins),
     },
   };
   // Every router registers its routes with their full paths through route() (api/http.ts), which
@@ -64,6 +68,7 @@ export function createApp(deps: ApiDeps): express.Express {
     releasesRouter,
     apiKeysRouter,
     auditRouter,
+    webUiRouter,
   ])
     app.use(r(ctx));
 
@@ -73,6 +78,11 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ApiError) {
       if (err.status === 429) res.setHeader('retry-after', String((err.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 60));
+      // A person opening the Web UI without a session is sent to sign in, not shown JSON.
+      if (err.status === 401 && req.method === 'GET' && /^\/ui(\/|$)/.test(req.path) && req.accepts(['json', 'html']) === 'html') {
+        res.redirect(303, `/api/v1/ui/login?next=${encodeURIComponent(req.originalUrl)}`);
+        return;
+      }
       if (err.status === 401) res.setHeader('www-authenticate', 'Bearer realm="stackwire"');
       res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
       return;

@@ -18,7 +18,7 @@ import proto from '@temporalio/proto';
 import { PayloadCodecError, createPayloadCodec } from '../lib/payload-codec.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
-import { route } from './http.js';
+import { ownOrigin, route } from './http.js';
 
 const PayloadProto = proto.temporal.api.common.v1.Payload;
 
@@ -72,7 +72,8 @@ export function codecRouter(deps: RouterDeps): express.Router {
   // CORS first, for every method: the preflight answers without authentication.
   router.use('/api/v1/codec', (req: Request, res: Response, next: NextFunction) => {
     const origin = req.headers.origin;
-    if (origin !== undefined) {
+    // The UI served at /ui calls from the API's own origin; a UI elsewhere must be allowed by name.
+    if (origin !== undefined && origin !== ownOrigin(req)) {
       res.vary('Origin');
       if (!origins.has(origin)) {
         throw new ApiError(

@@ -5,7 +5,7 @@
  * JSON Schema validation of body and query. A route missing from the table stops the API at start.
  */
 import crypto from 'node:crypto';
-import { json, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import { json, urlencoded, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { appendAudit } from '../db/audit.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
@@ -15,6 +15,7 @@ import { compileRequestValidator } from './schemas.js';
 import type { Authenticator } from './security/authenticate.js';
 import { checkPermission, type Principal } from './security/permissions.js';
 import type { RateLimiter } from './security/rate-limit.js';
+import type { SessionSigner } from './security/sessions.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -33,6 +34,28 @@ export interface HttpDeps {
   rateLimiter: RateLimiter;
   /** Mutating requests a minute per key, unless the key says otherwise. */
   rateLimitPerMinute: number;
+  /** Browser sessions (the Web UI); absent when the API has no secret key to sign them with. */
+  sessions?: SessionSigner;
+  /** Origins besides the API's own whose pages may send session-authenticated changes (STACKWIRE_CODEC_CORS_ORIGINS). */
+  browserOrigins: ReadonlySet<string>;
+}
+
+/** The API's own origin as the browser sees it. */
+export function ownOrigin(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? ''}`;
+}
+
+/** A session-authenticated request that is not a read must come from a page of ours (no CSRF). */
+function checkSameOrigin(req: Request, deps: HttpDeps): void {
+  if (req.method === 'GET' || req.method === 'HEAD') return;
+  const origin = req.header('origin');
+  if (origin === undefined || (origin !== ownOrigin(req) && !deps.browserOrigins.has(origin))) {
+    throw new ApiError(
+      403,
+      'cross_origin',
+      `a browser session may change things only from a page of this API or an allowed Web UI origin (STACKWIRE_CODEC_CORS_ORIGINS); this request came from ${origin ?? 'no origin'}.`,
+    );
+  }
 }
 
 type Handler = (req: Request<Record<string, string>>, res: Response) => Promise<void> | void;
@@ -108,7 +131,9 @@ export function route(router: Router, key: RouteKey, deps: HttpDeps, handler: Ha
   const [method, path] = key.split(' ') as [string, string];
   const validate = compileRequestValidator(key, def);
   const mutating = MUTATING.has(method) && def.readOnly !== true;
-  const parseBody = json({ limit: def.bodyLimit ?? '1mb' });
+  const limit = def.bodyLimit ?? '1mb';
+  const parseBody: RequestHandler | undefined =
+    def.input === 'stream' ? undefined : def.input === 'form' ? urlencoded({ extended: false, limit, parameterLimit: 20 }) : json({ limit });
   const chain: RequestHandler[] = [
     (req, res, next) => {
       req.requestId = crypto.randomUUID();
@@ -116,12 +141,14 @@ export function route(router: Router, key: RouteKey, deps: HttpDeps, handler: Ha
       next();
     },
   ];
-  if (mutating) chain.push(auditMiddleware(deps, def.permission));
+  if (mutating) chain.push(auditMiddleware(deps, def.auditAs ?? def.permission));
   if (def.permission !== 'public') {
     const permission = def.permission;
+    const sessions = def.session ? deps.sessions : undefined;
     chain.push(async (req, _res, next) => {
-      const p = await deps.authenticator.authenticate(req);
+      const p = await deps.authenticator.authenticate(req, sessions);
       req.principal = p;
+      if (p.via === 'session') checkSameOrigin(req, deps);
       if (mutating) {
         const r = deps.rateLimiter.take(p.keyId, p.rateLimit ?? deps.rateLimitPerMinute);
         if (!r.ok) {
@@ -135,10 +162,11 @@ export function route(router: Router, key: RouteKey, deps: HttpDeps, handler: Ha
     });
   }
   // Bodies are read only once the caller is known (an anonymous caller cannot make us parse 64 MB).
-  chain.push(parseBody, (req, _res, next) => {
-    validate(req);
-    next();
-  });
+  if (parseBody)
+    chain.push(parseBody, (req, _res, next) => {
+      validate(req);
+      next();
+    });
   const m = method.toLowerCase() as 'get' | 'post';
   router[m](path, ...chain, async (req: Request, res: Response) => {
     await handler(req as Request<Record<string, string>>, res);

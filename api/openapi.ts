@@ -6,20 +6,29 @@ export function openApiDocument(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [key, def] of Object.entries(ROUTES) as [string, RouteDef][]) {
     const [method, path] = key.split(' ');
-    const oaPath = path.replace(/:(\w+)/g, '{$1}');
-    const pathParams = [...path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    // Express's optional wildcard (`/ui{/*path}`) is OpenAPI's `/ui/{path}` (a path of any depth).
+    const oaPath = path.replace(/\{\/\*(\w+)\}/g, '/{$1}').replace(/:(\w+)/g, '{$1}');
+    const pathParams = [...oaPath.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     const q = def.query as { properties?: Record<string, unknown> } | undefined;
     const queryParams = Object.entries(q?.properties ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
     paths[oaPath] ??= {};
     paths[oaPath][method.toLowerCase()] = {
       operationId: key,
       summary: def.summary,
+      'x-express-path': path,
       'x-permission': def.permission,
       ...(def.permission === 'public' ? { security: [] } : { description: `Needs ${def.permission} (role ${PERMISSIONS[def.permission].role} or above).` }),
       parameters: [...pathParams, ...queryParams],
-      ...(def.body ? { requestBody: { required: true, content: { 'application/json': { schema: def.body } } } } : {}),
+      ...(def.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { [def.input === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: def.body } },
+            },
+          }
+        : {}),
       responses: {
-        '200': { description: 'OK' },
+        '200': { description: 'OK', ...(def.html ? { content: { 'text/html': {} } } : {}) },
         ...(method === 'POST' ? { '201': { description: 'Created' }, '202': { description: 'Accepted' } } : {}),
         '400': { $ref: '#/components/responses/Error' },
         ...(def.permission === 'public'

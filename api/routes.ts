@@ -17,6 +17,18 @@ export interface RouteDef {
   bodyLimit?: string;
   /** A POST that changes nothing (the codec): no audit row, no rate limit. */
   readOnly?: boolean;
+  /**
+   * Also accepts a browser session cookie (api/security/sessions.ts) in place of the Authorization
+   * header: the Web UI's routes and the codec endpoint. Such a request that is not a GET must come
+   * from the API's own origin or an allowed Web UI origin (no cross-site request forgery).
+   */
+  session?: boolean;
+  /** The body is not JSON: an HTML form (urlencoded), or a stream the handler forwards untouched. */
+  input?: 'form' | 'stream';
+  /** Answers HTML (pages for people), not JSON. */
+  html?: boolean;
+  /** The audit row's action (default: the permission), for routes whose permission says too little. */
+  auditAs?: string;
 }
 
 const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
@@ -35,6 +47,7 @@ const manifestEntry = obj(
 const CODEC = {
   permission: 'codec.decode',
   readOnly: true,
+  session: true,
   bodyLimit: '16mb',
   // The codec checks the payloads itself, naming the first one that is wrong.
   body: { type: 'object' },
@@ -193,6 +206,49 @@ export const ROUTES = {
   },
   'GET /api/v1/apikeys': { permission: 'apikeys.manage', summary: 'API keys (never the keys themselves).' },
   'POST /api/v1/apikeys/:id/revoke': { permission: 'apikeys.manage', summary: 'Revoke an API key.', body: obj({}) },
+
+  'POST /api/v1/ui/login-links': {
+    permission: 'ui.view',
+    auditAs: 'ui.login-link',
+    summary: 'A one-time sign-in link (2 minutes) for the Temporal Web UI at /ui, for the calling key (`stackwire ui`).',
+    body: obj({ next: str({ pattern: '^/ui(/.*)?$', maxLength: 2000 }) }),
+  },
+  'GET /api/v1/ui/login': {
+    permission: 'public',
+    html: true,
+    summary: 'Sign in to the Web UI: with ?code= (a sign-in link) sets the session cookie and redirects to /ui; without, a form for an API key.',
+    query: obj({ code: str({ maxLength: 1000 }), next: str({ maxLength: 2000 }) }),
+  },
+  'POST /api/v1/ui/login': {
+    permission: 'public',
+    html: true,
+    input: 'form',
+    auditAs: 'ui.login',
+    summary: 'Sign in to the Web UI with an API key (the form of GET /api/v1/ui/login); sets the session cookie.',
+    body: obj({ key: str({ maxLength: 200 }), next: str({ maxLength: 2000 }) }),
+  },
+  'POST /api/v1/ui/logout': {
+    permission: 'public',
+    html: true,
+    input: 'form',
+    auditAs: 'ui.logout',
+    summary: 'Ends the browser session (clears its cookie).',
+    body: obj({}),
+  },
+  'GET /ui{/*path}': {
+    permission: 'ui.view',
+    session: true,
+    html: true,
+    summary: 'The Temporal Web UI, served through the API (signed in; payloads decoded through the codec endpoint; read-only below admin).',
+    // The UI's own queries (list filters, paging) go through as they are.
+    query: { type: 'object' },
+  },
+  'POST /ui{/*path}': {
+    permission: 'ui.write',
+    session: true,
+    input: 'stream',
+    summary: 'Actions in the Temporal Web UI (terminate, signal, reset …): admins only, each one audited.',
+  },
 
   'POST /api/v1/codec/decode': { ...CODEC, summary: 'Decode payloads for the Temporal Web UI (codec server protocol).' },
   'POST /api/v1/codec/encode': { ...CODEC, summary: 'Encode payloads (codec server protocol).' },

@@ -41,6 +41,7 @@ import type {
   RunResponse,
   SotApplyRequest,
   SotApplyResponse,
+  LoginLinkResponse,
   WhoamiResponse,
 } from '../common/api-types.js';
 
@@ -201,6 +202,10 @@ export class ApiClient {
   revokeApiKey(id: string): Promise<ApiKeyRevokeResponse> {
     return this.request('POST', `/api/v1/apikeys/${enc(id)}/revoke`);
   }
+  uiLoginLink(next?: string): Promise<LoginLinkResponse> {
+    return this.request('POST', '/api/v1/ui/login-links', next ? { next } : {});
+  }
+
   whoami(): Promise<WhoamiResponse> {
     return this.request('GET', '/api/v1/whoami');
   }

@@ -14,6 +14,7 @@ import { registerExecutionCommands } from './commands/executions.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
+import { registerUiCommand } from './commands/ui.js';
 import { registerWhoamiCommand } from './commands/whoami.js';
 import { ExitError, apiClientFor, err } from './shared.js';
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerActionCommands(program);
   registerApiKeyCommands(program);
   registerWhoamiCommand(program);
+  registerUiCommand(program);
   registerAuditCommands(program);
   return program;
 }

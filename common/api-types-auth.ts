@@ -112,3 +112,12 @@ export interface AuditVerifyResponse {
   checked: number;
   broken?: { seq: number; reason: string };
 }
+
+/** POST /api/v1/ui/login-links: a one-time sign-in link for the Web UI at /ui. */
+export interface LoginLinkResponse {
+  /** Open within two minutes; it works once. */
+  url: string;
+  expiresAt: string;
+  /** Whether this API serves a Web UI at /ui (STACKWIRE_WEB_UI_URL). */
+  webUi: boolean;
+}

@@ -156,6 +156,25 @@ export function temporalTls(env: Env, address: string | undefined): TemporalTls 
   };
 }
 
+/** STACKWIRE_WEB_UI_URL: the Temporal Web UI (public path /ui) that the API serves at /ui; `off` for none. */
+export function webUiUrl(env: Env, fallback: string | undefined): string | undefined {
+  const raw = optional(env, 'STACKWIRE_WEB_UI_URL');
+  if (raw === 'off') return undefined;
+  if (raw === undefined) return fallback;
+  let u: URL | undefined;
+  try {
+    u = new URL(raw);
+  } catch {
+    u = undefined;
+  }
+  if (!u || !/^https?:$/.test(u.protocol) || u.pathname.replace(/\/+$/, '') !== '' || u.search !== '') {
+    throw new ConfigError(
+      `STACKWIRE_WEB_UI_URL=${JSON.stringify(raw)} is not the base URL of a Temporal Web UI: give scheme, host and port only (e.g. http://127.0.0.1:8233), for a UI started with public path /ui; or \`off\`.`,
+    );
+  }
+  return u.origin;
+}
+
 /** STACKWIRE_CODEC_CORS_ORIGINS: the Web UI origins allowed to call the codec endpoint from a browser. */
 export function codecCorsOrigins(env: Env, uiPort: number): string[] {
   const raw = optional(env, 'STACKWIRE_CODEC_CORS_ORIGINS');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REGION } from '../common/validation.js';
 import { ConfigError, bool, int, optional, str, type Env } from './config-values.js';
-import { cliConfig, codecCorsOrigins, oldSecretKeys, secretKey, temporalTls, type CliConfig, type TemporalTls } from './config-security.js';
+import { cliConfig, codecCorsOrigins, oldSecretKeys, secretKey, temporalTls, webUiUrl, type CliConfig, type TemporalTls } from './config-security.js';
 
 export type { CliConfig, TemporalTls } from './config-security.js';
 
@@ -55,6 +55,13 @@ export interface Config {
     rateLimitPerMinute: number;
     /** Browser origins (the Temporal Web UI) allowed to call the codec endpoint (STACKWIRE_CODEC_CORS_ORIGINS). */
     codecCorsOrigins: string[];
+    /**
+     * The Temporal Web UI the API serves at /ui (STACKWIRE_WEB_UI_URL), started with public path /ui;
+     * npm start's dev server by default; undefined: /ui answers 404 saying so.
+     */
+    webUiUrl: string | undefined;
+    /** How long a Web UI sign-in lasts (STACKWIRE_WEB_SESSION_TTL, seconds). */
+    webSessionSeconds: number;
   };
   regions: string[];
   worker: {
@@ -234,6 +241,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxWaitSeconds: int(env, 'STACKWIRE_API_MAX_WAIT', 60, 0, 3600),
       rateLimitPerMinute: int(env, 'STACKWIRE_API_RATE_LIMIT', 600, 1, 1_000_000),
       codecCorsOrigins: codecCorsOrigins(env, devUiPort),
+      webUiUrl: webUiUrl(env, address === undefined ? `http://127.0.0.1:${devUiPort}` : undefined),
+      webSessionSeconds: int(env, 'STACKWIRE_WEB_SESSION_TTL', 8 * 3600, 60, 7 * 86400),
     },
     regions: parseRegions(str(env, 'STACKWIRE_REGIONS', 'us-east,eu-west'), 'STACKWIRE_REGIONS'),
     worker: {

@@ -9,6 +9,9 @@ import { portIsFree, startService, type Service } from './services.js';
 /** Activities on the workflow's own queue are handed straight back to the worker that asked. */
 export const EAGER_DISPATCH_FLAGS = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
 
+/** The Web UI lives under /ui, where the API serves it signed in (api/web-ui.ts). */
+export const UI_FLAGS = ['--ui-public-path', '/ui'];
+
 /** Flags shared by `npm start`'s dev server and the test server. */
 export function devServerFlags(): string[] {
   return [...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]), ...EAGER_DISPATCH_FLAGS];
@@ -56,7 +59,7 @@ export async function startDevServer(o: {
     'json',
     '--log-level',
     'warn',
-    ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
+    ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1', ...UI_FLAGS] : ['--headless']),
     ...(o.uiPort !== undefined && o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
     ...devServerFlags(),
   ];
@@ -71,7 +74,7 @@ export async function startDevServer(o: {
   });
   const address = `127.0.0.1:${o.port}`;
   await waitForTemporal(address, o.namespace, 60_000);
-  return { address, uiUrl: o.uiPort !== undefined ? `http://127.0.0.1:${o.uiPort}` : undefined, service };
+  return { address, uiUrl: o.uiPort !== undefined ? `http://127.0.0.1:${o.uiPort}/ui/` : undefined, service };
 }
 
 /** Waits until the frontend answers and the namespace exists. */

@@ -76,7 +76,7 @@ async function main(): Promise<number> {
       cleanups.push(() => server.service.stop(10_000));
       address = server.address;
       uiUrl = server.uiUrl;
-      log(`temporal: dev server on ${address}, Web UI ${uiUrl} (decodes payloads through ${config.api.url}/api/v1/codec)`);
+      log(`temporal: dev server on ${address}, its Web UI at ${uiUrl} (ciphertext only there: read it signed in at the API's /ui)`);
     }
     await ensureSearchAttributes(address, config.temporal.namespace, config.temporal.tls);
 
@@ -126,13 +126,17 @@ async function main(): Promise<number> {
     const deployed = await cliRun(['deploy', 'status-page', version, '--env', 'staging']);
     log(deployed === 0 ? 'example deploy: succeeded' : `example deploy: ended with exit code ${deployed}`);
 
+    // The Web UI through the API: signed in, payloads decoded. A one-time link, as `stackwire ui` prints it.
+    if (config.api.webUiUrl) await cliRun(['ui']);
+
     const regionsNote = config.regions.map((r) => `stackwire.${r}`).join(', ');
     process.stdout.write(
       [
         '',
         'Stackwire is ready.',
         `  API:            ${procs.apiUrl}`,
-        `  Temporal:       ${address}${uiUrl ? `   Web UI: ${uiUrl}` : ''}`,
+        `  Temporal:       ${address}`,
+        ...(config.api.webUiUrl ? [`  Web UI:         ${procs.apiUrl}/ui/  (signed in, payloads decoded: \`npx stackwire ui\` prints a sign-in link)`] : []),
         `  Task queues:    ${regionsNote}, stackwire.orchestrator`,
         `  Database:       ${db.source}`,
         `  API key:        admin key ${admin.keyId}${admin.created ? ` (new: ${admin.key})` : ''} in ${config.cli.credentialsFile}`,

@@ -11,11 +11,11 @@ import readline from 'node:readline';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
-import { EAGER_DISPATCH_FLAGS } from '../lib/dev-server.js';
+import { EAGER_DISPATCH_FLAGS, UI_FLAGS } from '../lib/dev-server.js';
 import { prepareDatabase, startProcesses, type Processes } from './stack.js';
 import { createKey } from '../api/apikeys.js';
 import { createPool } from '../db/pool.js';
-import { startService } from '../lib/services.js';
+import { freePort, startService } from '../lib/services.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { ensureSystemPackages } from '../lib/system-packages.js';
@@ -79,13 +79,17 @@ async function main(): Promise<number> {
     ensureSystemPackages(log, process.env, config.isolation); // puppet apply and the monitoring plugins the deploy tests run for real; stackwire-run
     const cli = await obtainTemporalCli(config, process.env, log);
     log(`temporal: CLI from ${cli.source}: ${cli.path}`);
+    // With its Web UI (public path /ui), which the API serves signed in (test/web-ui.test.ts).
+    const uiPort = await freePort();
     const env = await TestWorkflowEnvironment.createLocal({
       server: {
         executable: { type: 'existing-path', path: cli.path },
         ip: '127.0.0.1',
         namespace: 'default',
         searchAttributes: ALL_SEARCH_ATTRIBUTES,
-        extraArgs: EAGER_DISPATCH_FLAGS,
+        ui: true,
+        uiPort,
+        extraArgs: [...EAGER_DISPATCH_FLAGS, ...UI_FLAGS],
         log: { level: 'warn', format: 'json' },
       },
     });
@@ -132,6 +136,7 @@ async function main(): Promise<number> {
       STACKWIRE_REGIONS: REGIONS.join(','),
       STACKWIRE_SHUTDOWN_GRACE: '5',
       STACKWIRE_SECRET_KEY: secretKey,
+      STACKWIRE_WEB_UI_URL: `http://127.0.0.1:${uiPort}`,
       // The suite's git repositories are local (file://); test/isolation.test.ts checks they are refused without this.
       STACKWIRE_GIT_ALLOW_FILE: 'true',
       STACKWIRE_INGEST_PATHS: ingestRoot,

@@ -23,6 +23,8 @@ export const PERMISSIONS = {
   'executions.run': { role: 'operator', what: 'run actions (pack scope)' },
   'executions.cancel': { role: 'operator', what: 'cancel executions (pack scope)' },
   'codec.decode': { role: 'operator', what: 'decode payloads for the Temporal Web UI' },
+  'ui.view': { role: 'viewer', what: 'sign in to and read the Temporal Web UI served at /ui (payloads decoded for operator and above)' },
+  'ui.write': { role: 'admin', what: 'act in the Temporal Web UI at /ui (terminate, signal, reset …)' },
   'deployments.deploy': { role: 'operator', what: 'deploy and release (environment scope; protected environments need deployer)' },
   'deployments.approve': {
     role: 'operator',
@@ -45,6 +47,8 @@ export interface Principal {
   expiresAt: Date | null;
   /** Mutating requests a minute (null: the configured default). */
   rateLimit: number | null;
+  /** How the key was presented: a bearer header (default) or a browser session cookie. */
+  via?: 'session';
 }
 
 export function roleAtLeast(role: Role, needed: Role): boolean {
