@@ -12,6 +12,7 @@ import { DEFAULT_RUN_USER, lookupUser } from './isolation.js';
 import { nftBinary } from './network-fence.js';
 
 export const PLUGIN_DIRS = ['/usr/lib/nagios/plugins', '/usr/lib/monitoring-plugins', '/usr/local/nagios/libexec'];
+export const CHROMIUM = '/usr/bin/chromium';
 const PUPPET_PATHS = ['/usr/bin/puppet', '/opt/puppetlabs/bin/puppet'];
 
 export function puppetBinary(): string | undefined {
@@ -30,9 +31,12 @@ export function ensureSystemPackages(
   log: (m: string) => void,
   baseEnv: NodeJS.ProcessEnv,
   isolation?: Config['isolation'],
+  /** Also Debian's Chromium (the Web UI browser test). */
+  browser = false,
 ): { puppet: string; plugins: string } {
   if (isolation) ensureRunUser(isolation, log);
   const missing: string[] = [];
+  if (browser && !fs.existsSync(CHROMIUM)) missing.push('chromium');
   if (!puppetBinary()) missing.push('puppet-agent');
   if (!pluginDir()) missing.push('monitoring-plugins-basic');
   // nft: a worker running scripts as an unprivileged user fences them off the database and Temporal.

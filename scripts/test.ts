@@ -76,7 +76,8 @@ async function main(): Promise<number> {
     lintFailed = lint !== 0;
     log(lintFailed ? 'lint: FAILED' : 'lint: clean');
 
-    ensureSystemPackages(log, process.env, config.isolation); // puppet apply and the monitoring plugins the deploy tests run for real; stackwire-run
+    // puppet apply and the monitoring plugins the deploy tests run for real; stackwire-run; Chromium for the Web UI test.
+    ensureSystemPackages(log, process.env, config.isolation, true);
     const cli = await obtainTemporalCli(config, process.env, log);
     log(`temporal: CLI from ${cli.source}: ${cli.path}`);
     // With its Web UI (public path /ui), which the API serves signed in (test/web-ui.test.ts).
