@@ -1,4 +1,5 @@
 /** The activities a regional worker hosts, built from their dependencies. */
+import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
 import { createIngestPack } from './ingest-pack.js';
 import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
@@ -11,5 +12,6 @@ export function createActivities(deps: ActivityDeps) {
     recordExecutionOutcome: createRecordExecutionOutcome(deps),
     ingestPack: createIngestPack(deps),
     ...createDeployActivities(deps),
+    ...createAuditActivities(deps),
   };
 }

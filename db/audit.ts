@@ -45,10 +45,17 @@ export function auditHash(prevHash: string, row: Omit<AuditRow, 'prevHash' | 'ha
   return crypto.createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
 }
 
-/** Appends one row, chained to the last; writers queue on an advisory lock so the chain stays linear. */
-export async function appendAudit(pool: Pool, e: AuditInput): Promise<AuditRow> {
+/**
+ * Appends one row, chained to the last; writers queue on an advisory lock so the chain stays linear.
+ * With `once`, a row of the same action and request id is written at most once (an activity's retry).
+ */
+export async function appendAudit(pool: Pool, e: AuditInput, o: { once?: boolean } = {}): Promise<AuditRow | undefined> {
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['stackwire:audit']);
+    if (o.once) {
+      const dup = await client.query('SELECT 1 FROM audit_log WHERE request_id = $1 AND action = $2 LIMIT 1', [e.requestId, e.action]);
+      if (dup.rowCount) return undefined;
+    }
     const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
     const seq = rows.length ? Number(rows[0].seq) + 1 : 1;
     const prevHash = rows[0]?.hash ?? GENESIS;

@@ -224,7 +224,7 @@ const FAST_HEALTH = { timeoutSeconds: 2, intervalSeconds: 1 };
 
 async function deploy(
   body: Record<string, unknown>,
-): Promise<{ status: number; body: { id: string; waves: string[][]; error?: { code: string; message: string } } }> {
+): Promise<{ status: number; body: { id: string; deploymentId: string; waves: string[][]; error?: { code: string; message: string } } }> {
   return http('POST', '/api/v1/deployments', { environment: 'production', health: FAST_HEALTH, ...body }, as(await releaseManagerKey()));
 }
 
@@ -443,6 +443,14 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
     "SELECT region, kind, status FROM deployments WHERE component = 'hello-api' AND version = '1.2.0' ORDER BY started_at",
   );
   t.deepEqual(reverted, [{ region: 'us-east', kind: 'deploy', status: 'rolled_back' }], "the canary's deploy of 1.2.0 succeeded, then was rolled back");
+  // The clock's decision is in the audit trail, once, with what it refused.
+  const audit = await http<{ entries: { action: string; target: string; result: string; actor: string | null; parameters: Record<string, unknown> }[] }>(
+    'GET',
+    '/api/v1/audit?action=deployments.gate-timeout&limit=50',
+  );
+  const rows = audit.body.entries.filter((e) => e.target === late.body.deploymentId);
+  t.is(rows.length, 1, JSON.stringify(audit.body.entries));
+  t.like(rows[0], { result: 'rejected', actor: null, parameters: { component: 'hello-api', version: '1.2.0', before: ['eu-west'], timeoutSeconds: 2 } });
 });
 
 test.serial('a protected environment needs the deployer role and an approval by someone other than the requester (four eyes)', async (t) => {

@@ -12,9 +12,11 @@ import {
   ParentClosePolicy,
   condition,
   executeChild,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { SearchAttributes, regionTaskQueue } from '../common/constants.js';
@@ -133,11 +135,25 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
         setCurrentDetails(phase);
         const decided = await condition(() => approval !== undefined || rejection !== undefined, `${req.approval.timeoutSeconds}s`);
         awaitingApproval = false;
-        if (!decided)
+        if (!decided) {
+          if (patched('audit-gate-timeout')) {
+            await snapshotActs.auditGateTimeout({
+              deploymentId: req.deploymentId,
+              workflowId: workflowInfo().workflowId,
+              runId: workflowInfo().runId,
+              component: req.component,
+              version: req.version,
+              environment: req.environment,
+              before: wave,
+              timeoutSeconds: req.approval.timeoutSeconds,
+              requestedBy: req.actor,
+            });
+          }
           throw ApplicationFailure.nonRetryable(
             `approval gate: no approval within ${req.approval.timeoutSeconds}s before ${wave.join(', ')}`,
             'ApprovalTimedOut',
           );
+        }
         if (rejection)
           throw ApplicationFailure.nonRetryable(
             `approval gate: rejected by ${rejection.actor}${rejection.reason ? `: ${rejection.reason}` : ''}`,
