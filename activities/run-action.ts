@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
 import { redact, secretValues, unsealSecrets } from '../lib/secrets.js';
@@ -122,12 +123,23 @@ export function scriptArgv(action: Pick<ActionSpec, 'runner' | 'entryPoint'>, ar
   return out;
 }
 
+/** A pipeline step's parameters, computed at run time: checked here, before anything runs or is recorded. */
+function validatedAtRunTime(input: RunActionInput): Record<string, unknown> {
+  try {
+    return validateParameters(input.action, input.parameters);
+  } catch (err) {
+    if (err instanceof ParameterError) throw ApplicationFailure.nonRetryable(err.message, 'ActionUsageError');
+    throw err;
+  }
+}
+
 export function createRunAction(deps: ActivityDeps) {
   const grace = (deps.killGraceSeconds ?? 5) * 1000;
 
-  return async function runAction(input: RunActionInput): Promise<RunActionResult> {
+  return async function runAction(given: RunActionInput): Promise<RunActionResult> {
     const ctx = Context.current();
     const info = ctx.info;
+    const input = given.validate ? { ...given, parameters: validatedAtRunTime(given) } : given;
     const { action } = input;
     const log = deps.logger.child({ executionId: input.executionId, action: action.name, region: deps.region, attempt: info.attempt });
     const shownArgv = maskArgv(action, input.parameters);

@@ -4,6 +4,7 @@
  *
  * The file format is published as a JSON Schema (schemas/pipeline.schema.json); README: Pipelines.
  */
+import type { ActionSpec } from './types.js';
 
 /** The built-in step kinds besides `action:`. */
 export const BUILTINS = ['deploy', 'release', 'puppet', 'check', 'approval', 'pipeline', 'sleep'] as const;
@@ -105,14 +106,6 @@ export interface PipelineProblem {
   message: string;
 }
 
-/** The catalog facts the interpreter needs about an action, pinned when the run starts. */
-export interface PipelineActionRef {
-  name: string;
-  /** May run as a local activity when its timeout is at most 30 s (README: fast short steps). */
-  idempotent: boolean;
-  timeoutSeconds: number;
-}
-
 /** What `pipelineRun` takes for a pipeline file (the old fixed-sequence input is PipelineRunInput in types.ts). */
 export interface PipelineRunRequest {
   kind: 'definition';
@@ -120,8 +113,8 @@ export interface PipelineRunRequest {
   definition: PipelineDef;
   /** Sub-pipelines by name, validated and pinned with the run. */
   pipelines: Record<string, PipelineDef>;
-  /** The actions the definition names, as the catalog had them at start. */
-  actions: Record<string, PipelineActionRef>;
+  /** The actions the definition names (sub-pipelines' included), as the catalog had them at start. */
+  actions: Record<string, ActionSpec>;
   source: PipelineSource;
   inputs: Record<string, unknown>;
   trigger: Record<string, unknown>;

@@ -71,6 +71,11 @@ export interface ActionSpec {
   sourcePath?: string;
   /** Fixed arguments between global and local parameters, e.g. a sub-command name. */
   argvPrefix?: string[];
+  /**
+   * Running it twice does no harm: a pipeline may run it as a local activity when its timeout is at
+   * most 30 s (metadata or override `idempotent: true`; ingest cannot know).
+   */
+  idempotent?: boolean;
   /** Where the metadata came from. */
   origin?: 'metadata' | 'inferred' | 'override' | 'stackstorm' | 'builtin';
   warnings?: IngestWarning[];
@@ -101,6 +106,11 @@ export interface RunActionInput {
   trigger: string;
   /** Execution this one is a step of, if any. */
   parentId?: string;
+  /**
+   * Parameters computed at run time (a pipeline step's `with:`): the activity validates them and
+   * applies defaults before anything runs; a problem is a non-retryable ActionUsageError.
+   */
+  validate?: boolean;
 }
 
 export interface RunActionResult {

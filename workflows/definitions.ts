@@ -4,6 +4,7 @@
  * definitions, never by string name.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PipelineRunState } from '../common/pipeline.js';
 
 /** A deploy's state while it runs (`status` query). */
 export interface DeployStatus {
@@ -23,3 +24,19 @@ export const rejectSignal = defineSignal<[{ actor: string; reason?: string }]>('
 export const approveUpdate = defineUpdate<{ approvedBy: string }, [{ actor: string }]>('approveGate');
 export const rejectUpdate = defineUpdate<{ rejectedBy: string }, [{ actor: string; reason?: string }]>('rejectGate');
 export const deployStatusQuery = defineQuery<DeployStatus>('status');
+
+/** A pipeline run's state while it runs (`pipelineState` query): every step with status, outputs and timings. */
+export const pipelineStateQuery = defineQuery<PipelineRunState>('pipelineState');
+/**
+ * A decision on a pipeline's approval step. The validator refuses it unless that step is waiting,
+ * the actor may approve it (its approvers, never the run's requester), so the caller learns whether
+ * it counted.
+ */
+export const pipelineDecideUpdate = defineUpdate<{ step: string; decidedBy: string; approved: boolean }, [PipelineDecision]>('decideStep');
+
+export interface PipelineDecision {
+  step: string;
+  actor: string;
+  approve: boolean;
+  reason?: string;
+}

@@ -1,15 +1,32 @@
 /**
- * A sequence of action steps in one region: the minimal pipeline interpreter. Every step is an
- * activity on the region's own queue; the run is pinned to the steps it was started with.
+ * `pipelineRun`: a pipeline file's run (a validated definition: workflows/pipeline-interpreter.ts), or
+ * — for the histories recorded before pipelines as code, which must still replay — the old fixed
+ * sequence of action steps in one region. The input decides which (no patch needed).
+ * `pipelineForEach`: a for_each step's fan-out (workflows/pipeline-for-each.ts).
  */
 import { ApplicationFailure, isCancellation, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { PipelineRunInput, PipelineRunResult, RunActionResult } from '../common/types.js';
+import type { PipelineRunRequest, PipelineRunState } from '../common/pipeline.js';
 import { displayCommand, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
+import { forEach, type ForEachInput, type ForEachResult } from './pipeline-for-each.js';
+import { interpret } from './pipeline-interpreter.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult> {
+export async function pipelineRun(input: PipelineRunRequest): Promise<PipelineRunState>;
+export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult>;
+export async function pipelineRun(input: PipelineRunInput | PipelineRunRequest): Promise<PipelineRunResult | PipelineRunState> {
+  if ('kind' in input && input.kind === 'definition') return interpret(input, { pipelineRun, pipelineForEach });
+  return fixedSequence(input as PipelineRunInput);
+}
+
+export async function pipelineForEach(input: ForEachInput): Promise<ForEachResult> {
+  return forEach(input, pipelineRun);
+}
+
+/** The fixed sequence of action steps that was pipelineRun before pipeline files: kept for replay. */
+async function fixedSequence(input: PipelineRunInput): Promise<PipelineRunResult> {
   const results: RunActionResult[] = [];
   const bookkeeping = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 10 }, summary: 'record outcome' });
   for (const [i, step] of input.steps.entries()) {
