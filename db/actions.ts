@@ -14,6 +14,7 @@ interface ActionRow {
   parameters: ActionSpec['parameters'];
   timeout_seconds: number;
   max_attempts: number;
+  idempotent: boolean;
   region: string | null;
   content_hash: string;
   removed_at: Date | null;
@@ -37,6 +38,7 @@ function fromRow(r: ActionRow): ActionSpec {
     parameters: r.parameters,
     timeoutSeconds: r.timeout_seconds,
     maxAttempts: r.max_attempts,
+    ...(r.idempotent ? { idempotent: true } : {}),
     ...(r.region ? { region: r.region } : {}),
     contentHash: r.content_hash,
     ...(r.pack_version !== null && r.manifest_hash ? { packRef: { pack: r.pack, version: r.pack_version, manifestHash: r.manifest_hash } } : {}),
@@ -51,7 +53,17 @@ function fromRow(r: ActionRow): ActionSpec {
 export function definitionKey(
   a: Pick<
     ActionSpec,
-    'contentHash' | 'description' | 'runner' | 'entryPoint' | 'parameters' | 'timeoutSeconds' | 'maxAttempts' | 'region' | 'argvPrefix' | 'origin'
+    | 'contentHash'
+    | 'description'
+    | 'runner'
+    | 'entryPoint'
+    | 'parameters'
+    | 'timeoutSeconds'
+    | 'maxAttempts'
+    | 'region'
+    | 'argvPrefix'
+    | 'origin'
+    | 'idempotent'
   >,
 ): string {
   return JSON.stringify([
@@ -65,6 +77,8 @@ export function definitionKey(
     a.region ?? null,
     a.argvPrefix ?? [],
     a.origin ?? 'metadata',
+    // Only when set: the keys of actions registered before the field existed do not change.
+    ...(a.idempotent ? ['idempotent'] : []),
   ]);
 }
 
@@ -124,8 +138,8 @@ export async function upsertActions(db: Pool | PoolClient, actions: Omit<ActionS
       if (cur) await client.query('UPDATE actions SET is_current = false WHERE name = $1 AND is_current', [a.name]);
       await client.query(
         `INSERT INTO actions (name, version, pack, description, runner, entry_point, pack_dir, parameters, timeout_seconds, max_attempts, region, content_hash,
-                              pack_version, manifest_hash, source_path, origin, argv_prefix, warnings)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+                              pack_version, manifest_hash, source_path, origin, argv_prefix, warnings, idempotent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
         [
           a.name,
           version,
@@ -145,6 +159,7 @@ export async function upsertActions(db: Pool | PoolClient, actions: Omit<ActionS
           a.origin ?? 'metadata',
           JSON.stringify(a.argvPrefix ?? []),
           JSON.stringify(a.warnings ?? []),
+          a.idempotent === true,
         ],
       );
       out.push({ name: a.name, change: cur && rows[0].removed_at === null ? 'changed' : cur ? 'added' : 'added', version });

@@ -157,6 +157,7 @@ interface OverrideDoc {
   description?: string;
   timeout?: number;
   max_attempts?: number;
+  idempotent?: boolean;
   region?: string;
   runner?: Runner;
   parameters?: Record<string, MetaParam | null>;
@@ -165,7 +166,7 @@ interface OverrideDoc {
   subcommands?: Record<string, Omit<OverrideDoc, 'subcommands' | 'skip'>>;
 }
 
-const OVERRIDE_KEYS = ['name', 'description', 'timeout', 'max_attempts', 'region', 'runner', 'parameters', 'skip', 'subcommands'];
+const OVERRIDE_KEYS = ['name', 'description', 'timeout', 'max_attempts', 'idempotent', 'region', 'runner', 'parameters', 'skip', 'subcommands'];
 const RUNNERS: Runner[] = ['python', 'shell', 'node', 'exec'];
 
 /** Field-by-field: a field given in the override wins; `parameters.<p>: null` removes a parameter. */
@@ -183,6 +184,8 @@ function applyOverride(a: IngestedAction, o: OverrideDoc, file: string): Ingeste
     throw new Error(`${file}: timeout: must be a whole number of seconds, at least 1`);
   if (o.max_attempts !== undefined && !(Number.isInteger(o.max_attempts) && o.max_attempts >= 1))
     throw new Error(`${file}: max_attempts: must be a whole number, at least 1`);
+  if (o.idempotent !== undefined && typeof o.idempotent !== 'boolean') throw new Error(`${file}: idempotent: must be true or false`);
+  if (o.idempotent !== undefined) out.idempotent = o.idempotent;
   if (o.name !== undefined) out.name = `${a.pack}.${o.name}`;
   if (o.description !== undefined) out.description = o.description;
   if (o.timeout !== undefined) out.timeoutSeconds = o.timeout;
@@ -431,6 +434,7 @@ export function actionYaml(a: IngestedAction | ActionSpec): string {
     entry_point: a.entryPoint,
     timeout: a.timeoutSeconds,
     ...(a.maxAttempts !== 1 ? { max_attempts: a.maxAttempts } : {}),
+    ...(a.idempotent ? { idempotent: true } : {}),
     ...(a.region ? { region: a.region } : {}),
     ...(a.argvPrefix?.length ? { argv_prefix: a.argvPrefix } : {}),
     ...(a.parameters.exclusive?.length ? { exclusive: a.parameters.exclusive } : {}),

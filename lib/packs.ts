@@ -62,6 +62,8 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
     if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) fail(file, 'max_attempts', 'must be a whole number, at least 1');
     const region = meta.region;
     if (region !== undefined && typeof region !== 'string') fail(file, 'region', 'must be a region name');
+    const idempotent = meta.idempotent ?? false;
+    if (typeof idempotent !== 'boolean') fail(file, 'idempotent', 'must be true or false (true: running it twice does no harm)');
     const params = (meta.parameters ?? {}) as Record<string, Record<string, unknown>>;
     if (typeof params !== 'object' || Array.isArray(params)) fail(file, 'parameters', 'must be a mapping of name → schema');
     const properties: Record<string, ParameterSchema> = {};
@@ -97,6 +99,7 @@ export function loadPack(packDir: string): { pack: string; actions: Omit<ActionS
       parameters,
       timeoutSeconds: timeout,
       maxAttempts: attempts,
+      ...(idempotent ? { idempotent } : {}),
       ...(region ? { region } : {}),
       contentHash: crypto.createHash('sha256').update(hashFile(script)).update(fs.readFileSync(file)).digest('hex'),
       sourcePath: entry,

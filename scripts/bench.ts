@@ -2,7 +2,9 @@
  * `npm run bench`: orchestration overhead of a 10-step pipeline of short scripts, measured in one run
  * on one dev server with one configuration (eager activity dispatch on, activities on the
  * workflow's own queue) for:
- *   - Stackwire: the `pipelineRun` workflow on a real regional worker process (records every step in Postgres);
+ *   - Stackwire: a pipeline (a chain of `steps` steps) through the `pipelineRun` interpreter on a real regional
+ *     worker process (records every step in Postgres), with the script as is and declared idempotent
+ *     (local activities), and a for_each over 500 items 20 at a time;
  *   - raw:       a hand-written minimal Temporal workflow running the same scripts as plain activities;
  *   - direct:    the same scripts spawned one after another, no orchestration.
  * Overhead per step = (wall time − direct wall time) / steps. Results go to bench/results/.
@@ -16,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { regionTaskQueue } from '../common/constants.js';
 import { buildArgv } from '../common/argv.js';
-import type { PipelineRunInput } from '../common/types.js';
+import type { PipelineDef, PipelineRunRequest } from '../common/pipeline.js';
 import { getCurrentAction } from '../db/actions.js';
 import { createPool } from '../db/pool.js';
 import { dropDatabase, ensureDatabase, provisionDatabase, withDatabase } from '../db/provision.js';
@@ -151,20 +153,32 @@ async function main(): Promise<number> {
     const client = new Client({ connection, dataConverter: stackwireDataConverter({ secretKey: Buffer.from(secretKey, 'base64'), oldSecretKeys: [] }) });
     const rawClient = new Client({ connection });
 
-    const timeStackwire = async (): Promise<number> => {
+    /** A pipeline file's run through the interpreter: `steps` steps in a chain (each needs the one before). */
+    const pipelineRequest = (id: string, spec: typeof action, defSteps: PipelineDef['steps']): PipelineRunRequest => ({
+      kind: 'definition',
+      runId: id,
+      definition: { name: 'bench', steps: defSteps },
+      pipelines: {},
+      actions: { [spec.name]: spec },
+      source: { kind: 'file', path: 'bench.yml' },
+      inputs: {},
+      trigger: { kind: 'bench' },
+      actor: 'bench',
+      defaultRegion: region,
+      regions: [region],
+    });
+    const chain = (spec: typeof action): PipelineDef['steps'] =>
+      Array.from({ length: steps }, (_, i) => ({ id: `step${i + 1}`, action: spec.name, ...(i ? { needs: [`step${i}`] } : {}) }));
+    const timePipeline = async (spec: typeof action, defSteps: PipelineDef['steps']): Promise<number> => {
       const id = `bench-${crypto.randomBytes(6).toString('hex')}`;
-      const input: PipelineRunInput = {
-        pipelineId: id,
-        pipeline: 'bench',
-        region,
-        actor: 'bench',
-        trigger: 'bench',
-        steps: Array.from({ length: steps }, (_, i) => ({ name: `step${i + 1}`, executionId: `${id}.${i + 1}`, action, parameters: {} })),
-      };
       const t0 = performance.now();
-      await client.workflow.execute(pipelineRun, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
+      await client.workflow.execute(pipelineRun, { taskQueue: regionTaskQueue(region), workflowId: id, args: [pipelineRequest(id, spec, defSteps)] });
       return performance.now() - t0;
     };
+    // The same script declared idempotent (its timeout is 30 s or less): the interpreter runs it as a local activity.
+    const idempotentAction = { ...action, idempotent: true, timeoutSeconds: Math.min(action.timeoutSeconds, 30) };
+    const timeStackwire = () => timePipeline(action, chain(action));
+    const timeIdempotent = () => timePipeline(idempotentAction, chain(idempotentAction));
     const timeRaw = async (): Promise<number> => {
       const t0 = performance.now();
       await rawClient.workflow.execute('rawSequence', {
@@ -183,18 +197,29 @@ async function main(): Promise<number> {
     log(`warming up, then ${iterations} iterations of ${steps} steps each (interleaved)`);
     for (let i = 0; i < 3; i++) {
       await timeStackwire();
+      await timeIdempotent();
       await timeRaw();
       await timeDirect();
     }
-    const wall = { stackwire: [] as number[], raw: [] as number[], direct: [] as number[] };
+    const wall = { stackwire: [] as number[], idempotent: [] as number[], raw: [] as number[], direct: [] as number[] };
     for (let i = 0; i < iterations; i++) {
       wall.direct.push(await timeDirect());
       wall.stackwire.push(await timeStackwire());
+      wall.idempotent.push(await timeIdempotent());
       wall.raw.push(await timeRaw());
       if (process.stderr.isTTY) process.stderr.write(`\r[bench] ${i + 1}/${iterations}`);
     }
     if (process.stderr.isTTY) process.stderr.write('\n');
+    // The fan-out: FANOUT items, FANOUT_CONCURRENCY at a time, against the ideal (rounds × one direct step).
+    const FANOUT = 500;
+    const FANOUT_CONCURRENCY = 20;
+    const fanout: number[] = [];
+    for (let i = 0; i < Math.max(1, Math.floor(iterations / 10)); i++) {
+      const items = Array.from({ length: FANOUT }, (_, j) => j);
+      fanout.push(await timePipeline(action, [{ id: 'each', action: action.name, for_each: items, concurrency: FANOUT_CONCURRENCY }]));
+    }
     const directMedian = quantile(wall.direct, 0.5);
+    const fanoutIdeal = Math.ceil(FANOUT / FANOUT_CONCURRENCY) * (directMedian / steps);
     const perStep = (xs: number[]) => xs.map((w) => (w - directMedian) / steps);
     const stats = (xs: number[]) => ({ median: +quantile(xs, 0.5).toFixed(1), p95: +quantile(xs, 0.95).toFixed(1) });
     const result = {
@@ -203,14 +228,22 @@ async function main(): Promise<number> {
       server: 'Temporal CLI dev server 1.5.1 (server 1.29.1, SQLite), eager activity dispatch on',
       iterations,
       steps,
-      wallMs: { stackwire: stats(wall.stackwire), raw: stats(wall.raw), direct: stats(wall.direct) },
-      overheadPerStepMs: { stackwire: stats(perStep(wall.stackwire)), raw: stats(perStep(wall.raw)) },
+      wallMs: { stackwire: stats(wall.stackwire), idempotent: stats(wall.idempotent), raw: stats(wall.raw), direct: stats(wall.direct) },
+      overheadPerStepMs: { stackwire: stats(perStep(wall.stackwire)), idempotent: stats(perStep(wall.idempotent)), raw: stats(perStep(wall.raw)) },
+      fanout: {
+        items: FANOUT,
+        concurrency: FANOUT_CONCURRENCY,
+        wallMs: stats(fanout),
+        idealMs: +fanoutIdeal.toFixed(1),
+        overIdeal: +(quantile(fanout, 0.5) / fanoutIdeal).toFixed(2),
+      },
       ratios: {
+        stackwireOverRawWall: +(quantile(wall.stackwire, 0.5) / quantile(wall.raw, 0.5)).toFixed(2),
         stackwireOverRawOverhead: +(quantile(perStep(wall.stackwire), 0.5) / quantile(perStep(wall.raw), 0.5)).toFixed(2),
         stackwireOverDirectWall: +(quantile(wall.stackwire, 0.5) / directMedian).toFixed(2),
         rawOverDirectWall: +(quantile(wall.raw, 0.5) / directMedian).toFixed(2),
       },
-      target: 'stackwireOverRawOverhead ≤ 1.2',
+      target: 'non-idempotent: stackwireOverRawWall ≤ 1.2; idempotent: overhead ≤ 10 ms/step; fan-out: overIdeal ≤ 1.3',
     };
     const file = path.join(PROJECT_ROOT, 'bench', 'results', 'pipeline-overhead.json');
     fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -221,8 +254,10 @@ async function main(): Promise<number> {
           `pipeline of ${steps} short scripts, ${iterations} iterations (medians; p95 in brackets)`,
           `  direct (no orchestration): ${result.wallMs.direct.median} ms`,
           `  raw Temporal workflow:     ${result.wallMs.raw.median} ms  → overhead ${result.overheadPerStepMs.raw.median} ms/step [p95 ${result.overheadPerStepMs.raw.p95}]`,
-          `  Stackwire pipelineRun:     ${result.wallMs.stackwire.median} ms  → overhead ${result.overheadPerStepMs.stackwire.median} ms/step [p95 ${result.overheadPerStepMs.stackwire.p95}]`,
-          `  Stackwire / raw overhead:  ${result.ratios.stackwireOverRawOverhead}× (target ≤ 1.2×)`,
+          `  Stackwire pipeline:        ${result.wallMs.stackwire.median} ms  → overhead ${result.overheadPerStepMs.stackwire.median} ms/step [p95 ${result.overheadPerStepMs.stackwire.p95}]`,
+          `  … idempotent (local):      ${result.wallMs.idempotent.median} ms  → overhead ${result.overheadPerStepMs.idempotent.median} ms/step [p95 ${result.overheadPerStepMs.idempotent.p95}] (target ≤ 10)`,
+          `  Stackwire / raw wall:      ${result.ratios.stackwireOverRawWall}× (target ≤ 1.2×); overhead ratio ${result.ratios.stackwireOverRawOverhead}×`,
+          `  fan-out ${FANOUT} items × ${FANOUT_CONCURRENCY}: ${result.fanout.wallMs.median} ms, ideal ${result.fanout.idealMs} ms → ${result.fanout.overIdeal}× (target ≤ 1.3×)`,
           `  Stackwire / direct wall:   ${result.ratios.stackwireOverDirectWall}×;  raw / direct: ${result.ratios.rawOverDirectWall}×`,
           `written to ${path.relative(PROJECT_ROOT, file)}`,
           '',

@@ -14,8 +14,9 @@ import { interpret } from './pipeline-interpreter.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-export async function pipelineRun(input: PipelineRunRequest): Promise<PipelineRunState>;
+// The last signature is the one clients see (Temporal's typed start/execute take it).
 export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult>;
+export async function pipelineRun(input: PipelineRunRequest): Promise<PipelineRunState>;
 export async function pipelineRun(input: PipelineRunInput | PipelineRunRequest): Promise<PipelineRunResult | PipelineRunState> {
   if ('kind' in input && input.kind === 'definition') return interpret(input, { pipelineRun, pipelineForEach });
   return fixedSequence(input as PipelineRunInput);
