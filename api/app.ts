@@ -14,6 +14,7 @@ import { executionsRouter } from './executions.js';
 import { route } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { packsRouter } from './packs.js';
+import { pipelineValidateRouter } from './pipeline-validate.js';
 import { Authenticator } from './security/authenticate.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { SessionSigner } from './security/sessions.js';
@@ -64,6 +65,7 @@ export function createApp(deps: ApiDeps): express.Express {
     executionsRouter,
     packsRouter,
     componentsRouter,
+    pipelineValidateRouter,
     deploymentsRouter,
     releasesRouter,
     apiKeysRouter,

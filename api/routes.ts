@@ -132,6 +132,24 @@ export const ROUTES = {
       ['files'],
     ),
   },
+  'POST /api/v1/pipelines/validate': {
+    permission: 'catalog.read',
+    // It changes nothing: no audit row, no rate limit (like the codec).
+    readOnly: true,
+    bodyLimit: '16mb',
+    summary: 'Check pipeline files against the schema, the catalog and each other; every problem with file, line and column.',
+    body: obj(
+      {
+        files: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 100,
+          items: obj({ path: str({ minLength: 1, maxLength: 4096 }), content: str({ maxLength: 1024 * 1024 }) }, ['path', 'content']),
+        },
+      },
+      ['files'],
+    ),
+  },
   'GET /api/v1/components': { permission: 'sot.read', summary: 'Components of the source of truth.' },
   'GET /api/v1/components/:name': { permission: 'sot.read', summary: 'One component.' },
   'GET /api/v1/components/:name/deps': {

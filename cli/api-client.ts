@@ -34,6 +34,8 @@ import type {
   IngestResponse,
   LogPage,
   PackListResponse,
+  PipelineValidateRequest,
+  PipelineValidateResponse,
   RejectResponse,
   ReleaseRequest,
   ReleaseResponse,
@@ -170,6 +172,11 @@ export class ApiClient {
   }
   componentDeps(name: string, reverse: boolean): Promise<ComponentDepsResponse> {
     return this.request('GET', `/api/v1/components/${enc(name)}/deps${reverse ? '?reverse=true' : ''}`);
+  }
+
+  // Pipelines
+  validatePipelines(req: PipelineValidateRequest): Promise<PipelineValidateResponse> {
+    return this.request('POST', '/api/v1/pipelines/validate', req);
   }
 
   // Deployments

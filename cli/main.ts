@@ -12,6 +12,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerExecutionCommands } from './commands/executions.js';
 import { registerIngestCommands } from './commands/ingest.js';
+import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerUiCommand } from './commands/ui.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerIngestCommands(program);
   registerSotCommands(program);
   registerDeployCommands(program);
+  registerPipelineCommands(program);
   registerExecutionCommands(program);
   registerActionCommands(program);
   registerApiKeyCommands(program);

@@ -5,6 +5,7 @@
  * Deployments and releases are in api-types-deploy.ts, keys, identity and audit in api-types-auth.ts
  * (re-exported here: import everything from this module).
  */
+import type { PipelineProblem } from './pipeline.js';
 import type { ActionSpec, IngestWarning, PackRef } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +267,22 @@ export interface SotApplyResponse {
   dryRun: boolean;
   changes: SotChange[];
   summary: { environments: number; regions: number; components: number; added: number; changed: number; removed: number };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipelines: POST /api/v1/pipelines/validate
+// ---------------------------------------------------------------------------------------------
+
+/** Pipeline files to check (at most 100, 1 MB each); each may call the others as sub-pipelines. Nothing is stored or run. */
+export interface PipelineValidateRequest {
+  files: { path: string; content: string }[];
+}
+
+/** Every problem of every file (file, 1-based line and column, document path, message); the files that are valid. */
+export interface PipelineValidateResponse {
+  ok: boolean;
+  problems: PipelineProblem[];
+  pipelines: { file: string; name: string; steps: number }[];
 }
 
 /** A component as the API shows it: deploy parameters its deploy/rollback action declares secret are masked. */
