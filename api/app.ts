@@ -19,6 +19,7 @@ import { Authenticator } from './security/authenticate.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { SessionSigner } from './security/sessions.js';
 import { webUiRouter } from './web-ui.js';
+import { pipelinesRouter } from './pipelines.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -71,6 +72,7 @@ export function createApp(deps: ApiDeps): express.Express {
     apiKeysRouter,
     auditRouter,
     webUiRouter,
+    pipelinesRouter,
   ])
     app.use(r(ctx));
 

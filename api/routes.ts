@@ -132,6 +132,47 @@ export const ROUTES = {
       ['files'],
     ),
   },
+  'POST /api/v1/pipelines/runs': {
+    permission: 'executions.run',
+    bodyLimit: '16mb',
+    summary:
+      'Validate pipeline files (the pipeline and its sub-pipelines) and start a run, pinned to them and to the actions they name; 400 with every problem.',
+    body: obj(
+      {
+        files: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 100,
+          items: obj({ path: str({ minLength: 1, maxLength: 4096 }), content: str({ maxLength: 1024 * 1024 }) }, ['path', 'content']),
+        },
+        pipeline: str({ minLength: 1, maxLength: 200 }),
+        inputs: { type: 'object' },
+        region: str(),
+        trigger: str({ pattern: '^[a-z][a-z0-9_.:-]{0,63}$' }),
+      },
+      ['files'],
+    ),
+  },
+  'GET /api/v1/pipelines/runs': {
+    permission: 'executions.read',
+    summary: 'Recent pipeline runs (newest first).',
+    query: obj({ pipeline: str(), limit: uintString }),
+  },
+  'GET /api/v1/pipelines/runs/:id': {
+    permission: 'executions.read',
+    summary: 'A pipeline run: every step with status, outputs and timings; approvals waiting.',
+  },
+  'POST /api/v1/pipelines/runs/:id/cancel': { permission: 'executions.cancel', summary: 'Cancel a pipeline run.', body: obj({}) },
+  'POST /api/v1/pipelines/runs/:id/decide': {
+    permission: 'deployments.approve',
+    summary: 'Approve or reject a waiting approval step (never one of your own runs; the step may name its approvers).',
+    body: obj({ step: str({ minLength: 1 }), approve: { type: 'boolean' }, reason: str({ maxLength: 1000 }) }, ['step', 'approve']),
+  },
+  'POST /api/v1/pipelines/runs/:id/rerun': {
+    permission: 'executions.run',
+    summary: 'A new run from a step: that step and the ones depending on it run again; the others that succeeded keep their recorded outputs.',
+    body: obj({ from: str({ minLength: 1 }) }, ['from']),
+  },
   'POST /api/v1/pipelines/validate': {
     permission: 'catalog.read',
     // It changes nothing: no audit row, no rate limit (like the codec).

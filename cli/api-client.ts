@@ -44,6 +44,13 @@ import type {
   SotApplyRequest,
   SotApplyResponse,
   LoginLinkResponse,
+  PipelineDecideRequest,
+  PipelineDecideResponse,
+  PipelineRerunResponse,
+  PipelineRunListResponse,
+  PipelineRunStartRequest,
+  PipelineRunStartResponse,
+  PipelineRunView,
   WhoamiResponse,
 } from '../common/api-types.js';
 
@@ -209,6 +216,26 @@ export class ApiClient {
   revokeApiKey(id: string): Promise<ApiKeyRevokeResponse> {
     return this.request('POST', `/api/v1/apikeys/${enc(id)}/revoke`);
   }
+  // Pipeline runs
+  startPipelineRun(req: PipelineRunStartRequest): Promise<PipelineRunStartResponse> {
+    return this.request('POST', '/api/v1/pipelines/runs', req);
+  }
+  listPipelineRuns(pipeline?: string, limit?: number): Promise<PipelineRunListResponse> {
+    return this.request('GET', `/api/v1/pipelines/runs${query({ pipeline, limit: limit !== undefined ? String(limit) : undefined })}`);
+  }
+  getPipelineRun(id: string): Promise<PipelineRunView> {
+    return this.request('GET', `/api/v1/pipelines/runs/${enc(id)}`);
+  }
+  cancelPipelineRun(id: string): Promise<{ id: string; cancelRequested: boolean }> {
+    return this.request('POST', `/api/v1/pipelines/runs/${enc(id)}/cancel`, {});
+  }
+  rerunPipeline(id: string, from: string): Promise<PipelineRerunResponse> {
+    return this.request('POST', `/api/v1/pipelines/runs/${enc(id)}/rerun`, { from });
+  }
+  decidePipelineStep(id: string, req: PipelineDecideRequest): Promise<PipelineDecideResponse> {
+    return this.request('POST', `/api/v1/pipelines/runs/${enc(id)}/decide`, req);
+  }
+
   uiLoginLink(next?: string): Promise<LoginLinkResponse> {
     return this.request('POST', '/api/v1/ui/login-links', next ? { next } : {});
   }

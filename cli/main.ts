@@ -13,6 +13,7 @@ import { registerDeployCommands } from './commands/deploy.js';
 import { registerExecutionCommands } from './commands/executions.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerPipelineCommands } from './commands/pipeline.js';
+import { registerPipelineRunCommands } from './commands/pipeline-run.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerUiCommand } from './commands/ui.js';
@@ -29,7 +30,7 @@ export function buildProgram(): Command {
   registerIngestCommands(program);
   registerSotCommands(program);
   registerDeployCommands(program);
-  registerPipelineCommands(program);
+  registerPipelineRunCommands(registerPipelineCommands(program));
   registerExecutionCommands(program);
   registerActionCommands(program);
   registerApiKeyCommands(program);
@@ -66,7 +67,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     // `stackwire run <action> -h` is help for the action, not for `run`.
-    const runAt = argv.indexOf('run');
+    // (Only `stackwire run`: `stackwire pipeline run <file> -h` is help for the command.)
+    const first = argv.findIndex((a, i) => !a.startsWith('-') && argv[i - 1] !== '--api');
+    const runAt = argv[first] === 'run' ? first : -1;
     const actionArg = runAt >= 0 ? argv.slice(runAt + 1).find((a) => !a.startsWith('-')) : undefined;
     if (runAt >= 0 && actionArg && argv.slice(runAt + 1).some((a) => a === '-h' || a === '--help')) {
       const apiAt = argv.indexOf('--api');

@@ -1,0 +1,181 @@
+/**
+ * stackwire pipeline run|list|get|cancel|rerun|approve|reject: pipeline runs. `run` sends the pipeline
+ * file with the other pipeline files of its folder (its sub-pipelines), then follows the run step by
+ * step until it ends: exit 0 succeeded, 1 failed or cancelled, 2 invalid (nothing started).
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import YAML from 'yaml';
+import type { PipelineRunView } from '../../common/api-types.js';
+import type { PipelineDef, StepResult } from '../../common/pipeline.js';
+import { inputsFromPairs } from '../../lib/pipeline-inputs.js';
+import type { ApiClient } from '../api-client.js';
+import { ExitError, client, out, printJson, table } from '../shared.js';
+import { pipelineFiles } from './pipeline.js';
+
+const MARK: Record<string, string> = {
+  succeeded: '✓',
+  reused: '↺',
+  failed: '✗',
+  skipped: '–',
+  cancelled: '■',
+  waiting: '⏸',
+  running: '▶',
+  pending: '·',
+};
+
+function took(r: StepResult): string {
+  if (!r.startedAt || !r.finishedAt) return '';
+  const ms = Date.parse(r.finishedAt) - Date.parse(r.startedAt);
+  return ms < 1000 ? ` (${ms} ms)` : ` (${(ms / 1000).toFixed(1)} s)`;
+}
+
+function stepLine(r: StepResult): string {
+  const items = r.items ? ` [${r.items.succeeded}/${r.items.total} items${r.items.failed ? `, ${r.items.failed} failed` : ''}]` : '';
+  const by = r.decidedBy ? ` by ${r.decidedBy}` : '';
+  const why = r.error && r.status !== 'succeeded' ? `: ${r.error.split('\n')[0]}` : '';
+  return `${MARK[r.status] ?? '?'} ${r.id} ${r.status}${by}${items}${took(r)}${why}`;
+}
+
+/** Follows a run until it ends, printing each step's changes; answers the final view. */
+export async function follow(api: ApiClient, id: string, quiet: boolean): Promise<PipelineRunView> {
+  const seen = new Map<string, string>();
+  const waitingShown = new Set<string>();
+  for (;;) {
+    const v = await api.getPipelineRun(id);
+    for (const r of v.steps) {
+      const key = `${r.status}|${r.items?.succeeded ?? ''}`;
+      if (seen.get(r.id) === key || r.status === 'pending') continue;
+      seen.set(r.id, key);
+      if (!quiet && (r.status !== 'running' || !r.items)) out(stepLine(r));
+    }
+    for (const w of v.waiting) {
+      if (waitingShown.has(w.step) || quiet) continue;
+      waitingShown.add(w.step);
+      out(
+        `  ${w.step} waits for approval${w.approvers.length ? ` by ${w.approvers.join(' or ')}` : ''} until ${w.deadline}${w.message ? `: ${w.message}` : ''}\n` +
+          `  → stackwire pipeline approve ${id} ${w.step}   (or: pipeline reject ${id} ${w.step} --reason …)`,
+      );
+    }
+    if (v.status !== 'running') return v;
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+function summary(v: PipelineRunView): string {
+  const outputs = Object.keys(v.outputs).length ? `\noutputs:\n${YAML.stringify(v.outputs).trimEnd().replace(/^/gm, '  ')}` : '';
+  return `pipeline ${v.pipeline} ${v.status}: ${v.runId}${v.error ? `\n${v.error}` : ''}${outputs}`;
+}
+
+async function finish(api: ApiClient, id: string, opts: { json?: boolean; wait?: boolean }): Promise<void> {
+  if (opts.wait === false) {
+    if (opts.json) printJson({ id });
+    else out(id);
+    return;
+  }
+  const v = await follow(api, id, opts.json === true);
+  if (opts.json) printJson(v);
+  else out(summary(v));
+  process.exitCode = v.status === 'succeeded' ? 0 : 1;
+}
+
+export function registerPipelineRunCommands(pipeline: Command): void {
+  pipeline
+    .command('run')
+    .description('validate a pipeline file and run it, following its steps until it ends (exit 0 succeeded, 1 failed, 2 invalid: nothing started)')
+    .argument('<file>', 'the pipeline file; the other *.yml files of its folder are sent along as its sub-pipelines')
+    .argument('[inputs...]', 'inputs as key=value (lists and objects as JSON)')
+    .option('--region <region>', 'region of steps that name none')
+    .option('--no-wait', 'print the run id and return')
+    .option('--json', 'print the final state (or the id with --no-wait) as JSON')
+    .action(async (file: string, pairs: string[], opts: { region?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
+      const [main] = pipelineFiles([file]);
+      const siblings = pipelineFiles([path.dirname(file)]).filter((f) => path.resolve(f.path) !== path.resolve(main.path));
+      let def: PipelineDef;
+      try {
+        def = YAML.parse(main.content) as PipelineDef;
+      } catch (e) {
+        throw new ExitError(2, `${file} is not YAML: ${(e as Error).message}; \`stackwire pipeline validate ${file}\` shows every problem.`);
+      }
+      const inputs = inputsFromPairs(def, pairs);
+      if (inputs.problems.length) throw new ExitError(2, `inputs of ${def.name}:\n${inputs.problems.map((p) => `  - ${p}`).join('\n')}`);
+      const api = client(cmd);
+      const started = await api.startPipelineRun({
+        files: [main, ...siblings],
+        pipeline: def.name,
+        inputs: inputs.values,
+        trigger: 'cli',
+        ...(opts.region ? { region: opts.region } : {}),
+      });
+      if (!opts.json && opts.wait !== false) out(`started ${started.id}: ${started.steps.length} steps`);
+      await finish(api, started.id, opts);
+    });
+
+  pipeline
+    .command('list')
+    .description('recent pipeline runs, newest first')
+    .option('--pipeline <name>', 'only runs of this pipeline')
+    .option('--limit <n>', 'at most this many', '20')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { pipeline?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const r = await client(cmd).listPipelineRuns(opts.pipeline, Number(opts.limit));
+      if (opts.json) return printJson(r);
+      if (!r.runs.length) return out('no pipeline runs');
+      out(table([['ID', 'PIPELINE', 'STATUS', 'ACTOR', 'STARTED'], ...r.runs.map((x) => [x.id, x.pipeline, x.status, x.actor, x.startedAt])]));
+    });
+
+  pipeline
+    .command('get')
+    .description('a pipeline run: every step with status, timing and outputs')
+    .argument('<id>', 'run id')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const v = await client(cmd).getPipelineRun(id);
+      if (opts.json) return printJson(v);
+      for (const r of v.steps) out(stepLine(r) + (Object.keys(r.outputs).length ? `\n    outputs: ${JSON.stringify(r.outputs).slice(0, 300)}` : ''));
+      out(summary(v));
+    });
+
+  pipeline
+    .command('cancel')
+    .description('cancel a pipeline run (running steps are stopped)')
+    .argument('<id>', 'run id')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const r = await client(cmd).cancelPipelineRun(id);
+      if (opts.json) return printJson(r);
+      out(`cancel requested: ${id}`);
+    });
+
+  pipeline
+    .command('rerun')
+    .description('run a pipeline again from a step: that step and those depending on it run; the others keep their recorded outputs')
+    .argument('<id>', 'the earlier run')
+    .requiredOption('--from <step>', 'the step to start from')
+    .option('--no-wait', 'print the new run id and return')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { from: string; wait?: boolean; json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const r = await api.rerunPipeline(id, opts.from);
+      if (!opts.json && opts.wait !== false) out(`started ${r.id} from ${opts.from}; reusing ${r.reused.join(', ') || 'nothing'}`);
+      await finish(api, r.id, opts);
+    });
+
+  for (const [name, approve] of [
+    ['approve', true],
+    ['reject', false],
+  ] as const) {
+    pipeline
+      .command(name)
+      .description(`${name} a pipeline's approval step that is waiting (not in your own runs)`)
+      .argument('<id>', 'run id')
+      .argument('<step>', 'the approval step')
+      .option('--reason <text>', 'why (kept with the decision)')
+      .option('--json', 'print as JSON')
+      .action(async (id: string, step: string, opts: { reason?: string; json?: boolean }, cmd: Command) => {
+        const r = await client(cmd).decidePipelineStep(id, { step, approve, ...(opts.reason ? { reason: opts.reason } : {}) });
+        if (opts.json) return printJson(r);
+        out(`${step} of ${id}: ${r.approved ? 'approved' : 'rejected'} by ${r.decidedBy}`);
+      });
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The API's bodies for pipeline runs (re-exported by api-types.ts). Types only, workflow-safe.
+ * README: Pipelines.
+ */
+import type { PipelineRunState } from './pipeline.js';
+
+/** POST /api/v1/pipelines/runs: the pipeline file and the files of its sub-pipelines, checked together. */
+export interface PipelineRunStartRequest {
+  files: { path: string; content: string }[];
+  /** Which of the files' pipelines to run (default: the first file's). */
+  pipeline?: string;
+  /** Typed as the pipeline declares them; defaults applied; unknown or missing required ones are a 400. */
+  inputs?: Record<string, unknown>;
+  /** Region of steps that name none (default: the first configured region). */
+  region?: string;
+  /** What started it, for the run's search attributes (default "api"; the CLI says "cli"). */
+  trigger?: string;
+}
+
+export interface PipelineRunStartResponse {
+  id: string;
+  pipeline: string;
+  steps: string[];
+}
+
+/** GET /api/v1/pipelines/runs/:id: every step with status, outputs and timings. */
+export interface PipelineRunView extends PipelineRunState {
+  workflowStatus: string;
+  startedAt: string;
+  closedAt: string | null;
+}
+
+export interface PipelineRunListResponse {
+  runs: { id: string; pipeline: string; actor: string; status: string; startedAt: string; closedAt: string | null }[];
+}
+
+/** POST /api/v1/pipelines/runs/:id/decide: approve or reject a waiting approval step. */
+export interface PipelineDecideRequest {
+  step: string;
+  approve: boolean;
+  reason?: string;
+}
+
+export interface PipelineDecideResponse {
+  step: string;
+  decidedBy: string;
+  approved: boolean;
+}
+
+/** POST /api/v1/pipelines/runs/:id/rerun: a new run from this step; the others' recorded outputs are reused. */
+export interface PipelineRerunRequest {
+  from: string;
+}
+
+export interface PipelineRerunResponse extends PipelineRunStartResponse {
+  rerunOf: string;
+  reused: string[];
+}
