@@ -227,15 +227,13 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
     const runId = newRunId(earlier.definition.name);
     req.audit = { target: runId, parameters: { rerunOf: req.params.id, from, reused: Object.keys(reuse) } };
     await startRun(client, { ...earlier, runId, actor: p.actor, reuse, rerunOf: req.params.id, trigger: { kind: 'rerun', of: req.params.id, from } }, 'rerun');
-    res
-      .status(202)
-      .json({
-        id: runId,
-        pipeline: earlier.definition.name,
-        steps: earlier.definition.steps.map((s) => s.id),
-        rerunOf: req.params.id,
-        reused: Object.keys(reuse),
-      });
+    res.status(202).json({
+      id: runId,
+      pipeline: earlier.definition.name,
+      steps: earlier.definition.steps.map((s) => s.id),
+      rerunOf: req.params.id,
+      reused: Object.keys(reuse),
+    });
   });
   return router;
 }

@@ -214,10 +214,14 @@ function checkStep(c: FileCheck, s: StepRef, catalog: PipelineCatalog, ownName: 
   const { step, segs } = s;
   const kinds = ['action', ...BUILTINS].filter((k) => step[k] !== undefined);
   if (kinds.length !== 1) c.add(segs, `a step needs exactly one of action, ${BUILTINS.join(', ')} (${kinds.length ? `it has ${and(kinds)}` : 'it has none'})`);
-  if (step.with !== undefined && step.action === undefined)
-    c.add([...segs, 'with'], `with gives an action's parameters, and this step runs no action${kinds.length ? ` (it is a ${kinds[0]} step)` : ''}`, {
-      key: true,
-    });
+  if (step.with !== undefined && step.action === undefined && step.pipeline === undefined)
+    c.add(
+      [...segs, 'with'],
+      `with gives an action's parameters or a sub-pipeline's inputs, and this step runs neither${kinds.length ? ` (it is a ${kinds[0]} step)` : ''}`,
+      {
+        key: true,
+      },
+    );
   for (const [field, at] of [
     ['timeout', [...segs, 'timeout']],
     ['sleep', [...segs, 'sleep']],

@@ -1,0 +1,194 @@
+/**
+ * Pipeline runs through the public surfaces: `stackwire pipeline run` with a sub-pipeline from the
+ * same folder and typed inputs, a broken file refused with line and column before anything starts,
+ * an approval decided through the API (four eyes), a re-run from a middle step that reuses the
+ * recorded outputs of the step before it, and list/get.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import type { PipelineRunView, PipelineRunStartResponse } from '../common/api-types.js';
+import { as, cli, eventually, http, makeKey, uniqueName } from './helpers.js';
+
+function folder(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-pipelines-'));
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+  return dir;
+}
+
+const MAIN = `
+name: ship
+inputs:
+  version: {type: string, required: true}
+  regions: {type: list, default: [us-east, eu-west]}
+steps:
+  - id: build
+    action: testkit.quick
+    with: {value: "build-\${{ inputs.version }}"}
+  - id: everywhere
+    action: testkit.echo_args
+    needs: [build]
+    regions: \${{ inputs.regions }}
+    with: {message: "\${{ steps.build.outputs.value }}"}
+  - id: notes
+    needs: [build]
+    pipeline: notes
+    with: {version: "\${{ inputs.version }}"}
+outputs:
+  artifact: \${{ steps.build.outputs.value }}
+  notes: \${{ steps.notes.outputs.text }}
+  west: \${{ steps.everywhere.outputs.eu-west.region }}
+`;
+const NOTES = `
+name: notes
+inputs:
+  version: {type: string, required: true}
+steps:
+  - id: write
+    action: testkit.quick
+    with: {value: "release notes for \${{ inputs.version }}"}
+outputs:
+  text: \${{ steps.write.outputs.value }}
+`;
+
+test('stackwire pipeline run validates, starts and follows a pipeline with a sub-pipeline from its folder, typed inputs and outputs', async (t) => {
+  const dir = folder({ 'ship.yml': MAIN, 'notes.yml': NOTES });
+  const r = await cli(['pipeline', 'run', path.join(dir, 'ship.yml'), 'version=2.4.0', '--json']);
+  t.is(r.code, 0, r.stderr + r.stdout);
+  const v = JSON.parse(r.stdout) as PipelineRunView;
+  t.is(v.status, 'succeeded');
+  t.deepEqual(v.outputs, { artifact: 'build-2.4.0', notes: 'release notes for 2.4.0', west: 'eu-west' });
+  t.deepEqual(
+    v.steps.map((s) => [s.id, s.status]),
+    [
+      ['build', 'succeeded'],
+      ['everywhere', 'succeeded'],
+      ['notes', 'succeeded'],
+    ],
+  );
+  t.deepEqual(v.steps.find((s) => s.id === 'everywhere')!.executions, [`${v.runId}.everywhere.us-east`, `${v.runId}.everywhere.eu-west`]);
+  for (const s of v.steps) t.true(Date.parse(s.finishedAt!) >= Date.parse(s.startedAt!), 'timings');
+
+  // Human output: one line per step, then the outcome; a missing required input is refused before anything runs.
+  const human = await cli(['pipeline', 'run', path.join(dir, 'ship.yml'), 'version=2.4.1']);
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /✓ build succeeded/);
+  t.regex(human.stdout, /pipeline ship succeeded: pipeline\.ship\./);
+  const missing = await cli(['pipeline', 'run', path.join(dir, 'ship.yml')]);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /version.*required/);
+
+  const list = await cli(['pipeline', 'list', '--pipeline', 'ship', '--json']);
+  t.is(list.code, 0, list.stderr);
+  const runs = (JSON.parse(list.stdout) as { runs: { id: string; status: string }[] }).runs;
+  t.true(runs.some((x) => x.id === v.runId && x.status === 'completed'));
+  t.false(
+    runs.some((x) => x.id.startsWith(`${v.runId}.`)),
+    'sub-pipelines are not listed as runs of their own',
+  );
+});
+
+test('a broken pipeline file is refused with every problem at its line and column, and nothing starts', async (t) => {
+  const dir = folder({
+    'broken.yml': `name: broken
+steps:
+  - id: a
+    action: testkit.nope
+  - id: b
+    action: testkit.quick
+    needs: [zzz]
+`,
+  });
+  const r = await cli(['pipeline', 'run', path.join(dir, 'broken.yml')]);
+  t.is(r.code, 2, r.stdout);
+  t.regex(r.stderr, /broken\.yml:4:13: .*testkit\.nope/);
+  t.regex(r.stderr, /broken\.yml:7:\d+: .*zzz/);
+  t.regex(r.stderr, /nothing was started/);
+  const list = await http<{ runs: unknown[] }>('GET', '/api/v1/pipelines/runs?pipeline=broken');
+  t.deepEqual(list.body.runs, []);
+});
+
+test('an approval step is decided through the API: not by the one who started the run, then by another operator', async (t) => {
+  const requester = await makeKey({ name: uniqueName('pl-req'), role: 'operator' });
+  const approverName = uniqueName('pl-ok');
+  const approver = await makeKey({ name: approverName, role: 'operator' });
+  const viewer = await makeKey({ name: uniqueName('pl-view'), role: 'viewer' });
+  const started = await http<PipelineRunStartResponse>(
+    'POST',
+    '/api/v1/pipelines/runs',
+    {
+      files: [
+        {
+          path: 'gated.yml',
+          content: `name: gated
+steps:
+  - id: gate
+    approval: {deadline: 10m, message: "go?"}
+  - id: after
+    needs: [gate]
+    action: testkit.quick
+    with: {value: "approved by \${{ steps.gate.outputs.approved_by }}"}
+`,
+        },
+      ],
+    },
+    as(requester.key),
+  );
+  t.is(started.status, 202, JSON.stringify(started.body));
+  const id = started.body.id;
+  await eventually(
+    async () => ((await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body.waiting.length ? true : undefined),
+    'the gate to wait',
+  );
+  const decide = (key: string) =>
+    http<{ error?: { message: string } }>('POST', `/api/v1/pipelines/runs/${id}/decide`, { step: 'gate', approve: true }, as(key));
+  const own = await decide(requester.key);
+  t.is(own.status, 409);
+  t.regex(own.body.error?.message ?? '', /started this run and cannot decide its own approval step/);
+  t.is((await decide(viewer.key)).status, 403, 'a viewer cannot decide');
+  const ok = await decide(approver.key);
+  t.is(ok.status, 200, JSON.stringify(ok.body));
+  const done = await eventually(async () => {
+    const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
+    return v.status === 'running' ? undefined : v;
+  }, 'the run to end');
+  t.is(done.status, 'succeeded');
+  t.is(done.steps[0].decidedBy, approverName);
+  t.is(done.steps[1].outputs.value, `approved by ${approverName}`);
+});
+
+test('a re-run from a middle step reuses the recorded outputs of the steps before it and runs the rest again', async (t) => {
+  const dir = folder({
+    'chain.yml': `name: chain
+steps:
+  - id: first
+    action: testkit.echo_args
+    with: {message: one}
+  - id: second
+    action: testkit.quick
+    needs: [first]
+    with: {value: "after \${{ steps.first.outputs.execution }}"}
+  - id: third
+    action: testkit.echo_args
+    needs: [second]
+    with: {message: three}
+`,
+  });
+  const r = await cli(['pipeline', 'run', path.join(dir, 'chain.yml'), '--json']);
+  t.is(r.code, 0, r.stderr);
+  const v1 = JSON.parse(r.stdout) as PipelineRunView;
+  const again = await cli(['pipeline', 'rerun', v1.runId, '--from', 'second', '--json']);
+  t.is(again.code, 0, again.stderr);
+  const v2 = JSON.parse(again.stdout) as PipelineRunView;
+  t.not(v2.runId, v1.runId);
+  const s = (v: PipelineRunView, id: string) => v.steps.find((x) => x.id === id)!;
+  t.is(s(v2, 'first').status, 'reused');
+  t.deepEqual(s(v2, 'first').outputs, s(v1, 'first').outputs, 'the recorded outputs, not a new run');
+  t.is(s(v2, 'second').outputs.value, `after ${v1.runId}.first`, 'the re-run step sees the reused outputs');
+  t.is(s(v2, 'third').status, 'succeeded');
+  t.is(s(v2, 'third').outputs.execution, `${v2.runId}.third`, 'the steps after it ran again');
+  const unknown = await cli(['pipeline', 'rerun', v1.runId, '--from', 'nope']);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /has no step "nope"; its steps: first, second, third/);
+});
