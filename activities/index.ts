@@ -2,6 +2,7 @@
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
 import { createIngestPack } from './ingest-pack.js';
+import { createPipelineSourceActivities } from './pipeline-source.js';
 import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
 
 export type { ActivityDeps } from './run-action.js';
@@ -13,5 +14,6 @@ export function createActivities(deps: ActivityDeps) {
     ingestPack: createIngestPack(deps),
     ...createDeployActivities(deps),
     ...createAuditActivities(deps),
+    ...createPipelineSourceActivities(deps),
   };
 }

@@ -13,7 +13,7 @@
  */
 import crypto from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type {
   PipelineDecideRequest,
@@ -27,18 +27,19 @@ import type { PipelineDef, PipelineRunRequest, PipelineRunState, StepDef, StepRe
 import type { ActionSpec } from '../common/types.js';
 import { getCurrentAction, listActions } from '../db/actions.js';
 import type { Pool } from '../db/pool.js';
-import { checkPipelineInputs, pipelineFileRefs, validatePipelineFiles } from '../lib/pipeline-validate.js';
+import { getComponent, protectedEnvironments } from '../db/sot.js';
+import { checkPipelineInputs, inputsFromPairs, pipelineFileRefs, validatePipelineFiles } from '../lib/pipeline-validate.js';
 import { pipelineDecideUpdate, pipelineStateQuery } from '../workflows/definitions.js';
-import { pipelineRun } from '../workflows/index.js';
+import { pipelineRun, readPipelineSource } from '../workflows/index.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { principal, route } from './http.js';
-import { checkPackScope, type Principal } from './security/permissions.js';
+import { checkEnvironment, checkPackScope, roleAtLeast, type Principal } from './security/permissions.js';
 
 const newRunId = (name: string) => `pipeline.${name}.${crypto.randomBytes(5).toString('hex')}`;
 
 /** Validates posted files together and pins what the chosen pipeline needs; a 400 with every problem otherwise. */
-async function prepare(pool: Pool, body: PipelineRunStartRequest) {
+async function prepare(pool: Pool, body: PipelineRunStartRequest & { files: { path: string; content: string }[] }) {
   const named = new Set(body.files.flatMap((f) => pipelineFileRefs(f.content).actions));
   const found = new Map<string, ActionSpec>();
   for (const name of named) {
@@ -72,6 +73,26 @@ async function prepare(pool: Pool, body: PipelineRunStartRequest) {
 
 function checkScopes(p: Principal, actions: Record<string, ActionSpec>): void {
   for (const a of Object.values(actions)) checkPackScope(p, a.pack, 'executions.run');
+}
+
+/**
+ * The starter answers for the deploys a pipeline will make: the environment scope of the key, and the
+ * deployer role for protected environments. An environment given by an expression could be any: it
+ * needs a key without environment scope and the deployer role.
+ */
+function checkDeploys(p: Principal, defs: PipelineDef[], protectedEnvs: string[]): void {
+  for (const d of defs)
+    for (const s of [...d.steps, ...(d.on_failure ?? [])]) {
+      if (!s.deploy) continue;
+      const env = s.deploy.environment;
+      if (typeof env === 'string' && !env.includes('${{')) checkEnvironment(p, env, protectedEnvs.includes(env), 'deployments.deploy');
+      else if (p.scopes.environments || !roleAtLeast(p.role, 'deployer'))
+        throw new ApiError(
+          403,
+          'forbidden',
+          `${d.name}: step ${s.id} deploys to an environment chosen at run time, which could be a protected one: that needs the deployer role and a key without environment scope; the key ${p.keyId} of ${p.actor} has ${p.role}.`,
+        );
+    }
 }
 
 async function startRun(client: Client, req: PipelineRunRequest, trigger: string): Promise<void> {
@@ -121,12 +142,53 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
     return h;
   };
 
+  /** A component's pipeline files at a ref, read by a regional worker; its source-of-truth fields for `component`. */
+  const componentSource = async (name: string, ref: string | undefined, inRegion: string | undefined) => {
+    const c = await getComponent(pool, name);
+    if (!c)
+      throw new ApiError(404, 'unknown_component', `no component ${JSON.stringify(name)} in the source of truth; \`stackwire component list\` shows them.`);
+    try {
+      const r = await client.workflow.execute(readPipelineSource, {
+        taskQueue: regionTaskQueue(region(inRegion)),
+        workflowId: `pipeline-source.${name}.${crypto.randomBytes(4).toString('hex')}`,
+        args: [{ repository: c.repository, ...(ref ? { ref } : {}) }],
+        workflowExecutionTimeout: '10m',
+      });
+      const fields = {
+        name: c.name,
+        repository: c.repository,
+        platform: c.platform,
+        owner: c.owner,
+        puppet_role: c.puppetRole,
+        deploy_params: c.deployParams,
+        depends_on: c.dependsOn,
+        placements: c.placements,
+      };
+      return { ...r, repository: c.repository, fields };
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) {
+        // The reason is the innermost failure (workflow ← activity ← the activity's own error).
+        let e: Error = err;
+        while (e.cause instanceof Error) e = e.cause;
+        throw new ApiError(422, 'pipeline_source', `${name}: ${e.message}`);
+      }
+      throw err;
+    }
+  };
+
   route(router, 'POST /api/v1/pipelines/runs', http, async (req, res) => {
     const p = principal(req);
     const body = req.body as PipelineRunStartRequest;
-    const prepared = await prepare(pool, body);
+    const source = body.component !== undefined ? await componentSource(body.component, body.ref, body.region) : undefined;
+    const files = source?.files ?? body.files;
+    if (!files?.length)
+      throw new ApiError(400, 'invalid_request', 'give the pipeline files (files) or a component whose repository holds them (component, ref).');
+    const prepared = await prepare(pool, { ...body, files });
     checkScopes(p, prepared.actions);
-    const inputs = checkPipelineInputs(prepared.definition, body.inputs ?? {});
+    const protectedEnvs = await protectedEnvironments(pool);
+    checkDeploys(p, [prepared.definition, ...Object.values(prepared.pipelines)], protectedEnvs);
+    const fromPairs = body.inputPairs ? inputsFromPairs(prepared.definition, body.inputPairs) : undefined;
+    const inputs = fromPairs?.problems.length ? fromPairs : checkPipelineInputs(prepared.definition, { ...(fromPairs?.values ?? {}), ...(body.inputs ?? {}) });
     if (inputs.problems.length)
       throw new ApiError(400, 'invalid_inputs', `pipeline ${prepared.definition.name}: ${inputs.problems.join('; ')}.`, { problems: inputs.problems });
     const runId = newRunId(prepared.definition.name);
@@ -136,14 +198,33 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
       definition: prepared.definition,
       pipelines: prepared.pipelines,
       actions: prepared.actions,
-      source: { kind: 'file', path: prepared.file },
+      source: source
+        ? {
+            kind: 'component',
+            path: prepared.file,
+            component: body.component!,
+            repository: source.repository,
+            commit: source.commit,
+            ...(body.ref ? { ref: body.ref } : {}),
+          }
+        : { kind: 'file', path: prepared.file },
+      ...(source ? { component: source.fields } : {}),
+      protectedEnvironments: protectedEnvs,
       inputs: inputs.values,
       trigger: { kind: body.trigger ?? 'api', actor: p.actor },
       actor: p.actor,
       defaultRegion: region(body.region),
       regions: config.regions,
     };
-    req.audit = { target: runId, parameters: { pipeline: prepared.definition.name, files: body.files.map((f) => f.path), inputs: Object.keys(inputs.values) } };
+    req.audit = {
+      target: runId,
+      parameters: {
+        pipeline: prepared.definition.name,
+        files: files.map((f) => f.path),
+        inputs: Object.keys(inputs.values),
+        ...(source ? { component: body.component, commit: source.commit } : {}),
+      },
+    };
     await startRun(client, run, body.trigger ?? 'api');
     res
       .status(202)

@@ -6,11 +6,18 @@ import type { PipelineRunState } from './pipeline.js';
 
 /** POST /api/v1/pipelines/runs: the pipeline file and the files of its sub-pipelines, checked together. */
 export interface PipelineRunStartRequest {
-  files: { path: string; content: string }[];
+  /** The files, or `component` (and `ref`): its repository's .stackwire/pipelines/*.yml at that ref. */
+  files?: { path: string; content: string }[];
+  /** A component of the source of truth: its pipelines are read from its repository by a regional worker; `component` in expressions holds its fields. */
+  component?: string;
+  /** Branch, tag or commit of the component's repository (default: its default branch). */
+  ref?: string;
   /** Which of the files' pipelines to run (default: the first file's). */
   pipeline?: string;
   /** Typed as the pipeline declares them; defaults applied; unknown or missing required ones are a 400. */
   inputs?: Record<string, unknown>;
+  /** Inputs as the CLI takes them (`key=value`), typed by the pipeline's declarations on the server. */
+  inputPairs?: string[];
   /** Region of steps that name none (default: the first configured region). */
   region?: string;
   /** What started it, for the run's search attributes (default "api"; the CLI says "cli"). */

@@ -194,3 +194,9 @@ export async function environmentProtected(db: Queryable, name: string): Promise
   const { rows } = await db.query<{ protected: boolean }>('SELECT protected FROM environments WHERE name = $1', [name]);
   return rows[0]?.protected;
 }
+
+/** The environments flagged protected (a pipeline run pins them: its deploys there always wait for an approval). */
+export async function protectedEnvironments(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM environments WHERE protected ORDER BY name');
+  return rows.map((r) => r.name);
+}

@@ -654,3 +654,76 @@ test.serial('a release of everything changed since a tag picks the components wh
   t.regex(started.body.versions['rt-db'], /^v1-1-g[0-9a-f]+$/);
   t.is((await records('rt-cache')).filter((x) => x.version.startsWith('v1')).length, 0, 'unchanged components are not deployed');
 });
+
+test.serial("a component's pipeline is read from its repository at a given commit and deploys it in waves, then runs its checks", async (t) => {
+  // A real repository holding .stackwire/pipelines/deliver.yml, changed by a second commit.
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-component-repo-'));
+  const git = (...args: string[]) => spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd: repo, encoding: 'utf8' });
+  const pipelineAt = (label: string) => `name: deliver
+inputs:
+  version: {type: string, required: true}
+steps:
+  - id: build
+    action: testkit.quick
+    with: {value: "${label} \${{ component.name }} \${{ inputs.version }}"}
+  - id: deploy
+    needs: [build]
+    deploy: {environment: production, version: "\${{ inputs.version }}", health: {timeoutSeconds: 5, intervalSeconds: 1}}
+  - id: verify
+    needs: [deploy]
+    check: {environment: production}
+outputs:
+  built: \${{ steps.build.outputs.value }}
+  deployment: \${{ steps.deploy.outputs.deployment_id }}
+`;
+  fs.mkdirSync(path.join(repo, '.stackwire', 'pipelines'), { recursive: true });
+  fs.writeFileSync(path.join(repo, '.stackwire', 'pipelines', 'deliver.yml'), pipelineAt('first'));
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-qm', 'first');
+  const first = git('rev-parse', 'HEAD').stdout.trim();
+  fs.writeFileSync(path.join(repo, '.stackwire', 'pipelines', 'deliver.yml'), pipelineAt('second'));
+  git('commit', '-qam', 'second');
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-pipeline-'));
+  fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+  fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents(['hello-api'], { 'hello-api': `file://${repo}` }));
+  t.is((await cli(['sot', 'apply', dir])).code, 0);
+
+  const env = { STACKWIRE_API_KEY: await releaseManagerKey() };
+  const r = await cli(['pipeline', 'run', 'hello-api', 'deliver', 'version=7.1.0', '--ref', first, '--json'], env);
+  t.is(r.code, 0, r.stderr + r.stdout);
+  const v = JSON.parse(r.stdout) as {
+    status: string;
+    outputs: Record<string, string>;
+    steps: { id: string; status: string; outputs: Record<string, unknown> }[];
+  };
+  t.is(v.status, 'succeeded');
+  t.is(v.outputs.built, 'first hello-api 7.1.0', 'the pipeline as it was at the first commit, with the component from the source of truth');
+  t.regex(v.outputs.deployment, /^deploy\.hello-api\.production-/);
+  const recs = (await records('hello-api')).filter((x) => x.version === '7.1.0');
+  t.deepEqual(
+    recs.map((x) => [x.region, x.status]),
+    [
+      ['us-east', 'succeeded'],
+      ['eu-west', 'succeeded'],
+    ],
+    'deployed canary first, then the rest',
+  );
+  const verify = v.steps.find((s) => s.id === 'verify')!;
+  t.deepEqual(Object.keys(verify.outputs).sort(), ['eu-west', 'us-east']);
+  t.is((verify.outputs['us-east'] as Record<string, { status: number }>)['hello-api-http'].status, 0);
+
+  // Without --ref: the default branch, i.e. the second commit.
+  const latest = await cli(['pipeline', 'run', 'hello-api', 'deliver', 'version=7.1.1', '--json'], env);
+  t.is(latest.code, 0, latest.stderr);
+  t.is((JSON.parse(latest.stdout) as { outputs: Record<string, string> }).outputs.built, 'second hello-api 7.1.1');
+  // An unknown ref and a viewer are refused before anything runs.
+  const bad = await cli(['pipeline', 'run', 'hello-api', 'deliver', 'version=1', '--ref', 'no-such-branch'], env);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /has no branch, tag or commit "no-such-branch"/);
+  const op = await makeKey({ name: uniqueName('pl-op'), role: 'viewer' });
+  const denied = await cli(['pipeline', 'run', 'hello-api', 'deliver', 'version=1'], { STACKWIRE_API_KEY: op.key });
+  t.is(denied.code, 1);
+  t.regex(denied.stderr, /executions\.run needs the operator role/);
+});

@@ -1,6 +1,7 @@
 /** Every workflow type Stackwire registers. Bundled once at build time (dist/workflow-bundle.js). */
 export { actionExecution } from './action-execution.js';
 export { pipelineForEach, pipelineRun } from './pipeline-run.js';
+export { readPipelineSource } from './pipeline-source.js';
 export { multiRegionExecution } from './multi-region-execution.js';
 export { packIngest } from './pack-ingest.js';
 export { regionDeploy } from './region-deploy.js';

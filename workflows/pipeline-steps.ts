@@ -5,11 +5,13 @@
  */
 import { ApplicationFailure, executeChild, type LocalActivityOptions, proxyActivities, proxyLocalActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { regionTaskQueue } from '../common/constants.js';
+import { ORCHESTRATOR_TASK_QUEUE, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
+import type { DeployRequest } from '../common/deploy.js';
 import { durationSeconds, type PipelineDef, type PipelineRunRequest, type StepDef } from '../common/pipeline.js';
 import { evaluateValue, type Contexts } from '../common/pipeline-expressions.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { displayCommand, runActionOptions } from './action-steps.js';
+import { deployComponent } from './deploy-component.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -102,6 +104,100 @@ export async function awaitDecision(
 export async function sleepStep(s: StepDef): Promise<Record<string, unknown>> {
   await sleep(seconds(s.sleep!, `steps.${s.id}.sleep`) * 1000);
   return {};
+}
+
+const PROTECTED_GATE_SECONDS = 86_400;
+
+/** A field of an evaluated built-in as text ('' when absent). */
+function text(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
+/**
+ * A `deploy:` step: the component (default: the run's) to an environment, as `stackwire deploy` does —
+ * a child `deployComponent` under the one workflow id a deploy of it may have, so a concurrent deploy
+ * fails the step instead of running twice. Protected environments always get the before-first-wave gate.
+ */
+export async function deployStep(req: PipelineRunRequest, s: StepDef, ctx: Contexts): Promise<Record<string, unknown>> {
+  const d = evaluateValue(s.deploy, ctx) as Record<string, unknown>;
+  const component = text(d.component ?? (req.component as { name?: string } | undefined)?.name ?? '');
+  const environment = text(d.environment ?? '');
+  const version = text(d.version ?? '');
+  if (!component || !environment || !version)
+    throw ApplicationFailure.nonRetryable(`steps.${s.id}.deploy needs component (or a component run), environment and version`, 'PipelineInvalid');
+  const workflowId = deploymentWorkflowId(component, environment);
+  const isProtected = (req.protectedEnvironments ?? []).includes(environment);
+  const approvalSeconds =
+    d.approval_timeout !== undefined ? seconds(d.approval_timeout as string | number, `steps.${s.id}.deploy.approval_timeout`) : undefined;
+  // Where it runs in that environment, from the source of truth (read on a regional worker), unless the step says.
+  const regions = Array.isArray(d.regions)
+    ? d.regions.map(text)
+    : (
+        await proxyActivities<Activities>({
+          startToCloseTimeout: '1m',
+          retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownComponent', 'NotPlaced'] },
+          taskQueue: regionTaskQueue(req.defaultRegion),
+          summary: `${s.id}: where ${component} runs in ${environment}`,
+        }).loadDeploySnapshot({ component, environment })
+      ).regions;
+  const request: DeployRequest = {
+    deploymentId: `${workflowId}-${req.runId.slice(-10)}`,
+    component,
+    version,
+    environment,
+    regions,
+    ...(typeof d.canary === 'string' ? { canary: d.canary } : {}),
+    ...(isProtected || approvalSeconds !== undefined
+      ? {
+          approval: {
+            required: true,
+            timeoutSeconds: Math.round(approvalSeconds ?? PROTECTED_GATE_SECONDS),
+            ...(isProtected ? { beforeFirstWave: true } : {}),
+          },
+        }
+      : {}),
+    ...(d.health && typeof d.health === 'object' ? { health: d.health as DeployRequest['health'] } : {}),
+    actor: req.actor,
+    trigger: `pipeline:${req.definition.name}`,
+  };
+  const r = await executeChild(deployComponent, {
+    workflowId,
+    taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    args: [request],
+    staticSummary: `deploy ${component} ${version} to ${environment} (pipeline ${req.definition.name}, step ${s.id})`,
+  });
+  return { deployment_id: r.deploymentId, version: r.version, waves: r.waves, ...(r.approvedBy ? { approved_by: r.approvedBy } : {}) };
+}
+
+/** A `check:` step: one pass of the component's Sensu checks in an environment, on each of its regions; any non-OK fails it. */
+export async function checkStep(req: PipelineRunRequest, s: StepDef, ctx: Contexts): Promise<Record<string, unknown>> {
+  const c = evaluateValue(s.check, ctx) as Record<string, unknown>;
+  const component = text(c.component ?? (req.component as { name?: string } | undefined)?.name ?? '');
+  const environment = text(c.environment ?? '');
+  if (!component || !environment)
+    throw ApplicationFailure.nonRetryable(`steps.${s.id}.check needs component (or a component run) and environment`, 'PipelineInvalid');
+  const on = (region: string) =>
+    proxyActivities<Activities>({
+      startToCloseTimeout: '5m',
+      retry: { maximumAttempts: 3 },
+      taskQueue: regionTaskQueue(region),
+      summary: `${s.id}: checks of ${component}`,
+    });
+  const snapshot = await on(req.defaultRegion).loadDeploySnapshot({ component, environment });
+  const regions = Array.isArray(c.regions) ? c.regions.map(String) : snapshot.regions;
+  const out: Record<string, unknown> = {};
+  const bad: string[] = [];
+  await Promise.all(
+    regions.map(async (region) => {
+      const version = text(c.version ?? snapshot.previousVersions[region] ?? '');
+      const results = await on(region).runChecks({ component, environment, version, checks: snapshot.checks });
+      out[region] = Object.fromEntries(results.map((r) => [r.name, { status: r.status, output: r.output }]));
+      for (const r of results) if (r.status !== 0) bad.push(`${r.name} on ${region}: ${r.output}`);
+    }),
+  );
+  if (bad.length) throw ApplicationFailure.nonRetryable(`checks not OK: ${bad.join('; ')}`, 'ChecksFailed');
+  return out;
 }
 
 /** A built-in kind that pipelines cannot run yet: a clear failure, not a silent success. */

@@ -3,6 +3,7 @@
  * file with the other pipeline files of its folder (its sub-pipelines), then follows the run step by
  * step until it ends: exit 0 succeeded, 1 failed or cancelled, 2 invalid (nothing started).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
@@ -82,31 +83,47 @@ async function finish(api: ApiClient, id: string, opts: { json?: boolean; wait?:
 export function registerPipelineRunCommands(pipeline: Command): void {
   pipeline
     .command('run')
-    .description('validate a pipeline file and run it, following its steps until it ends (exit 0 succeeded, 1 failed, 2 invalid: nothing started)')
-    .argument('<file>', 'the pipeline file; the other *.yml files of its folder are sent along as its sub-pipelines')
-    .argument('[inputs...]', 'inputs as key=value (lists and objects as JSON)')
+    .description(
+      'validate a pipeline and run it, following its steps until it ends (exit 0 succeeded, 1 failed, 2 invalid: nothing started). The pipeline is a file, or a component whose repository holds .stackwire/pipelines/*.yml (read at --ref by a regional worker)',
+    )
+    .argument('<file|component>', 'a pipeline file (the other *.yml files of its folder go along as sub-pipelines), or a component of the source of truth')
+    .argument(
+      '[name-and-inputs...]',
+      "for a component: the pipeline's name first (default: its first file); then inputs as key=value (lists and objects as JSON)",
+    )
+    .option('--ref <ref>', "branch, tag or commit of the component's repository (default: its default branch)")
     .option('--region <region>', 'region of steps that name none')
     .option('--no-wait', 'print the run id and return')
     .option('--json', 'print the final state (or the id with --no-wait) as JSON')
-    .action(async (file: string, pairs: string[], opts: { region?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
-      const [main] = pipelineFiles([file]);
-      const siblings = pipelineFiles([path.dirname(file)]).filter((f) => path.resolve(f.path) !== path.resolve(main.path));
-      let def: PipelineDef;
-      try {
-        def = YAML.parse(main.content) as PipelineDef;
-      } catch (e) {
-        throw new ExitError(2, `${file} is not YAML: ${(e as Error).message}; \`stackwire pipeline validate ${file}\` shows every problem.`);
-      }
-      const inputs = inputsFromPairs(def, pairs);
-      if (inputs.problems.length) throw new ExitError(2, `inputs of ${def.name}:\n${inputs.problems.map((p) => `  - ${p}`).join('\n')}`);
+    .action(async (target: string, rest: string[], opts: { ref?: string; region?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
       const api = client(cmd);
-      const started = await api.startPipelineRun({
-        files: [main, ...siblings],
-        pipeline: def.name,
-        inputs: inputs.values,
-        trigger: 'cli',
-        ...(opts.region ? { region: opts.region } : {}),
-      });
+      const common = { trigger: 'cli', ...(opts.region ? { region: opts.region } : {}) };
+      let started;
+      if (fs.existsSync(target)) {
+        if (opts.ref) throw new ExitError(2, '--ref is for a component (its repository); a file is run as it is on disk.');
+        const [main] = pipelineFiles([target]);
+        const siblings = pipelineFiles([path.dirname(target)]).filter((f) => path.resolve(f.path) !== path.resolve(main.path));
+        let def: PipelineDef;
+        try {
+          def = YAML.parse(main.content) as PipelineDef;
+        } catch (e) {
+          throw new ExitError(2, `${target} is not YAML: ${(e as Error).message}; \`stackwire pipeline validate ${target}\` shows every problem.`);
+        }
+        const inputs = inputsFromPairs(def, rest);
+        if (inputs.problems.length) throw new ExitError(2, `inputs of ${def.name}:\n${inputs.problems.map((p) => `  - ${p}`).join('\n')}`);
+        started = await api.startPipelineRun({ files: [main, ...siblings], pipeline: def.name, inputs: inputs.values, ...common });
+      } else {
+        if (/[/\\]|\.ya?ml$/.test(target)) throw new ExitError(2, `${target}: no such file.`);
+        const name = rest[0] !== undefined && !rest[0].includes('=') ? rest[0] : undefined;
+        const pairs = name !== undefined ? rest.slice(1) : rest;
+        started = await api.startPipelineRun({
+          component: target,
+          ...(name ? { pipeline: name } : {}),
+          ...(opts.ref ? { ref: opts.ref } : {}),
+          inputPairs: pairs,
+          ...common,
+        });
+      }
       if (!opts.json && opts.wait !== false) out(`started ${started.id}: ${started.steps.length} steps`);
       await finish(api, started.id, opts);
     });
