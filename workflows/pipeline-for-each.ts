@@ -60,6 +60,7 @@ export async function forEach(input: ForEachInput, pipelineRun: PipelineRunFn): 
           id,
           { ...req, runId: id, definition: def, inputs, depth: (req.depth ?? 0) + 1 },
           `${step.id}[${index}]: pipeline ${def.name}`,
+          req.defaultRegion,
         );
       } else {
         const regions = step.region !== undefined ? [String(evaluateValue(step.region, itemCtx))] : [req.defaultRegion];

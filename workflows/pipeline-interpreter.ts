@@ -121,6 +121,7 @@ export async function interpret(req: PipelineRunRequest, wf: PipelineWorkflows):
           generation: 0,
         } satisfies ForEachInput,
         `${s.id}: for each of ${items.length} items, ${s.concurrency ?? 10} at a time`,
+        req.defaultRegion,
       );
       r.items = { total: out.total, succeeded: out.succeeded, failed: out.failed };
       if (out.failed > 0) {
@@ -182,6 +183,7 @@ export async function interpret(req: PipelineRunRequest, wf: PipelineWorkflows):
           id,
           { ...withoutRerun(req), runId: id, definition: sub, inputs, depth: (req.depth ?? 0) + 1 } satisfies PipelineRunRequest,
           `${s.id}: pipeline ${sub.name}`,
+          req.defaultRegion,
         );
         return out.outputs;
       }

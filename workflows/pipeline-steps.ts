@@ -3,7 +3,7 @@
  * activity for short idempotent ones on the workflow's own region), an approval (an update decides it),
  * a sleep, a sub-pipeline (a child `pipelineRun`), a for_each (a child `pipelineForEach`). Deterministic.
  */
-import { ApplicationFailure, executeChild, type LocalActivityOptions, proxyActivities, proxyLocalActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, type LocalActivityOptions, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { ORCHESTRATOR_TASK_QUEUE, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
@@ -83,7 +83,8 @@ export async function runActionStep(
   const opts = runActionOptions(input, `${s.id}: ${displayCommand(input)}`);
   if (s.retry?.backoff !== undefined) opts.retry = { ...opts.retry, initialInterval: `${Math.max(0.01, s.retry.backoff)}s` };
   // Short idempotent steps in the workflow's own region: local activities, no server round trip each (README: fast short steps).
-  const local = spec.idempotent === true && timeoutSeconds <= 30 && regionTaskQueue(region) === workflowInfo().taskQueue;
+  // (By the input, not workflowInfo().taskQueue: a replaying worker has a queue of its own, and the decision must replay.)
+  const local = spec.idempotent === true && timeoutSeconds <= 30 && region === req.defaultRegion;
   const localOpts: LocalActivityOptions = { startToCloseTimeout: opts.startToCloseTimeout ?? '60s', ...(opts.retry ? { retry: opts.retry } : {}) };
   const acts = local ? proxyLocalActivities<Activities>(localOpts) : proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region) });
   return actionOutputs(await acts.runAction(input));
@@ -209,6 +210,6 @@ export function notYet(kind: string, s: StepDef): never {
 }
 
 /** Runs a child workflow with a summary for the Web UI; its failure's cause is the step's error. */
-export async function child<T>(workflow: (...args: never[]) => Promise<T>, workflowId: string, arg: unknown, summary: string): Promise<T> {
-  return executeChild(workflow as (a: unknown) => Promise<T>, { workflowId, args: [arg], taskQueue: workflowInfo().taskQueue, staticSummary: summary });
+export async function child<T>(workflow: (...args: never[]) => Promise<T>, workflowId: string, arg: unknown, summary: string, region: string): Promise<T> {
+  return executeChild(workflow as (a: unknown) => Promise<T>, { workflowId, args: [arg], taskQueue: regionTaskQueue(region), staticSummary: summary });
 }
