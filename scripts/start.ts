@@ -126,6 +126,12 @@ async function main(): Promise<number> {
     const deployed = await cliRun(['deploy', 'status-page', version, '--env', 'staging']);
     log(deployed === 0 ? 'example deploy: succeeded' : `example deploy: ended with exit code ${deployed}`);
 
+    // An example pipeline (examples/pipelines): a fan-out over hosts, both regions, a sub-pipeline.
+    const nightly = path.join(PROJECT_ROOT, 'examples', 'pipelines', 'nightly-maintenance.yml');
+    log(`example: stackwire pipeline run ${path.relative(PROJECT_ROOT, nightly)} port=${config.api.port}`);
+    const piped = await cliRun(['pipeline', 'run', nightly, `port=${config.api.port}`]);
+    log(piped === 0 ? 'example pipeline: succeeded' : `example pipeline: ended with exit code ${piped}`);
+
     // The Web UI through the API: signed in, payloads decoded. A one-time link, as `stackwire ui` prints it.
     if (config.api.webUiUrl) await cliRun(['ui']);
 
@@ -146,6 +152,7 @@ async function main(): Promise<number> {
         `    npx stackwire --api ${procs.apiUrl} component deps web-ui`,
         `    npx stackwire --api ${procs.apiUrl} deploy status-page 2.0.0 --env production --approval 600`,
         `    npx stackwire --api ${procs.apiUrl} release --env staging --plan auth-service=2.1.0 api-gateway=3.0.0 web-ui=5.2.0`,
+        `    npx stackwire --api ${procs.apiUrl} pipeline run examples/pipelines/status-page-deliver.yml version=2.1.0`,
         '  Ctrl-C stops everything.',
         '',
       ].join('\n'),

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import type { PipelineRunView, PipelineRunStartResponse } from '../common/api-types.js';
-import { as, cli, eventually, http, makeKey, uniqueName } from './helpers.js';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { API, as, cli, eventually, http, makeKey, uniqueName } from './helpers.js';
 
 function folder(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-pipelines-'));
@@ -191,4 +192,19 @@ steps:
   const unknown = await cli(['pipeline', 'rerun', v1.runId, '--from', 'nope']);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /has no step "nope"; its steps: first, second, third/);
+});
+
+test('the example pipelines are valid against the catalog, and the nightly maintenance example runs: a fan-out, two regions, a sub-pipeline', async (t) => {
+  const examples = path.join(PROJECT_ROOT, 'examples', 'pipelines');
+  const v = await cli(['pipeline', 'validate', examples]);
+  t.is(v.code, 0, v.stdout + v.stderr);
+  t.regex(v.stdout, /3 pipeline files valid/);
+  const port = new URL(API).port;
+  const r = await cli(['pipeline', 'run', path.join(examples, 'nightly-maintenance.yml'), 'hosts=["127.0.0.1","localhost"]', `port=${port}`, '--json']);
+  t.is(r.code, 0, r.stderr + r.stdout);
+  const run = JSON.parse(r.stdout) as PipelineRunView;
+  t.is(run.status, 'succeeded');
+  t.deepEqual(run.steps.find((s) => s.id === 'services')!.items, { total: 2, succeeded: 2, failed: 0 });
+  t.deepEqual(Object.keys(run.steps.find((s) => s.id === 'disks')!.outputs).sort(), ['eu-west', 'us-east']);
+  t.regex(String(run.outputs.report), /^2 hosts checked; disk \d+(\.\d+)?% used$/);
 });
