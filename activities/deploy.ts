@@ -17,7 +17,7 @@ import type { Pool } from '../db/pool.js';
 import { getComponent } from '../db/sot.js';
 import { gitUrlProblem } from '../common/git-url.js';
 import type { Config } from '../lib/config.js';
-import { GitError, cloneRepository, git } from '../lib/git.js';
+import { GitError, cloneRepository, git, withGitScratch } from '../lib/git.js';
 import type { Logger } from '../lib/logger.js';
 import { runProcess } from '../lib/spawn.js';
 import { SensuClient } from '../lib/sensu.js';
@@ -296,38 +296,34 @@ export function createDeployActivities(deps: DeployDeps) {
       const refused = input.components.map((c) => gitUrlProblem(c.repository, deps.git)).filter((p) => p !== undefined);
       if (refused.length) throw ApplicationFailure.nonRetryable(refused.join(' '), 'GitSourceRefused');
       const ctx = Context.current();
-      for (const c of input.components) {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-since-'));
-        const home = path.join(dir, 'home');
-        const repo = path.join(dir, 'repo.git');
-        fs.mkdirSync(home);
-        const g = { policy: deps.git, baseEnv: deps.scriptEnv, home, signal: ctx.cancellationSignal };
-        const beat = setInterval(() => ctx.heartbeat(), 1000);
-        try {
-          try {
-            await cloneRepository(g, c.repository, repo, { bare: true });
-          } catch (err) {
-            if (!(err instanceof GitError)) throw err;
-            if (ctx.cancellationSignal.aborted) throw err;
-            out.warnings.push(`${c.name}: cannot clone ${c.repository}: ${err.message}`);
-            continue;
-          }
-          const hasTag = await git(g, ['--git-dir', repo, 'rev-parse', '--verify', '--quiet', `refs/tags/${input.tag}`]).then(
-            () => true,
-            () => false,
-          );
-          const count = hasTag ? Number(await git(g, ['--git-dir', repo, 'rev-list', '--count', `${input.tag}..HEAD`])) : -1;
-          if (!hasTag) out.warnings.push(`${c.name}: ${c.repository} has no tag ${input.tag}; taken as changed`);
-          if (count === 0) {
-            out.unchanged.push(c.name);
-            continue;
-          }
-          const version = await git(g, ['--git-dir', repo, 'describe', '--tags', '--always', 'HEAD']);
-          out.changed.push({ name: c.name, version, commits: count });
-        } finally {
-          clearInterval(beat);
-          fs.rmSync(dir, { recursive: true, force: true });
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      try {
+        for (const c of input.components) {
+          await withGitScratch('stackwire-since-', { policy: deps.git, baseEnv: deps.scriptEnv, signal: ctx.cancellationSignal }, async (g, repo) => {
+            try {
+              await cloneRepository(g, c.repository, repo, { bare: true });
+            } catch (err) {
+              if (!(err instanceof GitError)) throw err;
+              if (ctx.cancellationSignal.aborted) throw err;
+              out.warnings.push(`${c.name}: cannot clone ${c.repository}: ${err.message}`);
+              return;
+            }
+            const hasTag = await git(g, ['--git-dir', repo, 'rev-parse', '--verify', '--quiet', `refs/tags/${input.tag}`]).then(
+              () => true,
+              () => false,
+            );
+            const count = hasTag ? Number(await git(g, ['--git-dir', repo, 'rev-list', '--count', `${input.tag}..HEAD`])) : -1;
+            if (!hasTag) out.warnings.push(`${c.name}: ${c.repository} has no tag ${input.tag}; taken as changed`);
+            if (count === 0) {
+              out.unchanged.push(c.name);
+              return;
+            }
+            const version = await git(g, ['--git-dir', repo, 'describe', '--tags', '--always', 'HEAD']);
+            out.changed.push({ name: c.name, version, commits: count });
+          });
         }
+      } finally {
+        clearInterval(beat);
       }
       return out;
     },

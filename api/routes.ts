@@ -43,6 +43,14 @@ const manifestEntry = obj(
   ['path', 'sha256'],
 );
 
+/** Pipeline files posted together: at most 100, 1 MB each. */
+const PIPELINE_FILES: Schema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 100,
+  items: obj({ path: str({ minLength: 1, maxLength: 4096 }), content: str({ maxLength: 1024 * 1024 }) }, ['path', 'content']),
+};
+
 /** The codec endpoint: reads, not changes (no audit row, no rate limit); payloads of up to 2 MB each. */
 const CODEC = {
   permission: 'codec.decode',
@@ -139,12 +147,7 @@ export const ROUTES = {
       'Validate pipeline files (the pipeline and its sub-pipelines) and start a run, pinned to them and to the actions they name; 400 with every problem.',
     body: obj(
       {
-        files: {
-          type: 'array',
-          minItems: 1,
-          maxItems: 100,
-          items: obj({ path: str({ minLength: 1, maxLength: 4096 }), content: str({ maxLength: 1024 * 1024 }) }, ['path', 'content']),
-        },
+        files: PIPELINE_FILES,
         component: str({ minLength: 1, maxLength: 200 }),
         ref: str({ minLength: 1, maxLength: 200 }),
         pipeline: str({ minLength: 1, maxLength: 200 }),
@@ -184,12 +187,7 @@ export const ROUTES = {
     summary: 'Check pipeline files against the schema, the catalog and each other; every problem with file, line and column.',
     body: obj(
       {
-        files: {
-          type: 'array',
-          minItems: 1,
-          maxItems: 100,
-          items: obj({ path: str({ minLength: 1, maxLength: 4096 }), content: str({ maxLength: 1024 * 1024 }) }, ['path', 'content']),
-        },
+        files: PIPELINE_FILES,
       },
       ['files'],
     ),

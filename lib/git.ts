@@ -6,6 +6,9 @@
  * of its own), no prompts, ssh in batch mode. Every command has a timeout (STACKWIRE_GIT_TIMEOUT) after
  * which its process group is killed.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { gitAllowProtocol, gitUrlProblem } from '../common/git-url.js';
 import type { Config } from './config.js';
 import { runProcess, type ProcessResult } from './spawn.js';
@@ -79,4 +82,19 @@ export async function cloneRepository(
     url,
     dest,
   ]);
+}
+
+/**
+ * A scratch folder for one git source: an empty HOME (no user config, no credential helpers) and the
+ * path for a bare clone, handed to `fn`, removed afterwards whatever happens.
+ */
+export async function withGitScratch<T>(prefix: string, base: Omit<GitContext, 'home'>, fn: (g: GitContext, repo: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home);
+  try {
+    return await fn({ ...base, home }, path.join(dir, 'repo.git'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
