@@ -6,7 +6,7 @@ import { Router } from 'express';
 import type { PipelineValidateRequest, PipelineValidateResponse } from '../common/api-types.js';
 import type { ActionSpec } from '../common/types.js';
 import { getCurrentAction, listActions } from '../db/actions.js';
-import { pipelineFileRefs, validatePipelineFiles } from '../lib/pipeline-validate.js';
+import { pipelineFileRefs, validatePipelineFiles } from '../lib/pipeline-files.js';
 import type { RouterDeps } from './deps.js';
 import { route } from './http.js';
 

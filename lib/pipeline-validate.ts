@@ -3,7 +3,8 @@
  * the JSON Schema (schemas/pipeline.schema.json), step kinds, ids, needs and their cycles, actions and
  * their literal parameters, every ${{ }} expression and what it refers to, durations and sub-pipelines.
  * Every problem at once, each with file, line, column and document path. The catalog is passed in (lib/
- * does not read the database). Run inputs: lib/pipeline-inputs.ts (re-exported here).
+ * does not read the database). Run inputs: lib/pipeline-inputs.ts (re-exported here); several files at
+ * once: lib/pipeline-files.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,8 +40,8 @@ function schemaValidator(): ValidateFunction {
 }
 
 type Seg = string | number;
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+export type Obj = Record<string, unknown>;
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const DURATION_HINT = 'write seconds (90) or a number with a unit: "30s", "5m", "2h", "1d"';
 
 /** `steps[2].with.port`; keys that are not plain names in brackets. */
@@ -60,7 +61,7 @@ const suggestion = (name: string, known: Iterable<string>) => {
 };
 
 /** One file's checks: the parsed YAML, the data, and the problems found so far. */
-class FileCheck {
+export class FileCheck {
   readonly problems: PipelineProblem[] = [];
   constructor(
     readonly file: string,
@@ -111,7 +112,7 @@ interface StepRef {
   segs: Seg[];
 }
 
-function stepsOf(data: Obj): StepRef[] {
+export function stepsOf(data: Obj): StepRef[] {
   const out: StepRef[] = [];
   for (const list of ['steps', 'on_failure'] as const) {
     const v = data[list];
@@ -360,43 +361,4 @@ function checkReferences(c: FileCheck, source: string, segs: Seg[], offset: numb
       c.push(segs, offset, `${expr}: item is set only inside a step with for_each`);
     }
   }
-}
-
-// Several files posted together, and the actions they name (for the caller to load).
-
-/** The action names and the pipeline name a file mentions, read leniently (for loading the catalog first). */
-export function pipelineFileRefs(text: string): { name?: string; actions: string[] } {
-  let data: unknown;
-  try {
-    data = parseDocument(text).toJS({ maxAliasCount: 100 });
-  } catch {
-    return { actions: [] };
-  }
-  if (!isObj(data)) return { actions: [] };
-  const actions = stepsOf(data).flatMap((s) => (typeof s.step.action === 'string' ? [s.step.action] : []));
-  return { ...(typeof data.name === 'string' ? { name: data.name } : {}), actions };
-}
-
-/** Validates files together: each may call the others as sub-pipelines; two files with one name are a problem. */
-export function validatePipelineFiles(
-  files: { path: string; content: string }[],
-  catalog: Omit<PipelineCatalog, 'pipelines'>,
-): { problems: PipelineProblem[]; pipelines: { file: string; name: string; steps: number; definition: PipelineDef }[] } {
-  const names = files.map((f) => pipelineFileRefs(f.content).name);
-  const problems: PipelineProblem[] = [];
-  const pipelines: { file: string; name: string; steps: number; definition: PipelineDef }[] = [];
-  files.forEach((f, i) => {
-    const others = new Set(names.filter((n, j): n is string => j !== i && n !== undefined));
-    const names_ = catalog.actionNames ? { actionNames: () => catalog.actionNames!() } : {};
-    const r = validatePipelineText(f.content, f.path, { action: (name) => catalog.action(name), pipelines: others, ...names_ });
-    problems.push(...r.problems);
-    const twin = names.findIndex((n, j) => j < i && n !== undefined && n === names[i]);
-    if (twin >= 0) {
-      const lc = new LineCounter();
-      const check = new FileCheck(f.path, f.content, parseDocument(f.content, { lineCounter: lc }), lc);
-      check.add(['name'], `pipeline "${names[i]}" is also defined in ${files[twin].path}; pipeline names are unique`);
-      problems.push(...check.problems);
-    } else if (r.definition) pipelines.push({ file: f.path, name: r.definition.name, steps: r.definition.steps.length, definition: r.definition });
-  });
-  return { problems, pipelines };
 }
