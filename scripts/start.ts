@@ -91,6 +91,8 @@ async function main(): Promise<number> {
       TEMPORAL_ADDRESS: address,
       DATABASE_URL: db.url,
       STACKWIRE_REGIONS: config.regions.join(','),
+      // The API serves the dev server's Web UI at /ui (it sees TEMPORAL_ADDRESS, so it would not assume one).
+      ...(uiUrl && config.api.webUiUrl ? { STACKWIRE_WEB_UI_URL: config.api.webUiUrl } : {}),
     };
     // The workers fence the run user off this stack's database and Temporal; the fence goes with the stack.
     const runUser = config.isolation.runAs ? lookupUser(config.isolation.runAs) : undefined;
