@@ -12,7 +12,7 @@ import path from 'node:path';
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
-import { redact, secretValues, unsealSecrets } from '../lib/secrets.js';
+import { SecretKeyError, isSealed, redact, secretValues, unsealSecrets } from '../lib/secrets.js';
 import { ST2_SHIM_TOKEN } from '../lib/paths.js';
 import type { Config } from '../lib/config.js';
 import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
@@ -123,12 +123,18 @@ export function scriptArgv(action: Pick<ActionSpec, 'runner' | 'entryPoint'>, ar
   return out;
 }
 
-/** A pipeline step's parameters, computed at run time: checked here, before anything runs or is recorded. */
-function validatedAtRunTime(input: RunActionInput): Record<string, unknown> {
+/**
+ * A pipeline step's parameters, computed at run time: checked here, before anything runs or is
+ * recorded. Sealed values (the run's secrets) are checked opened, and stay sealed in what is kept.
+ */
+function validatedAtRunTime(input: RunActionInput, keys: { secretKey: Buffer | undefined; oldSecretKeys?: Buffer[] | undefined }): Record<string, unknown> {
   try {
-    return validateParameters(input.action, input.parameters);
+    const checked = validateParameters(input.action, unsealSecrets(input.parameters, keys.secretKey, keys.oldSecretKeys));
+    for (const [k, v] of Object.entries(input.parameters)) if (isSealed(v)) checked[k] = v;
+    return checked;
   } catch (err) {
     if (err instanceof ParameterError) throw ApplicationFailure.nonRetryable(err.message, 'ActionUsageError');
+    if (err instanceof SecretKeyError) throw ApplicationFailure.nonRetryable(err.message, 'ActionNotRunnable');
     throw err;
   }
 }
@@ -139,7 +145,7 @@ export function createRunAction(deps: ActivityDeps) {
   return async function runAction(given: RunActionInput): Promise<RunActionResult> {
     const ctx = Context.current();
     const info = ctx.info;
-    const input = given.validate ? { ...given, parameters: validatedAtRunTime(given) } : given;
+    const input = given.validate ? { ...given, parameters: validatedAtRunTime(given, deps) } : given;
     const { action } = input;
     const log = deps.logger.child({ executionId: input.executionId, action: action.name, region: deps.region, attempt: info.attempt });
     const shownArgv = maskArgv(action, input.parameters);
@@ -165,7 +171,11 @@ export function createRunAction(deps: ActivityDeps) {
     } catch (err) {
       throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
     }
-    const secrets = secretValues(action, clear);
+    // Declared secret parameters, and any value that arrived sealed (a pipeline's secrets): masked in output and logs.
+    const sealedValues = Object.entries(input.parameters).flatMap(([k, v]) =>
+      isSealed(v) && clear[k] != null ? [typeof clear[k] === 'string' ? clear[k] : JSON.stringify(clear[k])] : [],
+    );
+    const secrets = [...new Set([...secretValues(action, clear), ...sealedValues])].sort((a, b) => b.length - a.length);
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
     let packDir: string;

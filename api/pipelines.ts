@@ -30,6 +30,7 @@ import type { Pool } from '../db/pool.js';
 import { getComponent, protectedEnvironments } from '../db/sot.js';
 import { pipelineFileRefs, validatePipelineFiles } from '../lib/pipeline-files.js';
 import { checkPipelineInputs, inputsFromPairs } from '../lib/pipeline-validate.js';
+import { seal } from '../lib/secrets.js';
 import { pipelineDecideUpdate, pipelineStateQuery } from '../workflows/definitions.js';
 import { pipelineRun, readPipelineSource } from '../workflows/index.js';
 import type { RouterDeps } from './deps.js';
@@ -177,6 +178,14 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
     }
   };
 
+  /** The run's secrets sealed with the stack's key: ciphertext wherever the run is kept. */
+  const sealAll = (secrets: Record<string, string>) => {
+    const key = config.secretKey;
+    if (!key)
+      throw new ApiError(503, 'no_secret_key', 'this API has no STACKWIRE_SECRET_KEY to seal the secrets with; set it (npm start does) and restart the API.');
+    return Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, seal(v, key)]));
+  };
+
   route(router, 'POST /api/v1/pipelines/runs', http, async (req, res) => {
     const p = principal(req);
     const body = req.body as PipelineRunStartRequest;
@@ -211,6 +220,7 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
         : { kind: 'file', path: prepared.file },
       ...(source ? { component: source.fields } : {}),
       protectedEnvironments: protectedEnvs,
+      ...(body.secrets ? { secrets: sealAll(body.secrets) } : {}),
       inputs: inputs.values,
       trigger: { kind: body.trigger ?? 'api', actor: p.actor },
       actor: p.actor,
@@ -223,6 +233,7 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
         pipeline: prepared.definition.name,
         files: files.map((f) => f.path),
         inputs: Object.keys(inputs.values),
+        ...(body.secrets ? { secrets: Object.keys(body.secrets) } : {}),
         ...(source ? { component: body.component, commit: source.commit } : {}),
       },
     };

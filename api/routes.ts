@@ -153,6 +153,12 @@ export const ROUTES = {
         pipeline: str({ minLength: 1, maxLength: 200 }),
         inputs: { type: 'object' },
         inputPairs: { type: 'array', items: str({ maxLength: 100_000 }), maxItems: 500 },
+        secrets: {
+          type: 'object',
+          propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },
+          additionalProperties: str({ maxLength: 65_536 }),
+          maxProperties: 100,
+        },
         region: str(),
         trigger: str({ pattern: '^[a-z][a-z0-9_.:-]{0,63}$' }),
       },

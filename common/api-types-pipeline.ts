@@ -18,6 +18,11 @@ export interface PipelineRunStartRequest {
   inputs?: Record<string, unknown>;
   /** Inputs as the CLI takes them (`key=value`), typed by the pipeline's declarations on the server. */
   inputPairs?: string[];
+  /**
+   * Secrets for `${{ secrets.NAME }}` (a whole parameter value only): sealed by the API with the stack's
+   * key before anything is stored; only the worker that runs the script opens them; masked in its output.
+   */
+  secrets?: Record<string, string>;
   /** Region of steps that name none (default: the first configured region). */
   region?: string;
   /** What started it, for the run's search attributes (default "api"; the CLI says "cli"). */

@@ -128,6 +128,8 @@ export interface PipelineRunRequest {
   reuse?: Record<string, StepResult>;
   /** Re-run: the run whose outputs are reused. */
   rerunOf?: string;
+  /** The run's secrets, each sealed ({"$sealed": …}) with the stack's key: only the worker running a script opens them. */
+  secrets?: Record<string, unknown>;
   /** Environments flagged protected in the source of truth when the run started: their deploys always wait for an approval. */
   protectedEnvironments?: string[];
   /** Nesting depth of sub-pipelines (a sub-pipeline cycle stops at 10). */

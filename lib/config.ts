@@ -286,3 +286,8 @@ export function databaseUrl(config: Config): string {
 export function childEnv(overrides: Record<string, string | undefined>): Record<string, string | undefined> {
   return { ...process.env, ...overrides };
 }
+
+/** An environment variable the operator names on a command line (`--secret-env NAME`): read here, as every other. */
+export function namedEnvValue(name: string, env: Env = process.env): string | undefined {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? env[name] : undefined;
+}

@@ -336,6 +336,13 @@ function checkExpressions(c: FileCheck, node: YamlNode & { value: string }, segs
   found.forEach((e, k) => {
     if (s.indexOf('}}', e.start + 3) < 0) c.push(segs, expressionOffset(c, node, k), `"\${{" without a closing "}}"`);
     else check(e.source, expressionOffset(c, node, k));
+    // A secret stays sealed until the worker that runs the script opens it: it can only be a whole value.
+    if (/\bsecrets\b/.test(e.source) && (found.length !== 1 || e.start !== 0 || e.end !== s.length || !/^secrets\.[A-Za-z_]\w*$/.test(e.source)))
+      c.push(
+        segs,
+        expressionOffset(c, node, k),
+        `\${{ ${e.source} }}: a secret can only be a whole value (\${{ secrets.NAME }} alone), given to an action's parameter`,
+      );
   });
 }
 

@@ -208,3 +208,47 @@ test('the example pipelines are valid against the catalog, and the nightly maint
   t.deepEqual(Object.keys(run.steps.find((s) => s.id === 'disks')!.outputs).sort(), ['eu-west', 'us-east']);
   t.regex(String(run.outputs.report), /^2 hosts checked; disk \d+(\.\d+)?% used$/);
 });
+
+test('a secret given to a run is sealed before it is kept, opened only by the worker running the script, and masked in its output', async (t) => {
+  const secret = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
+  const started = await http<PipelineRunStartResponse>('POST', '/api/v1/pipelines/runs', {
+    files: [
+      {
+        path: 'secretive.yml',
+        content: `name: secretive
+steps:
+  - id: use
+    action: testkit.echo_args
+    with: {message: hello, label: "\${{ secrets.API_TOKEN }}"}
+`,
+      },
+    ],
+    secrets: { API_TOKEN: secret },
+  });
+  t.is(started.status, 202, JSON.stringify(started.body));
+  const id = started.body.id;
+  const done = await eventually(async () => {
+    const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
+    return v.status === 'running' ? undefined : v;
+  }, 'the run to end');
+  t.is(done.status, 'succeeded', done.error);
+  const argv = done.steps[0].outputs.argv as string[];
+  t.true(argv.includes('--label'), 'the script got the label');
+  t.false(JSON.stringify(done).includes(secret), 'not in the run state');
+  const exec = await http<{ stdout: string; parameters: Record<string, unknown> }>('GET', `/api/v1/executions/${id}.use`);
+  t.is(exec.status, 200);
+  t.false(JSON.stringify(exec.body).includes(secret), 'not in the execution record or its output');
+  t.regex(exec.body.stdout, /\*{8}/, 'masked in the output');
+  // A secret inside a larger string is refused before anything runs.
+  const bad = await http<{ error: { message: string } }>('POST', '/api/v1/pipelines/runs', {
+    files: [
+      {
+        path: 'leaky.yml',
+        content: 'name: leaky\nsteps:\n  - id: use\n    action: testkit.echo_args\n    with: {message: "token=${{ secrets.API_TOKEN }}"}\n',
+      },
+    ],
+    secrets: { API_TOKEN: secret },
+  });
+  t.is(bad.status, 400);
+  t.regex(bad.body.error.message, /leaky\.yml:5:\d+: .*a secret can only be a whole value/);
+});

@@ -85,7 +85,7 @@ export async function interpret(req: PipelineRunRequest, wf: PipelineWorkflows):
     inputs: withDefaults(def, req.inputs),
     trigger: req.trigger,
     component: req.component ?? {},
-    secrets: {},
+    secrets: req.secrets ?? {},
     run: { id: req.runId, actor: req.actor },
   };
   const env = evaluateValue(def.env ?? {}, base) as Record<string, unknown>;

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import YAML from 'yaml';
 import type { PipelineRunView } from '../../common/api-types.js';
 import type { PipelineDef, StepResult } from '../../common/pipeline.js';
+import { namedEnvValue } from '../../lib/config.js';
 import { inputsFromPairs } from '../../lib/pipeline-inputs.js';
 import type { ApiClient } from '../api-client.js';
 import { ExitError, client, out, printJson, table } from '../shared.js';
@@ -93,40 +94,54 @@ export function registerPipelineRunCommands(pipeline: Command): void {
     )
     .option('--ref <ref>', "branch, tag or commit of the component's repository (default: its default branch)")
     .option('--region <region>', 'region of steps that name none')
+    .option(
+      '--secret-env <NAME>',
+      'give the run the secret NAME (${{ secrets.NAME }}) from the environment variable of that name; repeatable. Never on the command line: it would be in your shell history',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--no-wait', 'print the run id and return')
     .option('--json', 'print the final state (or the id with --no-wait) as JSON')
-    .action(async (target: string, rest: string[], opts: { ref?: string; region?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
-      const api = client(cmd);
-      const common = { trigger: 'cli', ...(opts.region ? { region: opts.region } : {}) };
-      let started;
-      if (fs.existsSync(target)) {
-        if (opts.ref) throw new ExitError(2, '--ref is for a component (its repository); a file is run as it is on disk.');
-        const [main] = pipelineFiles([target]);
-        const siblings = pipelineFiles([path.dirname(target)]).filter((f) => path.resolve(f.path) !== path.resolve(main.path));
-        let def: PipelineDef;
-        try {
-          def = YAML.parse(main.content) as PipelineDef;
-        } catch (e) {
-          throw new ExitError(2, `${target} is not YAML: ${(e as Error).message}; \`stackwire pipeline validate ${target}\` shows every problem.`);
+    .action(
+      async (target: string, rest: string[], opts: { ref?: string; region?: string; secretEnv: string[]; wait?: boolean; json?: boolean }, cmd: Command) => {
+        const api = client(cmd);
+        const secrets: Record<string, string> = {};
+        for (const name of opts.secretEnv) {
+          const v = namedEnvValue(name);
+          if (v === undefined) throw new ExitError(2, `--secret-env ${name}: the environment variable ${name} is not set.`);
+          secrets[name] = v;
         }
-        const inputs = inputsFromPairs(def, rest);
-        if (inputs.problems.length) throw new ExitError(2, `inputs of ${def.name}:\n${inputs.problems.map((p) => `  - ${p}`).join('\n')}`);
-        started = await api.startPipelineRun({ files: [main, ...siblings], pipeline: def.name, inputs: inputs.values, ...common });
-      } else {
-        if (/[/\\]|\.ya?ml$/.test(target)) throw new ExitError(2, `${target}: no such file.`);
-        const name = rest[0] !== undefined && !rest[0].includes('=') ? rest[0] : undefined;
-        const pairs = name !== undefined ? rest.slice(1) : rest;
-        started = await api.startPipelineRun({
-          component: target,
-          ...(name ? { pipeline: name } : {}),
-          ...(opts.ref ? { ref: opts.ref } : {}),
-          inputPairs: pairs,
-          ...common,
-        });
-      }
-      if (!opts.json && opts.wait !== false) out(`started ${started.id}: ${started.steps.length} steps`);
-      await finish(api, started.id, opts);
-    });
+        const common = { trigger: 'cli', ...(opts.region ? { region: opts.region } : {}), ...(opts.secretEnv.length ? { secrets } : {}) };
+        let started;
+        if (fs.existsSync(target)) {
+          if (opts.ref) throw new ExitError(2, '--ref is for a component (its repository); a file is run as it is on disk.');
+          const [main] = pipelineFiles([target]);
+          const siblings = pipelineFiles([path.dirname(target)]).filter((f) => path.resolve(f.path) !== path.resolve(main.path));
+          let def: PipelineDef;
+          try {
+            def = YAML.parse(main.content) as PipelineDef;
+          } catch (e) {
+            throw new ExitError(2, `${target} is not YAML: ${(e as Error).message}; \`stackwire pipeline validate ${target}\` shows every problem.`);
+          }
+          const inputs = inputsFromPairs(def, rest);
+          if (inputs.problems.length) throw new ExitError(2, `inputs of ${def.name}:\n${inputs.problems.map((p) => `  - ${p}`).join('\n')}`);
+          started = await api.startPipelineRun({ files: [main, ...siblings], pipeline: def.name, inputs: inputs.values, ...common });
+        } else {
+          if (/[/\\]|\.ya?ml$/.test(target)) throw new ExitError(2, `${target}: no such file.`);
+          const name = rest[0] !== undefined && !rest[0].includes('=') ? rest[0] : undefined;
+          const pairs = name !== undefined ? rest.slice(1) : rest;
+          started = await api.startPipelineRun({
+            component: target,
+            ...(name ? { pipeline: name } : {}),
+            ...(opts.ref ? { ref: opts.ref } : {}),
+            inputPairs: pairs,
+            ...common,
+          });
+        }
+        if (!opts.json && opts.wait !== false) out(`started ${started.id}: ${started.steps.length} steps`);
+        await finish(api, started.id, opts);
+      },
+    );
 
   pipeline
     .command('list')
