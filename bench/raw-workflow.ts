@@ -8,3 +8,16 @@ export async function rawSequence(commands: { argv: string[]; cwd: string }[]): 
   for (const c of commands) await runCommand(c.argv, c.cwd);
   return commands.length;
 }
+
+/** The fan-out baseline: the same command for every item, `concurrency` at a time. */
+export async function rawFanOut(command: { argv: string[]; cwd: string }, items: number, concurrency: number): Promise<number> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items) {
+      next++;
+      await runCommand(command.argv, command.cwd);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return items;
+}
