@@ -27,6 +27,7 @@ import type { PipelineDef, PipelineRunRequest, PipelineRunState, StepDef, StepRe
 import type { ActionSpec } from '../common/types.js';
 import { getCurrentAction, listActions } from '../db/actions.js';
 import type { Pool } from '../db/pool.js';
+import { currentPackManifest, loadBlobs } from '../db/packs.js';
 import { getComponent, protectedEnvironments } from '../db/sot.js';
 import { pipelineFileRefs, validatePipelineFiles } from '../lib/pipeline-files.js';
 import { checkPipelineInputs, inputsFromPairs } from '../lib/pipeline-validate.js';
@@ -75,6 +76,19 @@ async function prepare(pool: Pool, body: PipelineRunStartRequest & { files: { pa
 
 function checkScopes(p: Principal, actions: Record<string, ActionSpec>): void {
   for (const a of Object.values(actions)) checkPackScope(p, a.pack, 'executions.run');
+}
+
+/** A pack's pipelines (`pipelines/*.yml` or `.stackwire/pipelines/*.yml`) as its current version holds them. */
+async function packPipelines(pool: Pool, pack: string): Promise<{ path: string; content: string }[]> {
+  const manifest = await currentPackManifest(pool, pack);
+  if (!manifest) throw new ApiError(404, 'unknown_pack', `no pack ${JSON.stringify(pack)}; \`stackwire pack list\` shows them.`);
+  const entries = manifest.filter((e) => /^(\.stackwire\/)?pipelines\/[^/]+\.ya?ml$/.test(e.path)).sort((a, b) => a.path.localeCompare(b.path));
+  if (!entries.length) throw new ApiError(404, 'no_pipelines', `pack ${pack} holds no pipeline files (pipelines/*.yml).`);
+  const blobs = await loadBlobs(
+    pool,
+    entries.map((e) => e.sha256),
+  );
+  return entries.map((e) => ({ path: `${pack}/${e.path}`, content: blobs.get(e.sha256)!.toString('utf8') }));
 }
 
 /**
@@ -189,10 +203,16 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
   route(router, 'POST /api/v1/pipelines/runs', http, async (req, res) => {
     const p = principal(req);
     const body = req.body as PipelineRunStartRequest;
+    const given = [body.files, body.component, body.pack].filter((x) => x !== undefined).length;
+    if (given !== 1)
+      throw new ApiError(
+        400,
+        'invalid_request',
+        'give exactly one of: the pipeline files (files), a component whose repository holds them (component, ref), or a pack (pack).',
+      );
+    if (body.pack !== undefined) checkPackScope(p, body.pack, 'executions.run');
     const source = body.component !== undefined ? await componentSource(body.component, body.ref, body.region) : undefined;
-    const files = source?.files ?? body.files;
-    if (!files?.length)
-      throw new ApiError(400, 'invalid_request', 'give the pipeline files (files) or a component whose repository holds them (component, ref).');
+    const files = source?.files ?? (body.pack !== undefined ? await packPipelines(pool, body.pack) : body.files!);
     const prepared = await prepare(pool, { ...body, files });
     checkScopes(p, prepared.actions);
     const protectedEnvs = await protectedEnvironments(pool);
@@ -217,7 +237,9 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
             commit: source.commit,
             ...(body.ref ? { ref: body.ref } : {}),
           }
-        : { kind: 'file', path: prepared.file },
+        : body.pack !== undefined
+          ? { kind: 'pack', pack: body.pack, path: prepared.file }
+          : { kind: 'file', path: prepared.file },
       ...(source ? { component: source.fields } : {}),
       protectedEnvironments: protectedEnvs,
       ...(body.secrets ? { secrets: sealAll(body.secrets) } : {}),

@@ -150,6 +150,7 @@ export const ROUTES = {
         files: PIPELINE_FILES,
         component: str({ minLength: 1, maxLength: 200 }),
         ref: str({ minLength: 1, maxLength: 200 }),
+        pack: str({ minLength: 1, maxLength: 100 }),
         pipeline: str({ minLength: 1, maxLength: 200 }),
         inputs: { type: 'object' },
         inputPairs: { type: 'array', items: str({ maxLength: 100_000 }), maxItems: 500 },

@@ -12,6 +12,8 @@ export interface PipelineRunStartRequest {
   component?: string;
   /** Branch, tag or commit of the component's repository (default: its default branch). */
   ref?: string;
+  /** A pack: its `pipelines/*.yml` as its current version holds them. */
+  pack?: string;
   /** Which of the files' pipelines to run (default: the first file's). */
   pipeline?: string;
   /** Typed as the pipeline declares them; defaults applied; unknown or missing required ones are a 400. */

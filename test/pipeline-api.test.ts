@@ -252,3 +252,18 @@ steps:
   t.is(bad.status, 400);
   t.regex(bad.body.error.message, /leaky\.yml:5:\d+: .*a secret can only be a whole value/);
 });
+
+test("a pack's pipelines run as its current version holds them", async (t) => {
+  const r = await cli(['pipeline', 'run', 'pack:testkit', 'smoke', 'value=packed', '--json']);
+  t.is(r.code, 0, r.stderr + r.stdout);
+  const v = JSON.parse(r.stdout) as PipelineRunView;
+  t.is(v.status, 'succeeded');
+  t.deepEqual(v.outputs, { value: 'packed from the pack' });
+  const none = await cli(['pipeline', 'run', 'pack:ops', 'nope']);
+  t.is(none.code, 2);
+  t.regex(none.stderr, /pack ops holds no pipeline files/);
+  const scoped = await makeKey({ name: uniqueName('pl-scoped'), role: 'operator', scopes: { packs: ['ops'] } });
+  const denied = await cli(['pipeline', 'run', 'pack:testkit', 'smoke'], { STACKWIRE_API_KEY: scoped.key });
+  t.is(denied.code, 1);
+  t.regex(denied.stderr, /scoped to pack\(s\) ops/);
+});

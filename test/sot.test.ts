@@ -666,8 +666,11 @@ steps:
   - id: build
     action: testkit.quick
     with: {value: "${label} \${{ component.name }} \${{ inputs.version }}"}
-  - id: deploy
+  - id: dry-run
     needs: [build]
+    puppet: {environment: production, noop: true, version: "\${{ inputs.version }}"}
+  - id: deploy
+    needs: [dry-run]
     deploy: {environment: production, version: "\${{ inputs.version }}", health: {timeoutSeconds: 5, intervalSeconds: 1}}
   - id: verify
     needs: [deploy]
@@ -710,6 +713,9 @@ outputs:
     ],
     'deployed canary first, then the rest',
   );
+  const dry = v.steps.find((s) => s.id === 'dry-run')!;
+  t.deepEqual(Object.keys(dry.outputs).sort(), ['eu-west', 'us-east']);
+  t.is((dry.outputs['us-east'] as { noop: boolean }).noop, true, 'a puppet noop run per region before the deploy');
   const verify = v.steps.find((s) => s.id === 'verify')!;
   t.deepEqual(Object.keys(verify.outputs).sort(), ['eu-west', 'us-east']);
   t.is((verify.outputs['us-east'] as Record<string, { status: number }>)['hello-api-http'].status, 0);

@@ -201,6 +201,40 @@ export async function checkStep(req: PipelineRunRequest, s: StepDef, ctx: Contex
   return out;
 }
 
+/**
+ * A `puppet:` step: a masterless `puppet apply` of the component's role with its Hiera data (as a deploy
+ * runs it) on each region it runs in, or a dry run with `noop: true`; a resource that failed fails the step.
+ */
+export async function puppetStep(req: PipelineRunRequest, s: StepDef, ctx: Contexts): Promise<Record<string, unknown>> {
+  const c = evaluateValue(s.puppet, ctx) as Record<string, unknown>;
+  const component = text(c.component ?? (req.component as { name?: string } | undefined)?.name);
+  const environment = text(c.environment);
+  if (!component || !environment)
+    throw ApplicationFailure.nonRetryable(`steps.${s.id}.puppet needs component (or a component run) and environment`, 'PipelineInvalid');
+  const on = (region: string) =>
+    proxyActivities<Activities>({
+      startToCloseTimeout: '15m',
+      retry: { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetMissing', 'BadRole', 'UnknownComponent', 'NotPlaced'] },
+      taskQueue: regionTaskQueue(region),
+      summary: `${s.id}: puppet apply of ${component} in ${environment}${c.noop === true ? ' (noop)' : ''}`,
+    });
+  const snapshot = await on(req.defaultRegion).loadDeploySnapshot({ component, environment });
+  if (!snapshot.puppetRole) throw ApplicationFailure.nonRetryable(`${component} has no puppet_role in the source of truth`, 'BadRole');
+  const regions = Array.isArray(c.regions) ? c.regions.map(text) : snapshot.regions;
+  const out: Record<string, unknown> = {};
+  const bad: string[] = [];
+  await Promise.all(
+    regions.map(async (region) => {
+      const version = text(c.version ?? snapshot.previousVersions[region]);
+      const r = await on(region).puppetApply({ component, role: snapshot.puppetRole!, hiera: snapshot.hiera, version, environment, noop: c.noop === true });
+      out[region] = r;
+      if (r.failed > 0) bad.push(`${region}: ${r.failed} resource(s) failed`);
+    }),
+  );
+  if (bad.length) throw ApplicationFailure.nonRetryable(`puppet apply of ${component}: ${bad.join('; ')}`, 'PuppetFailed');
+  return out;
+}
+
 /** A built-in kind that pipelines cannot run yet: a clear failure, not a silent success. */
 export function notYet(kind: string, s: StepDef): never {
   throw ApplicationFailure.nonRetryable(

@@ -85,12 +85,15 @@ export function registerPipelineRunCommands(pipeline: Command): void {
   pipeline
     .command('run')
     .description(
-      'validate a pipeline and run it, following its steps until it ends (exit 0 succeeded, 1 failed, 2 invalid: nothing started). The pipeline is a file, or a component whose repository holds .stackwire/pipelines/*.yml (read at --ref by a regional worker)',
+      "validate a pipeline and run it, following its steps until it ends (exit 0 succeeded, 1 failed, 2 invalid: nothing started). The pipeline is a file, a component whose repository holds .stackwire/pipelines/*.yml (read at --ref by a regional worker), or a pack's pipelines/*.yml",
     )
-    .argument('<file|component>', 'a pipeline file (the other *.yml files of its folder go along as sub-pipelines), or a component of the source of truth')
+    .argument(
+      '<file|component|pack:P>',
+      'a pipeline file (the other *.yml files of its folder go along as sub-pipelines), a component of the source of truth, or pack:<name> (the pipelines/*.yml of a pack)',
+    )
     .argument(
       '[name-and-inputs...]',
-      "for a component: the pipeline's name first (default: its first file); then inputs as key=value (lists and objects as JSON)",
+      "for a component or pack: the pipeline's name first (default: its first file); then inputs as key=value (lists and objects as JSON)",
     )
     .option('--ref <ref>', "branch, tag or commit of the component's repository (default: its default branch)")
     .option('--region <region>', 'region of steps that name none')
@@ -130,8 +133,10 @@ export function registerPipelineRunCommands(pipeline: Command): void {
           if (/[/\\]|\.ya?ml$/.test(target)) throw new ExitError(2, `${target}: no such file.`);
           const name = rest[0] !== undefined && !rest[0].includes('=') ? rest[0] : undefined;
           const pairs = name !== undefined ? rest.slice(1) : rest;
+          const pack = /^pack:(.+)$/.exec(target)?.[1];
+          if (pack !== undefined && opts.ref) throw new ExitError(2, "--ref is for a component's repository; a pack is run as its current version holds it.");
           started = await api.startPipelineRun({
-            component: target,
+            ...(pack !== undefined ? { pack } : { component: target }),
             ...(name ? { pipeline: name } : {}),
             ...(opts.ref ? { ref: opts.ref } : {}),
             inputPairs: pairs,
