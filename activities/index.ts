@@ -3,6 +3,7 @@ import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
 import { createIngestPack } from './ingest-pack.js';
 import { createPipelineSourceActivities } from './pipeline-source.js';
+import { createReleasePlanActivities } from './release-plan.js';
 import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
 
 export type { ActivityDeps } from './run-action.js';
@@ -15,5 +16,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeployActivities(deps),
     ...createAuditActivities(deps),
     ...createPipelineSourceActivities(deps),
+    ...createReleasePlanActivities(deps),
   };
 }

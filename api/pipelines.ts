@@ -99,14 +99,14 @@ async function packPipelines(pool: Pool, pack: string): Promise<{ path: string; 
 function checkDeploys(p: Principal, defs: PipelineDef[], protectedEnvs: string[]): void {
   for (const d of defs)
     for (const s of [...d.steps, ...(d.on_failure ?? [])]) {
-      if (!s.deploy) continue;
-      const env = s.deploy.environment;
+      const env = s.deploy?.environment ?? s.release?.environment;
+      if (!s.deploy && !s.release) continue;
       if (typeof env === 'string' && !env.includes('${{')) checkEnvironment(p, env, protectedEnvs.includes(env), 'deployments.deploy');
       else if (p.scopes.environments || !roleAtLeast(p.role, 'deployer'))
         throw new ApiError(
           403,
           'forbidden',
-          `${d.name}: step ${s.id} deploys to an environment chosen at run time, which could be a protected one: that needs the deployer role and a key without environment scope; the key ${p.keyId} of ${p.actor} has ${p.role}.`,
+          `${d.name}: step ${s.id} deploys to an environment chosen at run time (or none), which could be a protected one: that needs the deployer role and a key without environment scope; the key ${p.keyId} of ${p.actor} has ${p.role}.`,
         );
     }
 }

@@ -733,3 +733,43 @@ outputs:
   t.is(denied.code, 1);
   t.regex(denied.stderr, /executions\.run needs the operator role/);
 });
+
+test.serial("a pipeline's release step runs a release train in dependency order", async (t) => {
+  await applyWithDeployComponents(t);
+  const started = await http<{ id: string }>(
+    'POST',
+    '/api/v1/pipelines/runs',
+    {
+      files: [
+        {
+          path: 'train.yml',
+          content: `name: train
+steps:
+  - id: ship
+    release: {environment: production, components: {rt-api: "6.0.0", rt-db: "6.0.0"}, health: {timeoutSeconds: 5, intervalSeconds: 1}}
+`,
+        },
+      ],
+    },
+    as(await releaseManagerKey()),
+  );
+  t.is(started.status, 202, JSON.stringify(started.body));
+  const v = await eventually(
+    async () => {
+      const r = (
+        await http<{ status: string; error?: string; steps: { outputs: Record<string, unknown> }[] }>('GET', `/api/v1/pipelines/runs/${started.body.id}`)
+      ).body;
+      return r.status === 'running' ? undefined : r;
+    },
+    'the pipeline to end',
+    180_000,
+  );
+  t.is(v.status, 'succeeded', v.error);
+  t.deepEqual(v.steps[0].outputs.waves, [['rt-db'], ['rt-api']]);
+  const api = (await records('rt-api')).find((x) => x.version === '6.0.0')!;
+  const db = (await records('rt-db')).filter((x) => x.version === '6.0.0');
+  t.true(
+    db.every((x) => api.started_at >= x.finished_at),
+    'rt-api after rt-db',
+  );
+});

@@ -11,7 +11,19 @@ import { evaluateCondition, evaluateValue, type Contexts } from '../common/pipel
 import { failureReason } from './action-steps.js';
 import { pipelineDecideUpdate, pipelineStateQuery, type PipelineDecision } from './definitions.js';
 import { forEachItems, type ForEachInput, type ForEachResult, type PipelineRunFn } from './pipeline-for-each.js';
-import { awaitDecision, checkStep, child, deployStep, listOf, notYet, puppetStep, runActionStep, sleepStep, withDefaults } from './pipeline-steps.js';
+import {
+  awaitDecision,
+  checkStep,
+  child,
+  deployStep,
+  listOf,
+  notYet,
+  puppetStep,
+  releaseStep,
+  runActionStep,
+  sleepStep,
+  withDefaults,
+} from './pipeline-steps.js';
 
 export interface PipelineWorkflows {
   pipelineRun: PipelineRunFn;
@@ -174,6 +186,8 @@ export async function interpret(req: PipelineRunRequest, wf: PipelineWorkflows):
         return checkStep(req, s, ctx);
       case 'puppet':
         return puppetStep(req, s, ctx);
+      case 'release':
+        return releaseStep(req, s, ctx);
       case 'pipeline': {
         const sub = req.pipelines[s.pipeline!];
         if (!sub) throw ApplicationFailure.nonRetryable(`sub-pipeline ${s.pipeline} was not pinned with the run`, 'PipelineInvalid');

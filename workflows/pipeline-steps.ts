@@ -12,6 +12,7 @@ import { evaluateValue, type Contexts } from '../common/pipeline-expressions.js'
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { displayCommand, runActionOptions } from './action-steps.js';
 import { deployComponent } from './deploy-component.js';
+import { releaseTrain } from './release-train.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -233,6 +234,52 @@ export async function puppetStep(req: PipelineRunRequest, s: StepDef, ctx: Conte
   );
   if (bad.length) throw ApplicationFailure.nonRetryable(`puppet apply of ${component}: ${bad.join('; ')}`, 'PuppetFailed');
   return out;
+}
+
+/**
+ * A `release:` step: a release train of several components to an environment in dependency order, as
+ * `stackwire release` (a child `releaseTrain`); a component that failed or was skipped fails the step.
+ */
+export async function releaseStep(req: PipelineRunRequest, s: StepDef, ctx: Contexts): Promise<Record<string, unknown>> {
+  const r = evaluateValue(s.release, ctx) as Record<string, unknown>;
+  const environment = text(r.environment);
+  const versions = r.components && typeof r.components === 'object' && !Array.isArray(r.components) ? (r.components as Record<string, unknown>) : {};
+  if (!environment || !Object.keys(versions).length)
+    throw ApplicationFailure.nonRetryable(`steps.${s.id}.release needs environment and components (name → version)`, 'PipelineInvalid');
+  const plan = await proxyActivities<Activities>({
+    startToCloseTimeout: '1m',
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownComponent', 'NotPlaced'] },
+    taskQueue: regionTaskQueue(req.defaultRegion),
+    summary: `${s.id}: the release plan from the source of truth`,
+  }).releasePlan({ environment, components: Object.keys(versions) });
+  const releaseId = `release-${environment}-${req.runId.slice(-10)}-${s.id}`;
+  const isProtected = (req.protectedEnvironments ?? []).includes(environment);
+  const out = await executeChild(releaseTrain, {
+    workflowId: releaseId,
+    taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    args: [
+      {
+        releaseId,
+        environment,
+        versions: Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, text(v)])),
+        edges: plan.edges,
+        firstRegion: plan.firstRegion,
+        maxParallel: typeof r.max_parallel === 'number' ? r.max_parallel : 4,
+        actor: req.actor,
+        trigger: `pipeline:${req.definition.name}`,
+        ...(r.health && typeof r.health === 'object' ? { health: r.health as DeployRequest['health'] } : {}),
+        ...(isProtected ? { approval: { required: true as const, timeoutSeconds: PROTECTED_GATE_SECONDS, beforeFirstWave: true } } : {}),
+      },
+    ],
+    staticSummary: `release of ${Object.keys(versions).length} components to ${environment} (pipeline ${req.definition.name}, step ${s.id})`,
+  });
+  const bad = Object.entries(out.outcome).filter(([, o]) => o.status !== 'succeeded');
+  if (bad.length)
+    throw ApplicationFailure.nonRetryable(
+      `release ${releaseId}: ${bad.map(([c, o]) => `${c} ${o.status}${o.reason ? `: ${o.reason}` : ''}`).join('; ')}`,
+      'ReleaseFailed',
+    );
+  return { release_id: out.releaseId, waves: out.waves, outcome: out.outcome };
 }
 
 /** A built-in kind that pipelines cannot run yet: a clear failure, not a silent success. */
