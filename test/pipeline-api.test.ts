@@ -75,6 +75,8 @@ test('stackwire pipeline run validates, starts and follows a pipeline with a sub
   const human = await cli(['pipeline', 'run', path.join(dir, 'ship.yml'), 'version=2.4.1']);
   t.is(human.code, 0, human.stderr);
   t.regex(human.stdout, /✓ build succeeded/);
+  t.regex(human.stdout, /^ {2}build \| \{"value": "build-2\.4\.1"\}$/m, "the steps' output, as it comes");
+  t.regex(human.stdout, /^ {2}everywhere@eu-west \| /m, 'per region');
   t.regex(human.stdout, /pipeline ship succeeded: pipeline\.ship\./);
   const missing = await cli(['pipeline', 'run', path.join(dir, 'ship.yml')]);
   t.is(missing.code, 2);

@@ -11,8 +11,8 @@ import type { PipelineRunView } from '../../common/api-types.js';
 import type { PipelineDef, StepResult } from '../../common/pipeline.js';
 import { namedEnvValue } from '../../lib/config.js';
 import { inputsFromPairs } from '../../lib/pipeline-inputs.js';
-import type { ApiClient } from '../api-client.js';
-import { ExitError, client, out, printJson, table } from '../shared.js';
+import { ApiRequestError, type ApiClient } from '../api-client.js';
+import { ExitError, client, err, out, printJson, table } from '../shared.js';
 import { pipelineFiles } from './pipeline.js';
 
 const MARK: Record<string, string> = {
@@ -39,12 +39,39 @@ function stepLine(r: StepResult): string {
   return `${MARK[r.status] ?? '?'} ${r.id} ${r.status}${by}${items}${took(r)}${why}`;
 }
 
-/** Follows a run until it ends, printing each step's changes; answers the final view. */
-export async function follow(api: ApiClient, id: string, quiet: boolean): Promise<PipelineRunView> {
+/** Prints the new output of the executions of action steps, each line after its step's id; answers whether all have ended. */
+async function streamStepLogs(api: ApiClient, v: PipelineRunView, cursors: Map<string, { step: string; after: number; done: boolean }>): Promise<void> {
+  for (const r of v.steps) {
+    if (!r.executions || r.executions.length > 4) continue; // a fan-out's items are read with `execution logs`
+    for (const e of r.executions)
+      if (!cursors.has(e)) cursors.set(e, { step: r.executions.length > 1 ? `${r.id}@${e.slice(e.lastIndexOf('.') + 1)}` : r.id, after: 0, done: false });
+  }
+  for (const [e, c] of cursors) {
+    if (c.done) continue;
+    try {
+      const page = await api.executionLogs(e, c.after, 0);
+      for (const entry of page.entries) {
+        const lines = entry.data.replace(/\n$/, '').split('\n');
+        const text = lines.map((l) => `  ${c.step} | ${l}`).join('\n');
+        if (entry.stream === 'stderr') err(text);
+        else out(text);
+      }
+      c.after = page.next;
+      c.done = page.done;
+    } catch (e2) {
+      if (!(e2 instanceof ApiRequestError && e2.status === 404)) throw e2; // not recorded yet: next time
+    }
+  }
+}
+
+/** Follows a run until it ends, printing each step's changes (and its actions' output, unless quiet or logs are off); answers the final view. */
+export async function follow(api: ApiClient, id: string, quiet: boolean, logs = true): Promise<PipelineRunView> {
   const seen = new Map<string, string>();
   const waitingShown = new Set<string>();
+  const cursors = new Map<string, { step: string; after: number; done: boolean }>();
   for (;;) {
     const v = await api.getPipelineRun(id);
+    if (!quiet && logs) await streamStepLogs(api, v, cursors);
     for (const r of v.steps) {
       const key = `${r.status}|${r.items?.succeeded ?? ''}`;
       if (seen.get(r.id) === key || r.status === 'pending') continue;
@@ -69,13 +96,13 @@ function summary(v: PipelineRunView): string {
   return `pipeline ${v.pipeline} ${v.status}: ${v.runId}${v.error ? `\n${v.error}` : ''}${outputs}`;
 }
 
-async function finish(api: ApiClient, id: string, opts: { json?: boolean; wait?: boolean }): Promise<void> {
+async function finish(api: ApiClient, id: string, opts: { json?: boolean; wait?: boolean; logs?: boolean }): Promise<void> {
   if (opts.wait === false) {
     if (opts.json) printJson({ id });
     else out(id);
     return;
   }
-  const v = await follow(api, id, opts.json === true);
+  const v = await follow(api, id, opts.json === true, opts.logs !== false);
   if (opts.json) printJson(v);
   else out(summary(v));
   process.exitCode = v.status === 'succeeded' ? 0 : 1;
