@@ -2,6 +2,7 @@
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
 import { createIngestPack } from './ingest-pack.js';
+import { createPipelinePushActivities } from './pipeline-push.js';
 import { createPipelineSourceActivities } from './pipeline-source.js';
 import { createReleasePlanActivities } from './release-plan.js';
 import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeployActivities(deps),
     ...createAuditActivities(deps),
     ...createPipelineSourceActivities(deps),
+    ...createPipelinePushActivities(deps),
     ...createReleasePlanActivities(deps),
   };
 }

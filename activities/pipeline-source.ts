@@ -21,7 +21,7 @@ export interface PipelineSourceResult {
   files: { path: string; content: string }[];
 }
 
-async function readAt(g: GitContext, repo: string, input: PipelineSourceInput): Promise<PipelineSourceResult> {
+export async function readAt(g: GitContext, repo: string, input: PipelineSourceInput): Promise<PipelineSourceResult> {
   try {
     await cloneRepository(g, input.repository, repo, { bare: true });
   } catch (err) {

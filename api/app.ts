@@ -20,6 +20,7 @@ import { RateLimiter } from './security/rate-limit.js';
 import { SessionSigner } from './security/sessions.js';
 import { webUiRouter } from './web-ui.js';
 import { pipelinesRouter } from './pipelines.js';
+import { webhooksRouter } from './webhooks.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -73,6 +74,7 @@ export function createApp(deps: ApiDeps): express.Express {
     auditRouter,
     webUiRouter,
     pipelinesRouter,
+    webhooksRouter,
   ])
     app.use(r(ctx));
 

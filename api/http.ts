@@ -5,7 +5,7 @@
  * JSON Schema validation of body and query. A route missing from the table stops the API at start.
  */
 import crypto from 'node:crypto';
-import { json, urlencoded, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import { json, raw, urlencoded, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { appendAudit } from '../db/audit.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
@@ -133,7 +133,13 @@ export function route(router: Router, key: RouteKey, deps: HttpDeps, handler: Ha
   const mutating = MUTATING.has(method) && def.readOnly !== true;
   const limit = def.bodyLimit ?? '1mb';
   const parseBody: RequestHandler | undefined =
-    def.input === 'stream' ? undefined : def.input === 'form' ? urlencoded({ extended: false, limit, parameterLimit: 20 }) : json({ limit });
+    def.input === 'stream'
+      ? undefined
+      : def.input === 'form'
+        ? urlencoded({ extended: false, limit, parameterLimit: 20 })
+        : def.input === 'raw'
+          ? raw({ type: () => true, limit })
+          : json({ limit });
   const chain: RequestHandler[] = [
     (req, res, next) => {
       req.requestId = crypto.randomUUID();

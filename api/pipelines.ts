@@ -271,8 +271,8 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
     const query = `WorkflowType = 'pipelineRun'${pipeline ? ` AND Pipeline = '${pipeline.replace(/'/g, '')}'` : ''}`;
     const runs: PipelineRunListResponse['runs'] = [];
     for await (const w of client.workflow.list({ query })) {
-      // Sub-pipelines and for_each fan-outs are children: the list shows the runs people started.
-      if (w.parentExecution) continue;
+      // Sub-pipelines and for_each fan-outs (<run>.<step>) are part of their run; runs a push started are listed.
+      if (w.parentExecution && w.workflowId.startsWith(`${w.parentExecution.workflowId}.`)) continue;
       runs.push({
         id: w.workflowId,
         pipeline: w.typedSearchAttributes.get(SearchAttributes.Pipeline) ?? '',

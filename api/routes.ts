@@ -23,8 +23,8 @@ export interface RouteDef {
    * from the API's own origin or an allowed Web UI origin (no cross-site request forgery).
    */
   session?: boolean;
-  /** The body is not JSON: an HTML form (urlencoded), or a stream the handler forwards untouched. */
-  input?: 'form' | 'stream';
+  /** The body is not JSON: an HTML form (urlencoded), a stream the handler forwards untouched, or raw bytes (a signed webhook). */
+  input?: 'form' | 'stream' | 'raw';
   /** Answers HTML (pages for people), not JSON. */
   html?: boolean;
   /** The audit row's action (default: the permission), for routes whose permission says too little. */
@@ -315,6 +315,15 @@ export const ROUTES = {
     session: true,
     input: 'stream',
     summary: 'Actions in the Temporal Web UI (terminate, signal, reset …): admins only, each one audited.',
+  },
+
+  'POST /api/v1/webhooks/github': {
+    permission: 'public',
+    input: 'raw',
+    bodyLimit: '25mb',
+    auditAs: 'webhooks.github',
+    summary:
+      'GitHub (Enterprise) webhook deliveries, signed (X-Hub-Signature-256 with STACKWIRE_GITHUB_WEBHOOK_SECRET; 401 otherwise): a push starts the pipelines of the components whose repository it is, at the pushed commit.',
   },
 
   'POST /api/v1/codec/decode': { ...CODEC, summary: 'Decode payloads for the Temporal Web UI (codec server protocol).' },

@@ -78,3 +78,24 @@ export function gitUrlProblem(url: string, policy: GitSourcePolicy): string | un
 export function gitAllowProtocol(policy: GitSourcePolicy): string {
   return policy.allowFile ? 'https:ssh:file' : 'https:ssh';
 }
+
+/**
+ * The same repository under two URLs (https, ssh, scp-like, with or without `.git`, any case of the
+ * host): host and path compared. GitHub's push names its repository by every URL it has.
+ */
+export function sameRepository(a: string, b: string): boolean {
+  const key = (u: string): string => {
+    const scp = /^(?:[^@/:]+@)?([^@/:[\]]+):(?!\/)(.*)$/.exec(u);
+    let host = '';
+    let p = '';
+    if (!u.includes('://') && scp) [host, p] = [scp[1], scp[2]];
+    else {
+      const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/]*)(\/.*)?$/.exec(u);
+      if (!m) return u;
+      host = m[1].replace(/:\d+$/, '');
+      p = m[2] ?? '';
+    }
+    return `${host.toLowerCase()}/${p.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '')}`;
+  };
+  return key(a) === key(b);
+}

@@ -156,6 +156,16 @@ export function temporalTls(env: Env, address: string | undefined): TemporalTls 
   };
 }
 
+/** A webhook's shared secret: long enough that it cannot be guessed. */
+export function webhookSecret(env: Env, name: string): string | undefined {
+  const v = optional(env, name);
+  if (v !== undefined && v.length < 20)
+    throw new ConfigError(
+      `${name} is ${v.length} characters; use at least 20 random ones (e.g. \`openssl rand -hex 32\`), and the same in the webhook's settings.`,
+    );
+  return v;
+}
+
 /** STACKWIRE_WEB_UI_URL: the Temporal Web UI (public path /ui) that the API serves at /ui; `off` for none. */
 export function webUiUrl(env: Env, fallback: string | undefined): string | undefined {
   const raw = optional(env, 'STACKWIRE_WEB_UI_URL');

@@ -8,7 +8,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REGION } from '../common/validation.js';
 import { ConfigError, bool, int, optional, str, type Env } from './config-values.js';
-import { cliConfig, codecCorsOrigins, oldSecretKeys, secretKey, temporalTls, webUiUrl, type CliConfig, type TemporalTls } from './config-security.js';
+import {
+  cliConfig,
+  codecCorsOrigins,
+  oldSecretKeys,
+  secretKey,
+  temporalTls,
+  webUiUrl,
+  webhookSecret,
+  type CliConfig,
+  type TemporalTls,
+} from './config-security.js';
 
 export type { CliConfig, TemporalTls } from './config-security.js';
 
@@ -62,6 +72,8 @@ export interface Config {
     webUiUrl: string | undefined;
     /** How long a Web UI sign-in lasts (STACKWIRE_WEB_SESSION_TTL, seconds). */
     webSessionSeconds: number;
+    /** The secret GitHub signs its webhook deliveries with (STACKWIRE_GITHUB_WEBHOOK_SECRET); unset: the webhook answers 503. */
+    githubWebhookSecret: string | undefined;
   };
   regions: string[];
   worker: {
@@ -243,6 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
       codecCorsOrigins: codecCorsOrigins(env, devUiPort),
       webUiUrl: webUiUrl(env, address === undefined ? `http://127.0.0.1:${devUiPort}` : undefined),
       webSessionSeconds: int(env, 'STACKWIRE_WEB_SESSION_TTL', 8 * 3600, 60, 7 * 86400),
+      githubWebhookSecret: webhookSecret(env, 'STACKWIRE_GITHUB_WEBHOOK_SECRET'),
     },
     regions: parseRegions(str(env, 'STACKWIRE_REGIONS', 'us-east,eu-west'), 'STACKWIRE_REGIONS'),
     worker: {

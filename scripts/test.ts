@@ -138,6 +138,8 @@ async function main(): Promise<number> {
       STACKWIRE_SHUTDOWN_GRACE: '5',
       STACKWIRE_SECRET_KEY: secretKey,
       STACKWIRE_WEB_UI_URL: `http://127.0.0.1:${uiPort}`,
+      // The secret the webhook tests sign GitHub deliveries with.
+      STACKWIRE_GITHUB_WEBHOOK_SECRET: newSecretKey(),
       // The suite's git repositories are local (file://); test/isolation.test.ts checks they are refused without this.
       STACKWIRE_GIT_ALLOW_FILE: 'true',
       STACKWIRE_INGEST_PATHS: ingestRoot,

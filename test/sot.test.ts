@@ -7,10 +7,12 @@ import http_ from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { sign as signWebhook } from '@octokit/webhooks-methods';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
 import { as, cli, config, dbPool, decodedHistoryText, eventually, historyText, http, makeKey, temporalClient, uniqueName } from './helpers.js';
 import { approveUpdate } from '../workflows/definitions.js';
+import { githubPush } from '../workflows/index.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'sot');
@@ -773,3 +775,115 @@ steps:
     'rt-api after rt-db',
   );
 });
+
+/** GitHub's own example deliveries (@octokit/webhooks-examples): github.com and a GitHub Enterprise Server. */
+function examplePush(flavour: 'api.github.com' | 'ghes-35', pick: (p: Record<string, unknown>) => boolean): Record<string, unknown> {
+  const all = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'node_modules', '@octokit', 'webhooks-examples', flavour, 'index.json'), 'utf8')) as {
+    name: string;
+    examples: Record<string, unknown>[];
+  }[];
+  return structuredClone(all.find((e) => e.name === 'push')!.examples.find(pick)!);
+}
+
+async function deliver(event: string, delivery: string, payload: unknown, sign: 'ok' | 'wrong' | 'none' = 'ok') {
+  const body = JSON.stringify(payload);
+  const secret = sign === 'wrong' ? 'not-the-secret-at-all-0123456789' : process.env.STACKWIRE_GITHUB_WEBHOOK_SECRET!;
+  const res = await fetch(`${config.api.url}/api/v1/webhooks/github`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': event,
+      'x-github-delivery': delivery,
+      ...(sign === 'none' ? {} : { 'x-hub-signature-256': await signWebhook(secret, body) }),
+    },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test.serial(
+  "a signed GitHub push starts the pushed component's pipelines at the pushed commit; a redelivery starts nothing; unsigned or wrong is refused",
+  async (t) => {
+    const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-pushed-repo-'));
+    const git = (...args: string[]) => spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd: repo, encoding: 'utf8' });
+    fs.mkdirSync(path.join(repo, '.stackwire', 'pipelines'), { recursive: true });
+    fs.writeFileSync(
+      path.join(repo, '.stackwire', 'pipelines', 'ci.yml'),
+      `name: ci
+on:
+  push:
+    branches: [main, "release/**"]
+steps:
+  - id: build
+    action: testkit.quick
+    with: {value: "\${{ component.name }} at \${{ trigger.commit }} by \${{ trigger.pusher }}"}
+outputs:
+  built: \${{ steps.build.outputs.value }}
+`,
+    );
+    fs.writeFileSync(path.join(repo, '.stackwire', 'pipelines', 'nightly.yml'), 'name: nightly\nsteps:\n  - id: n\n    action: testkit.quick\n');
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-qm', 'pipelines');
+    const sha = git('rev-parse', 'HEAD').stdout.trim();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-push-'));
+    fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+    fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents(['hello-api'], { 'hello-api': `file://${repo}` }));
+    t.is((await cli(['sot', 'apply', dir])).code, 0);
+
+    // A real github.com push delivery, for our repository and commit.
+    const payload = examplePush('api.github.com', (p) => p.deleted === false && String(p.ref).startsWith('refs/heads/'));
+    Object.assign(payload, { ref: 'refs/heads/main', after: sha });
+    Object.assign(payload.repository as object, { clone_url: `file://${repo}` });
+    const delivery = `d-${Math.random().toString(36).slice(2, 10)}`;
+    t.is((await deliver('push', delivery, payload, 'none')).status, 401, 'unsigned');
+    const wrong = await deliver('push', delivery, payload, 'wrong');
+    t.is(wrong.status, 401, 'signed with another secret');
+    t.is((wrong.body.error as { code: string }).code, 'bad_signature');
+    const r = await deliver('push', delivery, payload);
+    t.is(r.status, 202, JSON.stringify(r.body));
+    t.deepEqual(r.body.components, ['hello-api']);
+    const push = await (await temporalClient()).workflow.getHandle<typeof githubPush>(String(r.body.workflowId)).result();
+    t.deepEqual(push.started, [`push.${delivery}.hello-api.ci`]);
+    t.deepEqual(
+      push.skipped.map((s) => s.pipeline),
+      ['nightly'],
+      'a pipeline without on: push is not run by a push',
+    );
+    const run = await eventually(
+      async () => {
+        const v = (await http<{ status: string; outputs: Record<string, string> }>('GET', `/api/v1/pipelines/runs/push.${delivery}.hello-api.ci`)).body;
+        return v.status === 'running' ? undefined : v;
+      },
+      'the pushed pipeline to end',
+      120_000,
+    );
+    t.is(run.status, 'succeeded');
+    t.is(run.outputs.built, `hello-api at ${sha} by ${(payload.pusher as { name: string }).name}`);
+    // A redelivery (same delivery id) starts nothing new.
+    const again = await deliver('push', delivery, payload);
+    t.is(again.status, 200);
+    t.true(again.body.duplicate);
+    // Refusals are in the audit trail.
+    const audit = await http<{ entries: { result: string; target: string }[] }>('GET', '/api/v1/audit?action=webhooks.github&limit=50');
+    t.true(audit.body.entries.filter((e) => e.result === 'unauthenticated' && e.target.includes(delivery)).length >= 2);
+
+    // ping; a deleted branch; a branch no pipeline asks for; a GitHub Enterprise Server push.
+    t.deepEqual((await deliver('ping', `p-${delivery}`, { zen: 'Keep it logically awesome.' })).body, { pong: true, delivery: `p-${delivery}` });
+    const deleted = examplePush('api.github.com', (p) => p.deleted === true);
+    Object.assign(deleted.repository as object, { clone_url: `file://${repo}` });
+    t.regex(String((await deliver('push', `x-${delivery}`, deleted)).body.ignored), /was deleted/);
+    const feature = { ...structuredClone(payload), ref: 'refs/heads/feature' };
+    const f = await deliver('push', `f-${delivery}`, feature);
+    const fr = await (await temporalClient()).workflow.getHandle<typeof githubPush>(String(f.body.workflowId)).result();
+    t.deepEqual(fr.started, []);
+    t.regex(fr.skipped.find((s) => s.pipeline === 'ci')!.reason, /branch feature is not in its branches \(main, release\/\*\*\)/);
+    const ghes = examplePush('ghes-35', () => true);
+    Object.assign(ghes, { ref: 'refs/heads/release/2026.12', after: sha, deleted: false });
+    Object.assign(ghes.repository as object, { clone_url: `file://${repo}` });
+    const g = await deliver('push', `g-${delivery}`, ghes);
+    t.is(g.status, 202, JSON.stringify(g.body));
+    const gr = await (await temporalClient()).workflow.getHandle<typeof githubPush>(String(g.body.workflowId)).result();
+    t.deepEqual(gr.started, [`push.g-${delivery}.hello-api.ci`], 'a GHES push to a release/** branch');
+  },
+);

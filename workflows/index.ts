@@ -2,6 +2,7 @@
 export { actionExecution } from './action-execution.js';
 export { pipelineForEach, pipelineRun } from './pipeline-run.js';
 export { readPipelineSource } from './pipeline-source.js';
+export { githubPush } from './github-push.js';
 export { multiRegionExecution } from './multi-region-execution.js';
 export { packIngest } from './pack-ingest.js';
 export { regionDeploy } from './region-deploy.js';
