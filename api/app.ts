@@ -21,6 +21,7 @@ import { SessionSigner } from './security/sessions.js';
 import { webUiRouter } from './web-ui.js';
 import { pipelinesRouter } from './pipelines.js';
 import { webhooksRouter } from './webhooks.js';
+import { schedulesRouter } from './schedules.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -75,6 +76,7 @@ export function createApp(deps: ApiDeps): express.Express {
     webUiRouter,
     pipelinesRouter,
     webhooksRouter,
+    schedulesRouter,
   ])
     app.use(r(ctx));
 

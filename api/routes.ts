@@ -317,6 +317,30 @@ export const ROUTES = {
     summary: 'Actions in the Temporal Web UI (terminate, signal, reset …): admins only, each one audited.',
   },
 
+  'POST /api/v1/schedules': {
+    permission: 'schedules.manage',
+    bodyLimit: '16mb',
+    summary: 'Create a schedule: a pipeline run on cron expressions or an interval (a Temporal Schedule), validated and pinned now.',
+    body: obj(
+      {
+        name: str({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+        cron: { type: 'array', items: str({ minLength: 9, maxLength: 200 }), minItems: 1, maxItems: 10 },
+        every: str({ maxLength: 20 }),
+        run: { type: 'object' },
+        overlap: { enum: ['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all'] },
+        catchupWindow: str({ maxLength: 20 }),
+        paused: { type: 'boolean' },
+        note: str({ maxLength: 500 }),
+      },
+      ['name', 'run'],
+    ),
+  },
+  'GET /api/v1/schedules': { permission: 'schedules.read', summary: 'The schedules: spec, paused, recent and next runs.' },
+  'POST /api/v1/schedules/:name/pause': { permission: 'schedules.manage', summary: 'Pause a schedule.', body: obj({}) },
+  'POST /api/v1/schedules/:name/unpause': { permission: 'schedules.manage', summary: 'Unpause a schedule.', body: obj({}) },
+  'POST /api/v1/schedules/:name/trigger': { permission: 'schedules.manage', summary: 'Run a schedule once now.', body: obj({}) },
+  'POST /api/v1/schedules/:name/delete': { permission: 'schedules.manage', summary: 'Delete a schedule (runs already started go on).', body: obj({}) },
+
   'POST /api/v1/webhooks/github': {
     permission: 'public',
     input: 'raw',

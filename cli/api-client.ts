@@ -51,6 +51,8 @@ import type {
   PipelineRunStartRequest,
   PipelineRunStartResponse,
   PipelineRunView,
+  ScheduleCreateRequest,
+  ScheduleListResponse,
   WhoamiResponse,
 } from '../common/api-types.js';
 
@@ -234,6 +236,17 @@ export class ApiClient {
   }
   decidePipelineStep(id: string, req: PipelineDecideRequest): Promise<PipelineDecideResponse> {
     return this.request('POST', `/api/v1/pipelines/runs/${enc(id)}/decide`, req);
+  }
+
+  // Schedules
+  createSchedule(req: ScheduleCreateRequest): Promise<{ name: string; scheduleId: string; pipeline: string }> {
+    return this.request('POST', '/api/v1/schedules', req);
+  }
+  listSchedules(): Promise<ScheduleListResponse> {
+    return this.request('GET', '/api/v1/schedules');
+  }
+  scheduleOp(name: string, op: 'pause' | 'unpause' | 'trigger' | 'delete'): Promise<Record<string, unknown>> {
+    return this.request('POST', `/api/v1/schedules/${enc(name)}/${op}`, {});
   }
 
   uiLoginLink(next?: string): Promise<LoginLinkResponse> {

@@ -16,6 +16,7 @@ import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerPipelineRunCommands } from './commands/pipeline-run.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
+import { registerScheduleCommands } from './commands/schedule.js';
 import { registerUiCommand } from './commands/ui.js';
 import { registerWhoamiCommand } from './commands/whoami.js';
 import { ExitError, apiClientFor, err } from './shared.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerApiKeyCommands(program);
   registerWhoamiCommand(program);
   registerUiCommand(program);
+  registerScheduleCommands(program);
   registerAuditCommands(program);
   return program;
 }

@@ -70,3 +70,33 @@ export interface PipelineRerunResponse extends PipelineRunStartResponse {
   rerunOf: string;
   reused: string[];
 }
+
+/** POST /api/v1/schedules: a pipeline run on a cron or an interval (a Temporal Schedule). */
+export interface ScheduleCreateRequest {
+  /** Lower-case letters, digits and dashes. */
+  name: string;
+  cron?: string[];
+  /** An interval: "30s", "15m", "1h", or seconds. */
+  every?: string;
+  /** What to run, as POST /api/v1/pipelines/runs takes it; validated and pinned now. */
+  run: PipelineRunStartRequest;
+  /** When a firing finds the last run still going (default skip). */
+  overlap?: 'skip' | 'buffer-one' | 'buffer-all' | 'cancel-other' | 'terminate-other' | 'allow-all';
+  /** How far back missed firings are caught up after an outage (default: Temporal's, a year). */
+  catchupWindow?: string;
+  paused?: boolean;
+  note?: string;
+}
+
+export interface ScheduleListResponse {
+  schedules: {
+    name: string;
+    pipeline: string;
+    paused: boolean;
+    note: string;
+    cron: string[];
+    every: string[];
+    recentRuns: { at: string; workflowId: string }[];
+    nextRuns: string[];
+  }[];
+}

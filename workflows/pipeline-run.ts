@@ -4,7 +4,7 @@
  * sequence of action steps in one region. The input decides which (no patch needed).
  * `pipelineForEach`: a for_each step's fan-out (workflows/pipeline-for-each.ts).
  */
-import { ApplicationFailure, isCancellation, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { PipelineRunInput, PipelineRunResult, RunActionResult } from '../common/types.js';
 import type { PipelineRunRequest, PipelineRunState } from '../common/pipeline.js';
@@ -18,7 +18,9 @@ type Activities = ReturnType<typeof createActivities>;
 export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult>;
 export async function pipelineRun(input: PipelineRunRequest): Promise<PipelineRunState>;
 export async function pipelineRun(input: PipelineRunInput | PipelineRunRequest): Promise<PipelineRunResult | PipelineRunState> {
-  if ('kind' in input && input.kind === 'definition') return interpret(input, { pipelineRun, pipelineForEach });
+  // A schedule's runs carry no run id of their own: theirs is the workflow id Temporal gave the firing.
+  if ('kind' in input && input.kind === 'definition')
+    return interpret(input.runId ? input : { ...input, runId: workflowInfo().workflowId }, { pipelineRun, pipelineForEach });
   return fixedSequence(input as PipelineRunInput);
 }
 

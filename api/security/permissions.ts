@@ -24,6 +24,8 @@ export const PERMISSIONS = {
   'executions.cancel': { role: 'operator', what: 'cancel executions (pack scope)' },
   'codec.decode': { role: 'operator', what: 'decode payloads for the Temporal Web UI' },
   'ui.view': { role: 'viewer', what: 'sign in to and read the Temporal Web UI served at /ui (payloads decoded for operator and above)' },
+  'schedules.read': { role: 'viewer', what: 'list schedules' },
+  'schedules.manage': { role: 'admin', what: 'create, pause, trigger and delete schedules' },
   'ui.write': { role: 'admin', what: 'act in the Temporal Web UI at /ui (terminate, signal, reset …)' },
   'deployments.deploy': { role: 'operator', what: 'deploy and release (environment scope; protected environments need deployer)' },
   'deployments.approve': {

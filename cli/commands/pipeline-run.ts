@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import type { PipelineRunView } from '../../common/api-types.js';
+import type { PipelineRunStartRequest, PipelineRunView } from '../../common/api-types.js';
 import type { PipelineDef, StepResult } from '../../common/pipeline.js';
 import { namedEnvValue } from '../../lib/config.js';
 import { inputsFromPairs } from '../../lib/pipeline-inputs.js';
@@ -108,6 +108,34 @@ async function finish(api: ApiClient, id: string, opts: { json?: boolean; wait?:
   process.exitCode = v.status === 'succeeded' ? 0 : 1;
 }
 
+/**
+ * What to run, from the command line: a pipeline file (with the other pipeline files of its folder as
+ * its sub-pipelines, inputs typed here), `pack:<name>`, or a component (the pipeline's name first,
+ * inputs typed by the server). Shared by `pipeline run` and `schedule create`.
+ */
+export function runSource(target: string, rest: string[], ref: string | undefined): PipelineRunStartRequest {
+  if (fs.existsSync(target)) {
+    if (ref) throw new ExitError(2, '--ref is for a component (its repository); a file is run as it is on disk.');
+    const [main] = pipelineFiles([target]);
+    const siblings = pipelineFiles([path.dirname(target)]).filter((f) => path.resolve(f.path) !== path.resolve(main.path));
+    let def: PipelineDef;
+    try {
+      def = YAML.parse(main.content) as PipelineDef;
+    } catch (e) {
+      throw new ExitError(2, `${target} is not YAML: ${(e as Error).message}; \`stackwire pipeline validate ${target}\` shows every problem.`);
+    }
+    const inputs = inputsFromPairs(def, rest);
+    if (inputs.problems.length) throw new ExitError(2, `inputs of ${def.name}:\n${inputs.problems.map((p) => `  - ${p}`).join('\n')}`);
+    return { files: [main, ...siblings], pipeline: def.name, inputs: inputs.values };
+  }
+  if (/[/\\]|\.ya?ml$/.test(target)) throw new ExitError(2, `${target}: no such file.`);
+  const name = rest[0] !== undefined && !rest[0].includes('=') ? rest[0] : undefined;
+  const pairs = name !== undefined ? rest.slice(1) : rest;
+  const pack = /^pack:(.+)$/.exec(target)?.[1];
+  if (pack !== undefined && ref) throw new ExitError(2, "--ref is for a component's repository; a pack is run as its current version holds it.");
+  return { ...(pack !== undefined ? { pack } : { component: target }), ...(name ? { pipeline: name } : {}), ...(ref ? { ref } : {}), inputPairs: pairs };
+}
+
 export function registerPipelineRunCommands(pipeline: Command): void {
   pipeline
     .command('run')
@@ -142,34 +170,7 @@ export function registerPipelineRunCommands(pipeline: Command): void {
           secrets[name] = v;
         }
         const common = { trigger: 'cli', ...(opts.region ? { region: opts.region } : {}), ...(opts.secretEnv.length ? { secrets } : {}) };
-        let started;
-        if (fs.existsSync(target)) {
-          if (opts.ref) throw new ExitError(2, '--ref is for a component (its repository); a file is run as it is on disk.');
-          const [main] = pipelineFiles([target]);
-          const siblings = pipelineFiles([path.dirname(target)]).filter((f) => path.resolve(f.path) !== path.resolve(main.path));
-          let def: PipelineDef;
-          try {
-            def = YAML.parse(main.content) as PipelineDef;
-          } catch (e) {
-            throw new ExitError(2, `${target} is not YAML: ${(e as Error).message}; \`stackwire pipeline validate ${target}\` shows every problem.`);
-          }
-          const inputs = inputsFromPairs(def, rest);
-          if (inputs.problems.length) throw new ExitError(2, `inputs of ${def.name}:\n${inputs.problems.map((p) => `  - ${p}`).join('\n')}`);
-          started = await api.startPipelineRun({ files: [main, ...siblings], pipeline: def.name, inputs: inputs.values, ...common });
-        } else {
-          if (/[/\\]|\.ya?ml$/.test(target)) throw new ExitError(2, `${target}: no such file.`);
-          const name = rest[0] !== undefined && !rest[0].includes('=') ? rest[0] : undefined;
-          const pairs = name !== undefined ? rest.slice(1) : rest;
-          const pack = /^pack:(.+)$/.exec(target)?.[1];
-          if (pack !== undefined && opts.ref) throw new ExitError(2, "--ref is for a component's repository; a pack is run as its current version holds it.");
-          started = await api.startPipelineRun({
-            ...(pack !== undefined ? { pack } : { component: target }),
-            ...(name ? { pipeline: name } : {}),
-            ...(opts.ref ? { ref: opts.ref } : {}),
-            inputPairs: pairs,
-            ...common,
-          });
-        }
+        const started = await api.startPipelineRun({ ...runSource(target, rest, opts.ref), ...common });
         if (!opts.json && opts.wait !== false) out(`started ${started.id}: ${started.steps.length} steps`);
         await finish(api, started.id, opts);
       },
