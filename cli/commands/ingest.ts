@@ -167,9 +167,20 @@ export function registerIngestCommands(program: Command): void {
       process.exitCode = await ingestCommand(client(cmd), source, opts);
     });
 
-  program
-    .command('pack')
-    .description('packs in the catalog')
+  const pack = program.command('pack').description('packs in the catalog');
+  pack
+    .command('add')
+    .description('register a scripts repository: ingest it from git now, and again whenever a push to its branch reaches the GitHub webhook')
+    .argument('<name>', 'the pack')
+    .argument('<git-url>', 'https://…, ssh://… or user@host:path (file://… where the workers allow it)')
+    .option('--branch <branch>', "the branch that is followed (default: the repository's default branch)")
+    .option('--region <region>', 'the region whose worker clones and analyses it')
+    .option('--json', 'print the full report as JSON')
+    .action(async (name: string, url: string, opts: { branch?: string; region?: string; json?: boolean }, cmd: Command) => {
+      const o: IngestOptions = { pack: name, ...(opts.region ? { region: opts.region } : {}), ...(opts.json ? { json: true } : {}) };
+      process.exitCode = await ingestCommand(client(cmd), `${url}${opts.branch ? `#${opts.branch}` : ''}`, o);
+    });
+  pack
     .command('list')
     .description('list packs with their version, source and action count')
     .option('--json', 'print as JSON')
