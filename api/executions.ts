@@ -2,190 +2,34 @@
  * Where an HTTP request becomes a workflow: validate the action and its parameters, pick the
  * region's task queue, start `actionExecution` (or `multiRegionExecution` on the orchestrator).
  */
-import crypto from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { ORCHESTRATOR_TASK_QUEUE, SearchAttributes, isTerminal, regionTaskQueue } from '../common/constants.js';
-import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
-import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
-import { ParameterError, validateParameters } from '../common/parameters.js';
-import type { ActionExecutionInput, ActionSpec, MultiRegionInput } from '../common/types.js';
-import { getCurrentAction } from '../db/actions.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { SearchAttributes, isTerminal } from '../common/constants.js';
 import { getExecution, listExecutions } from '../db/executions.js';
 import { readLogs } from '../db/logs.js';
-import type { Config } from '../lib/config.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { principal, route } from './http.js';
 import { checkPackScope } from './security/permissions.js';
 import { actorOf, triggerOf } from './request-context.js';
-import { actionExecution, multiRegionExecution } from '../workflows/index.js';
+import { startExecution } from './execution-start.js';
+import { multiRegionExecution } from '../workflows/index.js';
 import { RUN_ID } from '../common/validation.js';
 import type { CancelResponse } from '../common/api-types.js';
-
-/** A keyed digest of what was asked (never the values themselves: secrets must not be guessable from it). */
-function requestHash(config: Config, action: string, parameters: Record<string, unknown>, regions: string[]): string {
-  const h = config.secretKey ? crypto.createHmac('sha256', config.secretKey) : crypto.createHash('sha256');
-  return h.update(JSON.stringify([action, Object.entries(parameters).sort(([a], [b]) => (a < b ? -1 : 1)), regions])).digest('hex');
-}
-
-function newId(action: string, region: string, idempotencyKey: string | undefined): string {
-  const suffix = idempotencyKey
-    ? crypto.createHash('sha256').update(`${action}\0${region}\0${idempotencyKey}`).digest('hex').slice(0, 16)
-    : crypto.randomBytes(6).toString('hex');
-  return `${action}-${region}-${suffix}`;
-}
-
-function checkRegion(config: Config, action: ActionSpec, region: unknown, field: string): string {
-  if (typeof region !== 'string' || !config.regions.includes(region)) {
-    throw new ApiError(400, 'invalid_region', `${field}: ${JSON.stringify(region)} is not a configured region; use one of ${config.regions.join(', ')}.`);
-  }
-  if (action.region && action.region !== region) {
-    throw new ApiError(400, 'invalid_region', `${field}: ${action.name} runs only in ${action.region}; leave the region out or set it to ${action.region}.`);
-  }
-  return region;
-}
-
-function searchAttributes(action: string, region: string, actor: string, trigger: string) {
-  return [
-    { key: SearchAttributes.Action, value: action },
-    { key: SearchAttributes.Region, value: region },
-    { key: SearchAttributes.Actor, value: actor },
-    { key: SearchAttributes.Trigger, value: trigger },
-  ];
-}
 
 export function executionsRouter({ client, pool, config, logger, http }: RouterDeps): Router {
   const router = Router();
 
   route(router, 'POST /api/v1/executions', http, async (req, res) => {
-    const body = req.body as Record<string, unknown> | undefined;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      throw new ApiError(400, 'invalid_request', 'the body must be a JSON object: {"action": "<pack.action>", "parameters": {…}, "region": "<region>"}');
-    }
-    const known = new Set(['action', 'parameters', 'region', 'regions', 'dryRun']);
-    const extra = Object.keys(body).filter((k) => !known.has(k));
-    if (extra.length) throw new ApiError(400, 'invalid_request', `unknown field(s) ${extra.join(', ')}; allowed: action, parameters, region, regions.`);
-    if (typeof body.action !== 'string' || body.action === '') {
-      throw new ApiError(400, 'invalid_request', 'action is required: the name of an action such as "ops.disk_report" (GET /api/v1/actions lists them).');
-    }
-    if (body.region !== undefined && body.regions !== undefined) throw new ApiError(400, 'invalid_request', 'give either region or regions, not both.');
-    const action = await getCurrentAction(pool, body.action);
-    if (!action) throw new ApiError(404, 'action_not_found', `no action named ${JSON.stringify(body.action)}; GET /api/v1/actions lists the catalog.`);
-    checkPackScope(principal(req), action.pack, 'executions.run');
-    req.audit = { target: action.name, parameters: { region: body.region ?? null, regions: body.regions ?? null } };
-
-    let parameters: Record<string, unknown>;
-    try {
-      parameters = validateParameters(action, body.parameters);
-    } catch (err) {
-      if (err instanceof ParameterError) throw new ApiError(400, 'invalid_parameters', err.message, err.problems);
-      throw err;
-    }
-    if (body.dryRun === true) {
-      // Checked and rendered, not started: the exact argv (secrets masked) the worker would spawn.
-      res.json({
-        action: action.name,
-        actionVersion: action.version,
-        dryRun: true,
-        parameters: maskParameters(action, parameters),
-        argv: maskArgv(action, parameters),
-        command: displayArgv(maskArgv(action, parameters)),
-      });
-      return;
-    }
-    const actor = actorOf(req);
-    const trigger = triggerOf(req);
-    const idemKey = req.header('idempotency-key');
-    let sealed: Record<string, unknown>;
-    try {
-      sealed = sealSecrets(action, parameters, config.secretKey);
-    } catch (err) {
-      if (err instanceof SecretKeyError) throw new ApiError(503, 'secrets_unavailable', err.message);
-      throw err;
-    }
-    const shown = displayArgv(maskArgv(action, parameters));
-    req.audit.parameters = { ...req.audit.parameters, parameters: maskParameters(action, parameters), ...(idemKey ? { idempotencyKey: idemKey } : {}) };
-
-    let regions: string[];
-    if (Array.isArray(body.regions)) {
-      if (body.regions.length === 0) throw new ApiError(400, 'invalid_region', 'regions: give at least one region.');
-      regions = body.regions.map((r, i) => checkRegion(config, action, r, `regions[${i}]`));
-      if (new Set(regions).size !== regions.length) throw new ApiError(400, 'invalid_region', 'regions: a region is listed twice.');
-    } else if (body.regions !== undefined) {
-      throw new ApiError(400, 'invalid_region', `regions must be an array of region names such as ["${config.regions.join('", "')}"].`);
-    } else {
-      regions = [checkRegion(config, action, body.region ?? action.region ?? config.regions[0], 'region')];
-    }
-
-    const multi = Array.isArray(body.regions);
-    const id = newId(action.name, multi ? 'multi' : regions[0], idemKey);
-    const runs: ActionExecutionInput[] = regions.map((region) => ({
-      executionId: multi ? `${id}.${region}` : id,
-      action,
-      parameters: sealed,
-      region,
-      actor,
-      trigger,
-      ...(multi ? { parentId: id } : {}),
-      summary: `${action.name} on ${region}`,
-    }));
-    const common = {
-      workflowId: id,
-      workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-      memo: {
-        parameters: maskParameters(action, parameters),
-        command: shown,
-        actionVersion: action.version,
-        requestHash: requestHash(config, action.name, parameters, regions),
-      },
-      staticDetails: `\`${shown}\` requested by ${actor} via ${trigger}`,
-    };
-    let handle: WorkflowHandle;
-    let deduplicated = false;
-    try {
-      handle = multi
-        ? await client.workflow.start(multiRegionExecution, {
-            ...common,
-            taskQueue: ORCHESTRATOR_TASK_QUEUE,
-            args: [{ executionId: id, regions, runs } satisfies MultiRegionInput],
-            staticSummary: `${action.name} in ${regions.join(', ')}`,
-            typedSearchAttributes: searchAttributes(action.name, regions.join(','), actor, trigger),
-          })
-        : await client.workflow.start(actionExecution, {
-            ...common,
-            taskQueue: regionTaskQueue(regions[0]),
-            args: [runs[0]],
-            staticSummary: `${action.name} on ${regions[0]}`,
-            typedSearchAttributes: searchAttributes(action.name, regions[0], actor, trigger),
-          });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !idemKey) throw err;
-      handle = client.workflow.getHandle(id);
-      // The same key must mean the same request: reusing it for other parameters is a client bug.
-      const earlier = (await handle.describe()).memo?.requestHash;
-      if (earlier !== common.memo.requestHash) {
-        throw new ApiError(
-          422,
-          'idempotency_key_reused',
-          `Idempotency-Key ${JSON.stringify(idemKey)} was already used for ${action.name} with other parameters (run ${id}); use a new key for a different request.`,
-        );
-      }
-      deduplicated = true;
-    }
-    logger.info({ executionId: id, action: action.name, regions, actor, trigger, deduplicated }, 'execution requested');
-    res.status(deduplicated ? 200 : 202).json({
-      id,
-      workflowId: handle.workflowId,
-      action: action.name,
-      actionVersion: action.version,
-      regions,
-      ...(multi ? { children: runs.map((r) => r.executionId) } : {}),
-      status: 'scheduled',
-      command: shown,
-      deduplicated,
-      links: { self: `/api/v1/executions/${encodeURIComponent(id)}` },
+    const idempotencyKey = req.header('idempotency-key');
+    const out = await startExecution({ client, pool, config }, principal(req), req.body, {
+      actor: actorOf(req),
+      trigger: triggerOf(req),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+      logger,
+      onAudit: (a) => (req.audit = a),
     });
+    res.status(out.status).json(out.body);
   });
 
   route(router, 'GET /api/v1/executions', http, async (req, res) => {

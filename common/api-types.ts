@@ -319,3 +319,4 @@ export interface ComponentDepsResponse {
 export type * from './api-types-deploy.js';
 export * from './api-types-auth.js';
 export * from './api-types-pipeline.js';
+export * from './api-types-triggers.js';

@@ -22,6 +22,8 @@ export const SearchAttributes = {
   Trigger: defineSearchAttributeKey('Trigger', SearchAttributeType.KEYWORD),
   Actor: defineSearchAttributeKey('Actor', SearchAttributeType.KEYWORD),
   Action: defineSearchAttributeKey('Action', SearchAttributeType.KEYWORD),
+  /** The trigger instance (webhook delivery, sensor event) a run was started for: `stackwire trace`. */
+  TriggerId: defineSearchAttributeKey('TriggerId', SearchAttributeType.KEYWORD),
 } as const;
 
 /** Every custom search attribute the server must know; registered when a dev server starts. */
