@@ -54,6 +54,14 @@ import type {
   ScheduleCreateRequest,
   ScheduleListResponse,
   WhoamiResponse,
+  RuleApplyResponse,
+  RuleListResponse,
+  TraceResponse,
+  TriggerListResponse,
+  TriggerRecord,
+  WebhookCreateRequest,
+  WebhookCreateResponse,
+  WebhookListResponse,
 } from '../common/api-types.js';
 
 export class ApiRequestError extends Error {
@@ -247,6 +255,35 @@ export class ApiClient {
   }
   scheduleOp(name: string, op: 'pause' | 'unpause' | 'trigger' | 'delete'): Promise<Record<string, unknown>> {
     return this.request('POST', `/api/v1/schedules/${enc(name)}/${op}`, {});
+  }
+
+  // Triggers: generic webhooks, trigger instances, traces, rules
+  createWebhook(req: WebhookCreateRequest): Promise<WebhookCreateResponse> {
+    return this.request('POST', '/api/v1/webhooks', req);
+  }
+  listWebhooks(): Promise<WebhookListResponse> {
+    return this.request('GET', '/api/v1/webhooks');
+  }
+  deleteWebhook(name: string): Promise<{ name: string; deleted: boolean }> {
+    return this.request('POST', `/api/v1/webhooks/${enc(name)}/delete`, {});
+  }
+  listTriggers(q: { type?: string; source?: string; limit?: number }): Promise<TriggerListResponse> {
+    return this.request('GET', `/api/v1/triggers${query({ ...q })}`);
+  }
+  getTrigger(id: string): Promise<TriggerRecord> {
+    return this.request('GET', `/api/v1/triggers/${enc(id)}`);
+  }
+  trace(id: string): Promise<TraceResponse> {
+    return this.request('GET', `/api/v1/traces/${enc(id)}`);
+  }
+  applyRules(files: { path: string; content: string }[], dryRun: boolean): Promise<RuleApplyResponse> {
+    return this.request('POST', '/api/v1/rules/apply', { files, dryRun });
+  }
+  listRules(trigger?: string): Promise<RuleListResponse> {
+    return this.request('GET', `/api/v1/rules${query({ trigger })}`);
+  }
+  deleteRule(name: string): Promise<{ name: string; deleted: boolean }> {
+    return this.request('POST', `/api/v1/rules/${enc(name)}/delete`, {});
   }
 
   uiLoginLink(next?: string): Promise<LoginLinkResponse> {

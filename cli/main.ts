@@ -19,6 +19,7 @@ import { registerSotCommands } from './commands/sot.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerUiCommand } from './commands/ui.js';
 import { registerWhoamiCommand } from './commands/whoami.js';
+import { registerTriggerCommands } from './commands/triggers.js';
 import { ExitError, apiClientFor, err } from './shared.js';
 
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerUiCommand(program);
   registerScheduleCommands(program);
   registerAuditCommands(program);
+  registerTriggerCommands(program);
   return program;
 }
 
