@@ -33,13 +33,16 @@ import { generateScripts } from '../bench/generate-scripts.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { pipelineRun } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
+import { benchWebhook } from './bench-webhook.js';
 
-const HELP = `Usage: npm run bench -- [--only pipeline|ingest] [--iterations N] [--steps N] [--scripts N] [--json]
+const HELP = `Usage: npm run bench -- [--only pipeline|ingest|webhook] [--iterations N] [--steps N] [--scripts N] [--rate N] [--seconds N] [--json]
 
 pipeline: Stackwire's orchestration overhead per step against a minimal Temporal workflow and
           against running the scripts directly → bench/results/pipeline-overhead.json
 ingest:   ingest of N generated scripts (default 1000): scripts per second and peak memory, first
-          ingest and unchanged re-ingest → bench/results/ingest.json`;
+          ingest and unchanged re-ingest → bench/results/ingest.json
+webhook:  webhook → workflow started latency, p50/p99, signed deliveries firing a rule at --rate per
+          second (default 50) for --seconds (default 30) → bench/results/webhook-latency.json`;
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const BENCH_PACK = path.join(PROJECT_ROOT, 'bench', 'packs', 'benchkit');
@@ -67,6 +70,8 @@ async function main(): Promise<number> {
       iterations: { type: 'string', default: '30' },
       steps: { type: 'string', default: '10' },
       scripts: { type: 'string', default: '1000' },
+      rate: { type: 'string', default: '50' },
+      seconds: { type: 'string', default: '30' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -81,12 +86,18 @@ async function main(): Promise<number> {
     process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
     return 2;
   }
-  if (values.only !== undefined && values.only !== 'pipeline' && values.only !== 'ingest') {
-    process.stderr.write('bench: --only takes pipeline or ingest\n');
+  if (values.only !== undefined && !['pipeline', 'ingest', 'webhook'].includes(values.only)) {
+    process.stderr.write('bench: --only takes pipeline, ingest or webhook\n');
+    return 2;
+  }
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds);
+  if (!(rate > 0 && rate <= 1000) || !Number.isInteger(seconds) || seconds < 1) {
+    process.stderr.write('bench: --rate takes a number of requests per second (≤ 1000), --seconds a whole number ≥ 1\n');
     return 2;
   }
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined });
-  if (values.only !== 'pipeline') {
+  if (values.only === undefined || values.only === 'ingest') {
     const code = await benchIngest(config, Number(values.scripts), Boolean(values.json));
     if (code !== 0 || values.only === 'ingest') return code;
   }
@@ -131,6 +142,19 @@ async function main(): Promise<number> {
       output: path.join(runDir, 'worker.log'),
     });
     cleanups.push(() => worker.stop(5000));
+    const webhook = async () => {
+      const r = await benchWebhook({ env, dbUrl, runDir, rate, seconds, log, quantile });
+      const l = r.latencyMs as Record<string, number>;
+      if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else
+        process.stdout.write(
+          `webhook → workflow started, ${String(r.deliveries)} signed deliveries at ${rate}/s (achieved ${String(r.achievedRate)}/s): p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms (target ≤ 50), max ${l.max} ms\nwritten to bench/results/webhook-latency.json\n`,
+        );
+    };
+    if (values.only === 'webhook') {
+      await webhook();
+      return 0;
+    }
     const rawQueue = 'bench.raw';
     const raw = await startService({
       name: 'raw-worker',
@@ -275,6 +299,7 @@ async function main(): Promise<number> {
         ].join('\n'),
       );
     }
+    if (values.only === undefined) await webhook();
     return 0;
   } finally {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`cleanup: ${String(e)}`));
