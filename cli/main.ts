@@ -14,6 +14,7 @@ import { registerExecutionCommands } from './commands/executions.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerPipelineRunCommands } from './commands/pipeline-run.js';
+import { registerRuleCommands } from './commands/rule.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerScheduleCommands } from './commands/schedule.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerWhoamiCommand(program);
   registerUiCommand(program);
   registerScheduleCommands(program);
+  registerRuleCommands(program);
   registerAuditCommands(program);
   return program;
 }
@@ -46,7 +48,8 @@ export function buildProgram(): Command {
 function report(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
   if (e instanceof ExitError) {
-    err(`stackwire: ${e.message}`);
+    // No message: it has been said (commander's usage errors).
+    if (e.message) err(`stackwire: ${e.message}`);
     return e.code;
   }
   if (e instanceof ConfigError) {
