@@ -11,12 +11,12 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { TriggerRecord, TriggerRun } from '../common/api-types.js';
+import type { TriggerRun } from '../common/api-types.js';
 import { RuleIndex, renderRuleTarget, type RuleDef } from '../common/rule.js';
 import { RULES_CHANNEL, listRules, type RuleRow } from '../db/rules.js';
 import { inTransaction, type PoolClient } from '../db/pool.js';
 import { TRIGGERS_CHANNEL, claimPending, finishTrigger, getTrigger, insertTrigger, type NewTrigger } from '../db/triggers.js';
-import type { ApiDeps } from './deps.js';
+import type { ApiDeps, Dispatched, TriggerSink } from './deps.js';
 import { ApiError } from './errors.js';
 import { startExecution } from './execution-start.js';
 import { pipelineRequests, startRun } from './pipeline-requests.js';
@@ -25,22 +25,12 @@ import type { Principal } from './security/permissions.js';
 /** Work a trigger type starts by itself, before (and besides) the rules: a push's pipelines and re-ingests. */
 export type BuiltinHandler = (t: NewTrigger) => Promise<{ runs: TriggerRun[]; note?: string; extra?: Record<string, unknown> }>;
 
-export interface Dispatched {
-  trigger: string;
-  duplicate: boolean;
-  matched: TriggerRecord['matched'];
-  runs: TriggerRun[];
-  note: string | null;
-  /** What the built-in work said besides its runs (a push: the components), when it ran now. */
-  extra?: Record<string, unknown>;
-}
-
 /** Largest payload carried into a pipeline run's `trigger.payload` (beyond it, the run gets the digest only). */
 const MAX_PAYLOAD_IN_RUN = 64 * 1024;
 
 const shortHash = (s: string) => crypto.createHash('sha256').update(s).digest('hex').slice(0, 16);
 
-export class TriggerDispatcher {
+export class TriggerDispatcher implements TriggerSink {
   private index = new RuleIndex([]);
   private rules = new Map<string, RuleRow>();
   private listener: PoolClient | undefined;
@@ -171,8 +161,9 @@ export class TriggerDispatcher {
     for (const def of matched) runs.push(await this.fire(t, def));
     const failed = runs.filter((r) => r.error);
     if (!runs.length) notes.push(`no rule for ${t.type} matched`);
+    const status: 'failed' | 'dispatched' = failed.length && failed.length === runs.length ? 'failed' : 'dispatched';
     const outcome = {
-      status: (failed.length && failed.length === runs.length ? 'failed' : 'dispatched') as 'failed' | 'dispatched',
+      status,
       note: notes.length ? notes.join('; ') : null,
       matched: matched.map((d) => ({ rule: d.name, version: this.rules.get(d.name)?.version ?? 0 })),
       runs,
@@ -200,7 +191,10 @@ export class TriggerDispatcher {
       rateLimit: null,
     };
     const rendered = renderRuleTarget(def, t.payload);
-    if (rendered.problems.length) return notStarted(`its parameters could not be rendered: ${rendered.problems.join('; ')}`);
+    if (rendered.problems.length)
+      return notStarted(
+        `its ${def.action ? 'parameters' : 'inputs'} could not be rendered from the payload: ${rendered.problems.map((x) => `${x.path}: ${x.message}`).join('; ')}`,
+      );
     try {
       if (def.action) {
         const out = await startExecution(
@@ -210,19 +204,18 @@ export class TriggerDispatcher {
             action: def.action.ref,
             parameters: rendered.values,
             ...(def.action.region ? { region: def.action.region } : {}),
-            ...(def.action.regions ? { regions: def.action.regions } : {}),
           },
           { actor: p.actor, trigger: t.type, idempotencyKey: `${t.id}\0${def.name}`, triggerId: t.id, logger: this.deps.logger },
         );
         return { workflowId: String(out.body.workflowId), kind, rule: def.name };
       }
       const target = def.pipeline!;
-      const runId = `pipeline.${target.name ?? def.name}.rule-${shortHash(`${t.id}\0${def.name}`)}`;
+      const runId = `pipeline.${target.name}.rule-${shortHash(`${t.id}\0${def.name}`)}`;
       const { run } = await this.requests.build(
         p,
         {
           ...(target.component !== undefined ? { component: target.component, ...(target.ref ? { ref: target.ref } : {}) } : { pack: target.pack! }),
-          ...(target.name ? { pipeline: target.name } : {}),
+          pipeline: target.name,
           inputs: rendered.values,
           ...(target.region ? { region: target.region } : {}),
           trigger: t.type,

@@ -37,6 +37,7 @@ import type {
   PipelineValidateRequest,
   PipelineValidateResponse,
   RejectResponse,
+  RuleGetResponse,
   ReleaseRequest,
   ReleaseResponse,
   RunRequest,
@@ -194,6 +195,11 @@ export class ApiClient {
   // Pipelines
   validatePipelines(req: PipelineValidateRequest): Promise<PipelineValidateResponse> {
     return this.request('POST', '/api/v1/pipelines/validate', req);
+  }
+
+  // Rules
+  getRule(name: string): Promise<RuleGetResponse> {
+    return this.request('GET', `/api/v1/rules/${enc(name)}`);
   }
 
   // Deployments

@@ -14,6 +14,8 @@ import { registerExecutionCommands } from './commands/executions.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerPipelineRunCommands } from './commands/pipeline-run.js';
+import { registerRuleCommands } from './commands/rule.js';
+import { registerRuleManageCommands } from './commands/rule-manage.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerScheduleCommands } from './commands/schedule.js';
@@ -39,6 +41,7 @@ export function buildProgram(): Command {
   registerWhoamiCommand(program);
   registerUiCommand(program);
   registerScheduleCommands(program);
+  registerRuleManageCommands(registerRuleCommands(program));
   registerAuditCommands(program);
   registerTriggerCommands(program);
   return program;
@@ -48,7 +51,8 @@ export function buildProgram(): Command {
 function report(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
   if (e instanceof ExitError) {
-    err(`stackwire: ${e.message}`);
+    // No message: it has been said (commander's usage errors).
+    if (e.message) err(`stackwire: ${e.message}`);
     return e.code;
   }
   if (e instanceof ConfigError) {

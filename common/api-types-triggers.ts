@@ -93,24 +93,3 @@ export interface TraceResponse {
   origin?: { kind: string; by?: string; schedule?: string };
   runs: TraceRun[];
 }
-
-/** POST /api/v1/rules/apply */
-export interface RuleApplyResponse {
-  dryRun: boolean;
-  rules: { name: string; outcome: 'created' | 'updated' | 'unchanged'; version: number }[];
-}
-
-/** GET /api/v1/rules */
-export interface RuleListResponse {
-  rules: {
-    name: string;
-    version: number;
-    enabled: boolean;
-    trigger: string;
-    /** `action <name>` or `pipeline <name> of pack <p>` / `of component <c>`. */
-    target: string;
-    description: string;
-    appliedBy: string;
-    appliedAt: string;
-  }[];
-}

@@ -11,7 +11,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import type { PipelineRunView, RuleGetResponse, TraceResponse, TriggerRecord, WebhookCreateResponse, WebhookDeliveryResponse } from '../common/api-types.js';
+import type {
+  PipelineRunView,
+  RuleApplyResponse,
+  RuleGetResponse,
+  TraceResponse,
+  TriggerRecord,
+  WebhookCreateResponse,
+  WebhookDeliveryResponse,
+} from '../common/api-types.js';
 import { SearchAttributes } from '../common/constants.js';
 import { API, as, cli, eventually, http, makeKey, temporalClient, uniqueName, waitForEnd } from './helpers.js';
 
@@ -67,7 +75,7 @@ action:
     );
     const applied = await cli(['rule', 'apply', file, '--json']);
     t.is(applied.code, 0, applied.stderr);
-    t.deepEqual(JSON.parse(applied.stdout).rules, [{ name: rule, outcome: 'created', version: 1 }]);
+    t.deepEqual((JSON.parse(applied.stdout) as RuleApplyResponse).rules, [{ name: rule, outcome: 'created', version: 1 }]);
 
     // Criteria hold: the action runs with the mapped parameter, as the rule, for this trigger.
     const delivery = uniqueName('d');
@@ -79,7 +87,7 @@ action:
     const runId = fired.body.runs[0].workflowId;
     const run = await waitForEnd(runId);
     t.is(run.status, 'succeeded', run.stderr);
-    t.is(JSON.parse(run.stdout.trim()).value, 'web-7 is critical');
+    t.is((JSON.parse(run.stdout.trim()) as { value: string }).value, 'web-7 is critical');
     t.is(run.actor, `rule:${rule}`);
     const client = await temporalClient();
     const d = await client.workflow.getHandle(runId).describe();
@@ -194,7 +202,7 @@ action:
 `,
   );
   const r = await cli(['rule', 'apply', bad]);
-  t.is(r.code, 1);
+  t.is(r.code, 2, 'bad input, nothing applied');
   for (const re of [/bad\.yaml:4:\d+: .*almostequals/, /bad\.yaml:5:\d+: .*trigger\./, /bad\.yaml:7:\d+: .*testkit\.nosuch/, /bad\.yaml:8:\d+: /])
     t.regex(r.stderr, re);
   t.is((await http('GET', '/api/v1/rules/broken')).status, 404, 'nothing applied');
@@ -204,9 +212,9 @@ action:
     `name: ${name}\ntrigger: {type: webhook.v}\ncriteria:\n  trigger.body.a: {type: equals, pattern: ${pattern}}\naction: {ref: testkit.noop}\n`;
   const f = write(`${name}.yaml`, text('one'));
   t.is((await cli(['rule', 'apply', f])).code, 0);
-  t.deepEqual(JSON.parse((await cli(['rule', 'apply', f, '--json'])).stdout).rules, [{ name, outcome: 'unchanged', version: 1 }]);
+  t.deepEqual((JSON.parse((await cli(['rule', 'apply', f, '--json'])).stdout) as RuleApplyResponse).rules, [{ name, outcome: 'unchanged', version: 1 }]);
   fs.writeFileSync(f, text('two'));
-  t.deepEqual(JSON.parse((await cli(['rule', 'apply', f, '--json'])).stdout).rules, [{ name, outcome: 'updated', version: 2 }]);
+  t.deepEqual((JSON.parse((await cli(['rule', 'apply', f, '--json'])).stdout) as RuleApplyResponse).rules, [{ name, outcome: 'updated', version: 2 }]);
   const got = (await http<RuleGetResponse>('GET', `/api/v1/rules/${name}`)).body;
   t.is(got.version, 2);
   t.is(got.source, text('two'));
