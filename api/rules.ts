@@ -13,7 +13,7 @@ import type { RuleDef } from '../common/rule.js';
 import type { ActionSpec } from '../common/types.js';
 import { getCurrentAction, listActions } from '../db/actions.js';
 import { inTransaction } from '../db/pool.js';
-import { applyRule, deleteRule, getRule, listRules, notifyRules, ruleVersions } from '../db/rules.js';
+import { applyRule, deleteRule, sameDefinition, getRule, listRules, notifyRules, ruleVersions } from '../db/rules.js';
 import { validateRuleFiles } from '../lib/rule-files.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
@@ -57,7 +57,7 @@ export function rulesRouter({ pool, http, dispatcher }: RouterDeps): Router {
       const current = new Map((await listRules(pool)).map((x) => [x.name, x]));
       for (const { definition: d } of r.rules) {
         const c = current.get(d.name);
-        const same = c && JSON.stringify(c.definition) === JSON.stringify(d) && c.enabled === (d.enabled ?? true);
+        const same = c && sameDefinition(c.definition, d) && c.enabled === (d.enabled ?? true);
         results.push({ name: d.name, outcome: !c ? 'created' : same ? 'unchanged' : 'updated', version: c && same ? c.version : (c?.version ?? 0) + 1 });
       }
       return void res.json({ dryRun: true, rules: results } satisfies RuleApplyResponse);
