@@ -15,7 +15,7 @@ import type { TriggerRun } from '../common/api-types.js';
 import { RuleIndex, renderRuleTarget, type RuleDef } from '../common/rule.js';
 import { RULES_CHANNEL, listRules, type RuleRow } from '../db/rules.js';
 import { inTransaction, type PoolClient } from '../db/pool.js';
-import { TRIGGERS_CHANNEL, claimPending, finishTrigger, getTrigger, insertTrigger, type NewTrigger } from '../db/triggers.js';
+import { TRIGGERS_CHANNEL, claimUndispatched, finishTrigger, getTrigger, insertTrigger, type NewTrigger } from '../db/triggers.js';
 import type { ApiDeps, Dispatched, TriggerSink } from './deps.js';
 import { ApiError } from './errors.js';
 import { startExecution } from './execution-start.js';
@@ -27,6 +27,8 @@ export type BuiltinHandler = (t: NewTrigger) => Promise<{ runs: TriggerRun[]; no
 
 /** Largest payload carried into a pipeline run's `trigger.payload` (beyond it, the run gets the digest only). */
 const MAX_PAYLOAD_IN_RUN = 64 * 1024;
+/** A dispatch begun this long ago and not finished was cut off (its process died): it is done again. */
+const STALE_SECONDS = 120;
 
 const shortHash = (s: string) => crypto.createHash('sha256').update(s).digest('hex').slice(0, 16);
 
@@ -105,16 +107,18 @@ export class TriggerDispatcher implements TriggerSink {
 
   /** A trigger reported now (a webhook delivery): recorded, matched, its runs started; a known id is a duplicate. */
   async receive(t: NewTrigger): Promise<Dispatched> {
-    return inTransaction(this.deps.pool, async (db) => {
-      if (!(await insertTrigger(db, t))) {
-        const earlier = await getTrigger(this.deps.pool, t.id);
-        return { trigger: t.id, duplicate: true, matched: earlier?.matched ?? [], runs: earlier?.runs ?? [], note: earlier?.note ?? null };
-      }
-      return { ...(await this.dispatch(db, t)), duplicate: false };
-    });
+    // No transaction is held while workflows start: a request holds one pooled connection at a time.
+    if (!(await insertTrigger(this.deps.pool, t, 'received'))) {
+      const earlier = await getTrigger(this.deps.pool, t.id);
+      return { trigger: t.id, duplicate: true, matched: earlier?.matched ?? [], runs: earlier?.runs ?? [], note: earlier?.note ?? null };
+    }
+    return { ...(await this.dispatch(t)), duplicate: false };
   }
 
-  /** Dispatches pending events (sensors'), a batch per transaction, each locked against other API processes. */
+  /**
+   * Dispatches what is waiting: sensors' pending events, and instances whose dispatch a crash cut off
+   * (received more than STALE_SECONDS ago and not finished) — again, which starts nothing twice.
+   */
   drain(): Promise<void> {
     if (this.draining) {
       this.drainAgain = true;
@@ -127,11 +131,9 @@ export class TriggerDispatcher implements TriggerSink {
         do {
           if (this.stopped) return;
           try {
-            n = await inTransaction(this.deps.pool, async (db) => {
-              const batch = await claimPending(db, 20);
-              for (const t of batch) await this.dispatch(db, t);
-              return batch.length;
-            });
+            const batch = await claimUndispatched(this.deps.pool, 20, STALE_SECONDS);
+            for (const t of batch) await this.dispatch(t);
+            n = batch.length;
           } catch (err) {
             this.deps.logger.error({ err: (err as Error).message }, 'pending triggers could not be dispatched; retrying later');
             n = 0;
@@ -142,7 +144,7 @@ export class TriggerDispatcher implements TriggerSink {
     return this.draining;
   }
 
-  private async dispatch(db: PoolClient, t: NewTrigger): Promise<Omit<Dispatched, 'duplicate'>> {
+  private async dispatch(t: NewTrigger): Promise<Omit<Dispatched, 'duplicate'>> {
     const runs: TriggerRun[] = [];
     const notes: string[] = [];
     let extra: Record<string, unknown> | undefined;
@@ -168,7 +170,7 @@ export class TriggerDispatcher implements TriggerSink {
       matched: matched.map((d) => ({ rule: d.name, version: this.rules.get(d.name)?.version ?? 0 })),
       runs,
     };
-    await finishTrigger(db, t.id, outcome);
+    await inTransaction(this.deps.pool, (db) => finishTrigger(db, t.id, outcome));
     this.deps.logger.info(
       { trigger: t.id, type: t.type, matched: outcome.matched.map((m) => m.rule), runs: runs.map((r) => r.workflowId), failed: failed.length },
       'trigger dispatched',

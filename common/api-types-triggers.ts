@@ -21,8 +21,8 @@ export interface TriggerRecord {
   payloadDigest: string;
   payloadSize: number;
   receivedAt: string;
-  /** `pending` until the dispatcher has matched it against the rules. */
-  status: 'pending' | 'dispatched' | 'failed';
+  /** `pending` (a sensor's, waiting for the dispatcher), `received` (being dispatched), then `dispatched`, or `failed` when no run could start. */
+  status: 'pending' | 'received' | 'dispatched' | 'failed';
   note: string | null;
   /** The rules it matched, at the version that matched. */
   matched: { rule: string; version: number }[];

@@ -46,13 +46,16 @@ export function payloadDigest(payload: unknown): { digest: string; size: number 
   return { digest: `sha256:${crypto.createHash('sha256').update(text).digest('hex')}`, size: Buffer.byteLength(text) };
 }
 
-/** Records a trigger instance as pending; false when one with this id exists (a redelivery). */
-export async function insertTrigger(db: Queryable, t: NewTrigger): Promise<boolean> {
+/**
+ * Records a trigger instance — `pending` (the outbox: the dispatcher will take it) or `received` (its
+ * dispatch is under way now); false when one with this id exists (a redelivery).
+ */
+export async function insertTrigger(db: Queryable, t: NewTrigger, status: 'pending' | 'received' = 'pending'): Promise<boolean> {
   const { digest, size } = payloadDigest(t.payload);
   const r = await db.query(
     `INSERT INTO triggers (id, type, source, delivery_id, payload_digest, payload_size, payload, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (id) DO NOTHING`,
-    [t.id, t.type, t.source, t.deliveryId, digest, size, JSON.stringify(t.payload ?? null)],
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+    [t.id, t.type, t.source, t.deliveryId, digest, size, JSON.stringify(t.payload ?? null), status],
   );
   return r.rowCount === 1;
 }
@@ -65,10 +68,24 @@ export async function insertPendingTriggers(db: Queryable, ts: NewTrigger[]): Pr
   return fresh;
 }
 
-/** The pending ones, oldest first, each locked for one dispatcher (others skip it). Call inside a transaction. */
-export async function claimPending(db: Queryable, limit: number): Promise<(NewTrigger & { receivedAt: Date })[]> {
-  const { rows } = await db.query<Row>(`SELECT * FROM triggers WHERE status = 'pending' ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]);
-  return rows.map((r) => ({ id: r.id, type: r.type, source: r.source, deliveryId: r.delivery_id, payload: r.payload, receivedAt: r.received_at }));
+/**
+ * Claims undispatched instances, oldest first: pending ones, and received ones whose dispatch was cut
+ * off (begun more than `staleSeconds` ago: their process died). Marked received, `dispatched_at` = when
+ * this dispatch began (the finish sets it again), so another dispatcher skips them meanwhile.
+ */
+export async function claimUndispatched(db: Queryable, limit: number, staleSeconds: number): Promise<NewTrigger[]> {
+  const { rows } = await db.query<Row>(
+    `UPDATE triggers SET status = 'received', dispatched_at = now()
+     WHERE id IN (
+       SELECT id FROM triggers
+       WHERE status = 'pending' OR (status = 'received' AND coalesce(dispatched_at, received_at) < now() - make_interval(secs => $2))
+       ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+     RETURNING *`,
+    [limit, staleSeconds],
+  );
+  return rows
+    .sort((a, b) => a.received_at.getTime() - b.received_at.getTime())
+    .map((r) => ({ id: r.id, type: r.type, source: r.source, deliveryId: r.delivery_id, payload: r.payload }));
 }
 
 /** What a dispatch did: its matches and runs; the payload is dropped (its digest stays). */

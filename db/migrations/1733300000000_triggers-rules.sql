@@ -3,8 +3,10 @@
 -- what it matched and what it started; rules and their versions; declared generic webhooks.
 
 -- A trigger instance. `pending` rows are an outbox: a sensor's event is written here by a worker and
--- dispatched by the API (which holds the rule index); the payload is kept only until then — afterwards
--- its digest says what it was.
+-- dispatched by the API (which holds the rule index); `received` ones are being dispatched (a webhook's,
+-- or a pending one claimed) — one left so by a crash is dispatched again later, which starts nothing
+-- twice (run ids derive from the trigger). The payload is kept only until then; afterwards its digest
+-- says what it was.
 CREATE TABLE triggers (
   id              text PRIMARY KEY,
   type            text NOT NULL,
@@ -14,12 +16,12 @@ CREATE TABLE triggers (
   payload_size    integer NOT NULL,
   payload         jsonb,
   received_at     timestamptz NOT NULL DEFAULT now(),
-  status          text NOT NULL CHECK (status IN ('pending', 'dispatched', 'failed')),
+  status          text NOT NULL CHECK (status IN ('pending', 'received', 'dispatched', 'failed')),
   note            text,
   matched         jsonb NOT NULL DEFAULT '[]'::jsonb,
   dispatched_at   timestamptz
 );
-CREATE INDEX triggers_pending ON triggers (received_at) WHERE status = 'pending';
+CREATE INDEX triggers_undispatched ON triggers (received_at) WHERE status IN ('pending', 'received');
 CREATE INDEX triggers_type ON triggers (type, received_at DESC);
 CREATE INDEX triggers_received ON triggers (received_at DESC);
 
