@@ -22,6 +22,7 @@ import { webUiRouter } from './web-ui.js';
 import { pipelinesRouter } from './pipelines.js';
 import { webhooksRouter } from './webhooks.js';
 import { schedulesRouter } from './schedules.js';
+import { sensorsRouter } from './sensors.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -77,6 +78,7 @@ export function createApp(deps: ApiDeps): express.Express {
     pipelinesRouter,
     webhooksRouter,
     schedulesRouter,
+    sensorsRouter,
   ])
     app.use(r(ctx));
 

@@ -17,6 +17,7 @@ import { registerPipelineRunCommands } from './commands/pipeline-run.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerScheduleCommands } from './commands/schedule.js';
+import { registerSensorCommands } from './commands/sensor.js';
 import { registerUiCommand } from './commands/ui.js';
 import { registerWhoamiCommand } from './commands/whoami.js';
 import { ExitError, apiClientFor, err } from './shared.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerUiCommand(program);
   registerScheduleCommands(program);
   registerAuditCommands(program);
+  registerSensorCommands(program);
   return program;
 }
 

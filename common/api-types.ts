@@ -320,3 +320,4 @@ export type * from './api-types-deploy.js';
 export * from './api-types-auth.js';
 export * from './api-types-pipeline.js';
 export * from './api-types-triggers.js';
+export * from './api-types-sensors.js';
