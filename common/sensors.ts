@@ -74,6 +74,8 @@ interface SensorInputBase {
   region: string;
   createdBy: string;
   stats?: SensorStats;
+  /** Polls (or process starts) before continuing as new; default 500 (tests make it small). */
+  runsPerGeneration?: number;
 }
 
 export interface SensuSensorInput extends SensorInputBase {

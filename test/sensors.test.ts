@@ -12,7 +12,10 @@ import path from 'node:path';
 import test from 'ava';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { SensorListResponse, SensorView } from '../common/api-types.js';
+import type { GitSensorInput } from '../common/sensors.js';
 import { payloadDigest } from '../db/triggers.js';
+import { sensorStatusQuery } from '../workflows/definitions.js';
+import { gitSensor } from '../workflows/index.js';
 import { alive, cli, dbPool, eventually, http, makeKey, temporalClient, uniqueName } from './helpers.js';
 
 const SENSU = process.env.STACKWIRE_TEST_SENSU_URL ?? '';
@@ -170,6 +173,53 @@ test('a git sensor emits git.push with the new commit when the branch moves', as
   t.like(await sensorView(name), { eventsEmitted: 1, definition: { url, branch: 'main' } });
   const d = await http('DELETE', `/api/v1/sensors/${name}`);
   t.like(d.body, { name, cancelled: true, status: 'cancelled' });
+});
+
+test('a sensor continues as new with its state: the baseline and counters carry over, nothing is emitted twice', async (t) => {
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sensor-can-'));
+  const git = (...args: string[]) => spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd: repo, encoding: 'utf8' });
+  git('init', '-q', '-b', 'main');
+  git('commit', '-q', '--allow-empty', '-m', 'one');
+  const before = git('rev-parse', 'HEAD').stdout.trim();
+  const name = uniqueName('generations');
+  const url = `file://${repo}`;
+  // Started as the API starts it, but continuing as new every 2 polls instead of 500.
+  const client = await temporalClient();
+  const input: GitSensorInput = { name, interval: '1s', intervalSeconds: 1, region: 'us-east', createdBy: 'test', url, branch: 'main', runsPerGeneration: 2 };
+  const handle = await client.workflow.start(gitSensor, {
+    workflowId: `sensor.${name}`,
+    taskQueue: 'stackwire.us-east',
+    args: [input],
+    memo: {
+      kind: 'git',
+      interval: '1s',
+      region: 'us-east',
+      triggerType: 'git.push',
+      definition: { url, branch: 'main' },
+      createdBy: 'test',
+      createdAt: new Date().toISOString(),
+    },
+  });
+  const status = async () => handle.query(sensorStatusQuery).catch(() => undefined);
+  const generation = async (n: number) => eventually(async () => ((await status())?.generation ?? 0) >= n, `generation ${n}`, 60_000);
+  await generation(1);
+  git('commit', '-q', '--allow-empty', '-m', 'two');
+  const after = git('rev-parse', 'HEAD').stdout.trim();
+  await eventually(async () => ((await triggersOf(name)).length ? true : undefined), 'the git.push trigger');
+  const at = (await status())!.generation;
+  await generation(at + 2);
+  t.deepEqual(
+    (await triggersOf(name)).map((x) => x.deliveryId),
+    [`${before}..${after}`],
+    'the new runs know the branch: no second event',
+  );
+  const s = (await status())!;
+  t.is(s.emitted, 1);
+  t.true(s.polls >= 2 * (at + 2), `polls counted across runs: ${s.polls}`);
+  const d = await handle.describe();
+  t.not(d.runId, handle.firstExecutionRunId, 'it continued as new');
+  t.like(await sensorView(name), { status: 'running', kind: 'git', eventsEmitted: 1 });
+  t.like((await http('DELETE', `/api/v1/sensors/${name}`)).body, { cancelled: true, status: 'cancelled' });
 });
 
 test('a script sensor turns the JSON lines of an action into sensor.<name> triggers, no duplicates across restarts', async (t) => {

@@ -45,9 +45,14 @@ const RUNS_PER_GENERATION = 500;
 const HISTORY_EVENTS = 5000;
 const HISTORY_BYTES = 4 * 1024 * 1024;
 
-function continueAsNewDue(inThisRun: number): boolean {
+function continueAsNewDue(inThisRun: number, input: { runsPerGeneration?: number }): boolean {
   const info = workflowInfo();
-  return inThisRun >= RUNS_PER_GENERATION || info.continueAsNewSuggested || info.historyLength > HISTORY_EVENTS || info.historySize > HISTORY_BYTES;
+  return (
+    inThisRun >= (input.runsPerGeneration ?? RUNS_PER_GENERATION) ||
+    info.continueAsNewSuggested ||
+    info.historyLength > HISTORY_EVENTS ||
+    info.historySize > HISTORY_BYTES
+  );
 }
 
 const now = (): string => new Date().toISOString();
@@ -114,7 +119,7 @@ export async function sensuSensor(input: SensuSensorInput): Promise<void> {
     stats.lastPollAt = now();
     state.show();
     await sleep(input.intervalSeconds * 1000);
-    if (continueAsNewDue(i)) await continueAsNew<typeof sensuSensor>({ ...input, ...(statuses ? { statuses } : {}), stats: state.next() });
+    if (continueAsNewDue(i, input)) await continueAsNew<typeof sensuSensor>({ ...input, ...(statuses ? { statuses } : {}), stats: state.next() });
   }
 }
 
@@ -147,7 +152,7 @@ export async function gitSensor(input: GitSensorInput): Promise<void> {
     stats.lastPollAt = now();
     state.show();
     await sleep(input.intervalSeconds * 1000);
-    if (continueAsNewDue(i)) await continueAsNew<typeof gitSensor>({ ...input, ...(baseline ? { baseline } : {}), stats: state.next() });
+    if (continueAsNewDue(i, input)) await continueAsNew<typeof gitSensor>({ ...input, ...(baseline ? { baseline } : {}), stats: state.next() });
   }
 }
 
@@ -193,6 +198,6 @@ export async function scriptSensor(input: ScriptSensorInput): Promise<void> {
     const pause = Math.min(input.intervalSeconds * 2 ** Math.max(0, quickEnds - 1), Math.max(input.intervalSeconds, MAX_PAUSE_SECONDS));
     state.show(`process #${stats.starts} ended, next start in ${pause}s; ${sensorDetails('script', input.interval, stats)}`);
     await sleep(pause * 1000);
-    if (continueAsNewDue(i)) await continueAsNew<typeof scriptSensor>({ ...input, quickEnds, stats: state.next() });
+    if (continueAsNewDue(i, input)) await continueAsNew<typeof scriptSensor>({ ...input, quickEnds, stats: state.next() });
   }
 }
