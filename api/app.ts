@@ -22,6 +22,11 @@ import { webUiRouter } from './web-ui.js';
 import { pipelinesRouter } from './pipelines.js';
 import { webhooksRouter } from './webhooks.js';
 import { schedulesRouter } from './schedules.js';
+import { genericWebhooksRouter } from './generic-webhooks.js';
+import { triggersRouter } from './triggers.js';
+import { rulesRouter } from './rules.js';
+import { TriggerDispatcher } from './trigger-dispatch.js';
+import { pushBuiltins } from './webhooks.js';
 import { sensorsRouter } from './sensors.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
@@ -44,12 +49,15 @@ function metaRouter(deps: RouterDeps): Router {
   return router;
 }
 
+/** The app; its trigger dispatcher (`app.locals.dispatcher`) is started by the server (api/server.ts). */
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  const dispatcher = new TriggerDispatcher(deps, pushBuiltins(deps));
   const ctx: RouterDeps = {
     ...deps,
+    dispatcher,
     http: {
       pool: deps.pool,
       logger: deps.logger,
@@ -77,7 +85,10 @@ export function createApp(deps: ApiDeps): express.Express {
     webUiRouter,
     pipelinesRouter,
     webhooksRouter,
+    genericWebhooksRouter,
     schedulesRouter,
+    triggersRouter,
+    rulesRouter,
     sensorsRouter,
   ])
     app.use(r(ctx));
@@ -109,5 +120,6 @@ export function createApp(deps: ApiDeps): express.Express {
     deps.logger.error({ err, method: req.method, path: req.path }, 'request failed');
     res.status(500).json({ error: { code: 'internal', message: 'internal error; the API log has the details.' } });
   });
+  app.locals.dispatcher = dispatcher;
   return app;
 }

@@ -94,10 +94,12 @@ function checkDeploys(p: Principal, defs: PipelineDef[], protectedEnvs: string[]
     }
 }
 
-export async function startRun(client: Client, req: PipelineRunRequest, trigger: string): Promise<void> {
+export async function startRun(client: Client, req: PipelineRunRequest, trigger: string, triggerId?: string): Promise<void> {
   await client.workflow.start(pipelineRun, {
     taskQueue: regionTaskQueue(req.defaultRegion),
     workflowId: req.runId,
+    // A trigger's run: its id derives from the trigger, and a repeated dispatch must not start it again.
+    ...(triggerId ? { workflowIdReusePolicy: 'REJECT_DUPLICATE' as const } : {}),
     args: [req],
     staticSummary: `pipeline ${req.definition.name} (${req.definition.steps.length} steps) by ${req.actor}`,
     typedSearchAttributes: [
@@ -105,6 +107,7 @@ export async function startRun(client: Client, req: PipelineRunRequest, trigger:
       { key: SearchAttributes.Actor, value: req.actor },
       { key: SearchAttributes.Trigger, value: trigger },
       { key: SearchAttributes.Region, value: req.defaultRegion },
+      ...(triggerId ? [{ key: SearchAttributes.TriggerId, value: triggerId }] : []),
     ],
   });
 }

@@ -7,6 +7,7 @@ import { createTemporalClient } from '../lib/temporal-client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
 import { createKey } from './apikeys.js';
+import type { TriggerDispatcher } from './trigger-dispatch.js';
 
 const HELP = `Usage: stackwire-api [--port N] [--host H] [--json]
        stackwire-api --create-admin-key <owner> [--json]
@@ -69,6 +70,8 @@ async function main(): Promise<number> {
   const client = await createTemporalClient(config);
   const pool = createPool(databaseUrl(config));
   const app = createApp({ client, pool, config, logger });
+  const dispatcher = app.locals.dispatcher as TriggerDispatcher;
+  await dispatcher.start();
   const server = app.listen(port, host);
   // Idle keep-alive connections stay open longer than any client's (undici's 4 s, load balancers' 60 s):
   // a server that closes first races a request being written on the same socket ("fetch failed").
@@ -88,6 +91,7 @@ async function main(): Promise<number> {
     process.once('SIGINT', stop);
   });
   logger.info('api stopping');
+  await dispatcher.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   await pool.end();

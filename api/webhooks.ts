@@ -11,14 +11,10 @@
  * the work happens in workflows.
  */
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { verify } from '@octokit/webhooks-methods';
-import { regionTaskQueue } from '../common/constants.js';
-import { sameRepository } from '../common/git-url.js';
-import { listPacks } from '../db/packs.js';
-import { listComponents } from '../db/sot.js';
-import { githubPush, packIngest } from '../workflows/index.js';
-import type { RouterDeps } from './deps.js';
+import type { ApiDeps, RouterDeps } from './deps.js';
+import { startPushWork } from './push-work.js';
+import type { BuiltinHandler } from './trigger-dispatch.js';
 import { ApiError } from './errors.js';
 import { route } from './http.js';
 
@@ -44,7 +40,7 @@ interface PushPayload {
   installation?: { id?: number };
 }
 
-export function webhooksRouter({ client, pool, config, logger, http }: RouterDeps): Router {
+export function webhooksRouter({ config, logger, http, dispatcher }: RouterDeps): Router {
   const router = Router();
   route(router, 'POST /api/v1/webhooks/github', http, async (req, res) => {
     const secret = config.api.githubWebhookSecret;
@@ -78,77 +74,78 @@ export function webhooksRouter({ client, pool, config, logger, http }: RouterDep
     req.audit = { target: `${repo.full_name ?? '?'}@${payload.ref ?? '?'}`, parameters: { event, delivery, after: payload.after ?? null } };
     if (payload.deleted || !payload.after || /^0+$/.test(payload.after))
       return void res.status(202).json({ delivery, ignored: `${payload.ref ?? 'the ref'} was deleted` });
-    const urls = [repo.clone_url, repo.ssh_url, repo.html_url, repo.git_url, repo.url].filter((u): u is string => typeof u === 'string');
-    const components = (await listComponents(pool)).filter((c) => urls.some((u) => sameRepository(u, c.repository)));
-    // Scripts repositories (packs ingested from git): re-ingested when their branch moves.
-    const branch = /^refs\/heads\/(.+)$/.exec(payload.ref ?? '')?.[1];
-    const followed = (p: { source: Record<string, unknown> }) =>
-      typeof p.source.ref === 'string' && p.source.ref ? p.source.ref : (payload.repository?.default_branch ?? payload.repository?.master_branch);
-    const packs = (await listPacks(pool)).filter(
-      (p) =>
-        p.source.kind === 'git' &&
-        typeof p.source.url === 'string' &&
-        urls.some((u) => sameRepository(u, String(p.source.url))) &&
-        branch !== undefined &&
-        branch === followed(p),
-    );
-    const reingested: string[] = [];
-    for (const p of packs) {
-      try {
-        await client.workflow.start(packIngest, {
-          taskQueue: regionTaskQueue(config.regions[0]),
-          workflowId: `ingest-push.${delivery}.${p.name}`,
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          args: [{ pack: p.name, source: { kind: 'git', url: String(p.source.url), ref: branch! }, mode: 'apply' }],
-          workflowExecutionTimeout: '35m',
-          staticSummary: `re-ingest ${p.name} for the push to ${branch} (${payload.after.slice(0, 12)})`,
-        });
-        reingested.push(p.name);
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-    }
-    if (!components.length) {
-      if (packs.length)
-        return void res
-          .status(reingested.length ? 202 : 200)
-          .json({ delivery, packs: packs.map((p) => p.name), ...(reingested.length ? {} : { duplicate: true }) });
-      return void res.status(202).json({
-        delivery,
-        ignored: `no component of the source of truth or scripts repository uses ${repo.full_name ?? urls[0] ?? 'this repository'} (${payload.ref ?? ''})`,
-      });
-    }
-    const workflowId = `github-push.${delivery}`;
-    try {
-      await client.workflow.start(githubPush, {
-        taskQueue: regionTaskQueue(config.regions[0]),
-        workflowId,
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        args: [
-          {
-            delivery,
-            ref: payload.ref ?? '',
-            commit: payload.after,
-            before: payload.before ?? null,
-            compare: payload.compare ?? null,
-            repository: repo.full_name ?? urls[0] ?? '',
-            pusher: payload.pusher?.name ?? 'unknown',
-            author: payload.head_commit?.author?.username ?? payload.head_commit?.author?.name ?? null,
-            message: payload.head_commit?.message?.split('\n')[0]?.slice(0, 200) ?? null,
-            enterprise: payload.enterprise?.slug ?? null,
-            components: components.map((c) => ({ name: c.name, repository: c.repository })),
-            defaultRegion: config.regions[0],
-            regions: config.regions,
-          },
-        ],
-        staticSummary: `push to ${repo.full_name ?? '?'} ${payload.ref ?? ''} (${payload.after.slice(0, 12)})`,
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return void res.json({ delivery, duplicate: true, workflowId, packs: packs.map((p) => p.name) });
-      throw err;
-    }
-    logger.info({ delivery, repository: repo.full_name, ref: payload.ref, components: components.map((c) => c.name) }, 'github push received');
-    res.status(202).json({ delivery, workflowId, components: components.map((c) => c.name), packs: reingested });
+    // Recorded as a github.push trigger instance: its id is the delivery's, so a redelivery is a duplicate.
+    const d = await dispatcher.receive({
+      id: `github.push.${delivery}`,
+      type: 'github.push',
+      source: 'webhook github',
+      deliveryId: delivery,
+      payload,
+    });
+    const githubRun = d.runs.find((r) => r.kind === 'github-push');
+    const packs = d.runs.filter((r) => r.kind === 'ingest').map((r) => r.workflowId.slice(`ingest-push.${delivery}.`.length));
+    if (!d.duplicate) logger.info({ delivery, repository: repo.full_name, ref: payload.ref, runs: d.runs.map((r) => r.workflowId) }, 'github push received');
+    res.status(d.duplicate ? 200 : 202).json({
+      delivery,
+      trigger: d.trigger,
+      ...(d.duplicate ? { duplicate: true } : {}),
+      ...(githubRun ? { workflowId: githubRun.workflowId } : {}),
+      components: (d.extra?.components as string[] | undefined) ?? [],
+      packs,
+      matched: d.matched,
+      runs: d.runs,
+      ...(d.runs.length ? {} : { ignored: d.note ?? 'nothing to start' }),
+    });
   });
   return router;
+}
+
+/**
+ * A push reported as a `github.push` (this route) or a `git.push` (the git sensor) trigger starts the
+ * pipelines of the components whose repository it is and re-ingests the packs that follow it
+ * (api/push-work.ts), besides whatever rules match.
+ */
+export function pushBuiltins(deps: ApiDeps): Record<string, BuiltinHandler> {
+  const github: BuiltinHandler = async (t) => {
+    const payload = t.payload as PushPayload;
+    const repo = payload.repository ?? {};
+    const w = await startPushWork(deps, {
+      delivery: t.deliveryId ?? t.id,
+      triggerId: t.id,
+      ref: payload.ref ?? '',
+      after: payload.after ?? '',
+      before: payload.before ?? null,
+      compare: payload.compare ?? null,
+      urls: [repo.clone_url, repo.ssh_url, repo.html_url, repo.git_url, repo.url].filter((u): u is string => typeof u === 'string'),
+      fullName: repo.full_name ?? null,
+      defaultBranch: repo.default_branch ?? repo.master_branch ?? null,
+      pusher: payload.pusher?.name ?? 'unknown',
+      author: payload.head_commit?.author?.username ?? payload.head_commit?.author?.name ?? null,
+      message: payload.head_commit?.message?.split('\n')[0]?.slice(0, 200) ?? null,
+      enterprise: payload.enterprise?.slug ?? null,
+    });
+    return { runs: w.runs, ...(w.ignored ? { note: w.ignored } : {}), extra: { components: w.components } };
+  };
+  const gitPoll: BuiltinHandler = async (t) => {
+    const p = t.payload as { repository?: string; ref?: string; before?: string | null; after?: string };
+    if (typeof p.repository !== 'string' || typeof p.after !== 'string' || typeof p.ref !== 'string')
+      return { runs: [], note: 'not a push (repository, ref, after)' };
+    const w = await startPushWork(deps, {
+      delivery: t.id.replace(/[^\w.-]/g, '-'),
+      triggerId: t.id,
+      ref: p.ref,
+      after: p.after,
+      before: p.before ?? null,
+      compare: null,
+      urls: [p.repository],
+      fullName: null,
+      defaultBranch: null,
+      pusher: t.source,
+      author: null,
+      message: null,
+      enterprise: null,
+    });
+    return { runs: w.runs, ...(w.ignored ? { note: w.ignored } : {}) };
+  };
+  return { 'github.push': github, 'git.push': gitPoll };
 }

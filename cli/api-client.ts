@@ -37,6 +37,7 @@ import type {
   PipelineValidateRequest,
   PipelineValidateResponse,
   RejectResponse,
+  RuleGetResponse,
   ReleaseRequest,
   ReleaseResponse,
   RunRequest,
@@ -54,6 +55,14 @@ import type {
   ScheduleCreateRequest,
   ScheduleListResponse,
   WhoamiResponse,
+  RuleApplyResponse,
+  RuleListResponse,
+  TraceResponse,
+  TriggerListResponse,
+  TriggerRecord,
+  WebhookCreateRequest,
+  WebhookCreateResponse,
+  WebhookListResponse,
 } from '../common/api-types.js';
 import type { SensorCreateRequest, SensorCreateResponse, SensorDeleteResponse, SensorListResponse } from '../common/api-types-sensors.js';
 
@@ -189,6 +198,11 @@ export class ApiClient {
     return this.request('POST', '/api/v1/pipelines/validate', req);
   }
 
+  // Rules
+  getRule(name: string): Promise<RuleGetResponse> {
+    return this.request('GET', `/api/v1/rules/${enc(name)}`);
+  }
+
   // Deployments
   deploy(req: DeployHttpRequest): Promise<DeployResponse> {
     return this.request('POST', '/api/v1/deployments', req);
@@ -248,6 +262,35 @@ export class ApiClient {
   }
   scheduleOp(name: string, op: 'pause' | 'unpause' | 'trigger' | 'delete'): Promise<Record<string, unknown>> {
     return this.request('POST', `/api/v1/schedules/${enc(name)}/${op}`, {});
+  }
+
+  // Triggers: generic webhooks, trigger instances, traces, rules
+  createWebhook(req: WebhookCreateRequest): Promise<WebhookCreateResponse> {
+    return this.request('POST', '/api/v1/webhooks', req);
+  }
+  listWebhooks(): Promise<WebhookListResponse> {
+    return this.request('GET', '/api/v1/webhooks');
+  }
+  deleteWebhook(name: string): Promise<{ name: string; deleted: boolean }> {
+    return this.request('POST', `/api/v1/webhooks/${enc(name)}/delete`, {});
+  }
+  listTriggers(q: { type?: string; source?: string; limit?: number }): Promise<TriggerListResponse> {
+    return this.request('GET', `/api/v1/triggers${query({ ...q })}`);
+  }
+  getTrigger(id: string): Promise<TriggerRecord> {
+    return this.request('GET', `/api/v1/triggers/${enc(id)}`);
+  }
+  trace(id: string): Promise<TraceResponse> {
+    return this.request('GET', `/api/v1/traces/${enc(id)}`);
+  }
+  applyRules(files: { path: string; content: string }[], dryRun: boolean): Promise<RuleApplyResponse> {
+    return this.request('POST', '/api/v1/rules/apply', { files, dryRun });
+  }
+  listRules(trigger?: string): Promise<RuleListResponse> {
+    return this.request('GET', `/api/v1/rules${query({ trigger })}`);
+  }
+  deleteRule(name: string): Promise<{ name: string; deleted: boolean }> {
+    return this.request('POST', `/api/v1/rules/${enc(name)}/delete`, {});
   }
 
   uiLoginLink(next?: string): Promise<LoginLinkResponse> {

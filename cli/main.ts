@@ -14,12 +14,15 @@ import { registerExecutionCommands } from './commands/executions.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerPipelineRunCommands } from './commands/pipeline-run.js';
+import { registerRuleCommands } from './commands/rule.js';
+import { registerRuleManageCommands } from './commands/rule-manage.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerSensorCommands } from './commands/sensor.js';
 import { registerUiCommand } from './commands/ui.js';
 import { registerWhoamiCommand } from './commands/whoami.js';
+import { registerTriggerCommands } from './commands/triggers.js';
 import { ExitError, apiClientFor, err } from './shared.js';
 
 export function buildProgram(): Command {
@@ -39,7 +42,9 @@ export function buildProgram(): Command {
   registerWhoamiCommand(program);
   registerUiCommand(program);
   registerScheduleCommands(program);
+  registerRuleManageCommands(registerRuleCommands(program));
   registerAuditCommands(program);
+  registerTriggerCommands(program);
   registerSensorCommands(program);
   return program;
 }
@@ -48,7 +53,8 @@ export function buildProgram(): Command {
 function report(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
   if (e instanceof ExitError) {
-    err(`stackwire: ${e.message}`);
+    // No message: it has been said (commander's usage errors).
+    if (e.message) err(`stackwire: ${e.message}`);
     return e.code;
   }
   if (e instanceof ConfigError) {

@@ -2,8 +2,8 @@
  * The HTTP API's request and response bodies, route by route: the one definition the API annotates
  * its answers with and the CLI (or any TypeScript client) reads them with. Types only, workflow-safe.
  * Timestamps are ISO 8601 strings. Every error is `ApiErrorBody` with a status of 4xx or 5xx.
- * Deployments and releases are in api-types-deploy.ts, keys, identity and audit in api-types-auth.ts
- * (re-exported here: import everything from this module).
+ * Deployments and releases are in api-types-deploy.ts, keys, identity and audit in api-types-auth.ts,
+ * rules in api-types-rules.ts (re-exported here: import everything from this module).
  */
 import type { PipelineProblem } from './pipeline.js';
 import type { ActionSpec, IngestWarning, PackRef } from './types.js';
@@ -320,4 +320,5 @@ export type * from './api-types-deploy.js';
 export * from './api-types-auth.js';
 export * from './api-types-pipeline.js';
 export * from './api-types-triggers.js';
+export type * from './api-types-rules.js';
 export * from './api-types-sensors.js';

@@ -3,9 +3,15 @@
  * deletions) with who made it. A change notifies RULES_CHANNEL so every API process reloads its index.
  */
 import type { KeyScopes } from './apikeys.js';
+import { canonicalJson } from './triggers.js';
 import type { PoolClient, Queryable } from './pool.js';
 
 export const RULES_CHANNEL = 'stackwire_rules';
+
+/** Equal definitions whatever the key order (jsonb keeps its own). */
+export function sameDefinition(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
 
 export interface RuleRow {
   name: string;
@@ -83,8 +89,7 @@ export async function applyRule(
 ): Promise<{ outcome: ApplyOutcome; version: number }> {
   const { rows } = await db.query<Raw>(`SELECT * FROM rules WHERE name = $1 FOR UPDATE`, [r.name]);
   const current = rows[0];
-  if (current && JSON.stringify(current.definition) === JSON.stringify(r.definition) && current.enabled === r.enabled)
-    return { outcome: 'unchanged', version: current.version };
+  if (current && sameDefinition(current.definition, r.definition) && current.enabled === r.enabled) return { outcome: 'unchanged', version: current.version };
   const last = await db.query<{ v: number | null }>(`SELECT max(version) AS v FROM rule_versions WHERE name = $1`, [r.name]);
   const version = (last.rows[0]?.v ?? 0) + 1;
   await db.query(

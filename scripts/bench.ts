@@ -7,7 +7,8 @@
  *     (local activities), and a for_each over 500 items 20 at a time;
  *   - raw:       a hand-written minimal Temporal workflow running the same scripts as plain activities;
  *   - direct:    the same scripts spawned one after another, no orchestration.
- * Overhead per step = (wall time − direct wall time) / steps. Results go to bench/results/.
+ * Overhead per step = (wall time − direct wall time) / steps. Also the ingest of generated scripts and
+ * rule matching throughput (bench/rule-match.ts). Results go to bench/results/.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -30,16 +31,22 @@ import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { analyserStats } from '../ingest/analyze.js';
 import { ingest } from '../ingest/ingest.js';
 import { generateScripts } from '../bench/generate-scripts.js';
+import { benchRuleMatch, ruleBenchReport } from '../bench/rule-match.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { pipelineRun } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
+import { benchWebhook } from './bench-webhook.js';
 
-const HELP = `Usage: npm run bench -- [--only pipeline|ingest] [--iterations N] [--steps N] [--scripts N] [--json]
+const HELP = `Usage: npm run bench -- [--only pipeline|ingest|rules|webhook] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
 
 pipeline: Stackwire's orchestration overhead per step against a minimal Temporal workflow and
           against running the scripts directly → bench/results/pipeline-overhead.json
 ingest:   ingest of N generated scripts (default 1000): scripts per second and peak memory, first
-          ingest and unchanged re-ingest → bench/results/ingest.json`;
+          ingest and unchanged re-ingest → bench/results/ingest.json
+rules:    rule matching: 1,000 rules over 50 trigger types, N payloads (default 200,000) matched on
+          one core → bench/results/rule-match.json
+webhook:  webhook → workflow started latency, p50/p99, signed deliveries firing a rule at --rate per
+          second (default 50) for --seconds (default 30) → bench/results/webhook-latency.json`;
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const BENCH_PACK = path.join(PROJECT_ROOT, 'bench', 'packs', 'benchkit');
@@ -67,6 +74,9 @@ async function main(): Promise<number> {
       iterations: { type: 'string', default: '30' },
       steps: { type: 'string', default: '10' },
       scripts: { type: 'string', default: '1000' },
+      rate: { type: 'string', default: '50' },
+      seconds: { type: 'string', default: '30' },
+      events: { type: 'string', default: '200000' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -81,12 +91,29 @@ async function main(): Promise<number> {
     process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
     return 2;
   }
-  if (values.only !== undefined && values.only !== 'pipeline' && values.only !== 'ingest') {
-    process.stderr.write('bench: --only takes pipeline or ingest\n');
+  if (values.only !== undefined && !['pipeline', 'ingest', 'rules', 'webhook'].includes(values.only)) {
+    process.stderr.write('bench: --only takes pipeline, ingest, rules or webhook\n');
     return 2;
   }
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds);
+  if (!(rate > 0 && rate <= 1000) || !Number.isInteger(seconds) || seconds < 1) {
+    process.stderr.write('bench: --rate takes a number of requests per second (≤ 1000), --seconds a whole number ≥ 1\n');
+    return 2;
+  }
+  if (values.only === undefined || values.only === 'rules') {
+    const events = Number(values.events);
+    if (!Number.isInteger(events) || events < 1) {
+      process.stderr.write('bench: --events takes a whole number ≥ 1\n');
+      return 2;
+    }
+    const r = { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model ?? '?', node: process.version }, ...benchRuleMatch({ events }) };
+    fs.writeFileSync(path.join(PROJECT_ROOT, 'bench', 'results', 'rule-match.json'), `${JSON.stringify(r, null, 2)}\n`);
+    process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${ruleBenchReport(r)}\nwritten to bench/results/rule-match.json\n\n`);
+    if (values.only === 'rules') return 0;
+  }
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined });
-  if (values.only !== 'pipeline') {
+  if (values.only === undefined || values.only === 'ingest') {
     const code = await benchIngest(config, Number(values.scripts), Boolean(values.json));
     if (code !== 0 || values.only === 'ingest') return code;
   }
@@ -131,6 +158,19 @@ async function main(): Promise<number> {
       output: path.join(runDir, 'worker.log'),
     });
     cleanups.push(() => worker.stop(5000));
+    const webhook = async () => {
+      const r = await benchWebhook({ env, dbUrl, runDir, rate, seconds, log, quantile });
+      const l = r.latencyMs as Record<string, number>;
+      if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else
+        process.stdout.write(
+          `webhook → workflow started, ${String(r.deliveries)} signed deliveries at ${rate}/s (achieved ${String(r.achievedRate)}/s): p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms (target ≤ 50), max ${l.max} ms\nwritten to bench/results/webhook-latency.json\n`,
+        );
+    };
+    if (values.only === 'webhook') {
+      await webhook();
+      return 0;
+    }
     const rawQueue = 'bench.raw';
     const raw = await startService({
       name: 'raw-worker',
@@ -275,6 +315,7 @@ async function main(): Promise<number> {
         ].join('\n'),
       );
     }
+    if (values.only === undefined) await webhook();
     return 0;
   } finally {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`cleanup: ${String(e)}`));

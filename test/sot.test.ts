@@ -13,6 +13,7 @@ import { SensuClient, SensuError } from '../lib/sensu.js';
 import { as, cli, config, dbPool, decodedHistoryText, eventually, historyText, http, makeKey, temporalClient, uniqueName } from './helpers.js';
 import { approveUpdate } from '../workflows/definitions.js';
 import { githubPush } from '../workflows/index.js';
+import type { TraceResponse } from '../common/api-types.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'sot');
@@ -860,6 +861,13 @@ outputs:
     );
     t.is(run.status, 'succeeded');
     t.is(run.outputs.built, `hello-api at ${sha} by ${(payload.pusher as { name: string }).name}`);
+    // The run traces back to the delivery: trigger github.push.<delivery> → githubPush → this run.
+    const traced = await cli(['trace', `push.${delivery}.hello-api.ci`, '--json']);
+    t.is(traced.code, 0, traced.stderr);
+    const trace = JSON.parse(traced.stdout) as TraceResponse;
+    t.like(trace.trigger, { id: `github.push.${delivery}`, type: 'github.push', source: 'webhook github', deliveryId: delivery });
+    t.like(trace.runs[0], { workflowId: `github-push.${delivery}`, kind: 'github-push', status: 'COMPLETED' });
+    t.like(trace.runs[0].children?.[0], { workflowId: `push.${delivery}.hello-api.ci`, status: 'COMPLETED' });
     // A redelivery (same delivery id) starts nothing new.
     const again = await deliver('push', delivery, payload);
     t.is(again.status, 200);

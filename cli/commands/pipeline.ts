@@ -14,6 +14,11 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** Each argument a file, or a folder's *.yml and *.yaml (not its subfolders), as {path, content}; exit 2 when one cannot be read. */
 export function pipelineFiles(targets: string[]): PipelineValidateRequest['files'] {
+  return yamlFiles(targets, 'pipeline');
+}
+
+/** As pipelineFiles, for pipeline or rule files (the messages name them). */
+export function yamlFiles(targets: string[], kind: 'pipeline' | 'rule'): { path: string; content: string }[] {
   const files: PipelineValidateRequest['files'] = [];
   const seen = new Set<string>();
   const read = <T>(p: string, what: () => T): T => {
@@ -22,7 +27,7 @@ export function pipelineFiles(targets: string[]): PipelineValidateRequest['files
     } catch (e) {
       throw new ExitError(
         2,
-        `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Give pipeline files (.yml) or folders holding them.`,
+        `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Give ${kind} files (.yml) or folders holding them.`,
       );
     }
   };
@@ -40,7 +45,10 @@ export function pipelineFiles(targets: string[]): PipelineValidateRequest['files
       seen.add(path.resolve(p));
       const content = read(p, () => fs.readFileSync(p, 'utf8'));
       if (Buffer.byteLength(content) > MAX_FILE_BYTES)
-        throw new ExitError(2, `${p} is over 1 MB; a pipeline file must be smaller (split it into sub-pipelines).`);
+        throw new ExitError(
+          2,
+          `${p} is over 1 MB; a ${kind} file must be smaller (${kind === 'pipeline' ? 'split it into sub-pipelines' : 'spread its rules over several files'}).`,
+        );
       files.push({ path: p, content });
     }
   }
