@@ -11,33 +11,22 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { SensorListResponse, SensorView } from '../common/api-types.js';
+import type { SensorListResponse, SensorView, TriggerListResponse, TriggerRecord } from '../common/api-types.js';
 import type { GitSensorInput } from '../common/sensors.js';
 import { payloadDigest } from '../db/triggers.js';
 import { sensorStatusQuery } from '../workflows/definitions.js';
 import { gitSensor } from '../workflows/index.js';
-import { alive, cli, dbPool, eventually, http, makeKey, temporalClient, uniqueName } from './helpers.js';
+import { alive, cli, eventually, http, makeKey, temporalClient, uniqueName } from './helpers.js';
 
 const SENSU = process.env.STACKWIRE_TEST_SENSU_URL ?? '';
 const SENSU_KEY = process.env.SENSU_API_KEY ?? '';
-const pool = dbPool();
-test.after.always(() => pool.end());
 
-interface TriggerRow {
-  id: string;
-  type: string;
-  source: string;
-  deliveryId: string | null;
-  payloadDigest: string;
-}
-
-/** The trigger instances a sensor recorded, oldest first. */
-async function triggersOf(sensor: string): Promise<TriggerRow[]> {
-  const { rows } = await pool.query<{ id: string; type: string; source: string; delivery_id: string | null; payload_digest: string }>(
-    `SELECT id, type, source, delivery_id, payload_digest FROM triggers WHERE source = $1 ORDER BY received_at, id`,
-    [`sensor ${sensor}`],
-  );
-  return rows.map((r) => ({ id: r.id, type: r.type, source: r.source, deliveryId: r.delivery_id, payloadDigest: r.payload_digest }));
+/** The trigger instances a sensor recorded (GET /api/v1/triggers), oldest first; `type` narrows them. */
+async function triggersOf(sensor: string, type?: string): Promise<TriggerRecord[]> {
+  const q = new URLSearchParams({ source: `sensor ${sensor}`, limit: '1000', ...(type ? { type } : {}) });
+  const r = await http<TriggerListResponse>('GET', `/api/v1/triggers?${q.toString()}`);
+  if (r.status !== 200) throw new Error(`GET /api/v1/triggers answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body.triggers.sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : a.id < b.id ? -1 : 1));
 }
 
 async function sensorView(name: string): Promise<SensorView | undefined> {
@@ -93,7 +82,7 @@ test('a sensu sensor emits sensu.event for status changes, not for the baseline,
 
   await sensuEvent(ns, 'web-1', 'http', 2);
   const [first] = await eventually(async () => {
-    const ts = await triggersOf(name);
+    const ts = await triggersOf(name, 'sensu.event');
     return ts.length ? ts : undefined;
   }, 'the sensu.event trigger');
   const event = await sensuGet(ns, 'web-1', 'http');
