@@ -6,6 +6,9 @@ import { createPipelinePushActivities } from './pipeline-push.js';
 import { createPipelineSourceActivities } from './pipeline-source.js';
 import { createReleasePlanActivities } from './release-plan.js';
 import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
+import { createRunSensorScript } from './sensor-script.js';
+import { createSensorActivities } from './sensors.js';
+import { createTriggerActivities } from './triggers.js';
 
 export type { ActivityDeps } from './run-action.js';
 
@@ -19,5 +22,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createPipelineSourceActivities(deps),
     ...createPipelinePushActivities(deps),
     ...createReleasePlanActivities(deps),
+    ...createTriggerActivities(deps),
+    ...createSensorActivities(deps),
+    runSensorScript: createRunSensorScript(deps),
   };
 }

@@ -7,21 +7,17 @@
  * of its own (cwd, HOME and TMPDIR; removed afterwards), and an environment built from an allow-list
  * (PATH, LANG, TZ, STACKWIRE_EXECUTION_ID/ACTION/REGION/ATTEMPT/PACK_DIR) — never the worker's own.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { buildArgv, maskArgv, maskParameters } from '../common/argv.js';
+import { maskArgv, maskParameters } from '../common/argv.js';
 import { SecretKeyError, isSealed, redact, secretValues, unsealSecrets } from '../lib/secrets.js';
-import { ST2_SHIM_TOKEN } from '../lib/paths.js';
 import type { Config } from '../lib/config.js';
-import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
-import { startProcess } from '../lib/spawn.js';
+import type { RunLayout, RunUser } from '../lib/isolation.js';
 import { BUILTINS } from './builtins.js';
 import { LogShipper } from './log-shipper.js';
-import { materializePack } from './materialize.js';
+import { actionPackDir, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { SensuClient } from '../lib/sensu.js';
-import type { ActionSpec, RunActionInput, RunActionResult } from '../common/types.js';
+import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
@@ -105,24 +101,6 @@ function lastLine(s: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 300);
 }
 
-/** Where the script file sits in each runner's argv (after its interpreter). */
-const ENTRY_INDEX: Record<string, number> = { python: 1, shell: 1, node: 1, 'st2-python': 2, exec: 0 };
-
-/**
- * The argv as spawned: the script by its absolute path in the materialised pack (the cwd is the run's
- * own folder, not the pack), and the StackStorm shim from the run folder, which the run user can read.
- */
-export function scriptArgv(action: Pick<ActionSpec, 'runner' | 'entryPoint'>, argv: string[], packDir: string, shim: string): string[] {
-  const out = [...argv];
-  if (action.runner === 'st2-python' && out[1] === ST2_SHIM_TOKEN) out[1] = shim;
-  const i = ENTRY_INDEX[action.runner];
-  if (i !== undefined && out[i] !== undefined) {
-    const file = path.resolve(packDir, action.entryPoint);
-    if (file.startsWith(packDir + path.sep) && fs.existsSync(file)) out[i] = file;
-  }
-  return out;
-}
-
 /**
  * A pipeline step's parameters, computed at run time: checked here, before anything runs or is
  * recorded. Sealed values (the run's secrets) are checked opened, and stay sealed in what is kept.
@@ -178,18 +156,8 @@ export function createRunAction(deps: ActivityDeps) {
     const secrets = [...new Set([...secretValues(action, clear), ...sealedValues])].sort((a, b) => b.length - a.length);
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
-    let packDir: string;
-    try {
-      packDir = action.packRef
-        ? await materializePack(deps.pool, deps.runLayout.packs, action.packRef)
-        : action.packDir
-          ? path.resolve(action.packDir)
-          : process.cwd();
-    } catch (err) {
-      throw ApplicationFailure.create({ message: `cannot materialise ${action.name}'s pack: ${(err as Error).message}`, type: 'PackUnavailable' });
-    }
-    const [command, ...args] = scriptArgv(action, buildArgv(action, clear), packDir, deps.runLayout.shim);
-    if (!command) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
+    const packDir = await actionPackDir(deps, action);
+    const [command, ...args] = scriptCommand(deps, action, clear, packDir);
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
     const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
@@ -219,42 +187,25 @@ export function createRunAction(deps: ActivityDeps) {
         outcome = { code: 1, signal: null };
       }
     } else {
-      let work: WorkDir;
+      const { proc, work } = startIsolatedScript(deps, {
+        action,
+        argv: [command, ...args],
+        packDir,
+        label: `${input.executionId}.${info.attempt}`,
+        env: { STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(info.attempt) },
+        ...(action.runner === 'st2-python' ? { stdin: JSON.stringify(clear) } : {}),
+        timeoutMs: action.timeoutSeconds * 1000,
+        killGraceMs: grace,
+        onStdout: (c) => {
+          stdout.push(c);
+          logs.push('stdout', c);
+        },
+        onStderr: (c) => {
+          stderr.push(c);
+          logs.push('stderr', c);
+        },
+      });
       try {
-        work = createWorkDir(deps.runLayout, `${input.executionId}.${info.attempt}`, deps.runUser);
-      } catch (err) {
-        throw ApplicationFailure.create({ message: `cannot create a working folder for ${action.name}: ${(err as Error).message}`, type: 'ActionNotRunnable' });
-      }
-      try {
-        const proc = startProcess({
-          argv: [command, ...args],
-          cwd: work.dir,
-          ...(deps.runUser ? { uid: deps.runUser.uid, gid: deps.runUser.gid } : {}),
-          // An allow-list: nothing of the worker's own environment beyond PATH, LANG and TZ.
-          env: {
-            ...deps.scriptEnv,
-            HOME: work.home,
-            TMPDIR: work.tmp,
-            STACKWIRE_EXECUTION_ID: input.executionId,
-            STACKWIRE_ACTION: action.name,
-            STACKWIRE_REGION: deps.region,
-            STACKWIRE_ATTEMPT: String(info.attempt),
-            STACKWIRE_PACK_DIR: packDir,
-            PYTHONUNBUFFERED: '1',
-          },
-          ...(action.runner === 'st2-python' ? { stdin: JSON.stringify(clear) } : {}),
-          timeoutMs: action.timeoutSeconds * 1000,
-          killGraceMs: grace,
-          captureBytes: 0, // CappedOutput keeps (and redacts) what is recorded
-          onStdout: (c) => {
-            stdout.push(c);
-            logs.push('stdout', c);
-          },
-          onStderr: (c) => {
-            stderr.push(c);
-            logs.push('stderr', c);
-          },
-        });
         const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
         ctx.cancelled.catch((err: unknown) => {
           cancelError = err;

@@ -27,6 +27,7 @@ import { triggersRouter } from './triggers.js';
 import { rulesRouter } from './rules.js';
 import { TriggerDispatcher } from './trigger-dispatch.js';
 import { pushBuiltins } from './webhooks.js';
+import { sensorsRouter } from './sensors.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -88,6 +89,7 @@ export function createApp(deps: ApiDeps): express.Express {
     schedulesRouter,
     triggersRouter,
     rulesRouter,
+    sensorsRouter,
   ])
     app.use(r(ctx));
 

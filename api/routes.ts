@@ -3,6 +3,7 @@
  * query (unknown fields refused). The routers register their handlers through `route()` (api/http.ts),
  * which refuses a route missing here; the OpenAPI document (GET /api/v1/openapi.json) is built from it.
  */
+import { SENSOR_ROUTES } from './routes-sensors.js';
 import type { Permission } from './security/permissions.js';
 
 export type Schema = Record<string, unknown>;
@@ -413,6 +414,8 @@ export const ROUTES = {
     query: obj({ actor: str(), action: str(), since: str({ minLength: 1 }), limit: uintString }),
   },
   'GET /api/v1/audit/verify': { permission: 'audit.read', summary: 'Check the audit trail’s hash chain.' },
+
+  ...SENSOR_ROUTES,
 } as const satisfies Record<string, RouteDef>;
 
 export type RouteKey = keyof typeof ROUTES;

@@ -64,6 +64,7 @@ import type {
   WebhookCreateResponse,
   WebhookListResponse,
 } from '../common/api-types.js';
+import type { SensorCreateRequest, SensorCreateResponse, SensorDeleteResponse, SensorListResponse } from '../common/api-types-sensors.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -98,7 +99,7 @@ export class ApiClient {
     private readonly auth: ApiAuth,
   ) {}
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { 'x-stackwire-trigger': 'cli' };
     if (this.auth.apiKey) headers.authorization = `Bearer ${this.auth.apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -304,5 +305,16 @@ export class ApiClient {
   }
   verifyAudit(): Promise<AuditVerifyResponse> {
     return this.request('GET', '/api/v1/audit/verify');
+  }
+
+  // Sensors
+  createSensor(req: SensorCreateRequest): Promise<SensorCreateResponse> {
+    return this.request('POST', '/api/v1/sensors', req);
+  }
+  listSensors(): Promise<SensorListResponse> {
+    return this.request('GET', '/api/v1/sensors');
+  }
+  deleteSensor(name: string): Promise<SensorDeleteResponse> {
+    return this.request('DELETE', `/api/v1/sensors/${enc(name)}`);
   }
 }

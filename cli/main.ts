@@ -19,6 +19,7 @@ import { registerRuleManageCommands } from './commands/rule-manage.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerScheduleCommands } from './commands/schedule.js';
+import { registerSensorCommands } from './commands/sensor.js';
 import { registerUiCommand } from './commands/ui.js';
 import { registerWhoamiCommand } from './commands/whoami.js';
 import { registerTriggerCommands } from './commands/triggers.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerRuleManageCommands(registerRuleCommands(program));
   registerAuditCommands(program);
   registerTriggerCommands(program);
+  registerSensorCommands(program);
   return program;
 }
 

@@ -321,3 +321,4 @@ export * from './api-types-auth.js';
 export * from './api-types-pipeline.js';
 export * from './api-types-triggers.js';
 export type * from './api-types-rules.js';
+export type * from './api-types-sensors.js';

@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PipelineRunState } from '../common/pipeline.js';
+import type { SensorStatus } from '../common/sensors.js';
 
 /** A deploy's state while it runs (`status` query). */
 export interface DeployStatus {
@@ -40,3 +41,6 @@ export interface PipelineDecision {
   approve: boolean;
   reason?: string;
 }
+
+/** A sensor's counters while it runs (`sensorStatus` query): polls, events emitted, last poll, last error. */
+export const sensorStatusQuery = defineQuery<SensorStatus>('sensorStatus');

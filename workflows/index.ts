@@ -10,3 +10,4 @@ export { deployComponent } from './deploy-component.js';
 export { releaseTrain } from './release-train.js';
 export { deployPlan } from './deploy-plan.js';
 export { releaseSelection } from './release-selection.js';
+export { gitSensor, scriptSensor, sensuSensor } from './sensors.js';

@@ -40,6 +40,8 @@ export const PERMISSIONS = {
   'sot.apply': { role: 'admin', what: 'apply the source of truth' },
   'apikeys.manage': { role: 'admin', what: 'create, list and revoke API keys' },
   'audit.read': { role: 'admin', what: 'read and verify the audit trail' },
+  'sensors.read': { role: 'viewer', what: 'list sensors and what they emitted' },
+  'sensors.manage': { role: 'admin', what: 'create and delete sensors (a script sensor runs its action with the authority of who created it)' },
 } as const satisfies Record<string, { role: Role; what: string }>;
 
 export type Permission = keyof typeof PERMISSIONS;

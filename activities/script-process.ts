@@ -1,0 +1,120 @@
+/**
+ * The building blocks of running a pack's script isolated from the worker, shared by action runs
+ * (run-action.ts) and script sensors (sensor-script.ts): the pack version materialised on this worker,
+ * the argv with the script by its absolute path, and the spawn itself — as the run user, in a working
+ * folder of its own (cwd, HOME, TMPDIR), with an environment built from an allow-list (PATH, LANG, TZ and
+ * the STACKWIRE_* variables the caller names), in a process group of its own.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { buildArgv } from '../common/argv.js';
+import type { ActionSpec } from '../common/types.js';
+import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
+import { ST2_SHIM_TOKEN } from '../lib/paths.js';
+import { startProcess, type RunningProcess } from '../lib/spawn.js';
+import type { Pool } from '../db/pool.js';
+import { materializePack } from './materialize.js';
+
+/** What these need of the activity dependencies (activities/run-action.ts ActivityDeps). */
+interface ScriptDeps {
+  pool: Pool;
+  region: string;
+  runLayout: RunLayout;
+  runUser: RunUser | undefined;
+  scriptEnv: Record<string, string>;
+}
+
+/** Where the script file sits in each runner's argv (after its interpreter). */
+const ENTRY_INDEX: Record<string, number> = { python: 1, shell: 1, node: 1, 'st2-python': 2, exec: 0 };
+
+/**
+ * The argv as spawned: the script by its absolute path in the materialised pack (the cwd is the run's
+ * own folder, not the pack), and the StackStorm shim from the run folder, which the run user can read.
+ */
+export function scriptArgv(action: Pick<ActionSpec, 'runner' | 'entryPoint'>, argv: string[], packDir: string, shim: string): string[] {
+  const out = [...argv];
+  if (action.runner === 'st2-python' && out[1] === ST2_SHIM_TOKEN) out[1] = shim;
+  const i = ENTRY_INDEX[action.runner];
+  if (i !== undefined && out[i] !== undefined) {
+    const file = path.resolve(packDir, action.entryPoint);
+    if (file.startsWith(packDir + path.sep) && fs.existsSync(file)) out[i] = file;
+  }
+  return out;
+}
+
+/** The folder the action's pack version is in on this worker (materialised from Postgres when it names one). */
+export async function actionPackDir(deps: Pick<ScriptDeps, 'pool' | 'runLayout'>, action: ActionSpec): Promise<string> {
+  try {
+    return action.packRef
+      ? await materializePack(deps.pool, deps.runLayout.packs, action.packRef)
+      : action.packDir
+        ? path.resolve(action.packDir)
+        : process.cwd();
+  } catch (err) {
+    throw ApplicationFailure.create({ message: `cannot materialise ${action.name}'s pack: ${(err as Error).message}`, type: 'PackUnavailable' });
+  }
+}
+
+/** The command line of a script action with its (clear) parameters; an empty one is not runnable. */
+export function scriptCommand(deps: Pick<ScriptDeps, 'runLayout'>, action: ActionSpec, clear: Record<string, unknown>, packDir: string): string[] {
+  const argv = scriptArgv(action, buildArgv(action, clear), packDir, deps.runLayout.shim);
+  if (!argv[0]) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
+  return argv;
+}
+
+export interface IsolatedScript {
+  action: ActionSpec;
+  argv: string[];
+  packDir: string;
+  /** Names the working folder (unique per run and attempt). */
+  label: string;
+  /** STACKWIRE_* variables for the script, besides STACKWIRE_ACTION, STACKWIRE_REGION and STACKWIRE_PACK_DIR. */
+  env: Record<string, string>;
+  stdin?: string;
+  timeoutMs?: number;
+  killGraceMs: number;
+  onStdout: (chunk: Buffer) => void;
+  onStderr: (chunk: Buffer) => void;
+}
+
+/** Starts the script as the run user in a new working folder; the caller removes `work` once `proc.done` resolves. */
+export function startIsolatedScript(
+  deps: Pick<ScriptDeps, 'runLayout' | 'runUser' | 'scriptEnv' | 'region'>,
+  o: IsolatedScript,
+): { proc: RunningProcess; work: WorkDir } {
+  let work: WorkDir;
+  try {
+    work = createWorkDir(deps.runLayout, o.label, deps.runUser);
+  } catch (err) {
+    throw ApplicationFailure.create({ message: `cannot create a working folder for ${o.action.name}: ${(err as Error).message}`, type: 'ActionNotRunnable' });
+  }
+  try {
+    const proc = startProcess({
+      argv: o.argv,
+      cwd: work.dir,
+      ...(deps.runUser ? { uid: deps.runUser.uid, gid: deps.runUser.gid } : {}),
+      // An allow-list: nothing of the worker's own environment beyond PATH, LANG and TZ.
+      env: {
+        ...deps.scriptEnv,
+        HOME: work.home,
+        TMPDIR: work.tmp,
+        ...o.env,
+        STACKWIRE_ACTION: o.action.name,
+        STACKWIRE_REGION: deps.region,
+        STACKWIRE_PACK_DIR: o.packDir,
+        PYTHONUNBUFFERED: '1',
+      },
+      ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      killGraceMs: o.killGraceMs,
+      captureBytes: 0, // the callers keep (and redact) what they record
+      onStdout: o.onStdout,
+      onStderr: o.onStderr,
+    });
+    return { proc, work };
+  } catch (err) {
+    work.remove();
+    throw err;
+  }
+}
