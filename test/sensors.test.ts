@@ -16,7 +16,7 @@ import type { GitSensorInput } from '../common/sensors.js';
 import { payloadDigest } from '../db/triggers.js';
 import { sensorStatusQuery } from '../workflows/definitions.js';
 import { gitSensor } from '../workflows/index.js';
-import { alive, cli, eventually, http, makeKey, temporalClient, uniqueName } from './helpers.js';
+import { alive, cli, eventually, http, makeKey, temporalClient, uniqueName, waitForEnd } from './helpers.js';
 
 const SENSU = process.env.STACKWIRE_TEST_SENSU_URL ?? '';
 const SENSU_KEY = process.env.SENSU_API_KEY ?? '';
@@ -304,4 +304,47 @@ test('bad sensors are refused with a clear message before anything starts', asyn
   t.regex(missing.stderr, /no sensor/);
   const help = await cli(['sensor', 'create', '--help']);
   t.regex(help.stdout, /--kind <kind>[\s\S]*--param <key=value>[\s\S]*Kinds:/);
+});
+
+test('a check that goes critical fires a remediation rule through the sensor: its action runs with the event mapped in', async (t) => {
+  const name = uniqueName('sensu-fix');
+  const ns = uniqueName('remediate');
+  const entity = uniqueName('web');
+  const rule = uniqueName('restart-on-critical');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-remediate-'));
+  const file = path.join(dir, 'rule.yaml');
+  fs.writeFileSync(
+    file,
+    `name: ${rule}
+trigger: {type: sensu.event}
+criteria:
+  trigger.entity.metadata.name: {type: equals, pattern: ${entity}}
+  trigger.check.status: {type: greaterthan, pattern: 1}
+action:
+  ref: testkit.quick
+  parameters: {value: "\${{ trigger.entity.metadata.name }}/\${{ trigger.check.metadata.name }} went \${{ trigger.check.status }}"}
+`,
+  );
+  t.is((await cli(['rule', 'apply', file])).code, 0);
+  await sensuEvent(ns, entity, 'http', 0);
+  t.is((await cli(['sensor', 'create', name, '--kind', 'sensu', '--interval', '1s', '--namespace', ns])).code, 0);
+  await polled(name, 1);
+  await sensuEvent(ns, entity, 'http', 1); // a warning: recorded, the rule's criteria do not hold
+  await eventually(async () => (await triggersOf(name, 'sensu.event')).find((x) => x.deliveryId?.endsWith('/1')), 'the warning event', 60_000);
+  await sensuEvent(ns, entity, 'http', 2);
+  const fired = await eventually(
+    async () => (await triggersOf(name, 'sensu.event')).find((x) => x.deliveryId?.endsWith('/2') && x.status !== 'pending' && x.status !== 'received'),
+    'the critical event to be dispatched',
+    60_000,
+  );
+  t.deepEqual(fired.matched, [{ rule, version: 1 }]);
+  t.is(fired.runs.length, 1, JSON.stringify(fired));
+  const run = await waitForEnd(fired.runs[0].workflowId);
+  t.is(run.status, 'succeeded', run.stderr);
+  t.is((JSON.parse(run.stdout.trim()) as { value: string }).value, `${entity}/http went 2`);
+  const warning = (await triggersOf(name, 'sensu.event')).find((x) => x.deliveryId?.endsWith('/1'));
+  t.like(warning, { status: 'dispatched', matched: [], runs: [] });
+  const trace = await cli(['trace', fired.runs[0].workflowId]);
+  t.regex(trace.stdout, new RegExp(`trigger ${fired.id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: sensu\\.event from sensor ${name}`));
+  t.is((await http('DELETE', `/api/v1/sensors/${name}`)).status, 200);
 });
