@@ -14,7 +14,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { TriggerRun } from '../common/api-types.js';
 import { RuleIndex, renderRuleTarget, type RuleDef } from '../common/rule.js';
 import { RULES_CHANNEL, listRules, type RuleRow } from '../db/rules.js';
-import { inTransaction, type PoolClient } from '../db/pool.js';
+import type { PoolClient } from '../db/pool.js';
 import { TRIGGERS_CHANNEL, claimUndispatched, finishTrigger, getTrigger, insertTrigger, type NewTrigger } from '../db/triggers.js';
 import type { ApiDeps, Dispatched, TriggerSink } from './deps.js';
 import { ApiError } from './errors.js';
@@ -170,7 +170,7 @@ export class TriggerDispatcher implements TriggerSink {
       matched: matched.map((d) => ({ rule: d.name, version: this.rules.get(d.name)?.version ?? 0 })),
       runs,
     };
-    await inTransaction(this.deps.pool, (db) => finishTrigger(db, t.id, outcome));
+    await finishTrigger(this.deps.pool, t.id, outcome);
     this.deps.logger.info(
       { trigger: t.id, type: t.type, matched: outcome.matched.map((m) => m.rule), runs: runs.map((r) => r.workflowId), failed: failed.length },
       'trigger dispatched',

@@ -94,22 +94,15 @@ export async function finishTrigger(
   id: string,
   outcome: { status: 'dispatched' | 'failed'; note: string | null; matched: TriggerRecord['matched']; runs: TriggerRun[] },
 ): Promise<void> {
-  await db.query(`UPDATE triggers SET status = $2, note = $3, matched = $4, payload = NULL, dispatched_at = now() WHERE id = $1`, [
-    id,
-    outcome.status,
-    outcome.note,
-    JSON.stringify(outcome.matched),
-  ]);
-  await addTriggerRuns(db, id, outcome.runs);
-}
-
-export async function addTriggerRuns(db: Queryable, id: string, runs: TriggerRun[]): Promise<void> {
-  for (const r of runs)
-    await db.query(
-      `INSERT INTO trigger_runs (trigger_id, workflow_id, kind, rule, error) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (trigger_id, workflow_id) DO UPDATE SET error = EXCLUDED.error`,
-      [id, r.workflowId, r.kind, r.rule ?? null, r.error ?? null],
-    );
+  // One statement (one round trip, atomic): the instance's outcome and its runs.
+  await db.query(
+    `WITH done AS (
+       UPDATE triggers SET status = $2, note = $3, matched = $4, payload = NULL, dispatched_at = now() WHERE id = $1 RETURNING id)
+     INSERT INTO trigger_runs (trigger_id, workflow_id, kind, rule, error)
+     SELECT done.id, r."workflowId", r.kind, r.rule, r.error FROM done, jsonb_to_recordset($5::jsonb) AS r("workflowId" text, kind text, rule text, error text)
+     ON CONFLICT (trigger_id, workflow_id) DO UPDATE SET error = EXCLUDED.error`,
+    [id, outcome.status, outcome.note, JSON.stringify(outcome.matched), JSON.stringify(outcome.runs)],
+  );
 }
 
 function toRecord(r: Row, runs: TriggerRun[]): TriggerRecord {

@@ -9,6 +9,13 @@ import { portIsFree, startService, type Service } from './services.js';
 /** Activities on the workflow's own queue are handed straight back to the worker that asked. */
 export const EAGER_DISPATCH_FLAGS = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
 
+/**
+ * SQLite in write-ahead-log mode, synced at checkpoints: a commit no longer waits for its own fsync
+ * (still durable when a process dies; an OS crash may lose the last moments). Under a burst of starts
+ * (50 webhooks a second) this halves the dev server's latency.
+ */
+export const SQLITE_FLAGS = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'];
+
 /** The Web UI lives under /ui, where the API serves it signed in (api/web-ui.ts). */
 export const UI_FLAGS = ['--ui-public-path', '/ui'];
 
@@ -53,6 +60,7 @@ export async function startDevServer(o: {
     String(o.port),
     '--db-filename',
     o.dbFile,
+    ...SQLITE_FLAGS,
     '--namespace',
     o.namespace,
     '--log-format',
