@@ -41,6 +41,10 @@ test('a pipeline on an interval runs by itself, pauses, runs once on demand and 
   t.true(first.id.startsWith(`pipeline.${name}-pipe.${name}-`), first.id);
   const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${first.id}`)).body;
   t.is(v.outputs.said, `tick by schedule ${name}`);
+  // A scheduled run traces to its schedule (no trigger instance: Temporal fired it).
+  const traced = await cli(['trace', first.id, '--json']);
+  t.is(traced.code, 0, traced.stderr);
+  t.like(JSON.parse(traced.stdout), { found: 'run', trigger: null, origin: { kind: 'schedule', schedule: name } });
   const [listed] = await schedules();
   t.like(listed, { pipeline: `${name}-pipe`, paused: false, note: 'test tick', every: ['2s'] });
   t.true(listed.recentRuns.length >= 1);
