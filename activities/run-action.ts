@@ -10,12 +10,12 @@
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { maskArgv, maskParameters } from '../common/argv.js';
-import { SecretKeyError, isSealed, redact, secretValues, unsealSecrets } from '../lib/secrets.js';
+import { SecretKeyError, isSealed, redact, unsealSecrets } from '../lib/secrets.js';
 import type { Config } from '../lib/config.js';
 import type { RunLayout, RunUser } from '../lib/isolation.js';
 import { BUILTINS } from './builtins.js';
 import { LogShipper } from './log-shipper.js';
-import { actionPackDir, scriptCommand, startIsolatedScript } from './script-process.js';
+import { actionPackDir, openParameters, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { SensuClient } from '../lib/sensu.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { recordFinish, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
@@ -143,17 +143,7 @@ export function createRunAction(deps: ActivityDeps) {
       trigger: input.trigger,
     });
 
-    let clear: Record<string, unknown>;
-    try {
-      clear = unsealSecrets(input.parameters, deps.secretKey, deps.oldSecretKeys);
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
-    }
-    // Declared secret parameters, and any value that arrived sealed (a pipeline's secrets): masked in output and logs.
-    const sealedValues = Object.entries(input.parameters).flatMap(([k, v]) =>
-      isSealed(v) && clear[k] != null ? [typeof clear[k] === 'string' ? clear[k] : JSON.stringify(clear[k])] : [],
-    );
-    const secrets = [...new Set([...secretValues(action, clear), ...sealedValues])].sort((a, b) => b.length - a.length);
+    const { clear, secrets } = openParameters(deps, action, input.parameters);
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
     const packDir = await actionPackDir(deps, action);

@@ -14,6 +14,7 @@ import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../li
 import { ST2_SHIM_TOKEN } from '../lib/paths.js';
 import { startProcess, type RunningProcess } from '../lib/spawn.js';
 import type { Pool } from '../db/pool.js';
+import { isSealed, secretValues, unsealSecrets } from '../lib/secrets.js';
 import { materializePack } from './materialize.js';
 
 /** What these need of the activity dependencies (activities/run-action.ts ActivityDeps). */
@@ -117,4 +118,26 @@ export function startIsolatedScript(
     work.remove();
     throw err;
   }
+}
+
+/**
+ * The parameters in clear for the script, and every value to mask in its output: the declared secret
+ * parameters and any value that arrived sealed (a pipeline's secrets), longest first. A parameter that
+ * cannot be opened is not retryable.
+ */
+export function openParameters(
+  keys: { secretKey: Buffer | undefined; oldSecretKeys?: Buffer[] | undefined },
+  action: ActionSpec,
+  parameters: Record<string, unknown>,
+): { clear: Record<string, unknown>; secrets: string[] } {
+  let clear: Record<string, unknown>;
+  try {
+    clear = unsealSecrets(parameters, keys.secretKey, keys.oldSecretKeys);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
+  }
+  const sealedValues = Object.entries(parameters).flatMap(([k, v]) =>
+    isSealed(v) && clear[k] != null ? [typeof clear[k] === 'string' ? clear[k] : JSON.stringify(clear[k])] : [],
+  );
+  return { clear, secrets: [...new Set([...secretValues(action, clear), ...sealedValues])].sort((a, b) => b.length - a.length) };
 }

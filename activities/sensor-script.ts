@@ -15,10 +15,10 @@ import crypto from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { lineId } from '../common/sensors.js';
 import type { ActionSpec } from '../common/types.js';
-import { isSealed, redact, secretValues, unsealSecrets } from '../lib/secrets.js';
+import { redact } from '../lib/secrets.js';
 import type { RunningProcess } from '../lib/spawn.js';
 import type { ActivityDeps } from './run-action.js';
-import { actionPackDir, scriptCommand, startIsolatedScript } from './script-process.js';
+import { actionPackDir, openParameters, scriptCommand, startIsolatedScript } from './script-process.js';
 import { emitSensorEvents, type SensorEvent } from './triggers.js';
 
 export interface RunSensorScriptInput {
@@ -60,16 +60,7 @@ export function createRunSensorScript(deps: ActivityDeps) {
     const log = deps.logger.child({ sensor: input.sensor, action: action.name, region: deps.region, attempt: info.attempt });
     if (action.runner === 'builtin')
       throw ApplicationFailure.nonRetryable(`${action.name} is a built-in, not a script: it cannot run as a sensor`, 'ActionNotRunnable');
-    let clear: Record<string, unknown>;
-    try {
-      clear = unsealSecrets(input.parameters, deps.secretKey, deps.oldSecretKeys);
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'ActionNotRunnable');
-    }
-    const sealedValues = Object.entries(input.parameters).flatMap(([k, v]) =>
-      isSealed(v) && clear[k] != null ? [typeof clear[k] === 'string' ? clear[k] : JSON.stringify(clear[k])] : [],
-    );
-    const secrets = [...new Set([...secretValues(action, clear), ...sealedValues])].sort((a, b) => b.length - a.length);
+    const { clear, secrets } = openParameters(deps, action, input.parameters);
     const packDir = await actionPackDir(deps, action);
     const argv = scriptCommand(deps, action, clear, packDir);
     // This process start: the key of lines without an id of their own.

@@ -51,6 +51,16 @@ function searchAttributes(action: string, region: string, actor: string, trigger
   ];
 }
 
+/** The parameters with their secret ones sealed with the stack's key (503 when there is none to seal with). */
+export function sealForRun(action: ActionSpec, parameters: Record<string, unknown>, key: Buffer | undefined): Record<string, unknown> {
+  try {
+    return sealSecrets(action, parameters, key);
+  } catch (err) {
+    if (err instanceof SecretKeyError) throw new ApiError(503, 'secrets_unavailable', err.message);
+    throw err;
+  }
+}
+
 export interface StartOptions {
   actor: string;
   /** The channel: cli, api, or the trigger type for a rule's run. */
@@ -110,13 +120,7 @@ export async function startExecution(
   }
   const { actor, trigger } = opts;
   const idemKey = opts.idempotencyKey;
-  let sealed: Record<string, unknown>;
-  try {
-    sealed = sealSecrets(action, parameters, config.secretKey);
-  } catch (err) {
-    if (err instanceof SecretKeyError) throw new ApiError(503, 'secrets_unavailable', err.message);
-    throw err;
-  }
+  const sealed = sealForRun(action, parameters, config.secretKey);
   const shown = displayArgv(maskArgv(action, parameters));
   audit.parameters = { ...audit.parameters, parameters: maskParameters(action, parameters), ...(idemKey ? { idempotencyKey: idemKey } : {}) };
 

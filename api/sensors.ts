@@ -40,7 +40,7 @@ import {
 import type { ActionSpec } from '../common/types.js';
 import { getCurrentAction } from '../db/actions.js';
 import { triggerCountsBySource } from '../db/sensors.js';
-import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
+import { sealForRun } from './execution-start.js';
 import { sensorStatusQuery } from '../workflows/definitions.js';
 import { gitSensor, scriptSensor, sensuSensor } from '../workflows/index.js';
 import type { RouterDeps } from './deps.js';
@@ -158,13 +158,7 @@ export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps
         if (err instanceof ParameterError) throw new ApiError(400, 'invalid_parameters', err.message, err.problems);
         throw err;
       }
-      let sealed: Record<string, unknown>;
-      try {
-        sealed = sealSecrets(action, parameters, config.secretKey);
-      } catch (err) {
-        if (err instanceof SecretKeyError) throw new ApiError(503, 'secrets_unavailable', err.message);
-        throw err;
-      }
+      const sealed = sealForRun(action, parameters, config.secretKey);
       definition = { action: action.name, actionVersion: action.version, parameters: maskParameters(action, parameters) };
       req.audit.parameters = { ...req.audit.parameters, ...definition };
       start = (q, { summary }) =>
