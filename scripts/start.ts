@@ -134,6 +134,11 @@ async function main(): Promise<number> {
     const piped = await cliRun(['pipeline', 'run', nightly, `port=${config.api.port}`]);
     log(piped === 0 ? 'example pipeline: succeeded' : `example pipeline: ended with exit code ${piped}`);
 
+    // The example rule (examples/rules): a firing alert on the `alerts` webhook starts a service check.
+    const rules = path.join(PROJECT_ROOT, 'examples', 'rules');
+    log(`example: stackwire rule apply ${path.relative(PROJECT_ROOT, rules)}`);
+    await cliRun(['rule', 'apply', rules]);
+
     // The Web UI through the API: signed in, payloads decoded. A one-time link, as `stackwire ui` prints it.
     if (config.api.webUiUrl) await cliRun(['ui']);
 
@@ -155,6 +160,8 @@ async function main(): Promise<number> {
         `    npx stackwire --api ${procs.apiUrl} deploy status-page 2.0.0 --env production --approval 600`,
         `    npx stackwire --api ${procs.apiUrl} release --env staging --plan auth-service=2.1.0 api-gateway=3.0.0 web-ui=5.2.0`,
         `    npx stackwire --api ${procs.apiUrl} pipeline run examples/pipelines/status-page-deliver.yml version=2.1.0`,
+        `    npx stackwire --api ${procs.apiUrl} rule test examples/rules/service-alert.yaml examples/rules/alert.json`,
+        `    npx stackwire --api ${procs.apiUrl} webhook create alerts     (then POST the alert to it: README, Webhooks)`,
         '  Ctrl-C stops everything.',
         '',
       ].join('\n'),

@@ -21,6 +21,7 @@ import type {
   WebhookDeliveryResponse,
 } from '../common/api-types.js';
 import { SearchAttributes } from '../common/constants.js';
+import { PROJECT_ROOT } from '../lib/config.js';
 import { API, as, cli, eventually, http, makeKey, temporalClient, uniqueName, waitForEnd } from './helpers.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-rules-'));
@@ -239,4 +240,17 @@ action:
   t.is((await cli(['rule', 'delete', name])).code, 0);
   t.is((await http('GET', `/api/v1/rules/${name}`)).status, 404);
   t.is((await cli(['rule', 'delete', name])).code, 2);
+});
+
+test('the example rule is valid against the catalog and matches its example alert', async (t) => {
+  const dir = path.join(PROJECT_ROOT, 'examples', 'rules');
+  const v = await cli(['rule', 'validate', dir]);
+  t.is(v.code, 0, v.stdout + v.stderr);
+  t.regex(v.stdout, /1 rule in 1 file valid: check-service-on-alert/);
+  t.notRegex(v.stdout, /not checked/, 'checked against the catalog');
+  const r = await cli(['rule', 'test', path.join(dir, 'service-alert.yaml'), path.join(dir, 'alert.json'), '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /"port": 7380/);
+  const quiet = write('resolved.json', JSON.stringify({ body: { status: 'resolved', labels: { alertname: 'ServiceDown', instance: 'web-3' } } }));
+  t.is((await cli(['rule', 'test', path.join(dir, 'service-alert.yaml'), quiet])).code, 2, 'a resolved alert does not match');
 });
