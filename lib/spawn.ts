@@ -6,6 +6,11 @@
  * SIGTERM to the group, SIGKILL after a grace time. stdout and stderr are captured up to a byte cap
  * (the last bytes are kept) and/or streamed to callbacks.
  *
+ * No orphans: beside each process group a small watcher (a fixed bash program, its own process
+ * group) holds the reading end of a pipe whose writing end only this process holds. When this process
+ * dies — by any signal, SIGKILL included — the kernel closes the pipe, the watcher reads its end and
+ * kills the whole group at once. When the process ends normally the watcher is killed with it.
+ *
  * lib/services.ts (Stackwire's own long-running processes, with ready lines and log files) and the
  * Temporal CLI build (lib/temporal-cli.ts) stay separate: they inherit our environment on purpose and
  * are not stopped by group.
@@ -33,6 +38,33 @@ export interface ProcessOptions {
   captureBytes?: number;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /** Kill the group when this process dies (default true; see the watcher above). */
+  lifeline?: boolean;
+}
+
+/**
+ * The watcher: blocks reading fd 3 (the lifeline) until EOF — which only the death of the process that
+ * holds the other end brings, since it never writes — then SIGKILLs the process group named by $1.
+ * A fixed program; the group id is its only argument.
+ */
+const WATCHER = 'read -r -u 3 _; kill -KILL -- "-$1" 2>/dev/null';
+
+/** Starts the watcher of group `pgid`; its handle, to stop it when the group ends normally. */
+function startWatcher(pgid: number): ChildProcess | undefined {
+  try {
+    const w = spawn('/bin/bash', ['-c', WATCHER, 'stackwire-lifeline', String(pgid)], {
+      env: { PATH: '/usr/bin:/bin' },
+      detached: true, // its own group: it must outlive us to do its job, and not be killed by kill(-pgid)
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      shell: false,
+    });
+    w.on('error', () => undefined);
+    w.unref();
+    (w.stdio[3] as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
+    return w;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ProcessResult {
@@ -110,6 +142,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
     const result: ProcessResult = { code: null, signal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, spawnError };
     return { pid: undefined, stop: () => undefined, done: Promise.resolve(result) };
   }
+  const watcher = o.lifeline !== false && child.pid !== undefined ? startWatcher(child.pid) : undefined;
   let stoppedBy: ProcessResult['stoppedBy'];
   let exited = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -166,6 +199,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
       status = { code, signal };
       // Whatever the outcome, nothing of the group may outlive the process (and hold its pipes open).
       killGroup(child.pid, 'SIGKILL');
+      watcher?.kill('SIGKILL');
     });
     child.once('close', () => {
       if (child.pid !== undefined) finish();

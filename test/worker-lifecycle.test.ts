@@ -85,7 +85,7 @@ test('recorded histories replay against the current workflow code (no non-determ
   t.is(count, files.length);
 });
 
-test('a run started by a worker that then dies is not lost: another worker of the region completes the workflow', async (t) => {
+test("a worker killed mid-run takes its script's process group with it within a second, and the run is not lost: another worker of the region completes the workflow", async (t) => {
   const region = `failover-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-failover-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
@@ -111,7 +111,12 @@ test('a run started by a worker that then dies is not lost: another worker of th
     args: [{ executionId: id, action, parameters: { pidfile, seconds: 300 }, region, actor: 'test', trigger: 'test' } satisfies ActionExecutionInput],
   });
   await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start');
+  const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+  t.true(pids.every(alive), 'the script and its child run');
   first.child.kill('SIGKILL'); // the worker dies mid-run, without a word
+  // No orphan: the script's whole process group dies with its worker, within a second.
+  await eventually(() => (pids.some(alive) ? undefined : true), 'the script and its child to die with their worker', 1000);
+  t.false(pids.some(alive));
   const second = await start('second');
   try {
     // The heartbeat timeout fails the orphaned attempt; the workflow records it and ends failed — never stuck.
@@ -121,7 +126,6 @@ test('a run started by a worker that then dies is not lost: another worker of th
     t.is(e.status, 'failed');
   } finally {
     await second.stop(2000);
-    const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
     for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
   }
 });
