@@ -49,6 +49,9 @@ export interface ProcessOptions {
  */
 const WATCHER = 'read -r -u 3 _; kill -KILL -- "-$1" 2>/dev/null';
 
+/** Every live watcher, held here so that nothing of it (its pipe above all) can be collected while its group runs. */
+const watchers = new Set<ChildProcess>();
+
 /** Starts the watcher of group `pgid`; its handle, to stop it when the group ends normally. */
 function startWatcher(pgid: number): ChildProcess | undefined {
   try {
@@ -59,6 +62,8 @@ function startWatcher(pgid: number): ChildProcess | undefined {
       shell: false,
     });
     w.on('error', () => undefined);
+    watchers.add(w);
+    w.once('exit', () => watchers.delete(w));
     w.unref();
     (w.stdio[3] as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
     return w;
