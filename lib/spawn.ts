@@ -43,11 +43,20 @@ export interface ProcessOptions {
 }
 
 /**
- * The watcher: blocks reading fd 3 (the lifeline) until EOF — which only the death of the process that
- * holds the other end brings, since it never writes — then SIGKILLs the process group named by $1.
- * A fixed program; the group id is its only argument.
+ * The watcher: waits on fd 3 (the lifeline) for EOF — which only the death of the process that holds
+ * the other end brings, since it never writes — then SIGKILLs the process group named by $1. Every
+ * second it also checks that the group still exists and leaves when it does not, so a watcher never
+ * outlives its group (its group id could be reused by then). A fixed program; the group id is its only
+ * argument.
  */
-const WATCHER = 'read -r -u 3 _; kill -KILL -- "-$1" 2>/dev/null';
+const WATCHER = [
+  'while :; do',
+  '  read -r -t 1 -u 3 _; s=$?',
+  '  if [ $s -eq 0 ]; then continue; fi',
+  '  if [ $s -gt 128 ]; then kill -0 -- "-$1" 2>/dev/null || exit 0; continue; fi',
+  '  kill -KILL -- "-$1" 2>/dev/null; exit 0',
+  'done',
+].join('\n');
 
 /** Every live watcher, held here so that nothing of it (its pipe above all) can be collected while its group runs. */
 const watchers = new Set<ChildProcess>();
