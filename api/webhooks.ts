@@ -9,6 +9,10 @@
  * the pushed commit and starts those whose `on: push` filters match. A push to the branch of a pack
  * ingested from git (a scripts repository: `stackwire pack add`) re-ingests it (`ingest-push.<delivery>.<pack>`). The answer leaves at once (202):
  * the work happens in workflows.
+ *
+ * A push is recorded as the trigger instance `github.push.<delivery>` and goes through the dispatcher
+ * (api/trigger-dispatch.ts): the work above is the built-in handler of `github.push` (and of the git
+ * sensor's `git.push`), and rules on `github.push` match it too.
  */
 import { Router } from 'express';
 import { verify } from '@octokit/webhooks-methods';
