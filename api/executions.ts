@@ -3,7 +3,7 @@
  * region's task queue, start `actionExecution` (or `multiRegionExecution` on the orchestrator).
  */
 import { Router } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributes, isTerminal } from '../common/constants.js';
 import { getExecution, listExecutions } from '../db/executions.js';
 import { readLogs } from '../db/logs.js';
@@ -17,6 +17,16 @@ import { multiRegionExecution } from '../workflows/index.js';
 import { resolveLostUpdate, type LostDecision } from '../workflows/definitions.js';
 import { RUN_ID } from '../common/validation.js';
 import type { CancelResponse } from '../common/api-types.js';
+
+/** A run's description, or a 404 naming it. */
+async function describeOr404(handle: WorkflowHandle, id: string) {
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
+    throw err;
+  }
+}
 
 export function executionsRouter({ client, pool, config, logger, http }: RouterDeps): Router {
   const router = Router();
@@ -144,13 +154,7 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
     const id = req.params.id;
     if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const handle = client.workflow.getHandle(id);
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
-      throw err;
-    }
+    const description = await describeOr404(handle, id);
     const actionName = description.typedSearchAttributes.get(SearchAttributes.Action);
     req.audit = { target: id, parameters: { action: actionName ?? null } };
     if (actionName) checkPackScope(principal(req), actionName.split('.')[0], 'executions.cancel');
@@ -173,13 +177,7 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
     if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const body = req.body as { decision: LostDecision['decision']; reason?: string };
     const handle = client.workflow.getHandle(id);
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
-      throw err;
-    }
+    const description = await describeOr404(handle, id);
     const actionName = description.typedSearchAttributes.get(SearchAttributes.Action);
     req.audit = { target: id, parameters: { action: actionName ?? null, decision: body.decision, reason: body.reason ?? null } };
     if (actionName) checkPackScope(principal(req), actionName.split('.')[0], 'executions.run');

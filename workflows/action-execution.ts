@@ -71,11 +71,7 @@ export async function actionExecution(input: ActionExecutionInput): Promise<RunA
       return result;
     } catch (err) {
       const reason = failureReason(err);
-      if (isCancellation(err)) {
-        setCurrentDetails(`${summary}: cancelled`);
-        await recordUnfinished(bookkeeping, input, 'cancelled', 'cancelled by request');
-        throw err;
-      }
+      if (isCancellation(err)) return cancelled(bookkeeping, input, summary, err);
       if (workerLost(err)) {
         lost++;
         if (input.action.idempotent && lost <= MAX_LOST_RETRIES) {
@@ -114,12 +110,26 @@ export async function actionExecution(input: ActionExecutionInput): Promise<RunA
         await sleep(Math.min(60_000, 1000 * 2 ** (attempt - 1)));
         continue;
       }
-      setCurrentDetails(`${summary}: failed: ${reason}`);
-      await recordUnfinished(bookkeeping, input, 'failed', reason);
-      const details = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.details ?? []) : [];
-      throw ApplicationFailure.nonRetryable(`${input.action.name} failed on ${input.region}: ${reason}`, 'ActionFailed', ...details);
+      return failed(bookkeeping, input, summary, err, reason);
     }
   }
+}
+
+type Bookkeeping = Pick<Activities, 'recordExecutionOutcome'>;
+
+/** A cancelled run: recorded, and the cancellation goes on up. */
+async function cancelled(bookkeeping: Bookkeeping, input: ActionExecutionInput, summary: string, err: unknown): Promise<never> {
+  setCurrentDetails(`${summary}: cancelled`);
+  await recordUnfinished(bookkeeping, input, 'cancelled', 'cancelled by request');
+  throw err;
+}
+
+/** A failed run: recorded, and failed for good (its result, when the script gave one, in the details). */
+async function failed(bookkeeping: Bookkeeping, input: ActionExecutionInput, summary: string, err: unknown, reason: string): Promise<never> {
+  setCurrentDetails(`${summary}: failed: ${reason}`);
+  await recordUnfinished(bookkeeping, input, 'failed', reason);
+  const details = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.details ?? []) : [];
+  throw ApplicationFailure.nonRetryable(`${input.action.name} failed on ${input.region}: ${reason}`, 'ActionFailed', ...details);
 }
 
 /** Before the `lost-worker` patch: Temporal retried the activity, a lost worker included. */
@@ -134,14 +144,7 @@ async function legacyActionExecution(input: ActionExecutionInput): Promise<RunAc
     return result;
   } catch (err) {
     const reason = failureReason(err);
-    if (isCancellation(err)) {
-      setCurrentDetails(`${summary}: cancelled`);
-      await recordUnfinished(bookkeeping, input, 'cancelled', 'cancelled by request');
-      throw err;
-    }
-    setCurrentDetails(`${summary}: failed: ${reason}`);
-    await recordUnfinished(bookkeeping, input, 'failed', reason);
-    const details = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.details ?? []) : [];
-    throw ApplicationFailure.nonRetryable(`${input.action.name} failed on ${input.region}: ${reason}`, 'ActionFailed', ...details);
+    if (isCancellation(err)) return cancelled(bookkeeping, input, summary, err);
+    return failed(bookkeeping, input, summary, err, reason);
   }
 }
