@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import pg from 'pg';
 import { CLI_ENTRY } from '../lib/paths.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
@@ -85,8 +86,11 @@ export async function runViaApi(body: Record<string, unknown>, headers: Record<s
 export async function waitForEnd(id: string, maxSeconds = 120): Promise<Execution> {
   const deadline = Date.now() + maxSeconds * 1000;
   while (Date.now() < deadline) {
+    const asked = Date.now();
     const r = await http<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}?wait=20`);
     if (['succeeded', 'failed', 'timed_out', 'cancelled'].includes(r.body.status)) return r.body;
+    // The API waits for the end; an answer that came back at once (not found yet, an error) is not polled in a loop.
+    if (Date.now() - asked < 200) await sleep(200);
   }
   throw new Error(`execution ${id} did not finish within ${maxSeconds}s`);
 }
@@ -180,4 +184,30 @@ export function historyText(history: unknown): string {
     return v;
   };
   return JSON.stringify(plain(history));
+}
+
+/**
+ * How many runs a visibility query matches, once visibility has caught up. Visibility is indexed
+ * asynchronously, so a count read at once can miss a run that was wrongly started a moment ago: this
+ * starts a sentinel workflow (on a task queue no worker polls) carrying `attrs`, waits until the query
+ * sees it, terminates it, and answers the count then, less the sentinel.
+ */
+export async function settledCount(query: string, attrs: SearchAttributePair[]): Promise<number> {
+  const client = await temporalClient();
+  const id = `sentinel-${crypto.randomBytes(6).toString('hex')}`;
+  const handle = await client.workflow.start('visibilitySentinel', { taskQueue: 'stackwire.test-sentinel', workflowId: id, typedSearchAttributes: attrs });
+  try {
+    const settled = await eventually(
+      async () => {
+        const seen = (await client.workflow.count(`${query} AND WorkflowId = "${id}"`)).count;
+        // An object: a count of 0 is an answer, not a reason to wait.
+        return seen === 1 ? { count: (await client.workflow.count(query)).count - 1 } : undefined;
+      },
+      `the sentinel to show in visibility (${query})`,
+      30_000,
+    );
+    return settled.count;
+  } finally {
+    await handle.terminate('visibility sentinel').catch(() => undefined);
+  }
 }

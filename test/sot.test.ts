@@ -10,7 +10,8 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { sign as signWebhook } from '@octokit/webhooks-methods';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
-import { as, cli, config, dbPool, decodedHistoryText, eventually, historyText, http, makeKey, temporalClient, uniqueName } from './helpers.js';
+import { as, cli, config, dbPool, decodedHistoryText, eventually, historyText, http, makeKey, settledCount, temporalClient, uniqueName } from './helpers.js';
+import { SearchAttributes } from '../common/constants.js';
 import { approveUpdate } from '../workflows/definitions.js';
 import { githubPush } from '../workflows/index.js';
 import type { TraceResponse } from '../common/api-types.js';
@@ -498,8 +499,8 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   t.is(badHealth.status, 400, 'a malformed health setting is refused before anything starts');
   t.regex(badHealth.body.error?.message ?? '', /body\.health: "intervalSeconds" is required/);
   const before = (await records('hello-api')).length;
-  const client = await temporalClient();
-  const { count: runsBefore } = await client.workflow.count('Component = "hello-api"');
+  const hello = [{ key: SearchAttributes.Component, value: 'hello-api' }];
+  const runsBefore = await settledCount('Component = "hello-api"', hello);
   const plan = await cli(['deploy', 'hello-api', '3.0.0', '--env', 'production', '--plan', '--json']);
   t.is(plan.code, 0, plan.stderr);
   const p = JSON.parse(plan.stdout) as {
@@ -519,7 +520,7 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
     { region: 'eu-west', from: '1.1.0', to: '3.0.0' },
   ]);
   t.is((await records('hello-api')).length, before);
-  t.is((await client.workflow.count('Component = "hello-api"')).count, runsBefore);
+  t.is(await settledCount('Component = "hello-api"', hello), runsBefore, 'the plan started no run');
   // A role that the module path does not have is reported by the plan, before any deploy.
   const missingRole = await http<{ puppetNoop: Record<string, { error?: string }> }>('POST', '/api/v1/deployments', {
     environment: 'production',

@@ -44,12 +44,3 @@ export interface PipelineDecision {
 
 /** A sensor's counters while it runs (`sensorStatus` query): polls, events emitted, last poll, last error. */
 export const sensorStatusQuery = defineQuery<SensorStatus>('sensorStatus');
-
-/** An operator's decision on a run whose worker was lost (`stackwire execution resolve`). */
-export interface LostDecision {
-  decision: 'retry' | 'succeeded' | 'failed';
-  actor: string;
-  reason?: string;
-}
-/** Refused unless the run is lost and waiting for a decision; answers who decided what. */
-export const resolveLostUpdate = defineUpdate<{ decision: LostDecision['decision']; decidedBy: string }, [LostDecision]>('resolveLost');
