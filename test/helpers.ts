@@ -190,7 +190,7 @@ export function historyText(history: unknown): string {
  * How many runs a visibility query matches, once visibility has caught up. Visibility is indexed
  * asynchronously, so a count read at once can miss a run that was wrongly started a moment ago: this
  * starts a sentinel workflow (on a task queue no worker polls) carrying `attrs`, waits until the query
- * sees it, terminates it, and answers the count then, less the sentinel.
+ * sees it, terminates it, and answers the count then, sentinels left out.
  */
 export async function settledCount(query: string, attrs: SearchAttributePair[]): Promise<number> {
   const client = await temporalClient();
@@ -201,7 +201,8 @@ export async function settledCount(query: string, attrs: SearchAttributePair[]):
       async () => {
         const seen = (await client.workflow.count(`${query} AND WorkflowId = "${id}"`)).count;
         // An object: a count of 0 is an answer, not a reason to wait.
-        return seen === 1 ? { count: (await client.workflow.count(query)).count - 1 } : undefined;
+        // Sentinels (this one, and earlier ones, which stay listed once terminated) are not counted.
+        return seen === 1 ? { count: (await client.workflow.count(`(${query}) AND WorkflowType != "visibilitySentinel"`)).count } : undefined;
       },
       `the sentinel to show in visibility (${query})`,
       30_000,
