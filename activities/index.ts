@@ -5,7 +5,7 @@ import { createIngestPack } from './ingest-pack.js';
 import { createPipelinePushActivities } from './pipeline-push.js';
 import { createPipelineSourceActivities } from './pipeline-source.js';
 import { createReleasePlanActivities } from './release-plan.js';
-import { createRecordExecutionOutcome, createRunAction, type ActivityDeps } from './run-action.js';
+import { createRecordExecutionOutcome, createRecordLostExecution, createRunAction, type ActivityDeps } from './run-action.js';
 import { createRunSensorScript } from './sensor-script.js';
 import { createSensorActivities } from './sensors.js';
 import { createTriggerActivities } from './triggers.js';
@@ -16,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     runAction: createRunAction(deps),
     recordExecutionOutcome: createRecordExecutionOutcome(deps),
+    recordLostExecution: createRecordLostExecution(deps),
     ingestPack: createIngestPack(deps),
     ...createDeployActivities(deps),
     ...createAuditActivities(deps),

@@ -18,7 +18,7 @@ import { LogShipper } from './log-shipper.js';
 import { actionPackDir, openParameters, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { SensuClient } from '../lib/sensu.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
-import { recordFinish, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
+import { recordFinish, recordLost, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -125,7 +125,8 @@ export function createRunAction(deps: ActivityDeps) {
     const info = ctx.info;
     const input = given.validate ? { ...given, parameters: validatedAtRunTime(given, deps) } : given;
     const { action } = input;
-    const log = deps.logger.child({ executionId: input.executionId, action: action.name, region: deps.region, attempt: info.attempt });
+    const attempt = given.attempt ?? info.attempt;
+    const log = deps.logger.child({ executionId: input.executionId, action: action.name, region: deps.region, attempt });
     const shownArgv = maskArgv(action, input.parameters);
     await recordStart(deps.pool, {
       id: input.executionId,
@@ -138,7 +139,7 @@ export function createRunAction(deps: ActivityDeps) {
       parameters: maskParameters(action, input.parameters),
       argv: shownArgv,
       worker: deps.identity,
-      attempt: info.attempt,
+      attempt,
       actor: input.actor,
       trigger: input.trigger,
     });
@@ -151,7 +152,7 @@ export function createRunAction(deps: ActivityDeps) {
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
     const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
-    await logs.start(info.attempt);
+    await logs.start(attempt);
     let stopReason: 'timeout' | 'cancel' | undefined;
     let cancelError: unknown;
     let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error };
@@ -181,8 +182,8 @@ export function createRunAction(deps: ActivityDeps) {
         action,
         argv: [command, ...args],
         packDir,
-        label: `${input.executionId}.${info.attempt}`,
-        env: { STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(info.attempt) },
+        label: `${input.executionId}.${attempt}`,
+        env: { STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
         ...(action.runner === 'st2-python' ? { stdin: JSON.stringify(clear) } : {}),
         timeoutMs: action.timeoutSeconds * 1000,
         killGraceMs: grace,
@@ -247,7 +248,7 @@ export function createRunAction(deps: ActivityDeps) {
     };
     // A failed attempt that Temporal will retry is not the run's end: the row stays "running" (with
     // this attempt's output and error) so readers keep following until the last attempt ends.
-    const willRetry = status === 'failed' && !outcome.spawnError && outcome.code !== 2 && info.attempt < action.maxAttempts;
+    const willRetry = status === 'failed' && !outcome.spawnError && outcome.code !== 2 && attempt < action.maxAttempts;
     await recordFinish(deps.pool, {
       id: input.executionId,
       status: willRetry ? 'running' : status,
@@ -276,6 +277,13 @@ export function createRunAction(deps: ActivityDeps) {
           details: [result],
         });
     }
+  };
+}
+
+/** A run whose worker was lost: marked `lost`, then resolved by an operator (executions.status). */
+export function createRecordLostExecution(deps: Pick<ActivityDeps, 'pool'>) {
+  return async function recordLostExecution(input: { executionId: string; status: 'lost' | 'succeeded' | 'failed'; note: string }): Promise<void> {
+    await recordLost(deps.pool, input.executionId, input.status, input.note);
   };
 }
 

@@ -3,7 +3,7 @@
  * region's task queue, start `actionExecution` (or `multiRegionExecution` on the orchestrator).
  */
 import { Router } from 'express';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributes, isTerminal } from '../common/constants.js';
 import { getExecution, listExecutions } from '../db/executions.js';
 import { readLogs } from '../db/logs.js';
@@ -14,8 +14,22 @@ import { checkPackScope } from './security/permissions.js';
 import { actorOf, triggerOf } from './request-context.js';
 import { startExecution } from './execution-start.js';
 import { multiRegionExecution } from '../workflows/index.js';
+import { resolveLostUpdate, type LostDecision } from '../workflows/definitions.js';
 import { RUN_ID } from '../common/validation.js';
 import type { CancelResponse } from '../common/api-types.js';
+
+/** The workflows whose runs may wait for a decision after a lost worker (workflows/lost-runs.ts). */
+const LOSABLE = ['actionExecution', 'regionDeploy', 'pipelineRun', 'pipelineForEach'];
+
+/** A run's description, or a 404 naming it. */
+async function describeOr404(handle: WorkflowHandle, id: string) {
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
+    throw err;
+  }
+}
 
 export function executionsRouter({ client, pool, config, logger, http }: RouterDeps): Router {
   const router = Router();
@@ -143,13 +157,7 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
     const id = req.params.id;
     if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
     const handle = client.workflow.getHandle(id);
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'execution_not_found', `no execution ${JSON.stringify(id)}.`);
-      throw err;
-    }
+    const description = await describeOr404(handle, id);
     const actionName = description.typedSearchAttributes.get(SearchAttributes.Action);
     req.audit = { target: id, parameters: { action: actionName ?? null } };
     if (actionName) checkPackScope(principal(req), actionName.split('.')[0], 'executions.cancel');
@@ -165,6 +173,36 @@ export function executionsRouter({ client, pool, config, logger, http }: RouterD
     }
     logger.info({ executionId: id, actor: actorOf(req) }, 'execution cancel requested');
     res.status(202).json({ id, status: 'cancelling' } satisfies CancelResponse);
+  });
+
+  route(router, 'POST /api/v1/executions/:id/resolve', http, async (req, res) => {
+    const id = req.params.id;
+    if (!RUN_ID.test(id)) throw new ApiError(400, 'invalid_request', 'execution ids are letters, digits and . _ : -');
+    const body = req.body as { decision: LostDecision['decision']; reason?: string };
+    // A run is its own workflow, or (a deploy leg's action) an activity of the workflow its record names.
+    const record = await getExecution(pool, id);
+    const workflowId = record?.workflowId && record.workflowId !== id ? record.workflowId : id;
+    const handle = client.workflow.getHandle(workflowId);
+    const description = await describeOr404(handle, id);
+    const actionName = record?.action ?? description.typedSearchAttributes.get(SearchAttributes.Action);
+    req.audit = { target: id, parameters: { action: actionName ?? null, decision: body.decision, reason: body.reason ?? null } };
+    if (actionName) checkPackScope(principal(req), actionName.split('.')[0], 'executions.run');
+    if (!LOSABLE.includes(description.type) || description.status.name !== 'RUNNING')
+      throw new ApiError(
+        409,
+        'not_lost',
+        `execution ${id} is not waiting for a decision (${description.status.name.toLowerCase()}): only a run whose worker was lost is.`,
+      );
+    try {
+      const r = await handle.executeUpdate(resolveLostUpdate, {
+        args: [{ decision: body.decision, actor: actorOf(req), executionId: id, ...(body.reason ? { reason: body.reason } : {}) }],
+      });
+      logger.info({ executionId: id, decision: r.decision, actor: r.decidedBy }, 'lost execution resolved');
+      res.json({ id, ...r });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, 'not_lost', err.cause?.message ?? err.message);
+      throw err;
+    }
   });
 
   return router;

@@ -98,6 +98,11 @@ export const ROUTES = {
     query: obj({ after: uintString, wait: secondsString }),
   },
   'POST /api/v1/executions/:id/cancel': { permission: 'executions.cancel', summary: 'Cancel a running execution.', body: obj({}) },
+  'POST /api/v1/executions/:id/resolve': {
+    permission: 'executions.run',
+    summary: 'Decide a run whose worker was lost: retry it, or mark it succeeded or failed (409 unless it is lost; the actor is recorded).',
+    body: obj({ decision: { enum: ['retry', 'succeeded', 'failed'] }, reason: str({ maxLength: 500 }) }, ['decision']),
+  },
 
   'POST /api/v1/blobs/missing': {
     permission: 'packs.ingest',

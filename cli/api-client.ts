@@ -161,6 +161,9 @@ export class ApiClient {
   executionLogs(id: string, after: number, waitSeconds: number): Promise<LogPage> {
     return this.request('GET', `/api/v1/executions/${enc(id)}/logs?after=${after}&wait=${waitSeconds}`);
   }
+  resolveExecution(id: string, decision: 'retry' | 'succeeded' | 'failed', reason?: string): Promise<{ id: string; decision: string; decidedBy: string }> {
+    return this.request('POST', `/api/v1/executions/${enc(id)}/resolve`, { decision, ...(reason ? { reason } : {}) });
+  }
   cancelExecution(id: string): Promise<CancelResponse> {
     return this.request('POST', `/api/v1/executions/${enc(id)}/cancel`);
   }

@@ -39,7 +39,8 @@ export interface ActionListResponse {
 // Executions
 // ---------------------------------------------------------------------------------------------
 
-export type ExecutionStatus = 'scheduled' | 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+/** `lost`: its worker died mid-run; waiting for an operator's decision (`stackwire execution resolve`). */
+export type ExecutionStatus = 'scheduled' | 'running' | 'lost' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 
 /** POST /api/v1/executions (header `Idempotency-Key` optional). Give `region` or `regions`, not both. */
 export interface RunRequest {

@@ -30,7 +30,7 @@ export const SearchAttributes = {
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttributes);
 
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
-export type ExecutionStatus = 'scheduled' | 'running' | (typeof TERMINAL_STATUSES)[number];
+export type ExecutionStatus = 'scheduled' | 'running' | 'lost' | (typeof TERMINAL_STATUSES)[number];
 
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);

@@ -111,6 +111,11 @@ export interface RunActionInput {
    * applies defaults before anything runs; a problem is a non-retryable ActionUsageError.
    */
   validate?: boolean;
+  /**
+   * Which attempt this is, when the workflow retries by itself (an action run that survives a lost
+   * worker: its activity is not retried by Temporal); else Temporal's attempt number.
+   */
+  attempt?: number;
 }
 
 export interface RunActionResult {

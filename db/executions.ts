@@ -130,7 +130,7 @@ export async function recordOutcomeWithoutStart(pool: Pool, e: Omit<ExecutionSta
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, now())
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
        error = COALESCE(executions.error, EXCLUDED.error), finished_at = COALESCE(executions.finished_at, now())
-     WHERE executions.status IN ('scheduled', 'running')`,
+     WHERE executions.status IN ('scheduled', 'running', 'lost')`,
     [
       e.id,
       e.workflowId,
@@ -161,4 +161,18 @@ export async function listExecutions(pool: Pool, opts: { action?: string; limit:
     [opts.action ?? null, opts.parentId ?? null, opts.limit],
   );
   return rows.map(fromRow);
+}
+
+/**
+ * A lost run's state: `lost` (its worker died mid-run; the error says when and what) while it waits for
+ * an operator, then what the operator decided. Only a run that is not over changes.
+ */
+export async function recordLost(pool: Pool, id: string, status: 'lost' | 'succeeded' | 'failed', note: string): Promise<void> {
+  await pool.query(
+    `UPDATE executions SET status = $2,
+       error = CASE WHEN $2 = 'lost' OR error IS NULL THEN $3 ELSE error || '; ' || $3 END,
+       finished_at = CASE WHEN $2 = 'lost' THEN NULL ELSE now() END
+     WHERE id = $1 AND status IN ('scheduled', 'running', 'lost')`,
+    [id, status, note],
+  );
 }

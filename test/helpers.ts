@@ -1,5 +1,5 @@
 /** What every test file shares: the public surfaces of the stack the test runner started. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -210,5 +210,22 @@ export async function settledCount(query: string, attrs: SearchAttributePair[]):
     return settled.count;
   } finally {
     await handle.terminate('visibility sentinel').catch(() => undefined);
+  }
+}
+
+/**
+ * Waits (up to `ms`) for every pid to be gone; when one is still alive, fails with what `ps` says of
+ * them and of their lifeline watchers (lib/spawn.ts), so that a failure says why.
+ */
+export async function gone(pids: number[], what: string, ms = 1000): Promise<void> {
+  try {
+    await eventually(() => (pids.some(alive) ? undefined : true), what, ms);
+  } catch (err) {
+    const ps = spawnSync('ps', ['-eo', 'pid,pgid,ppid,stat,user,etimes,args'], { encoding: 'utf8' }).stdout.split('\n');
+    const pgids = new Set(ps.filter((l) => pids.includes(Number(l.trim().split(/\s+/)[0]))).map((l) => l.trim().split(/\s+/)[1]));
+    const related = ps.filter(
+      (l, i) => i === 0 || pids.includes(Number(l.trim().split(/\s+/)[0])) || [...pgids].some((g) => l.includes(`stackwire-lifeline ${g}`)),
+    );
+    throw new Error(`${(err as Error).message}\n${related.join('\n')}`);
   }
 }

@@ -68,7 +68,11 @@ function failuresOf(history: unknown): { message: string; source: string }[] {
 /** What the raw history must look like: each payload outside search attributes encrypted with the current key, failures encoded. */
 function assertCiphertextOnly(t: import('ava').ExecutionContext, history: History, label: string): void {
   const all = payloadsOf(history);
-  const encrypted = all.filter((p) => !/searchAttributes|\.header\./.test(p.where));
+  // A patch marker's data is the SDK's own (the patch id and whether it is deprecated), written by
+  // Temporal's core without the codec: checked to hold nothing else.
+  for (const { where, payload } of all.filter((p) => /markerRecordedEventAttributes\.details\.patch-data/.test(p.where)))
+    t.regex(text(payload.data), /^\{"id":"[\w-]+","deprecated":(true|false)\}$/, `${label}: ${where} is a patch id only`);
+  const encrypted = all.filter((p) => !/searchAttributes|\.header\.|markerRecordedEventAttributes\.details\.patch-data/.test(p.where));
   t.true(encrypted.length >= 3, `${label}: ${encrypted.length} payloads found`);
   for (const { where, payload } of encrypted) {
     t.is(text(payload.metadata?.encoding), ENCRYPTED_ENCODING, `${label}: ${where} is encrypted`);

@@ -1,5 +1,6 @@
 /** The source of truth: `stackwire sot apply` and the component commands/endpoints, against real Postgres. */
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +10,25 @@ import test, { type ExecutionContext } from 'ava';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { sign as signWebhook } from '@octokit/webhooks-methods';
 import { PROJECT_ROOT } from '../lib/config.js';
+import { NODE, WORKER_ENTRY } from '../lib/paths.js';
+import { startService } from '../lib/services.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
-import { as, cli, config, dbPool, decodedHistoryText, eventually, historyText, http, makeKey, settledCount, temporalClient, uniqueName } from './helpers.js';
+import {
+  alive,
+  as,
+  cli,
+  config,
+  dbPool,
+  decodedHistoryText,
+  eventually,
+  gone,
+  historyText,
+  http,
+  makeKey,
+  settledCount,
+  temporalClient,
+  uniqueName,
+} from './helpers.js';
 import { SearchAttributes } from '../common/constants.js';
 import { approveUpdate } from '../workflows/definitions.js';
 import { githubPush } from '../workflows/index.js';
@@ -894,5 +912,88 @@ outputs:
     t.is(g.status, 202, JSON.stringify(g.body));
     const gr = await (await temporalClient()).workflow.getHandle<typeof githubPush>(String(g.body.workflowId)).result();
     t.deepEqual(gr.started, [`push.g-${delivery}.hello-api.ci`], 'a GHES push to a release/** branch');
+  },
+);
+
+test.serial(
+  "a deploy leg whose worker is killed mid-action is lost (its script's group killed), waits for an operator, and goes on when it is marked succeeded",
+  async (t) => {
+    // A region only this test's workers serve, and a component whose deploy action is a long sleeper.
+    const region = `lostleg-${crypto.randomBytes(3).toString('hex')}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-lostleg-'));
+    fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
+    const pidfile = path.join(dir, 'pids');
+    const start = (name: string) =>
+      startService({
+        name,
+        command: NODE,
+        args: [WORKER_ENTRY, '--region', region],
+        env: { ...process.env, STACKWIRE_REGIONS: region },
+        ready: /worker ready/,
+        readyTimeoutMs: 180_000,
+        output: path.join(dir, `${name}.log`),
+      });
+    const first = await start('first');
+    let second: Awaited<ReturnType<typeof start>> | undefined;
+    let pids: number[] = [];
+    try {
+      const sot = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-lostleg-'));
+      fs.copyFileSync(EXAMPLE, path.join(sot, 'a-platform.yaml'));
+      fs.writeFileSync(
+        path.join(sot, 'b-lost-leg.yaml'),
+        [
+          'regions:',
+          `  - name: ${region}`,
+          'components:',
+          '  - name: lost-leg',
+          '    repository: https://ghe.example.com/test/lost-leg.git',
+          '    platform: docker',
+          '    deploy_params:',
+          `      pidfile: ${pidfile}`,
+          '      seconds: 300',
+          '    actions:',
+          '      deploy: testkit.sleep',
+          '    placements:',
+          `      production: [${region}]`,
+          '',
+        ].join('\n'),
+      );
+      const applied = await cli(['sot', 'apply', sot]);
+      t.is(applied.code, 0, applied.stderr);
+      const r = await deploy({ component: 'lost-leg', version: '1.0.0' });
+      t.is(r.status, 202, JSON.stringify(r.body));
+      await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the deploy action to start');
+      pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+      fs.rmSync(pidfile);
+      first.child.kill('SIGKILL');
+      await gone(pids, 'the deploy action to die with its worker');
+      second = await start('second');
+      const [{ id: recordId }] = (await pool.query<{ id: string }>("SELECT id FROM deployments WHERE component = 'lost-leg'")).rows;
+      const executionId = `${recordId}.action`;
+      const lost = await eventually(
+        async () => {
+          const e = (await http<{ status: string; error: string | null }>('GET', `/api/v1/executions/${executionId}`)).body;
+          return e.status === 'lost' ? e : undefined;
+        },
+        'the deploy action to be lost',
+        60_000,
+      );
+      t.regex(lost.error ?? '', /worker lost during attempt 1/);
+      t.like((await records('lost-leg'))[0], { status: 'running' }, 'the leg waits: neither failed nor rolled back');
+      const decided = await cli(['execution', 'resolve', executionId, 'succeeded', '--reason', 'the artifact was in place', '--json']);
+      t.is(decided.code, 0, decided.stderr);
+      t.like(JSON.parse(decided.stdout), { id: executionId, decision: 'succeeded' });
+      const o = await outcome(r.body.id);
+      t.true(o.ok, o.error);
+      t.like((await records('lost-leg'))[0], { status: 'succeeded' });
+      const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${executionId}`)).body;
+      t.is(e.status, 'succeeded');
+      t.regex(e.error, /marked succeeded by .+: the artifact was in place/);
+      t.false(fs.existsSync(pidfile), 'the deploy action was not run again');
+    } finally {
+      first.child.kill('SIGKILL');
+      await second?.stop(2000);
+      for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+    }
   },
 );

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { regionTaskQueue } from '../common/constants.js';
 import type { ActionExecutionInput, ActionSpec } from '../common/types.js';
@@ -16,7 +16,7 @@ import { NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { actionExecution } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
-import { alive, config, eventually, http, temporalClient } from './helpers.js';
+import { alive, as, cli, config, gone, eventually, http, makeKey, temporalClient } from './helpers.js';
 
 // The replay worker's state changes are not news here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -86,7 +86,8 @@ test('recorded histories replay against the current workflow code (no non-determ
   t.is(count, files.length);
 });
 
-test('a run started by a worker that then dies is not lost: another worker of the region completes the workflow', async (t) => {
+/** A region of its own with one worker, a testkit.sleep run on it, and that worker SIGKILLed mid-script. */
+async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; seconds: number }) {
   const region = `failover-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-failover-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
@@ -102,27 +103,77 @@ test('a run started by a worker that then dies is not lost: another worker of th
       output: path.join(dir, `${name}.log`),
     });
   const first = await start('first');
-  const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+  const action = { ...(await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body, idempotent: o.idempotent };
   const pidfile = path.join(dir, 'pids');
   const id = `failover-test-${region}`;
   const client = await temporalClient();
   const handle = await client.workflow.start(actionExecution, {
     taskQueue: regionTaskQueue(region),
     workflowId: id,
-    args: [{ executionId: id, action, parameters: { pidfile, seconds: 300 }, region, actor: 'test', trigger: 'test' } satisfies ActionExecutionInput],
+    args: [{ executionId: id, action, parameters: { pidfile, seconds: o.seconds }, region, actor: 'test', trigger: 'test' } satisfies ActionExecutionInput],
   });
   await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start');
+  const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+  t.true(pids.every(alive), 'the script and its child run');
+  fs.rmSync(pidfile);
   first.child.kill('SIGKILL'); // the worker dies mid-run, without a word
+  // No orphan: the script's whole process group dies with its worker, within a second.
+  await gone(pids, 'the script and its child to die with their worker');
+  t.false(pids.some(alive));
   const second = await start('second');
+  return {
+    id,
+    handle,
+    pidfile,
+    cleanup: async () => {
+      await second.stop(2000);
+      for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+    },
+  };
+}
+
+test("a worker killed mid-run takes its script's group with it within a second; the run is lost (not failed) until an operator decides, and the decision is recorded", async (t) => {
+  const run = await killedMidRun(t, { idempotent: false, seconds: 300 });
   try {
-    // The heartbeat timeout fails the orphaned attempt; the workflow records it and ends failed — never stuck.
-    const err = await t.throwsAsync(handle.result());
-    t.regex(String((err?.cause as Error | undefined)?.message ?? err?.message), /heartbeat|timeout|failed/i);
-    const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${id}`)).body;
+    const lost = await eventually(
+      async () => {
+        const e = (await http<{ status: string; error: string | null; attempt: number }>('GET', `/api/v1/executions/${run.id}`)).body;
+        return e.status === 'lost' ? e : undefined;
+      },
+      'the run to be lost',
+      60_000,
+    );
+    t.regex(lost.error ?? '', /worker lost during attempt 1/);
+    // The Web UI's "current details" say what to do.
+    const meta = await (await temporalClient()).workflow.getHandle(run.id).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    t.regex(meta.currentDetails ?? '', new RegExp(`LOST .*stackwire execution resolve ${run.id} retry\\|succeeded\\|failed`));
+    t.false(fs.existsSync(run.pidfile), 'not run again by itself: it is not idempotent');
+    const viewer = (await makeKey({ name: `viewer-${run.id}`, role: 'viewer' })).key;
+    const denied = await http('POST', `/api/v1/executions/${run.id}/resolve`, { decision: 'retry' }, as(viewer));
+    t.is(denied.status, 403);
+    const r = await cli(['execution', 'resolve', run.id, 'failed', '--reason', 'checked by hand', '--json']);
+    t.is(r.code, 0, r.stderr);
+    t.like(JSON.parse(r.stdout), { id: run.id, decision: 'failed' });
+    const err = await t.throwsAsync(run.handle.result());
+    t.regex(String((err?.cause as Error | undefined)?.message), /worker lost during attempt 1.*marked failed by .+: checked by hand/);
+    const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${run.id}`)).body;
     t.is(e.status, 'failed');
+    t.regex(e.error, /marked failed by .+: checked by hand/);
+    t.is((await http('POST', `/api/v1/executions/${run.id}/resolve`, { decision: 'retry' })).status, 409, 'no longer lost');
   } finally {
-    await second.stop(2000);
-    const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
-    for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+    await run.cleanup();
+  }
+});
+
+test('an idempotent run whose worker is killed runs again on another worker of the region, by itself', async (t) => {
+  const run = await killedMidRun(t, { idempotent: true, seconds: 3 });
+  try {
+    const result = (await run.handle.result()) as { status: string };
+    t.is(result.status, 'succeeded');
+    t.true(fs.existsSync(run.pidfile), 'the script ran again');
+    const e = (await http<{ status: string; attempt: number }>('GET', `/api/v1/executions/${run.id}`)).body;
+    t.like(e, { status: 'succeeded', attempt: 2 });
+  } finally {
+    await run.cleanup();
   }
 });

@@ -44,3 +44,14 @@ export interface PipelineDecision {
 
 /** A sensor's counters while it runs (`sensorStatus` query): polls, events emitted, last poll, last error. */
 export const sensorStatusQuery = defineQuery<SensorStatus>('sensorStatus');
+
+/** An operator's decision on a run whose worker was lost (`stackwire execution resolve`). */
+export interface LostDecision {
+  decision: 'retry' | 'succeeded' | 'failed';
+  actor: string;
+  reason?: string;
+  /** The run decided on, when the workflow holds several (a deploy leg's action); checked against the one waiting. */
+  executionId?: string;
+}
+/** Refused unless the run is lost and waiting for a decision; answers who decided what. */
+export const resolveLostUpdate = defineUpdate<{ decision: LostDecision['decision']; decidedBy: string }, [LostDecision]>('resolveLost');

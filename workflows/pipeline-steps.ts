@@ -3,14 +3,15 @@
  * activity for short idempotent ones on the workflow's own region), an approval (an update decides it),
  * a sleep, a sub-pipeline (a child `pipelineRun`), a for_each (a child `pipelineForEach`). Deterministic.
  */
-import { ApplicationFailure, executeChild, type LocalActivityOptions, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, type LocalActivityOptions, patched, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { ORCHESTRATOR_TASK_QUEUE, deploymentWorkflowId, regionTaskQueue } from '../common/constants.js';
 import type { DeployRequest } from '../common/deploy.js';
 import { durationSeconds, type PipelineDef, type PipelineRunRequest, type StepDef } from '../common/pipeline.js';
 import { evaluateValue, type Contexts } from '../common/pipeline-expressions.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
-import { displayCommand, runActionOptions } from './action-steps.js';
+import { NON_RETRYABLE, displayCommand, runActionOptions } from './action-steps.js';
+import { runLosable } from './lost-runs.js';
 import { deployComponent } from './deploy-component.js';
 import { releaseTrain } from './release-train.js';
 
@@ -87,8 +88,39 @@ export async function runActionStep(
   // (By the input, not workflowInfo().taskQueue: a replaying worker has a queue of its own, and the decision must replay.)
   const local = spec.idempotent === true && timeoutSeconds <= 30 && region === req.defaultRegion;
   const localOpts: LocalActivityOptions = { startToCloseTimeout: opts.startToCloseTimeout ?? '60s', ...(opts.retry ? { retry: opts.retry } : {}) };
-  const acts = local ? proxyLocalActivities<Activities>(localOpts) : proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region) });
-  return actionOutputs(await acts.runAction(input));
+  if (local) return actionOutputs(await proxyLocalActivities<Activities>(localOpts).runAction(input));
+  // Since this patch a lost worker is not retried blindly (workflows/lost-runs.ts); a local step is
+  // idempotent and re-runs with its workflow task.
+  if (!patched('lost-worker-pipeline'))
+    return actionOutputs(await proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region) }).runAction(input));
+  const once = proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region), retry: { ...opts.retry, maximumAttempts: 1 } });
+  const book = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 10 }, summary: 'record outcome' });
+  const summary = `step ${s.id}: ${spec.name} on ${region}`;
+  return actionOutputs(
+    await runLosable({
+      executionId,
+      summary,
+      running: (attempt) => `${summary}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+      idempotent: spec.idempotent === true,
+      maxAttempts: action.maxAttempts,
+      nonRetryable: NON_RETRYABLE,
+      ...(s.retry?.backoff !== undefined ? { backoffSeconds: Math.max(0.01, s.retry.backoff) } : {}),
+      attempt: (attempt) => once.runAction({ ...input, attempt }),
+      recordLost: (status, note) => book.recordLostExecution({ executionId, status, note }),
+      markedSucceeded: () => ({
+        executionId,
+        status: 'succeeded',
+        exitCode: null,
+        signal: null,
+        stdoutTail: '',
+        stderrTail: '',
+        durationMs: 0,
+        worker: '',
+        region,
+      }),
+      region,
+    }),
+  );
 }
 
 /** An approval step: waits for a decision (the `decideStep` update) until its deadline. */

@@ -6,20 +6,22 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { deployParameters, type CheckResult, type PuppetSummary, type RegionDeployInput, type RegionDeployResult } from '../common/deploy.js';
-import { failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
+import { NON_RETRYABLE, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
+import { runLosable } from './lost-runs.js';
 
 type Activities = ReturnType<typeof createActivities>;
+
+const PUPPET_RETRY = { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] };
 
 export async function regionDeploy(input: RegionDeployInput): Promise<RegionDeployResult> {
   const { snapshot: s, region, version, environment, kind } = input;
   const label = `${region}: ${kind === 'rollback' ? 'rolling back' : 'deploying'} ${s.name} ${version}`;
   const quick = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
-  const puppet = proxyActivities<Activities>({
-    startToCloseTimeout: '15m',
-    heartbeatTimeout: '30s',
-    retry: { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] },
-    summary: `puppet apply ${s.puppetRole ?? ''} (${s.name} ${version})`,
-  });
+  const puppetOptions = { startToCloseTimeout: '15m', heartbeatTimeout: '30s', summary: `puppet apply ${s.puppetRole ?? ''} (${s.name} ${version})` };
+  const puppet = proxyActivities<Activities>({ ...puppetOptions, retry: PUPPET_RETRY });
+  const puppetOnce = proxyActivities<Activities>({ ...puppetOptions, retry: { maximumAttempts: 1 } });
+  // Since this patch a lost worker is not retried blindly (workflows/lost-runs.ts).
+  const lostAware = patched('lost-worker-deploy');
   const checks = proxyActivities<Activities>({
     startToCloseTimeout: '5m',
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadCheck'] },
@@ -77,17 +79,49 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
         parentId: input.deploymentId,
       };
       try {
-        await proxyActivities<Activities>(runActionOptions(runInput, `${action.name} ${s.name} ${version}`)).runAction(runInput);
+        const options = runActionOptions(runInput, `${action.name} ${s.name} ${version}`);
+        if (lostAware) {
+          const once = proxyActivities<Activities>({ ...options, retry: { ...options.retry, maximumAttempts: 1 } });
+          await runLosable({
+            executionId: runInput.executionId,
+            summary: `${label}: ${action.name}`,
+            running: (attempt) => `${label}: running ${action.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+            idempotent: action.idempotent === true,
+            maxAttempts: action.maxAttempts,
+            nonRetryable: NON_RETRYABLE,
+            attempt: (attempt) => once.runAction({ ...runInput, attempt }),
+            recordLost: (status, note) => quick.recordLostExecution({ executionId: runInput.executionId, status, note }),
+            markedSucceeded: () => undefined,
+            region,
+          });
+        } else await proxyActivities<Activities>(options).runAction(runInput);
       } catch (err) {
         // The execution row must not stay "running" when the worker was lost or the run cancelled.
-        await recordUnfinished(quick, runInput, isCancellation(err) ? 'cancelled' : 'failed', failureReason(err));
+        if (!(err instanceof ApplicationFailure && err.type === 'ActionLost'))
+          await recordUnfinished(quick, runInput, isCancellation(err) ? 'cancelled' : 'failed', failureReason(err));
         throw err;
       }
     }
     if (s.puppetRole) {
       step = 'puppet apply';
       setCurrentDetails(`${label}: puppet apply ${s.puppetRole}`);
-      puppetSummary = await puppet.puppetApply({ component: s.name, role: s.puppetRole, hiera: s.hiera, version, environment, noop: false });
+      const apply = { component: s.name, role: s.puppetRole, hiera: s.hiera, version, environment, noop: false };
+      puppetSummary = lostAware
+        ? // Puppet converges: a run whose worker was lost is simply run again on another worker.
+          await runLosable({
+            executionId: `${input.recordId}.puppet`,
+            summary: `${label}: puppet apply ${s.puppetRole}`,
+            running: (attempt) => `${label}: puppet apply ${s.puppetRole}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+            idempotent: true,
+            maxAttempts: PUPPET_RETRY.maximumAttempts,
+            nonRetryable: PUPPET_RETRY.nonRetryableErrorTypes,
+            attempt: () => puppetOnce.puppetApply(apply),
+            recordLost: () => Promise.resolve(),
+            markedSucceeded: () => null,
+            region,
+            lostTooOften: 'fail',
+          })
+        : await puppet.puppetApply(apply);
     }
     step = 'health checks';
     let results: CheckResult[] = [];

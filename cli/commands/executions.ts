@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { ExecutionRecord, ExecutionView, LogEntry } from '../../common/api-types.js';
 import { isTerminal } from '../../common/constants.js';
 import type { ApiClient } from '../api-client.js';
-import { client, out, printJson, table } from '../shared.js';
+import { ExitError, client, out, printJson, table } from '../shared.js';
 
 function exitCodeNote(e: Partial<ExecutionRecord>): string {
   return e.exitCode !== undefined && e.exitCode !== null ? ` (exit code ${e.exitCode})` : '';
@@ -130,5 +130,19 @@ export function registerExecutionCommands(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const r = await client(cmd).cancelExecution(id);
       out(opts.json ? JSON.stringify(r, null, 2) : `${r.id}: ${r.status}`);
+    });
+  execution
+    .command('resolve')
+    .description(
+      'decide a run whose worker was lost (status lost): run it again, or mark it succeeded or failed after checking by hand; recorded with you as the actor',
+    )
+    .argument('<id>')
+    .argument('<decision>', 'retry, succeeded or failed')
+    .option('--reason <text>', 'why (kept with the decision)')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, decision: string, opts: { reason?: string; json?: boolean }, cmd: Command) => {
+      if (decision !== 'retry' && decision !== 'succeeded' && decision !== 'failed') throw new ExitError(2, `${decision}: decide retry, succeeded or failed.`);
+      const r = await client(cmd).resolveExecution(id, decision, opts.reason);
+      out(opts.json ? JSON.stringify(r, null, 2) : `${r.id}: ${r.decision === 'retry' ? 'running again' : `marked ${r.decision}`} (decided by ${r.decidedBy})`);
     });
 }
