@@ -119,6 +119,9 @@ test('a failed run: failure messages and stack traces are encrypted in history a
   const { id, execution } = await runViaApi({ action: 'testkit.fail', parameters: { code: 2 } });
   t.is(execution.status, 'failed');
   t.regex(execution.error ?? '', /^exit code 2/);
+  // The record is written by the activity, before the failure reaches the history: wait for the workflow's end.
+  const ended = (await temporalClient()).workflow.getHandle(id).result();
+  await ended.catch(() => undefined);
   const raw = await (await rawTemporalClient()).workflow.getHandle(id).fetchHistory();
   t.true(
     failuresOf(raw).some((f) => f.source === 'TypeScriptSDK'),
