@@ -933,7 +933,7 @@ test.serial(
         readyTimeoutMs: 180_000,
         output: path.join(dir, `${name}.log`),
       });
-    const first = await start('first');
+    let first: Awaited<ReturnType<typeof start>> | undefined;
     let second: Awaited<ReturnType<typeof start>> | undefined;
     let pids: number[] = [];
     try {
@@ -960,6 +960,15 @@ test.serial(
       );
       const applied = await cli(['sot', 'apply', sot]);
       t.is(applied.code, 0, applied.stderr);
+      // No worker serves the region yet: refused at once, naming it, instead of waiting for one.
+      const unserved = await deploy({ component: 'lost-leg', version: '1.0.0' });
+      t.is(unserved.status, 409, JSON.stringify(unserved.body));
+      t.is(unserved.body.error?.code, 'no_worker');
+      t.regex(unserved.body.error?.message ?? '', new RegExp(`no worker serves ${region} \\(task queue [^)]+\\); start one with .*--region ${region}`));
+      const twice = await deploy({ component: 'lost-leg', version: '1.0.0', regions: [region, region] });
+      t.is(twice.status, 400);
+      t.regex(twice.body.error?.message ?? '', new RegExp(`regions lists ${region} twice`));
+      first = await start('first');
       const r = await deploy({ component: 'lost-leg', version: '1.0.0' });
       t.is(r.status, 202, JSON.stringify(r.body));
       await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the deploy action to start');
@@ -991,7 +1000,7 @@ test.serial(
       t.regex(e.error, /marked succeeded by .+: the artifact was in place/);
       t.false(fs.existsSync(pidfile), 'the deploy action was not run again');
     } finally {
-      first.child.kill('SIGKILL');
+      first?.child.kill('SIGKILL');
       await second?.stop(2000);
       for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
     }
