@@ -916,7 +916,7 @@ outputs:
 );
 
 test.serial(
-  "a deploy leg whose worker is killed mid-action is lost (its script's group killed), waits for an operator, and goes on when it is marked succeeded",
+  "a deploy leg whose worker is killed mid-action is lost (its script's group killed) and waits for an operator; marked succeeded, it goes on; its worker killed mid-Puppet, Puppet runs again and converges once",
   async (t) => {
     // A region only this test's workers serve, and a component whose deploy action is a long sleeper.
     const region = `lostleg-${crypto.randomBytes(3).toString('hex')}`;
@@ -935,6 +935,7 @@ test.serial(
       });
     let first: Awaited<ReturnType<typeof start>> | undefined;
     let second: Awaited<ReturnType<typeof start>> | undefined;
+    let third: Awaited<ReturnType<typeof start>> | undefined;
     let pids: number[] = [];
     try {
       const sot = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-lostleg-'));
@@ -951,6 +952,7 @@ test.serial(
           '    deploy_params:',
           `      pidfile: ${pidfile}`,
           '      seconds: 300',
+          '    puppet_role: role::lost_leg',
           '    actions:',
           '      deploy: testkit.sleep',
           '    placements:',
@@ -992,16 +994,34 @@ test.serial(
       const decided = await cli(['execution', 'resolve', executionId, 'succeeded', '--reason', 'the artifact was in place', '--json']);
       t.is(decided.code, 0, decided.stderr);
       t.like(JSON.parse(decided.stdout), { id: executionId, decision: 'succeeded' });
+      // The leg goes on to Puppet; its worker is killed mid-run too: Puppet converges, so it runs again
+      // by itself on the next worker, and what it manages converges once.
+      const state = path.join(config.dataDir, 'deployments', 'production', region, 'lost-leg');
+      const starts = () => (fs.existsSync(path.join(state, 'puppet-runs')) ? fs.readFileSync(path.join(state, 'puppet-runs'), 'utf8').trim().split('\n') : []);
+      await eventually(() => starts().length === 1, 'puppet apply to start', 120_000);
+      const puppetPids = spawnSync('pgrep', ['-f', `${state}/puppet-runs`], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+      second.child.kill('SIGKILL');
+      await gone(puppetPids, 'the Puppet run to die with its worker');
+      third = await start('third');
       const o = await outcome(r.body.id);
       t.true(o.ok, o.error);
-      t.like((await records('lost-leg'))[0], { status: 'succeeded' });
+      t.deepEqual(starts(), ['started', 'started'], 'Puppet ran twice: killed once, then again');
+      t.is(fs.readFileSync(path.join(state, 'converged'), 'utf8'), 'converged\n', 'and converged once');
+      const recs = await records('lost-leg');
+      t.is(recs.length, 1, 'one deployment record');
+      t.like(recs[0], { status: 'succeeded' });
       const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${executionId}`)).body;
       t.is(e.status, 'succeeded');
       t.regex(e.error, /marked succeeded by .+: the artifact was in place/);
       t.false(fs.existsSync(pidfile), 'the deploy action was not run again');
     } finally {
       first?.child.kill('SIGKILL');
-      await second?.stop(2000);
+      second?.child.kill('SIGKILL');
+      await third?.stop(2000);
       for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
     }
   },
