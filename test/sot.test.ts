@@ -971,7 +971,15 @@ test.serial(
       t.is(twice.status, 400);
       t.regex(twice.body.error?.message ?? '', new RegExp(`regions lists ${region} twice`));
       first = await start('first');
-      const r = await deploy({ component: 'lost-leg', version: '1.0.0' });
+      // Served once the server has seen the new worker poll.
+      const r = await eventually(
+        async () => {
+          const d = await deploy({ component: 'lost-leg', version: '1.0.0' });
+          return d.status === 409 && d.body.error?.code === 'no_worker' ? undefined : d;
+        },
+        'the new worker to be seen',
+        60_000,
+      );
       t.is(r.status, 202, JSON.stringify(r.body));
       await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the deploy action to start');
       pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
