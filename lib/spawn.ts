@@ -6,16 +6,16 @@
  * SIGTERM to the group, SIGKILL after a grace time. stdout and stderr are captured up to a byte cap
  * (the last bytes are kept) and/or streamed to callbacks.
  *
- * No orphans: beside each process group a small watcher (a fixed bash program, its own process
- * group) holds the reading end of a pipe whose writing end only this process holds. When this process
- * dies — by any signal, SIGKILL included — the kernel closes the pipe, the watcher reads its end and
- * kills the whole group at once. When the process ends normally the watcher is killed with it.
+ * No orphans (lib/lifeline.ts): each process carries a lifeline marker in its environment, and a
+ * watcher beside it kills its group and everything carrying the marker when this process dies — by any
+ * signal, SIGKILL included. When the process ends normally the watcher is killed with it.
  *
  * lib/services.ts (Stackwire's own long-running processes, with ready lines and log files) and the
  * Temporal CLI build (lib/temporal-cli.ts) stay separate: they inherit our environment on purpose and
  * are not stopped by group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { LIFELINE_VAR, lifelineMarker, startWatcher } from './lifeline.js';
 
 export interface ProcessOptions {
   /** Program and arguments; the program is looked up in env.PATH when it has no "/". */
@@ -38,52 +38,8 @@ export interface ProcessOptions {
   captureBytes?: number;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
-  /** Kill the group when this process dies (default true; see the watcher above). */
+  /** Kill the group, and what it started, when this process dies (default true; lib/lifeline.ts). Adds STACKWIRE_LIFELINE to the environment. */
   lifeline?: boolean;
-}
-
-/**
- * The watcher: waits on fd 3 (the lifeline) for EOF — which only the death of the process that holds
- * the other end brings, since it never writes — then SIGKILLs the process group named by $1. Every
- * second it also checks that the group still exists and leaves when it does not, so a watcher never
- * outlives its group (its group id could be reused by then). A fixed program; the group id is its only
- * argument.
- */
-const WATCHER = [
-  'while :; do',
-  '  read -r -t 1 -u 3 _; s=$?',
-  '  if [ $s -eq 0 ]; then continue; fi',
-  '  if [ $s -gt 128 ]; then kill -0 -- "-$1" 2>/dev/null || exit 0; continue; fi',
-  '  kill -KILL -- "-$1" 2>/dev/null; exit 0',
-  'done',
-].join('\n');
-
-/** Every live watcher, held here so that nothing of it (its pipe above all) can be collected while its group runs. */
-const watchers = new Set<ChildProcess>();
-
-/** Starts the watcher of group `pgid`; its handle, to stop it when the group ends normally. */
-function startWatcher(pgid: number, groupEnded: () => boolean): ChildProcess | undefined {
-  // Said on stderr (the worker's log): a group without its watcher would outlive a dead worker.
-  const warn = (what: string) => process.emitWarning(`the lifeline watcher of process group ${pgid} ${what}; that group is not killed if this process dies`);
-  try {
-    const w = spawn('/bin/bash', ['-c', WATCHER, 'stackwire-lifeline', String(pgid)], {
-      env: { PATH: '/usr/bin:/bin' },
-      detached: true, // its own group: it must outlive us to do its job, and not be killed by kill(-pgid)
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      shell: false,
-    });
-    w.on('error', (e) => warn(`could not start (${e.message})`));
-    watchers.add(w);
-    w.once('exit', (code, signal) => {
-      watchers.delete(w);
-      if (!groupEnded() && code !== 0) warn(`ended early (${signal ?? `exit code ${code}`})`);
-    });
-    w.unref();
-    (w.stdio[3] as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
-    return w;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface ProcessResult {
@@ -145,9 +101,10 @@ export function startProcess(o: ProcessOptions): RunningProcess {
   const out = new Tail(o.captureBytes ?? 65536);
   const err = new Tail(o.captureBytes ?? 65536);
   let child: ChildProcess;
+  const marker = o.lifeline !== false ? lifelineMarker() : undefined;
   try {
     child = spawn(command, args, {
-      env: o.env,
+      env: marker ? { ...o.env, [LIFELINE_VAR]: marker } : o.env,
       ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
       ...(o.uid !== undefined ? { uid: o.uid } : {}),
       ...(o.gid !== undefined ? { gid: o.gid } : {}),
@@ -162,7 +119,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
     return { pid: undefined, stop: () => undefined, done: Promise.resolve(result) };
   }
   let exited = false;
-  const watcher = o.lifeline !== false && child.pid !== undefined ? startWatcher(child.pid, () => exited) : undefined;
+  const watcher = marker && child.pid !== undefined ? startWatcher(child.pid, marker, () => exited) : undefined;
   let stoppedBy: ProcessResult['stoppedBy'];
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (reason: 'timeout' | 'abort' | 'request' = 'request') => {

@@ -98,6 +98,7 @@ test('a script gets a clean environment, an unprivileged user and a folder of it
     'STACKWIRE_PACK_DIR',
     'PYTHONUNBUFFERED',
     'LC_CTYPE',
+    'STACKWIRE_LIFELINE', // the no-orphans marker (lib/lifeline.ts): ids, no secret
   ];
   t.deepEqual(
     Object.keys(p.env).filter((k) => !allowed.includes(k)),

@@ -34,7 +34,11 @@ test('argv is passed as is (no shell) and the environment is exactly the one giv
   t.is(r.code, 0);
   t.is(r.stdout, '$(id)|a; touch /tmp/x|`id`|');
   const env = await runProcess({ argv: ['env'], env: { PATH, ONLY: 'this' } });
-  t.deepEqual(env.stdout.trim().split('\n').sort(), [`ONLY=this`, `PATH=${PATH}`]);
+  const [marker, ...rest] = env.stdout.trim().split('\n').sort().reverse();
+  t.deepEqual(rest.sort(), [`ONLY=this`, `PATH=${PATH}`]);
+  t.regex(marker, new RegExp(`^STACKWIRE_LIFELINE=${process.pid}\\.\\d+\\.[0-9a-f]{12}$`), 'and the lifeline marker (lib/lifeline.ts)');
+  const bare = await runProcess({ argv: ['env'], env: { PATH, ONLY: 'this' }, lifeline: false });
+  t.deepEqual(bare.stdout.trim().split('\n').sort(), [`ONLY=this`, `PATH=${PATH}`]);
 });
 
 test('stdin, cwd and a failure to start', async (t) => {

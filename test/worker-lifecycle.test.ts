@@ -2,6 +2,7 @@
  * Worker processes as an operator runs them: SIGTERM drains (a running script finishes within the
  * grace time) and recorded workflow histories still replay against today's workflow code.
  */
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -87,7 +88,7 @@ test('recorded histories replay against the current workflow code (no non-determ
 });
 
 /** A region of its own with one worker, a testkit.sleep run on it, and that worker SIGKILLed mid-script. */
-async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; seconds: number }) {
+async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; seconds: number; watcherKilledFirst?: boolean }) {
   const region = `failover-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-failover-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
@@ -116,11 +117,30 @@ async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; secon
   const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
   t.true(pids.every(alive), 'the script and its child run');
   fs.rmSync(pidfile);
+  if (o.watcherKilledFirst) {
+    // Everything of the worker dies at once, its watchers too (say, the whole service killed).
+    const watchers = spawnSync('pgrep', ['-f', `stackwire-lifeline ${pids[0]} `], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    t.true(watchers.length >= 1, 'the script has a watcher');
+    for (const w of watchers) process.kill(w, 'SIGKILL');
+  }
   first.child.kill('SIGKILL'); // the worker dies mid-run, without a word
-  // No orphan: the script's whole process group dies with its worker, within a second.
-  await gone(pids, 'the script and its child to die with their worker');
+  let second: Awaited<ReturnType<typeof start>>;
+  if (o.watcherKilledFirst) {
+    await new Promise((r) => setTimeout(r, 1500));
+    t.true(pids.every(alive), 'without its watcher, the script outlived its worker');
+    second = await start('second');
+    // The next worker on this host reaps it before it takes work.
+    await gone(pids, 'the new worker to reap what the dead one left', 5000);
+  } else {
+    // No orphan: the script's whole process group dies with its worker, within a second.
+    await gone(pids, 'the script and its child to die with their worker');
+    second = await start('second');
+  }
   t.false(pids.some(alive));
-  const second = await start('second');
   return {
     id,
     handle,
@@ -163,6 +183,12 @@ test("a worker killed mid-run takes its script's group with it within a second; 
   } finally {
     await run.cleanup();
   }
+});
+
+test('a worker that starts kills what a dead worker on its host left running when its watchers died too', async (t) => {
+  const run = await killedMidRun(t, { idempotent: false, seconds: 300, watcherKilledFirst: true });
+  await run.handle.terminate('test over').catch(() => undefined);
+  await run.cleanup();
 });
 
 test('an idempotent run whose worker is killed runs again on another worker of the region, by itself', async (t) => {

@@ -14,6 +14,7 @@ import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
 import { stackwireDataConverter, temporalConnectionOptions } from '../lib/temporal-client.js';
 import { prepareRunDir, resolveRunUser, secureDataDir } from '../lib/isolation.js';
+import { reapOrphans } from '../lib/lifeline.js';
 import { fenceInPlace, installFence, stackFenceTargets } from '../lib/network-fence.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { SensuClient } from '../lib/sensu.js';
@@ -69,6 +70,9 @@ async function main(): Promise<number> {
   // Scripts run on region workers: decide who they run as and prepare their folders before polling.
   // A configured run user that does not exist stops the worker here (ConfigError).
   secureDataDir(config.dataDir);
+  // What a dead worker on this host left running (its watchers dead too) is killed before we take work.
+  const reaped = reapOrphans();
+  if (reaped.length) logger.warn({ event: 'orphans reaped', pids: reaped }, `killed ${reaped.length} process(es) left by a worker that died`);
   const resolved = region ? resolveRunUser(config.isolation) : undefined;
   const run = region && resolved ? { ...resolved, layout: prepareRunDir(config.isolation.runDir, resolved.user) } : undefined;
   if (run?.warning) logger.warn({ event: 'scripts not isolated' }, run.warning);
