@@ -1,18 +1,18 @@
 /**
- * No orphans (lib/spawn.ts): every process a worker starts carries a lifeline.
+ * No orphans (lib/spawn.ts): every process a Stackwire process (a worker above all) starts carries a
+ * lifeline.
  *
  * 1. A marker in its environment, `STACKWIRE_LIFELINE=<owner pid>.<owner start time>.<random>`, which
  *    everything it starts inherits — also what leaves its process group (Puppet's `exec` runs commands
  *    in a session of their own) or is reparented to init.
- * 2. A watcher beside it (a fixed bash program, its own process group) holding the reading end of a
- *    pipe whose writing end only the owner holds. When the owner dies — by any signal, SIGKILL
- *    included — the kernel closes the pipe, and the watcher kills the process group, then every process
- *    that carries the marker (read from /proc/<pid>/environ; three passes, for what forks meanwhile).
- *    Every second it also checks that the group still exists and leaves when it does not, so a watcher
- *    never outlives its group (whose id could be reused by then).
+ * 2. One guardian per owner (a fixed bash program, its own process group, started at the owner's first
+ *    process and again if it ever ends) holding the reading end of a pipe whose writing end only the
+ *    owner holds; the owner tells it each group that starts and ends. When the owner dies — by any
+ *    signal, SIGKILL included — the kernel closes the pipe, and the guardian kills every group still
+ *    running, then every process whose marker names the owner.
  * 3. At start, a worker reaps what a dead owner on this host left behind — a process whose marker names
- *    an owner that is no longer running — should its watcher have died too (`reapOrphans`).
- * A process that clears its environment and leaves its group escapes; nothing else does.
+ *    an owner that is no longer running — should its guardian have died too (`reapOrphans`).
+ * Only a process that both clears its environment and leaves its group escapes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -37,46 +37,74 @@ export function lifelineMarker(): string {
   return `${OWNER}.${crypto.randomBytes(6).toString('hex')}`;
 }
 
-const WATCHER = [
-  'while :; do',
-  '  read -r -t 1 -u 3 _; s=$?',
-  '  if [ $s -eq 0 ]; then continue; fi',
-  '  if [ $s -gt 128 ]; then kill -0 -- "-$1" 2>/dev/null || exit 0; continue; fi',
-  '  kill -KILL -- "-$1" 2>/dev/null',
-  '  for i in 1 2 3; do',
-  `    m=$(grep -lzxF -- "${LIFELINE_VAR}=$2" /proc/[0-9]*/environ 2>/dev/null) || break`,
-  '    for f in $m; do p=${f#/proc/}; kill -KILL "${p%/environ}" 2>/dev/null; done',
-  '  done',
-  '  exit 0',
+/**
+ * The guardian: reads lines from fd 3 — `+<pgid>` when a group starts, `-<pgid>` when it ends — until
+ * EOF, which only the death of its owner brings (the owner holds the other end and never closes it).
+ * Then it kills every group still listed, and every process whose marker names its owner ($1),
+ * three passes for what forks meanwhile. A fixed program; the owner id is its only argument.
+ */
+const GUARDIAN = [
+  'declare -A g',
+  'while IFS= read -r -u 3 l; do',
+  '  case "$l" in',
+  '    +*) g[${l#+}]=1 ;;',
+  '    -*) unset "g[${l#-}]" ;;',
+  '  esac',
+  'done',
+  'for p in "${!g[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done',
+  'for i in 1 2 3; do',
+  `  m=$(grep -lzF -- "${LIFELINE_VAR}=$1." /proc/[0-9]*/environ 2>/dev/null) || break`,
+  '  for f in $m; do p=${f#/proc/}; kill -KILL "${p%/environ}" 2>/dev/null; done',
   'done',
 ].join('\n');
 
-/** Every live watcher, held here so that nothing of it (its pipe above all) can be collected while its group runs. */
-const watchers = new Set<ChildProcess>();
+let guardian: { proc: ChildProcess; pipe: NodeJS.WritableStream } | undefined;
+/** The groups running now: told to a guardian that has to be started again. */
+const groups = new Set<number>();
 
-/** Starts the watcher of group `pgid` (whose processes carry `marker`); its handle, to stop it when the group ends normally. */
-export function startWatcher(pgid: number, marker: string, groupEnded: () => boolean): ChildProcess | undefined {
-  // Said on stderr (the worker's log): a group without its watcher would outlive a dead worker.
-  const warn = (what: string) => process.emitWarning(`the lifeline watcher of process group ${pgid} ${what}; that group is not killed if this process dies`);
+/** This process's guardian, started (again) when there is none. */
+function ensureGuardian(): { proc: ChildProcess; pipe: NodeJS.WritableStream } | undefined {
+  if (guardian) return guardian;
+  // Said on stderr (the owner's log): while there is no guardian, a death of this process leaves its groups running.
+  const warn = (what: string) => process.emitWarning(`the lifeline guardian of process ${process.pid} ${what}`);
   try {
-    const w = spawn('/bin/bash', ['-c', WATCHER, 'stackwire-lifeline', String(pgid), marker], {
+    const proc = spawn('/bin/bash', ['-c', GUARDIAN, 'stackwire-lifeline', OWNER], {
       env: { PATH: '/usr/bin:/bin' },
-      detached: true, // its own group: it must outlive us to do its job, and not be killed by kill(-pgid)
+      detached: true, // its own group: it must outlive us to do its job, and not be killed with a group of ours
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       shell: false,
     });
-    w.on('error', (e) => warn(`could not start (${e.message})`));
-    watchers.add(w);
-    w.once('exit', (code, signal) => {
-      watchers.delete(w);
-      if (!groupEnded() && code !== 0) warn(`ended early (${signal ?? `exit code ${code}`})`);
+    const pipe = proc.stdio[3] as NodeJS.WritableStream & { unref?: () => void; on: (e: string, f: () => void) => void };
+    pipe.on('error', () => undefined);
+    const current = { proc, pipe };
+    proc.on('error', (e) => warn(`could not start (${e.message}); started again at the next process`));
+    proc.once('exit', (code, signal) => {
+      if (guardian === current) guardian = undefined;
+      warn(`ended (${signal ?? `exit code ${code}`}); started again at once`);
+      if (groups.size) ensureGuardian();
     });
-    w.unref();
-    (w.stdio[3] as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
-    return w;
-  } catch {
+    proc.unref();
+    pipe.unref?.();
+    guardian = current;
+    for (const pgid of groups) pipe.write(`+${pgid}\n`);
+    return current;
+  } catch (e) {
+    warn(`could not start (${(e as Error).message})`);
     return undefined;
   }
+}
+
+/**
+ * Puts process group `pgid` under this process's guardian (its processes carry this process's marker,
+ * lifelineMarker()). Call the function it returns when the group has ended.
+ */
+export function guard(pgid: number): () => void {
+  groups.add(pgid);
+  ensureGuardian()?.pipe.write(`+${pgid}\n`);
+  return () => {
+    if (!groups.delete(pgid)) return;
+    guardian?.pipe.write(`-${pgid}\n`);
+  };
 }
 
 /**

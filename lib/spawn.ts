@@ -6,16 +6,16 @@
  * SIGTERM to the group, SIGKILL after a grace time. stdout and stderr are captured up to a byte cap
  * (the last bytes are kept) and/or streamed to callbacks.
  *
- * No orphans (lib/lifeline.ts): each process carries a lifeline marker in its environment, and a
- * watcher beside it kills its group and everything carrying the marker when this process dies — by any
- * signal, SIGKILL included. When the process ends normally the watcher is killed with it.
+ * No orphans (lib/lifeline.ts): each process carries a lifeline marker in its environment, and this
+ * process's guardian kills its group and everything carrying the marker when this process dies — by
+ * any signal, SIGKILL included.
  *
  * lib/services.ts (Stackwire's own long-running processes, with ready lines and log files) and the
  * Temporal CLI build (lib/temporal-cli.ts) stay separate: they inherit our environment on purpose and
  * are not stopped by group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { LIFELINE_VAR, lifelineMarker, startWatcher } from './lifeline.js';
+import { LIFELINE_VAR, guard, lifelineMarker } from './lifeline.js';
 
 export interface ProcessOptions {
   /** Program and arguments; the program is looked up in env.PATH when it has no "/". */
@@ -119,7 +119,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
     return { pid: undefined, stop: () => undefined, done: Promise.resolve(result) };
   }
   let exited = false;
-  const watcher = marker && child.pid !== undefined ? startWatcher(child.pid, marker, () => exited) : undefined;
+  const release = marker && child.pid !== undefined ? guard(child.pid) : undefined;
   let stoppedBy: ProcessResult['stoppedBy'];
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (reason: 'timeout' | 'abort' | 'request' = 'request') => {
@@ -175,7 +175,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
       status = { code, signal };
       // Whatever the outcome, nothing of the group may outlive the process (and hold its pipes open).
       killGroup(child.pid, 'SIGKILL');
-      watcher?.kill('SIGKILL');
+      release?.();
     });
     child.once('close', () => {
       if (child.pid !== undefined) finish();

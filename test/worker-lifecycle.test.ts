@@ -118,20 +118,23 @@ async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; secon
   t.true(pids.every(alive), 'the script and its child run');
   fs.rmSync(pidfile);
   if (o.watcherKilledFirst) {
-    // Everything of the worker dies at once, its watchers too (say, the whole service killed).
-    const watchers = spawnSync('pgrep', ['-f', `stackwire-lifeline ${pids[0]} `], { encoding: 'utf8' })
+    // Everything of the worker dies at once, its guardian too (say, the whole service killed): the
+    // worker is stopped first, so that it cannot start its guardian again.
+    const first_ = first.child.pid!;
+    process.kill(first_, 'SIGSTOP');
+    const guardians = spawnSync('pgrep', ['-f', `stackwire-lifeline ${first_}\\.`], { encoding: 'utf8' })
       .stdout.trim()
       .split('\n')
       .filter(Boolean)
       .map(Number);
-    t.true(watchers.length >= 1, 'the script has a watcher');
-    for (const w of watchers) process.kill(w, 'SIGKILL');
+    t.is(guardians.length, 1, 'the worker has a guardian');
+    for (const g of guardians) process.kill(g, 'SIGKILL');
   }
   first.child.kill('SIGKILL'); // the worker dies mid-run, without a word
   let second: Awaited<ReturnType<typeof start>>;
   if (o.watcherKilledFirst) {
     await new Promise((r) => setTimeout(r, 1500));
-    t.true(pids.every(alive), 'without its watcher, the script outlived its worker');
+    t.true(pids.every(alive), 'without its guardian, the script outlived its worker');
     second = await start('second');
     // The next worker on this host reaps it before it takes work.
     await gone(pids, 'the new worker to reap what the dead one left', 5000);
@@ -185,7 +188,7 @@ test("a worker killed mid-run takes its script's group with it within a second; 
   }
 });
 
-test('a worker that starts kills what a dead worker on its host left running when its watchers died too', async (t) => {
+test('a worker that starts kills what a dead worker on its host left running when its guardian died too', async (t) => {
   const run = await killedMidRun(t, { idempotent: false, seconds: 300, watcherKilledFirst: true });
   await run.handle.terminate('test over').catch(() => undefined);
   await run.cleanup();
