@@ -53,7 +53,8 @@ const GUARDIAN = [
   'done',
   'for p in "${!g[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done',
   'for i in 1 2 3; do',
-  `  m=$(grep -lzF -- "${LIFELINE_VAR}=$1." /proc/[0-9]*/environ 2>/dev/null) || break`,
+  // (grep's status is 2 when a process vanished while it read, matches or not: the list is what counts)
+  `  m=$(grep -lzF -- "${LIFELINE_VAR}=$1." /proc/[0-9]*/environ 2>/dev/null); [ -n "$m" ] || break`,
   '  for f in $m; do p=${f#/proc/}; kill -KILL "${p%/environ}" 2>/dev/null; done',
   'done',
 ].join('\n');
