@@ -25,7 +25,7 @@ export interface DeliveryQuery {
 
 const SQL = `
 WITH runs AS (
-  -- Every deploy run of the environment with a leg started at or after the window's start, from all its legs.
+  -- Every deploy run of the environment that started in the window, from all its legs (a later one may start after until).
   SELECT d.deployment_id AS id, min(d.component) AS component, min(d.version) AS version, min(d.actor) AS actor,
          min(d.trigger_id) AS trigger_id, count(*)::int AS regions, min(d.started_at) AS started_at,
          CASE WHEN bool_or(d.status = 'running') THEN 'running'
@@ -37,8 +37,9 @@ WITH runs AS (
   WHERE d.kind = 'deploy' AND d.environment = $3
     AND d.deployment_id IN (
       SELECT deployment_id FROM deployments
-      WHERE kind = 'deploy' AND environment = $3 AND started_at >= $1 AND ($4::text[] IS NULL OR component = ANY ($4::text[])))
+      WHERE kind = 'deploy' AND environment = $3 AND started_at >= $1 AND started_at < $2 AND ($4::text[] IS NULL OR component = ANY ($4::text[])))
   GROUP BY d.deployment_id
+  HAVING min(d.started_at) >= $1
 ), deploys AS (
   -- Who (the pushed commit's author, else the actor) and from when (the commit, else the version's first record).
   SELECT r.*, coalesce(t.metadata ->> 'author', r.actor) AS developer, t.metadata ->> 'commit' AS commit,
@@ -59,11 +60,14 @@ WITH runs AS (
          CASE WHEN $5::text = 'component' THEN d.component ELSE d.developer END AS grp
   FROM deploys d
   LEFT JOIN LATERAL (
-    SELECT n.finished_at AS restored_at FROM runs n
-    WHERE d.status = 'failed' AND n.component = d.component AND n.status = 'succeeded' AND n.started_at > d.started_at
-    ORDER BY n.started_at LIMIT 1
+    -- The end of the component's first deploy after it whose every leg succeeded (looked for past until too).
+    SELECT max(x.finished_at) AS restored_at FROM deployments x
+    WHERE d.status = 'failed' AND x.kind = 'deploy' AND x.deployment_id = (
+      SELECT y.deployment_id FROM deployments y
+      WHERE y.component = d.component AND y.environment = $3 AND y.kind = 'deploy' AND y.started_at > d.started_at
+        AND NOT EXISTS (SELECT 1 FROM deployments z WHERE z.deployment_id = y.deployment_id AND z.kind = 'deploy' AND z.status <> 'succeeded')
+      ORDER BY y.started_at LIMIT 1)
   ) s ON true
-  WHERE d.started_at >= $1 AND d.started_at < $2
 ), figures AS (
   SELECT grouping(grp) = 1 AS total, grp AS key,
          count(*)::int AS deploys,
