@@ -6,7 +6,7 @@
 import { Router } from 'express';
 import type { DeliveryGrouping, DeliveryMetricsQuery, DeliveryMetricsResponse } from '../common/api-types.js';
 import { WHEN_FORMS, parseWhen } from '../common/when.js';
-import { deliveryMetrics } from '../db/delivery-metrics.js';
+import { deliveryMetrics, isStatementTimeout } from '../db/delivery-metrics.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { principal, route } from './http.js';
@@ -15,6 +15,8 @@ import { checkEnvironment } from './security/permissions.js';
 const DAY_MS = 86_400_000;
 /** The longest window: a year, leap day included. */
 export const MAX_WINDOW_DAYS = 366;
+/** How long the statement may take (a year of 100 deploys a day takes about a second on 2 cores). */
+const TIMEOUT_MS = 60_000;
 
 function when(name: 'since' | 'until', text: string | undefined, fallback: Date, now: number): Date {
   if (text === undefined) return fallback;
@@ -46,7 +48,16 @@ export function metricsRouter({ pool, http }: RouterDeps): Router {
     checkEnvironment(principal(req), environment, false, 'deployments.read');
     const components = q.component === undefined ? null : [...new Set(q.component.split(','))];
     const by: DeliveryGrouping = q.by ?? 'developer';
-    const out = await deliveryMetrics(pool, { since, until, environment, components, by, listDeploys: q.deploys === 'true' });
+    const out = await deliveryMetrics(pool, { since, until, environment, components, by, listDeploys: q.deploys === 'true' }, { timeoutMs: TIMEOUT_MS }).catch(
+      (err: unknown) => {
+        if (!isStatementTimeout(err)) throw err;
+        throw new ApiError(
+          503,
+          'metrics_timeout',
+          `the delivery metrics of ${environment} from ${since.toISOString()} to ${until.toISOString()} took longer than ${TIMEOUT_MS / 1000} s; ask for a shorter window or fewer components.`,
+        );
+      },
+    );
     res.json(out satisfies DeliveryMetricsResponse);
   });
   return router;

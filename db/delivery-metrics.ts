@@ -8,7 +8,7 @@
  * while a leg runs, was cancelled when a leg was (and none failed), and succeeded otherwise.
  */
 import type { DeliveryDay, DeliveryDeploy, DeliveryFigures, DeliveryGrouping, DeliveryMetricsResponse, DurationFigure } from '../common/api-types.js';
-import type { Queryable } from './pool.js';
+import { inTransaction, type Pool } from './pool.js';
 
 /** At most this many deploys are listed (deploys=true); the figures cover them all. */
 export const DEPLOY_LIST_LIMIT = 1000;
@@ -165,15 +165,28 @@ function figures(f: FigureRow, days: number): DeliveryFigures {
   };
 }
 
-export async function deliveryMetrics(db: Queryable, q: DeliveryQuery): Promise<DeliveryMetricsResponse> {
-  const { rows } = await db.query<{
-    figures: FigureRow[];
-    days: DeliveryDay[];
-    running: number;
-    cancelled: number;
-    started: number;
-    deploys: DeployRow[] | null;
-  }>(SQL, [q.since, q.until, q.environment, q.components, q.by, q.listDeploys, DEPLOY_LIST_LIMIT]);
+/** A statement that ran longer than DeliveryQuery's time limit (Postgres' query_canceled). */
+export function isStatementTimeout(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === '57014';
+}
+
+/**
+ * The figures, in one statement. JIT compilation is off for it: the planner's cost estimate of the
+ * per-deploy look-ups (cheap index probes) is high enough to trigger it, and compiling took seconds
+ * where running takes a fraction of one. `timeoutMs` bounds the statement (isStatementTimeout).
+ */
+export async function deliveryMetrics(pool: Pool, q: DeliveryQuery, opts: { timeoutMs?: number } = {}): Promise<DeliveryMetricsResponse> {
+  const { rows } = await inTransaction(pool, async (c) => {
+    await c.query(`SELECT set_config('jit', 'off', true), set_config('statement_timeout', $1, true)`, [String(opts.timeoutMs ?? 0)]);
+    return c.query<{
+      figures: FigureRow[];
+      days: DeliveryDay[];
+      running: number;
+      cancelled: number;
+      started: number;
+      deploys: DeployRow[] | null;
+    }>(SQL, [q.since, q.until, q.environment, q.components, q.by, q.listDeploys, DEPLOY_LIST_LIMIT]);
+  });
   const r = rows[0];
   const days = (q.until.getTime() - q.since.getTime()) / 86_400_000;
   const total = r.figures.find((f) => f.total)!;

@@ -84,8 +84,8 @@ export async function listDeployments(
   return rows;
 }
 
-/** The region records of one deploy run (ids are `<deploymentId>.<region>.<kind>`; names hold no LIKE wildcards). */
+/** The region records of one deploy run (ids are `<deploymentId>.<region>.<kind>`: the generated column deployment_id, indexed). */
 export async function deploymentRecords(db: Pool, deploymentId: string): Promise<DeploymentRow[]> {
-  const { rows } = await db.query<DeploymentRow>(`SELECT ${COLUMNS} FROM deployments WHERE id LIKE $1 ORDER BY started_at`, [`${deploymentId}.%`]);
+  const { rows } = await db.query<DeploymentRow>(`SELECT ${COLUMNS} FROM deployments WHERE deployment_id = $1 ORDER BY started_at`, [deploymentId]);
   return rows;
 }
