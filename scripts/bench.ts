@@ -8,7 +8,7 @@
  *   - raw:       a hand-written minimal Temporal workflow running the same scripts as plain activities;
  *   - direct:    the same scripts spawned one after another, no orchestration.
  * Overhead per step = (wall time − direct wall time) / steps. Also the ingest of generated scripts and
- * rule matching throughput (bench/rule-match.ts). Results go to bench/results/.
+ * rule matching throughput (bench/rule-match.ts), and the delivery metrics statement (bench/delivery-metrics.ts). Results: bench/results/.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
