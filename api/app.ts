@@ -28,6 +28,7 @@ import { rulesRouter } from './rules.js';
 import { TriggerDispatcher } from './trigger-dispatch.js';
 import { pushBuiltins } from './webhooks.js';
 import { sensorsRouter } from './sensors.js';
+import { metricsRouter } from './metrics.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -90,6 +91,7 @@ export function createApp(deps: ApiDeps): express.Express {
     triggersRouter,
     rulesRouter,
     sensorsRouter,
+    metricsRouter,
   ])
     app.use(r(ctx));
 

@@ -142,7 +142,7 @@ export function deploymentsRouter(deps: RouterDeps): Router {
       await handle.result().catch((e: Error & { cause?: Error }) => {
         error = e.cause?.message ?? e.message;
       });
-    // This run's region records only (ids are <deploymentId>.<region>.<kind>; names hold no LIKE wildcards).
+    // This run's region records only (ids are <deploymentId>.<region>.<kind>).
     const deploymentId = typeof desc.memo?.deploymentId === 'string' ? desc.memo.deploymentId : id;
     const rows = (await deploymentRecords(pool, deploymentId)).map(({ id, region, kind, version, status, reason, puppet, approvedBy }) => ({
       id,

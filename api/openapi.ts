@@ -10,14 +10,19 @@ export function openApiDocument(version: string): Record<string, unknown> {
     const oaPath = path.replace(/\{\/\*(\w+)\}/g, '/{$1}').replace(/:(\w+)/g, '{$1}');
     const pathParams = [...oaPath.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     const q = def.query as { properties?: Record<string, unknown> } | undefined;
-    const queryParams = Object.entries(q?.properties ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
+    const queryParams = Object.entries(q?.properties ?? {}).map(([name, schema]) => {
+      const { description, ...rest } = schema as { description?: string };
+      return { name, in: 'query', required: false, ...(description ? { description } : {}), schema: rest };
+    });
     paths[oaPath] ??= {};
     paths[oaPath][method.toLowerCase()] = {
       operationId: key,
       summary: def.summary,
       'x-express-path': path,
       'x-permission': def.permission,
-      ...(def.permission === 'public' ? { security: [] } : { description: `Needs ${def.permission} (role ${PERMISSIONS[def.permission].role} or above).` }),
+      ...(def.permission === 'public'
+        ? { security: [], ...(def.description ? { description: def.description } : {}) }
+        : { description: `${def.description ? `${def.description}\n\n` : ''}Needs ${def.permission} (role ${PERMISSIONS[def.permission].role} or above).` }),
       parameters: [...pathParams, ...queryParams],
       ...(def.body
         ? {

@@ -94,6 +94,7 @@ export async function startPushWork({ client, pool, config }: { client: Client; 
         args: [
           {
             delivery: push.delivery,
+            triggerId: push.triggerId,
             ref: push.ref,
             commit: push.after,
             before: push.before,

@@ -3,6 +3,7 @@
  * query (unknown fields refused). The routers register their handlers through `route()` (api/http.ts),
  * which refuses a route missing here; the OpenAPI document (GET /api/v1/openapi.json) is built from it.
  */
+import { METRICS_ROUTES } from './routes-metrics.js';
 import { SENSOR_ROUTES } from './routes-sensors.js';
 import { TRIGGER_ROUTES } from './routes-triggers.js';
 import type { Permission } from './security/permissions.js';
@@ -13,6 +14,8 @@ export interface RouteDef {
   /** `public` routes carry no key: the health check (webhooks will carry their own signature). */
   permission: Permission | 'public';
   summary: string;
+  /** A longer explanation (Markdown) for the OpenAPI document: what the answer's figures mean. */
+  description?: string;
   body?: Schema;
   query?: Schema;
   /** Largest JSON body (default 1mb). */
@@ -371,6 +374,7 @@ export const ROUTES = {
 
   ...SENSOR_ROUTES,
   ...TRIGGER_ROUTES,
+  ...METRICS_ROUTES,
 } as const satisfies Record<string, RouteDef>;
 
 export type RouteKey = keyof typeof ROUTES;

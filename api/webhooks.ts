@@ -28,7 +28,7 @@ interface PushPayload {
   after?: string;
   deleted?: boolean;
   compare?: string;
-  head_commit?: { id?: string; message?: string; author?: { name?: string; email?: string; username?: string } } | null;
+  head_commit?: { id?: string; message?: string; timestamp?: string; author?: { name?: string; email?: string; username?: string } } | null;
   pusher?: { name?: string; email?: string };
   repository?: {
     full_name?: string;
@@ -42,6 +42,21 @@ interface PushPayload {
   };
   enterprise?: { slug?: string };
   installation?: { id?: number };
+}
+
+/**
+ * What a push says that delivery metrics need once its payload is gone (db/triggers.ts drops it after
+ * dispatch): the pushed commit, its timestamp (ISO 8601, only when GitHub's parses) and its author.
+ */
+export function pushMetadata(payload: PushPayload): Record<string, unknown> {
+  const head = payload.head_commit ?? undefined;
+  const at = typeof head?.timestamp === 'string' ? Date.parse(head.timestamp) : NaN;
+  const author = head?.author?.username || head?.author?.name;
+  return {
+    commit: payload.after ?? null,
+    committedAt: Number.isNaN(at) ? null : new Date(at).toISOString(),
+    author: typeof author === 'string' && author ? author.slice(0, 200) : null,
+  };
 }
 
 export function webhooksRouter({ config, logger, http, dispatcher }: RouterDeps): Router {
@@ -85,6 +100,7 @@ export function webhooksRouter({ config, logger, http, dispatcher }: RouterDeps)
       source: 'webhook github',
       deliveryId: delivery,
       payload,
+      metadata: pushMetadata(payload),
     });
     const githubRun = d.runs.find((r) => r.kind === 'github-push');
     const packs = d.runs.filter((r) => r.kind === 'ingest').map((r) => r.workflowId.slice(`ingest-push.${delivery}.`.length));

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { RuleIndex, type RuleCriterion, type RuleDef } from '../common/rule.js';
 
 /** A small seeded generator (mulberry32), so every run matches the same stream. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -65,6 +65,7 @@ import type {
   WebhookListResponse,
 } from '../common/api-types.js';
 import type { SensorCreateRequest, SensorCreateResponse, SensorDeleteResponse, SensorListResponse } from '../common/api-types-sensors.js';
+import type { DeliveryMetricsQuery, DeliveryMetricsResponse } from '../common/api-types-metrics.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -319,5 +320,10 @@ export class ApiClient {
   }
   deleteSensor(name: string): Promise<SensorDeleteResponse> {
     return this.request('DELETE', `/api/v1/sensors/${enc(name)}`);
+  }
+
+  // Metrics
+  deliveryMetrics(q: DeliveryMetricsQuery): Promise<DeliveryMetricsResponse> {
+    return this.request('GET', `/api/v1/metrics/delivery${query({ ...q })}`);
   }
 }

@@ -12,6 +12,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerExecutionCommands } from './commands/executions.js';
 import { registerIngestCommands } from './commands/ingest.js';
+import { registerMetricsCommands } from './commands/metrics.js';
 import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerPipelineRunCommands } from './commands/pipeline-run.js';
 import { registerRuleCommands } from './commands/rule.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerTriggerCommands(program);
   registerSensorCommands(program);
+  registerMetricsCommands(program);
   return program;
 }
 

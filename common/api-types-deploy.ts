@@ -79,6 +79,8 @@ export interface DeploymentRecord {
   reason: string | null;
   puppet: PuppetSummary | null;
   approvedBy: string | null;
+  /** The trigger instance (GET /api/v1/triggers/:id) whose run started the deploy: a push, a webhook delivery; null for one asked for by hand. */
+  triggerId: string | null;
   startedAt: string;
   finishedAt: string | null;
 }

@@ -27,6 +27,12 @@ export interface TriggerRecord {
   /** The rules it matched, at the version that matched. */
   matched: { rule: string; version: number }[];
   dispatchedAt: string | null;
+  /**
+   * What the instance said that outlives its payload: for a `github.push`, the pushed commit
+   * (`commit`), its timestamp (`committedAt`, ISO 8601) and author (`author`: GitHub login, else name),
+   * recorded when it was received (delivery metrics use them); null for other types.
+   */
+  metadata: Record<string, unknown> | null;
   runs: TriggerRun[];
 }
 

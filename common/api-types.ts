@@ -3,7 +3,7 @@
  * its answers with and the CLI (or any TypeScript client) reads them with. Types only, workflow-safe.
  * Timestamps are ISO 8601 strings. Every error is `ApiErrorBody` with a status of 4xx or 5xx.
  * Deployments and releases are in api-types-deploy.ts, keys, identity and audit in api-types-auth.ts,
- * rules in api-types-rules.ts (re-exported here: import everything from this module).
+ * rules in api-types-rules.ts, delivery metrics in api-types-metrics.ts (re-exported here: import everything from this module).
  */
 import type { PipelineProblem } from './pipeline.js';
 import type { ActionSpec, IngestWarning, PackRef } from './types.js';
@@ -323,3 +323,4 @@ export * from './api-types-pipeline.js';
 export * from './api-types-triggers.js';
 export type * from './api-types-rules.js';
 export type * from './api-types-sensors.js';
+export * from './api-types-metrics.js';

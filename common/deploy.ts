@@ -50,6 +50,8 @@ export interface DeployRequest {
   health?: { timeoutSeconds: number; intervalSeconds: number };
   actor: string;
   trigger: string;
+  /** The trigger instance (a push, a webhook delivery) whose run asked for the deploy: recorded with it (delivery metrics). */
+  triggerId?: string;
 }
 
 export interface PuppetSummary {
@@ -79,6 +81,8 @@ export interface RegionDeployInput {
   kind: 'deploy' | 'rollback';
   actor: string;
   trigger: string;
+  /** The trigger instance behind the deploy, when one was (DeployRequest.triggerId). */
+  triggerId?: string;
   health: { timeoutSeconds: number; intervalSeconds: number };
   /** Who approved the gate this wave passed, if any. */
   approvedBy?: string;

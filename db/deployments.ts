@@ -12,8 +12,9 @@ export type DeploymentRow = Omit<DeploymentRecord, 'status' | 'startedAt' | 'fin
 };
 
 /** What a region leg records; `id` is `<deploymentId>.<region>.<kind>`. */
-export type DeploymentRecordInput = Omit<DeploymentRow, 'startedAt' | 'finishedAt' | 'reason' | 'puppet' | 'approvedBy'> & {
+export type DeploymentRecordInput = Omit<DeploymentRow, 'startedAt' | 'finishedAt' | 'reason' | 'puppet' | 'approvedBy' | 'triggerId'> & {
   runId: string;
+  triggerId?: string | null;
   reason?: string | null;
   puppet?: DeploymentRecord['puppet'];
   approvedBy?: string | null;
@@ -36,8 +37,8 @@ export async function currentVersions(db: Queryable, component: string, environm
  */
 export async function recordDeployment(db: Queryable, r: DeploymentRecordInput): Promise<void> {
   await db.query(
-    `INSERT INTO deployments (id, component, version, environment, region, kind, status, previous_version, actor, trigger, workflow_id, run_id, reason, puppet_summary, approved_by, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $7 = 'running' THEN NULL ELSE now() END)
+    `INSERT INTO deployments (id, component, version, environment, region, kind, status, previous_version, actor, trigger, workflow_id, run_id, reason, puppet_summary, approved_by, trigger_id, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, CASE WHEN $7 = 'running' THEN NULL ELSE now() END)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
        puppet_summary = COALESCE(EXCLUDED.puppet_summary, deployments.puppet_summary), finished_at = EXCLUDED.finished_at`,
     [
@@ -56,6 +57,7 @@ export async function recordDeployment(db: Queryable, r: DeploymentRecordInput):
       r.reason ?? null,
       r.puppet ? JSON.stringify(r.puppet) : null,
       r.approvedBy ?? null,
+      r.triggerId ?? null,
     ],
   );
   if (r.kind === 'rollback' && r.status === 'succeeded' && r.id.endsWith('.rollback')) {
@@ -67,7 +69,7 @@ export async function recordDeployment(db: Queryable, r: DeploymentRecordInput):
 }
 
 const COLUMNS = `id, component, version, environment, region, kind, status, previous_version AS "previousVersion", actor, trigger,
-  workflow_id AS "workflowId", reason, puppet_summary AS "puppet", approved_by AS "approvedBy", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  workflow_id AS "workflowId", reason, puppet_summary AS "puppet", approved_by AS "approvedBy", trigger_id AS "triggerId", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 /** Recent records, newest first, optionally of one component and/or environment. */
 export async function listDeployments(
@@ -82,8 +84,8 @@ export async function listDeployments(
   return rows;
 }
 
-/** The region records of one deploy run (ids are `<deploymentId>.<region>.<kind>`; names hold no LIKE wildcards). */
+/** The region records of one deploy run (ids are `<deploymentId>.<region>.<kind>`: the generated column deployment_id, indexed). */
 export async function deploymentRecords(db: Pool, deploymentId: string): Promise<DeploymentRow[]> {
-  const { rows } = await db.query<DeploymentRow>(`SELECT ${COLUMNS} FROM deployments WHERE id LIKE $1 ORDER BY started_at`, [`${deploymentId}.%`]);
+  const { rows } = await db.query<DeploymentRow>(`SELECT ${COLUMNS} FROM deployments WHERE deployment_id = $1 ORDER BY started_at`, [deploymentId]);
   return rows;
 }

@@ -15,6 +15,8 @@ export interface NewTrigger {
   source: string;
   deliveryId: string | null;
   payload: unknown;
+  /** What outlives the payload (dropped once dispatched): for a push, the pushed commit, its timestamp and author. */
+  metadata?: Record<string, unknown> | null;
 }
 
 interface Row {
@@ -30,6 +32,7 @@ interface Row {
   note: string | null;
   matched: TriggerRecord['matched'];
   dispatched_at: Date | null;
+  metadata: Record<string, unknown> | null;
 }
 
 /** The payload as canonical JSON (keys sorted), so the same event has the same digest whoever sent it. */
@@ -53,9 +56,9 @@ export function payloadDigest(payload: unknown): { digest: string; size: number 
 export async function insertTrigger(db: Queryable, t: NewTrigger, status: 'pending' | 'received' = 'pending'): Promise<boolean> {
   const { digest, size } = payloadDigest(t.payload);
   const r = await db.query(
-    `INSERT INTO triggers (id, type, source, delivery_id, payload_digest, payload_size, payload, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-    [t.id, t.type, t.source, t.deliveryId, digest, size, JSON.stringify(t.payload ?? null), status],
+    `INSERT INTO triggers (id, type, source, delivery_id, payload_digest, payload_size, payload, status, metadata)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+    [t.id, t.type, t.source, t.deliveryId, digest, size, JSON.stringify(t.payload ?? null), status, t.metadata ? JSON.stringify(t.metadata) : null],
   );
   return r.rowCount === 1;
 }
@@ -85,7 +88,7 @@ export async function claimUndispatched(db: Queryable, limit: number, staleSecon
   );
   return rows
     .sort((a, b) => a.received_at.getTime() - b.received_at.getTime())
-    .map((r) => ({ id: r.id, type: r.type, source: r.source, deliveryId: r.delivery_id, payload: r.payload }));
+    .map((r) => ({ id: r.id, type: r.type, source: r.source, deliveryId: r.delivery_id, payload: r.payload, metadata: r.metadata }));
 }
 
 /** What a dispatch did: its matches and runs; the payload is dropped (its digest stays). */
@@ -118,6 +121,7 @@ function toRecord(r: Row, runs: TriggerRun[]): TriggerRecord {
     note: r.note,
     matched: r.matched,
     dispatchedAt: r.dispatched_at?.toISOString() ?? null,
+    metadata: r.metadata,
     runs,
   };
 }

@@ -8,7 +8,7 @@
  *   - raw:       a hand-written minimal Temporal workflow running the same scripts as plain activities;
  *   - direct:    the same scripts spawned one after another, no orchestration.
  * Overhead per step = (wall time − direct wall time) / steps. Also the ingest of generated scripts and
- * rule matching throughput (bench/rule-match.ts). Results go to bench/results/.
+ * rule matching throughput (bench/rule-match.ts), and the delivery metrics statement (bench/delivery-metrics.ts). Results: bench/results/.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -32,12 +32,13 @@ import { analyserStats } from '../ingest/analyze.js';
 import { ingest } from '../ingest/ingest.js';
 import { generateScripts } from '../bench/generate-scripts.js';
 import { benchRuleMatch, ruleBenchReport } from '../bench/rule-match.js';
+import { runMetricsBench } from '../bench/delivery-metrics.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { pipelineRun } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
 import { benchWebhook } from './bench-webhook.js';
 
-const HELP = `Usage: npm run bench -- [--only pipeline|ingest|rules|webhook] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
+const HELP = `Usage: npm run bench -- [--only pipeline|ingest|rules|webhook|metrics] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
 
 pipeline: Stackwire's orchestration overhead per step against a minimal Temporal workflow and
           against running the scripts directly → bench/results/pipeline-overhead.json
@@ -46,7 +47,9 @@ ingest:   ingest of N generated scripts (default 1000): scripts per second and p
 rules:    rule matching: 1,000 rules over 50 trigger types, N payloads (default 200,000) matched on
           one core → bench/results/rule-match.json
 webhook:  webhook → workflow started latency, p50/p99, signed deliveries firing a rule at --rate per
-          second (default 50) for --seconds (default 30) → bench/results/webhook-latency.json`;
+          second (default 50) for --seconds (default 30) → bench/results/webhook-latency.json
+metrics:  the delivery metrics statement over a year of generated deploys (36,600), with and without
+          its indexes → bench/results/delivery-metrics.json`;
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const BENCH_PACK = path.join(PROJECT_ROOT, 'bench', 'packs', 'benchkit');
@@ -91,8 +94,8 @@ async function main(): Promise<number> {
     process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
     return 2;
   }
-  if (values.only !== undefined && !['pipeline', 'ingest', 'rules', 'webhook'].includes(values.only)) {
-    process.stderr.write('bench: --only takes pipeline, ingest, rules or webhook\n');
+  if (values.only !== undefined && !['pipeline', 'ingest', 'rules', 'webhook', 'metrics'].includes(values.only)) {
+    process.stderr.write('bench: --only takes pipeline, ingest, rules, webhook or metrics\n');
     return 2;
   }
   const rate = Number(values.rate);
@@ -116,6 +119,10 @@ async function main(): Promise<number> {
   if (values.only === undefined || values.only === 'ingest') {
     const code = await benchIngest(config, Number(values.scripts), Boolean(values.json));
     if (code !== 0 || values.only === 'ingest') return code;
+  }
+  if (values.only === undefined || values.only === 'metrics') {
+    const code = await runMetricsBench(config, Boolean(values.json), log);
+    if (code !== 0 || values.only === 'metrics') return code;
   }
   const runDir = path.join(config.dataDir, 'bench', String(Date.now()));
   fs.mkdirSync(runDir, { recursive: true });

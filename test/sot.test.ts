@@ -32,7 +32,7 @@ import {
 import { SearchAttributes } from '../common/constants.js';
 import { approveUpdate } from '../workflows/definitions.js';
 import { githubPush } from '../workflows/index.js';
-import type { TraceResponse } from '../common/api-types.js';
+import type { DeliveryMetricsResponse, DeploymentListResponse, TraceResponse } from '../common/api-types.js';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'sot');
@@ -1034,3 +1034,83 @@ test.serial(
     }
   },
 );
+
+test.serial("a deploy started by a push records its trigger; delivery metrics count it for the commit's author, its lead time from the commit", async (t) => {
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-shipped-repo-'));
+  const git = (...args: string[]) => spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd: repo, encoding: 'utf8' });
+  fs.mkdirSync(path.join(repo, '.stackwire', 'pipelines'), { recursive: true });
+  fs.writeFileSync(
+    path.join(repo, '.stackwire', 'pipelines', 'ship.yml'),
+    `name: ship
+on:
+  push:
+    branches: [main]
+steps:
+  - id: deploy
+    deploy: {environment: production, version: "\${{ trigger.commit }}", health: {timeoutSeconds: 5, intervalSeconds: 1}}
+`,
+  );
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-qm', 'ship');
+  const sha = git('rev-parse', 'HEAD').stdout.trim();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-ship-'));
+  fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+  fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents(['hello-api'], { 'hello-api': `file://${repo}` }));
+  t.is((await cli(['sot', 'apply', dir])).code, 0);
+
+  // The commit was made two hours before the push; its author is not the pusher.
+  const committedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 2 * 3_600_000).toISOString();
+  const payload = examplePush('api.github.com', (p) => p.deleted === false && String(p.ref).startsWith('refs/heads/'));
+  Object.assign(payload, { ref: 'refs/heads/main', after: sha });
+  Object.assign(payload.repository as object, { clone_url: `file://${repo}` });
+  payload.head_commit = {
+    ...(payload.head_commit as object),
+    id: sha,
+    timestamp: committedAt,
+    author: { name: 'Dana Dev', email: 'dana@example.com', username: 'dana-dev' },
+  };
+  const pusher = (payload.pusher as { name: string }).name;
+  const since = new Date().toISOString();
+  const delivery = `ship-${Math.random().toString(36).slice(2, 10)}`;
+  t.is((await deliver('push', delivery, payload)).status, 202);
+  const run = await eventually(
+    async () => {
+      const v = (await http<{ status: string; error?: string }>('GET', `/api/v1/pipelines/runs/push.${delivery}.hello-api.ship`)).body;
+      return v.status === 'running' || v.status === undefined ? undefined : v;
+    },
+    'the pushed deploy pipeline to end',
+    180_000,
+  );
+  t.is(run.status, 'succeeded', run.error);
+
+  const records = (await http<DeploymentListResponse>('GET', '/api/v1/deployments?component=hello-api&environment=production&limit=10')).body.deployments;
+  const legs = records.filter((r) => r.version === sha);
+  t.is(legs.length, 2, 'one record per region');
+  t.true(
+    legs.every((r) => r.triggerId === `github.push.${delivery}` && r.actor === `github:${pusher}`),
+    'each names the push',
+  );
+  const m = (await http<DeliveryMetricsResponse>('GET', `/api/v1/metrics/delivery?since=${since}&environment=production&component=hello-api&deploys=true`))
+    .body;
+  t.is(m.deploys?.length, 1, JSON.stringify(m.deploys));
+  const d = m.deploys![0];
+  t.like(d, {
+    component: 'hello-api',
+    version: sha,
+    status: 'succeeded',
+    regions: 2,
+    developer: 'dana-dev',
+    actor: `github:${pusher}`,
+    triggerId: `github.push.${delivery}`,
+    commit: sha,
+    committedAt,
+    leadTimeFrom: 'commit',
+  });
+  t.true(Math.abs(d.leadTimeSeconds! - (Date.parse(d.finishedAt!) - Date.parse(committedAt)) / 1000) < 0.001, 'from the commit to the end of the deploy');
+  t.like(m.totals, { deploys: 1, succeeded: 1, developers: 1, leadTime: { count: 1, fromCommit: 1, fromVersion: 0 } });
+  t.deepEqual(
+    m.groups.map((g) => g.key),
+    ['dana-dev'],
+  );
+});

@@ -46,6 +46,7 @@ function runRegion(
     kind,
     actor: req.actor,
     trigger: req.trigger,
+    ...(req.triggerId ? { triggerId: req.triggerId } : {}),
     health: req.health ?? { timeoutSeconds: 60, intervalSeconds: 5 },
     ...(approvedBy ? { approvedBy } : {}),
     ...(kind === 'deploy' && snapshot.previousVersions[region] ? { keepSilenceOnFailure: true } : {}),

@@ -14,6 +14,8 @@ type Activities = ReturnType<typeof createActivities>;
 
 export interface GithubPushInput {
   delivery: string;
+  /** The trigger instance the push is recorded as (absent in runs started before it was passed): the runs' `trigger.id`. */
+  triggerId?: string;
   ref: string;
   commit: string;
   before: string | null;
@@ -44,6 +46,7 @@ export async function githubPush(input: GithubPushInput): Promise<GithubPushResu
   });
   const trigger = {
     kind: 'push',
+    ...(input.triggerId ? { id: input.triggerId } : {}),
     delivery: input.delivery,
     repository: input.repository,
     ref: input.ref,

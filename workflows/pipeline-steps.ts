@@ -142,6 +142,12 @@ export async function sleepStep(s: StepDef): Promise<Record<string, unknown>> {
 
 const PROTECTED_GATE_SECONDS = 86_400;
 
+/** The trigger instance a run was started for (a push's, a rule's: `trigger.id`), passed on to the deploys it asks for. */
+function triggerIdOf(req: PipelineRunRequest): { triggerId?: string } {
+  const id = req.trigger?.id;
+  return typeof id === 'string' && id ? { triggerId: id } : {};
+}
+
 /** A field of an evaluated built-in as text ('' when absent). */
 function text(v: unknown): string {
   if (v === undefined || v === null) return '';
@@ -194,6 +200,7 @@ export async function deployStep(req: PipelineRunRequest, s: StepDef, ctx: Conte
     ...(d.health && typeof d.health === 'object' ? { health: d.health as DeployRequest['health'] } : {}),
     actor: req.actor,
     trigger: `pipeline:${req.definition.name}`,
+    ...triggerIdOf(req),
   };
   const r = await executeChild(deployComponent, {
     workflowId,
@@ -299,6 +306,7 @@ export async function releaseStep(req: PipelineRunRequest, s: StepDef, ctx: Cont
         maxParallel: typeof r.max_parallel === 'number' ? r.max_parallel : 4,
         actor: req.actor,
         trigger: `pipeline:${req.definition.name}`,
+        ...triggerIdOf(req),
         ...(r.health && typeof r.health === 'object' ? { health: r.health as DeployRequest['health'] } : {}),
         ...(isProtected ? { approval: { required: true as const, timeoutSeconds: PROTECTED_GATE_SECONDS, beforeFirstWave: true } } : {}),
       },

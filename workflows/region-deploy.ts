@@ -41,6 +41,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
         previousVersion: input.previousVersion,
         actor: input.actor,
         trigger: input.trigger,
+        triggerId: input.triggerId ?? null,
         workflowId,
         runId,
         reason,

@@ -32,6 +32,8 @@ export interface ReleaseTrainInput {
   maxParallel: number;
   actor: string;
   trigger: string;
+  /** The trigger instance behind the release (DeployRequest.triggerId). */
+  triggerId?: string;
   health?: { timeoutSeconds: number; intervalSeconds: number };
   /** An approval gate for every component's deploy (protected environments: four eyes). */
   approval?: { required: true; timeoutSeconds: number; beforeFirstWave?: boolean };
@@ -62,6 +64,7 @@ export async function releaseTrain(input: ReleaseTrainInput): Promise<ReleaseTra
           canary: input.firstRegion[c],
           actor: input.actor,
           trigger: input.trigger,
+          ...(input.triggerId ? { triggerId: input.triggerId } : {}),
           ...(input.health ? { health: input.health } : {}),
           ...(input.approval ? { approval: input.approval } : {}),
         },
