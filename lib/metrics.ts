@@ -46,8 +46,8 @@ export async function serveMetrics(o: MetricsServerOptions): Promise<MetricsServ
       return;
     }
     if (path === '/healthz') {
-      const h = o.health();
-      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: h.ok ? 'ok' : 'unavailable', ...h }));
+      const { ok, ...details } = o.health();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...details }));
       return;
     }
     if (path !== '/metrics') {

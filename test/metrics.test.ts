@@ -111,7 +111,7 @@ test('a failed step is counted by its failure type', async (t) => {
 
 test('trigger instances are counted by type and outcome', async (t) => {
   const name = uniqueName('metrics');
-  const created = await http<{ secret: string }>('POST', '/api/v1/webhooks', { name });
+  const created = await http<{ secret: string }>('POST', '/api/v1/webhooks', { name, auth: 'hmac' });
   t.is(created.status, 201, JSON.stringify(created.body));
   const raw = JSON.stringify({ hello: 'metrics' });
   const delivery = crypto.randomUUID();
