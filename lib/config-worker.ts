@@ -56,6 +56,15 @@ export function queueRates(raw: string | undefined, regions: string[]): Record<s
   return out;
 }
 
+function metricsPort(raw: string): number {
+  const n = Number(raw.trim());
+  if (!/^\d{1,5}$/.test(raw.trim()) || n > 65535)
+    throw new ConfigError(
+      `STACKWIRE_WORKER_METRICS_PORT=${JSON.stringify(raw)} is not a port. Set it to a number from 1 to 65535, 0 for a free port, or unset it to serve no metrics.`,
+    );
+  return n;
+}
+
 export function workerConfig(env: Env, regions: string[]): WorkerConfig {
   const perWorker = optional(env, 'STACKWIRE_WORKER_ACTIVITIES_PER_SECOND');
   const port = optional(env, 'STACKWIRE_WORKER_METRICS_PORT');
@@ -69,7 +78,7 @@ export function workerConfig(env: Env, regions: string[]): WorkerConfig {
     queueActivitiesPerSecond: queueRates(optional(env, 'STACKWIRE_QUEUE_ACTIVITIES_PER_SECOND'), regions),
     metrics: {
       host: str(env, 'STACKWIRE_WORKER_METRICS_HOST', '127.0.0.1'),
-      port: port === undefined ? undefined : int(env, 'STACKWIRE_WORKER_METRICS_PORT', 0, 0, 65535),
+      port: port === undefined ? undefined : metricsPort(port),
     },
   };
 }
