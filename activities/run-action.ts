@@ -126,7 +126,7 @@ export function createRunAction(deps: ActivityDeps) {
     const input = given.validate ? { ...given, parameters: validatedAtRunTime(given, deps) } : given;
     const { action } = input;
     const attempt = given.attempt ?? info.attempt;
-    const log = deps.logger.child({ executionId: input.executionId, action: action.name, region: deps.region, attempt });
+    const log = deps.logger.child({ executionId: input.executionId, action: action.name, actor: input.actor, attempt });
     const shownArgv = maskArgv(action, input.parameters);
     await recordStart(deps.pool, {
       id: input.executionId,
@@ -260,7 +260,7 @@ export function createRunAction(deps: ActivityDeps) {
       stderrTruncated: stderr.truncated,
       error,
     });
-    log.info({ status, exitCode: outcome.code, durationMs }, 'action finished');
+    log.info({ status, outcome: status === 'succeeded' ? 'success' : 'failure', exitCode: outcome.code, durationMs }, 'action finished');
 
     switch (status) {
       case 'succeeded':

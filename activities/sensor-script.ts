@@ -57,7 +57,7 @@ export function createRunSensorScript(deps: ActivityDeps) {
     const ctx = Context.current();
     const info = ctx.info;
     const { action } = input;
-    const log = deps.logger.child({ sensor: input.sensor, action: action.name, region: deps.region, attempt: info.attempt });
+    const log = deps.logger.child({ sensor: input.sensor, action: action.name });
     if (action.runner === 'builtin')
       throw ApplicationFailure.nonRetryable(`${action.name} is a built-in, not a script: it cannot run as a sensor`, 'ActionNotRunnable');
     const { clear, secrets } = openParameters(deps, action, input.parameters);
@@ -165,7 +165,7 @@ export function createRunSensorScript(deps: ActivityDeps) {
       onStderr,
     });
     running = proc;
-    log.info({ pid: proc.pid }, 'sensor process started');
+    log.info({ scriptPid: proc.pid }, 'sensor process started');
     let cancelError: unknown;
     const timer = setInterval(flush, FLUSH_MS);
     const beat = setInterval(() => ctx.heartbeat({ lines, emitted, elapsedMs: Date.now() - started }), 1000);

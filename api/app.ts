@@ -10,6 +10,7 @@ import type { ApiDeps, RouterDeps } from './deps.js';
 import { deploymentsRouter } from './deployments.js';
 import { releasesRouter } from './releases.js';
 import { ApiError } from './errors.js';
+import { ApiMetrics } from './metrics.js';
 import { executionsRouter } from './executions.js';
 import { route } from './http.js';
 import { openApiDocument } from './openapi.js';
@@ -28,7 +29,7 @@ import { rulesRouter } from './rules.js';
 import { TriggerDispatcher } from './trigger-dispatch.js';
 import { pushBuiltins } from './webhooks.js';
 import { sensorsRouter } from './sensors.js';
-import { metricsRouter } from './metrics.js';
+import { metricsRouter } from './delivery-metrics.js';
 import type { WhoamiResponse } from '../common/api-types.js';
 
 export type { ApiDeps } from './deps.js';
@@ -55,9 +56,12 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const dispatcher = new TriggerDispatcher(deps, pushBuiltins(deps));
+  const metrics = deps.metrics ?? new ApiMetrics();
+  app.use(metrics.middleware(deps.logger));
+  const dispatcher = new TriggerDispatcher({ ...deps, metrics }, pushBuiltins(deps));
   const ctx: RouterDeps = {
     ...deps,
+    metrics,
     dispatcher,
     http: {
       pool: deps.pool,
@@ -94,6 +98,7 @@ export function createApp(deps: ApiDeps): express.Express {
     metricsRouter,
   ])
     app.use(r(ctx));
+  app.use(metrics.router(ctx.http, deps.config.api.metricsPublic));
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}; the API lives under /api/v1 (GET /api/v1/openapi.json lists it).`);
@@ -119,7 +124,7 @@ export function createApp(deps: ApiDeps): express.Express {
       res.status(413).json({ error: { code: 'too_large', message: `the request body is too large: ${e.message ?? ''}` } });
       return;
     }
-    deps.logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    deps.logger.error({ err, method: req.method, path: req.path }, 'request failed'); // with the request's trace.id
     res.status(500).json({ error: { code: 'internal', message: 'internal error; the API log has the details.' } });
   });
   app.locals.dispatcher = dispatcher;

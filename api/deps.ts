@@ -4,6 +4,7 @@ import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import type { HttpDeps } from './http.js';
+import type { ApiMetrics } from './metrics.js';
 import type { TriggerRecord, TriggerRun } from '../common/api-types.js';
 import type { NewTrigger } from '../db/triggers.js';
 
@@ -12,9 +13,12 @@ export interface ApiDeps {
   pool: Pool;
   config: Config;
   logger: Logger;
+  /** Counters the API keeps (api/metrics.ts); createApp makes its own when none is given. */
+  metrics?: ApiMetrics;
 }
 
 export interface RouterDeps extends ApiDeps {
+  metrics: ApiMetrics;
   http: HttpDeps;
   /** Matches trigger instances against the rules (in memory) and starts their runs. */
   dispatcher: TriggerSink;

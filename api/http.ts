@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { json, raw, urlencoded, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { appendAudit } from '../db/audit.js';
 import type { Pool } from '../db/pool.js';
-import type { Logger } from '../lib/logger.js';
+import { logContext, type Logger } from '../lib/logger.js';
 import { ApiError } from './errors.js';
 import { ROUTES, type RouteDef, type RouteKey } from './routes.js';
 import { compileRequestValidator } from './schemas.js';
@@ -144,6 +144,9 @@ export function route(router: Router, key: RouteKey, deps: HttpDeps, handler: Ha
     (req, res, next) => {
       req.requestId = crypto.randomUUID();
       res.setHeader('x-request-id', req.requestId);
+      // The audit row's request id on the request's log lines too (stackwire.request_id).
+      const context = logContext();
+      if (context) context.requestId = req.requestId;
       next();
     },
   ];
@@ -154,6 +157,8 @@ export function route(router: Router, key: RouteKey, deps: HttpDeps, handler: Ha
     chain.push(async (req, _res, next) => {
       const p = await deps.authenticator.authenticate(req, sessions);
       req.principal = p;
+      const context = logContext();
+      if (context) context.actor = p.actor; // user.name on the request's log lines
       if (p.via === 'session') checkSameOrigin(req, deps);
       if (mutating) {
         const r = deps.rateLimiter.take(p.keyId, p.rateLimit ?? deps.rateLimitPerMinute);

@@ -1,64 +1,104 @@
 /**
- * GET /api/v1/metrics/delivery: deploy frequency, lead time, change failure rate and time to restore
- * of one environment over a window (db/delivery-metrics.ts computes them; api/routes-metrics.ts and the
- * README define them). Read with deployments.read, within the key's environment scope.
+ * The API's Prometheus metrics and its access log: every request counted and timed by route template
+ * and status (and logged as one ECS line with its trace.id), every workflow the API starts counted by
+ * workflow type (a Temporal client interceptor, so no start is missed or counted twice: a duplicate
+ * start is refused by Temporal and not counted), every trigger instance by type and what became of it.
+ * GET /metrics serves them (api/routes.ts: metrics.read, or no key with STACKWIRE_METRICS_PUBLIC).
  */
-import { Router } from 'express';
-import type { DeliveryGrouping, DeliveryMetricsQuery, DeliveryMetricsResponse } from '../common/api-types.js';
-import { WHEN_FORMS, parseWhen } from '../common/when.js';
-import { deliveryMetrics, isStatementTimeout } from '../db/delivery-metrics.js';
-import type { RouterDeps } from './deps.js';
-import { ApiError } from './errors.js';
-import { principal, route } from './http.js';
-import { checkEnvironment } from './security/permissions.js';
+import crypto from 'node:crypto';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { logContext, withLogContext, type Logger } from '../lib/logger.js';
+import { Counter, DURATION_BUCKETS, Histogram, createRegistry, type Registry } from '../lib/metrics.js';
+import { route, type HttpDeps } from './http.js';
 
-const DAY_MS = 86_400_000;
-/** The longest window: a year, leap day included. */
-export const MAX_WINDOW_DAYS = 366;
-/** How long the statement may take (a year of 100 deploys a day takes about a second on 2 cores). */
-const TIMEOUT_MS = 60_000;
-
-function when(name: 'since' | 'until', text: string | undefined, fallback: Date, now: number): Date {
-  if (text === undefined) return fallback;
-  const t = parseWhen(text, now);
-  if (!t) throw new ApiError(400, 'invalid_request', `${name} ${JSON.stringify(text)} is not a point in time: give ${WHEN_FORMS}.`);
-  return t;
+/** A W3C traceparent's trace id, when the caller sent one (a proxy or a traced client). */
+function traceIdOf(req: Request): string {
+  const m = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/.exec(req.header('traceparent') ?? '');
+  return m && !/^0+$/.test(m[1]) ? m[1] : crypto.randomBytes(16).toString('hex');
 }
 
-export function metricsRouter({ pool, http }: RouterDeps): Router {
-  const router = Router();
-  route(router, 'GET /api/v1/metrics/delivery', http, async (req, res) => {
-    const q = req.query as DeliveryMetricsQuery;
-    const now = Date.now();
-    const until = when('until', q.until, new Date(now), now);
-    const since = when('since', q.since, new Date(until.getTime() - 30 * DAY_MS), now);
-    if (since >= until)
-      throw new ApiError(
-        400,
-        'invalid_request',
-        `the window is empty: since (${since.toISOString()}) must be before until (${until.toISOString()}); move since back or until forward.`,
-      );
-    if (until.getTime() - since.getTime() > MAX_WINDOW_DAYS * DAY_MS)
-      throw new ApiError(
-        400,
-        'invalid_request',
-        `the window from ${since.toISOString()} to ${until.toISOString()} is longer than ${MAX_WINDOW_DAYS} days; ask for several shorter windows.`,
-      );
-    const environment = q.environment ?? 'production';
-    checkEnvironment(principal(req), environment, false, 'deployments.read');
-    const components = q.component === undefined ? null : [...new Set(q.component.split(','))];
-    const by: DeliveryGrouping = q.by ?? 'developer';
-    const out = await deliveryMetrics(pool, { since, until, environment, components, by, listDeploys: q.deploys === 'true' }, { timeoutMs: TIMEOUT_MS }).catch(
-      (err: unknown) => {
-        if (!isStatementTimeout(err)) throw err;
-        throw new ApiError(
-          503,
-          'metrics_timeout',
-          `the delivery metrics of ${environment} from ${since.toISOString()} to ${until.toISOString()} took longer than ${TIMEOUT_MS / 1000} s; ask for a shorter window or fewer components.`,
-        );
-      },
-    );
-    res.json(out satisfies DeliveryMetricsResponse);
+export class ApiMetrics {
+  readonly registry: Registry = createRegistry();
+  readonly requests = new Counter({
+    name: 'stackwire_api_http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
   });
-  return router;
+  readonly duration = new Histogram({
+    name: 'stackwire_api_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly runsStarted = new Counter({
+    name: 'stackwire_api_runs_started_total',
+    help: 'Workflows the API started (action runs, pipeline runs, deploys, releases, ingests, sensors …), by workflow type.',
+    labelNames: ['workflow_type'] as const,
+    registers: [this.registry],
+  });
+  readonly triggers = new Counter({
+    name: 'stackwire_api_triggers_total',
+    help: 'Trigger instances received, by trigger type and outcome (dispatched, failed, duplicate).',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Counts every workflow start that Temporal accepted. */
+  clientInterceptor(): WorkflowClientInterceptor {
+    return {
+      startWithDetails: async (input, next) => {
+        const out = await next(input);
+        this.runsStarted.inc({ workflow_type: input.workflowType });
+        return out;
+      },
+      signalWithStart: async (input, next) => {
+        const runId = await next(input);
+        this.runsStarted.inc({ workflow_type: input.workflowType });
+        return runId;
+      },
+    };
+  }
+
+  /**
+   * First in the app: binds the request's trace.id for every log line written while serving it, then
+   * counts, times and logs the answer. Scrapes and health checks are logged at debug only.
+   */
+  middleware(logger: Logger) {
+    return (req: Request, res: Response, next: NextFunction) => {
+      const started = process.hrtime.bigint();
+      const traceId = traceIdOf(req);
+      withLogContext({ traceId }, () => {
+        const context = logContext(); // the caller (user.name) is added to it once authenticated
+        res.once('finish', () => {
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          // The template (/api/v1/executions/:id), never the path itself: one series per route.
+          const template = (req.route as { path?: unknown } | undefined)?.path;
+          const labels = { method: req.method, route: typeof template === 'string' ? template : 'unmatched', status: String(res.statusCode) };
+          this.requests.inc(labels);
+          this.duration.observe(labels, seconds);
+          const quiet = req.method === 'GET' && (req.path === '/metrics' || req.path === '/healthz');
+          // The path without its query (a sign-in link carries a token there).
+          const fields = { ...context, method: req.method, path: req.path, statusCode: res.statusCode, durationMs: seconds * 1000 };
+          if (quiet) logger.debug(fields, 'request');
+          else logger.info(fields, 'request');
+        });
+        next();
+      });
+    };
+  }
+
+  /** GET /metrics: with a key (metrics.read) by default, or open when the operator says so. */
+  router(http: HttpDeps, open: boolean): Router {
+    const router = Router();
+    const serve = async (_req: Request, res: Response) => {
+      res.setHeader('content-type', this.registry.contentType);
+      res.send(await this.registry.metrics());
+    };
+    if (open) router.get('/metrics', serve);
+    else route(router, 'GET /metrics', http, serve);
+    return router;
+  }
 }

@@ -69,6 +69,10 @@ const CODEC = {
 
 export const ROUTES = {
   'GET /healthz': { permission: 'public', summary: 'Liveness: 200 when Postgres answers.' },
+  'GET /metrics': {
+    permission: 'metrics.read',
+    summary: 'Prometheus metrics (text format): requests by route and status, runs started, trigger instances. Open to all with STACKWIRE_METRICS_PUBLIC=true.',
+  },
   'GET /api/v1/whoami': { permission: 'self.read', summary: 'The caller: actor, role, key id, scopes.' },
   'GET /api/v1/openapi.json': { permission: 'self.read', summary: 'This API as an OpenAPI 3.1 document.' },
 

@@ -6,6 +6,7 @@ import { ConfigError, databaseUrl, loadConfig } from '../lib/config.js';
 import { createTemporalClient } from '../lib/temporal-client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
+import { ApiMetrics } from './metrics.js';
 import { createKey } from './apikeys.js';
 import type { TriggerDispatcher } from './trigger-dispatch.js';
 
@@ -60,16 +61,17 @@ async function main(): Promise<number> {
       await keyPool.end();
     }
   }
-  const logger = createLogger('api', config.logLevel);
+  const logger = createLogger('stackwire-api', config.logLevel);
   const port = values.port !== undefined ? Number(values.port) : config.api.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`stackwire-api: --port ${values.port} is not a port number (0-65535).\n`);
     return 2;
   }
   const host = values.host ?? config.api.host;
-  const client = await createTemporalClient(config);
+  const metrics = new ApiMetrics();
+  const client = await createTemporalClient(config, { interceptors: [metrics.clientInterceptor()] });
   const pool = createPool(databaseUrl(config));
-  const app = createApp({ client, pool, config, logger });
+  const app = createApp({ client, pool, config, logger, metrics });
   const dispatcher = app.locals.dispatcher as TriggerDispatcher;
   await dispatcher.start();
   const server = app.listen(port, host);
@@ -83,14 +85,14 @@ async function main(): Promise<number> {
   });
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;
-  logger.info({ event: 'api ready', url }, 'api ready');
+  logger.info({ event: 'api-ready', 'url.full': url }, 'api ready');
   if (values.json) process.stdout.write(`${JSON.stringify({ event: 'api ready', url })}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
-  logger.info('api stopping');
+  logger.info({ event: 'api-stopping' }, 'api stopping');
   await dispatcher.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();

@@ -109,6 +109,7 @@ export class TriggerDispatcher implements TriggerSink {
   async receive(t: NewTrigger): Promise<Dispatched> {
     // No transaction is held while workflows start: a request holds one pooled connection at a time.
     if (!(await insertTrigger(this.deps.pool, t, 'received'))) {
+      this.deps.metrics?.triggers.inc({ type: t.type, outcome: 'duplicate' });
       const earlier = await getTrigger(this.deps.pool, t.id);
       return { trigger: t.id, duplicate: true, matched: earlier?.matched ?? [], runs: earlier?.runs ?? [], note: earlier?.note ?? null };
     }
@@ -171,6 +172,7 @@ export class TriggerDispatcher implements TriggerSink {
       runs,
     };
     await finishTrigger(this.deps.pool, t.id, outcome);
+    this.deps.metrics?.triggers.inc({ type: t.type, outcome: status });
     this.deps.logger.info(
       { trigger: t.id, type: t.type, matched: outcome.matched.map((m) => m.rule), runs: runs.map((r) => r.workflowId), failed: failed.length },
       'trigger dispatched',

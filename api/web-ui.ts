@@ -173,7 +173,7 @@ export function webUiRouter(deps: RouterDeps): express.Router {
     );
     out.on('timeout', () => out.destroy(new Error('the Web UI did not answer within 60 s')));
     out.on('error', (err) => {
-      logger.warn({ err, url: req.originalUrl }, 'web ui proxy: upstream failed');
+      logger.warn({ err, path: req.path }, 'web ui proxy: upstream failed');
       if (!res.headersSent) {
         res.status(502).json({
           error: { code: 'web_ui_unreachable', message: `the Temporal Web UI at ${upstream.origin} did not answer (${err.message}); is it running?` },

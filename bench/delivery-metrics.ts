@@ -3,7 +3,7 @@
  * 28 components, 8 developers, 100 deploys a day over two regions (a staging record first, 15 % failed
  * and rolled back, a third started by pushes with their commit recorded) — in a database of its own;
  * the statement behind GET /api/v1/metrics/delivery timed over 30 and 366 days, with the indexes of
- * migration 1733400000000, and the 30-day one without them (once, stopped after 120 s). Deterministic (seeded).
+ * migration 1733500000000, and the 30-day one without them (once, stopped after 120 s). Deterministic (seeded).
  */
 import fs from 'node:fs';
 import os from 'node:os';

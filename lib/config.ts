@@ -20,7 +20,10 @@ import {
   type TemporalTls,
 } from './config-security.js';
 
+import { workerConfig, type WorkerConfig } from './config-worker.js';
+
 export type { CliConfig, TemporalTls } from './config-security.js';
+export type { WorkerConfig } from './config-worker.js';
 
 export { ConfigError } from './config-values.js';
 
@@ -74,14 +77,11 @@ export interface Config {
     webSessionSeconds: number;
     /** The secret GitHub signs its webhook deliveries with (STACKWIRE_GITHUB_WEBHOOK_SECRET); unset: the webhook answers 503. */
     githubWebhookSecret: string | undefined;
+    /** GET /metrics without an API key (STACKWIRE_METRICS_PUBLIC); by default it needs a key with metrics.read (viewer). */
+    metricsPublic: boolean;
   };
   regions: string[];
-  worker: {
-    shutdownGraceSeconds: number;
-    /** Bytes of stdout and of stderr kept per execution. */
-    outputCapBytes: number;
-    maxConcurrentActivities: number;
-  };
+  worker: WorkerConfig;
   /**
    * AES-256 key (STACKWIRE_SECRET_KEY) that encrypts every Temporal payload (lib/payload-codec.ts) and seals
    * secret parameters. Required by every process that talks to Temporal.
@@ -227,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`STACKWIRE_DATABASE=${JSON.stringify(dbName)} is not a plain database name. Use lower-case letters, digits and underscores.`);
   }
   const dataDir = path.resolve(str(env, 'STACKWIRE_DATA_DIR', path.join(PROJECT_ROOT, '.data')));
+  const regions = parseRegions(str(env, 'STACKWIRE_REGIONS', 'us-east,eu-west'), 'STACKWIRE_REGIONS');
   const cacheDir = path.resolve(str(env, 'STACKWIRE_CACHE_DIR', path.join(cacheBase, 'stackwire')));
   return {
     dataDir,
@@ -256,13 +257,10 @@ export function loadConfig(env: Env = process.env): Config {
       webUiUrl: webUiUrl(env, address === undefined ? `http://127.0.0.1:${devUiPort}` : undefined),
       webSessionSeconds: int(env, 'STACKWIRE_WEB_SESSION_TTL', 8 * 3600, 60, 7 * 86400),
       githubWebhookSecret: webhookSecret(env, 'STACKWIRE_GITHUB_WEBHOOK_SECRET'),
+      metricsPublic: bool(env, 'STACKWIRE_METRICS_PUBLIC', false),
     },
-    regions: parseRegions(str(env, 'STACKWIRE_REGIONS', 'us-east,eu-west'), 'STACKWIRE_REGIONS'),
-    worker: {
-      shutdownGraceSeconds: int(env, 'STACKWIRE_SHUTDOWN_GRACE', 30, 0, 86400),
-      outputCapBytes: int(env, 'STACKWIRE_OUTPUT_CAP', 65536, 1024, 16 * 1024 * 1024),
-      maxConcurrentActivities: int(env, 'STACKWIRE_MAX_CONCURRENT_ACTIVITIES', 50, 1, 10000),
-    },
+    regions,
+    worker: workerConfig(env, regions),
     secretKey: key,
     oldSecretKeys: oldSecretKeys(env, key),
     scriptEnv: {

@@ -31,6 +31,8 @@ export interface ServiceOptions {
   output: NodeJS.WritableStream | string;
   /** Show only lines that match (others still go to files). */
   filter?: (line: string) => string | undefined;
+  /** With a file `output`: also show the lines here (through `filter`), as with a stream output. */
+  echo?: NodeJS.WritableStream;
 }
 
 export async function startService(o: ServiceOptions): Promise<Service & { readyLine: string }> {
@@ -51,8 +53,10 @@ export async function startService(o: ServiceOptions): Promise<Service & { ready
       isReady = true;
       readyResolve(line);
     }
-    const shown = typeof o.output === 'string' ? line : o.filter ? o.filter(line) : line;
-    if (shown !== undefined) sink.write(typeof o.output === 'string' ? `${line}\n` : `[${o.name}] ${shown}\n`);
+    const screen = typeof o.output === 'string' ? o.echo : o.output;
+    if (typeof o.output === 'string') sink.write(`${line}\n`);
+    const shown = screen ? (o.filter ? o.filter(line) : line) : undefined;
+    if (screen && shown !== undefined) screen.write(`[${o.name}] ${shown}\n`);
   };
   readline.createInterface({ input: child.stdout }).on('line', onLine);
   readline.createInterface({ input: child.stderr }).on('line', onLine);

@@ -4,7 +4,7 @@
  * encrypted payload). Clients, workers and the replayer all take theirs from here.
  */
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { temporalAddress, type Config, type TemporalTls } from './config.js';
 import { createPayloadCodec } from './payload-codec.js';
@@ -29,8 +29,13 @@ export function stackwireDataConverter(config: Pick<Config, 'secretKey' | 'oldSe
 }
 
 /** A client of the configured namespace that encrypts what it sends and decrypts what it reads. Close with client.connection.close(). */
-export async function createTemporalClient(config: Config): Promise<Client> {
+export async function createTemporalClient(config: Config, opts: { interceptors?: WorkflowClientInterceptor[] } = {}): Promise<Client> {
   const dataConverter = stackwireDataConverter(config); // before connecting: a missing key is a configuration error, not a network one
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  return new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+    ...(opts.interceptors ? { interceptors: { workflow: opts.interceptors } } : {}),
+  });
 }

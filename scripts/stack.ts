@@ -69,27 +69,52 @@ export async function prepareDatabase(url: string, packDirs: string[], log: (m: 
 }
 
 export interface Processes {
-  services: Service[];
+  services: (Service & { readyLine: string })[];
   apiUrl: string;
+  /** Where each worker (orchestrator, worker-<region>) serves /metrics and /healthz, when asked for. */
+  workerMetrics: Record<string, string>;
   stop(): Promise<void>;
 }
 
-/** Formats a worker's JSON log line for a terminal; undefined hides it. */
+/** A string field of a process's ready line (an ECS log line). */
+function readyField(line: string, field: string): string {
+  const v = (JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>)[field];
+  if (typeof v !== 'string') throw new Error(`the ready line has no ${field}: ${line}`);
+  return v;
+}
+
+/** Fields of an ECS log line not worth a terminal's width. */
+const QUIET_FIELDS = new Set([
+  '@timestamp',
+  'log.level',
+  'log.logger',
+  'message',
+  'ecs.version',
+  'service.name',
+  'event.dataset',
+  'event.action',
+  'process.pid',
+  'host.hostname',
+  'stackwire.region',
+  'trace.id',
+  'stackwire.request_id',
+]);
+
+/** Formats a process's ECS JSON log line for a terminal; undefined hides it (the SDK's news, successful requests). */
 export function humanLine(line: string): string | undefined {
   if (!line.startsWith('{')) return line;
   try {
     const o = JSON.parse(line) as Record<string, unknown>;
-    const level =
-      typeof o.level === 'number'
-        ? ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[o.level]
-        : String(o.level);
-    if (o.sdk && level === 'info') return undefined;
-    const { level: _l, time: _t, pid: _p, service: _s, hostname: _h, msg, sdk: _sdk, region: _r, name: _n, event: _e, ...rest } = o;
-    const extra = Object.entries(rest)
-      .filter(([, v]) => v !== undefined && typeof v !== 'object')
-      .map(([k, v]) => `${k}=${String(v)}`)
+    const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+    const level = typeof o['log.level'] === 'string' ? o['log.level'] : 'info';
+    if (typeof o['log.logger'] === 'string' && o['log.logger'].startsWith('temporal.') && level === 'info') return undefined;
+    if (o.message === 'request' && Number(o['http.response.status_code']) < 400) return undefined;
+    const error = (o.error as { message?: unknown } | undefined)?.message ?? o['error.message'];
+    const extra = Object.entries(o)
+      .filter(([k, v]) => !QUIET_FIELDS.has(k) && !k.startsWith('error') && v !== undefined && typeof v !== 'object')
+      .map(([k, v]) => `${k.replace(/^stackwire\./, '')}=${String(v)}`)
       .join(' ');
-    return `${level} ${String(msg)}${extra ? `  ${extra}` : ''}`;
+    return `${level} ${text(o.message)}${error !== undefined ? `: ${text(error)}` : ''}${extra ? `  ${extra}` : ''}`;
   } catch {
     return line;
   }
@@ -99,11 +124,15 @@ export async function startProcesses(o: {
   env: NodeJS.ProcessEnv;
   regions: string[];
   apiPort: number;
-  /** A folder for one log file per process, or undefined to print to the terminal. */
+  /** A folder for one log file per process (ECS JSON lines), or undefined to print to the terminal. */
   logDir?: string;
+  /** With a logDir: show the lines condensed on the terminal too (npm start). */
+  echo?: boolean;
+  /** Each worker serves /metrics and /healthz on a free loopback port (told in Processes.workerMetrics). */
+  workerMetrics?: boolean;
   log: (m: string) => void;
 }): Promise<Processes> {
-  const services: Service[] = [];
+  const services: (Service & { readyLine: string })[] = [];
   const output = (name: string) => (o.logDir ? path.join(o.logDir, `${name}.log`) : process.stdout);
   if (o.logDir) fs.mkdirSync(o.logDir, { recursive: true });
   const stop = async () => {
@@ -120,11 +149,12 @@ export async function startProcesses(o: {
           startService({
             name: w.name,
             command: NODE,
-            args: [WORKER_ENTRY, ...w.args],
+            args: [WORKER_ENTRY, ...w.args, ...(o.workerMetrics ? ['--metrics-port', '0'] : [])],
             env: o.env,
-            ready: /worker ready/,
+            ready: /"message":"worker ready"/,
             output: output(w.name),
             filter: humanLine,
+            ...(o.echo ? { echo: process.stdout } : {}),
           }),
         ),
       )),
@@ -134,13 +164,17 @@ export async function startProcesses(o: {
       command: NODE,
       args: [API_ENTRY, '--port', String(o.apiPort)],
       env: o.env,
-      ready: /"event":"api ready"/,
+      ready: /"event.action":"api-ready"/,
       output: output('api'),
       filter: humanLine,
+      ...(o.echo ? { echo: process.stdout } : {}),
     });
     services.push(api);
-    const apiUrl = (JSON.parse(api.readyLine.slice(api.readyLine.indexOf('{'))) as { url: string }).url;
-    return { services, apiUrl, stop };
+    const apiUrl = readyField(api.readyLine, 'url.full');
+    const workerMetrics = Object.fromEntries(
+      services.filter((w) => w.name !== 'api').flatMap((w) => (o.workerMetrics ? [[w.name, readyField(w.readyLine, 'stackwire.metrics_url')]] : [])),
+    );
+    return { services, apiUrl, workerMetrics, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -17,8 +17,14 @@ import { newSecretKey } from '../lib/secrets.js';
 import { ensureSystemPackages } from '../lib/system-packages.js';
 import { lookupUser, secureDataDir } from '../lib/isolation.js';
 import { removeFence, stackFenceTargets } from '../lib/network-fence.js';
+import { createLogger, type Logger } from '../lib/logger.js';
 
-const log = (m: string) => process.stdout.write(`[stackwire] ${m}\n`);
+/** The supervisor's own log: condensed on the terminal, ECS JSON lines in .data/logs/stackwire-start.log. */
+let fileLog: Logger | undefined;
+const log = (m: string) => {
+  process.stdout.write(`[stackwire] ${m}\n`);
+  fileLog?.info(m);
+};
 
 export const EXAMPLE_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'ops');
 export const DEPLOY_PACK = path.join(PROJECT_ROOT, 'examples', 'packs', 'deploykit');
@@ -36,7 +42,9 @@ async function main(): Promise<number> {
   const config = loadConfig();
   // Postgres data, logs and secret.key: readable by the worker's user only, never by the user scripts run as.
   secureDataDir(config.dataDir);
-  fs.mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
+  const logDir = path.join(config.dataDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  fileLog = createLogger('stackwire-start', config.logLevel, {}, { destination: path.join(logDir, 'stackwire-start.log') });
   const cleanups: (() => Promise<void>)[] = [];
   let stopping = false;
   const shutdown = async () => {
@@ -97,7 +105,9 @@ async function main(): Promise<number> {
     // The workers fence the run user off this stack's database and Temporal; the fence goes with the stack.
     const runUser = config.isolation.runAs ? lookupUser(config.isolation.runAs) : undefined;
     if (runUser) cleanups.push(() => removeFence(runUser.uid, stackFenceTargets(db.url, address), config.scriptEnv));
-    const procs: Processes = await startProcesses({ env, regions: config.regions, apiPort: config.api.port, log });
+    // Each process's ECS JSON lines in .data/logs/<process>.log (for Filebeat), condensed on the terminal;
+    // each worker's /metrics and /healthz on a free loopback port.
+    const procs: Processes = await startProcesses({ env, regions: config.regions, apiPort: config.api.port, logDir, echo: true, workerMetrics: true, log });
     cleanups.push(() => procs.stop());
     log(`api: ${procs.apiUrl}`);
     // Every API call needs a key: the local operator gets an admin key on first start, kept in the CLI's credentials file.
@@ -152,6 +162,10 @@ async function main(): Promise<number> {
         ...(config.api.webUiUrl ? [`  Web UI:         ${procs.apiUrl}/ui/  (signed in, payloads decoded: \`npx stackwire ui\` prints a sign-in link)`] : []),
         `  Task queues:    ${regionsNote}, stackwire.orchestrator`,
         `  Database:       ${db.source}`,
+        `  Metrics:        ${procs.apiUrl}/metrics (with an API key); workers: ${Object.entries(procs.workerMetrics)
+          .map(([n, u]) => `${n} ${u}/metrics`)
+          .join(', ')}`,
+        `  Logs:           ${path.relative(PROJECT_ROOT, logDir)}/*.log (ECS JSON lines, one file per process)`,
         `  API key:        admin key ${admin.keyId}${admin.created ? ` (new: ${admin.key})` : ''} in ${config.cli.credentialsFile}`,
         '  Try:',
         `    npx stackwire --api ${procs.apiUrl} action list`,

@@ -154,7 +154,7 @@ async function main(): Promise<number> {
     // The workers fence the run user off this stack's database and Temporal; the fence goes with the stack.
     const runUser = config.isolation.runAs ? lookupUser(config.isolation.runAs) : undefined;
     if (runUser) cleanups.push(() => removeFence(runUser.uid, stackFenceTargets(dbUrl, address), config.scriptEnv));
-    const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, log });
+    const procs: Processes = await startProcesses({ env: childEnv, regions: REGIONS, apiPort: 0, logDir: runDir, workerMetrics: true, log });
     cleanups.push(() => procs.stop());
     log(`api: ${procs.apiUrl}; logs in ${path.relative(PROJECT_ROOT, runDir)}`);
 
@@ -170,6 +170,8 @@ async function main(): Promise<number> {
         STACKWIRE_TEST_SENSU_URL: sensuUrl,
         STACKWIRE_TEST_ADMIN_DB_URL: adminUrl,
         STACKWIRE_TEST_LOG_DIR: runDir,
+        // Where each worker serves /metrics and /healthz: {"orchestrator": url, "worker-us-east": url, …}.
+        STACKWIRE_TEST_WORKER_METRICS: JSON.stringify(procs.workerMetrics),
         STACKWIRE_TEST_PACK: TEST_PACK,
       },
       process.argv.slice(2),

@@ -49,3 +49,26 @@ test('bad configuration names the variable and the fix', async (t) => {
   t.is(modules.code, 1);
   t.regex(modules.stderr, /STACKWIRE_PUPPET_MODULEPATH: "puppet\/modules" is not an absolute path/);
 });
+
+test('bad capacity and metrics settings stop a worker with a message naming the setting and the fix', async (t) => {
+  const rate = await run(WORKER_ENTRY, ['--region', 'us-east'], { STACKWIRE_QUEUE_ACTIVITIES_PER_SECOND: 'us-east=fast' });
+  t.is(rate.code, 1);
+  t.regex(
+    rate.stderr,
+    /configuration error: STACKWIRE_QUEUE_ACTIVITIES_PER_SECOND \(us-east\): "fast" is not a rate\. Give activities a second as a positive number/,
+  );
+  const region = await run(WORKER_ENTRY, ['--region', 'us-east'], { STACKWIRE_QUEUE_ACTIVITIES_PER_SECOND: 'us-east=5,mars=2' });
+  t.regex(region.stderr, /STACKWIRE_QUEUE_ACTIVITIES_PER_SECOND: region "mars" is not configured\. Configured regions \(STACKWIRE_REGIONS\): us-east, eu-west/);
+  const perWorker = await run(WORKER_ENTRY, ['--region', 'us-east'], { STACKWIRE_WORKER_ACTIVITIES_PER_SECOND: '0' });
+  t.regex(perWorker.stderr, /STACKWIRE_WORKER_ACTIVITIES_PER_SECOND: "0" is not a rate/);
+  const port = await run(WORKER_ENTRY, ['--region', 'us-east'], { STACKWIRE_WORKER_METRICS_PORT: '70000' });
+  t.regex(
+    port.stderr,
+    /STACKWIRE_WORKER_METRICS_PORT="70000" is not a port\. Set it to a number from 1 to 65535, 0 for a free port, or unset it to serve no metrics/,
+  );
+  const flag = await run(WORKER_ENTRY, ['--region', 'us-east', '--metrics-port', 'x']);
+  t.is(flag.code, 2);
+  t.regex(flag.stderr, /--metrics-port "x" is not a port number \(0-65535; 0 picks a free one\)/);
+  const slots = await run(WORKER_ENTRY, ['--orchestrator'], { STACKWIRE_MAX_CONCURRENT_WORKFLOW_TASKS: '1' });
+  t.regex(slots.stderr, /STACKWIRE_MAX_CONCURRENT_WORKFLOW_TASKS=1 is out of range\. Set it to a number from 2 to 10000/);
+});

@@ -15,6 +15,7 @@ import { ApiError } from '../errors.js';
 
 export const PERMISSIONS = {
   'self.read': { role: 'viewer', what: 'who am I; the OpenAPI document' },
+  'metrics.read': { role: 'viewer', what: 'scrape the Prometheus metrics at /metrics (no key needed with STACKWIRE_METRICS_PUBLIC=true)' },
   'catalog.read': { role: 'viewer', what: 'list and show actions' },
   'executions.read': { role: 'viewer', what: 'read executions and their logs' },
   'packs.read': { role: 'viewer', what: 'list packs' },
