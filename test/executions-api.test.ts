@@ -107,6 +107,7 @@ test('cancelling a run kills its process group and records it cancelled', async 
         ? fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number)
         : undefined,
     'the script to start',
+    60_000, // a loaded machine may take a while to start it; the title is about what cancelling does
   );
   t.true(pids.every(alive));
   const cancel = await http('POST', `/api/v1/executions/${started.body.id}/cancel`);

@@ -20,7 +20,7 @@ async function ownApi(dir: string, name: string) {
     command: NODE,
     args: [API_ENTRY, '--port', '0', '--json'],
     env: process.env,
-    ready: /api ready/,
+    ready: /"event":"api ready"/, // the --json line on stdout (the log line says it too, without the URL)
     readyTimeoutMs: 180_000,
     output: path.join(dir, `${name}.log`),
   });
