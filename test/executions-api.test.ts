@@ -69,9 +69,10 @@ test('a failing script: failed, with its exit code and stderr, retried as its me
   t.regex(execution.error ?? '', /exit code 3/);
   t.is(execution.attempt, 3, 'max_attempts: 3 in the metadata');
   const client = await temporalClient();
+  // The record is written before the workflow ends: wait for its end, then describe it.
+  const err = await t.throwsAsync(client.workflow.getHandle(id).result());
   const desc = await client.workflow.getHandle(id).describe();
   t.is(desc.status.name, 'FAILED');
-  const err = await t.throwsAsync(client.workflow.getHandle(id).result());
   t.regex((err?.cause as Error | undefined)?.message ?? err?.message ?? '', /testkit\.fail failed on us-east: exit code 3/);
 });
 
