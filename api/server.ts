@@ -1,14 +1,10 @@
 /** API entrypoint: node dist/api/server.js [--port N] */
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig } from '../lib/config.js';
-import { createTemporalClient } from '../lib/temporal-client.js';
 import { createLogger } from '../lib/logger.js';
-import { createApp } from './app.js';
-import { ApiMetrics } from './metrics.js';
 import { createKey } from './apikeys.js';
-import type { TriggerDispatcher } from './trigger-dispatch.js';
+import { startApi } from './serve.js';
 
 const HELP = `Usage: stackwire-api [--port N] [--host H] [--json]
        stackwire-api --create-admin-key <owner> [--json]
@@ -68,36 +64,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const host = values.host ?? config.api.host;
-  const metrics = new ApiMetrics();
-  const client = await createTemporalClient(config, { interceptors: [metrics.clientInterceptor()] });
-  const pool = createPool(databaseUrl(config));
-  const app = createApp({ client, pool, config, logger, metrics });
-  const dispatcher = app.locals.dispatcher as TriggerDispatcher;
-  await dispatcher.start();
-  const server = app.listen(port, host);
-  // Idle keep-alive connections stay open longer than any client's (undici's 4 s, load balancers' 60 s):
-  // a server that closes first races a request being written on the same socket ("fetch failed").
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const addr = server.address() as AddressInfo;
-  const url = `http://${addr.address}:${addr.port}`;
-  logger.info({ event: 'api-ready', 'url.full': url }, 'api ready');
-  if (values.json) process.stdout.write(`${JSON.stringify({ event: 'api ready', url })}\n`);
+  const api = await startApi({ config, logger, port, host });
+  if (values.json) process.stdout.write(`${JSON.stringify({ event: 'api ready', url: api.url })}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
-  logger.info({ event: 'api-stopping' }, 'api stopping');
-  await dispatcher.stop();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await pool.end();
-  await client.connection.close();
+  await api.stop();
   return 0;
 }
 

@@ -23,6 +23,19 @@ export interface WorkerConfig {
   queueActivitiesPerSecond: Record<string, number>;
   /** Where /metrics and /healthz are served: port undefined = not served, 0 = a free port (STACKWIRE_WORKER_METRICS_PORT). */
   metrics: { host: string; port: number | undefined };
+  /**
+   * How `npm start` runs the workers (STACKWIRE_LOCAL_WORKERS): `shared`, the orchestrator and every
+   * region in one process (less memory); `per-role`, a process each, as production runs them.
+   */
+  localLayout: 'shared' | 'per-role';
+}
+
+function layout(raw: string | undefined): 'shared' | 'per-role' {
+  const v = (raw ?? 'shared').trim();
+  if (v === 'shared' || v === 'per-role') return v;
+  throw new ConfigError(
+    `STACKWIRE_LOCAL_WORKERS=${JSON.stringify(raw)} is not a layout. Set it to "shared" (the orchestrator and every region in one process) or "per-role" (a process each).`,
+  );
 }
 
 const RATE = /^\d+(\.\d+)?$/;
@@ -80,5 +93,6 @@ export function workerConfig(env: Env, regions: string[]): WorkerConfig {
       host: str(env, 'STACKWIRE_WORKER_METRICS_HOST', '127.0.0.1'),
       port: port === undefined ? undefined : metricsPort(port),
     },
+    localLayout: layout(optional(env, 'STACKWIRE_LOCAL_WORKERS')),
   };
 }

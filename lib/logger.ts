@@ -97,6 +97,8 @@ export function logContext(): Record<string, unknown> | undefined {
 export interface LoggerOptions {
   /** A file to append to instead of standard output (npm start's supervisor). */
   destination?: string;
+  /** With destination: each line also goes to this function (npm start shows the API's lines condensed). */
+  echo?: (line: string) => void;
 }
 
 /**
@@ -125,7 +127,19 @@ export function createLogger(service: string, level: string, bindings: Record<st
       },
     },
   };
-  const logger = opts.destination ? pino(options, pino.destination({ dest: opts.destination, append: true, mkdir: true, sync: true })) : pino(options);
+  const file = opts.destination ? pino.destination({ dest: opts.destination, append: true, mkdir: true, sync: true }) : undefined;
+  const echo = opts.echo;
+  const logger = file
+    ? pino(
+        options,
+        echo
+          ? pino.multistream([
+              { level: 'trace', stream: file },
+              { level: 'trace', stream: { write: (line: string) => echo(line.replace(/\n$/, '')) } },
+            ])
+          : file,
+      )
+    : pino(options);
   // pino formats a child's bindings without formatters.bindings: rename them on the way in (children inherit this).
   type ChildFn = (this: unknown, b: pino.Bindings, o?: pino.ChildLoggerOptions) => unknown;
   const child = (Object.getPrototypeOf(logger) as { child: ChildFn }).child; // pino's own, from the prototype

@@ -33,23 +33,13 @@ import { ingest } from '../ingest/ingest.js';
 import { generateScripts } from '../bench/generate-scripts.js';
 import { benchRuleMatch, ruleBenchReport } from '../bench/rule-match.js';
 import { runMetricsBench } from '../bench/delivery-metrics.js';
+import { benchFleet, fleetReport } from '../bench/fleet.js';
+import { runMemoryBench } from '../bench/idle-memory.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { pipelineRun } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
 import { benchWebhook } from './bench-webhook.js';
-
-const HELP = `Usage: npm run bench -- [--only pipeline|ingest|rules|webhook|metrics] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
-
-pipeline: Stackwire's orchestration overhead per step against a minimal Temporal workflow and
-          against running the scripts directly → bench/results/pipeline-overhead.json
-ingest:   ingest of N generated scripts (default 1000): scripts per second and peak memory, first
-          ingest and unchanged re-ingest → bench/results/ingest.json
-rules:    rule matching: 1,000 rules over 50 trigger types, N payloads (default 200,000) matched on
-          one core → bench/results/rule-match.json
-webhook:  webhook → workflow started latency, p50/p99, signed deliveries firing a rule at --rate per
-          second (default 50) for --seconds (default 30) → bench/results/webhook-latency.json
-metrics:  the delivery metrics statement over a year of generated deploys (36,600), with and without
-          its indexes → bench/results/delivery-metrics.json`;
+import { HELP } from '../bench/help.js';
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const BENCH_PACK = path.join(PROJECT_ROOT, 'bench', 'packs', 'benchkit');
@@ -94,8 +84,8 @@ async function main(): Promise<number> {
     process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
     return 2;
   }
-  if (values.only !== undefined && !['pipeline', 'ingest', 'rules', 'webhook', 'metrics'].includes(values.only)) {
-    process.stderr.write('bench: --only takes pipeline, ingest, rules, webhook or metrics\n');
+  if (values.only !== undefined && !['pipeline', 'ingest', 'rules', 'webhook', 'metrics', 'fleet', 'memory'].includes(values.only)) {
+    process.stderr.write('bench: --only takes pipeline, ingest, rules, webhook, metrics, fleet or memory\n');
     return 2;
   }
   const rate = Number(values.rate);
@@ -123,6 +113,10 @@ async function main(): Promise<number> {
   if (values.only === undefined || values.only === 'metrics') {
     const code = await runMetricsBench(config, Boolean(values.json), log);
     if (code !== 0 || values.only === 'metrics') return code;
+  }
+  if (values.only === undefined || values.only === 'memory') {
+    const code = await runMemoryBench(config, Boolean(values.json), log);
+    if (code !== 0 || values.only === 'memory') return code;
   }
   const runDir = path.join(config.dataDir, 'bench', String(Date.now()));
   fs.mkdirSync(runDir, { recursive: true });
@@ -156,6 +150,11 @@ async function main(): Promise<number> {
       STACKWIRE_LOG_LEVEL: 'warn',
       STACKWIRE_SECRET_KEY: secretKey,
     };
+    if (values.only === undefined || values.only === 'fleet') {
+      const r = await benchFleet({ env, dbUrl, runDir, region, log, quantile });
+      process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : fleetReport(r));
+      if (values.only === 'fleet') return 0;
+    }
     const worker = await startService({
       name: 'worker',
       command: NODE,

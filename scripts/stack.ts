@@ -24,6 +24,12 @@ import { loadPack } from '../lib/packs.js';
 import { startService, type Service } from '../lib/services.js';
 
 import { API_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
+import { loadConfig } from '../lib/config.js';
+import { createLogger } from '../lib/logger.js';
+import type { RunningApi } from '../api/serve.js';
+
+/** V8's young generation at 1 MB a semi-space (16 by default): about 55 MB less for a worker process with its workflow threads, a little more GC. */
+const SMALL_YOUNG_GENERATION = '--max-semi-space-size=1';
 
 export { API_ENTRY, CLI_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
 
@@ -130,26 +136,37 @@ export async function startProcesses(o: {
   echo?: boolean;
   /** Each worker serves /metrics and /healthz on a free loopback port (told in Processes.workerMetrics). */
   workerMetrics?: boolean;
+  /**
+   * per-role (default): the API, the orchestrator and each region in a process of its own, as
+   * production runs them. shared (npm start): the orchestrator and every region in one process
+   * "workers" (one Temporal runtime), the API inside this process, and both with a small young
+   * generation (--max-semi-space-size=1): the local stack in the least memory.
+   */
+  layout?: 'shared' | 'per-role';
   log: (m: string) => void;
 }): Promise<Processes> {
   const services: (Service & { readyLine: string })[] = [];
   const output = (name: string) => (o.logDir ? path.join(o.logDir, `${name}.log`) : process.stdout);
   if (o.logDir) fs.mkdirSync(o.logDir, { recursive: true });
+  let inProcessApi: RunningApi | undefined;
   const stop = async () => {
     // API first (no new work), then workers (they finish running activities), in parallel.
     const api = services.filter((s) => s.name === 'api');
-    await Promise.all(api.map((s) => s.stop()));
+    await Promise.all([...api.map((s) => s.stop()), inProcessApi?.stop()]);
     await Promise.all(services.filter((s) => s.name !== 'api').map((s) => s.stop()));
   };
+  const shared = o.layout === 'shared';
   try {
-    const workers = [{ name: 'orchestrator', args: ['--orchestrator'] }, ...o.regions.map((r) => ({ name: `worker-${r}`, args: ['--region', r] }))];
+    const workers = shared
+      ? [{ name: 'workers', args: ['--orchestrator', ...o.regions.flatMap((r) => ['--region', r])] }]
+      : [{ name: 'orchestrator', args: ['--orchestrator'] }, ...o.regions.map((r) => ({ name: `worker-${r}`, args: ['--region', r] }))];
     services.push(
       ...(await Promise.all(
         workers.map((w) =>
           startService({
             name: w.name,
             command: NODE,
-            args: [WORKER_ENTRY, ...w.args, ...(o.workerMetrics ? ['--metrics-port', '0'] : [])],
+            args: [...(shared ? [SMALL_YOUNG_GENERATION] : []), WORKER_ENTRY, ...w.args, ...(o.workerMetrics ? ['--metrics-port', '0'] : [])],
             env: o.env,
             ready: /"message":"worker ready"/,
             output: output(w.name),
@@ -159,21 +176,41 @@ export async function startProcesses(o: {
         ),
       )),
     );
-    const api = await startService({
-      name: 'api',
-      command: NODE,
-      args: [API_ENTRY, '--port', String(o.apiPort)],
-      env: o.env,
-      ready: /"event.action":"api-ready"/,
-      output: output('api'),
-      filter: humanLine,
-      ...(o.echo ? { echo: process.stdout } : {}),
-    });
-    services.push(api);
-    const apiUrl = readyField(api.readyLine, 'url.full');
-    const workerMetrics = Object.fromEntries(
-      services.filter((w) => w.name !== 'api').flatMap((w) => (o.workerMetrics ? [[w.name, readyField(w.readyLine, 'stackwire.metrics_url')]] : [])),
-    );
+    let apiUrl: string;
+    if (shared) {
+      // Loaded only here: a per-role supervisor (npm test) does not carry the API's modules.
+      const { startApi } = await import('../api/serve.js');
+      const config = loadConfig(o.env);
+      const file = o.logDir ? path.join(o.logDir, 'api.log') : undefined;
+      const echo = o.echo
+        ? (line: string) => {
+            const shown = humanLine(line);
+            if (shown !== undefined) process.stdout.write(`[api] ${shown}\n`);
+          }
+        : undefined;
+      const logger = file
+        ? createLogger('stackwire-api', config.logLevel, {}, { destination: file, ...(echo ? { echo } : {}) })
+        : createLogger('stackwire-api', config.logLevel);
+      inProcessApi = await startApi({ config, logger, port: o.apiPort, host: config.api.host });
+      apiUrl = inProcessApi.url;
+    } else {
+      const api = await startService({
+        name: 'api',
+        command: NODE,
+        args: [API_ENTRY, '--port', String(o.apiPort)],
+        env: o.env,
+        ready: /"event.action":"api-ready"/,
+        output: output('api'),
+        filter: humanLine,
+        ...(o.echo ? { echo: process.stdout } : {}),
+      });
+      services.push(api);
+      apiUrl = readyField(api.readyLine, 'url.full');
+    }
+    // By role (orchestrator, worker-<region>): in the shared layout, every role names the one process's endpoint.
+    const roles = ['orchestrator', ...o.regions.map((r) => `worker-${r}`)];
+    const urlOf = (role: string) => readyField(services.find((w) => w.name === role || w.name === 'workers')!.readyLine, 'stackwire.metrics_url');
+    const workerMetrics = o.workerMetrics ? Object.fromEntries(roles.map((r) => [r, urlOf(r)])) : {};
     return { services, apiUrl, workerMetrics, stop };
   } catch (err) {
     await stop();

@@ -107,7 +107,16 @@ async function main(): Promise<number> {
     if (runUser) cleanups.push(() => removeFence(runUser.uid, stackFenceTargets(db.url, address), config.scriptEnv));
     // Each process's ECS JSON lines in .data/logs/<process>.log (for Filebeat), condensed on the terminal;
     // each worker's /metrics and /healthz on a free loopback port.
-    const procs: Processes = await startProcesses({ env, regions: config.regions, apiPort: config.api.port, logDir, echo: true, workerMetrics: true, log });
+    const procs: Processes = await startProcesses({
+      env,
+      regions: config.regions,
+      apiPort: config.api.port,
+      logDir,
+      echo: true,
+      workerMetrics: true,
+      layout: config.worker.localLayout,
+      log,
+    });
     cleanups.push(() => procs.stop());
     log(`api: ${procs.apiUrl}`);
     // Every API call needs a key: the local operator gets an admin key on first start, kept in the CLI's credentials file.

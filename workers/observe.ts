@@ -23,35 +23,36 @@ export function outcomeOf(err: unknown): 'failed' | 'cancelled' {
 }
 
 export class WorkerMetrics {
-  readonly inFlight: Gauge<'activity_type'>;
-  readonly duration: Histogram<'activity_type' | 'outcome'>;
-  readonly failures: Counter<'activity_type' | 'failure_type'>;
+  readonly inFlight: Gauge<'activity_type' | 'region'>;
+  readonly duration: Histogram<'activity_type' | 'outcome' | 'region'>;
+  readonly failures: Counter<'activity_type' | 'failure_type' | 'region'>;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
     this.inFlight = new Gauge({
       name: 'stackwire_worker_activities_in_flight',
       help: 'Activities running on this worker now, by activity type (runAction: action runs, i.e. scripts running).',
-      labelNames: ['activity_type'],
+      labelNames: ['activity_type', 'region'],
       registers,
     });
     this.duration = new Histogram({
       name: 'stackwire_worker_activity_duration_seconds',
       help: 'Time an activity attempt took on this worker (a pipeline step, a script run, a deploy step), by activity type and outcome.',
-      labelNames: ['activity_type', 'outcome'],
+      labelNames: ['activity_type', 'outcome', 'region'],
       buckets: DURATION_BUCKETS,
       registers,
     });
     this.failures = new Counter({
       name: 'stackwire_worker_activity_failures_total',
       help: 'Activity attempts that failed or were cancelled on this worker, by activity type and failure type (ActionScriptFailed, ActionTimedOut, ActionUsageError, Cancelled …).',
-      labelNames: ['activity_type', 'failure_type'],
+      labelNames: ['activity_type', 'failure_type', 'region'],
       registers,
     });
   }
 
-  /** The activity interceptor: metrics and log context around every attempt. */
-  interceptor(): ActivityInterceptorsFactory {
+  /** The activity interceptor of a region's Worker: metrics (labelled with the region) and log context around every attempt. */
+  interceptor(region?: string): ActivityInterceptorsFactory {
+    const where = region !== undefined ? { region } : {};
     return (ctx: Context) => ({
       inbound: {
         execute: (input, next) => {
@@ -66,18 +67,18 @@ export class WorkerMetrics {
             ...(info.isLocal ? { local: true } : {}),
           };
           return withLogContext(fields, async () => {
-            this.inFlight.inc({ activity_type: type });
-            const end = this.duration.startTimer({ activity_type: type });
+            this.inFlight.inc({ activity_type: type, ...where });
+            const end = this.duration.startTimer({ activity_type: type, ...where });
             try {
               const out: unknown = await next(input);
               end({ outcome: 'succeeded' });
               return out;
             } catch (err) {
               end({ outcome: outcomeOf(err) });
-              this.failures.inc({ activity_type: type, failure_type: failureType(err) });
+              this.failures.inc({ activity_type: type, failure_type: failureType(err), ...where });
               throw err;
             } finally {
-              this.inFlight.dec({ activity_type: type });
+              this.inFlight.dec({ activity_type: type, ...where });
             }
           });
         },

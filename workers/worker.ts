@@ -1,33 +1,23 @@
 /**
- * Worker entrypoint. One process serves one region's task queue (its workflows and all their
- * activities) or, with --orchestrator, the workflows that span regions.
+ * Worker entrypoint. A process serves one region's task queue (its workflows and all their
+ * activities), or with --orchestrator the workflows that span regions, or several of them at once:
+ * one Temporal Worker each, sharing one connection, one Temporal runtime, one database pool and one
+ * metrics endpoint. Production runs a process (or several) per region, in the region; the local stack
+ * (`npm start`) hosts the orchestrator and every region in one process to save memory.
  *
  *   node dist/workers/worker.js --region us-east
  *   node dist/workers/worker.js --orchestrator
+ *   node dist/workers/worker.js --orchestrator --region us-east --region eu-west
  */
-import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
-import { ORCHESTRATOR_TASK_QUEUE, regionTaskQueue } from '../common/constants.js';
-import { createPool } from '../db/pool.js';
-import { ConfigError, databaseUrl, loadConfig, temporalAddress } from '../lib/config.js';
-import { stackwireDataConverter, temporalConnectionOptions } from '../lib/temporal-client.js';
-import { prepareRunDir, resolveRunUser, secureDataDir } from '../lib/isolation.js';
-import { reapOrphans } from '../lib/lifeline.js';
-import { fenceInPlace, installFence, stackFenceTargets } from '../lib/network-fence.js';
-import { WORKFLOW_BUNDLE } from '../lib/paths.js';
-import { SensuClient } from '../lib/sensu.js';
-import { createLogger } from '../lib/logger.js';
-import { installRuntime } from '../lib/temporal-runtime.js';
-import { createRegistry, scrape, serveMetrics } from '../lib/metrics.js';
-import { freePort } from '../lib/services.js';
-import { WorkerMetrics } from './observe.js';
+import { ConfigError, loadConfig } from '../lib/config.js';
+import { runWorkers, type Role } from './run-workers.js';
 
-const HELP = `Usage: stackwire-worker (--region <name> | --orchestrator) [--metrics-port N] [--json]
+const HELP = `Usage: stackwire-worker [--region <name>]... [--orchestrator] [--metrics-port N] [--json]
 
-Runs one Stackwire worker process.
-  --region <name>   serve the region's task queue "stackwire.<name>": its workflows and activities
+Runs Stackwire workers in one process (give at least one of --region and --orchestrator).
+  --region <name>   serve the region's task queue "stackwire.<name>": its workflows and activities;
+                    repeat it to serve several regions from this process (one Temporal Worker each)
   --orchestrator    serve "stackwire.orchestrator": workflows that span regions (no activities)
   --metrics-port N  serve GET /metrics (Prometheus) and GET /healthz on STACKWIRE_WORKER_METRICS_HOST:N
                     (0: a free port, told in the ready line); default STACKWIRE_WORKER_METRICS_PORT, unset: off
@@ -47,7 +37,7 @@ async function main(): Promise<number> {
   try {
     args = parseArgs({
       options: {
-        region: { type: 'string' },
+        region: { type: 'string', multiple: true },
         orchestrator: { type: 'boolean' },
         'metrics-port': { type: 'string' },
         json: { type: 'boolean' },
@@ -63,15 +53,21 @@ async function main(): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (!values.region === !values.orchestrator) {
-    process.stderr.write(`stackwire-worker: give exactly one of --region <name> or --orchestrator.\n\n${HELP}\n`);
+  const regions = values.region ?? [];
+  if (regions.length === 0 && !values.orchestrator) {
+    process.stderr.write(`stackwire-worker: give --region <name> (one or more) and/or --orchestrator.\n\n${HELP}\n`);
+    return 2;
+  }
+  const twice = regions.find((r, i) => regions.indexOf(r) !== i);
+  if (twice !== undefined) {
+    process.stderr.write(`stackwire-worker: --region ${JSON.stringify(twice)} is given twice; give each region once.\n`);
     return 2;
   }
   const config = loadConfig();
-  const region = values.region;
-  if (region !== undefined && !config.regions.includes(region)) {
+  const unknown = regions.filter((r) => !config.regions.includes(r));
+  if (unknown.length) {
     process.stderr.write(
-      `stackwire-worker: region ${JSON.stringify(region)} is not configured. Configured regions (STACKWIRE_REGIONS): ${config.regions.join(', ')}.\n`,
+      `stackwire-worker: region ${unknown.map((r) => JSON.stringify(r)).join(', ')} is not configured. Configured regions (STACKWIRE_REGIONS): ${config.regions.join(', ')}.\n`,
     );
     return 2;
   }
@@ -81,128 +77,8 @@ async function main(): Promise<number> {
     process.stderr.write(`stackwire-worker: --metrics-port ${JSON.stringify(rawPort)} is not a port number (0-65535; 0 picks a free one).\n`);
     return 2;
   }
-  const role = region ?? 'orchestrator';
-  const identity = `${role}@${os.hostname()}/${process.pid}`;
-  const logger = createLogger(region ? 'stackwire-worker' : 'stackwire-orchestrator', config.logLevel, {
-    ...(region ? { region } : {}),
-    'service.node.name': identity,
-  });
-  // The Temporal SDK's metrics: Core serves them on a loopback port of its own, merged into our /metrics.
-  const coreMetrics = metricsPort !== undefined ? `127.0.0.1:${await freePort()}` : undefined;
-  installRuntime(logger, config.logLevel, { prometheusBindAddress: coreMetrics });
-  const metrics = new WorkerMetrics(createRegistry({ ...(region ? { region } : {}), role: region ? 'worker' : 'orchestrator' }));
-
-  // Scripts run on region workers: decide who they run as and prepare their folders before polling.
-  // A configured run user that does not exist stops the worker here (ConfigError).
-  secureDataDir(config.dataDir);
-  // What a dead worker on this host left running (its watchers dead too) is killed before we take work.
-  const reaped = reapOrphans();
-  if (reaped.length) logger.warn({ event: 'orphans reaped', pids: reaped }, `killed ${reaped.length} process(es) left by a worker that died`);
-  const resolved = region ? resolveRunUser(config.isolation) : undefined;
-  const run = region && resolved ? { ...resolved, layout: prepareRunDir(config.isolation.runDir, resolved.user) } : undefined;
-  if (run?.warning) logger.warn({ event: 'scripts-not-isolated' }, run.warning);
-  if (run?.user) logger.info({ runAs: run.user.name, uid: run.user.uid, runDir: run.layout.root }, 'scripts run as an unprivileged user');
-
-  let fenceTimer: NodeJS.Timeout | undefined;
-  if (run?.user && run.user.uid !== 0) {
-    // The run user may not reach the database or Temporal (they would need no password on a trusting
-    // pg_hba, and Temporal has none): an nftables rule rejects its connections to both.
-    const targets = stackFenceTargets(databaseUrl(config), temporalAddress(config));
-    const fence = await installFence(run.user.uid, targets, config.scriptEnv);
-    if (fence.ok) {
-      logger.info({ table: fence.table, fenced: fence.fenced }, 'scripts cannot connect to the database or Temporal');
-      // Checked every few seconds and put back if a host tool (a firewall reload, `nft flush ruleset`) removed it.
-      const uid = run.user.uid;
-      fenceTimer = setInterval(() => {
-        void (async () => {
-          if ((await fenceInPlace(uid, targets, config.scriptEnv)).ok) return;
-          const r = await installFence(uid, targets, config.scriptEnv);
-          if (r.ok) logger.warn({ event: 'fence-restored', table: r.table }, 'the network fence had been removed from the ruleset; put back');
-          else logger.warn({ event: 'scripts-not-fenced', problem: r.problem }, 'the network fence is gone and could not be put back');
-        })().catch((err: unknown) => logger.warn({ err }, 'the network fence could not be checked'));
-      }, 5_000);
-      fenceTimer.unref();
-    } else logger.warn({ event: 'scripts-not-fenced', problem: fence.problem }, `scripts can connect to ${fence.fenced.join(', ')}: ${fence.problem ?? ''}`);
-  }
-
-  const taskQueue = region ? regionTaskQueue(region) : ORCHESTRATOR_TASK_QUEUE;
-  const dataConverter = stackwireDataConverter(config); // payloads are encrypted: no key, no worker
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
-  const pool = region ? createPool(databaseUrl(config), Math.min(20, config.worker.maxConcurrentActivities + 2)) : undefined;
-  let closeMetrics: (() => Promise<void>) | undefined;
-  try {
-    const worker = await Worker.create({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue,
-      identity,
-      workflowBundle: { codePath: WORKFLOW_BUNDLE },
-      dataConverter,
-      ...(pool && region && run
-        ? {
-            activities: createActivities({
-              pool,
-              region,
-              identity,
-              outputCapBytes: config.worker.outputCapBytes,
-              logger,
-              scriptEnv: config.scriptEnv,
-              secretKey: config.secretKey,
-              oldSecretKeys: config.oldSecretKeys,
-              runLayout: run.layout,
-              runUser: run.user,
-              git: config.git,
-              ingestPaths: config.ingestPaths,
-              dataDir: config.dataDir,
-              puppetModulePath: config.puppetModulePath,
-              sensu: config.sensu ? new SensuClient(config.sensu) : undefined,
-            }),
-          }
-        : {}),
-      // Capacity (README, Configuration): slots per process; rates per process and per region's queue (server-side).
-      maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
-      maxConcurrentLocalActivityExecutions: config.worker.maxConcurrentLocalActivities,
-      maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
-      ...(config.worker.activitiesPerSecond !== undefined ? { maxActivitiesPerSecond: config.worker.activitiesPerSecond } : {}),
-      ...(region && config.worker.queueActivitiesPerSecond[region] !== undefined
-        ? { maxTaskQueueActivitiesPerSecond: config.worker.queueActivitiesPerSecond[region] }
-        : {}),
-      interceptors: { activity: [metrics.interceptor()] },
-      shutdownGraceTime: `${config.worker.shutdownGraceSeconds}s`,
-      // Heartbeats reach the server at least every second, so a cancellation reaches a script within ~1 s.
-      maxHeartbeatThrottleInterval: '1s',
-    });
-    const server =
-      metricsPort !== undefined
-        ? await serveMetrics({
-            host: config.worker.metrics.host,
-            port: metricsPort,
-            registry: metrics.registry,
-            extra: () => scrape(`http://${coreMetrics}/metrics`, logger),
-            health: () => ({ ok: worker.getState() === 'RUNNING', state: worker.getState(), taskQueue, identity }),
-            logger,
-          })
-        : undefined;
-    closeMetrics = server ? () => server.close() : undefined;
-    const ready = {
-      event: 'worker ready',
-      role,
-      taskQueue,
-      identity,
-      namespace: config.temporal.namespace,
-      address: temporalAddress(config),
-      ...(server ? { metricsUrl: server.url } : {}),
-    };
-    logger.info({ ...ready, event: 'worker-ready' }, 'worker ready');
-    if (values.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
-    await worker.run().finally(() => clearInterval(fenceTimer)); // resolves after SIGTERM/SIGINT once running activities have finished or the grace time ran out
-    logger.info({ event: 'worker-stopped', role }, 'worker stopped');
-    return 0;
-  } finally {
-    await closeMetrics?.();
-    await pool?.end();
-    await connection.close();
-  }
+  const roles: Role[] = [...(values.orchestrator ? [{ name: 'orchestrator' }] : []), ...regions.map((region) => ({ name: region, region }))];
+  return runWorkers(config, roles, metricsPort, Boolean(values.json));
 }
 
 main().then(
