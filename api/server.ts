@@ -4,10 +4,14 @@ import { createPool } from '../db/pool.js';
 import { ConfigError, databaseUrl, loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { createKey } from './apikeys.js';
+import { upsertActions } from '../db/actions.js';
+import { migrate, MigrationError } from '../db/migrate.js';
+import { BUILTIN_ACTIONS } from '../lib/builtins.js';
 import { startApi } from './serve.js';
 
 const HELP = `Usage: stackwire-api [--port N] [--host H] [--json]
        stackwire-api --create-admin-key <owner> [--json]
+       stackwire-api --migrate [--json]
 
 Serves the Stackwire HTTP API (see README for the endpoints).
   --port N    listen port (default STACKWIRE_API_PORT or 7380; 0 picks a free one)
@@ -16,6 +20,8 @@ Serves the Stackwire HTTP API (see README for the endpoints).
   --create-admin-key <owner>
               create an admin API key for <owner> in the database (DATABASE_URL), print it once
               and exit: how the first key of a new installation is made, on the API's host
+  --migrate   apply the database's pending migrations (all in one transaction) and register the
+              built-in actions, then exit: run it once before starting a new version's processes
   -h, --help  show this help`;
 
 async function main(): Promise<number> {
@@ -28,6 +34,7 @@ async function main(): Promise<number> {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         'create-admin-key': { type: 'string' },
+        migrate: { type: 'boolean' },
       },
     }));
   } catch (err) {
@@ -39,6 +46,23 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadConfig();
+  if (values.migrate) {
+    const url = databaseUrl(config);
+    const { applied } = await migrate(url);
+    const keyPool = createPool(url, 1);
+    try {
+      const builtins = await upsertActions(keyPool, BUILTIN_ACTIONS);
+      const out = { applied, builtins: builtins.map((b) => `${b.name} v${b.version} (${b.change})`) };
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify(out)}\n`
+          : `${applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'the schema is up to date: no migration to apply'}\nbuilt-in actions: ${out.builtins.join(', ')}\n`,
+      );
+      return 0;
+    } finally {
+      await keyPool.end();
+    }
+  }
   const owner = values['create-admin-key'];
   if (owner !== undefined) {
     if (!/^[\w.@-]{1,100}$/.test(owner)) {
@@ -79,6 +103,7 @@ main().then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof ConfigError) process.stderr.write(`stackwire-api: configuration error: ${err.message}\n`);
+    else if (err instanceof MigrationError) process.stderr.write(`stackwire-api: ${err.message}\n`);
     else process.stderr.write(`stackwire-api: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },

@@ -29,6 +29,25 @@ export interface FleetBenchOptions {
 }
 
 const HEARTBEAT_TIMEOUT_S = 10;
+const TICKS = 100; // USER_HZ: /proc's clock ticks a second on Linux
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (every process: Temporal, Postgres, the API, the workers, this bench). */
+function machineCpu(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return [0, 1, 2, 5, 6, 7].reduce((a, i) => a + (f[i] ?? 0), 0) / TICKS; // user nice system irq softirq steal
+}
 
 type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,8 +68,10 @@ async function startWorkers(o: FleetBenchOptions, n: number, tag: string): Promi
 }
 
 /** Runs `count` short actions through the API and waits for all to end: wall seconds and per-run latencies. */
-async function throughput(o: FleetBenchOptions, call: Call, pool: Pool, count: number) {
+async function throughput(o: FleetBenchOptions, call: Call, pool: Pool, count: number, pids: { api?: number; workers: (number | undefined)[] }) {
   const ids: string[] = [];
+  const cpu = () => ({ machine: machineCpu(), api: cpuOf(pids.api), workers: pids.workers.reduce<number>((a, p) => a + cpuOf(p), 0) });
+  const cpu0 = cpu();
   const t0 = Date.now();
   let next = 0;
   await Promise.all(
@@ -80,6 +101,8 @@ async function throughput(o: FleetBenchOptions, call: Call, pool: Pool, count: n
     `SELECT extract(epoch FROM finished_at - created_at)::float8 AS latency, finished_at AS last FROM executions WHERE id = ANY($1)`,
     [ids],
   );
+  const cpu1 = cpu();
+  const perRun = (k: 'machine' | 'api' | 'workers') => Math.round(((cpu1[k] - cpu0[k]) / count) * 1000 * 10) / 10;
   const wall = (Math.max(...rows.map((r) => r.last.getTime())) - t0) / 1000;
   const lat = rows.map((r) => r.latency * 1000);
   return {
@@ -87,6 +110,9 @@ async function throughput(o: FleetBenchOptions, call: Call, pool: Pool, count: n
     wallSeconds: Math.round(wall * 100) / 100,
     runsPerSecond: Math.round((count / wall) * 10) / 10,
     latencyMs: { p50: Math.round(o.quantile(lat, 0.5)), p95: Math.round(o.quantile(lat, 0.95)) },
+    // CPU milliseconds a run cost: the machine's (all processes), and of it the workers' and the API's.
+    cpuMsPerRun: { machine: perRun('machine'), workers: perRun('workers'), api: perRun('api') },
+    machineBusy: Math.round(((cpu1.machine - cpu0.machine) / (wall * os.cpus().length)) * 100) / 100,
   };
 }
 
@@ -143,13 +169,16 @@ export async function benchFleet(o: FleetBenchOptions) {
       if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
       return (await res.json()) as T;
     };
-    const fleets: { workers: number; requestSeconds: number; wallSeconds: number; runsPerSecond: number; latencyMs: { p50: number; p95: number } }[] = [];
+    const fleets: ({ workers: number } & Awaited<ReturnType<typeof throughput>>)[] = [];
     for (const n of [1, 2, 4]) {
       const workers = await startWorkers(o, n, `x${n}`);
       try {
-        await throughput(o, call, pool, 20); // warm-up: bundles loaded, pools filled
-        const r = await throughput(o, call, pool, count);
-        o.log(`fleet: ${n} worker(s): ${count} runs in ${r.wallSeconds} s, ${r.runsPerSecond} runs/s, p50 ${r.latencyMs.p50} ms`);
+        const pids = { api: api.child.pid, workers: workers.map((w) => w.child.pid) };
+        await throughput(o, call, pool, 20, pids); // warm-up: bundles loaded, pools filled
+        const r = await throughput(o, call, pool, count, pids);
+        o.log(
+          `fleet: ${n} worker(s): ${count} runs in ${r.wallSeconds} s, ${r.runsPerSecond} runs/s, p50 ${r.latencyMs.p50} ms, CPU ${r.cpuMsPerRun.machine} ms a run`,
+        );
         fleets.push({ workers: n, ...r });
       } finally {
         await Promise.all(workers.map((w) => w.stop(5000)));

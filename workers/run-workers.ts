@@ -134,6 +134,10 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
           shutdownGraceTime: `${config.worker.shutdownGraceSeconds}s`,
           // Heartbeats reach the server at least every second, so a cancellation reaches a script within ~1 s.
           maxHeartbeatThrottleInterval: '1s',
+          // A workflow task waits for this Worker (its sticky cache) at most 1 s before any Worker of the
+          // queue may take it (replaying the history). The default, 10 s, added 10 s to every takeover of a
+          // killed worker's runs: its sticky queue kept the workflow's next task after the heartbeat timeout.
+          stickyQueueScheduleToStartTimeout: '1s',
         });
         return { role, worker, taskQueue, identity };
       }),
