@@ -1,4 +1,5 @@
 /** Migrations run in one transaction: a failing one leaves the schema exactly as it was. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import test from 'ava';
 import pg from 'pg';
 import { MIGRATIONS_DIR, MigrationError, migrate } from '../db/migrate.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/provision.js';
+import { API_ENTRY, NODE } from '../lib/paths.js';
 import { ADMIN_DB_URL, uniqueName } from './helpers.js';
 
 const name = uniqueName('stackwire_mig').replace(/-/g, '_');
@@ -66,4 +68,39 @@ test.serial('a failing migration changes nothing; the fixed set applies; a secon
     'webhooks',
   ]);
   t.deepEqual((await migrate(url)).applied, []);
+});
+
+test('stackwire-api --migrate brings a new database up to date with the built-in actions, and says so; again, it has nothing to do', async (t) => {
+  const db = uniqueName('stackwire_migcli').replace(/-/g, '_');
+  await ensureDatabase(ADMIN_DB_URL, db);
+  try {
+    const run = () =>
+      spawnSync(NODE, [API_ENTRY, '--migrate', '--json'], {
+        encoding: 'utf8',
+        env: { ...process.env, DATABASE_URL: withDatabase(ADMIN_DB_URL, db) },
+        timeout: 60_000,
+      });
+    const first = run();
+    t.is(first.status, 0, first.stderr);
+    const out = JSON.parse(first.stdout) as { applied: string[]; builtins: string[] };
+    t.deepEqual(
+      out.applied,
+      fs
+        .readdirSync(MIGRATIONS_DIR)
+        .map((f) => f.replace(/\.sql$/, ''))
+        .sort(),
+    );
+    t.deepEqual(out.builtins, ['core.ingest v1 (added)']);
+    const again = run();
+    t.is(again.status, 0, again.stderr);
+    t.deepEqual(JSON.parse(again.stdout), { applied: [], builtins: ['core.ingest v1 (unchanged)'] });
+    const plain = spawnSync(NODE, [API_ENTRY, '--migrate'], {
+      encoding: 'utf8',
+      env: { ...process.env, DATABASE_URL: withDatabase(ADMIN_DB_URL, db) },
+      timeout: 60_000,
+    });
+    t.regex(plain.stdout, /^the schema is up to date: no migration to apply\nbuilt-in actions: core\.ingest v1 \(unchanged\)\n$/);
+  } finally {
+    await dropDatabase(ADMIN_DB_URL, db);
+  }
 });
