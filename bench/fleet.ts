@@ -23,6 +23,8 @@ export interface FleetBenchOptions {
   dbUrl: string;
   runDir: string;
   region: string;
+  /** The Temporal dev server's pid: its CPU is counted too. */
+  temporalPid?: number;
   log: (m: string) => void;
   quantile: (xs: number[], q: number) => number;
   runs?: number;
@@ -41,6 +43,20 @@ function cpuOf(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds all Postgres server processes have used (every database's: the machine's one server). */
+function postgresCpu(): number {
+  let sum = 0;
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim() === 'postgres') sum += cpuOf(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
 }
 
 /** CPU seconds the whole machine has been busy (every process: Temporal, Postgres, the API, the workers, this bench). */
@@ -68,9 +84,21 @@ async function startWorkers(o: FleetBenchOptions, n: number, tag: string): Promi
 }
 
 /** Runs `count` short actions through the API and waits for all to end: wall seconds and per-run latencies. */
-async function throughput(o: FleetBenchOptions, call: Call, pool: Pool, count: number, pids: { api?: number; workers: (number | undefined)[] }) {
+async function throughput(
+  o: FleetBenchOptions,
+  call: Call,
+  pool: Pool,
+  count: number,
+  pids: { api?: number; temporal?: number; workers: (number | undefined)[] },
+) {
   const ids: string[] = [];
-  const cpu = () => ({ machine: machineCpu(), api: cpuOf(pids.api), workers: pids.workers.reduce<number>((a, p) => a + cpuOf(p), 0) });
+  const cpu = () => ({
+    machine: machineCpu(),
+    api: cpuOf(pids.api),
+    temporal: cpuOf(pids.temporal),
+    postgres: postgresCpu(),
+    workers: pids.workers.reduce<number>((a, p) => a + cpuOf(p), 0),
+  });
   const cpu0 = cpu();
   const t0 = Date.now();
   let next = 0;
@@ -102,7 +130,7 @@ async function throughput(o: FleetBenchOptions, call: Call, pool: Pool, count: n
     [ids],
   );
   const cpu1 = cpu();
-  const perRun = (k: 'machine' | 'api' | 'workers') => Math.round(((cpu1[k] - cpu0[k]) / count) * 1000 * 10) / 10;
+  const perRun = (k: keyof typeof cpu0) => Math.round(((cpu1[k] - cpu0[k]) / count) * 1000 * 10) / 10;
   const wall = (Math.max(...rows.map((r) => r.last.getTime())) - t0) / 1000;
   const lat = rows.map((r) => r.latency * 1000);
   return {
@@ -111,7 +139,7 @@ async function throughput(o: FleetBenchOptions, call: Call, pool: Pool, count: n
     runsPerSecond: Math.round((count / wall) * 10) / 10,
     latencyMs: { p50: Math.round(o.quantile(lat, 0.5)), p95: Math.round(o.quantile(lat, 0.95)) },
     // CPU milliseconds a run cost: the machine's (all processes), and of it the workers' and the API's.
-    cpuMsPerRun: { machine: perRun('machine'), workers: perRun('workers'), api: perRun('api') },
+    cpuMsPerRun: { machine: perRun('machine'), workers: perRun('workers'), api: perRun('api'), temporal: perRun('temporal'), postgres: perRun('postgres') },
     machineBusy: Math.round(((cpu1.machine - cpu0.machine) / (wall * os.cpus().length)) * 100) / 100,
   };
 }
@@ -173,7 +201,7 @@ export async function benchFleet(o: FleetBenchOptions) {
     for (const n of [1, 2, 4]) {
       const workers = await startWorkers(o, n, `x${n}`);
       try {
-        const pids = { api: api.child.pid, workers: workers.map((w) => w.child.pid) };
+        const pids = { api: api.child.pid, temporal: o.temporalPid, workers: workers.map((w) => w.child.pid) };
         await throughput(o, call, pool, 20, pids); // warm-up: bundles loaded, pools filled
         const r = await throughput(o, call, pool, count, pids);
         o.log(

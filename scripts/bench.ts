@@ -151,7 +151,7 @@ async function main(): Promise<number> {
       STACKWIRE_SECRET_KEY: secretKey,
     };
     if (values.only === undefined || values.only === 'fleet') {
-      const r = await benchFleet({ env, dbUrl, runDir, region, log, quantile });
+      const r = await benchFleet({ env, dbUrl, runDir, region, log, quantile, temporalPid: server.service.child.pid });
       process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : fleetReport(r));
       if (values.only === 'fleet') return 0;
     }
