@@ -475,6 +475,40 @@ test.serial('an approval gate waits between waves, proceeds on approval, and fai
   t.like(rows[0], { result: 'rejected', actor: null, parameters: { component: 'hello-api', version: '1.2.0', before: ['eu-west'], timeoutSeconds: 2 } });
 });
 
+test.serial('a rejected gate stops the deploy before the next wave and rolls the canary back; who rejected and why are recorded', async (t) => {
+  const r = await deploy({ component: 'hello-api', version: '1.4.0', approvalTimeoutSeconds: 120 });
+  t.is(r.status, 202, JSON.stringify(r.body));
+  await eventually(
+    async () => {
+      const d = await http<{ detail: { awaitingApproval: boolean } | null }>('GET', `/api/v1/deployments/${r.body.id}`);
+      return d.body.detail?.awaitingApproval ? {} : undefined;
+    },
+    'the gate',
+    60_000,
+  );
+  const rejectorName = uniqueName('cab');
+  const rejector = { name: rejectorName, ...(await makeKey({ name: rejectorName, role: 'operator' })) };
+  const rejected = await cli(['deployment', 'reject', r.body.id, '--reason', 'CAB said no'], { STACKWIRE_API_KEY: rejector.key });
+  t.is(rejected.code, 0, rejected.stderr);
+  t.is(rejected.stdout.trim(), `${r.body.id}: rejected by ${rejector.name}`);
+  const o = await outcome(r.body.id);
+  t.false(o.ok, 'a rejected deploy fails');
+  t.regex(o.error ?? '', new RegExp(`approval gate: rejected by ${rejector.name}: CAB said no`));
+  const recs = (await records('hello-api')).filter((x) => x.version === '1.4.0');
+  t.deepEqual(
+    recs.map((x) => [x.region, x.kind, x.status]),
+    [['us-east', 'deploy', 'rolled_back']],
+    'the canary rolled back; eu-west, behind the gate, never touched',
+  );
+  const again = await cli(['deployment', 'approve', r.body.id]);
+  t.not(again.code, 0, 'a rejected gate cannot be approved afterwards');
+  const audit = await http<{ entries: { action: string; target: string; result: string; actor: string; parameters: Record<string, unknown> }[] }>(
+    'GET',
+    `/api/v1/audit?actor=${encodeURIComponent(rejector.name)}`,
+  );
+  t.like(audit.body.entries[0], { action: 'deployments.reject', target: r.body.id, result: 'ok', parameters: { reason: 'CAB said no' } });
+});
+
 test.serial('a protected environment needs the deployer role and an approval by someone other than the requester (four eyes)', async (t) => {
   await applyWithDeployComponents(t);
   const operator = await makeKey({ name: uniqueName('op'), role: 'operator' });
@@ -590,6 +624,28 @@ test.serial('a release train deploys in dependency order, independent components
   t.regex(bo.error ?? '', /rt-db failed/);
   t.is((await records('rt-cache')).filter((x) => x.version === '1.1.0' && x.status === 'succeeded').length, 2, 'the independent component still went out');
   t.is((await records('rt-api')).filter((x) => x.version === '1.1.0').length, 0, 'the dependent never started');
+});
+
+test.serial('maxParallel bounds a release: with 1, independent components of a wave deploy one after another', async (t) => {
+  const r = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', {
+    environment: 'production',
+    components: { 'rt-db': '1.2.0', 'rt-cache': '1.2.0' },
+    health: FAST_HEALTH,
+    maxParallel: 1,
+  });
+  t.is(r.status, 202, JSON.stringify(r.body));
+  t.deepEqual(r.body.waves, [['rt-cache', 'rt-db']], 'independent: one wave');
+  const o = await outcome(r.body.id);
+  t.true(o.ok, o.error);
+  const windows = await Promise.all(
+    ['rt-db', 'rt-cache'].map(async (c) => {
+      const legs = (await records(c)).filter((x) => x.version === '1.2.0' && x.kind === 'deploy');
+      t.is(legs.length, 2, `${c}: a leg per region`);
+      return { c, start: Math.min(...legs.map((x) => x.started_at.getTime())), end: Math.max(...legs.map((x) => x.finished_at.getTime())) };
+    }),
+  );
+  const [first, second] = windows.sort((x, y) => x.start - y.start);
+  t.true(second.start >= first.end, `${second.c} started ${second.start - first.end} ms after ${first.c} ended: one component at a time`);
 });
 
 test('the Sensu client speaks the documented API (against the STUB) and reports refusals clearly', async (t) => {

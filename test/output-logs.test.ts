@@ -1,0 +1,81 @@
+/**
+ * What a run's output becomes (README, Execution logs): the execution record keeps the first
+ * STACKWIRE_OUTPUT_CAP bytes of each stream and says it cut them; the execution log keeps everything
+ * up to 4 × the cap, then says where it stopped; `stackwire execution logs --follow` prints the output
+ * while the run goes on and ends when the run ends.
+ */
+import { spawn } from 'node:child_process';
+import test from 'ava';
+import { CLI_ENTRY, NODE } from '../lib/paths.js';
+import { API, cli, config, eventually, http, runViaApi, type Execution } from './helpers.js';
+
+const CAP = config.worker.outputCapBytes;
+const line = (i: number) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(1011)}`;
+
+test('the record keeps the first STACKWIRE_OUTPUT_CAP bytes of stdout and says it cut them; the log keeps all of it', async (t) => {
+  t.is(CAP, 65536, 'the suite runs with the default cap');
+  const { id, execution } = await runViaApi({ action: 'testkit.flood', parameters: { lines: 100 }, region: 'us-east' });
+  t.is(execution.status, 'succeeded', execution.error ?? '');
+  // The first 64 lines of 1 KiB (exactly the cap), then what was left out.
+  t.is(execution.stdout, `${Array.from({ length: 64 }, (_, i) => `${line(i + 1)}\n`).join('')}\n[… ${100 * 1024 - CAP} more bytes not kept]`);
+  t.true(execution.stdoutTruncated, 'the record says stdout was cut');
+  t.false(execution.stderrTruncated);
+  t.is(execution.stderr, 'flooded 100\n');
+
+  const logs = await cli(['execution', 'logs', id]);
+  t.is(logs.code, 0, logs.stderr);
+  t.is(logs.stdout, Array.from({ length: 100 }, (_, i) => `${line(i + 1)}\n`).join(''), 'the log has every line, in order');
+  t.regex(logs.stderr, /flooded 100/);
+});
+
+test('the log stops at 4 × STACKWIRE_OUTPUT_CAP and says so', async (t) => {
+  const { id, execution } = await runViaApi({ action: 'testkit.flood', parameters: { lines: 300 }, region: 'us-east' });
+  t.is(execution.status, 'succeeded', execution.error ?? '');
+  const logs = await cli(['execution', 'logs', id, '--json']);
+  t.is(logs.code, 0, logs.stderr);
+  const entries = JSON.parse(logs.stdout) as { stream: string; data: string }[];
+  const stored = entries.filter((e) => e.stream !== 'system').reduce((a, e) => a + Buffer.byteLength(e.data), 0);
+  t.is(stored, 4 * CAP, 'stdout and stderr together, up to 4 × the cap');
+  t.true(
+    entries.some((e) => e.stream === 'system' && e.data.includes(`[log capped at ${4 * CAP} bytes`)),
+    'a system line says where the log stopped',
+  );
+  t.false(
+    entries.some((e) => e.data.includes('flooded 300')),
+    'nothing after the cap is stored',
+  );
+});
+
+test('execution logs --follow prints the output while the run goes on, and ends when the run ends', async (t) => {
+  // 12 lines, 3 a batch, 2 s between batches: about 6 s of output.
+  const started = await http<{ id: string }>('POST', '/api/v1/executions', {
+    action: 'testkit.flood',
+    parameters: { lines: 12, batch: 3, pause: 2 },
+    region: 'us-east',
+  });
+  t.is(started.status, 202, JSON.stringify(started.body));
+  const id = started.body.id;
+  // The first batch is out: the run is running and has more to print.
+  await eventually(
+    async () => {
+      const l = (await http<{ entries: { data: string }[]; status: string }>('GET', `/api/v1/executions/${encodeURIComponent(id)}/logs`)).body;
+      return l.status === 'running' && l.entries.some((e) => e.data.includes('line 000001')) ? l : undefined;
+    },
+    'the run to print its first batch',
+    60_000,
+  );
+  const child = spawn(NODE, [CLI_ENTRY, '--api', API, 'execution', 'logs', id, '--follow'], { env: process.env });
+  const seen: { at: number; text: string }[] = [];
+  child.stdout.on('data', (d: Buffer) => seen.push({ at: Date.now(), text: d.toString() }));
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.is(code, 0, stderr);
+  const out = seen.map((s) => s.text).join('');
+  t.is(out, Array.from({ length: 12 }, (_, i) => `${line(i + 1)}\n`).join(''), 'every line once, in order');
+  const end = (await http<Execution & { finishedAt: string }>('GET', `/api/v1/executions/${id}`)).body;
+  t.is(end.status, 'succeeded');
+  // Followed, not read at the end: the first lines reached the terminal before the run finished.
+  t.true(seen[0].at < new Date(end.finishedAt).getTime(), 'output arrived while the run was still going');
+  t.true(seen.length > 1, 'in several pieces, as it was produced');
+});
