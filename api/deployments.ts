@@ -160,7 +160,8 @@ export function deploymentsRouter(deps: RouterDeps): Router {
   for (const verdict of ['approve', 'reject'] as const) {
     route(router, `POST /api/v1/deployments/:id/${verdict}`, http, async (req, res) => {
       const id = req.params.id;
-      req.audit = { target: id, parameters: { reason: (req.body as { reason?: string }).reason ?? null } };
+      // The audit row's action is the permission (deployments.approve) for both verdicts: the verdict says which.
+      req.audit = { target: id, parameters: { verdict, reason: (req.body as { reason?: string }).reason ?? null } };
       const handle = client.workflow.getHandle(id);
       let description;
       try {

@@ -57,6 +57,8 @@ export interface StepDef {
   retry?: RetrySpec;
   /** "30s", "10m" or seconds. */
   timeout?: string | number;
+  /** How long an action step waits for a worker of its region before it fails ("30s", "10m" or seconds; default 5 minutes). */
+  worker_wait?: string | number;
   region?: string;
   regions?: string[] | string;
   /** A list, or an expression that gives one; the step runs once per item (`${{ item }}`). */

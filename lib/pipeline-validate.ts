@@ -172,6 +172,7 @@ function checkStep(c: FileCheck, s: StepRef, catalog: PipelineCatalog, ownName: 
     );
   for (const [field, at] of [
     ['timeout', [...segs, 'timeout']],
+    ['worker_wait', [...segs, 'worker_wait']],
     ['sleep', [...segs, 'sleep']],
     ['deadline', [...segs, 'approval', 'deadline']],
   ] as const) {

@@ -171,8 +171,13 @@ async function main(): Promise<number> {
         ...(config.api.webUiUrl ? [`  Web UI:         ${procs.apiUrl}/ui/  (signed in, payloads decoded: \`npx stackwire ui\` prints a sign-in link)`] : []),
         `  Task queues:    ${regionsNote}, stackwire.orchestrator`,
         `  Database:       ${db.source}`,
-        `  Metrics:        ${procs.apiUrl}/metrics (with an API key); workers: ${Object.entries(procs.workerMetrics)
-          .map(([n, u]) => `${n} ${u}/metrics`)
+        `  Metrics:        ${procs.apiUrl}/metrics (with an API key); workers: ${[...new Set(Object.values(procs.workerMetrics))]
+          .map(
+            (u) =>
+              `${u}/metrics (${Object.keys(procs.workerMetrics)
+                .filter((n) => procs.workerMetrics[n] === u)
+                .join(', ')})`,
+          )
           .join(', ')}`,
         `  Logs:           ${path.relative(PROJECT_ROOT, logDir)}/*.log (ECS JSON lines, one file per process)`,
         `  API key:        admin key ${admin.keyId}${admin.created ? ` (new: ${admin.key})` : ''} in ${config.cli.credentialsFile}`,

@@ -271,3 +271,32 @@ steps:
   t.deepEqual(step(s, 'first').outputs, { value: 'recorded' });
   t.is(step(s, 'second').outputs.value, 'recorded then second');
 });
+
+test('an action step in a region no worker serves fails after its worker_wait, naming the region, instead of waiting for ever', async (t) => {
+  const nowhere = `nowhere-${crypto.randomBytes(3).toString('hex')}`;
+  const req = await request(
+    `
+name: unserved
+steps:
+  - id: near
+    action: testkit.quick
+  - id: far
+    action: testkit.quick
+    region: ${nowhere}
+    worker_wait: 3s
+    needs: [near]
+  - id: after
+    action: testkit.quick
+    needs: [far]
+`,
+    { regions: ['us-east', nowhere] },
+  );
+  const s = await failedState((await start(req)).result());
+  t.is(step(s, 'near').status, 'succeeded');
+  t.is(step(s, 'far').status, 'failed');
+  t.regex(
+    step(s, 'far').error ?? '',
+    new RegExp(`no worker of region ${nowhere} took it within 3 s\\. Start one \\(stackwire-worker --region ${nowhere}\\), then run it again`),
+  );
+  t.is(step(s, 'after').status, 'skipped');
+});

@@ -133,7 +133,7 @@ steps:
 `;
 
 const STEP_KEYS =
-  'id, name, action, with, deploy, release, puppet, check, approval, pipeline, sleep, needs, if, retry, timeout, region, regions, for_each, concurrency, continue_on_error';
+  'id, name, action, with, deploy, release, puppet, check, approval, pipeline, sleep, needs, if, retry, timeout, worker_wait, region, regions, for_each, concurrency, continue_on_error';
 
 const BROKEN_PROBLEMS = [
   'broken.yml:9:13: steps[0].with.loud: testkit.echo_args parameter "loud" must be boolean (it is "sometimes")',

@@ -506,7 +506,8 @@ test.serial('a rejected gate stops the deploy before the next wave and rolls the
     'GET',
     `/api/v1/audit?actor=${encodeURIComponent(rejector.name)}`,
   );
-  t.like(audit.body.entries[0], { action: 'deployments.reject', target: r.body.id, result: 'ok', parameters: { reason: 'CAB said no' } });
+  // The audit action is the permission used (approving and rejecting are one); the verdict says which.
+  t.like(audit.body.entries[0], { action: 'deployments.approve', target: r.body.id, result: 'ok', parameters: { verdict: 'reject', reason: 'CAB said no' } });
 });
 
 test.serial('a protected environment needs the deployer role and an approval by someone other than the requester (four eyes)', async (t) => {

@@ -23,6 +23,11 @@ export function workerLost(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'HEARTBEAT';
 }
 
+/** No worker of the activity's queue took it before its schedule-to-start deadline. */
+export function noWorker(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+}
+
 /**
  * The `resolveLost` update of one workflow, registered the first time a run of it is lost: a decision
  * is accepted only for a run that waits for one — the run it names, or the only one waiting.
@@ -88,6 +93,8 @@ export interface LosableRun<T> {
   region: string;
   /** The first wait after a failure of the work itself, in seconds (doubling, at most 60). */
   backoffSeconds?: number;
+  /** How long an attempt may wait for a worker of the region (its schedule-to-start timeout), for the message. */
+  workerWaitSeconds?: number;
   /** An idempotent run lost more than MAX_LOST_RETRIES times: wait for a decision (default) or fail. */
   lostTooOften?: 'wait' | 'fail';
 }
@@ -105,6 +112,11 @@ export async function runLosable<T>(o: LosableRun<T>): Promise<T> {
     try {
       return await o.attempt(attempt);
     } catch (err) {
+      if (noWorker(err))
+        throw ApplicationFailure.nonRetryable(
+          `${o.summary}: no worker of region ${o.region} took it within ${o.workerWaitSeconds ?? '?'} s. Start one (stackwire-worker --region ${o.region}), then run it again.`,
+          'NoWorker',
+        );
       if (workerLost(err)) {
         lost++;
         if (o.idempotent && lost <= MAX_LOST_RETRIES) {

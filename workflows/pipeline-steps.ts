@@ -12,6 +12,9 @@ import { evaluateValue, type Contexts } from '../common/pipeline-expressions.js'
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { NON_RETRYABLE, displayCommand, runActionOptions } from './action-steps.js';
 import { runLosable } from './lost-runs.js';
+
+/** How long an action step waits for a worker of its region when the step does not say (worker_wait). */
+export const DEFAULT_WORKER_WAIT_SECONDS = 300;
 import { deployComponent } from './deploy-component.js';
 import { releaseTrain } from './release-train.js';
 
@@ -93,7 +96,19 @@ export async function runActionStep(
   // idempotent and re-runs with its workflow task.
   if (!patched('lost-worker-pipeline'))
     return actionOutputs(await proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region) }).runAction(input));
-  const once = proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region), retry: { ...opts.retry, maximumAttempts: 1 } });
+  // Since this patch a step waits for a worker of its region for worker_wait (default 5 minutes), then
+  // fails naming the region, instead of waiting for ever in a queue nobody polls.
+  const workerWait = patched('no-worker-deadline')
+    ? s.worker_wait !== undefined
+      ? seconds(s.worker_wait, `steps.${s.id}.worker_wait`)
+      : DEFAULT_WORKER_WAIT_SECONDS
+    : undefined;
+  const once = proxyActivities<Activities>({
+    ...opts,
+    taskQueue: regionTaskQueue(region),
+    retry: { ...opts.retry, maximumAttempts: 1 },
+    ...(workerWait !== undefined ? { scheduleToStartTimeout: `${Math.max(1, Math.round(workerWait))}s` } : {}),
+  });
   const book = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 10 }, summary: 'record outcome' });
   const summary = `step ${s.id}: ${spec.name} on ${region}`;
   return actionOutputs(
@@ -105,6 +120,7 @@ export async function runActionStep(
       maxAttempts: action.maxAttempts,
       nonRetryable: NON_RETRYABLE,
       ...(s.retry?.backoff !== undefined ? { backoffSeconds: Math.max(0.01, s.retry.backoff) } : {}),
+      ...(workerWait !== undefined ? { workerWaitSeconds: Math.max(1, Math.round(workerWait)) } : {}),
       attempt: (attempt) => once.runAction({ ...input, attempt }),
       recordLost: (status, note) => book.recordLostExecution({ executionId, status, note }),
       markedSucceeded: () => ({
