@@ -1,7 +1,7 @@
 /** The activities a regional worker hosts, built from their dependencies. */
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
-import { createIngestPack } from './ingest-pack.js';
+import { createIngestPack, createRecordIngestFailure } from './ingest-pack.js';
 import { createPipelinePushActivities } from './pipeline-push.js';
 import { createPipelineSourceActivities } from './pipeline-source.js';
 import { createReleasePlanActivities } from './release-plan.js';
@@ -18,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     recordExecutionOutcome: createRecordExecutionOutcome(deps),
     recordLostExecution: createRecordLostExecution(deps),
     ingestPack: createIngestPack(deps),
+    recordIngestFailed: createRecordIngestFailure(deps),
     ...createDeployActivities(deps),
     ...createAuditActivities(deps),
     ...createPipelineSourceActivities(deps),
