@@ -1,6 +1,7 @@
 /** The activities a regional worker hosts, built from their dependencies. */
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
+import { createHealthActivities } from './health.js';
 import { createIngestPack, createRecordIngestFailure } from './ingest-pack.js';
 import { createPipelinePushActivities } from './pipeline-push.js';
 import { createPipelineSourceActivities } from './pipeline-source.js';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ingestPack: createIngestPack(deps),
     recordIngestFailed: createRecordIngestFailure(deps),
     ...createDeployActivities(deps),
+    ...createHealthActivities(deps),
     ...createAuditActivities(deps),
     ...createPipelineSourceActivities(deps),
     ...createPipelinePushActivities(deps),
