@@ -7,7 +7,8 @@
  *     (local activities), and a for_each over 500 items 20 at a time;
  *   - raw:       a hand-written minimal Temporal workflow running the same scripts as plain activities;
  *   - direct:    the same scripts spawned one after another, no orchestration.
- * Overhead per step = (wall time − direct wall time) / steps. Also the ingest of generated scripts and
+ * Overhead per step = (wall time − direct wall time) / steps. Also the ingest of generated scripts (bench/ingest.ts,
+ * bench/bulk-ingest.ts) and
  * rule matching throughput (bench/rule-match.ts), and the delivery metrics statement (bench/delivery-metrics.ts). Results: bench/results/.
  */
 import { spawn } from 'node:child_process';
@@ -28,9 +29,8 @@ import { startDevServer } from '../lib/dev-server.js';
 import { freePort, startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY, prepareDatabase } from './stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
-import { analyserStats } from '../ingest/analyze.js';
-import { ingest } from '../ingest/ingest.js';
-import { generateScripts } from '../bench/generate-scripts.js';
+import { benchIngest } from '../bench/ingest.js';
+import { benchBulkIngest } from '../bench/bulk-ingest.js';
 import { benchRuleMatch, ruleBenchReport } from '../bench/rule-match.js';
 import { runMetricsBench } from '../bench/delivery-metrics.js';
 import { newSecretKey } from '../lib/secrets.js';
@@ -38,12 +38,14 @@ import { pipelineRun } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
 import { benchWebhook } from './bench-webhook.js';
 
-const HELP = `Usage: npm run bench -- [--only pipeline|ingest|rules|webhook|metrics] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
+const HELP = `Usage: npm run bench -- [--only pipeline|ingest|bulk-ingest|rules|webhook|metrics] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
 
 pipeline: Stackwire's orchestration overhead per step against a minimal Temporal workflow and
           against running the scripts directly → bench/results/pipeline-overhead.json
 ingest:   ingest of N generated scripts (default 1000): scripts per second and peak memory, first
           ingest and unchanged re-ingest → bench/results/ingest.json
+bulk-ingest: N generated scripts (default 20,000) through \`stackwire ingest\` against a real stack
+          (API, worker, Temporal, Postgres), first and unchanged → bench/results/bulk-ingest.json
 rules:    rule matching: 1,000 rules over 50 trigger types, N payloads (default 200,000) matched on
           one core → bench/results/rule-match.json
 webhook:  webhook → workflow started latency, p50/p99, signed deliveries firing a rule at --rate per
@@ -76,7 +78,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       iterations: { type: 'string', default: '30' },
       steps: { type: 'string', default: '10' },
-      scripts: { type: 'string', default: '1000' },
+      scripts: { type: 'string' },
       rate: { type: 'string', default: '50' },
       seconds: { type: 'string', default: '30' },
       events: { type: 'string', default: '200000' },
@@ -94,8 +96,8 @@ async function main(): Promise<number> {
     process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
     return 2;
   }
-  if (values.only !== undefined && !['pipeline', 'ingest', 'rules', 'webhook', 'metrics'].includes(values.only)) {
-    process.stderr.write('bench: --only takes pipeline, ingest, rules, webhook or metrics\n');
+  if (values.only !== undefined && !['pipeline', 'ingest', 'bulk-ingest', 'rules', 'webhook', 'metrics'].includes(values.only)) {
+    process.stderr.write('bench: --only takes pipeline, ingest, bulk-ingest, rules, webhook or metrics\n');
     return 2;
   }
   const rate = Number(values.rate);
@@ -117,8 +119,12 @@ async function main(): Promise<number> {
   }
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined });
   if (values.only === undefined || values.only === 'ingest') {
-    const code = await benchIngest(config, Number(values.scripts), Boolean(values.json));
+    const code = await benchIngest(config, Number(values.scripts ?? 1000), Boolean(values.json), log);
     if (code !== 0 || values.only === 'ingest') return code;
+  }
+  if (values.only === undefined || values.only === 'bulk-ingest') {
+    const code = await benchBulkIngest(config, Number(values.scripts ?? 20_000), Boolean(values.json), log);
+    if (code !== 0 || values.only === 'bulk-ingest') return code;
   }
   if (values.only === undefined || values.only === 'metrics') {
     const code = await runMetricsBench(config, Boolean(values.json), log);
@@ -332,66 +338,6 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`cleanup: ${String(e)}`));
-  }
-}
-
-async function benchIngest(config: ReturnType<typeof loadConfig>, count: number, json: boolean): Promise<number> {
-  if (!Number.isInteger(count) || count < 1) {
-    process.stderr.write('bench: --scripts takes a whole number ≥ 1\n');
-    return 2;
-  }
-  analyserStats.report = true;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-bench-ingest-'));
-  generateScripts(dir, count);
-  const pgServer = await provisionDatabase({ ...config, database: { ...config.database, name: 'postgres' } }, log);
-  const dbName = `stackwire_bench_ingest_${process.pid}`;
-  const admin = withDatabase(pgServer.url, 'postgres');
-  await ensureDatabase(admin, dbName);
-  const dbUrl = withDatabase(pgServer.url, dbName);
-  await prepareDatabase(dbUrl, [], log);
-  const pool = createPool(dbUrl, 4);
-  try {
-    const deps = { pool, env: config.scriptEnv, git: config.git, ingestPaths: [dir] };
-    const run = async () => {
-      const t0 = performance.now();
-      const report = await ingest(deps, { pack: 'benchgen', source: { kind: 'path', path: dir }, mode: 'apply' });
-      return { ms: performance.now() - t0, report };
-    };
-    log(`ingesting ${count} generated scripts (${dir})`);
-    const first = await run();
-    const again = await run();
-    const result = {
-      date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version },
-      scripts: count,
-      actions: first.report.summary.added,
-      firstIngest: { seconds: +(first.ms / 1000).toFixed(2), scriptsPerSecond: Math.round(count / (first.ms / 1000)) },
-      unchangedReingest: {
-        seconds: +(again.ms / 1000).toFixed(2),
-        scriptsPerSecond: Math.round(count / (again.ms / 1000)),
-        changed: again.report.summary.changed + again.report.summary.added,
-      },
-      peakMemoryMiB: { node: Math.round(process.resourceUsage().maxRSS / 1024), pythonAnalyser: Math.round(analyserStats.pythonMaxRssKb / 1024) },
-    };
-    fs.writeFileSync(path.join(PROJECT_ROOT, 'bench', 'results', 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
-    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else
-      process.stdout.write(
-        [
-          `ingest of ${count} generated scripts (${result.actions} actions)`,
-          `  first ingest:        ${result.firstIngest.seconds} s → ${result.firstIngest.scriptsPerSecond} scripts/s`,
-          `  unchanged re-ingest: ${result.unchangedReingest.seconds} s → ${result.unchangedReingest.scriptsPerSecond} scripts/s (${result.unchangedReingest.changed} changed)`,
-          `  peak memory:         ${result.peakMemoryMiB.node} MiB (node, analysis + catalog), ${result.peakMemoryMiB.pythonAnalyser} MiB (python analyser)`,
-          'written to bench/results/ingest.json',
-          '',
-        ].join('\n'),
-      );
-    return 0;
-  } finally {
-    await pool.end();
-    await dropDatabase(admin, dbName);
-    await pgServer.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

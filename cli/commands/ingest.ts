@@ -156,6 +156,7 @@ async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions
   } else {
     const verb = mode === 'apply' ? '' : mode === 'dry-run' ? ' (dry run: nothing changed)' : ' (check: nothing changed)';
     printReport(report, { verb, showFileDrift: mode !== 'apply' });
+    out(`report: stackwire pack report ${report.id}`);
     if (written)
       out(
         `metadata written to ${path.relative(process.cwd(), path.join(localRoot!, '.stackwire', 'actions')) || '.'}/ (${written} files) — review and commit it`,
