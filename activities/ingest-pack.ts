@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { IngestSummary } from '../common/api-types-ingest.js';
-import { recordIngestFailure, recordIngestReport, summarize } from '../db/ingests.js';
+import { recordIngestFailure, recordIngestReport, recordedSummary, summarize } from '../db/ingests.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { IngestError, ingest, type IngestRequest } from '../ingest/ingest.js';
@@ -41,6 +41,10 @@ export function createIngestPack(deps: IngestDeps) {
     const ctx = Context.current();
     const id = ingestId(ctx);
     const progress = progressHeartbeat((d) => ctx.heartbeat(d));
+    // An earlier attempt committed the pack and its report but its completion was lost (the worker
+    // died): that report stands; ingesting again would report every action "unchanged".
+    const recorded = await recordedSummary(deps.pool, id);
+    if (recorded) return recorded;
     try {
       const report = await ingest(
         {

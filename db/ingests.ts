@@ -156,6 +156,23 @@ export async function getIngest(db: Pool, id: string): Promise<IngestView | unde
   };
 }
 
+/** The summary of an ingest whose report is recorded (a retried activity whose first attempt committed finds it). */
+export async function recordedSummary(db: Pool, id: string): Promise<IngestSummary | undefined> {
+  const v = await getIngest(db, id);
+  if (!v || v.status !== 'succeeded' || !v.summary || !v.fileChanges || v.files === undefined || v.drift === undefined) return undefined;
+  return {
+    id,
+    pack: v.pack,
+    mode: v.mode,
+    source: v.source,
+    ...(v.packVersion ? { packVersion: v.packVersion } : {}),
+    files: v.files,
+    summary: v.summary,
+    fileChanges: v.fileChanges,
+    drift: v.drift,
+  };
+}
+
 /** A page of a report's items after `after` (a seq), optionally of one kind. */
 export async function listIngestItems(db: Pool, id: string, q: { kind?: IngestItemKind; after: number; limit: number }): Promise<IngestItem[]> {
   const { rows } = await db.query<{ seq: number; kind: IngestItemKind; item: Record<string, unknown> }>(
