@@ -175,7 +175,7 @@ test.serial('the report routes: 202 with an id, waiting, paging, kinds, a failed
   t.is(bad.code, 1);
   t.regex(
     bad.stderr,
-    /ingest of \w+ failed, nothing was changed: echo_args\.py\.stackwire\.yaml: unknown field "timeuot" \(stackwire pack report (ingest-[\w-]+)\)/,
+    /ingest of \w+ failed, nothing was changed: echo_args\.py\.stackwire\.yaml: unknown field "timeuot";[^(]* \(stackwire pack report (ingest-[\w-]+)\)/,
   );
   const badId = /stackwire pack report (ingest-[\w-]+)/.exec(bad.stderr)![1];
   const failed = (await http<IngestView>('GET', `/api/v1/ingests/${badId}`)).body;
