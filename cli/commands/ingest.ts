@@ -12,7 +12,7 @@ import type { IngestItem, IngestView } from '../../common/api-types-ingest.js';
 import { manifestOf, type PackFile } from '../../lib/pack-files.js';
 import { walkTree } from '../../lib/walk.js';
 import type { ApiClient } from '../api-client.js';
-import { assembleReport, printReport, readItems, waitForIngest } from '../ingest-report.js';
+import { assembleReport, printReport, readItems, readShownItems, waitForIngest } from '../ingest-report.js';
 import { progressBar } from '../progress.js';
 import { client, err, out, printJson, table } from '../shared.js';
 
@@ -133,7 +133,9 @@ async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions
       err(`stackwire: ingest of ${pack} failed, nothing was changed: ${view.error ?? 'no reason recorded'} (stackwire pack report ${id})`);
       return 1;
     }
-    items = await readItems(api, id);
+    // The whole report for --json and for the metadata files; for the text, only what it shows.
+    const whole = opts.json === true || (mode === 'apply' && localRoot !== undefined && opts.write !== false);
+    items = whole ? await readItems(api, id) : await readShownItems(api, view, mode !== 'apply');
   } finally {
     if (spin) {
       clearInterval(spin);
@@ -181,11 +183,12 @@ async function reportCommand(api: ApiClient, id: string, opts: { json?: boolean;
       );
     return view.status === 'failed' ? 1 : 0;
   }
-  const report = assembleReport(view, await readItems(api, id));
+  const drift = view.mode !== 'apply';
+  const report = assembleReport(view, opts.json ? await readItems(api, id) : await readShownItems(api, view, drift));
   if (opts.json) printJson({ ...report, status: view.status, actor: view.actor, createdAt: view.createdAt, finishedAt: view.finishedAt });
   else {
     out(`ingest ${id}: ${view.mode} by ${view.actor ?? 'a push or a pipeline'}, ${view.createdAt} → ${view.finishedAt ?? '?'}`);
-    printReport(report, { verb: view.mode === 'apply' ? '' : ` (${view.mode}: nothing changed)`, showFileDrift: true });
+    printReport(report, { verb: drift ? ` (${view.mode}: nothing changed)` : '', showFileDrift: drift });
   }
   return 0;
 }
