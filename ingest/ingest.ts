@@ -1,7 +1,8 @@
 /**
- * One ingest of a pack: obtain its files (an upload already in the blob store, a git repository, or a
- * folder on the worker), analyse them, compare with the catalog, and — unless it is a dry run or a
- * check — store the pack version and upsert its actions in one transaction. Runs in an activity.
+ * One ingest of a pack: obtain its files (an upload already in the blob store, its manifest a blob
+ * too, a git repository, or a folder on the worker), analyse them, compare with the catalog, and —
+ * unless it is a dry run or a check — store the pack version and upsert its actions in one
+ * transaction, which also stores the report when the caller records one (`record`). Runs in an activity.
  */
 import fs from 'node:fs';
 import os from 'node:os';
