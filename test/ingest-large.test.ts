@@ -13,7 +13,7 @@ import { generateScripts } from '../bench/generate-scripts.js';
 import type { IngestItem, IngestItemsResponse, IngestStartResponse, IngestView } from '../common/api-types-ingest.js';
 import type { PackListResponse } from '../common/api-types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { as, cli, http, makeKey, temporalClient, uniqueName } from './helpers.js';
+import { as, cli, http, makeKey, recordFixture, temporalClient, uniqueName } from './helpers.js';
 
 const SCRIPTS = 20_000;
 
@@ -113,6 +113,7 @@ test.serial('the report routes: 202 with an id, waiting, paging, kinds, a failed
   t.like(view, { status: 'succeeded', files: manifest.length, packVersion: { pack, version: 1 } });
   t.is(view.summary?.added, view.items.action);
   t.truthy(view.actor, 'the key owner is recorded');
+  await recordFixture('pack-ingest-by-reference', id);
 
   // Paging and kinds.
   const page1 = (await http<IngestItemsResponse>('GET', `${started.body.links.items}?limit=2`)).body;
@@ -181,6 +182,7 @@ test.serial('the report routes: 202 with an id, waiting, paging, kinds, a failed
   const failed = (await http<IngestView>('GET', `/api/v1/ingests/${badId}`)).body;
   t.like(failed, { status: 'failed', pack, items: { action: 0, warning: 0, unsupported: 0, file: 0 } });
   t.regex(failed.error ?? '', /unknown field "timeuot"/);
+  await recordFixture('pack-ingest-failed-recorded', badId);
   const failedCli = await cli(['pack', 'report', badId]);
   t.is(failedCli.code, 1);
   t.regex(failedCli.stdout, /failed: .*unknown field "timeuot"/);

@@ -25,6 +25,7 @@ import {
   historyText,
   http,
   makeKey,
+  recordFixture,
   settledCount,
   temporalClient,
   uniqueName,
@@ -1144,6 +1145,7 @@ test.serial(
     );
     t.is(events.filter((e) => e.timerStartedEventAttributes).length, 0, 'no timer per pass');
     t.true(events.length < 80, `${events.length} events for ${leg.healthAttempts} passes`);
+    await recordFixture('region-deploy-health-in-activity', rows[0].workflow_id, rows[0].run_id);
     // The silence lasts as long as the leg may run (common/deploy.ts silenceSeconds): the deploy action's
     // timeout times its attempts, Puppet's limit, the deadline plus a pass over the checks, a margin.
     const action = (await http<{ timeoutSeconds: number; maxAttempts: number }>('GET', '/api/v1/actions/deploykit.deploy_artifact')).body;
