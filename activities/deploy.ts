@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { parse as parseShellWords } from 'shell-quote';
 import YAML from 'yaml';
-import { substitute, type CheckResult, type CheckSpec, type ComponentSnapshot, type PuppetSummary } from '../common/deploy.js';
+import { substitute, type CheckSpec, type ComponentSnapshot, type PuppetSummary } from '../common/deploy.js';
 import { getCurrentAction } from '../db/actions.js';
 import { currentVersions, recordDeployment, type DeploymentRecordInput } from '../db/deployments.js';
 import type { Pool } from '../db/pool.js';
@@ -22,7 +22,7 @@ import type { Logger } from '../lib/logger.js';
 import { runProcess } from '../lib/spawn.js';
 import { SensuClient } from '../lib/sensu.js';
 import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
-import { pluginDir, puppetBinary } from '../lib/system-packages.js';
+import { puppetBinary } from '../lib/system-packages.js';
 import { PUPPET_CLASS } from '../common/validation.js';
 
 export interface DeployDeps {
@@ -254,37 +254,6 @@ export function createDeployActivities(deps: DeployDeps) {
       }
     },
 
-    /** One pass over the component's checks, as a Sensu agent would run them (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
-    async runChecks(input: { component: string; environment: string; version: string; checks: CheckSpec[] }): Promise<CheckResult[]> {
-      const vars = { component: input.component, version: input.version, environment: input.environment, region: deps.region };
-      const plugins = pluginDir();
-      const results: CheckResult[] = [];
-      for (const c of input.checks) {
-        // Sensu's timeout 0 means none; the activity's own limit (5 minutes) still bounds it.
-        const r = await runProcess({
-          argv: checkArgv(c.command, vars, plugins),
-          timeoutMs: c.timeout > 0 ? c.timeout * 1000 : 4 * 60_000,
-          env: deps.scriptEnv,
-          killGraceMs: 0,
-        });
-        if (r.spawnError) {
-          throw ApplicationFailure.nonRetryable(
-            `check ${c.name}: cannot run ${checkArgv(c.command, vars, plugins)[0]} on ${deps.region} (${r.spawnError.code ?? r.spawnError.message}); install the plugin (Debian: monitoring-plugins) or fix the command`,
-            'BadCheck',
-          );
-        }
-        const timedOut = r.stoppedBy === 'timeout';
-        const status = timedOut ? 2 : r.code === null ? 3 : Math.min(r.code, 3);
-        const output = (timedOut ? `CRITICAL: timed out after ${c.timeout}s` : r.stdout.trim() || r.stderr.trim()).split('\n')[0].slice(0, 500);
-        results.push({ name: c.name, status, output });
-        if (deps.sensu)
-          await deps.sensu
-            .sendEvent(sensuEntity(input.component, input.environment, deps.region), c.name, status, output, c.interval)
-            .catch((err: unknown) => deps.logger.warn({ err }, 'could not send the check result to Sensu'));
-      }
-      return results;
-    },
-
     /** Which components' repositories have commits since a tag; their version is `git describe` of HEAD. */
     async changedSince(input: {
       tag: string;
@@ -341,13 +310,21 @@ export function createDeployActivities(deps: DeployDeps) {
       reason: string;
       actor: string;
       bestEffort?: boolean;
+      /** How long the silences last (common/deploy.ts silenceSeconds: as long as the leg may run); 3600 for legs started before it was given. */
+      expireSeconds?: number;
     }): Promise<string[]> {
       if (!deps.sensu) return [];
       const names: string[] = [];
       try {
         for (const c of input.checks)
           names.push(
-            await deps.sensu.silence(`entity:${sensuEntity(input.component, input.environment, deps.region)}`, c.name, input.reason, 3600, input.actor),
+            await deps.sensu.silence(
+              `entity:${sensuEntity(input.component, input.environment, deps.region)}`,
+              c.name,
+              input.reason,
+              input.expireSeconds ?? 3600,
+              input.actor,
+            ),
           );
       } catch (err) {
         if (input.bestEffort) {
@@ -365,7 +342,9 @@ export function createDeployActivities(deps: DeployDeps) {
       for (const n of names) {
         await deps.sensu
           ?.unsilence(n)
-          .catch((err: unknown) => deps.logger.warn({ err, silence: n }, 'could not remove a Sensu silence; it expires by itself within an hour'));
+          .catch((err: unknown) =>
+            deps.logger.warn({ err, silence: n }, 'could not remove a Sensu silence; it expires by itself when the leg would have ended at the latest'),
+          );
       }
     },
 

@@ -1,7 +1,8 @@
 /** The activities a regional worker hosts, built from their dependencies. */
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
-import { createIngestPack } from './ingest-pack.js';
+import { createHealthActivities } from './health.js';
+import { createIngestPack, createRecordIngestFailure } from './ingest-pack.js';
 import { createPipelinePushActivities } from './pipeline-push.js';
 import { createPipelineSourceActivities } from './pipeline-source.js';
 import { createReleasePlanActivities } from './release-plan.js';
@@ -18,7 +19,9 @@ export function createActivities(deps: ActivityDeps) {
     recordExecutionOutcome: createRecordExecutionOutcome(deps),
     recordLostExecution: createRecordLostExecution(deps),
     ingestPack: createIngestPack(deps),
+    recordIngestFailed: createRecordIngestFailure(deps),
     ...createDeployActivities(deps),
+    ...createHealthActivities(deps),
     ...createAuditActivities(deps),
     ...createPipelineSourceActivities(deps),
     ...createPipelinePushActivities(deps),

@@ -1,14 +1,14 @@
 /**
  * Pack ingestion over HTTP. A client uploads only the blobs the store lacks (content-addressed),
  * then asks for an ingest of a manifest (or of a git repository); the analysis runs as a
- * `packIngest` workflow on a region's worker, and the report comes back in the response.
+ * `packIngest` workflow on a region's worker. The answer is 202 with the ingest's id: its report is
+ * kept in Postgres and read from api/ingests.ts.
  */
 import crypto from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowFailedError } from '@temporalio/client';
 import { regionTaskQueue } from '../common/constants.js';
 import { listPacks, missingBlobs, sha256, storeBlobs, type ManifestEntry } from '../db/packs.js';
-import type { IngestRequest, IngestSource } from '../ingest/ingest.js';
+import type { IngestRequest } from '../ingest/ingest.js';
 import { ApiError } from './errors.js';
 import type { RouterDeps } from './deps.js';
 import { principal, route } from './http.js';
@@ -16,7 +16,9 @@ import { checkPackScope } from './security/permissions.js';
 import { packIngest } from '../workflows/index.js';
 import { gitUrlProblem } from '../common/git-url.js';
 import { PACK_NAME, SHA256_HEX } from '../common/validation.js';
-import type { BlobsMissingResponse, BlobsUploadResponse, PackListResponse } from '../common/api-types.js';
+import type { BlobsMissingResponse, BlobsUploadResponse, IngestHttpRequest, PackListResponse } from '../common/api-types.js';
+import type { IngestStartResponse } from '../common/api-types-ingest.js';
+import { createIngest, recordIngestFailure } from '../db/ingests.js';
 
 const MODES = ['apply', 'dry-run', 'check'] as const;
 
@@ -82,7 +84,7 @@ export function packsRouter({ client, pool, config, logger, http }: RouterDeps):
     if (!config.regions.includes(region))
       throw new ApiError(400, 'invalid_region', `region ${JSON.stringify(region)} is not configured; use one of ${config.regions.join(', ')}.`);
     const s = body.source;
-    let source: IngestSource;
+    let source: IngestHttpRequest['source'];
     if (s?.kind === 'upload') {
       const manifest = checkManifest(s.manifest);
       const missing = await missingBlobs(
@@ -100,26 +102,49 @@ export function packsRouter({ client, pool, config, logger, http }: RouterDeps):
     } else {
       throw new ApiError(400, 'invalid_request', 'source must be {"kind": "upload", "manifest": […]} or {"kind": "git", "url": "…", "ref": "…"}.');
     }
-    const request: IngestRequest = { pack, source, mode };
     const workflowId = `ingest-${pack}-${crypto.randomBytes(5).toString('hex')}`;
-    const handle = await client.workflow.start(packIngest, {
-      taskQueue: regionTaskQueue(region),
-      workflowId,
-      args: [request],
-      workflowExecutionTimeout: '35m',
-      staticSummary: `ingest ${pack} (${source.kind}, ${mode})`,
-    });
-    logger.info({ workflowId, pack, mode, source: source.kind }, 'ingest requested');
+    // The manifest goes to the workflow by reference: a blob of the store (content-addressed, so the
+    // same tree ingested again stores nothing new).
+    let request: IngestRequest;
+    let manifestBlob: string | null = null;
+    let recorded: Record<string, unknown>;
+    if (source.kind === 'upload') {
+      const content = Buffer.from(JSON.stringify(source.manifest));
+      manifestBlob = sha256(content);
+      await storeBlobs(pool, [{ path: '', mode: 0, content }]);
+      request = {
+        pack,
+        mode,
+        source: { kind: 'upload', manifestBlob, files: source.manifest.length, ...(source.location !== undefined ? { location: source.location } : {}) },
+      };
+      recorded = { kind: 'upload', location: source.location ?? null };
+    } else {
+      request = { pack, source, mode };
+      recorded = { ...source };
+    }
+    const actor = principal(req).actor;
+    await createIngest(pool, { id: workflowId, pack, mode, source: recorded, actor, region, manifestBlob });
     try {
-      const report = await handle.result();
-      res.json({ workflowId, ...report });
+      await client.workflow.start(packIngest, {
+        taskQueue: regionTaskQueue(region),
+        workflowId,
+        args: [request],
+        workflowExecutionTimeout: '35m',
+        staticSummary: `ingest ${pack} (${source.kind}, ${mode}${source.kind === 'upload' ? `, ${source.manifest.length} files` : ''}) by ${actor}`,
+      });
     } catch (err) {
-      if (err instanceof WorkflowFailedError) {
-        const cause = (err.cause?.cause ?? err.cause) as Error | undefined;
-        throw new ApiError(422, 'ingest_failed', `ingest of ${pack} failed, nothing was changed: ${cause?.message ?? err.message}`, { workflowId });
-      }
+      await recordIngestFailure(pool, { id: workflowId, pack, mode, source: recorded, actor, region }, `the ingest workflow could not start: ${String(err)}`);
       throw err;
     }
+    logger.info({ workflowId, pack, mode, source: source.kind }, 'ingest requested');
+    req.audit = { target: `pack:${pack}`, parameters: { ingest: workflowId, mode, source: recorded } };
+    res.status(202).json({
+      id: workflowId,
+      workflowId,
+      pack,
+      mode,
+      links: { report: `/api/v1/ingests/${workflowId}`, items: `/api/v1/ingests/${workflowId}/items` },
+    } satisfies IngestStartResponse);
   });
   return router;
 }

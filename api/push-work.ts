@@ -8,6 +8,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { TriggerRun } from '../common/api-types.js';
 import { SearchAttributes, regionTaskQueue } from '../common/constants.js';
 import { sameRepository } from '../common/git-url.js';
+import { createIngest } from '../db/ingests.js';
 import { listPacks } from '../db/packs.js';
 import type { Pool } from '../db/pool.js';
 import { listComponents } from '../db/sot.js';
@@ -68,6 +69,15 @@ export async function startPushWork({ client, pool, config }: { client: Client; 
   const runs: TriggerRun[] = [];
   for (const p of packs) {
     const workflowId = `ingest-push.${push.delivery}.${p.name}`;
+    // Its report is read like any other ingest's (GET /api/v1/ingests/:id); a redelivery finds the row.
+    await createIngest(pool, {
+      id: workflowId,
+      pack: p.name,
+      mode: 'apply',
+      source: { kind: 'git', url: String(p.source.url), ref: branch! },
+      actor: `push:${push.pusher}`,
+      region: config.regions[0],
+    });
     await started(() =>
       client.workflow.start(packIngest, {
         taskQueue: regionTaskQueue(config.regions[0]),

@@ -4,6 +4,7 @@
  * which refuses a route missing here; the OpenAPI document (GET /api/v1/openapi.json) is built from it.
  */
 import { METRICS_ROUTES } from './routes-metrics.js';
+import { PACK_ROUTES } from './routes-packs.js';
 import { SENSOR_ROUTES } from './routes-sensors.js';
 import { TRIGGER_ROUTES } from './routes-triggers.js';
 import type { Permission } from './security/permissions.js';
@@ -43,10 +44,6 @@ const secondsString: Schema = { type: 'string', pattern: '^[0-9]{1,6}(\\.[0-9]+)
 const obj = (properties: Record<string, Schema>, required: string[] = []): Schema => ({ type: 'object', properties, required, additionalProperties: false });
 const names: Schema = { type: 'array', items: str({ minLength: 1, maxLength: 100 }), maxItems: 1000 };
 const health = obj({ timeoutSeconds: int(1, 86400), intervalSeconds: int(1, 3600) }, ['timeoutSeconds', 'intervalSeconds']);
-const manifestEntry = obj(
-  { path: str({ minLength: 1, maxLength: 4096 }), mode: int(0, 0o177777), sha256: str({ pattern: '^[0-9a-f]{64}$' }), size: int(0, 2 ** 40) },
-  ['path', 'sha256'],
-);
 
 /** Pipeline files posted together: at most 100, 1 MB each. */
 const PIPELINE_FILES: Schema = {
@@ -109,40 +106,6 @@ export const ROUTES = {
     permission: 'executions.run',
     summary: 'Decide a run whose worker was lost: retry it, or mark it succeeded or failed (409 unless it is lost; the actor is recorded).',
     body: obj({ decision: { enum: ['retry', 'succeeded', 'failed'] }, reason: str({ maxLength: 500 }) }, ['decision']),
-  },
-
-  'POST /api/v1/blobs/missing': {
-    permission: 'packs.ingest',
-    summary: 'Which of these file hashes the store lacks.',
-    body: obj({ hashes: { type: 'array', items: str({ pattern: '^[0-9a-f]{64}$' }), maxItems: 100000 } }, ['hashes']),
-  },
-  'POST /api/v1/blobs': {
-    permission: 'packs.ingest',
-    bodyLimit: '64mb',
-    summary: 'Store files (content-addressed, verified against their hash).',
-    body: obj({ files: { type: 'array', items: obj({ sha256: str({ pattern: '^[0-9a-f]{64}$' }), content: str() }, ['sha256', 'content']) } }, ['files']),
-  },
-  'GET /api/v1/packs': { permission: 'packs.read', summary: 'Packs with their version and action count.' },
-  'POST /api/v1/packs/:pack/ingest': {
-    permission: 'packs.ingest',
-    bodyLimit: '64mb',
-    summary: 'Ingest a pack from uploaded files or a git repository.',
-    body: obj(
-      {
-        source: {
-          oneOf: [
-            obj({ kind: { const: 'upload' }, manifest: { type: 'array', items: manifestEntry, minItems: 1, maxItems: 100000 }, location: str() }, [
-              'kind',
-              'manifest',
-            ]),
-            obj({ kind: { const: 'git' }, url: str({ minLength: 1, maxLength: 2000 }), ref: str({ maxLength: 255 }) }, ['kind', 'url']),
-          ],
-        },
-        mode: { enum: ['apply', 'dry-run', 'check'] },
-        region: str(),
-      },
-      ['source'],
-    ),
   },
 
   'POST /api/v1/sot/apply': {
@@ -379,6 +342,7 @@ export const ROUTES = {
   ...SENSOR_ROUTES,
   ...TRIGGER_ROUTES,
   ...METRICS_ROUTES,
+  ...PACK_ROUTES,
 } as const satisfies Record<string, RouteDef>;
 
 export type RouteKey = keyof typeof ROUTES;

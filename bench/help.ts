@@ -1,10 +1,12 @@
 /** `npm run bench -- --help`. */
-export const HELP = `Usage: npm run bench -- [--only pipeline|ingest|rules|webhook|metrics|fleet|memory] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
+export const HELP = `Usage: npm run bench -- [--only pipeline|ingest|bulk-ingest|rules|webhook|metrics|fleet|memory] [--iterations N] [--steps N] [--scripts N] [--events N] [--rate N] [--seconds N] [--json]
 
 pipeline: Stackwire's orchestration overhead per step against a minimal Temporal workflow and
           against running the scripts directly → bench/results/pipeline-overhead.json
 ingest:   ingest of N generated scripts (default 1000): scripts per second and peak memory, first
           ingest and unchanged re-ingest → bench/results/ingest.json
+bulk-ingest: N generated scripts (default 20,000) through \`stackwire ingest\` against a real stack
+          (API, worker, Temporal, Postgres), first and unchanged → bench/results/bulk-ingest.json
 rules:    rule matching: 1,000 rules over 50 trigger types, N payloads (default 200,000) matched on
           one core → bench/results/rule-match.json
 webhook:  webhook → workflow started latency, p50/p99, signed deliveries firing a rule at --rate per

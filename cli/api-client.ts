@@ -31,7 +31,6 @@ import type {
   ExecutionView,
   GateDecisionRequest,
   IngestHttpRequest,
-  IngestResponse,
   LogPage,
   PackListResponse,
   PipelineValidateRequest,
@@ -66,6 +65,7 @@ import type {
 } from '../common/api-types.js';
 import type { SensorCreateRequest, SensorCreateResponse, SensorDeleteResponse, SensorListResponse } from '../common/api-types-sensors.js';
 import type { DeliveryMetricsQuery, DeliveryMetricsResponse } from '../common/api-types-metrics.js';
+import type { IngestItemKind, IngestItemsResponse, IngestStartResponse, IngestView } from '../common/api-types-ingest.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -179,8 +179,14 @@ export class ApiClient {
   listPacks(): Promise<PackListResponse> {
     return this.request('GET', '/api/v1/packs');
   }
-  ingest(pack: string, req: IngestHttpRequest): Promise<IngestResponse> {
+  ingest(pack: string, req: IngestHttpRequest): Promise<IngestStartResponse> {
     return this.request('POST', `/api/v1/packs/${enc(pack)}/ingest`, req);
+  }
+  getIngest(id: string, waitSeconds?: number): Promise<IngestView> {
+    return this.request('GET', `/api/v1/ingests/${enc(id)}${query({ wait: waitSeconds })}`);
+  }
+  ingestItems(id: string, q: { after?: number; limit?: number; kind?: IngestItemKind }): Promise<IngestItemsResponse> {
+    return this.request('GET', `/api/v1/ingests/${enc(id)}/items${query({ ...q })}`);
   }
 
   // Source of truth

@@ -211,7 +211,8 @@ export type IngestSource =
 
 /**
  * POST /api/v1/packs/:pack/ingest: `upload` (blobs uploaded first; 409 blobs_missing lists the rest in
- * details.missing) or `git`. Answers when the analysis is done; 422 ingest_failed when it failed.
+ * details.missing) or `git`. Answers 202 with the ingest's id (common/api-types-ingest.ts); the report
+ * is read from GET /api/v1/ingests/:id and its items.
  */
 export interface IngestHttpRequest {
   mode?: IngestMode;
@@ -245,7 +246,8 @@ export interface IngestReport {
   actions: { name: string; sourcePath: string; framework: string; yaml: string }[];
 }
 
-export type IngestResponse = IngestReport & { workflowId: string };
+/** A whole report as `stackwire ingest --json` and `stackwire pack report --json` print it (assembled from the report's pages). */
+export type IngestResponse = IngestReport & { id: string; workflowId: string };
 
 // ---------------------------------------------------------------------------------------------
 // Source of truth and components

@@ -110,6 +110,48 @@ export interface DeployResult {
   approvedBy?: string;
 }
 
+/** What the awaitHealthy activity is asked: pass over the checks every intervalSeconds until all are OK or `deadline`. */
+export interface HealthWait {
+  component: string;
+  environment: string;
+  version: string;
+  checks: CheckSpec[];
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  /** Epoch milliseconds (workflow time when the checks began + timeoutSeconds): a retry keeps it. */
+  deadline: number;
+}
+
+export interface HealthWaitResult {
+  results: CheckResult[];
+  attempts: number;
+}
+
+/** The longest one pass over the checks may take, in seconds (a check with timeout 0 is stopped after 4 minutes). */
+export function checkPassSeconds(checks: CheckSpec[]): number {
+  return checks.reduce((sum, c) => sum + (c.timeout > 0 ? c.timeout : 240), 0);
+}
+
+/** Puppet's activity limit in a deploy leg (15 minutes) and its attempts (2). */
+export const PUPPET_LEG_SECONDS = 15 * 60 * 2;
+/** Slack on top of the steps' limits: scheduling, recording, unsilencing. */
+const LEG_MARGIN_SECONDS = 5 * 60;
+
+/**
+ * How long a Sensu silence of a deploy leg lasts: as long as the leg may run — its deploy action's
+ * timeout times its attempts, Puppet's limit, the health deadline plus one pass over the checks, and a
+ * margin — so the checks stay silenced however long a legitimate deploy takes, and a silence that
+ * could not be lifted (Sensu unreachable at the end) does not outlive the leg by much.
+ */
+export function silenceSeconds(input: Pick<RegionDeployInput, 'snapshot' | 'health' | 'kind'>): number {
+  const s = input.snapshot;
+  const action = input.kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
+  const actionSeconds = action ? action.timeoutSeconds * Math.max(1, action.maxAttempts) : 0;
+  const puppetSeconds = s.puppetRole ? PUPPET_LEG_SECONDS : 0;
+  const healthSeconds = s.checks.length ? input.health.timeoutSeconds + checkPassSeconds(s.checks) : 0;
+  return actionSeconds + puppetSeconds + healthSeconds + LEG_MARGIN_SECONDS;
+}
+
 /** Variables a check command or deploy parameter may use: {component} {version} {environment} {region}. */
 export function substitute(template: string, vars: Record<string, string>): string {
   return template.replace(/\{(component|version|environment|region)\}/g, (_m, k: string) => vars[k] ?? '');

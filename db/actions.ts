@@ -104,13 +104,103 @@ export interface UpsertOutcome {
 export interface UpsertOptions {
   /** Mark current actions of these packs that are not in the list as removed (they stay resolvable). */
   removeMissingFromPacks?: string[];
+  /** Told after each batch (a long upsert heartbeats through it). */
+  progress?: (done: number, total: number) => void;
+}
+
+/** Actions compared and written per statement: 20,000 actions take 40 batches of a few statements each. */
+export const UPSERT_BATCH = 500;
+
+/** Batches of at most `size` actions, no name twice in one (a later one must see the earlier one's row). */
+function batches<T extends { name: string }>(actions: T[], size: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let names = new Set<string>();
+  for (const a of actions) {
+    if (cur.length >= size || names.has(a.name)) {
+      out.push(cur);
+      cur = [];
+      names = new Set();
+    }
+    cur.push(a);
+    names.add(a.name);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** One batch: read the current rows (locked), move the pack reference of unchanged ones, retire and insert the changed and new ones. */
+async function upsertBatch(client: PoolClient, actions: Omit<ActionSpec, 'version'>[], out: UpsertOutcome[]): Promise<void> {
+  const { rows } = await client.query<ActionRow>('SELECT * FROM actions WHERE name = ANY($1::text[]) AND is_current ORDER BY name FOR UPDATE', [
+    actions.map((a) => a.name),
+  ]);
+  const current = new Map(rows.map((r) => [r.name, r]));
+  const touch: Omit<ActionSpec, 'version'>[] = [];
+  const insert: (Omit<ActionSpec, 'version'> & { version: number })[] = [];
+  const retire: string[] = [];
+  for (const a of actions) {
+    const row = current.get(a.name);
+    const cur = row ? fromRow(row) : undefined;
+    if (row && cur && row.removed_at === null && definitionKey(cur) === definitionKey(a)) {
+      if (a.packRef && (cur.packRef?.manifestHash !== a.packRef.manifestHash || JSON.stringify(cur.warnings ?? []) !== JSON.stringify(a.warnings ?? [])))
+        touch.push(a);
+      out.push({ name: a.name, change: 'unchanged', version: cur.version });
+      continue;
+    }
+    const version = cur ? cur.version + 1 : 1;
+    if (cur) retire.push(a.name);
+    insert.push({ ...a, version });
+    out.push({ name: a.name, change: row && row.removed_at === null ? 'changed' : 'added', version });
+  }
+  if (touch.length)
+    await client.query(
+      `UPDATE actions a SET pack_version = u.pack_version, manifest_hash = u.manifest_hash, warnings = u.warnings, pack_dir = u.pack_dir
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[], $5::text[]) AS u(name, pack_version, manifest_hash, warnings, pack_dir)
+       WHERE a.name = u.name AND a.is_current`,
+      [
+        touch.map((a) => a.name),
+        touch.map((a) => a.packRef!.version),
+        touch.map((a) => a.packRef!.manifestHash),
+        touch.map((a) => JSON.stringify(a.warnings ?? [])),
+        touch.map((a) => a.packDir),
+      ],
+    );
+  if (retire.length) await client.query('UPDATE actions SET is_current = false WHERE name = ANY($1::text[]) AND is_current', [retire]);
+  if (insert.length)
+    await client.query(
+      `INSERT INTO actions (name, version, pack, description, runner, entry_point, pack_dir, parameters, timeout_seconds, max_attempts, region, content_hash,
+                            pack_version, manifest_hash, source_path, origin, argv_prefix, warnings, idempotent)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::json[], $9::int[], $10::int[],
+                            $11::text[], $12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::json[], $18::jsonb[], $19::boolean[])`,
+      [
+        insert.map((a) => a.name),
+        insert.map((a) => a.version),
+        insert.map((a) => a.pack),
+        insert.map((a) => a.description),
+        insert.map((a) => a.runner),
+        insert.map((a) => a.entryPoint),
+        insert.map((a) => a.packDir),
+        insert.map((a) => JSON.stringify(a.parameters)),
+        insert.map((a) => a.timeoutSeconds),
+        insert.map((a) => a.maxAttempts),
+        insert.map((a) => a.region ?? null),
+        insert.map((a) => a.contentHash),
+        insert.map((a) => a.packRef?.version ?? null),
+        insert.map((a) => a.packRef?.manifestHash ?? null),
+        insert.map((a) => a.sourcePath ?? null),
+        insert.map((a) => a.origin ?? 'metadata'),
+        insert.map((a) => JSON.stringify(a.argvPrefix ?? [])),
+        insert.map((a) => JSON.stringify(a.warnings ?? [])),
+        insert.map((a) => a.idempotent === true),
+      ],
+    );
 }
 
 /**
- * Registers actions in one transaction (or in the caller's). An action whose definition is unchanged
- * keeps its version (its pack files reference moves to the newest pack version); a changed one gets
- * version+1 and the old version stays resolvable; with removeMissingFromPacks, actions no longer
- * present are marked removed, not deleted.
+ * Registers actions in one transaction (or in the caller's), UPSERT_BATCH at a time. An action whose
+ * definition is unchanged keeps its version (its pack files reference moves to the newest pack
+ * version); a changed one gets version+1 and the old version stays resolvable; with
+ * removeMissingFromPacks, actions no longer present are marked removed, not deleted.
  */
 export async function upsertActions(db: Pool | PoolClient, actions: Omit<ActionSpec, 'version'>[], opts: UpsertOptions = {}): Promise<UpsertOutcome[]> {
   const own = 'connect' in db && typeof (db as Pool).totalCount === 'number';
@@ -118,51 +208,9 @@ export async function upsertActions(db: Pool | PoolClient, actions: Omit<ActionS
   try {
     if (own) await client.query('BEGIN');
     const out: UpsertOutcome[] = [];
-    for (const a of actions) {
-      const { rows } = await client.query<ActionRow>('SELECT * FROM actions WHERE name = $1 AND is_current FOR UPDATE', [a.name]);
-      const cur = rows[0] ? fromRow(rows[0]) : undefined;
-      if (cur && rows[0].removed_at === null && definitionKey(cur) === definitionKey(a)) {
-        if (a.packRef && (cur.packRef?.manifestHash !== a.packRef.manifestHash || JSON.stringify(cur.warnings ?? []) !== JSON.stringify(a.warnings ?? []))) {
-          await client.query('UPDATE actions SET pack_version = $2, manifest_hash = $3, warnings = $4, pack_dir = $5 WHERE name = $1 AND is_current', [
-            a.name,
-            a.packRef.version,
-            a.packRef.manifestHash,
-            JSON.stringify(a.warnings ?? []),
-            a.packDir,
-          ]);
-        }
-        out.push({ name: a.name, change: 'unchanged', version: cur.version });
-        continue;
-      }
-      const version = cur ? cur.version + 1 : 1;
-      if (cur) await client.query('UPDATE actions SET is_current = false WHERE name = $1 AND is_current', [a.name]);
-      await client.query(
-        `INSERT INTO actions (name, version, pack, description, runner, entry_point, pack_dir, parameters, timeout_seconds, max_attempts, region, content_hash,
-                              pack_version, manifest_hash, source_path, origin, argv_prefix, warnings, idempotent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-        [
-          a.name,
-          version,
-          a.pack,
-          a.description,
-          a.runner,
-          a.entryPoint,
-          a.packDir,
-          JSON.stringify(a.parameters),
-          a.timeoutSeconds,
-          a.maxAttempts,
-          a.region ?? null,
-          a.contentHash,
-          a.packRef?.version ?? null,
-          a.packRef?.manifestHash ?? null,
-          a.sourcePath ?? null,
-          a.origin ?? 'metadata',
-          JSON.stringify(a.argvPrefix ?? []),
-          JSON.stringify(a.warnings ?? []),
-          a.idempotent === true,
-        ],
-      );
-      out.push({ name: a.name, change: cur && rows[0].removed_at === null ? 'changed' : cur ? 'added' : 'added', version });
+    for (const batch of batches(actions, UPSERT_BATCH)) {
+      await upsertBatch(client, batch, out);
+      opts.progress?.(out.length, actions.length);
     }
     for (const pack of opts.removeMissingFromPacks ?? []) {
       const keep = actions.filter((a) => a.pack === pack).map((a) => a.name);

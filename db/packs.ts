@@ -105,8 +105,9 @@ export async function listPacks(db: Pool): Promise<PackListResponse['packs']> {
 
 /**
  * The one way a pack version reaches the catalog (ingest, built-in registration): its files go to
- * the blob store, then the version and its actions are recorded in one transaction; actions of the
- * pack that are not in `actions` are marked removed.
+ * the blob store (those it lacks), then the version and its actions are recorded in one transaction;
+ * actions of the pack that are not in `actions` are marked removed. `inside` runs last in that
+ * transaction (the ingest stores its report there).
  */
 export async function registerPackVersion(
   pool: Pool,
@@ -114,15 +115,29 @@ export async function registerPackVersion(
   files: PackFile[],
   source: Record<string, unknown>,
   actions: Omit<ActionSpec, 'version' | 'packRef'>[],
+  inside?: (client: PoolClient, registered: { packVersion: PackRef; outcomes: UpsertOutcome[] }) => Promise<void>,
+  progress?: (done: number, total: number) => void,
 ): Promise<{ packVersion: PackRef; outcomes: UpsertOutcome[] }> {
-  await storeBlobs(pool, files);
+  const manifest = manifestOf(files);
+  const lacking = new Set(
+    await missingBlobs(
+      pool,
+      manifest.map((m) => m.sha256),
+    ),
+  );
+  const hashOf = new Map(manifest.map((m) => [m.path, m.sha256]));
+  await storeBlobs(
+    pool,
+    files.filter((f) => lacking.has(hashOf.get(f.path)!)),
+  );
   return inTransaction(pool, async (client) => {
-    const packVersion = await recordPackVersion(client, pack, manifestOf(files), source);
+    const packVersion = await recordPackVersion(client, pack, manifest, source);
     const outcomes = await upsertActions(
       client,
       actions.map((a) => ({ ...a, packRef: packVersion })),
-      { removeMissingFromPacks: [pack] },
+      { removeMissingFromPacks: [pack], ...(progress ? { progress } : {}) },
     );
+    await inside?.(client, { packVersion, outcomes });
     return { packVersion, outcomes };
   });
 }

@@ -13,6 +13,7 @@ import { compileCheck } from '../common/parameters.js';
 import type { ActionParameters, ActionSpec, IngestWarning, ParameterSchema, Runner } from '../common/types.js';
 import type { PackFile } from '../db/packs.js';
 import { PROJECT_ROOT } from '../lib/config.js';
+import { breather } from '../lib/breather.js';
 import { startProcess } from '../lib/spawn.js';
 import { SECRET_NAME, convert, freeFormParameters, type Introspection } from './introspection.js';
 import { analyzeShell } from './shell.js';
@@ -326,7 +327,9 @@ export async function analyzePack(
   const py = scripts.filter((s) => s.lang === 'python').map((s) => s.f.path);
   for (const i of await introspectPython(root, py, (d) => onProgress?.('analysing', d, total), env)) intros.set(i.file, i);
   let done = py.length;
+  const breathe = breather();
   for (const s of scripts.filter((x) => x.lang !== 'python')) {
+    await breathe();
     intros.set(s.f.path, s.lang === 'shell' ? await analyzeShell(s.f.path, s.f.content.toString('utf8')) : nodeIntrospection(s.f));
     onProgress?.('analysing', ++done, total);
   }
@@ -334,6 +337,7 @@ export async function analyzePack(
   const names = actionNames(real.map((s) => s.f.path));
   const actions: IngestedAction[] = [...st2.actions];
   for (const { f, lang } of real) {
+    await breathe();
     const intro = intros.get(f.path)!;
     const { variants, warnings: w } = convert(intro);
     const understood = intro.framework !== 'none' && intro.framework !== 'unknown' && intro.framework !== 'sys.argv';

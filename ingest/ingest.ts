@@ -1,7 +1,8 @@
 /**
- * One ingest of a pack: obtain its files (an upload already in the blob store, a git repository, or a
- * folder on the worker), analyse them, compare with the catalog, and — unless it is a dry run or a
- * check — store the pack version and upsert its actions in one transaction. Runs in an activity.
+ * One ingest of a pack: obtain its files (an upload already in the blob store, its manifest a blob
+ * too, a git repository, or a folder on the worker), analyse them, compare with the catalog, and —
+ * unless it is a dry run or a check — store the pack version and upsert its actions in one
+ * transaction, which also stores the report when the caller records one (`record`). Runs in an activity.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,8 +10,9 @@ import path from 'node:path';
 import type { ActionChange, IngestMode, IngestReport, IngestSource } from '../common/api-types.js';
 import type { ActionSpec, PackRef } from '../common/types.js';
 import { definitionKey, packActions } from '../db/actions.js';
-import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256, type PackFile } from '../db/packs.js';
-import type { Pool } from '../db/pool.js';
+import { currentPackManifest, loadBlobs, manifestOf, registerPackVersion, sha256, type ManifestEntry, type PackFile } from '../db/packs.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { breather } from '../lib/breather.js';
 import { walkTree } from '../lib/walk.js';
 import { PACK_NAME } from '../common/validation.js';
 import type { Config } from '../lib/config.js';
@@ -19,10 +21,22 @@ import { actionYaml, analyzePack, type IngestedAction } from './analyze.js';
 
 export type { ActionChange, IngestReport, IngestSource } from '../common/api-types.js';
 
-/** The packIngest workflow's input. */
+/**
+ * An upload as the packIngest workflow receives it: the manifest by reference (a blob of the
+ * content-addressed store holding its JSON), so the workflow's input stays small for any pack.
+ */
+export interface UploadByReference {
+  kind: 'upload';
+  manifestBlob: string;
+  /** Files the manifest lists (for the Web UI's summary). */
+  files: number;
+  location?: string;
+}
+
+/** The packIngest workflow's input. (An upload with its manifest inline is what runs started before manifests went by reference carry.) */
 export interface IngestRequest {
   pack: string;
-  source: IngestSource;
+  source: IngestSource | UploadByReference;
   mode: IngestMode;
 }
 
@@ -56,6 +70,21 @@ export interface IngestDeps {
   progress?: (phase: string, done: number, total: number) => void;
   /** Cancels a running clone. */
   signal?: AbortSignal | undefined;
+  /**
+   * Stores the report: called inside the transaction that applies the pack (apply), or in one of its
+   * own (dry-run, check), so the stored report and the catalog never disagree.
+   */
+  record?: (client: PoolClient, report: IngestReport) => Promise<void>;
+}
+
+/** The manifest of an upload, inline or from the blob store. */
+async function uploadManifest(pool: Pool, source: Extract<IngestRequest['source'], { kind: 'upload' }>): Promise<ManifestEntry[]> {
+  if ('manifest' in source) return source.manifest;
+  const blob = (await loadBlobs(pool, [source.manifestBlob])).get(source.manifestBlob);
+  if (!blob) throw new IngestError(`the manifest of the upload (blob ${source.manifestBlob}) is missing from the blob store; run the ingest again`);
+  const manifest = JSON.parse(blob.toString('utf8')) as ManifestEntry[];
+  if (!Array.isArray(manifest)) throw new IngestError(`blob ${source.manifestBlob} is not a manifest (a JSON array of {path, mode, sha256})`);
+  return manifest;
 }
 
 /** A folder on the worker, resolved through symlinks, that lies inside one of the allowed folders. */
@@ -97,7 +126,7 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     let root: string;
     let source: Record<string, unknown>;
     if (req.source.kind === 'upload') {
-      const manifest = req.source.manifest;
+      const manifest = await uploadManifest(deps.pool, req.source);
       const blobs = await loadBlobs(deps.pool, [...new Set(manifest.map((m) => m.sha256))]);
       root = work;
       files = manifest.map((m) => {
@@ -151,48 +180,67 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     for (const c of current) if (!c.removed && !names.has(c.name)) changes.push({ name: c.name, change: 'removed', version: c.version });
     const before = new Map(((await currentPackManifest(deps.pool, req.pack)) ?? []).map((m) => [m.path, m]));
     const now = manifestOf(files);
+    const nowPaths = new Set(now.map((m) => m.path));
     const fileChanges = {
       added: now.filter((m) => !before.has(m.path)).map((m) => m.path),
       changed: now.filter((m) => before.has(m.path) && (before.get(m.path)!.sha256 !== m.sha256 || before.get(m.path)!.mode !== m.mode)).map((m) => m.path),
-      removed: [...before.keys()].filter((p) => !now.some((m) => m.path === p)).sort(),
+      removed: [...before.keys()].filter((p) => !nowPaths.has(p)).sort(),
     };
-    let packVersion: PackRef | undefined;
-    if (req.mode === 'apply') {
-      const registered = await registerPackVersion(
-        deps.pool,
-        req.pack,
-        files,
-        source,
-        analysis.actions.map(({ framework: _f, ...a }) => ({ ...a, packDir: '' })),
-      );
-      packVersion = registered.packVersion;
-      const versions = new Map(registered.outcomes.map((o) => [o.name, o.version]));
-      for (const c of changes) c.version = versions.get(c.name) ?? c.version;
+    const breathe = breather();
+    const actions: IngestReport['actions'] = [];
+    for (const a of analysis.actions) {
+      await breathe();
+      actions.push({ name: a.name, sourcePath: a.sourcePath ?? a.entryPoint, framework: a.framework, yaml: actionYaml(a) });
     }
-    changes.sort((a, b) => (a.name < b.name ? -1 : 1));
-    const count = (k: ActionChange['change']) => changes.filter((c) => c.change === k).length;
-    const summary = {
-      added: count('added'),
-      changed: count('changed'),
-      unchanged: count('unchanged'),
-      removed: count('removed'),
-      warnings: analysis.warnings.length,
-      unsupported: analysis.unsupported.length,
+    deps.progress?.('recording', 0, 1);
+    const report = (packVersion?: PackRef): IngestReport => {
+      changes.sort((a, b) => (a.name < b.name ? -1 : 1));
+      const count = (k: ActionChange['change']) => changes.filter((c) => c.change === k).length;
+      const summary = {
+        added: count('added'),
+        changed: count('changed'),
+        unchanged: count('unchanged'),
+        removed: count('removed'),
+        warnings: analysis.warnings.length,
+        unsupported: analysis.unsupported.length,
+      };
+      return {
+        pack: req.pack,
+        mode: req.mode,
+        source,
+        ...(packVersion ? { packVersion } : {}),
+        files: files.length,
+        changes,
+        summary,
+        fileChanges,
+        drift: summary.added + summary.changed + summary.removed + fileChanges.added.length + fileChanges.changed.length + fileChanges.removed.length > 0,
+        warnings: analysis.warnings,
+        unsupported: analysis.unsupported,
+        actions,
+      };
     };
-    return {
-      pack: req.pack,
-      mode: req.mode,
+    if (req.mode !== 'apply') {
+      const r = report();
+      const record = deps.record;
+      if (record) await inTransaction(deps.pool, (client) => record(client, r));
+      return r;
+    }
+    let out: IngestReport | undefined;
+    await registerPackVersion(
+      deps.pool,
+      req.pack,
+      files,
       source,
-      ...(packVersion ? { packVersion } : {}),
-      files: files.length,
-      changes,
-      summary,
-      fileChanges,
-      drift: summary.added + summary.changed + summary.removed + fileChanges.added.length + fileChanges.changed.length + fileChanges.removed.length > 0,
-      warnings: analysis.warnings,
-      unsupported: analysis.unsupported,
-      actions: analysis.actions.map((a) => ({ name: a.name, sourcePath: a.sourcePath ?? a.entryPoint, framework: a.framework, yaml: actionYaml(a) })),
-    };
+      analysis.actions.map(({ framework: _f, ...a }) => ({ ...a, packDir: '' })),
+      async (client, registered) => {
+        const versions = new Map(registered.outcomes.map((o) => [o.name, o.version]));
+        for (const c of changes) c.version = versions.get(c.name) ?? c.version;
+        out = report(registered.packVersion);
+        await deps.record?.(client, out);
+      },
+      (done, total) => deps.progress?.('cataloguing', done, total),
+    );
+    return out!;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -7,7 +7,8 @@
  *     (local activities), and a for_each over 500 items 20 at a time;
  *   - raw:       a hand-written minimal Temporal workflow running the same scripts as plain activities;
  *   - direct:    the same scripts spawned one after another, no orchestration.
- * Overhead per step = (wall time − direct wall time) / steps. Also the ingest of generated scripts and
+ * Overhead per step = (wall time − direct wall time) / steps. Also the ingest of generated scripts (bench/ingest.ts,
+ * bench/bulk-ingest.ts) and
  * rule matching throughput (bench/rule-match.ts), and the delivery metrics statement (bench/delivery-metrics.ts). Results: bench/results/.
  */
 import { spawn } from 'node:child_process';
@@ -28,9 +29,8 @@ import { startDevServer } from '../lib/dev-server.js';
 import { freePort, startService } from '../lib/services.js';
 import { NODE, WORKER_ENTRY, prepareDatabase } from './stack.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
-import { analyserStats } from '../ingest/analyze.js';
-import { ingest } from '../ingest/ingest.js';
-import { generateScripts } from '../bench/generate-scripts.js';
+import { benchIngest } from '../bench/ingest.js';
+import { benchBulkIngest } from '../bench/bulk-ingest.js';
 import { benchRuleMatch, ruleBenchReport } from '../bench/rule-match.js';
 import { runMetricsBench } from '../bench/delivery-metrics.js';
 import { benchFleet, fleetReport } from '../bench/fleet.js';
@@ -66,7 +66,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       iterations: { type: 'string', default: '30' },
       steps: { type: 'string', default: '10' },
-      scripts: { type: 'string', default: '1000' },
+      scripts: { type: 'string' },
       rate: { type: 'string', default: '50' },
       seconds: { type: 'string', default: '30' },
       events: { type: 'string', default: '200000' },
@@ -84,8 +84,8 @@ async function main(): Promise<number> {
     process.stderr.write('bench: --iterations and --steps take whole numbers ≥ 1\n');
     return 2;
   }
-  if (values.only !== undefined && !['pipeline', 'ingest', 'rules', 'webhook', 'metrics', 'fleet', 'memory'].includes(values.only)) {
-    process.stderr.write('bench: --only takes pipeline, ingest, rules, webhook, metrics, fleet or memory\n');
+  if (values.only !== undefined && !['pipeline', 'ingest', 'bulk-ingest', 'rules', 'webhook', 'metrics', 'fleet', 'memory'].includes(values.only)) {
+    process.stderr.write('bench: --only takes pipeline, ingest, bulk-ingest, rules, webhook, metrics, fleet or memory\n');
     return 2;
   }
   const rate = Number(values.rate);
@@ -107,8 +107,12 @@ async function main(): Promise<number> {
   }
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined });
   if (values.only === undefined || values.only === 'ingest') {
-    const code = await benchIngest(config, Number(values.scripts), Boolean(values.json));
+    const code = await benchIngest(config, Number(values.scripts ?? 1000), Boolean(values.json), log);
     if (code !== 0 || values.only === 'ingest') return code;
+  }
+  if (values.only === undefined || values.only === 'bulk-ingest') {
+    const code = await benchBulkIngest(config, Number(values.scripts ?? 20_000), Boolean(values.json), log);
+    if (code !== 0 || values.only === 'bulk-ingest') return code;
   }
   if (values.only === undefined || values.only === 'metrics') {
     const code = await runMetricsBench(config, Boolean(values.json), log);
@@ -331,66 +335,6 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`cleanup: ${String(e)}`));
-  }
-}
-
-async function benchIngest(config: ReturnType<typeof loadConfig>, count: number, json: boolean): Promise<number> {
-  if (!Number.isInteger(count) || count < 1) {
-    process.stderr.write('bench: --scripts takes a whole number ≥ 1\n');
-    return 2;
-  }
-  analyserStats.report = true;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-bench-ingest-'));
-  generateScripts(dir, count);
-  const pgServer = await provisionDatabase({ ...config, database: { ...config.database, name: 'postgres' } }, log);
-  const dbName = `stackwire_bench_ingest_${process.pid}`;
-  const admin = withDatabase(pgServer.url, 'postgres');
-  await ensureDatabase(admin, dbName);
-  const dbUrl = withDatabase(pgServer.url, dbName);
-  await prepareDatabase(dbUrl, [], log);
-  const pool = createPool(dbUrl, 4);
-  try {
-    const deps = { pool, env: config.scriptEnv, git: config.git, ingestPaths: [dir] };
-    const run = async () => {
-      const t0 = performance.now();
-      const report = await ingest(deps, { pack: 'benchgen', source: { kind: 'path', path: dir }, mode: 'apply' });
-      return { ms: performance.now() - t0, report };
-    };
-    log(`ingesting ${count} generated scripts (${dir})`);
-    const first = await run();
-    const again = await run();
-    const result = {
-      date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version },
-      scripts: count,
-      actions: first.report.summary.added,
-      firstIngest: { seconds: +(first.ms / 1000).toFixed(2), scriptsPerSecond: Math.round(count / (first.ms / 1000)) },
-      unchangedReingest: {
-        seconds: +(again.ms / 1000).toFixed(2),
-        scriptsPerSecond: Math.round(count / (again.ms / 1000)),
-        changed: again.report.summary.changed + again.report.summary.added,
-      },
-      peakMemoryMiB: { node: Math.round(process.resourceUsage().maxRSS / 1024), pythonAnalyser: Math.round(analyserStats.pythonMaxRssKb / 1024) },
-    };
-    fs.writeFileSync(path.join(PROJECT_ROOT, 'bench', 'results', 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
-    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else
-      process.stdout.write(
-        [
-          `ingest of ${count} generated scripts (${result.actions} actions)`,
-          `  first ingest:        ${result.firstIngest.seconds} s → ${result.firstIngest.scriptsPerSecond} scripts/s`,
-          `  unchanged re-ingest: ${result.unchangedReingest.seconds} s → ${result.unchangedReingest.scriptsPerSecond} scripts/s (${result.unchangedReingest.changed} changed)`,
-          `  peak memory:         ${result.peakMemoryMiB.node} MiB (node, analysis + catalog), ${result.peakMemoryMiB.pythonAnalyser} MiB (python analyser)`,
-          'written to bench/results/ingest.json',
-          '',
-        ].join('\n'),
-      );
-    return 0;
-  } finally {
-    await pool.end();
-    await dropDatabase(admin, dbName);
-    await pgServer.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -90,6 +90,8 @@ test('every command has --help', async (t) => {
     ['execution', 'cancel', '--help'],
     ['action', 'list', '--help'],
     ['action', 'show', '--help'],
+    ['ingest', '--help'],
+    ['pack', 'report', '--help'],
   ]) {
     const r = await cli(args);
     t.is(r.code, 0, args.join(' '));

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import pg from 'pg';
 import { CLI_ENTRY } from '../lib/paths.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
@@ -140,6 +141,18 @@ export async function decodePayloads<T>(value: T): Promise<T> {
     return Object.fromEntries(await Promise.all(Object.entries(o).map(async ([k, x]) => [k, await walk(x)] as const)));
   };
   return (await walk(value)) as T;
+}
+
+/**
+ * With STACKWIRE_RECORD_FIXTURES=1, writes a workflow's history, payloads decrypted (the replay test
+ * runs under another run's key), to test/fixtures/histories/<name>.json: a replay fixture of the code
+ * path the test just ran (workflows/README.md, "Changing a workflow").
+ */
+export async function recordFixture(name: string, workflowId: string, runId?: string): Promise<void> {
+  if (process.env.STACKWIRE_RECORD_FIXTURES !== '1') return;
+  const history = await (await rawTemporalClient()).workflow.getHandle(workflowId, runId).fetchHistory();
+  const plain = await decodePayloads(history);
+  fs.writeFileSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories', `${name}.json`), `${historyToJSON(plain)}\n`);
 }
 
 /** historyText of a history with its payloads decrypted first (what the Web UI shows through the codec endpoint). */

@@ -56,6 +56,8 @@ test.serial('a failing migration changes nothing; the fixed set applies; a secon
     'environments',
     'execution_logs',
     'executions',
+    'ingest_items',
+    'ingests',
     'pack_versions',
     'packs',
     'pgmigrations',

@@ -133,7 +133,7 @@ test('a failed run: failure messages and stack traces are encrypted in history a
   t.true((await decodedHistoryText(raw)).includes('exit code 2'), 'the encoded failure attributes decrypt to the message');
 });
 
-test('an ingest: the uploaded pack, its analysis and the report are ciphertext in history', async (t) => {
+test('an ingest: its input and summary are ciphertext in history, and the report is not there at all (it is in Postgres, by reference)', async (t) => {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-codec-ingest-')), 'codeckit');
   fs.mkdirSync(dir);
   const option = `zebra-${crypto.randomBytes(4).toString('hex')}`;
@@ -152,7 +152,9 @@ test('an ingest: the uploaded pack, its analysis and the report are ciphertext i
   const raw = await (await rawTemporalClient()).workflow.getHandle(report.workflowId).fetchHistory();
   for (const clear of [option, 'rotate_logs', 'Rotate the logs']) t.false(historyText(raw).includes(clear), `${clear} is not in clear`);
   assertCiphertextOnly(t, raw, 'ingest');
-  t.true((await decodedHistoryText(raw)).includes(option), 'decrypted, the report names the option');
+  const decoded = await decodedHistoryText(raw);
+  t.true(decoded.includes(pack), 'decrypted, the input and the summary name the pack');
+  t.false(decoded.includes(option), 'the report (the inferred options, the YAML) is not in history: it is read from GET /api/v1/ingests/:id/items');
 });
 
 // ------------------------------------------------------------------------------------------------

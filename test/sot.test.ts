@@ -25,6 +25,7 @@ import {
   historyText,
   http,
   makeKey,
+  recordFixture,
   settledCount,
   temporalClient,
   uniqueName,
@@ -175,13 +176,17 @@ test.serial('components are listed and shown with dependencies both ways', async
 
 // ---------------------------------------------------------------------------------------------
 // Deploys: real Temporal workflows on the regional workers, real `puppet apply`, real check_http
-// against a loopback service this test runs (it answers 500 for versions containing "bad").
+// against a loopback service this test runs (it answers 500 for versions containing "bad", and for
+// versions containing "slow" during the first 6 seconds after it was first asked about them).
 
 let healthPort = 0;
+const firstAsked = new Map<string, number>();
 const healthServer = http_.createServer((req, res) => {
   const version = new URL(req.url ?? '/', 'http://x').searchParams.get('version') ?? '';
-  res.writeHead(version.includes('bad') ? 500 : 200, { 'content-type': 'text/plain' });
-  res.end(version.includes('bad') ? 'broken build\n' : `ok ${version}\n`);
+  if (!firstAsked.has(version)) firstAsked.set(version, Date.now());
+  const bad = version.includes('bad') || (version.includes('slow') && Date.now() - firstAsked.get(version)! < 6000);
+  res.writeHead(bad ? 500 : 200, { 'content-type': 'text/plain' });
+  res.end(bad ? 'broken build\n' : `ok ${version}\n`);
 });
 test.before(async () => {
   await new Promise<void>((resolve) => healthServer.listen(0, '127.0.0.1', resolve));
@@ -1171,3 +1176,41 @@ steps:
     ['dana-dev'],
   );
 });
+
+test.serial(
+  "health checks every second wait in one heartbeating activity: the leg's history stays short, and its silences last as long as the leg may run",
+  async (t) => {
+    const sensuBefore = ((await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as unknown[]).length;
+    // Unhealthy for 6 s, checked every second, with a deadline of an hour: the old loop wrote ~5 events a second for as long.
+    const r = await deploy({ component: 'hello-api', version: '1.0.1-slow', regions: ['us-east'], health: { timeoutSeconds: 3600, intervalSeconds: 1 } });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    const o = await outcome(r.body.id);
+    t.true(o.ok, o.error);
+    const leg = (o.result?.regions as { healthAttempts: number }[])[0];
+    t.true(leg.healthAttempts >= 4, `several passes before healthy: ${leg.healthAttempts}`);
+    const { rows } = await pool.query<{ workflow_id: string; run_id: string }>(
+      "SELECT workflow_id, run_id FROM deployments WHERE component = 'hello-api' AND version = '1.0.1-slow' AND kind = 'deploy'",
+    );
+    t.is(rows.length, 1);
+    const history = await (await temporalClient()).workflow.getHandle(rows[0].workflow_id, rows[0].run_id).fetchHistory();
+    const events = history.events ?? [];
+    const scheduled = events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+    t.deepEqual(
+      scheduled.filter((n) => n === 'awaitHealthy' || n === 'runChecks'),
+      ['awaitHealthy'],
+      'one activity waited, whatever the number of passes',
+    );
+    t.is(events.filter((e) => e.timerStartedEventAttributes).length, 0, 'no timer per pass');
+    t.true(events.length < 80, `${events.length} events for ${leg.healthAttempts} passes`);
+    await recordFixture('region-deploy-health-in-activity', rows[0].workflow_id, rows[0].run_id);
+    // The silence lasts as long as the leg may run (common/deploy.ts silenceSeconds): the deploy action's
+    // timeout times its attempts, Puppet's limit, the deadline plus a pass over the checks, a margin.
+    const action = (await http<{ timeoutSeconds: number; maxAttempts: number }>('GET', '/api/v1/actions/deploykit.deploy_artifact')).body;
+    const put = (
+      (await (await fetch(`${process.env.STACKWIRE_TEST_SENSU_URL}/_stub/requests`)).json()) as { method: string; path: string; body: { expire?: number } }[]
+    )
+      .slice(sensuBefore)
+      .find((x) => x.method === 'PUT' && x.path.endsWith(encodeURIComponent('entity:hello-api-production-us-east:hello-api-http')));
+    t.is(put?.body.expire, action.timeoutSeconds * Math.max(1, action.maxAttempts) + 2 * 15 * 60 + 3600 + 10 + 5 * 60);
+  },
+);

@@ -5,7 +5,15 @@
  */
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { deployParameters, type CheckResult, type PuppetSummary, type RegionDeployInput, type RegionDeployResult } from '../common/deploy.js';
+import {
+  checkPassSeconds,
+  deployParameters,
+  silenceSeconds,
+  type CheckResult,
+  type PuppetSummary,
+  type RegionDeployInput,
+  type RegionDeployResult,
+} from '../common/deploy.js';
 import { NON_RETRYABLE, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
 import { runLosable } from './lost-runs.js';
 
@@ -64,6 +72,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       reason: `${kind} ${s.name} ${version} by ${input.actor}`,
       actor: input.actor,
       bestEffort: kind === 'rollback',
+      expireSeconds: silenceSeconds(input),
     });
 
     const action = kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
@@ -129,9 +138,35 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     let attempts = 0;
     const maxAttempts = Math.max(1, Math.floor(input.health.timeoutSeconds / input.health.intervalSeconds) + 1);
     // The deadline is time, not a number of passes: slow checks must not stretch it (workflow time is deterministic).
-    const byTime = patched('health-deadline-by-time');
+    // Since this patch the waiting is one heartbeating activity: a loop of activities and timers here
+    // (1-second interval, a day's deadline) would pass Temporal's history limit.
+    const inActivity = s.checks.length > 0 && patched('health-checks-in-activity');
+    const byTime = inActivity || patched('health-deadline-by-time');
     const deadline = Date.now() + input.health.timeoutSeconds * 1000;
-    if (s.checks.length) {
+    if (inActivity) {
+      const waitSeconds = input.health.timeoutSeconds + checkPassSeconds(s.checks) + 60;
+      const health = proxyActivities<Activities>({
+        startToCloseTimeout: `${waitSeconds}s`,
+        scheduleToCloseTimeout: `${waitSeconds * 2}s`,
+        heartbeatTimeout: '30s',
+        retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadCheck', 'Unhealthy'] },
+        summary: `health checks of ${s.name} (${input.health.timeoutSeconds}s, every ${input.health.intervalSeconds}s)`,
+      });
+      setCurrentDetails(
+        `${label}: waiting for ${s.checks.map((c) => c.name).join(', ')} healthy, at most ${input.health.timeoutSeconds}s (the awaitHealthy activity's heartbeat says how far)`,
+      );
+      const r = await health.awaitHealthy({
+        component: s.name,
+        environment,
+        version,
+        checks: s.checks,
+        intervalSeconds: input.health.intervalSeconds,
+        timeoutSeconds: input.health.timeoutSeconds,
+        deadline,
+      });
+      results = r.results;
+      attempts = r.attempts;
+    } else if (s.checks.length) {
       for (;;) {
         attempts++;
         results = await checks.runChecks({ component: s.name, environment, version, checks: s.checks });

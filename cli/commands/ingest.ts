@@ -1,16 +1,18 @@
 /**
  * stackwire ingest <folder | git URL[#ref]>: a local folder is walked here (.gitignore honoured),
- * only the files the server lacks are uploaded, and the server analyses and catalogs them.
- * Also stackwire pack list.
+ * only the files the server lacks are uploaded (asked about and sent in batches), and a worker analyses
+ * and catalogs them; the report is read back a page at a time. Also stackwire pack list and pack report.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import type { IngestHttpRequest, IngestResponse } from '../../common/api-types.js';
-import { manifestOf } from '../../lib/pack-files.js';
+import type { IngestHttpRequest, ManifestEntry } from '../../common/api-types.js';
+import type { IngestItem, IngestView } from '../../common/api-types-ingest.js';
+import { manifestOf, type PackFile } from '../../lib/pack-files.js';
 import { walkTree } from '../../lib/walk.js';
 import type { ApiClient } from '../api-client.js';
+import { assembleReport, printReport, readItems, readShownItems, waitForIngest } from '../ingest-report.js';
 import { progressBar } from '../progress.js';
 import { client, err, out, printJson, table } from '../shared.js';
 
@@ -47,9 +49,53 @@ export function defaultPackName(source: string): string {
   return name || 'scripts';
 }
 
+/** Hashes asked about in one request (~340 KB of JSON). */
+export const CHECK_BATCH = 5000;
+/** Bytes of base64 content sent in one upload request at most (one file larger than that goes alone). */
+export const UPLOAD_BATCH_BYTES = 8 * 1024 * 1024;
+
+/** Uploads the files of a tree the blob store lacks: asks in batches of CHECK_BATCH hashes, sends in batches of ≤ UPLOAD_BATCH_BYTES. */
+async function uploadMissing(api: ApiClient, files: PackFile[], manifest: ManifestEntry[], quiet: boolean): Promise<{ checked: number; uploaded: number }> {
+  const hashOf = new Map(manifest.map((m) => [m.path, m.sha256]));
+  const hashes = [...new Set(manifest.map((m) => m.sha256))];
+  const check = progressBar('checking', hashes.length, !quiet && process.stderr.isTTY);
+  const want = new Set<string>();
+  for (let i = 0; i < hashes.length; i += CHECK_BATCH) {
+    const { missing } = await api.missingBlobs({ hashes: hashes.slice(i, i + CHECK_BATCH) });
+    for (const h of missing) want.add(h);
+    check.update(Math.min(i + CHECK_BATCH, hashes.length));
+  }
+  check.done();
+  const toSend = files.filter((f) => {
+    const h = hashOf.get(f.path)!;
+    if (!want.has(h)) return false;
+    want.delete(h);
+    return true;
+  });
+  const up = progressBar('uploading', toSend.length, !quiet && process.stderr.isTTY);
+  let sent = 0;
+  for (let i = 0; i < toSend.length;) {
+    const batch: { sha256: string; content: string }[] = [];
+    let bytes = 0;
+    while (i < toSend.length) {
+      const content = toSend[i].content.toString('base64');
+      if (batch.length > 0 && bytes + content.length > UPLOAD_BATCH_BYTES) break;
+      bytes += content.length;
+      batch.push({ sha256: hashOf.get(toSend[i].path)!, content });
+      i++;
+    }
+    await api.uploadBlobs({ files: batch });
+    sent += batch.length;
+    up.update(sent);
+  }
+  up.done();
+  return { checked: hashes.length, uploaded: toSend.length };
+}
+
 async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions): Promise<number> {
   const pack = opts.pack ?? defaultPackName(source);
   const mode = opts.check ? 'check' : opts.dryRun ? 'dry-run' : 'apply';
+  const tty = process.stderr.isTTY && !opts.json;
   let body: IngestHttpRequest;
   let localRoot: string | undefined;
   if (GIT_RE.test(source)) {
@@ -62,7 +108,7 @@ async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions
       return 2;
     }
     let scanned = 0;
-    const scan = progressBar('scanning', 0);
+    const scan = progressBar('scanning', 0, tty);
     const { files, skipped } = walkTree(localRoot, () => scan.update(++scanned));
     scan.done();
     for (const s of skipped) err(`skipped ${s.path}: ${s.reason}`);
@@ -71,45 +117,32 @@ async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions
       return 2;
     }
     const manifest = manifestOf(files);
-    const { missing } = await api.missingBlobs({ hashes: manifest.map((m) => m.sha256) });
-    const want = new Set(missing);
-    const toSend = files.filter((f) => {
-      const h = manifest.find((m) => m.path === f.path)!.sha256;
-      if (!want.has(h)) return false;
-      want.delete(h);
-      return true;
-    });
-    const up = progressBar('uploading', toSend.length);
-    let sent = 0;
-    for (let i = 0; i < toSend.length;) {
-      const batch = [];
-      let bytes = 0;
-      while (i < toSend.length && (batch.length === 0 || bytes + toSend[i].content.length < 8 * 1024 * 1024)) {
-        const f = toSend[i++];
-        bytes += f.content.length;
-        batch.push({ sha256: manifest.find((m) => m.path === f.path)!.sha256, content: f.content.toString('base64') });
-      }
-      await api.uploadBlobs({ files: batch });
-      sent += batch.length;
-      up.update(sent);
-    }
-    up.done();
+    await uploadMissing(api, files, manifest, !tty);
     body = { mode, source: { kind: 'upload', manifest, location: localRoot }, ...(opts.region ? { region: opts.region } : {}) };
   }
   const started = Date.now();
-  const spin =
-    process.stderr.isTTY && !opts.json
-      ? setInterval(() => process.stderr.write(`\r\x1b[Kanalysing ${pack} on a worker … ${Math.round((Date.now() - started) / 1000)}s`), 200)
-      : undefined;
-  let report: IngestResponse;
+  const spin = tty
+    ? setInterval(() => process.stderr.write(`\r\x1b[Kanalysing ${pack} on a worker … ${Math.round((Date.now() - started) / 1000)}s`), 200)
+    : undefined;
+  let view: IngestView;
+  let items: IngestItem[];
   try {
-    report = await api.ingest(pack, body);
+    const { id } = await api.ingest(pack, body);
+    view = await waitForIngest(api, id);
+    if (view.status === 'failed') {
+      err(`stackwire: ingest of ${pack} failed, nothing was changed: ${view.error ?? 'no reason recorded'} (stackwire pack report ${id})`);
+      return 1;
+    }
+    // The whole report for --json and for the metadata files; for the text, only what it shows.
+    const whole = opts.json === true || (mode === 'apply' && localRoot !== undefined && opts.write !== false);
+    items = whole ? await readItems(api, id) : await readShownItems(api, view, mode !== 'apply');
   } finally {
     if (spin) {
       clearInterval(spin);
       process.stderr.write('\r\x1b[K');
     }
   }
+  const report = assembleReport(view, items);
   let written = 0;
   if (mode === 'apply' && localRoot && opts.write !== false) {
     const dir = path.join(localRoot, '.stackwire', 'actions');
@@ -124,21 +157,8 @@ async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions
     printJson(report);
   } else {
     const verb = mode === 'apply' ? '' : mode === 'dry-run' ? ' (dry run: nothing changed)' : ' (check: nothing changed)';
-    for (const c of report.changes.filter((x) => x.change !== 'unchanged')) {
-      const sign = { added: '+', changed: '~', removed: '-', unchanged: ' ' }[c.change];
-      out(`${sign} ${c.name}${c.version ? ` v${c.version}` : ''}${c.details ? `: ${c.details.join(', ')}` : ''}`);
-    }
-    const f = report.fileChanges;
-    const fileLine = Object.entries<string[]>({ added: f.added, changed: f.changed, removed: f.removed })
-      .filter(([, list]) => list.length)
-      .map(([k, list]) => `${k} ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`);
-    if (fileLine.length && mode !== 'apply') out(`pack files differ from the catalog: ${fileLine.join('; ')}`);
-    for (const w of report.warnings) out(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
-    for (const u of report.unsupported) out(`unsupported: ${u.file}: ${u.reason}`);
-    const s = report.summary;
-    out(
-      `${pack}${verb}: ${s.added} added, ${s.changed} changed, ${s.unchanged} unchanged, ${s.removed} removed, ${s.warnings} warnings${s.unsupported ? `, ${s.unsupported} unsupported` : ''} (${report.files} files${report.packVersion ? `, pack version ${report.packVersion.version}` : ''})`,
-    );
+    printReport(report, { verb, showFileDrift: mode !== 'apply' });
+    out(`report: stackwire pack report ${report.id}`);
     if (written)
       out(
         `metadata written to ${path.relative(process.cwd(), path.join(localRoot!, '.stackwire', 'actions')) || '.'}/ (${written} files) — review and commit it`,
@@ -148,6 +168,27 @@ async function ingestCommand(api: ApiClient, source: string, opts: IngestOptions
     if (!opts.json)
       err(`stackwire: the catalog differs from ${source}; run 'stackwire ingest ${source}${opts.pack ? ` --pack ${opts.pack}` : ''}' to update it.`);
     return 1;
+  }
+  return 0;
+}
+
+/** stackwire pack report <id>: a stored ingest report (waiting for its end unless --no-wait). */
+async function reportCommand(api: ApiClient, id: string, opts: { json?: boolean; wait: boolean }): Promise<number> {
+  const view = opts.wait ? await waitForIngest(api, id) : await api.getIngest(id);
+  if (view.status !== 'succeeded') {
+    if (opts.json) printJson(view);
+    else
+      out(
+        `${view.pack}: ingest ${id} ${view.status}${view.error ? `: ${view.error}` : ''} (${view.mode}, started ${view.createdAt}${view.actor ? ` by ${view.actor}` : ''})`,
+      );
+    return view.status === 'failed' ? 1 : 0;
+  }
+  const drift = view.mode !== 'apply';
+  const report = assembleReport(view, opts.json ? await readItems(api, id) : await readShownItems(api, view, drift));
+  if (opts.json) printJson({ ...report, status: view.status, actor: view.actor, createdAt: view.createdAt, finishedAt: view.finishedAt });
+  else {
+    out(`ingest ${id}: ${view.mode} by ${view.actor ?? 'a push or a pipeline'}, ${view.createdAt} → ${view.finishedAt ?? '?'}`);
+    printReport(report, { verb: drift ? ` (${view.mode}: nothing changed)` : '', showFileDrift: drift });
   }
   return 0;
 }
@@ -179,6 +220,15 @@ export function registerIngestCommands(program: Command): void {
     .action(async (name: string, url: string, opts: { branch?: string; region?: string; json?: boolean }, cmd: Command) => {
       const o: IngestOptions = { pack: name, ...(opts.region ? { region: opts.region } : {}), ...(opts.json ? { json: true } : {}) };
       process.exitCode = await ingestCommand(client(cmd), `${url}${opts.branch ? `#${opts.branch}` : ''}`, o);
+    });
+  pack
+    .command('report')
+    .description('show a stored ingest report: the summary, changed actions, warnings, unsupported and changed files (every item with --json)')
+    .argument('<id>', 'the ingest id (stackwire ingest prints it; POST /api/v1/packs/:pack/ingest answers it)')
+    .option('--no-wait', 'answer at once while the ingest still runs')
+    .option('--json', 'print the whole report as JSON')
+    .action(async (id: string, opts: { json?: boolean; wait: boolean }, cmd: Command) => {
+      process.exitCode = await reportCommand(client(cmd), id, opts);
     });
   pack
     .command('list')
