@@ -14,8 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from '../db/pool.js';
 import { createPool } from '../db/pool.js';
-import { freePort, startService, type Service } from '../lib/services.js';
-import { API_ENTRY, NODE, WORKER_ENTRY, ensureLocalAdminKey } from '../scripts/stack.js';
+import { startService, type Service } from '../lib/services.js';
+import { NODE, WORKER_ENTRY } from '../scripts/stack.js';
+import { startBenchApi, type Call } from './bench-api.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 
 export interface FleetBenchOptions {
@@ -65,7 +66,6 @@ function machineCpu(): number {
   return [0, 1, 2, 5, 6, 7].reduce((a, i) => a + (f[i] ?? 0), 0) / TICKS; // user nice system irq softirq steal
 }
 
-type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startWorkers(o: FleetBenchOptions, n: number, tag: string): Promise<Service[]> {
@@ -175,28 +175,9 @@ async function resumeOnce(o: FleetBenchOptions, call: Call, pool: Pool, workers:
 
 export async function benchFleet(o: FleetBenchOptions) {
   const count = o.runs ?? 200;
-  const port = await freePort();
-  const api = await startService({
-    name: 'api',
-    command: NODE,
-    args: [API_ENTRY, '--port', String(port), '--json'],
-    env: { ...o.env, STACKWIRE_API_RATE_LIMIT: '1000000' },
-    ready: /"event":"api ready"/,
-    output: path.join(o.runDir, 'api.log'),
-  });
+  const { api, call } = await startBenchApi(o);
   const pool = createPool(o.dbUrl, 2);
   try {
-    const url = `http://127.0.0.1:${port}`;
-    const { key } = await ensureLocalAdminKey(o.dbUrl, path.join(o.runDir, 'credentials.json'), url, o.log);
-    const call: Call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`${url}${p}`, {
-        method,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as T;
-    };
     const fleets: ({ workers: number } & Awaited<ReturnType<typeof throughput>>)[] = [];
     for (const n of [1, 2, 4]) {
       const workers = await startWorkers(o, n, `x${n}`);

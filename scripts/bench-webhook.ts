@@ -11,8 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WebhookCreateResponse, WebhookDeliveryResponse } from '../common/api-types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { freePort, startService, type Service } from '../lib/services.js';
-import { API_ENTRY, NODE, ensureLocalAdminKey } from './stack.js';
+import { startBenchApi } from '../bench/bench-api.js';
 
 export interface WebhookBenchOptions {
   env: NodeJS.ProcessEnv;
@@ -27,27 +26,8 @@ export interface WebhookBenchOptions {
 }
 
 export async function benchWebhook(o: WebhookBenchOptions) {
-  const port = await freePort();
-  const api: Service = await startService({
-    name: 'api',
-    command: NODE,
-    args: [API_ENTRY, '--port', String(port), '--json'],
-    env: { ...o.env, STACKWIRE_API_RATE_LIMIT: '1000000' },
-    ready: /"event":"api ready"/,
-    output: path.join(o.runDir, 'api.log'),
-  });
+  const { api, url, call } = await startBenchApi(o);
   try {
-    const url = `http://127.0.0.1:${port}`;
-    const { key } = await ensureLocalAdminKey(o.dbUrl, path.join(o.runDir, 'credentials.json'), url, o.log);
-    const call = async <T>(method: string, p: string, body: unknown): Promise<T> => {
-      const res = await fetch(`${url}${p}`, {
-        method,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as T;
-    };
     const hook = await call<WebhookCreateResponse>('POST', '/api/v1/webhooks', { name: 'bench', auth: 'hmac' });
     await call('POST', '/api/v1/rules/apply', {
       files: [
