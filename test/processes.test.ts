@@ -26,10 +26,10 @@ test('a worker for an unknown region refuses to start and lists the configured o
   t.regex(r.stderr, /region "mars" is not configured\. Configured regions \(STACKWIRE_REGIONS\): us-east, eu-west/);
 });
 
-test('a worker needs exactly one role', async (t) => {
+test('a worker needs at least one role', async (t) => {
   const r = await run(WORKER_ENTRY, []);
   t.is(r.code, 2);
-  t.regex(r.stderr, /give exactly one of --region <name> or --orchestrator/);
+  t.regex(r.stderr, /give --region <name> \(one or more\) and\/or --orchestrator/);
   const help = await run(WORKER_ENTRY, ['--help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /Usage: stackwire-worker/);
