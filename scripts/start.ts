@@ -1,8 +1,9 @@
 /**
  * `npm start`: everything on embedded defaults. Temporal dev server with its Web UI (or, with
- * `--engine server`, the full Temporal server on PostgreSQL; or the cluster in TEMPORAL_ADDRESS), Postgres (DATABASE_URL, the local server, or an embedded one),
- * migrations, the example pack, the orchestrator and one worker per region, the API; then runs
- * the example action once and waits for Ctrl-C.
+ * `--engine server`, the full Temporal server on PostgreSQL; or the cluster in TEMPORAL_ADDRESS),
+ * Postgres (DATABASE_URL, the local server, or an embedded one), migrations, the example pack,
+ * the orchestrator and one worker per region, the API; then runs the example action once and waits
+ * for Ctrl-C.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -225,7 +226,7 @@ async function main(): Promise<number> {
     await cliRun(['rule', 'apply', rules]);
 
     // The Web UI through the API: signed in, payloads decoded. A one-time link, as `stackwire ui` prints it.
-    if (uiUrl && config.api.webUiUrl) await cliRun(['ui']);
+    if (config.api.webUiUrl) await cliRun(['ui']);
 
     const regionsNote = config.regions.map((r) => `stackwire.${r}`).join(', ');
     process.stdout.write(
@@ -233,10 +234,8 @@ async function main(): Promise<number> {
         '',
         'Stackwire is ready.',
         `  API:            ${procs.apiUrl}`,
-        `  Temporal:       ${address}${config.temporal.engine === 'server' && !config.temporal.address ? ' (full server on PostgreSQL; no Web UI)' : ''}`,
-        ...(uiUrl && config.api.webUiUrl
-          ? [`  Web UI:         ${procs.apiUrl}/ui/  (signed in, payloads decoded: \`npx stackwire ui\` prints a sign-in link)`]
-          : []),
+        `  Temporal:       ${address}${config.temporal.engine === 'server' && !config.temporal.address ? ' (full server on PostgreSQL)' : ''}`,
+        ...(config.api.webUiUrl ? [`  Web UI:         ${procs.apiUrl}/ui/  (signed in, payloads decoded: \`npx stackwire ui\` prints a sign-in link)`] : []),
         `  Task queues:    ${regionsNote}, stackwire.orchestrator`,
         `  Database:       ${db.source}`,
         `  Metrics:        ${procs.apiUrl}/metrics (with an API key); workers: ${Object.entries(procs.workerMetrics)
