@@ -38,7 +38,12 @@ export interface Config {
     /** host:port of an existing cluster; when set, Stackwire starts no Temporal server. */
     address: string | undefined;
     namespace: string;
-    /** Port of the dev server that `npm start` runs when no address is given. */
+    /**
+     * What `npm start` runs when no address is given (STACKWIRE_TEMPORAL_ENGINE): `dev`, the CLI's dev
+     * server (SQLite, with the Web UI); `server`, the full Temporal server on PostgreSQL (lib/temporal-server.ts).
+     */
+    engine: 'dev' | 'server';
+    /** Port of the dev server that `npm start` runs when no address is given (the full server's frontend, the seven after it its others). */
     devPort: number;
     devUiPort: number;
     /** Explicit path to a `temporal` CLI binary (skips discovery). */
@@ -212,6 +217,15 @@ export function loadConfig(env: Env = process.env): Config {
       `TEMPORAL_ADDRESS=${JSON.stringify(address)} is not host:port. Set it like "temporal.example.com:7233", or unset it to run a local dev server.`,
     );
   }
+  const engine = str(env, 'STACKWIRE_TEMPORAL_ENGINE', 'dev');
+  if (engine !== 'dev' && engine !== 'server')
+    throw new ConfigError(
+      `STACKWIRE_TEMPORAL_ENGINE=${JSON.stringify(engine)} is not an engine. Use dev (the Temporal dev server, the default) or server (the full Temporal server on PostgreSQL).`,
+    );
+  if (engine === 'server' && address !== undefined)
+    throw new ConfigError(
+      `STACKWIRE_TEMPORAL_ENGINE=server (npm start -- --engine server) starts a Temporal server, but TEMPORAL_ADDRESS=${address} names a running one. Unset one of them.`,
+    );
   const dbUrl = optional(env, 'DATABASE_URL');
   if (dbUrl !== undefined && !/^postgres(ql)?:\/\//.test(dbUrl)) {
     throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql:// (got a value starting with ${JSON.stringify(dbUrl.slice(0, 12))}).`);
@@ -235,6 +249,7 @@ export function loadConfig(env: Env = process.env): Config {
     temporal: {
       address,
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
+      engine,
       devPort: int(env, 'STACKWIRE_TEMPORAL_PORT', 7233, 1, 65535),
       devUiPort,
       cliPath: optional(env, 'STACKWIRE_TEMPORAL_CLI'),
@@ -254,7 +269,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxWaitSeconds: int(env, 'STACKWIRE_API_MAX_WAIT', 60, 0, 3600),
       rateLimitPerMinute: int(env, 'STACKWIRE_API_RATE_LIMIT', 600, 1, 1_000_000),
       codecCorsOrigins: codecCorsOrigins(env, devUiPort),
-      webUiUrl: webUiUrl(env, address === undefined ? `http://127.0.0.1:${devUiPort}` : undefined),
+      // The dev server serves a Web UI; the full server has none (its UI is a separate program).
+      webUiUrl: webUiUrl(env, address === undefined && engine === 'dev' ? `http://127.0.0.1:${devUiPort}` : undefined),
       webSessionSeconds: int(env, 'STACKWIRE_WEB_SESSION_TTL', 8 * 3600, 60, 7 * 86400),
       githubWebhookSecret: webhookSecret(env, 'STACKWIRE_GITHUB_WEBHOOK_SECRET'),
       metricsPublic: bool(env, 'STACKWIRE_METRICS_PUBLIC', false),

@@ -22,7 +22,7 @@ export class TemporalCliError extends Error {
   override name = 'TemporalCliError';
 }
 
-function onPath(name: string, pathEnv: string | undefined): string | undefined {
+export function onPath(name: string, pathEnv: string | undefined): string | undefined {
   for (const dir of (pathEnv ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const p = path.join(dir, name);
@@ -46,7 +46,7 @@ export function cachedCliPath(config: Config): string {
 }
 
 /** Runs a command, showing one updating status line with elapsed time and the latest output. */
-function runWithProgress(
+export function runWithProgress(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -134,6 +134,11 @@ async function download(target: string, log: (m: string) => void): Promise<void>
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
+/** The machine's Go: on PATH, else where the official installer puts it. */
+export function findGo(env: NodeJS.ProcessEnv): string | undefined {
+  return onPath('go', env.PATH) ?? (fs.existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+}
+
 export async function obtainTemporalCli(config: Config, env: NodeJS.ProcessEnv, log: (m: string) => void): Promise<TemporalCli> {
   if (config.temporal.cliPath) {
     if (!works(config.temporal.cliPath))
@@ -146,7 +151,7 @@ export async function obtainTemporalCli(config: Config, env: NodeJS.ProcessEnv, 
   if (fromPath && works(fromPath)) return { path: fromPath, source: 'PATH' };
   const cached = cachedCliPath(config);
   if (fs.existsSync(cached) && works(cached)) return { path: cached, source: 'cache' };
-  const go = onPath('go', env.PATH) ?? (fs.existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = findGo(env);
   const problems: string[] = [];
   if (go) {
     try {

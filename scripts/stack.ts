@@ -6,10 +6,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
-import type { TemporalTls } from '../lib/config.js';
-import proto from '@temporalio/proto';
-import { ALL_SEARCH_ATTRIBUTES } from '../common/constants.js';
+import type { Config } from '../lib/config.js';
+import {
+  TEMPORAL_SERVER_VERSION,
+  obtainTemporalServer,
+  startTemporalServer,
+  type TemporalServer,
+  type TemporalServerBinaries,
+  type TemporalServerPorts,
+} from '../lib/temporal-server.js';
+import { serverDatabase, setupTemporalSchema } from '../db/temporal-schema.js';
+import { withDatabase } from '../db/provision.js';
 import { upsertActions, type UpsertOutcome } from '../db/actions.js';
 import { migrate } from '../db/migrate.js';
 import { registerPackVersion } from '../db/packs.js';
@@ -33,20 +40,44 @@ const SMALL_YOUNG_GENERATION = '--max-semi-space-size=1';
 
 export { API_ENTRY, CLI_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
 
-/** Registers Stackwire's search attributes on a cluster; a no-op for those that exist. */
-export async function ensureSearchAttributes(address: string, namespace: string, tls?: TemporalTls): Promise<void> {
-  const conn = await Connection.connect({ address, ...(tls ? { tls } : {}) });
-  try {
-    const existing = await conn.operatorService.listSearchAttributes({ namespace });
-    const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
-    if (missing.length === 0) return;
-    await conn.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-    });
-  } finally {
-    await conn.close();
-  }
+export { ensureSearchAttributes } from '../lib/temporal-server.js';
+
+/**
+ * The production engine: the full Temporal server (built once, cached per user) on the given
+ * Postgres, its two databases set up with its schema, started on loopback with the namespace and
+ * Stackwire's search attributes registered. Used by `npm start -- --engine server` and the engine test.
+ */
+export async function startFullTemporal(o: {
+  config: Config;
+  /** Any database on the Postgres server the Temporal server keeps its databases on. */
+  databaseUrl: string;
+  names: { name: string; visibilityName: string };
+  ports: TemporalServerPorts;
+  /** Holds the generated configuration. */
+  dir: string;
+  logFile: string;
+  log: (m: string) => void;
+}): Promise<TemporalServer & { binaries: TemporalServerBinaries; timings: { obtainMs: number; schemaMs: number; startMs: number } }> {
+  let t = Date.now();
+  const binaries = await obtainTemporalServer(o.config, process.env, o.log);
+  const obtainMs = Date.now() - t;
+  o.log(
+    `temporal-server: v${TEMPORAL_SERVER_VERSION} from ${binaries.source}: ${binaries.server}${binaries.source === 'go build' ? ` (built in ${Math.round(obtainMs / 1000)} s)` : ''}`,
+  );
+  t = Date.now();
+  const adminUrl = withDatabase(o.databaseUrl, 'postgres');
+  await setupTemporalSchema({ binaries, adminUrl, names: o.names, log: o.log });
+  const schemaMs = Date.now() - t;
+  t = Date.now();
+  const server = await startTemporalServer({
+    binaries,
+    dir: o.dir,
+    logFile: o.logFile,
+    ports: o.ports,
+    namespace: o.config.temporal.namespace,
+    database: { ...serverDatabase(adminUrl), ...o.names },
+  });
+  return Object.assign(server, { binaries, timings: { obtainMs, schemaMs, startMs: Date.now() - t } });
 }
 
 /**

@@ -1,15 +1,18 @@
 /**
- * `npm start`: everything on embedded defaults. Temporal dev server with its Web UI (or the
- * cluster in TEMPORAL_ADDRESS), Postgres (DATABASE_URL, the local server, or an embedded one),
- * migrations, the example pack, the orchestrator and one worker per region, the API; then runs
- * the example action once and waits for Ctrl-C.
+ * `npm start`: everything on embedded defaults. Temporal dev server with its Web UI (or, with
+ * `--engine server`, the full Temporal server on PostgreSQL; or the cluster in TEMPORAL_ADDRESS),
+ * Postgres (DATABASE_URL, the local server, or an embedded one), migrations, the example pack,
+ * the orchestrator and one worker per region, the API; then runs the example action once and waits
+ * for Ctrl-C.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ConfigError, PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { startDevServer, waitForTemporal } from '../lib/dev-server.js';
-import { CLI_ENTRY, NODE, ensureLocalAdminKey, ensureSearchAttributes, prepareDatabase, startProcesses, type Processes } from './stack.js';
+import { CLI_ENTRY, NODE, ensureLocalAdminKey, ensureSearchAttributes, prepareDatabase, startFullTemporal, startProcesses, type Processes } from './stack.js';
+import { TEMPORAL_SERVER_VERSION, serverPorts } from '../lib/temporal-server.js';
+import { temporalDatabaseNames } from '../db/temporal-schema.js';
 import { obtainTemporalCli } from '../lib/temporal-cli.js';
 import { provisionDatabase, type ProvisionedDatabase } from '../db/provision.js';
 import type { Service } from '../lib/services.js';
@@ -38,8 +41,47 @@ function localSecretKey(dataDir: string): string {
   return fs.readFileSync(file, 'utf8').trim();
 }
 
+const USAGE = `usage: npm start [-- --engine dev|server]
+
+Starts Stackwire and everything it needs on this machine, runs the examples once, and waits for Ctrl-C.
+
+  --engine dev      Temporal's dev server (SQLite) with its Web UI (the default)
+  --engine server   the full Temporal server on PostgreSQL (built once with Go, cached per user); no Web UI
+  --help            this text
+
+Settings are environment variables (README: Configuration); --engine wins over STACKWIRE_TEMPORAL_ENGINE.
+`;
+
+/** npm start's own arguments, checked before anything starts. */
+export function parseStartArgs(argv: string[]): { help: boolean; engine?: 'dev' | 'server' } {
+  const out: { help: boolean; engine?: 'dev' | 'server' } = { help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') out.help = true;
+    else if (a === '--engine' || a.startsWith('--engine=')) {
+      const v = a === '--engine' ? argv[++i] : a.slice('--engine='.length);
+      if (v !== 'dev' && v !== 'server')
+        throw new ConfigError(`--engine ${v ?? '(nothing)'}: give dev (the Temporal dev server) or server (the full Temporal server on PostgreSQL).`);
+      out.engine = v;
+    } else throw new ConfigError(`unknown argument ${JSON.stringify(a)}.\n${USAGE}`);
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
-  const config = loadConfig();
+  let args: ReturnType<typeof parseStartArgs>;
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    args = parseStartArgs(process.argv.slice(2));
+    if (args.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    config = loadConfig(args.engine ? { ...process.env, STACKWIRE_TEMPORAL_ENGINE: args.engine } : process.env);
+  } catch (err) {
+    process.stderr.write(`stackwire: ${err instanceof ConfigError ? 'configuration error: ' : ''}${(err as Error).message}\n`);
+    return 2;
+  }
   // Postgres data, logs and secret.key: readable by the worker's user only, never by the user scripts run as.
   secureDataDir(config.dataDir);
   const logDir = path.join(config.dataDir, 'logs');
@@ -64,10 +106,32 @@ async function main(): Promise<number> {
     ensureSystemPackages(log, process.env, config.isolation); // puppet apply and the monitoring plugins, for deploys; the stackwire-run user
     let address: string;
     let uiUrl: string | undefined;
+    let db: ProvisionedDatabase | undefined;
     if (config.temporal.address) {
       address = config.temporal.address;
       log(`temporal: using the cluster at ${address} (TEMPORAL_ADDRESS); no server started`);
       await waitForTemporal(address, config.temporal.namespace, 30_000, config.temporal.tls);
+    } else if (config.temporal.engine === 'server') {
+      // The full server keeps its own two databases on the Postgres Stackwire uses.
+      const pg = await provisionDatabase(config, log);
+      db = pg;
+      cleanups.push(() => pg.stop());
+      const names = temporalDatabaseNames(config.database.name);
+      const server = await startFullTemporal({
+        config,
+        databaseUrl: db.url,
+        names,
+        ports: serverPorts(config.temporal.devPort),
+        dir: path.join(config.dataDir, 'temporal-server'),
+        logFile: path.join(config.dataDir, 'logs', 'temporal.log'),
+        log,
+      });
+      cleanups.push(() => server.stop(30_000));
+      address = server.address;
+      log(
+        `temporal: full server v${TEMPORAL_SERVER_VERSION} on ${address} (databases ${names.name}, ${names.visibilityName}; started in ${(server.timings.startMs / 1000).toFixed(1)} s). ` +
+          'No Web UI with --engine server: the UI is a program of its own (temporalio/ui, as in temporal-compose.yml).',
+      );
     } else {
       const cli = await obtainTemporalCli(config, process.env, log);
       log(`temporal: CLI from ${cli.source}: ${cli.path}`);
@@ -88,8 +152,11 @@ async function main(): Promise<number> {
     }
     await ensureSearchAttributes(address, config.temporal.namespace, config.temporal.tls);
 
-    const db: ProvisionedDatabase = await provisionDatabase(config, log);
-    cleanups.push(() => db.stop());
+    if (!db) {
+      const pg = await provisionDatabase(config, log);
+      db = pg;
+      cleanups.push(() => pg.stop());
+    }
     const registered = await prepareDatabase(db.url, [EXAMPLE_PACK, DEPLOY_PACK], log);
     log(`catalog: ${registered.map((r) => `${r.name} v${r.version} (${r.change})`).join(', ')}`);
 
@@ -167,7 +234,7 @@ async function main(): Promise<number> {
         '',
         'Stackwire is ready.',
         `  API:            ${procs.apiUrl}`,
-        `  Temporal:       ${address}`,
+        `  Temporal:       ${address}${config.temporal.engine === 'server' && !config.temporal.address ? ' (full server on PostgreSQL)' : ''}`,
         ...(config.api.webUiUrl ? [`  Web UI:         ${procs.apiUrl}/ui/  (signed in, payloads decoded: \`npx stackwire ui\` prints a sign-in link)`] : []),
         `  Task queues:    ${regionsNote}, stackwire.orchestrator`,
         `  Database:       ${db.source}`,
