@@ -120,8 +120,27 @@ function validatedAtRunTime(input: RunActionInput, keys: { secretKey: Buffer | u
 export function createRunAction(deps: ActivityDeps) {
   const grace = (deps.killGraceSeconds ?? 5) * 1000;
 
+  /** What the heartbeats carry: set by each phase of the attempt. */
+  interface Beat {
+    details: () => Record<string, unknown>;
+  }
+
   return async function runAction(given: RunActionInput): Promise<RunActionResult> {
     const ctx = Context.current();
+    // Heartbeats from the attempt's first moment to its last, every second: recording the start and
+    // materialising the pack on a loaded machine take seconds, and a silent 10 s (the heartbeat timeout)
+    // would count a live worker as lost.
+    const beat: Beat = { details: () => ({ phase: 'preparing' }) };
+    ctx.heartbeat(beat.details());
+    const timer = setInterval(() => ctx.heartbeat(beat.details()), 1000);
+    try {
+      return await attemptAction(given, ctx, beat);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+
+  async function attemptAction(given: RunActionInput, ctx: Context, beat: Beat): Promise<RunActionResult> {
     const info = ctx.info;
     const input = given.validate ? { ...given, parameters: validatedAtRunTime(given, deps) } : given;
     const { action } = input;
@@ -197,7 +216,7 @@ export function createRunAction(deps: ActivityDeps) {
         },
       });
       try {
-        const beat = setInterval(() => ctx.heartbeat({ stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started }), 1000);
+        beat.details = () => ({ phase: 'running', stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started });
         ctx.cancelled.catch((err: unknown) => {
           cancelError = err;
           // Why Temporal cancelled it: requested, or the attempt timed out / is gone on the server.
@@ -205,7 +224,7 @@ export function createRunAction(deps: ActivityDeps) {
           proc.stop('abort');
         });
         const r = await proc.done;
-        clearInterval(beat);
+        beat.details = () => ({ phase: 'recording', elapsedMs: Date.now() - started });
         if (r.stoppedBy === 'timeout') log.warn({ why: 'timeout' }, 'stopped the action: SIGTERM to its process group');
         stopReason = r.stoppedBy === 'timeout' ? 'timeout' : r.stoppedBy ? 'cancel' : undefined;
         outcome = { code: r.code, signal: r.signal, ...(r.spawnError ? { spawnError: r.spawnError } : {}) };
@@ -277,7 +296,7 @@ export function createRunAction(deps: ActivityDeps) {
           details: [result],
         });
     }
-  };
+  }
 }
 
 /** A run whose worker was lost: marked `lost`, then resolved by an operator (executions.status). */
