@@ -16,7 +16,10 @@ import type { ActionSpec } from '../common/types.js';
 import { getCurrentAction } from '../db/actions.js';
 import { pipelineRun } from '../workflows/index.js';
 import { pipelineDecideUpdate, pipelineStateQuery } from '../workflows/definitions.js';
-import { dbPool, eventually, temporalClient } from './helpers.js';
+import { Worker } from '@temporalio/worker';
+import { WORKFLOW_BUNDLE } from '../lib/paths.js';
+import { stackwireDataConverter } from '../lib/temporal-client.js';
+import { config, dbPool, eventually, temporalClient } from './helpers.js';
 
 const pool = dbPool();
 test.after.always(() => pool.end());
@@ -299,4 +302,40 @@ steps:
     new RegExp(`no worker of region ${nowhere} took it within 3 s\\. Start one \\(stackwire-worker --region ${nowhere}\\), then run it again`),
   );
   t.is(step(s, 'after').status, 'skipped');
+});
+
+test('a run whose action step follows a slow local step replays: the step patches are decided in the first workflow task', async (t) => {
+  // A local (idempotent, ≤ 30 s) step of 10 s: longer than a workflow task's heartbeat (80 % of its
+  // 10 s timeout), so the SDK completes a task while it runs and its result lands in a later task
+  // than a replay sees it in. The action step after it once recorded its patch marker in that later
+  // task, and the run could not be replayed (a nondeterminism error on the next worker).
+  const req = await request(`
+name: slow-local
+steps:
+  - id: slow
+    action: testkit.sleep
+    with: {pidfile: /dev/null, seconds: 10}
+  - id: after
+    action: testkit.echo_args
+    with: {message: after the slow step}
+    needs: [slow]
+`);
+  req.actions['testkit.sleep'] = { ...req.actions['testkit.sleep'], idempotent: true, timeoutSeconds: 30 };
+  const handle = await start(req);
+  const s = await handle.result();
+  t.is(step(s, 'slow').status, 'succeeded');
+  t.is(step(s, 'after').status, 'succeeded');
+  const history = await handle.fetchHistory();
+  const markers = history
+    .events!.filter((e) => e.markerRecordedEventAttributes)
+    .map((e) => ({ id: Number(e.eventId), name: e.markerRecordedEventAttributes!.markerName }));
+  const firstOf = (name: string) => markers.find((m) => m.name === name)?.id ?? Infinity;
+  t.true(firstOf('core_local_activity') < Infinity, 'the slow step ran as a local activity');
+  t.true(
+    firstOf('core_patch') < firstOf('core_local_activity'),
+    `the patch is decided before the first step, not at the step after it: ${JSON.stringify(markers)}`,
+  );
+  await t.notThrowsAsync(
+    Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE }, dataConverter: stackwireDataConverter(config) }, history, req.runId),
+  );
 });

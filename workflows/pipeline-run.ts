@@ -11,6 +11,7 @@ import type { PipelineRunRequest, PipelineRunState } from '../common/pipeline.js
 import { displayCommand, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
 import { forEach, type ForEachInput, type ForEachResult } from './pipeline-for-each.js';
 import { interpret } from './pipeline-interpreter.js';
+import { decideStepPatches } from './pipeline-steps.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -19,12 +20,15 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
 export async function pipelineRun(input: PipelineRunRequest): Promise<PipelineRunState>;
 export async function pipelineRun(input: PipelineRunInput | PipelineRunRequest): Promise<PipelineRunResult | PipelineRunState> {
   // A schedule's runs carry no run id of their own: theirs is the workflow id Temporal gave the firing.
-  if ('kind' in input && input.kind === 'definition')
+  if ('kind' in input && input.kind === 'definition') {
+    decideStepPatches();
     return interpret(input.runId ? input : { ...input, runId: workflowInfo().workflowId }, { pipelineRun, pipelineForEach });
+  }
   return fixedSequence(input as PipelineRunInput);
 }
 
 export async function pipelineForEach(input: ForEachInput): Promise<ForEachResult> {
+  decideStepPatches();
   return forEach(input, pipelineRun);
 }
 

@@ -15,6 +15,26 @@ import { runLosable } from './lost-runs.js';
 
 /** How long an action step waits for a worker of its region when the step does not say (worker_wait). */
 export const DEFAULT_WORKER_WAIT_SECONDS = 300;
+
+/**
+ * The patches of action steps, decided once, in the run's first workflow task (decideStepPatches).
+ * Not at each step: a step that follows a local activity starts in whichever activation resolves it,
+ * and that activation is not the same workflow task in the first execution (a slow local activity
+ * heartbeats its workflow task first) as in a replay. patched() answers by the markers of the task
+ * being replayed, so a marker recorded in a later task than the replay reaches it in is a
+ * nondeterminism error (seen: `lost-worker-pipeline` after a 9 s local step on a loaded machine).
+ * Module state is the run's own: each workflow runs in a context of its own.
+ */
+let stepPatches: { lostWorker: boolean; noWorkerDeadline: boolean } | undefined;
+
+/**
+ * Called first thing by pipelineRun (pipeline files) and pipelineForEach. `no-worker-deadline`, decided
+ * here, brings both the deadline and the lost-worker handling; a run started before it decides
+ * `lost-worker-pipeline` at each step, as it did.
+ */
+export function decideStepPatches(): void {
+  stepPatches = patched('no-worker-deadline') ? { lostWorker: true, noWorkerDeadline: true } : undefined;
+}
 import { deployComponent } from './deploy-component.js';
 import { releaseTrain } from './release-train.js';
 
@@ -94,11 +114,12 @@ export async function runActionStep(
   if (local) return actionOutputs(await proxyLocalActivities<Activities>(localOpts).runAction(input));
   // Since this patch a lost worker is not retried blindly (workflows/lost-runs.ts); a local step is
   // idempotent and re-runs with its workflow task.
-  if (!patched('lost-worker-pipeline'))
-    return actionOutputs(await proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region) }).runAction(input));
+  // Runs started before decideStepPatches existed decide here, as they did (replay).
+  const patches = stepPatches ?? { lostWorker: patched('lost-worker-pipeline'), noWorkerDeadline: false };
+  if (!patches.lostWorker) return actionOutputs(await proxyActivities<Activities>({ ...opts, taskQueue: regionTaskQueue(region) }).runAction(input));
   // Since this patch a step waits for a worker of its region for worker_wait (default 5 minutes), then
   // fails naming the region, instead of waiting for ever in a queue nobody polls.
-  const workerWait = patched('no-worker-deadline')
+  const workerWait = patches.noWorkerDeadline
     ? s.worker_wait !== undefined
       ? seconds(s.worker_wait, `steps.${s.id}.worker_wait`)
       : DEFAULT_WORKER_WAIT_SECONDS
