@@ -112,11 +112,16 @@ test('a sensu sensor emits sensu.event for status changes, not for the baseline,
   );
   t.is(all.length, 3);
 
-  const view = await eventually(async () => {
-    const v = await sensorView(name);
-    // The count is Postgres's; the details are the workflow's, set once its next task completes.
-    return v?.eventsEmitted === 3 && /3 event\(s\) emitted/.test(v.details ?? '') ? v : undefined;
-  }, 'the list to count 3 events');
+  // A minute: on a loaded machine the workflow's task after the third event may take a while (CI once needed more than 15 s).
+  const view = await eventually(
+    async () => {
+      const v = await sensorView(name);
+      // The count is Postgres's; the details are the workflow's, set once its next task completes.
+      return v?.eventsEmitted === 3 && /3 event\(s\) emitted/.test(v.details ?? '') ? v : undefined;
+    },
+    'the list to count 3 events',
+    60_000,
+  );
   t.like(view, { kind: 'sensu', status: 'running', interval: '1s', definition: { namespace: ns }, triggerType: 'sensu.event', lastError: null });
   t.truthy(view.lastPollAt);
   t.regex(view.details ?? '', /polling every 1s, last poll \d\d:\d\d:\d\d UTC, 3 event\(s\) emitted/);
@@ -125,8 +130,9 @@ test('a sensu sensor emits sensu.event for status changes, not for the baseline,
 
   const deleted = await cli(['sensor', 'delete', name]);
   t.is(deleted.code, 0, deleted.stderr);
-  t.regex(deleted.stdout, new RegExp(`sensor ${name} stopped \\(cancelled\\)`));
-  t.is(await workflowStatus(name), 'CANCELLED');
+  // The API waits up to 15 s for the workflow to end; a loaded machine may answer "cancelling" first (CI did once).
+  t.regex(deleted.stdout, new RegExp(`sensor ${name} stopped \\((cancelled|cancelling)\\)`));
+  await eventually(async () => ((await workflowStatus(name)) === 'CANCELLED' ? true : undefined), 'the sensor workflow to end cancelled', 60_000);
   await eventually(async () => ((await sensorView(name))?.status === 'cancelled' ? true : undefined), 'the list to show it cancelled');
   const twice = await cli(['sensor', 'delete', name, '--json']);
   t.like(JSON.parse(twice.stdout), { cancelled: false, status: 'cancelled' });
@@ -257,13 +263,14 @@ test('deleting a script sensor cancels its workflow and kills its process', asyn
     parameters: { prefix: name, count: 1, linger: 300, pidfile },
   });
   t.is(r.status, 201, JSON.stringify(r.body));
-  await eventually(async () => ((await triggersOf(name)).length === 1 ? true : undefined), 'the line of the lingering process');
+  await eventually(async () => ((await triggersOf(name)).length === 1 ? true : undefined), 'the line of the lingering process', 60_000);
   const pid = Number(fs.readFileSync(pidfile, 'utf8').trim());
   t.true(alive(pid));
   const d = await http('DELETE', `/api/v1/sensors/${name}`);
   t.is(d.status, 200);
-  t.like(d.body, { cancelled: true, status: 'cancelled' });
-  t.is(await workflowStatus(name), 'CANCELLED');
+  t.like(d.body, { cancelled: true });
+  t.regex(String((d.body as { status?: unknown }).status), /^(cancelled|cancelling)$/, 'cancelling: the API waited 15 s on a loaded machine');
+  await eventually(async () => ((await workflowStatus(name)) === 'CANCELLED' ? true : undefined), 'the sensor workflow to end cancelled', 60_000);
   await eventually(() => (!alive(pid) ? true : undefined), 'the process to be gone', 10_000);
 });
 
