@@ -4,7 +4,7 @@
  * and never puts the output into workflow history.
  */
 import { appendLogs, nextSeq } from '../db/logs.js';
-import type { Pool } from '../db/pool.js';
+import { isUnreachable, type Pool } from '../db/pool.js';
 import { redact } from '../lib/secrets.js';
 
 export class LogShipper {
@@ -57,18 +57,28 @@ export class LogShipper {
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       const batch = this.pending.splice(0).map((e) => ({ ...e, seq: this.seq++ }));
+      if (!batch.length) return;
       try {
         await appendLogs(this.pool, this.executionId, batch);
       } catch (err) {
+        this.seq -= batch.length;
+        // The database is restarting: keep the lines for the next flush (nothing was written).
+        if (isUnreachable(err)) this.pending.unshift(...batch);
         this.onError(err);
       }
     });
     return this.flushing;
   }
 
-  async stop(): Promise<void> {
+  /** The last lines written; while the database is unreachable, tried again every second for up to `maxMs`. */
+  async stop(maxMs = 0): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const s of ['stdout', 'stderr', 'system'] as const) if (this.carry[s]) this.push(s, '', true);
+    const until = Date.now() + maxMs;
     await this.flush();
+    while (this.pending.length && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await this.flush();
+    }
   }
 }

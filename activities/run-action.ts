@@ -18,8 +18,9 @@ import { LogShipper } from './log-shipper.js';
 import { actionPackDir, openParameters, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { SensuClient } from '../lib/sensu.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
+import { ATTEMPT_ABANDONED } from '../common/constants.js';
 import { recordFinish, recordLost, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
-import type { Pool } from '../db/pool.js';
+import { whileUnreachable, type Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface ActivityDeps {
@@ -117,6 +118,24 @@ function validatedAtRunTime(input: RunActionInput, keys: { secretKey: Buffer | u
   }
 }
 
+/** How long an attempt waits for an unreachable database to record its start or end (a restart, a failover). */
+const DB_WAIT_MS = 5 * 60_000;
+
+/** Cancelled because someone asked (the workflow, an operator), not because Temporal let the attempt go. */
+function requestedCancel(ctx: Context): boolean {
+  const d = ctx.cancellationDetails;
+  return !d || d.cancelRequested || !(d.timedOut || d.notFound || d.workerShutdown || d.paused || d.reset);
+}
+
+function abandonedWhy(ctx: Context): string {
+  const d = ctx.cancellationDetails;
+  if (d?.workerShutdown) return 'its worker shut down before the script ended';
+  if (d?.timedOut) return 'Temporal timed the attempt out (no heartbeat reached the server in time)';
+  if (d?.notFound) return 'Temporal no longer knows the attempt';
+  if (d?.paused) return 'paused by an operator';
+  return 'reset by an operator';
+}
+
 export function createRunAction(deps: ActivityDeps) {
   const grace = (deps.killGraceSeconds ?? 5) * 1000;
 
@@ -147,31 +166,42 @@ export function createRunAction(deps: ActivityDeps) {
     const attempt = given.attempt ?? info.attempt;
     const log = deps.logger.child({ executionId: input.executionId, action: action.name, actor: input.actor, attempt });
     const shownArgv = maskArgv(action, input.parameters);
-    await recordStart(deps.pool, {
-      id: input.executionId,
-      workflowId: info.workflowExecution?.workflowId ?? input.executionId,
-      runId: info.workflowExecution?.runId ?? '',
-      ...(input.parentId ? { parentId: input.parentId } : {}),
-      action: action.name,
-      actionVersion: action.version,
-      region: deps.region,
-      parameters: maskParameters(action, input.parameters),
-      argv: shownArgv,
-      worker: deps.identity,
-      attempt,
-      actor: input.actor,
-      trigger: input.trigger,
-    });
+    // A database restart must not turn into the run's failure: its records wait for it (heartbeating).
+    const untilDbAnswers = <T>(what: string, fn: () => Promise<T>) =>
+      whileUnreachable(fn, {
+        maxMs: DB_WAIT_MS,
+        signal: ctx.cancellationSignal,
+        onWait: (err, waited) => {
+          if (waited < 1000) log.warn({ err, phase: what }, 'the database does not answer; trying again every second');
+        },
+      });
+    await untilDbAnswers('recording the start', () =>
+      recordStart(deps.pool, {
+        id: input.executionId,
+        workflowId: info.workflowExecution?.workflowId ?? input.executionId,
+        runId: info.workflowExecution?.runId ?? '',
+        ...(input.parentId ? { parentId: input.parentId } : {}),
+        action: action.name,
+        actionVersion: action.version,
+        region: deps.region,
+        parameters: maskParameters(action, input.parameters),
+        argv: shownArgv,
+        worker: deps.identity,
+        attempt,
+        actor: input.actor,
+        trigger: input.trigger,
+      }),
+    );
 
     const { clear, secrets } = openParameters(deps, action, input.parameters);
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
-    const packDir = await actionPackDir(deps, action);
+    const packDir = await untilDbAnswers('materialising the pack', () => actionPackDir(deps, action));
     const [command, ...args] = scriptCommand(deps, action, clear, packDir);
     const started = Date.now();
     log.info({ argv: shownArgv }, 'action started');
     const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
-    await logs.start(attempt);
+    await untilDbAnswers('starting the log', () => logs.start(attempt));
     let stopReason: 'timeout' | 'cancel' | undefined;
     let cancelError: unknown;
     let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error };
@@ -234,12 +264,17 @@ export function createRunAction(deps: ActivityDeps) {
     }
 
     const durationMs = Date.now() - started;
-    await logs.stop();
-    let status: RunActionResult['status'];
+    await logs.stop(DB_WAIT_MS);
+    let status: RunActionResult['status'] | 'abandoned';
     let error: string | null = null;
     if (outcome.spawnError) {
       status = 'failed';
       error = `could not start ${command}: ${outcome.spawnError.message}`;
+    } else if (stopReason === 'cancel' && !requestedCancel(ctx)) {
+      // Temporal no longer holds this attempt (its heartbeat timed out on the server, its worker shuts
+      // down): not the run's end, and not a cancellation anyone asked for. The workflow decides (lost).
+      status = 'abandoned';
+      error = `attempt ${attempt} stopped: ${abandonedWhy(ctx)}; its process group was killed`;
     } else if (stopReason === 'cancel') {
       status = 'cancelled';
       error = 'cancelled by request; the process group was killed';
@@ -256,7 +291,7 @@ export function createRunAction(deps: ActivityDeps) {
     }
     const result: RunActionResult = {
       executionId: input.executionId,
-      status,
+      status: status === 'abandoned' ? 'cancelled' : status,
       exitCode: outcome.code,
       signal: outcome.signal,
       stdoutTail: stdout.tail(),
@@ -268,17 +303,20 @@ export function createRunAction(deps: ActivityDeps) {
     // A failed attempt that Temporal will retry is not the run's end: the row stays "running" (with
     // this attempt's output and error) so readers keep following until the last attempt ends.
     const willRetry = status === 'failed' && !outcome.spawnError && outcome.code !== 2 && attempt < action.maxAttempts;
-    await recordFinish(deps.pool, {
-      id: input.executionId,
-      status: willRetry ? 'running' : status,
-      exitCode: outcome.code,
-      signal: outcome.signal,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      stdoutTruncated: stdout.truncated,
-      stderrTruncated: stderr.truncated,
-      error,
-    });
+    await untilDbAnswers('recording the end', () =>
+      recordFinish(deps.pool, {
+        id: input.executionId,
+        attempt,
+        status: willRetry || status === 'abandoned' ? 'running' : status,
+        exitCode: outcome.code,
+        signal: outcome.signal,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        stdoutTruncated: stdout.truncated,
+        stderrTruncated: stderr.truncated,
+        error,
+      }),
+    );
     log.info({ status, outcome: status === 'succeeded' ? 'success' : 'failure', exitCode: outcome.code, durationMs }, 'action finished');
 
     switch (status) {
@@ -286,6 +324,12 @@ export function createRunAction(deps: ActivityDeps) {
         return result;
       case 'cancelled':
         throw cancelError instanceof CancelledFailure ? cancelError : new CancelledFailure('cancelled');
+      case 'abandoned':
+        // Paused or reset by an operator: the SDK reports it so. Timed out or unknown on the server: what
+        // is thrown is ignored. The worker shuts down: the server takes this as the attempt's end, and the
+        // workflow counts a lost worker (workflows/lost-runs.ts), never a failure of the script.
+        if (ctx.cancellationDetails?.paused || ctx.cancellationDetails?.reset) throw cancelError;
+        throw ApplicationFailure.create({ message: error!, type: ATTEMPT_ABANDONED, nonRetryable: true });
       case 'timed_out':
         throw ApplicationFailure.create({ message: error!, type: 'ActionTimedOut', nonRetryable: true, details: [result] });
       default:
@@ -301,8 +345,13 @@ export function createRunAction(deps: ActivityDeps) {
 
 /** A run whose worker was lost: marked `lost`, then resolved by an operator (executions.status). */
 export function createRecordLostExecution(deps: Pick<ActivityDeps, 'pool'>) {
-  return async function recordLostExecution(input: { executionId: string; status: 'lost' | 'succeeded' | 'failed'; note: string }): Promise<void> {
-    await recordLost(deps.pool, input.executionId, input.status, input.note);
+  return async function recordLostExecution(input: {
+    executionId: string;
+    status: 'lost' | 'succeeded' | 'failed';
+    note: string;
+    attempt?: number;
+  }): Promise<void> {
+    await recordLost(deps.pool, input.executionId, input.status, input.note, input.attempt);
   };
 }
 

@@ -13,6 +13,12 @@ export function regionTaskQueue(region: string): string {
   return `${TASK_QUEUE_PREFIX}${region}`;
 }
 
+/**
+ * The failure type of an action attempt that Temporal let go of while its script ran (its worker shuts
+ * down, its heartbeat timed out): the script was stopped, and the workflow counts a lost worker.
+ */
+export const ATTEMPT_ABANDONED = 'AttemptAbandoned';
+
 export const SearchAttributes = {
   Component: defineSearchAttributeKey('Component', SearchAttributeType.KEYWORD),
   Env: defineSearchAttributeKey('Env', SearchAttributeType.KEYWORD),

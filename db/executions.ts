@@ -104,7 +104,12 @@ export async function recordStart(pool: Pool, e: ExecutionStart): Promise<void> 
 
 export interface ExecutionFinish {
   id: string;
-  /** "running" for a failed attempt that will be retried. */
+  /** The attempt that ends: only its own row is written (a stale attempt never overwrites a newer one). */
+  attempt: number;
+  /**
+   * "running" for a failed attempt that will be retried, or for one that Temporal no longer holds
+   * (its heartbeat timed out, its worker shut down): the workflow decides what happens next.
+   */
   status: 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
   exitCode: number | null;
   signal: string | null;
@@ -115,11 +120,21 @@ export interface ExecutionFinish {
   error: string | null;
 }
 
+/**
+ * Records how an attempt ended, on its own row only: the row must still be at this attempt and not
+ * ended. A row the workflow has marked `lost` in the meantime stays lost (the operator decides), and
+ * gets the attempt's output and how its script ended appended to the note: that is what the operator
+ * decides on.
+ */
 export async function recordFinish(pool: Pool, f: ExecutionFinish): Promise<void> {
   await pool.query(
-    `UPDATE executions SET status = $2, exit_code = $3, signal = $4, stdout = $5, stderr = $6, stdout_truncated = $7, stderr_truncated = $8,
-       error = $9, finished_at = now() WHERE id = $1`,
-    [f.id, f.status, f.exitCode, f.signal, f.stdout, f.stderr, f.stdoutTruncated, f.stderrTruncated, f.error],
+    `UPDATE executions SET
+       status = CASE WHEN status = 'lost' THEN 'lost' ELSE $2 END,
+       exit_code = $3, signal = $4, stdout = $5, stderr = $6, stdout_truncated = $7, stderr_truncated = $8,
+       error = CASE WHEN status = 'lost' THEN concat_ws('; ', error, 'the attempt ended: ' || COALESCE($9, $2)) ELSE $9 END,
+       finished_at = CASE WHEN status = 'lost' THEN NULL ELSE now() END
+     WHERE id = $1 AND attempt = $10 AND status IN ('running', 'lost')`,
+    [f.id, f.status, f.exitCode, f.signal, f.stdout, f.stderr, f.stdoutTruncated, f.stderrTruncated, f.error, f.attempt],
   );
 }
 
@@ -165,14 +180,19 @@ export async function listExecutions(pool: Pool, opts: { action?: string; limit:
 
 /**
  * A lost run's state: `lost` (its worker died mid-run; the error says when and what) while it waits for
- * an operator, then what the operator decided. Only a run that is not over changes.
+ * an operator, then what the operator decided. Only a run that is not over changes. When the lost
+ * attempt itself recorded how it ended first (a worker that woke to find Temporal had let its attempt
+ * go), that stays in the note.
  */
-export async function recordLost(pool: Pool, id: string, status: 'lost' | 'succeeded' | 'failed', note: string): Promise<void> {
+export async function recordLost(pool: Pool, id: string, status: 'lost' | 'succeeded' | 'failed', note: string, attempt?: number): Promise<void> {
   await pool.query(
     `UPDATE executions SET status = $2,
-       error = CASE WHEN $2 = 'lost' OR error IS NULL THEN $3 ELSE error || '; ' || $3 END,
+       error = CASE
+         WHEN $2 = 'lost' AND attempt = $4 AND status = 'running' AND finished_at IS NOT NULL AND error IS NOT NULL THEN $3 || '; the attempt ended: ' || error
+         WHEN $2 = 'lost' OR error IS NULL THEN $3
+         ELSE error || '; ' || $3 END,
        finished_at = CASE WHEN $2 = 'lost' THEN NULL ELSE now() END
      WHERE id = $1 AND status IN ('scheduled', 'running', 'lost')`,
-    [id, status, note],
+    [id, status, note, attempt ?? null],
   );
 }

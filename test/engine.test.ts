@@ -2,7 +2,7 @@
  * The production engine (issue 14): the full Temporal server on PostgreSQL, built and cached like the
  * CLI, and the Temporal-restart case of the kill matrix. A private stack of its own: a Temporal server
  * (its two databases named per run, dropped after), one worker hosting the orchestrator and a region
- * only it serves, and an API — on the suite's Stackwire database. A deploy runs on it; the Temporal
+ * only it serves, and an API — on a Stackwire database of its own. A deploy runs on it; the Temporal
  * server is stopped (SIGTERM) in the middle of the deploy action and started again; the deploy ends
  * succeeded with every effect exactly once.
  */
@@ -13,7 +13,6 @@ import path from 'node:path';
 import test from 'ava';
 import { Client, Connection } from '@temporalio/client';
 import { API_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
-import { PROJECT_ROOT } from '../lib/config.js';
 import { startService } from '../lib/services.js';
 import { cachedServerDir, freePortBlock, serverPorts } from '../lib/temporal-server.js';
 import { findGo } from '../lib/temporal-cli.js';
@@ -22,9 +21,10 @@ import { removeFence, stackFenceTargets } from '../lib/network-fence.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
 import { dropDatabase } from '../db/provision.js';
 import { startFullTemporal } from '../scripts/stack.js';
-import { ADMIN_DB_URL, alive, as, cli, config, dbPool, eventually, makeKey, sleep } from './helpers.js';
-
-const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'sot', 'collab-platform.yaml');
+import { createKey } from '../api/apikeys.js';
+import { createPool } from '../db/pool.js';
+import { ADMIN_DB_URL, alive, as, cli, config, eventually, sleep } from './helpers.js';
+import { privateDatabase } from './private-stack.js';
 
 async function call<T>(base: string, method: string, urlPath: string, key: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${base}${urlPath}`, {
@@ -44,8 +44,11 @@ test('on the full Temporal server, stopped and restarted mid-deploy: the deploy 
   fs.chmodSync(dir, 0o777); // the deploy action (run as the run user) writes its pids here
   const names = { name: `stackwire_engine_${run}_temporal`, visibilityName: `stackwire_engine_${run}_temporal_visibility` };
   const cleanups: (() => Promise<unknown>)[] = [];
-  const pool = dbPool();
+  // A Stackwire database of its own: `sot apply` replaces the whole source of truth.
+  const db = await privateDatabase(ADMIN_DB_URL, 'engine');
+  const pool = createPool(db.url, 4);
   try {
+    cleanups.push(() => db.drop());
     cleanups.push(
       () => dropDatabase(ADMIN_DB_URL, names.visibilityName),
       () => dropDatabase(ADMIN_DB_URL, names.name),
@@ -70,10 +73,10 @@ test('on the full Temporal server, stopped and restarted mid-deploy: the deploy 
       `temporal-server: ${server.binaries.source} in ${(server.timings.obtainMs / 1000).toFixed(1)} s, schema ${(server.timings.schemaMs / 1000).toFixed(1)} s, ` +
         `start to serving (namespace and search attributes registered) ${(server.timings.startMs / 1000).toFixed(1)} s, on ${server.address}`,
     );
-    const env = { ...process.env, TEMPORAL_ADDRESS: server.address, STACKWIRE_REGIONS: region };
+    const env = { ...process.env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: db.url, STACKWIRE_REGIONS: region };
     // The worker fences the run user off this server's frontend too; the fence goes with the test.
     const runUser = config.isolation.runAs ? lookupUser(config.isolation.runAs) : undefined;
-    if (runUser) cleanups.push(() => removeFence(runUser.uid, stackFenceTargets(config.database.url!, server.address), config.scriptEnv));
+    if (runUser) cleanups.push(() => removeFence(runUser.uid, stackFenceTargets(db.url, server.address), config.scriptEnv));
     const worker = await startService({
       name: 'engine-worker',
       command: NODE,
@@ -95,7 +98,7 @@ test('on the full Temporal server, stopped and restarted mid-deploy: the deploy 
     });
     cleanups.push(() => api.stop(5000));
     const url = (JSON.parse(api.readyLine.slice(api.readyLine.indexOf('{'))) as { url: string }).url;
-    const key = (await makeKey({ name: `engine-${run}`, role: 'deployer' })).key;
+    const { key } = await createKey({ pool }, { name: `engine-${run}`, role: 'deployer', expiresInSeconds: null, createdBy: 'test' });
 
     // An action first: the stack works on this engine.
     const started = await call<{ id: string }>(url, 'POST', '/api/v1/executions', key, { action: 'testkit.quick', parameters: { value: run }, region });
@@ -115,12 +118,13 @@ test('on the full Temporal server, stopped and restarted mid-deploy: the deploy 
     const pidfile = path.join(dir, 'pids');
     const sot = path.join(dir, 'sot');
     fs.mkdirSync(sot);
-    fs.copyFileSync(EXAMPLE, path.join(sot, 'a-platform.yaml'));
     fs.writeFileSync(
       path.join(sot, 'b-engine.yaml'),
       [
         'regions:',
         `  - name: ${region}`,
+        'environments:',
+        '  - name: production',
         'components:',
         `  - name: ${component}`,
         `    repository: https://ghe.example.com/test/${component}.git`,
@@ -136,7 +140,7 @@ test('on the full Temporal server, stopped and restarted mid-deploy: the deploy 
         '',
       ].join('\n'),
     );
-    const applied = await cli(['sot', 'apply', sot], { STACKWIRE_API_URL: url });
+    const applied = await cli(['sot', 'apply', sot], { STACKWIRE_API_URL: url, STACKWIRE_API_KEY: key });
     t.is(applied.code, 0, applied.stderr);
     // Accepted once the server has seen the worker poll the region's queue.
     const deploy = await eventually(

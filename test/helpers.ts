@@ -155,6 +155,17 @@ export async function recordFixture(name: string, workflowId: string, runId?: st
   fs.writeFileSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories', `${name}.json`), `${historyToJSON(plain)}\n`);
 }
 
+/** recordFixture for the newest run a visibility query finds (for runs the API starts under ids of its own). */
+export async function recordNewestFixture(name: string, query: string): Promise<void> {
+  if (process.env.STACKWIRE_RECORD_FIXTURES !== '1') return;
+  const client = await rawTemporalClient();
+  const found = await eventually(async () => {
+    for await (const w of client.workflow.list({ query })) return w;
+    return undefined;
+  }, `a run where ${query}`);
+  await recordFixture(name, found.workflowId, found.runId);
+}
+
 /** historyText of a history with its payloads decrypted first (what the Web UI shows through the codec endpoint). */
 export async function decodedHistoryText(history: unknown): Promise<string> {
   return historyText(await decodePayloads(history));

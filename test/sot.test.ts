@@ -26,6 +26,7 @@ import {
   http,
   makeKey,
   recordFixture,
+  recordNewestFixture,
   settledCount,
   temporalClient,
   uniqueName,
@@ -561,6 +562,7 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   const runsBefore = await settledCount('Component = "hello-api"', hello);
   const plan = await cli(['deploy', 'hello-api', '3.0.0', '--env', 'production', '--plan', '--json']);
   t.is(plan.code, 0, plan.stderr);
+  await recordNewestFixture('deploy-plan-noop', 'WorkflowType = "deployPlan"');
   const p = JSON.parse(plan.stdout) as {
     waves: string[][];
     changes: { region: string; from: string | null; to: string }[];
@@ -723,6 +725,7 @@ test.serial('a release of everything changed since a tag picks the components wh
 
   const plan = await cli(['release', '--since', 'v1', '--env', 'production', '--plan']);
   t.is(plan.code, 0, plan.stderr);
+  await recordNewestFixture('release-selection-since-tag', 'WorkflowType = "releaseSelection"');
   t.regex(plan.stdout, /wave 1: rt-db@v1-1-g[0-9a-f]+\nwave 2: rt-api@v1-1-g[0-9a-f]+\n/);
   t.regex(plan.stdout, /unchanged since v1: rt-cache, rt-web/);
   const started = await http<{ id: string; versions: Record<string, string> }>('POST', '/api/v1/releases', {

@@ -206,3 +206,68 @@ test('an idempotent run whose worker is killed runs again on another worker of t
     await run.cleanup();
   }
 });
+
+test('a worker frozen past the heartbeat timeout: its run is lost, not cancelled; woken, the worker stops the script, and the run stays lost with how its attempt ended', async (t) => {
+  // The case a loaded machine or a network partition makes: the worker lives, but no heartbeat reached
+  // the server for 10 s. The attempt is gone on the server; the worker learns it on its next heartbeat.
+  const region = `frozen-${crypto.randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-frozen-'));
+  fs.chmodSync(dir, 0o777);
+  const worker = await startService({
+    name: 'frozen',
+    command: NODE,
+    args: [WORKER_ENTRY, '--region', region],
+    env: { ...process.env, STACKWIRE_REGIONS: region },
+    ready: /worker ready/,
+    readyTimeoutMs: 180_000,
+    output: path.join(dir, 'worker.log'),
+  });
+  const pidfile = path.join(dir, 'pids');
+  const id = `frozen-test-${region}`;
+  let pids: number[] = [];
+  try {
+    const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+    t.not(action.idempotent, true, 'not idempotent: a lost run waits for an operator');
+    const handle = await (
+      await temporalClient()
+    ).workflow.start(actionExecution, {
+      taskQueue: regionTaskQueue(region),
+      workflowId: id,
+      args: [{ executionId: id, action, parameters: { pidfile, seconds: 300 }, region, actor: 'test', trigger: 'test' } satisfies ActionExecutionInput],
+    });
+    await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start', 120_000);
+    pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    process.kill(worker.child.pid!, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 16_000)); // past the 10 s heartbeat timeout
+    t.true(pids.every(alive), 'the script ran on while its worker was frozen');
+    process.kill(worker.child.pid!, 'SIGCONT');
+    const seen = new Set<string>();
+    const lost = await eventually(
+      async () => {
+        const e = (await http<{ status: string; error: string | null }>('GET', `/api/v1/executions/${id}`)).body;
+        seen.add(e.status);
+        return e.status === 'lost' && /the attempt ended/.test(e.error ?? '') ? e : undefined;
+      },
+      'the run to be lost, with how its attempt ended',
+      60_000,
+    );
+    t.deepEqual(
+      [...seen].filter((s) => s !== 'running' && s !== 'lost'),
+      [],
+      'never cancelled or failed on the way',
+    );
+    t.regex(lost.error ?? '', /^worker lost during attempt 1 \(its heartbeat stopped\); the script may or may not have done its work/);
+    t.regex(lost.error ?? '', /the attempt ended: attempt 1 stopped: Temporal (timed the attempt out|no longer knows the attempt).*process group was killed/);
+    await gone(pids, 'the woken worker to stop the script of an attempt Temporal let go', 10_000);
+    const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    t.regex(meta.currentDetails ?? '', /LOST/);
+    const r = await cli(['execution', 'resolve', id, 'failed', '--reason', 'frozen worker', '--json']);
+    t.is(r.code, 0, r.stderr);
+    await t.throwsAsync(handle.result());
+    t.is((await http<{ status: string }>('GET', `/api/v1/executions/${id}`)).body.status, 'failed');
+  } finally {
+    if (worker.child.pid) process.kill(worker.child.pid, 'SIGCONT');
+    await worker.stop(5000);
+    for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+  }
+});

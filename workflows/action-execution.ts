@@ -31,7 +31,7 @@ export async function actionExecution(input: ActionExecutionInput): Promise<RunA
       maxAttempts: input.action.maxAttempts,
       nonRetryable: NON_RETRYABLE,
       attempt: (attempt) => acts.runAction({ ...input, attempt }),
-      recordLost: (status, note) => bookkeeping.recordLostExecution({ executionId: input.executionId, status, note }),
+      recordLost: (status, note, attempt) => bookkeeping.recordLostExecution({ executionId: input.executionId, status, note, attempt }),
       markedSucceeded: () => ({
         executionId: input.executionId,
         status: 'succeeded',

@@ -13,14 +13,20 @@
  * Failures of the work itself are retried as it declares (maxAttempts, backoff 1 s ×2, at most 1 min).
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, condition, setCurrentDetails, setHandler, sleep } from '@temporalio/workflow';
+import { ATTEMPT_ABANDONED } from '../common/constants.js';
 import { resolveLostUpdate, type LostDecision } from './definitions.js';
 
 /** Lost workers an idempotent run survives before it fails. */
 export const MAX_LOST_RETRIES = 5;
 
-/** The activity's heartbeat stopped: the worker running it is gone. */
+/**
+ * The activity's heartbeat stopped (the worker running it is gone), or its worker let it go while the
+ * script ran (it shut down: the script was stopped at the end of the grace time).
+ */
 export function workerLost(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'HEARTBEAT';
+  if (!(err instanceof ActivityFailure)) return false;
+  if (err.cause instanceof TimeoutFailure) return err.cause.timeoutType === 'HEARTBEAT';
+  return err.cause instanceof ApplicationFailure && err.cause.type === ATTEMPT_ABANDONED;
 }
 
 /** No worker of the activity's queue took it before its schedule-to-start deadline. */
@@ -87,7 +93,7 @@ export interface LosableRun<T> {
   /** One attempt: an activity with maximumAttempts 1. */
   attempt: (attempt: number) => Promise<T>;
   /** Records the run as lost, and later as decided. */
-  recordLost: (status: 'lost' | 'succeeded' | 'failed', note: string) => Promise<void>;
+  recordLost: (status: 'lost' | 'succeeded' | 'failed', note: string, attempt: number) => Promise<void>;
   /** What a run marked succeeded by an operator returns. */
   markedSucceeded: () => T;
   region: string;
@@ -123,9 +129,10 @@ export async function runLosable<T>(o: LosableRun<T>): Promise<T> {
           setCurrentDetails(`${o.summary}: the worker running it was lost; idempotent, so it runs again on another worker of ${o.region}`);
           continue;
         }
-        const note = `worker lost during attempt ${attempt} (its heartbeat stopped); ${o.idempotent ? `lost ${lost} times` : 'the script may or may not have done its work'}`;
+        const how = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.message : 'its heartbeat stopped';
+        const note = `worker lost during attempt ${attempt} (${how}); ${o.idempotent ? `lost ${lost} times` : 'the script may or may not have done its work'}`;
         if (o.lostTooOften === 'fail') throw ApplicationFailure.nonRetryable(`${o.summary}: ${note}`, 'WorkerLost');
-        await o.recordLost('lost', note);
+        await o.recordLost('lost', note, attempt);
         setCurrentDetails(`${o.summary}: LOST — ${note}. Waiting for an operator: stackwire execution resolve ${o.executionId} retry|succeeded|failed`);
         decisions ??= new LostDecisions();
         const d = await decisions.wait(o.executionId);
@@ -134,7 +141,7 @@ export async function runLosable<T>(o: LosableRun<T>): Promise<T> {
           lost = 0;
           continue;
         }
-        await o.recordLost(d.decision, by);
+        await o.recordLost(d.decision, by, attempt);
         setCurrentDetails(`${o.summary}: lost, ${by}`);
         if (d.decision === 'succeeded') return o.markedSucceeded();
         throw ApplicationFailure.nonRetryable(`${o.summary}: ${note}; ${by}`, 'ActionLost');

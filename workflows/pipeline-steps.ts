@@ -143,7 +143,7 @@ export async function runActionStep(
       ...(s.retry?.backoff !== undefined ? { backoffSeconds: Math.max(0.01, s.retry.backoff) } : {}),
       ...(workerWait !== undefined ? { workerWaitSeconds: Math.max(1, Math.round(workerWait)) } : {}),
       attempt: (attempt) => once.runAction({ ...input, attempt }),
-      recordLost: (status, note) => book.recordLostExecution({ executionId, status, note }),
+      recordLost: (status, note, attempt) => book.recordLostExecution({ executionId, status, note, attempt }),
       markedSucceeded: () => ({
         executionId,
         status: 'succeeded',

@@ -100,7 +100,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
             maxAttempts: action.maxAttempts,
             nonRetryable: NON_RETRYABLE,
             attempt: (attempt) => once.runAction({ ...runInput, attempt }),
-            recordLost: (status, note) => quick.recordLostExecution({ executionId: runInput.executionId, status, note }),
+            recordLost: (status, note, attempt) => quick.recordLostExecution({ executionId: runInput.executionId, status, note, attempt }),
             markedSucceeded: () => undefined,
             region,
           });
