@@ -133,7 +133,9 @@ async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; secon
   first.child.kill('SIGKILL'); // the worker dies mid-run, without a word
   let second: Awaited<ReturnType<typeof start>>;
   if (o.watcherKilledFirst) {
-    await new Promise((r) => setTimeout(r, 1500));
+    // Looked at as soon as the worker is gone: any worker starting on this host meanwhile (other tests
+    // start some) reaps what a dead worker left, which is the next assertion's point.
+    await first.exited;
     t.true(pids.every(alive), 'without its guardian, the script outlived its worker');
     second = await start('second');
     // The next worker on this host reaps it before it takes work.
