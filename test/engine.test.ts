@@ -98,7 +98,7 @@ test('on the full Temporal server, stopped and restarted mid-deploy: the deploy 
     });
     cleanups.push(() => api.stop(5000));
     const url = (JSON.parse(api.readyLine.slice(api.readyLine.indexOf('{'))) as { url: string }).url;
-    const { key } = await createKey({ pool }, { name: `engine-${run}`, role: 'deployer', expiresInSeconds: null, createdBy: 'test' });
+    const { key } = await createKey({ pool }, { name: `engine-${run}`, role: 'admin', expiresInSeconds: null, createdBy: 'test' });
 
     // An action first: the stack works on this engine.
     const started = await call<{ id: string }>(url, 'POST', '/api/v1/executions', key, { action: 'testkit.quick', parameters: { value: run }, region });
