@@ -1,6 +1,8 @@
 /**
  * Worker processes as an operator runs them: SIGTERM drains (a running script finishes within the
- * grace time) and recorded workflow histories still replay against today's workflow code.
+ * grace time; one that does not is stopped and its run is lost), a worker killed or frozen mid-run
+ * leaves no orphan and no dishonest outcome, and recorded workflow histories still replay against
+ * today's workflow code.
  */
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -65,6 +67,58 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
   } finally {
     await first.stop(2000);
     await second?.stop(2000);
+  }
+});
+
+test('a script still running at the end of the grace time is stopped, and its run is lost (not failed, not cancelled) until an operator decides', async (t) => {
+  const region = `drain-late-${crypto.randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-late-'));
+  fs.chmodSync(dir, 0o777);
+  const start = (name: string) =>
+    startService({
+      name,
+      command: NODE,
+      args: [WORKER_ENTRY, '--region', region],
+      env: { ...process.env, STACKWIRE_REGIONS: region, STACKWIRE_SHUTDOWN_GRACE: '2' },
+      ready: /worker ready/,
+      readyTimeoutMs: 180_000,
+      output: path.join(dir, `${name}.log`),
+    });
+  const first = await start('first');
+  let second: Awaited<ReturnType<typeof start>> | undefined;
+  let pids: number[] = [];
+  try {
+    const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+    const pidfile = path.join(dir, 'pids');
+    const id = `drain-late-test-${region}`;
+    const input: ActionExecutionInput = { executionId: id, action, parameters: { pidfile, seconds: 300 }, region, actor: 'test', trigger: 'test' };
+    const handle = await (await temporalClient()).workflow.start(actionExecution, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
+    await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start', 120_000);
+    pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    first.child.kill('SIGTERM');
+    t.is(await first.exited, 0, 'the worker exits cleanly after its grace time');
+    t.false(pids.some(alive), 'the script was stopped before the worker left: no orphan');
+    // The run's workflow goes on on the next worker of the region.
+    second = await start('second');
+    const lost = await eventually(
+      async () => {
+        const e = (await http<{ status: string; error: string | null }>('GET', `/api/v1/executions/${id}`)).body;
+        return e.status === 'lost' ? e : undefined;
+      },
+      'the run to be lost',
+      60_000,
+    );
+    t.regex(
+      lost.error ?? '',
+      /^worker lost during attempt 1 \(attempt 1 stopped: its worker shut down before the script ended; its process group was killed\); the script may or may not have done its work/,
+    );
+    const r = await cli(['execution', 'resolve', id, 'failed', '--reason', 'stopped by a drain', '--json']);
+    t.is(r.code, 0, r.stderr);
+    await t.throwsAsync(handle.result());
+  } finally {
+    await first.stop(2000);
+    await second?.stop(2000);
+    for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
   }
 });
 
