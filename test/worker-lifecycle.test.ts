@@ -24,21 +24,25 @@ import { alive, as, cli, config, gone, eventually, http, makeKey, temporalClient
 // The replay worker's state changes are not news here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
+/** A worker process of the test's own for `region` (a region only it serves), its log in `dir`. */
+function regionWorker(region: string, dir: string, name: string, env: Record<string, string> = {}) {
+  return startService({
+    name,
+    command: NODE,
+    args: [WORKER_ENTRY, '--region', region],
+    env: { ...process.env, STACKWIRE_REGIONS: region, ...env },
+    ready: /worker ready/,
+    readyTimeoutMs: 180_000,
+    output: path.join(dir, `${name}.log`),
+  });
+}
+
 test('SIGTERM lets a running script finish within the grace time, then the worker exits', async (t) => {
   // Workers of its own, for a region only they serve, so no other worker can take the work.
   const region = `drain-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
-  const start = (name: string) =>
-    startService({
-      name,
-      command: NODE,
-      args: [WORKER_ENTRY, '--region', region],
-      env: { ...process.env, STACKWIRE_REGIONS: region, STACKWIRE_SHUTDOWN_GRACE: '30' },
-      ready: /worker ready/,
-      readyTimeoutMs: 180_000,
-      output: path.join(dir, `${name}.log`),
-    });
+  const start = (name: string) => regionWorker(region, dir, name, { STACKWIRE_SHUTDOWN_GRACE: '30' });
   const first = await start('first');
   let second: Awaited<ReturnType<typeof start>> | undefined;
   try {
@@ -74,16 +78,7 @@ test('a script still running at the end of the grace time is stopped, and its ru
   const region = `drain-late-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-late-'));
   fs.chmodSync(dir, 0o777);
-  const start = (name: string) =>
-    startService({
-      name,
-      command: NODE,
-      args: [WORKER_ENTRY, '--region', region],
-      env: { ...process.env, STACKWIRE_REGIONS: region, STACKWIRE_SHUTDOWN_GRACE: '2' },
-      ready: /worker ready/,
-      readyTimeoutMs: 180_000,
-      output: path.join(dir, `${name}.log`),
-    });
+  const start = (name: string) => regionWorker(region, dir, name, { STACKWIRE_SHUTDOWN_GRACE: '2' });
   const first = await start('first');
   let second: Awaited<ReturnType<typeof start>> | undefined;
   let pids: number[] = [];
@@ -146,17 +141,7 @@ async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; secon
   const region = `failover-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-failover-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
-  const env = { ...process.env, STACKWIRE_REGIONS: region };
-  const start = (name: string) =>
-    startService({
-      name,
-      command: NODE,
-      args: [WORKER_ENTRY, '--region', region],
-      env,
-      ready: /worker ready/,
-      readyTimeoutMs: 180_000,
-      output: path.join(dir, `${name}.log`),
-    });
+  const start = (name: string) => regionWorker(region, dir, name);
   const first = await start('first');
   const action = { ...(await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body, idempotent: o.idempotent };
   const pidfile = path.join(dir, 'pids');
@@ -269,15 +254,7 @@ test('a worker frozen past the heartbeat timeout: its run is lost, not cancelled
   const region = `frozen-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-frozen-'));
   fs.chmodSync(dir, 0o777);
-  const worker = await startService({
-    name: 'frozen',
-    command: NODE,
-    args: [WORKER_ENTRY, '--region', region],
-    env: { ...process.env, STACKWIRE_REGIONS: region },
-    ready: /worker ready/,
-    readyTimeoutMs: 180_000,
-    output: path.join(dir, 'worker.log'),
-  });
+  const worker = await regionWorker(region, dir, 'frozen');
   const pidfile = path.join(dir, 'pids');
   const id = `frozen-test-${region}`;
   let pids: number[] = [];
