@@ -31,6 +31,11 @@ export const SENSOR_ROUTES = {
     summary:
       'The sensors, running or not: definition, workflow status, last poll (asked of the running workflow) and events emitted (from the trigger instances).',
   },
+  'GET /api/v1/sensors/:name': {
+    permission: 'sensors.read',
+    summary:
+      'One sensor, as the list shows it, from its newest run (no visibility lag) and one status query: what to poll when following a sensor (the list asks every running sensor); 404 sensor_not_found.',
+  },
   'DELETE /api/v1/sensors/:name': {
     permission: 'sensors.manage',
     summary: 'Stop a sensor: its workflow is cancelled (a script sensor’s process group is killed).',

@@ -7,13 +7,20 @@
  *   GET    /api/v1/sensors         every sensor, running or not (Temporal visibility, newest run of each
  *                                  id): definition from the memo, last poll from the `sensorStatus` query
  *                                  of a running one, events emitted from the trigger instances (Postgres)
+ *   GET    /api/v1/sensors/:name   one sensor, the same view: one describe and one query (what to poll)
  *   DELETE /api/v1/sensors/:name   cancel its workflow (a script sensor's process group is killed)
  *
  * sensu and git sensors run on the first region's queue (their activities only read); a script sensor
  * on its action's region (or the one asked for), like a run of that action.
  */
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
 import type {
   SensorCreateRequest,
   SensorCreateResponse,
@@ -77,6 +84,53 @@ async function statusOf(client: Client, workflowId: string): Promise<SensorStatu
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What the API shows of one sensor: its newest run's memo and status, its last poll (asked of it, when it runs), its events. */
+async function viewOf(
+  client: Client,
+  w: Omit<WorkflowExecutionInfo, 'raw'>,
+  name: string,
+  emitted: { count: number; lastAt: Date | null } | undefined,
+): Promise<SensorView> {
+  const memo = (w.memo ?? {}) as Partial<Memo>;
+  const kind = memo.kind ?? ((Object.entries(SENSOR_WORKFLOW_TYPES).find(([, t]) => t === w.type)?.[0] ?? 'script') as SensorKind);
+  const running = w.status.name === 'RUNNING';
+  const status = running ? await statusOf(client, w.workflowId) : undefined;
+  return {
+    name,
+    kind,
+    workflowId: w.workflowId,
+    status: w.status.name.toLowerCase(),
+    triggerType: memo.triggerType ?? sensorTriggerType(kind, name),
+    interval: memo.interval ?? '',
+    region: memo.region ?? '',
+    definition: memo.definition ?? {},
+    createdBy: memo.createdBy ?? '',
+    createdAt: memo.createdAt ?? w.startTime.toISOString(),
+    eventsEmitted: emitted?.count ?? 0,
+    lastEventAt: emitted?.lastAt?.toISOString() ?? null,
+    lastPollAt: status?.lastPollAt ?? null,
+    polls: status ? status.polls : null,
+    ...(kind === 'script' ? { starts: status ? status.starts : null } : {}),
+    lastError: status?.lastError ?? null,
+    details: status?.details ?? null,
+  };
+}
+
+/** The newest run of sensor `name` (describe: no visibility lag), or a 404 that says how to find one. */
+async function describeSensor(client: Client, name: string): Promise<WorkflowExecutionDescription> {
+  const workflowId = sensorWorkflowId(name);
+  let d;
+  try {
+    d = await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'sensor_not_found', `no sensor ${JSON.stringify(name)}; GET /api/v1/sensors lists them.`);
+    throw err;
+  }
+  if (!Object.values(SENSOR_WORKFLOW_TYPES).includes(d.type as never))
+    throw new ApiError(404, 'sensor_not_found', `${workflowId} is a ${d.type}, not a sensor.`);
+  return d;
 }
 
 export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps): Router {
@@ -209,35 +263,15 @@ export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps
     const infos = [...newest.values()].filter((w) => w.workflowId.startsWith('sensor.')).sort((a, b) => (a.workflowId < b.workflowId ? -1 : 1));
     const names = infos.map((w) => w.workflowId.slice('sensor.'.length));
     const counts = await triggerCountsBySource(pool, names.map(sensorSource));
-    const sensors: SensorView[] = await Promise.all(
-      infos.map(async (w, i) => {
-        const memo = (w.memo ?? {}) as Partial<Memo>;
-        const kind = memo.kind ?? ((Object.entries(SENSOR_WORKFLOW_TYPES).find(([, t]) => t === w.type)?.[0] ?? 'script') as SensorKind);
-        const running = w.status.name === 'RUNNING';
-        const status = running ? await statusOf(client, w.workflowId) : undefined;
-        const emitted = counts.get(sensorSource(names[i]));
-        return {
-          name: names[i],
-          kind,
-          workflowId: w.workflowId,
-          status: w.status.name.toLowerCase(),
-          triggerType: memo.triggerType ?? sensorTriggerType(kind, names[i]),
-          interval: memo.interval ?? '',
-          region: memo.region ?? '',
-          definition: memo.definition ?? {},
-          createdBy: memo.createdBy ?? '',
-          createdAt: memo.createdAt ?? w.startTime.toISOString(),
-          eventsEmitted: emitted?.count ?? 0,
-          lastEventAt: emitted?.lastAt?.toISOString() ?? null,
-          lastPollAt: status?.lastPollAt ?? null,
-          polls: status ? status.polls : null,
-          ...(kind === 'script' ? { starts: status ? status.starts : null } : {}),
-          lastError: status?.lastError ?? null,
-          details: status?.details ?? null,
-        };
-      }),
-    );
+    const sensors: SensorView[] = await Promise.all(infos.map((w, i) => viewOf(client, w, names[i], counts.get(sensorSource(names[i])))));
     res.json({ sensors } satisfies SensorListResponse);
+  });
+
+  route(router, 'GET /api/v1/sensors/:name', http, async (req, res) => {
+    const { name } = req.params;
+    const d = await describeSensor(client, name);
+    const counts = await triggerCountsBySource(pool, [sensorSource(name)]);
+    res.json(await viewOf(client, d, name, counts.get(sensorSource(name))));
   });
 
   route(router, 'DELETE /api/v1/sensors/:name', http, async (req, res) => {
@@ -245,16 +279,7 @@ export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps
     const workflowId = sensorWorkflowId(name);
     req.audit = { target: workflowId, parameters: {} };
     const h = client.workflow.getHandle(workflowId);
-    let d;
-    try {
-      d = await h.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new ApiError(404, 'sensor_not_found', `no sensor ${JSON.stringify(name)}; GET /api/v1/sensors lists them.`);
-      throw err;
-    }
-    if (!Object.values(SENSOR_WORKFLOW_TYPES).includes(d.type as never))
-      throw new ApiError(404, 'sensor_not_found', `${workflowId} is a ${d.type}, not a sensor.`);
+    const d = await describeSensor(client, name);
     if (d.status.name !== 'RUNNING') {
       res.json({ name, workflowId, cancelled: false, status: d.status.name.toLowerCase() } satisfies SensorDeleteResponse);
       return;

@@ -63,7 +63,7 @@ import type {
   WebhookCreateResponse,
   WebhookListResponse,
 } from '../common/api-types.js';
-import type { SensorCreateRequest, SensorCreateResponse, SensorDeleteResponse, SensorListResponse } from '../common/api-types-sensors.js';
+import type { SensorCreateRequest, SensorCreateResponse, SensorDeleteResponse, SensorListResponse, SensorView } from '../common/api-types-sensors.js';
 import type { DeliveryMetricsQuery, DeliveryMetricsResponse } from '../common/api-types-metrics.js';
 import type { IngestItemKind, IngestItemsResponse, IngestStartResponse, IngestView } from '../common/api-types-ingest.js';
 
@@ -323,6 +323,9 @@ export class ApiClient {
   }
   listSensors(): Promise<SensorListResponse> {
     return this.request('GET', '/api/v1/sensors');
+  }
+  getSensor(name: string): Promise<SensorView> {
+    return this.request('GET', `/api/v1/sensors/${enc(name)}`);
   }
   deleteSensor(name: string): Promise<SensorDeleteResponse> {
     return this.request('DELETE', `/api/v1/sensors/${enc(name)}`);

@@ -29,7 +29,16 @@ async function triggersOf(sensor: string, type?: string): Promise<TriggerRecord[
   return r.body.triggers.sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : a.id < b.id ? -1 : 1));
 }
 
+/** One sensor (GET /api/v1/sensors/:name: one query of its workflow), or undefined when there is none. */
 async function sensorView(name: string): Promise<SensorView | undefined> {
+  const r = await http<SensorView>('GET', `/api/v1/sensors/${name}`);
+  if (r.status === 404) return undefined;
+  if (r.status !== 200) throw new Error(`GET /api/v1/sensors/${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** The sensor as the list shows it (the list asks every running sensor: not something to poll). */
+async function listed(name: string): Promise<SensorView | undefined> {
   return (await http<SensorListResponse>('GET', '/api/v1/sensors')).body.sensors.find((s) => s.name === name);
 }
 
@@ -42,6 +51,7 @@ async function polled(name: string, n: number, field: 'polls' | 'starts' = 'poll
     },
     `${name} to reach ${n} ${field}`,
     60_000,
+    500, // every status read is a query the sensor's worker answers
   );
 }
 
@@ -119,8 +129,9 @@ test('a sensu sensor emits sensu.event for status changes, not for the baseline,
       // The count is Postgres's; the details are the workflow's, set once its next task completes.
       return v?.eventsEmitted === 3 && /3 event\(s\) emitted/.test(v.details ?? '') ? v : undefined;
     },
-    'the list to count 3 events',
+    'the sensor to count 3 events',
     60_000,
+    500,
   );
   t.like(view, { kind: 'sensu', status: 'running', interval: '1s', definition: { namespace: ns }, triggerType: 'sensu.event', lastError: null });
   t.truthy(view.lastPollAt);
@@ -133,7 +144,7 @@ test('a sensu sensor emits sensu.event for status changes, not for the baseline,
   // The API waits up to 15 s for the workflow to end; a loaded machine may answer "cancelling" first (CI did once).
   t.regex(deleted.stdout, new RegExp(`sensor ${name} stopped \\((cancelled|cancelling)\\)`));
   await eventually(async () => ((await workflowStatus(name)) === 'CANCELLED' ? true : undefined), 'the sensor workflow to end cancelled', 60_000);
-  await eventually(async () => ((await sensorView(name))?.status === 'cancelled' ? true : undefined), 'the list to show it cancelled');
+  await eventually(async () => ((await listed(name))?.status === 'cancelled' ? true : undefined), 'the list to show it cancelled', 60_000, 500);
   const twice = await cli(['sensor', 'delete', name, '--json']);
   t.like(JSON.parse(twice.stdout), { cancelled: false, status: 'cancelled' });
 });
@@ -157,16 +168,27 @@ test('a git sensor emits git.push with the new commit when the branch moves', as
   fs.writeFileSync(path.join(repo, 'README'), 'two\n');
   git('commit', '-qam', 'two');
   const after = git('rev-parse', 'HEAD').stdout.trim();
-  const [push] = await eventually(async () => {
-    const ts = await triggersOf(name);
-    return ts.length ? ts : undefined;
-  }, 'the git.push trigger');
+  const [push] = await eventually(
+    async () => {
+      const ts = await triggersOf(name);
+      return ts.length ? ts : undefined;
+    },
+    'the git.push trigger',
+    60_000,
+  );
   t.like(push, { id: `sensor.${name}.${before}..${after}`, type: 'git.push', deliveryId: `${before}..${after}` });
   t.is(push.payloadDigest, payloadDigest({ repository: url, ref: 'refs/heads/main', before, after, commit: after }).digest);
   const polls = (await sensorView(name))?.polls ?? 0;
   await polled(name, polls + 2);
   t.is((await triggersOf(name)).length, 1, 'an unmoved branch emits nothing more');
   t.like(await sensorView(name), { eventsEmitted: 1, definition: { url, branch: 'main' } });
+  const shown = await cli(['sensor', 'get', name]);
+  t.is(shown.code, 0, shown.stderr);
+  t.regex(shown.stdout, new RegExp(`^sensor ${name}: running \\(git, every 1s, on us-east\\); emits git.push; workflow sensor.${name}\n`));
+  t.regex(shown.stdout, /\n {2}events: {6}1, last at \S+Z\n {2}polls: {7}\d+, last at /);
+  const missing = await http<{ error: { code: string } }>('GET', `/api/v1/sensors/no-such-${name}`);
+  t.is(missing.status, 404);
+  t.is(missing.body.error.code, 'sensor_not_found');
   const d = await http('DELETE', `/api/v1/sensors/${name}`);
   t.like(d.body, { name, cancelled: true, status: 'cancelled' });
 });
@@ -197,11 +219,11 @@ test('a sensor continues as new with its state: the baseline and counters carry 
     },
   });
   const status = async () => handle.query(sensorStatusQuery).catch(() => undefined);
-  const generation = async (n: number) => eventually(async () => ((await status())?.generation ?? 0) >= n, `generation ${n}`, 60_000);
+  const generation = async (n: number) => eventually(async () => ((await status())?.generation ?? 0) >= n, `generation ${n}`, 60_000, 500);
   await generation(1);
   git('commit', '-q', '--allow-empty', '-m', 'two');
   const after = git('rev-parse', 'HEAD').stdout.trim();
-  await eventually(async () => ((await triggersOf(name)).length ? true : undefined), 'the git.push trigger');
+  await eventually(async () => ((await triggersOf(name)).length ? true : undefined), 'the git.push trigger', 60_000);
   const at = (await status())!.generation;
   await generation(at + 2);
   t.deepEqual(
@@ -214,7 +236,7 @@ test('a sensor continues as new with its state: the baseline and counters carry 
   t.true(s.polls >= 2 * (at + 2), `polls counted across runs: ${s.polls}`);
   const d = await handle.describe();
   t.not(d.runId, handle.firstExecutionRunId, 'it continued as new');
-  t.like(await sensorView(name), { status: 'running', kind: 'git', eventsEmitted: 1 });
+  t.like(await listed(name), { status: 'running', kind: 'git', eventsEmitted: 1 }, 'the list shows the newest run');
   t.like((await http('DELETE', `/api/v1/sensors/${name}`)).body, { cancelled: true, status: 'cancelled' });
 });
 

@@ -113,6 +113,22 @@ Examples:
       );
     });
   sensor
+    .command('get')
+    .description('one sensor: what it watches, its status, last poll, polls, events emitted, last error')
+    .argument('<name>')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const s = await client(cmd).getSensor(name);
+      if (opts.json) return printJson(s);
+      out(`sensor ${s.name}: ${s.status} (${s.kind}, every ${s.interval || '?'}, on ${s.region || '?'}); emits ${s.triggerType}; workflow ${s.workflowId}`);
+      out(`  watches:     ${JSON.stringify(s.definition)}`);
+      out(`  events:      ${s.eventsEmitted}${s.lastEventAt ? `, last at ${s.lastEventAt}` : ''}`);
+      out(`  polls:       ${s.polls ?? '? (not running, or it did not answer)'}${s.lastPollAt ? `, last at ${s.lastPollAt}` : ''}`);
+      if (s.starts !== undefined) out(`  starts:      ${s.starts ?? '?'}`);
+      if (s.lastError) out(`  last error:  ${s.lastError}`);
+      if (s.details) out(`  details:     ${s.details}`);
+    });
+  sensor
     .command('delete')
     .description('stop a sensor: its workflow is cancelled (a script sensor’s process is killed); admin')
     .argument('<name>')
