@@ -57,7 +57,9 @@ import { checkPackScope } from './security/permissions.js';
 
 /** Fields each kind takes besides name, kind, interval and region. */
 const KIND_FIELDS: Record<SensorKind, (keyof SensorCreateRequest)[]> = { sensu: ['namespace'], git: ['url', 'branch'], script: ['action', 'parameters'] };
+/** How long the list waits for each running sensor's status query; one sensor's view waits longer (a loaded worker answers in seconds). */
 const STATUS_TIMEOUT_MS = 3000;
+const ONE_STATUS_TIMEOUT_MS = 10_000;
 
 function bad(message: string): ApiError {
   return new ApiError(400, 'invalid_sensor', message);
@@ -74,9 +76,9 @@ interface Memo {
 }
 
 /** The answer of a running sensor's status query, or undefined when it does not answer in time. */
-async function statusOf(client: Client, workflowId: string): Promise<SensorStatus | undefined> {
+async function statusOf(client: Client, workflowId: string, timeoutMs: number): Promise<SensorStatus | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STATUS_TIMEOUT_MS)));
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
   try {
     return await Promise.race([client.workflow.getHandle(workflowId).query(sensorStatusQuery), timeout]);
   } catch {
@@ -92,11 +94,12 @@ async function viewOf(
   w: Omit<WorkflowExecutionInfo, 'raw'>,
   name: string,
   emitted: { count: number; lastAt: Date | null } | undefined,
+  timeoutMs: number,
 ): Promise<SensorView> {
   const memo = (w.memo ?? {}) as Partial<Memo>;
   const kind = memo.kind ?? ((Object.entries(SENSOR_WORKFLOW_TYPES).find(([, t]) => t === w.type)?.[0] ?? 'script') as SensorKind);
   const running = w.status.name === 'RUNNING';
-  const status = running ? await statusOf(client, w.workflowId) : undefined;
+  const status = running ? await statusOf(client, w.workflowId, timeoutMs) : undefined;
   return {
     name,
     kind,
@@ -263,7 +266,7 @@ export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps
     const infos = [...newest.values()].filter((w) => w.workflowId.startsWith('sensor.')).sort((a, b) => (a.workflowId < b.workflowId ? -1 : 1));
     const names = infos.map((w) => w.workflowId.slice('sensor.'.length));
     const counts = await triggerCountsBySource(pool, names.map(sensorSource));
-    const sensors: SensorView[] = await Promise.all(infos.map((w, i) => viewOf(client, w, names[i], counts.get(sensorSource(names[i])))));
+    const sensors: SensorView[] = await Promise.all(infos.map((w, i) => viewOf(client, w, names[i], counts.get(sensorSource(names[i])), STATUS_TIMEOUT_MS)));
     res.json({ sensors } satisfies SensorListResponse);
   });
 
@@ -271,7 +274,7 @@ export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps
     const { name } = req.params;
     const d = await describeSensor(client, name);
     const counts = await triggerCountsBySource(pool, [sensorSource(name)]);
-    res.json(await viewOf(client, d, name, counts.get(sensorSource(name))));
+    res.json(await viewOf(client, d, name, counts.get(sensorSource(name)), ONE_STATUS_TIMEOUT_MS));
   });
 
   route(router, 'DELETE /api/v1/sensors/:name', http, async (req, res) => {

@@ -5,6 +5,9 @@
  * while the run goes on and ends when the run ends.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import { CLI_ENTRY, NODE } from '../lib/paths.js';
 import { API, cli, config, eventually, http, runViaApi, type Execution } from './helpers.js';
@@ -47,35 +50,30 @@ test('the log stops at 4 × STACKWIRE_OUTPUT_CAP and says so', async (t) => {
 });
 
 test('execution logs --follow prints the output while the run goes on, and ends when the run ends', async (t) => {
-  // 12 lines, 3 a batch, 2 s between batches: about 6 s of output.
-  const started = await http<{ id: string }>('POST', '/api/v1/executions', {
-    action: 'testkit.flood',
-    parameters: { lines: 12, batch: 3, pause: 2 },
-    region: 'us-east',
-  });
+  // The run prints 3 lines, then waits for a file this test creates only once the follower has printed
+  // them: "while the run goes on" holds by construction, whatever the machine's load.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-follow-'));
+  fs.chmodSync(dir, 0o777); // the script runs as the run user
+  const gate = path.join(dir, 'go');
+  const started = await http<{ id: string }>('POST', '/api/v1/executions', { action: 'testkit.gated', parameters: { gate, lines: 3 }, region: 'us-east' });
   t.is(started.status, 202, JSON.stringify(started.body));
   const id = started.body.id;
-  // The first batch is out: the run is running and has more to print.
-  await eventually(
-    async () => {
-      const l = (await http<{ entries: { data: string }[]; status: string }>('GET', `/api/v1/executions/${encodeURIComponent(id)}/logs`)).body;
-      return l.status === 'running' && l.entries.some((e) => e.data.includes('line 000001')) ? l : undefined;
-    },
-    'the run to print its first batch',
-    60_000,
-  );
-  const child = spawn(NODE, [CLI_ENTRY, '--api', API, 'execution', 'logs', id, '--follow'], { env: process.env });
-  const seen: { at: number; text: string }[] = [];
-  child.stdout.on('data', (d: Buffer) => seen.push({ at: Date.now(), text: d.toString() }));
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  t.is(code, 0, stderr);
-  const out = seen.map((s) => s.text).join('');
-  t.is(out, Array.from({ length: 12 }, (_, i) => `${line(i + 1)}\n`).join(''), 'every line once, in order');
-  const end = (await http<Execution & { finishedAt: string }>('GET', `/api/v1/executions/${id}`)).body;
-  t.is(end.status, 'succeeded');
-  // Followed, not read at the end: the first lines reached the terminal before the run finished.
-  t.true(seen[0].at < new Date(end.finishedAt).getTime(), 'output arrived while the run was still going');
-  t.true(seen.length > 1, 'in several pieces, as it was produced');
+  try {
+    const child = spawn(NODE, [CLI_ENTRY, '--api', API, 'execution', 'logs', id, '--follow'], { env: process.env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await eventually(() => out.includes('line 000003'), 'the follower to print the first lines', 120_000);
+    t.is(out, Array.from({ length: 3 }, (_, i) => `${line(i + 1)}\n`).join(''), 'the first lines, while the run waits');
+    t.is((await http<Execution>('GET', `/api/v1/executions/${id}`)).body.status, 'running', 'the run is still going');
+    fs.writeFileSync(gate, '');
+    t.is(await exited, 0, stderr);
+    t.is(out, Array.from({ length: 6 }, (_, i) => `${line(i + 1)}\n`).join(''), 'every line once, in order');
+    t.regex(stderr, /gated 3/);
+    t.is((await http<Execution>('GET', `/api/v1/executions/${id}`)).body.status, 'succeeded', 'it ended when the run ended');
+  } finally {
+    fs.writeFileSync(gate, '');
+  }
 });
