@@ -79,6 +79,9 @@ export async function introspectPython(
     cwd: root,
     env: { ...env, ...(analyserStats.report ? { STACKWIRE_INTROSPECT_STATS: '1' } : {}) },
     stdin: relPaths.join('\0'),
+    // Bulk analysis (seconds to minutes for a large tree) must not starve the worker's heartbeats: a
+    // loaded CI run stalled a worker for 11 s during the 20,000-script ingest, and a run it held was lost.
+    nice: 10,
     onStdout: (b) => {
       buf += b.toString('utf8');
       let nl;

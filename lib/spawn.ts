@@ -15,6 +15,7 @@
  * are not stopped by group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { LIFELINE_VAR, guard, lifelineMarker } from './lifeline.js';
 
 export interface ProcessOptions {
@@ -40,6 +41,11 @@ export interface ProcessOptions {
   onStderr?: (chunk: Buffer) => void;
   /** Kill the group, and what it started, when this process dies (default true; lib/lifeline.ts). Adds STACKWIRE_LIFELINE to the environment. */
   lifeline?: boolean;
+  /**
+   * A niceness for bulk work (1–19): the process yields the CPU to the worker's own event loop (its
+   * heartbeats, workflow tasks) and to scripts on a busy machine.
+   */
+  nice?: number;
 }
 
 export interface ProcessResult {
@@ -119,6 +125,13 @@ export function startProcess(o: ProcessOptions): RunningProcess {
     return { pid: undefined, stop: () => undefined, done: Promise.resolve(result) };
   }
   let exited = false;
+  if (o.nice !== undefined && child.pid !== undefined) {
+    try {
+      os.setPriority(child.pid, o.nice);
+    } catch {
+      // Gone already, or not allowed: it runs at the default priority.
+    }
+  }
   const release = marker && child.pid !== undefined ? guard(child.pid) : undefined;
   let stoppedBy: ProcessResult['stoppedBy'];
   let killTimer: NodeJS.Timeout | undefined;
