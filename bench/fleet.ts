@@ -6,7 +6,7 @@
  *     request to the last run's end, read from the execution records;
  *   - resume time: with two workers, an idempotent run (`benchkit.hold`, 60 s) is started, the worker
  *     running it is SIGKILLed, and the time from the kill to the start of attempt 2 on the other
- *     worker is read from its record (target ≤ the heartbeat timeout, 10 s, + 2 s). Five times.
+ *     worker is read from its record (target ≤ the heartbeat timeout, 30 s, + 2 s). Five times.
  * → bench/results/fleet.json
  */
 import fs from 'node:fs';
@@ -18,6 +18,7 @@ import { startService, type Service } from '../lib/services.js';
 import { NODE, WORKER_ENTRY } from '../scripts/stack.js';
 import { startBenchApi, type Call } from './bench-api.js';
 import { PROJECT_ROOT } from '../lib/config.js';
+import { ACTION_HEARTBEAT_TIMEOUT_SECONDS } from '../common/constants.js';
 
 export interface FleetBenchOptions {
   env: NodeJS.ProcessEnv;
@@ -31,7 +32,7 @@ export interface FleetBenchOptions {
   runs?: number;
 }
 
-const HEARTBEAT_TIMEOUT_S = 10;
+const HEARTBEAT_TIMEOUT_S = ACTION_HEARTBEAT_TIMEOUT_SECONDS;
 const TICKS = 100; // USER_HZ: /proc's clock ticks a second on Linux
 
 /** CPU seconds a process has used (user + system), from /proc. */

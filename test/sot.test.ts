@@ -1060,7 +1060,7 @@ test.serial(
           return e.status === 'lost' ? e : undefined;
         },
         'the deploy action to be lost',
-        60_000,
+        90_000,
       );
       t.regex(lost.error ?? '', /worker lost during attempt 1/);
       t.like((await records('lost-leg'))[0], { status: 'running' }, 'the leg waits: neither failed nor rolled back');

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { regionTaskQueue } from '../common/constants.js';
+import { ACTION_HEARTBEAT_TIMEOUT_SECONDS, regionTaskQueue } from '../common/constants.js';
 import type { ActionExecutionInput, ActionSpec } from '../common/types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { startService } from '../lib/services.js';
@@ -101,7 +101,7 @@ test('a script still running at the end of the grace time is stopped, and its ru
         return e.status === 'lost' ? e : undefined;
       },
       'the run to be lost',
-      60_000,
+      90_000,
     );
     t.regex(
       lost.error ?? '',
@@ -205,7 +205,7 @@ test("a worker killed mid-run takes its script's group with it within a second; 
         return e.status === 'lost' ? e : undefined;
       },
       'the run to be lost',
-      60_000,
+      90_000,
     );
     t.regex(lost.error ?? '', /worker lost during attempt 1/);
     // The Web UI's "current details" say what to do.
@@ -250,7 +250,8 @@ test('an idempotent run whose worker is killed runs again on another worker of t
 
 test('a worker frozen past the heartbeat timeout: its run is lost, not cancelled; woken, the worker stops the script, and the run stays lost with how its attempt ended', async (t) => {
   // The case a loaded machine or a network partition makes: the worker lives, but no heartbeat reached
-  // the server for 10 s. The attempt is gone on the server; the worker learns it on its next heartbeat.
+  // the server for longer than the heartbeat timeout. The attempt is gone on the server; the worker
+  // learns it on its next heartbeat.
   const region = `frozen-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-frozen-'));
   fs.chmodSync(dir, 0o777);
@@ -271,7 +272,7 @@ test('a worker frozen past the heartbeat timeout: its run is lost, not cancelled
     await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start', 120_000);
     pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
     process.kill(worker.child.pid!, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 16_000)); // past the 10 s heartbeat timeout
+    await new Promise((r) => setTimeout(r, (ACTION_HEARTBEAT_TIMEOUT_SECONDS + 6) * 1000)); // past the heartbeat timeout
     t.true(pids.every(alive), 'the script ran on while its worker was frozen');
     process.kill(worker.child.pid!, 'SIGCONT');
     const seen = new Set<string>();
@@ -282,7 +283,7 @@ test('a worker frozen past the heartbeat timeout: its run is lost, not cancelled
         return e.status === 'lost' && /the attempt ended/.test(e.error ?? '') ? e : undefined;
       },
       'the run to be lost, with how its attempt ended',
-      60_000,
+      90_000,
     );
     t.deepEqual(
       [...seen].filter((s) => s !== 'running' && s !== 'lost'),

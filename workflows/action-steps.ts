@@ -6,6 +6,7 @@ import { ActivityCancellationType, ActivityFailure, CancellationScope, ChildWork
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
+import { ACTION_HEARTBEAT_TIMEOUT_SECONDS } from '../common/constants.js';
 import type { RunActionInput } from '../common/types.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -17,9 +18,10 @@ export function runActionOptions(input: RunActionInput, summary: string): Activi
   return {
     // The activity kills the script at the action's own timeout; this is the safety net above it.
     startToCloseTimeout: `${input.action.timeoutSeconds + 30}s`,
-    // The activity heartbeats every second; the server hears at most every 0.8 × this, which bounds
-    // how long a cancellation takes to reach the script.
-    heartbeatTimeout: '10s',
+    // The activity heartbeats every second and the workers send them at least every second (a
+    // cancellation reaches the script within about a second). The timeout is how long a worker may be
+    // silent: a lost worker is noticed after it, and a Temporal outage shorter than it loses nothing.
+    heartbeatTimeout: `${ACTION_HEARTBEAT_TIMEOUT_SECONDS}s`,
     // "cancelled" means the process group is gone: wait for the activity to confirm it.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
