@@ -12,7 +12,8 @@
  * (as the catalog has them now) are the workflow's input.
  */
 import { Router } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type {
   PipelineDecideRequest,
@@ -101,7 +102,7 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
   route(router, 'GET /api/v1/pipelines/runs/:id', http, async (req, res) => {
     const h = await handle(req.params.id);
     const d = await h.describe();
-    const state = await h.query(pipelineStateQuery);
+    const state = (await closedState(h, d.status.name)) ?? (await h.query(pipelineStateQuery));
     res.json({ ...state, workflowStatus: d.status.name.toLowerCase(), startedAt: d.startTime.toISOString(), closedAt: d.closeTime?.toISOString() ?? null });
   });
 
@@ -163,4 +164,27 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
     });
   });
   return router;
+}
+
+function isState(v: unknown): v is PipelineRunState {
+  return typeof v === 'object' && v !== null && Array.isArray((v as PipelineRunState).steps) && typeof (v as PipelineRunState).runId === 'string';
+}
+
+/**
+ * A closed run's state from its close event: its result, or the details of its PipelineFailed failure.
+ * A query of a closed workflow makes a worker replay its whole history, which on a busy fleet took 6 s
+ * a call; a cancelled run (or an older one) still gets the query.
+ */
+async function closedState(h: WorkflowHandle, status: string): Promise<PipelineRunState | undefined> {
+  if (status !== 'COMPLETED' && status !== 'FAILED') return undefined;
+  try {
+    const r: unknown = await h.result();
+    return isState(r) ? r : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'PipelineFailed') {
+      const d: unknown = err.cause.details?.[0];
+      return isState(d) ? d : undefined;
+    }
+    return undefined;
+  }
 }

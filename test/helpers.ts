@@ -189,7 +189,11 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+/**
+ * Polls `fn` until it returns something. The deadline is how long a loaded 2-core CI machine may need
+ * (a workflow query there took 6 s a call), never a claim about speed: benchmarks measure that.
+ */
+export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 60_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -143,6 +143,8 @@ steps:
   await eventually(
     async () => ((await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body.waiting.length ? true : undefined),
     'the gate to wait',
+    120_000,
+    500,
   );
   const decide = (key: string) =>
     http<{ error?: { message: string } }>('POST', `/api/v1/pipelines/runs/${id}/decide`, { step: 'gate', approve: true }, as(key));
@@ -152,10 +154,16 @@ steps:
   t.is((await decide(viewer.key)).status, 403, 'a viewer cannot decide');
   const ok = await decide(approver.key);
   t.is(ok.status, 200, JSON.stringify(ok.body));
-  const done = await eventually(async () => {
-    const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
-    return v.status === 'running' ? undefined : v;
-  }, 'the run to end');
+  const done = await eventually(
+    async () => {
+      const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
+      return v.status === 'running' ? undefined : v;
+      // (a run's state is a query of its workflow: on a loaded 2-core machine a call took 6 s)
+    },
+    'the run to end',
+    120_000,
+    500,
+  );
   t.is(done.status, 'succeeded');
   t.is(done.steps[0].decidedBy, approverName);
   t.is(done.steps[1].outputs.value, `approved by ${approverName}`);
@@ -211,6 +219,44 @@ test('the example pipelines are valid against the catalog, and the nightly maint
   t.regex(String(run.outputs.report), /^2 hosts checked; disk \d+(\.\d+)?% used$/);
 });
 
+test("a finished run's view: succeeded with its steps; failed with every step's status and the failing step's error", async (t) => {
+  const start = async (name: string, steps: string) => {
+    const r = await http<PipelineRunStartResponse>('POST', '/api/v1/pipelines/runs', {
+      files: [{ path: `${name}.yml`, content: `name: ${name}\nsteps:\n${steps}` }],
+    });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    return r.body.id;
+  };
+  const ok = await start('closes-ok', '  - id: one\n    action: testkit.quick\n    with: {value: fine}\n');
+  const bad = await start(
+    'closes-failed',
+    '  - id: first\n    action: testkit.quick\n    with: {value: fine}\n  - id: broken\n    needs: [first]\n    action: testkit.fail\n    with: {code: 3}\n    retry: {attempts: 1}\n',
+  );
+  const ended = (id: string) =>
+    eventually(
+      async () => {
+        const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
+        return v.workflowStatus === 'running' ? undefined : v;
+      },
+      `${id} to close`,
+      120_000,
+      500,
+    );
+  const good = await ended(ok);
+  t.like(good, { status: 'succeeded', workflowStatus: 'completed' });
+  t.like(good.steps[0], { id: 'one', status: 'succeeded' });
+  const failed = await ended(bad);
+  t.like(failed, { status: 'failed', workflowStatus: 'failed' });
+  t.deepEqual(
+    failed.steps.map((s) => [s.id, s.status]),
+    [
+      ['first', 'succeeded'],
+      ['broken', 'failed'],
+    ],
+  );
+  t.regex(failed.error ?? '', /broken: .*exit code 3/);
+});
+
 test('a secret given to a run is sealed before it is kept, opened only by the worker running the script, and masked in its output', async (t) => {
   const secret = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
   const started = await http<PipelineRunStartResponse>('POST', '/api/v1/pipelines/runs', {
@@ -229,10 +275,16 @@ steps:
   });
   t.is(started.status, 202, JSON.stringify(started.body));
   const id = started.body.id;
-  const done = await eventually(async () => {
-    const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
-    return v.status === 'running' ? undefined : v;
-  }, 'the run to end');
+  const done = await eventually(
+    async () => {
+      const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
+      return v.status === 'running' ? undefined : v;
+      // (a run's state is a query of its workflow: on a loaded 2-core machine a call took 6 s)
+    },
+    'the run to end',
+    120_000,
+    500,
+  );
   t.is(done.status, 'succeeded', done.error);
   const argv = done.steps[0].outputs.argv as string[];
   t.true(argv.includes('--label'), 'the script got the label');
