@@ -143,6 +143,14 @@ class Seq:
         self.items = items
 
 
+class Forwarded:
+    """A function's *args or **kwargs, with the call site's nodes and values: forwarded by `f(*args, **kwargs)`."""
+
+    def __init__(self, args: list[tuple[ast.AST, Any]], kwargs: dict[str, tuple[ast.AST, Any]]):
+        self.args = args
+        self.kwargs = kwargs
+
+
 class FuncRef:
     def __init__(self, node: ast.AST, env: "Env"):
         self.node = node
@@ -321,6 +329,25 @@ class Analyzer:
             j = to_json(list(val) if not isinstance(val, (set, frozenset)) else val)
             return None if j is NOTLIT else j
         return None
+
+    def default_value(self, node: ast.AST, value: Any) -> Any:
+        """The literal a default is, or evaluates to (a module constant, DEFAULT_KEEP = 3), else NOTLIT."""
+        literal = literal_of(node)
+        if literal is not NOTLIT:
+            return literal
+        evaluated = self.value_literal(value)
+        return NOTLIT if evaluated is NOTLIT else to_json(evaluated)
+
+    def choices_of(self, kwvals: dict, kwnodes: dict, flags: list[str]) -> list | None:
+        """Literal choices; choices computed when the script runs are said in a warning, not dropped silently."""
+        if "choices" not in kwnodes:
+            return None
+        choices = self.lit_list(kwvals.get("choices"))
+        if choices is None:
+            shown = next((f for f in flags if f.startswith("--")), flags[0])
+            self.warn(kwnodes["choices"].lineno, f"the choices of {shown} are computed when the script runs "
+                                                 f"({ast.unparse(kwnodes['choices'])}); any value is passed on and the script checks it")
+        return choices
 
     def lit_metavar(self, v: Any) -> str | None:
         val = self.value_literal(v)
@@ -542,15 +569,37 @@ class Analyzer:
             receiver = self.eval(func.value, env)
         else:
             func_value = self.eval(func, env)
-        argvals = [self.eval(a, env) for a in call.args]
-        kwvals = {}
+        # `*args`/`**kwargs` a helper received are spliced in with the nodes and values of its call site
+        # (def add(*a, **kw): parser.add_option(*a, **kw)), as if the call had been written there.
+        args: list[tuple[ast.AST, Any]] = []
+        keywords: dict[str, tuple[ast.AST, Any]] = {}
+        dynamic = False
+        for a in call.args:
+            value = self.eval(a, env)
+            if isinstance(a, ast.Starred):
+                if isinstance(value, Forwarded):
+                    args.extend(value.args)
+                else:
+                    dynamic = True
+                    args.append((a, value))
+            else:
+                args.append((a, value))
         for kw in call.keywords:
             value = self.eval(kw.value, env)
             if kw.arg is not None:
-                kwvals[kw.arg] = value
-        kwnodes = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
-        dynamic = any(isinstance(a, ast.Starred) for a in call.args) or any(
-            kw.arg is None for kw in call.keywords)
+                keywords[kw.arg] = (kw.value, value)
+            elif isinstance(value, Forwarded):
+                keywords.update(value.kwargs)
+            else:
+                dynamic = True
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(kw.arg is None for kw in call.keywords):
+            spliced = ast.Call(func=call.func, args=[n for n, _ in args],
+                               keywords=[ast.keyword(arg=k, value=n) for k, (n, _) in keywords.items()])
+            call = ast.copy_location(spliced, call)
+            call.end_lineno, call.end_col_offset = call.lineno, call.col_offset
+        argvals = [v for _, v in args]
+        kwvals = {k: v for k, (_, v) in keywords.items()}
+        kwnodes = {k: n for k, (n, _) in keywords.items()}
 
         # method calls on analysed objects
         if isinstance(func, ast.Attribute) and isinstance(receiver, OBJECT_TYPES):
@@ -567,7 +616,7 @@ class Analyzer:
                         return None
             return None
         if isinstance(func_value, FuncRef):
-            return self.call_function(func_value, argvals, kwvals)
+            return self.call_function(func_value, argvals, kwvals, args, keywords)
         if isinstance(func_value, ParserClass):
             return self.new_argparser(call, argvals, kwvals)
 
@@ -596,11 +645,28 @@ class Analyzer:
                 return Const(textwrap.dedent(text) if canon == "textwrap.dedent" else inspect.cleandoc(text))
         return None
 
-    def call_function(self, fr: FuncRef, argvals: list, kwvals: dict) -> Any:
+    @staticmethod
+    def fingerprint(v: Any) -> Any:
+        """What a call's memo key keeps of an argument: analysed objects by identity, known values by value."""
+        if isinstance(v, OBJECT_TYPES):
+            return ("object", id(v))
+        if isinstance(v, Const):
+            try:
+                return ("const", json.dumps(to_json(v.value), sort_keys=True))
+            except (TypeError, ValueError):
+                return ("const", repr(v.value))
+        if isinstance(v, Seq):
+            return ("seq", tuple(Analyzer.fingerprint(i) for i in v.items))
+        return None
+
+    def call_function(self, fr: FuncRef, argvals: list, kwvals: dict,
+                      args: list[tuple[ast.AST, Any]] | None = None,
+                      keywords: dict[str, tuple[ast.AST, Any]] | None = None) -> Any:
         node = fr.node
+        # a helper called with other literal values (add("-p", type="int")) is another call
         key = (id(node),
-               tuple(id(a) if isinstance(a, OBJECT_TYPES) else None for a in argvals),
-               tuple(sorted((k, id(v)) for k, v in kwvals.items() if isinstance(v, OBJECT_TYPES))))
+               tuple(self.fingerprint(a) for a in argvals),
+               tuple(sorted((k, self.fingerprint(v)) for k, v in kwvals.items())))
         if key in self.memo:
             return self.memo[key]
         if id(node) in self.stack:
@@ -612,15 +678,18 @@ class Analyzer:
         positional = [p.arg for p in a.posonlyargs + a.args]
         for name in positional + [p.arg for p in a.kwonlyargs]:
             env.vars[name] = None
-        if a.vararg:
-            env.vars[a.vararg.arg] = None
-        if a.kwarg:
-            env.vars[a.kwarg.arg] = None
         for name, value in zip(positional, argvals):
             env.vars[name] = value
         for name, value in kwvals.items():
             if name in env.vars:
                 env.vars[name] = value
+        args = args if args is not None else [(ast.Constant(None), v) for v in argvals]
+        keywords = keywords if keywords is not None else {k: (ast.Constant(None), v) for k, v in kwvals.items()}
+        if a.vararg:
+            env.vars[a.vararg.arg] = Forwarded(args[len(positional):], {})
+        if a.kwarg:
+            named = set(positional) | {p.arg for p in a.kwonlyargs}
+            env.vars[a.kwarg.arg] = Forwarded([], {k: v for k, v in keywords.items() if k not in named})
         frame = Frame()
         self.stack.add(id(node))
         try:
@@ -750,10 +819,15 @@ class Analyzer:
                     self.apply_default(param, literal_of(node), node)
 
     @staticmethod
-    def apply_default(param: dict, value: Any, node: ast.AST | None) -> None:
+    def shown_name(param: dict) -> str:
+        return next((f for f in param["flags"] if f.startswith("--")), None) or (param["flags"] or [param["name"]])[0]
+
+    def apply_default(self, param: dict, value: Any, node: ast.AST | None) -> None:
         param.pop("default_expr", None)
         if value is NOTLIT:
             param["default"] = None
+            self.warn(getattr(node, "lineno", 0), f"the default of {self.shown_name(param)} is computed when the script runs "
+                                                  f"({ast.unparse(node)}); it is left to the script")
             # keep key order: default_expr right after default
             items = list(param.items())
             idx = [k for k, _ in items].index("default") + 1
@@ -793,6 +867,9 @@ class Analyzer:
                 self.warn(call.lineno, "add_argument call with a non-literal option name skipped")
                 return
             names.append(s)
+        if not names and self.lit_str(kwvals.get("dest")):
+            # add_argument(dest="file", nargs="?"): a positional named by its dest alone
+            names.append(self.lit_str(kwvals.get("dest")))
         if not names:
             self.warn(call.lineno, "add_argument call without option names skipped")
             return
@@ -873,7 +950,7 @@ class Analyzer:
         else:
             required = self.value_literal(kwvals.get("required")) is True
 
-        choices = self.lit_list(kwvals.get("choices")) if "choices" in kwnodes else None
+        choices = self.choices_of(kwvals, kwnodes, flags or [name])
         param = {
             "name": name,
             "kind": "positional" if positional else "option",
@@ -893,7 +970,7 @@ class Analyzer:
             "subcommand": p.subcommand,
         }
         if default_given:
-            self.apply_default(param, literal_of(kwnodes["default"]), kwnodes["default"])
+            self.apply_default(param, self.default_value(kwnodes["default"], kwvals.get("default")), kwnodes["default"])
         elif name in p.defaults:
             value, node = p.defaults[name]
             self.apply_default(param, value, node)
@@ -987,7 +1064,7 @@ class Analyzer:
             "items_type": items_type,
             "default": implicit_default,
             "required": False,
-            "choices": self.lit_list(kwvals.get("choices")) if "choices" in kwnodes else None,
+            "choices": self.choices_of(kwvals, kwnodes, flags or [dest]),
             "help": self.lit_str(kwvals.get("help")),
             "metavar": self.lit_metavar(kwvals.get("metavar")),
             "nargs": nargs,
@@ -998,7 +1075,7 @@ class Analyzer:
             "subcommand": None,
         }
         if "default" in kwnodes:
-            self.apply_default(param, literal_of(kwnodes["default"]), kwnodes["default"])
+            self.apply_default(param, self.default_value(kwnodes["default"], kwvals.get("default")), kwnodes["default"])
         elif dest in p.defaults:
             value, node = p.defaults[dest]
             self.apply_default(param, value, node)
@@ -1010,7 +1087,6 @@ class Analyzer:
         long_v = argvals[2] if len(argvals) > 2 else kwvals.get("longopts")
         if self.getopt_line is None:
             self.getopt_line = call.lineno
-        self.warn(call.lineno, "getopt declares no types; value-taking options are reported as strings")
         shortopts = self.lit_str(short_v)
         if shortopts is None:
             self.warn(call.lineno, "getopt short options are not a literal string; not analysed")
@@ -1043,6 +1119,147 @@ class Analyzer:
                 continue
             seen.add(f"--{name}")
             self.getopt_params.append(self.getopt_param(name, f"--{name}", takes))
+
+    # getopt declares flags only; what each one means is in the loop over the parsed options:
+    #   for opt, val in opts:
+    #       if opt in ("-c", "--count"): count = int(val)
+    # Flags handled by one branch are one parameter, typed by what the branch does with the value, with
+    # the default the variable had before the loop; help and version branches are not parameters.
+    HELP_FLAGS = frozenset({"-h", "--help", "-?"})
+    VERSION_FLAGS = frozenset({"-V", "--version"})
+
+    def getopt_branches(self) -> list[tuple[list[str], ast.If, str, ast.For]]:
+        branches = []
+        for loop in ast.walk(self.tree):
+            if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Tuple) and len(loop.target.elts) == 2):
+                continue
+            o, a = loop.target.elts
+            if not (isinstance(o, ast.Name) and isinstance(a, ast.Name)):
+                continue
+            for node in ast.walk(loop):
+                if isinstance(node, ast.If):
+                    flags = self.flags_tested(node.test, o.id)
+                    if flags:
+                        branches.append((flags, node, a.id, loop))
+        return branches
+
+    @staticmethod
+    def flags_tested(test: ast.AST, name: str) -> list[str]:
+        """The flags `opt in ("-c", "--count")`, `opt == "-v"` or an `or` of them compares with."""
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+            parts = [Analyzer.flags_tested(v, name) for v in test.values]
+            return [f for part in parts for f in part] if all(parts) else []
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+                and test.left.id == name):
+            return []
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(op, ast.Eq) and isinstance(right, ast.Constant) and isinstance(right.value, str):
+            values = [right.value]
+        elif isinstance(op, ast.In) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+            values = [e.value for e in right.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+            if len(values) != len(right.elts):
+                return []
+        else:
+            return []
+        return values if all(v.startswith("-") for v in values) else []
+
+    @staticmethod
+    def branch_statements(branch: ast.If) -> list[ast.AST]:
+        """Every node of the branch's own body (not its elif/else)."""
+        return [n for stmt in branch.body for n in ast.walk(stmt)]
+
+    def informational(self, flags: list[str], nodes: list[ast.AST], value: str) -> bool:
+        """A help or version branch: its flags say so and it does not use the option's value."""
+        uses_value = any(isinstance(n, ast.Name) and n.id == value for n in nodes)
+        return not uses_value and all(f in self.HELP_FLAGS or f in self.VERSION_FLAGS for f in flags)
+
+    def enclosing_scope(self, target: ast.AST) -> ast.AST:
+        best: ast.AST = self.tree
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= target.lineno <= (node.end_lineno or 0):
+                if best is self.tree or node.lineno >= best.lineno:
+                    best = node
+        return best
+
+    def value_before(self, variable: str, loop: ast.For) -> tuple[bool, ast.AST | None]:
+        """The expression last assigned to `variable` before the loop in its scope: (found, node)."""
+        found: tuple[int, ast.AST | None] = (-1, None)
+        for node in ast.walk(self.enclosing_scope(loop)):
+            if not isinstance(node, ast.Assign) or node.lineno >= loop.lineno:
+                continue
+            for target in node.targets:
+                value: ast.AST | None = None
+                if isinstance(target, ast.Name) and target.id == variable:
+                    value = node.value
+                elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) and len(target.elts) == len(node.value.elts):
+                    for t, v in zip(target.elts, node.value.elts):
+                        if isinstance(t, ast.Name) and t.id == variable:
+                            value = v
+                if value is not None and node.lineno > found[0]:
+                    found = (node.lineno, value)
+        return (found[0] >= 0, found[1])
+
+    def refine_getopt(self, params: list[dict]) -> list[dict]:
+        by_flag = {f: prm for prm in params for f in prm["flags"]}
+        dropped: set[int] = set()
+        handled: set[int] = set()
+        for flags, branch, value, loop in self.getopt_branches():
+            members = []
+            for f in flags:
+                prm = by_flag.get(f)
+                if prm is not None and prm not in members:
+                    members.append(prm)
+            if not members:
+                continue
+            nodes = self.branch_statements(branch)
+            if self.informational(flags, nodes, value):
+                dropped.update(id(m) for m in members)
+                continue
+            head = members[0]
+            for other in members[1:]:
+                head["flags"] = head["flags"] + [f for f in other["flags"] if f not in head["flags"]]
+                if other["type"] != "boolean":
+                    head["type"], head["default"] = other["type"], other["default"]
+                dropped.add(id(other))
+            head["flags"] = sorted(head["flags"], key=lambda f: (f.startswith("--"), head["flags"].index(f)))
+            handled.add(id(head))
+            # the variable the branch sets: its name, and the value it had before the loop
+            assigned = next((t.id for n in nodes if isinstance(n, ast.Assign) for t in n.targets
+                             if isinstance(t, ast.Name)), None)
+            appended = next((n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                             and n.func.attr == "append" and isinstance(n.func.value, ast.Name)
+                             and any(isinstance(x, ast.Name) and x.id == value for a in n.args for x in ast.walk(a))), None)
+            long_flag = next((f for f in head["flags"] if f.startswith("--")), None)
+            variable = assigned or (appended.func.value.id if appended is not None else None)
+            head["name"] = long_flag[2:] if long_flag else (variable or head["name"])
+            if head["type"] == "boolean":
+                continue
+            converted = {c.func.id for c in nodes if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                         and c.func.id in ("int", "float") and any(isinstance(x, ast.Name) and x.id == value
+                                                                  for a in c.args for x in ast.walk(a))}
+            scalar = "integer" if "int" in converted else "number" if "float" in converted else "string"
+            if appended is not None:
+                head["type"], head["items_type"], head["action"], head["default"] = "array", scalar, "append", None
+                continue
+            head["type"] = scalar
+            if variable is None:
+                continue
+            seen, before = self.value_before(variable, loop)
+            if not seen or before is None:
+                continue
+            literal = literal_of(before)
+            if literal is NOTLIT:
+                self.apply_default(head, NOTLIT, before)
+            elif literal is not None and (scalar == "string" and isinstance(literal, str)
+                                          or scalar == "integer" and isinstance(literal, int) and not isinstance(literal, bool)
+                                          or scalar == "number" and isinstance(literal, (int, float)) and not isinstance(literal, bool)):
+                head["default"] = literal
+        result = [prm for prm in params if id(prm) not in dropped]
+        for prm in result:
+            if prm["type"] != "boolean" and id(prm) not in handled:
+                self.warn(self.getopt_line, f"getopt option {'/'.join(prm['flags'])} is handled nowhere this analysis "
+                                            "follows; it is reported as a string")
+        return result
 
     @staticmethod
     def getopt_param(name: str, flag: str, takes_value: bool) -> dict:
@@ -1304,7 +1521,7 @@ class Analyzer:
             desc = next((p.description for p in self.optparsers if p.description), None)
             found["optparse"] = (params, [], first_paragraph(desc), self.optparsers[0].line)
         if self.getopt_line is not None:
-            found["getopt"] = (self.getopt_params, [], "", self.getopt_line)
+            found["getopt"] = (self.refine_getopt(self.getopt_params), [], "", self.getopt_line)
 
         framework = "none"
         params, subs, fw_desc = [], [], ""
