@@ -108,6 +108,10 @@ export function printReport(report: IngestResponse, opts: { verb: string; showFi
   for (const l of capped(warnings, warnings.length, 'warnings', report.id)) out(l);
   const unsupported = report.unsupported.map((u) => `unsupported: ${u.file}: ${u.reason}`);
   for (const l of capped(unsupported, unsupported.length, 'unsupported files', report.id)) out(l);
+  if (s.parameters !== undefined)
+    out(
+      `parameters: ${s.parameters} inferred from scripts, ${s.toReview ?? 0} to review (their warnings say why)${s.freeForm ? `; ${s.freeForm} action(s) take free-form arguments (nothing could be inferred)` : ''}`,
+    );
   out(
     `${report.pack}${opts.verb}: ${s.added} added, ${s.changed} changed, ${s.unchanged} unchanged, ${s.removed} removed, ${s.warnings} warnings${s.unsupported ? `, ${s.unsupported} unsupported` : ''} (${report.files} files${report.packVersion ? `, pack version ${report.packVersion.version}` : ''})`,
   );

@@ -17,7 +17,18 @@ export interface IngestSummary {
   source: Record<string, unknown>;
   packVersion?: PackRef;
   files: number;
-  summary: { added: number; changed: number; unchanged: number; removed: number; warnings: number; unsupported: number };
+  summary: {
+    added: number;
+    changed: number;
+    unchanged: number;
+    removed: number;
+    warnings: number;
+    unsupported: number;
+    /** Parameters inferred from scripts; of them, those a person should look at (their warnings say why); actions left with free-form arguments. */
+    parameters?: number;
+    toReview?: number;
+    freeForm?: number;
+  };
   /** Pack files added, changed and removed against the catalog (the paths are items of kind `file`). */
   fileChanges: { added: number; changed: number; removed: number };
   drift: boolean;

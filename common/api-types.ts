@@ -239,7 +239,18 @@ export interface IngestReport {
    * action (a library module, a config file): runs use the stored files, so they count as drift.
    */
   fileChanges: { added: string[]; changed: string[]; removed: string[] };
-  summary: { added: number; changed: number; unchanged: number; removed: number; warnings: number; unsupported: number };
+  summary: {
+    added: number;
+    changed: number;
+    unchanged: number;
+    removed: number;
+    warnings: number;
+    unsupported: number;
+    /** Parameters inferred from scripts; of them, those a person should look at (their warnings say why); actions left with free-form arguments. */
+    parameters?: number;
+    toReview?: number;
+    freeForm?: number;
+  };
   drift: boolean;
   warnings: IngestWarning[];
   unsupported: { file: string; reason: string }[];

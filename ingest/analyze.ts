@@ -15,7 +15,7 @@ import type { PackFile } from '../db/packs.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { breather } from '../lib/breather.js';
 import { startProcess } from '../lib/spawn.js';
-import { SECRET_NAME, convert, freeFormParameters, type Introspection } from './introspection.js';
+import { SECRET_NAME, convert, freeFormParameters, type InferredParameter, type Introspection } from './introspection.js';
 import { analyzeShell } from './shell.js';
 
 export const INTROSPECT_PY = path.join(PROJECT_ROOT, 'ingest', 'python', 'introspect.py');
@@ -36,6 +36,17 @@ export interface AnalysisResult {
   unsupported: Unsupported[];
   /** Files that are not scripts (data, libraries, docs) — kept in the pack, not actions. */
   otherFiles: number;
+  /** How sure the analysis is of what it inferred from scripts (StackStorm metadata declares its own). */
+  parameters: ParameterConfidence;
+}
+
+export interface ParameterConfidence {
+  /** Parameters inferred from analysed scripts. */
+  inferred: number;
+  /** Of those, the ones a person should look at, and why (each is also a warning). */
+  review: { action: string; parameter: string; why: string }[];
+  /** Actions that take free-form arguments: nothing could be inferred. */
+  freeForm: string[];
 }
 
 type Language = 'python' | 'shell' | 'node';
@@ -339,6 +350,7 @@ export async function analyzePack(
   const real = scripts.filter((s) => intros.get(s.f.path)?.is_script !== false);
   const names = actionNames(real.map((s) => s.f.path));
   const actions: IngestedAction[] = [...st2.actions];
+  const confidence: ParameterConfidence = { inferred: 0, review: [], freeForm: [] };
   for (const { f, lang } of real) {
     await breathe();
     const intro = intros.get(f.path)!;
@@ -357,10 +369,8 @@ export async function analyzePack(
       override = (doc.toJS() ?? {}) as OverrideDoc;
     }
     if (override?.skip) continue;
-    const useVariants =
-      variants.length && (understood || intro.parameters.length > 0) && !hasErrors
-        ? variants
-        : [{ description: intro.description, parameters: freeFormParameters(), argvPrefix: [] as string[] }];
+    const inferred = variants.length > 0 && (understood || intro.parameters.length > 0) && !hasErrors;
+    const useVariants = inferred ? variants : [{ description: intro.description, parameters: freeFormParameters(), argvPrefix: [] as string[] }];
     if (!understood && intro.framework !== 'none')
       w.push({ file: f.path, line: null, message: `parameters could not be inferred (${intro.framework}); the action takes free-form arguments` });
     if (intro.framework === 'none' && !hasErrors && intro.parameters.length === 0) {
@@ -385,8 +395,18 @@ export async function analyzePack(
         );
     }
     for (const v of useVariants) {
+      const actionName = `${pack}.${names.get(f.path)!}${v.subcommand ? `.${v.subcommand.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}` : ''}`;
+      if (!inferred) {
+        if (Object.keys(v.parameters.properties).length > 0) confidence.freeForm.push(actionName);
+      } else {
+        confidence.inferred += Object.keys(v.parameters.properties).length;
+        // An override file is a person's look already; a sub-command's action has its own and the global ones.
+        const mine = (p: InferredParameter) => p.subcommand === null || p.subcommand === undefined || p.subcommand === v.subcommand;
+        for (const p of overrideFile ? [] : intro.parameters)
+          if (p.review && mine(p)) confidence.review.push({ action: actionName, parameter: p.flags.join('/') || p.name, why: p.review });
+      }
       const base: IngestedAction = {
-        name: `${pack}.${names.get(f.path)!}${v.subcommand ? `.${v.subcommand.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}` : ''}`,
+        name: actionName,
         pack,
         description: v.description,
         runner: RUNNER[lang],
@@ -425,7 +445,14 @@ export async function analyzePack(
     seen.set(a.name, a.sourcePath ?? '');
   }
   actions.sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { pack, actions, warnings: [...warnings], unsupported: st2.unsupported, otherFiles: files.length - real.length - st2.covered.size };
+  return {
+    pack,
+    actions,
+    warnings: [...warnings],
+    unsupported: st2.unsupported,
+    otherFiles: files.length - real.length - st2.covered.size,
+    parameters: confidence,
+  };
 }
 
 /** The reviewable YAML of an action: the same shape an override file (and hand-written metadata) uses. */

@@ -203,6 +203,9 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
         removed: count('removed'),
         warnings: analysis.warnings.length,
         unsupported: analysis.unsupported.length,
+        parameters: analysis.parameters.inferred,
+        toReview: analysis.parameters.review.length,
+        freeForm: analysis.parameters.freeForm.length,
       };
       return {
         pack: req.pack,

@@ -25,6 +25,8 @@ export interface InferredParameter {
   secret?: boolean;
   position?: number | null;
   subcommand?: string | null;
+  /** Why a person should look at it (a default or choices computed at run time, a custom type …). */
+  review?: string;
 }
 
 export interface Introspection {

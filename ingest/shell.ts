@@ -22,6 +22,22 @@ function getParser(): Promise<Parser> {
   return parserPromise;
 }
 
+function ancestor(n: Node, types: string[]): Node | undefined {
+  for (let p = n.parent; p; p = p.parent) if (types.includes(p.type)) return p;
+  return undefined;
+}
+
+function firstMissing(n: Node): Node | undefined {
+  if (n.isMissing) return n;
+  for (const c of n.children) {
+    if (c && c.hasError) {
+      const m = firstMissing(c);
+      if (m) return m;
+    }
+  }
+  return undefined;
+}
+
 function unquote(n: Node): string {
   if (n.type === 'string' || n.type === 'raw_string') return n.text.slice(1, -1);
   return n.text;
@@ -113,14 +129,16 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
   const out: Introspection = { file, description: '', framework: 'none', parameters: [], subcommands: [], warnings: [], is_script: true };
   const header = headerComments(root);
   out.description = header.description;
-  if (root.hasError) {
-    const err = all(root, 'ERROR')[0] ?? root;
-    out.warnings.push({ line: err.startPosition.row + 1, message: 'shell syntax error; the script takes free-form arguments' });
-  }
+  // tree-sitter's tree is error-tolerant: the parts that parsed are analysed; a part that did not is
+  // said in a warning, and only options and arguments read outside it are described.
+  const broken = root.hasError;
+  // (tree-sitter may wrap whole statements that parsed in an ERROR node around the one that did not)
+  const unparsed = (n: Node): boolean => n.hasError || n.type === 'ERROR';
+  const topLevel = broken ? named(root).flatMap((n) => (n.type === 'ERROR' ? named(n) : [n])) : named(root);
 
   // Top-level defaults: NAME=value before any option handling.
   const defaults = new Map<string, { type: 'integer' | 'string'; value: unknown }>();
-  for (const a of named(root).filter((n) => n.type === 'variable_assignment')) {
+  for (const a of topLevel.filter((n) => n.type === 'variable_assignment')) {
     const name = a.childForFieldName('name')?.text;
     const value = a.childForFieldName('value');
     if (
@@ -142,10 +160,12 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
     const args = cmd.childrenForFieldName('argument').filter((x): x is Node => x !== null);
     const spec = args[0] ? unquote(args[0]).replace(/^:/, '') : '';
     const varName = args[1]?.text ?? 'opt';
+    const cases = all(root, 'case_statement').filter((cs) => soleVariable(cs.childForFieldName('value'))?.name === varName);
+    const loop = ancestor(cmd, ['while_statement', 'until_statement']) ?? cmd;
+    if (broken && (unparsed(loop) || cases.some(unparsed))) continue;
     out.framework = 'getopts';
-    const handlers = new Map<string, { var?: string; takesArg: boolean }>();
-    for (const cs of all(root, 'case_statement')) {
-      if (soleVariable(cs.childForFieldName('value'))?.name !== varName) continue;
+    const handlers = new Map<string, { var?: string; takesArg: boolean; informational: boolean }>();
+    for (const cs of cases) {
       for (const item of named(cs).filter((n) => n.type === 'case_item')) {
         const patterns = item
           .childrenForFieldName('value')
@@ -154,7 +174,10 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
         const assign = named(item).find((n) => n.type === 'variable_assignment');
         const target = assign?.childForFieldName('name')?.text;
         const fromOptarg = soleVariable(assign?.childForFieldName('value') ?? null)?.name === 'OPTARG';
-        for (const p of patterns) if (/^[A-Za-z0-9]$/.test(p)) handlers.set(p, { ...(target ? { var: target } : {}), takesArg: fromOptarg });
+        // usage; exit 0 / echo "$VERSION"; exit: help or version, not a parameter
+        const exits = all(item, 'command').some((c) => commandName(c) === 'exit');
+        const informational = exits && !assign && !/\$\{?OPTARG\b/.test(item.text);
+        for (const p of patterns) if (/^[A-Za-z0-9]$/.test(p)) handlers.set(p, { ...(target ? { var: target } : {}), takesArg: fromOptarg, informational });
       }
     }
     for (let i = 0; i < spec.length; i++) {
@@ -164,6 +187,7 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
       // -h is help only when it takes no value (getopts "h:p:" makes it e.g. the host).
       if (letter === 'h' && !takesArg) continue;
       const h = handlers.get(letter);
+      if (h?.informational) continue;
       const name = (h?.var ?? `opt_${letter}`).toLowerCase();
       if (h?.var) optionVars.add(h.var);
       const def = h?.var ? defaults.get(h.var) : undefined;
@@ -172,17 +196,18 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
           ? { name, kind: 'option', flags: [`-${letter}`], type: def?.type ?? 'string', default: def?.value ?? null, required: false, help: null }
           : { name, kind: 'option', flags: [`-${letter}`], type: 'boolean', default: null, required: false, action: 'store_true', help: null },
       );
-      if (!h)
-        out.warnings.push({
-          line: cmd.startPosition.row + 1,
-          message: `getopts option -${letter} has no case handler assigning a variable; named opt_${letter}`,
-        });
+      if (!h) {
+        const message = `getopts option -${letter} has no case handler assigning a variable; named opt_${letter}`;
+        out.warnings.push({ line: cmd.startPosition.row + 1, message });
+        params[params.length - 1].review = message;
+      }
     }
   }
 
   // while [ $# -gt 0 ]; case "$1" in --name) name="$2"; shift 2;; --flag) flag=1;; esac
   for (const cs of all(root, 'case_statement')) {
     if (soleVariable(cs.childForFieldName('value'))?.name !== '1') continue;
+    if (broken && unparsed(ancestor(cs, ['while_statement', 'until_statement', 'for_statement']) ?? cs)) continue;
     const items = named(cs).filter((n) => n.type === 'case_item');
     const optionItems = items.filter((it) => it.childrenForFieldName('value').some((p) => p !== null && unquote(p).startsWith('-')));
     if (optionItems.length === 0) continue;
@@ -242,7 +267,7 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
     return false;
   };
   for (const a of all(root, 'variable_assignment')) {
-    if (inOwnFunction(a)) continue;
+    if (inOwnFunction(a) || (broken && unparsed(a))) continue;
     const v = soleVariable(a.childForFieldName('value'));
     const name = a.childForFieldName('name')?.text;
     if (!v || !name || !/^[1-9]$/.test(v.name) || optionVars.has(name)) continue;
@@ -267,7 +292,7 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
       .filter((t) => /^[1-9]$/.test(t))
       .map((t) => Number(t) - 1),
   );
-  for (const idx of [...usedIndexes].sort()) {
+  for (const idx of broken ? [] : [...usedIndexes].sort()) {
     if (positional.some((p) => p.index === idx)) continue;
     if (out.framework === 'case-loop' && idx <= 1) continue; // $1/$2 are the loop's cursor
     const u = usage[idx];
@@ -290,7 +315,9 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
       }
     }
     const lit = p.def !== undefined ? literal(p.def) : undefined;
+    const unnamed = /^arg[1-9]$/.test(p.name) && p.node === root;
     params.push({
+      ...(unnamed ? { review: `positional $${p.index + 1} has no name (no assignment, no Usage: line); named ${p.name}` } : {}),
       name: p.name,
       kind: 'positional',
       flags: [],
@@ -304,6 +331,20 @@ export async function analyzeShell(file: string, source: string): Promise<Intros
   }
   if (params.some((p) => p.kind === 'positional') && out.framework === 'none') out.framework = 'positional';
   out.parameters = params;
+  if (broken) {
+    // the smallest part that did not parse, to point at
+    const err = all(root, 'ERROR').sort((a, b) => a.endIndex - a.startIndex - (b.endIndex - b.startIndex))[0] ?? firstMissing(root) ?? root;
+    const line = err.startPosition.row + 1;
+    if (params.length === 0) {
+      out.warnings.push({ line, message: 'shell syntax error; the script takes free-form arguments' });
+      tree.delete();
+      return out;
+    }
+    out.warnings.push({
+      line,
+      message: `line ${line} does not parse as shell (${JSON.stringify((source.split('\n')[line - 1] ?? '').trim().slice(0, 80))}): the options and arguments read in the parts that parse are described; check that the rest reads none`,
+    });
+  }
   if (params.length === 0 && (usedIndexes.size > 0 || all(root, 'simple_expansion').some((e) => ['@', '*'].includes(named(e)[0]?.text ?? '')))) {
     out.warnings.push({ line: null, message: 'the script reads its arguments in a way that could not be understood; it takes free-form arguments' });
     out.framework = 'unknown';

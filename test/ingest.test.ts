@@ -13,7 +13,17 @@ import { cli, dbPool, http, runViaApi, uniqueName } from './helpers.js';
 interface Report {
   pack: string;
   changes: { name: string; change: string; version?: number; details?: string[] }[];
-  summary: { added: number; changed: number; unchanged: number; removed: number; warnings: number; unsupported: number };
+  summary: {
+    added: number;
+    changed: number;
+    unchanged: number;
+    removed: number;
+    warnings: number;
+    unsupported: number;
+    parameters?: number;
+    toReview?: number;
+    freeForm?: number;
+  };
   fileChanges: { added: string[]; changed: string[]; removed: string[] };
   drift: boolean;
   warnings: { file: string; line: number | null; message: string }[];
@@ -373,6 +383,69 @@ test('patterns a review found in real ops scripts: getopts -h with a value, help
   t.regex(neither.stderr, /url, all: one of them is required/);
   t.is(await dry('purge', 'all=true'), 'python3 purge.py --all');
   t.is(await dry('x', 'arg1=hi'), 'bash ./-x.sh hi', 'a script name that starts with a dash is not read as an interpreter option');
+});
+
+test('analyser patterns: getopt branches (one parameter per branch, typed, defaulted; help and version left out), helpers forwarding *args/**kwargs, dest-only positionals, computed defaults and choices, a shell file that partly does not parse; the report counts what to review', async (t) => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-ingest-')), 'analyser');
+  fs.mkdirSync(dir);
+  for (const f of ['rotate_host_keys.py', 'replica_failover.py', 'warm_cache.py'])
+    fs.copyFileSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-python', f), path.join(dir, f));
+  fs.copyFileSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell', 'upgrade_agent.sh'), path.join(dir, 'upgrade_agent.sh'));
+  const pack = uniqueName('analyser').replace(/-/g, '_');
+  const { code, report } = await ingest([dir, '--pack', pack]);
+  t.is(code, 0);
+  const byName = new Map((await packActions(pack)).map((a) => [a.name.slice(pack.length + 1), a]));
+  const props = (name: string) => byName.get(name)?.parameters.properties ?? {};
+
+  // getopt: -p/--port with `port = int(a)` after `port = 22` is one integer parameter, default 22.
+  const keys = props('rotate_host_keys');
+  t.deepEqual(Object.keys(keys).sort(), ['args', 'dry_run', 'host', 'port', 'tag', 'user', 'wait', 'x'], 'no help, version or short duplicates');
+  t.like(keys.host, { flag: '--host=', type: 'string', default: 'localhost' });
+  t.like(keys.port, { flag: '--port=', type: 'integer', default: 22 });
+  t.like(keys.wait, { flag: '--wait=', type: 'number', default: 2.5 });
+  t.like(keys.tag, { type: 'array', items: { type: 'string' } });
+  t.like(keys.dry_run, { flag: '--dry-run', type: 'boolean', default: false });
+  t.is(keys.user.default, undefined, 'a default computed at run time is left to the script');
+  t.is(keys.x.type, 'string');
+  // A helper that forwards *args/**kwargs to add_option / add_argument.
+  const failover = props('replica_failover');
+  t.like(failover.host, { flag: '--host=', type: 'string', default: 'db-primary', description: 'current primary' });
+  t.like(failover.port, { type: 'integer', default: 5432 });
+  t.like(failover.zone, { flag: '--dns-zone=', type: 'string' });
+  t.like(failover.dry_run, { flag: '--dry-run', type: 'boolean', default: false });
+  t.like(failover.wait, { type: 'number', default: 30 });
+  const warm = props('warm_cache');
+  t.like(warm.site, { flag: '--site', type: 'string' });
+  t.true(byName.get('warm_cache')!.parameters.required.includes('site'));
+  t.like(warm.concurrency, { type: 'integer', default: 8 });
+  t.is(warm.region.enum, undefined, 'choices computed at run time are not guessed');
+  t.is(warm.timeout.default, undefined);
+  t.like(warm.urls_file, { type: 'string', position: 0 });
+  t.false(byName.get('warm_cache')!.parameters.required.includes('urls_file'), 'nargs="?": optional');
+  // The shell file's `[ "$a" \\< "$b" ]` does not parse; its getopts loop does.
+  const agent = props('upgrade_agent');
+  t.deepEqual(Object.keys(agent).sort(), ['dry_run', 'repo', 'timeout', 'version']);
+  t.like(agent.version, { flag: '-v', type: 'string', default: 'latest' });
+  t.like(agent.timeout, { flag: '-t', type: 'integer', default: 60 });
+  t.truthy(report.warnings.find((w) => w.file === 'upgrade_agent.sh' && w.line === 30 && /does not parse as shell/.test(w.message)));
+
+  // What needs a person's look is counted, and each has a warning saying why.
+  const why = [
+    ['rotate_host_keys.py', /default of --user is computed when the script runs/],
+    ['rotate_host_keys.py', /getopt option -x is handled nowhere/],
+    ['warm_cache.py', /choices of --region are computed when the script runs/],
+    ['warm_cache.py', /default of --timeout is computed when the script runs/],
+  ] as const;
+  for (const [file, re] of why)
+    t.truthy(
+      report.warnings.find((w) => w.file === file && re.test(w.message)),
+      `${file}: ${String(re)}`,
+    );
+  const all = [...byName.values()].reduce((n, a) => n + Object.keys(a.parameters.properties).length, 0);
+  t.like(report.summary, { parameters: all, toReview: 4, freeForm: 0 });
+  const human = await cli(['ingest', dir, '--pack', pack]);
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, new RegExp(`parameters: ${all} inferred from scripts, 4 to review \\(their warnings say why\\)`));
 });
 
 test('an override file corrects inferred metadata field by field', async (t) => {

@@ -818,6 +818,14 @@ class Analyzer:
                 if param["name"] == dest:
                     self.apply_default(param, literal_of(node), node)
 
+    def review(self, param: dict, since: int) -> None:
+        """Marks a parameter for a person's look with the warnings raised while it was read."""
+        said = [w["message"] for w in self.warnings[since:]]
+        if param.get("review"):
+            said = [param["review"]] + [m for m in said if m not in param["review"]]
+        if said:
+            param["review"] = "; ".join(said)
+
     @staticmethod
     def shown_name(param: dict) -> str:
         return next((f for f in param["flags"] if f.startswith("--")), None) or (param["flags"] or [param["name"]])[0]
@@ -826,6 +834,7 @@ class Analyzer:
         param.pop("default_expr", None)
         if value is NOTLIT:
             param["default"] = None
+            since = len(self.warnings)
             self.warn(getattr(node, "lineno", 0), f"the default of {self.shown_name(param)} is computed when the script runs "
                                                   f"({ast.unparse(node)}); it is left to the script")
             # keep key order: default_expr right after default
@@ -834,6 +843,7 @@ class Analyzer:
             items.insert(idx, ("default_expr", ast.unparse(node)))
             param.clear()
             param.update(items)
+            self.review(param, since)
         else:
             param["default"] = value
 
@@ -856,6 +866,7 @@ class Analyzer:
         return "string"
 
     def argparse_add(self, p: ArgParser, group_title, mutex, call, argvals, kwvals, kwnodes, dynamic):
+        since = len(self.warnings)
         if dynamic:
             self.warn(call.lineno, "add_argument call uses *args/**kwargs; unpacked values are not analysed")
         names = []
@@ -977,6 +988,7 @@ class Analyzer:
         if positional:
             param["position"] = p.n_positional
             p.n_positional += 1
+        self.review(param, since)
         p.params.append(param)
 
     # ------------------------------------------------------------- optparse
@@ -1005,6 +1017,7 @@ class Analyzer:
                     self.apply_default(param, literal_of(node), node)
 
     def optparse_add(self, p: OptParser, title, call, argvals, kwvals, kwnodes, dynamic):
+        since = len(self.warnings)
         if argvals and isinstance(argvals[0], OptSpec):
             self.optparse_add_spec(p, title, argvals[0])
             return
@@ -1079,6 +1092,7 @@ class Analyzer:
         elif dest in p.defaults:
             value, node = p.defaults[dest]
             self.apply_default(param, value, node)
+        self.review(param, since)
         p.params.append(param)
 
     # --------------------------------------------------------------- getopt
@@ -1257,8 +1271,10 @@ class Analyzer:
         result = [prm for prm in params if id(prm) not in dropped]
         for prm in result:
             if prm["type"] != "boolean" and id(prm) not in handled:
+                since = len(self.warnings)
                 self.warn(self.getopt_line, f"getopt option {'/'.join(prm['flags'])} is handled nowhere this analysis "
                                             "follows; it is reported as a string")
+                self.review(prm, since)
         return result
 
     @staticmethod
@@ -1372,6 +1388,7 @@ class Analyzer:
             if canon not in ("click.option", "click.argument"):
                 continue
             env = self.module_env
+            since = len(self.warnings)
             argvals = [self.eval(a, env) for a in dec.args]
             kwnodes = {kw.arg: kw.value for kw in dec.keywords if kw.arg is not None}
             kwvals = {k: self.eval(v, env) for k, v in kwnodes.items()}
@@ -1454,6 +1471,7 @@ class Analyzer:
             if kind == "positional":
                 param["position"] = n_positional
                 n_positional += 1
+            self.review(param, since)
             out.append(param)
         return out
 
