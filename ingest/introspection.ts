@@ -25,6 +25,9 @@ export interface InferredParameter {
   secret?: boolean;
   position?: number | null;
   subcommand?: string | null;
+  /** choices=range(a, b): the integers a to b - 1. */
+  minimum?: number;
+  maximum?: number;
   /** Why a person should look at it (a default or choices computed at run time, a custom type …). */
   review?: string;
 }
@@ -152,6 +155,7 @@ function schemaFor(p: InferredParameter, gnu: boolean, problems: string[] = []):
       }
     }
   }
+  if (p.minimum !== undefined && p.maximum !== undefined && s.type === 'integer') Object.assign(s, { minimum: p.minimum, maximum: p.maximum });
   if (SECRET_NAME.test(name) || p.secret) s.secret = true;
   // A secret's literal default would be shown in every listing: the script keeps it to itself.
   if (s.secret && s.default !== undefined && s.type !== 'boolean') {

@@ -338,12 +338,28 @@ class Analyzer:
         evaluated = self.value_literal(value)
         return NOTLIT if evaluated is NOTLIT else to_json(evaluated)
 
+    def range_bounds(self, node: ast.AST | None) -> tuple[int, int] | None:
+        """choices=range(1, 366): the integers 1 to 365, said as a minimum and a maximum."""
+        if not (isinstance(node, ast.Call) and self.canonical(node.func) == "range" and not node.keywords
+                and 1 <= len(node.args) <= 3):
+            return None
+        vals = [literal_of(a) for a in node.args]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+            return None
+        start, stop, step = (0, vals[0], 1) if len(vals) == 1 else (vals[0], vals[1], vals[2] if len(vals) == 3 else 1)
+        return (start, stop - 1) if step == 1 and stop > start else None
+
+    def apply_bounds(self, param: dict, kwnodes: dict) -> None:
+        bounds = self.range_bounds(kwnodes.get("choices"))
+        if bounds is not None and param["type"] == "integer":
+            param["minimum"], param["maximum"] = bounds
+
     def choices_of(self, kwvals: dict, kwnodes: dict, flags: list[str]) -> list | None:
         """Literal choices; choices computed when the script runs are said in a warning, not dropped silently."""
         if "choices" not in kwnodes:
             return None
         choices = self.lit_list(kwvals.get("choices"))
-        if choices is None:
+        if choices is None and self.range_bounds(kwnodes["choices"]) is None:
             shown = next((f for f in flags if f.startswith("--")), flags[0])
             self.warn(kwnodes["choices"].lineno, f"the choices of {shown} are computed when the script runs "
                                                  f"({ast.unparse(kwnodes['choices'])}); any value is passed on and the script checks it")
@@ -988,6 +1004,7 @@ class Analyzer:
         if positional:
             param["position"] = p.n_positional
             p.n_positional += 1
+        self.apply_bounds(param, kwnodes)
         self.review(param, since)
         p.params.append(param)
 
@@ -1092,6 +1109,7 @@ class Analyzer:
         elif dest in p.defaults:
             value, node = p.defaults[dest]
             self.apply_default(param, value, node)
+        self.apply_bounds(param, kwnodes)
         self.review(param, since)
         p.params.append(param)
 
