@@ -9,7 +9,7 @@
  */
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { maskArgv, maskParameters } from '../common/argv.js';
+import { maskArgv, maskParameters, st2Kwargs } from '../common/argv.js';
 import { SecretKeyError, isSealed, redact, unsealSecrets } from '../lib/secrets.js';
 import type { Config } from '../lib/config.js';
 import type { RunLayout, RunUser } from '../lib/isolation.js';
@@ -233,7 +233,7 @@ export function createRunAction(deps: ActivityDeps) {
         packDir,
         label: `${input.executionId}.${attempt}`,
         env: { STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
-        ...(action.runner === 'st2-python' ? { stdin: JSON.stringify(clear) } : {}),
+        ...(action.runner === 'st2-python' ? { stdin: st2Kwargs(action, clear) } : {}),
         timeoutMs: action.timeoutSeconds * 1000,
         killGraceMs: grace,
         onStdout: (c) => {

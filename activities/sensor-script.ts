@@ -13,6 +13,7 @@
  */
 import crypto from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { st2Kwargs } from '../common/argv.js';
 import { lineId } from '../common/sensors.js';
 import type { ActionSpec } from '../common/types.js';
 import { redact } from '../lib/secrets.js';
@@ -159,7 +160,7 @@ export function createRunSensorScript(deps: ActivityDeps) {
       packDir,
       label: `sensor.${input.sensor}.${info.attempt}`,
       env: { STACKWIRE_SENSOR: input.sensor, STACKWIRE_ATTEMPT: String(info.attempt) },
-      ...(action.runner === 'st2-python' ? { stdin: JSON.stringify(clear) } : {}),
+      ...(action.runner === 'st2-python' ? { stdin: st2Kwargs(action, clear) } : {}),
       killGraceMs: grace,
       onStdout,
       onStderr,

@@ -140,6 +140,16 @@ export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'en
 export const MASK = '********';
 
 /** argv for a human to read (and paste into a shell): arguments with special characters are single-quoted. */
+/**
+ * The keyword arguments a StackStorm python-script action's run() gets: every declared parameter, an
+ * optional one not given as None (null), as st2's runner passes them.
+ */
+export function st2Kwargs(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): string {
+  const all: Record<string, unknown> = {};
+  for (const name of Object.keys(action.parameters.properties)) all[name] = params[name] ?? null;
+  return JSON.stringify({ ...all, ...params });
+}
+
 export function displayArgv(argv: string[]): string {
   return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

@@ -243,12 +243,35 @@ function hash(...parts: (Buffer | string)[]): string {
   return h.digest('hex');
 }
 
+/** Parameters StackStorm's runners take for themselves: an immutable one is a runner setting, not an argument. */
+const RUNNER_PARAMETERS: Record<string, readonly string[]> = {
+  'local-shell-script': ['sudo', 'sudo_password', 'cwd', 'env', 'kwarg_op', 'timeout'],
+  'python-script': ['env', 'timeout', 'log_level', 'python_path', 'debug', 'content_version'],
+};
+
+/** What a StackStorm pack's other folders hold, and why none of it becomes an action. */
+const ST2_FOLDERS: [RegExp, string][] = [
+  [/^sensors\//, 'a StackStorm sensor: not an action, and not imported yet; create a Stackwire sensor (stackwire sensor create) for what it watches'],
+  [/^rules\//, 'a StackStorm rule: not imported yet; write it as a Stackwire rule (stackwire rule apply)'],
+  [/^aliases\//, 'a StackStorm ChatOps alias: Stackwire has no ChatOps, so it is not imported'],
+  [/^policies\//, 'a StackStorm policy: not imported (concurrency and retry are set per action in Stackwire)'],
+];
+
 /** StackStorm packs: actions/*.yaml with runner_type. Returns the actions and the files they cover. */
 function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedAction[]; unsupported: Unsupported[]; covered: Set<string> } {
   const actions: IngestedAction[] = [];
   const unsupported: Unsupported[] = [];
   const covered = new Set<string>();
   const byPath = new Map(files.map((f) => [f.path, f]));
+  // A StackStorm pack (pack.yaml, or actions/*.yaml with a runner_type): its sensors, rules and aliases are said, never silent.
+  const isSt2 = byPath.has('pack.yaml') || files.some((f) => /^actions\/[^/]+\.ya?ml$/.test(f.path) && /^runner_type\s*:/m.test(f.content.toString('utf8')));
+  if (isSt2)
+    for (const f of files)
+      for (const [re, reason] of ST2_FOLDERS)
+        if (re.test(f.path) && /\.(ya?ml|py)$/.test(f.path)) {
+          covered.add(f.path);
+          unsupported.push({ file: f.path, reason });
+        }
   for (const f of files.filter((x) => /^actions\/[^/]+\.ya?ml$/.test(x.path))) {
     let meta: Record<string, unknown>;
     try {
@@ -283,13 +306,18 @@ function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedA
         timeout = raw.default;
         continue;
       }
-      if (raw.immutable === true) continue; // fixed runner settings (sudo, cmd, kwarg_op …)
+      // An immutable runner setting (sudo, kwarg_op …) is the runner's; the action's own is fixed and passed.
+      if (raw.immutable === true && (RUNNER_PARAMETERS[runnerType] ?? []).includes(pname)) continue;
       const s: ParameterSchema = {};
       if (['string', 'integer', 'number', 'boolean', 'array'].includes(String(raw.type))) s.type = raw.type as ParameterSchema['type'];
       else s.type = 'string';
       if (typeof raw.description === 'string') s.description = raw.description;
       if (raw.default !== undefined && raw.default !== null) s.default = raw.default;
       if (Array.isArray(raw.enum)) s.enum = raw.enum;
+      if (raw.immutable === true && raw.default !== undefined && raw.default !== null) {
+        s.enum = [raw.default];
+        s.description = `${s.description ? `${s.description} ` : ''}(fixed: immutable in the pack's metadata)`;
+      }
       if (raw.secret === true || (raw.secret === undefined && SECRET_NAME.test(pname))) s.secret = true;
       if (runnerType === 'local-shell-script' && typeof raw.position === 'number') s.position = raw.position;
       properties[pname] = s;

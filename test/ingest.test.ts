@@ -542,11 +542,18 @@ test('a StackStorm pack imports from its action metadata; unsupported runners ar
       ['legacy_ops.restart_app', 'stackstorm:local-shell-script'],
     ],
   );
-  t.deepEqual(
-    report.unsupported.map((u) => u.file),
-    ['actions/deploy_flow.yaml', 'actions/notify_chat.yaml'],
-  );
-  t.regex(report.unsupported[1].reason, /runner_type http-request is not supported/);
+  // A sensor's Python file (it has a __main__ block) is no action; sensors and rules are listed, never silent.
+  t.deepEqual(report.unsupported.map((u) => u.file).sort(), [
+    'actions/deploy_flow.yaml',
+    'actions/notify_chat.yaml',
+    'rules/disk_full_cleanup.yaml',
+    'sensors/disk_watch.py',
+    'sensors/disk_watch.yaml',
+  ]);
+  const reason = (file: string) => report.unsupported.find((u) => u.file === file)?.reason ?? '';
+  t.regex(reason('actions/notify_chat.yaml'), /runner_type http-request is not supported/);
+  t.regex(reason('sensors/disk_watch.py'), /a StackStorm sensor: not an action/);
+  t.regex(reason('rules/disk_full_cleanup.yaml'), /a StackStorm rule: not imported yet; write it as a Stackwire rule/);
   const restart = (await http<Action>('GET', '/api/v1/actions/legacy_ops.restart_app')).body;
   t.is(restart.timeoutSeconds, 120, 'the timeout parameter becomes the action timeout');
   t.false('sudo' in restart.parameters.properties, 'immutable runner parameters are not exposed');
@@ -562,7 +569,16 @@ test('a StackStorm pack imports from its action metadata; unsupported runners ar
   );
   const py = await runViaApi({ action: 'legacy_ops.get_disk_stats', parameters: { path: '/', human: true } });
   t.is(py.execution.status, 'succeeded', py.execution.stderr);
-  t.like(JSON.parse(py.execution.stdout) as object, { path: '/', human: true });
+  // An immutable parameter is passed with its value; an optional one without a default is passed as None.
+  t.like(JSON.parse(py.execution.stdout) as object, { path: '/', human: true, unit: 'GiB', label: null });
+  const stats = (await http<Action>('GET', '/api/v1/actions/legacy_ops.get_disk_stats')).body;
+  t.like(stats.parameters.properties.unit, { default: 'GiB', enum: ['GiB'] });
+  const changed = await http<{ error: { code: string; message: string } }>('POST', '/api/v1/executions', {
+    action: 'legacy_ops.get_disk_stats',
+    parameters: { path: '/', unit: 'MiB' },
+  });
+  t.is(changed.status, 400, 'an immutable value cannot be changed');
+  t.regex(changed.body.error.message, /unit/);
   const failing = await runViaApi({ action: 'legacy_ops.get_disk_stats', parameters: { path: '/no/such/dir' } });
   t.is(failing.execution.status, 'failed');
   t.regex(failing.execution.stderr, /FileNotFoundError/);
