@@ -148,7 +148,12 @@ function schemaFor(p: InferredParameter, gnu: boolean, problems: string[] = []):
         if (p.choices?.length) s.items.enum = p.choices;
         if (p.kind === 'option' && p.action !== 'append') s.spread = true;
       } else if (p.choices?.length) s.enum = p.choices;
-      if (p.default !== undefined && p.default !== null) {
+      // argparse's append adds the values given to a list default: passing the default again would double
+      // it, so the script keeps it (given nothing, it has it; given values, it adds them, as it always did).
+      const additive = (p.action === 'append' || p.action === 'extend') && Array.isArray(p.default) && p.default.length > 0;
+      if (additive && !s.description) s.description = `default: ${(p.default as unknown[]).join(', ')} (kept by the script; values given are added to it)`;
+      else if (additive) s.description += ` (the script's default ${(p.default as unknown[]).join(', ')} is kept; values given are added to it)`;
+      if (p.default !== undefined && p.default !== null && !additive) {
         const d = defaultFor(p.default, s);
         if (d !== undefined) s.default = d;
         else problems.push(`the default ${JSON.stringify(p.default)} of ${name} does not fit its type (${s.type}); left to the script`);

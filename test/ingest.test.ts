@@ -78,7 +78,7 @@ test("the Python analyser passes its corpus and matches argparse on CPython's ow
   t.regex(r.stdout, /^PASS$/m);
 });
 
-test('a corpus of 34 ops scripts ingests into the expected actions and parameters', async (t) => {
+test('a corpus of 38 ops scripts ingests into the expected actions and parameters', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-corpus-'));
   fs.cpSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-python'), path.join(dir, 'py'), { recursive: true, filter: (p) => !p.endsWith('.json') });
   fs.cpSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'corpus-shell'), path.join(dir, 'sh'), { recursive: true });
@@ -86,7 +86,7 @@ test('a corpus of 34 ops scripts ingests into the expected actions and parameter
   const { code, report } = await ingest([dir, '--pack', pack]);
   t.is(code, 0);
   const scripts = fs.readdirSync(path.join(dir, 'py')).length + fs.readdirSync(path.join(dir, 'sh')).length;
-  t.true(scripts >= 34, `${scripts} scripts`);
+  t.true(scripts === 38, `${scripts} scripts`);
   const actions = await packActions(pack);
   const got = Object.fromEntries(
     actions.map((a) => [
@@ -415,7 +415,7 @@ test('analyser patterns: getopt branches (one parameter per branch, typed, defau
   t.like(failover.dry_run, { flag: '--dry-run', type: 'boolean', default: false });
   t.like(failover.wait, { type: 'number', default: 30 });
   const warm = props('warm_cache');
-  t.like(warm.site, { flag: '--site', type: 'string' });
+  t.like(warm.site, { flag: '--site=', type: 'string' });
   t.true(byName.get('warm_cache')!.parameters.required.includes('site'));
   t.like(warm.concurrency, { type: 'integer', default: 8 });
   t.is(warm.region.enum, undefined, 'choices computed at run time are not guessed');
