@@ -3,7 +3,7 @@
  * per action, warning, unsupported file and changed pack file — is read from Postgres, paged, so no
  * request, response or workflow payload grows with the size of the pack.
  */
-import type { IngestMode } from './api-types.js';
+import type { IngestCounts, IngestMode } from './api-types.js';
 import type { PackRef } from './types.js';
 
 export type IngestStatus = 'running' | 'succeeded' | 'failed';
@@ -17,18 +17,7 @@ export interface IngestSummary {
   source: Record<string, unknown>;
   packVersion?: PackRef;
   files: number;
-  summary: {
-    added: number;
-    changed: number;
-    unchanged: number;
-    removed: number;
-    warnings: number;
-    unsupported: number;
-    /** Parameters inferred from scripts; of them, those a person should look at (their warnings say why); actions left with free-form arguments. */
-    parameters?: number;
-    toReview?: number;
-    freeForm?: number;
-  };
+  summary: IngestCounts;
   /** Pack files added, changed and removed against the catalog (the paths are items of kind `file`). */
   fileChanges: { added: number; changed: number; removed: number };
   drift: boolean;

@@ -227,6 +227,20 @@ export interface ActionChange {
   details?: string[];
 }
 
+/** The counts of an ingest report. */
+export interface IngestCounts {
+  added: number;
+  changed: number;
+  unchanged: number;
+  removed: number;
+  warnings: number;
+  unsupported: number;
+  /** Parameters inferred from scripts; of them, those a person should look at (their warnings say why); actions left with free-form arguments. */
+  parameters?: number;
+  toReview?: number;
+  freeForm?: number;
+}
+
 export interface IngestReport {
   pack: string;
   mode: IngestMode;
@@ -239,18 +253,7 @@ export interface IngestReport {
    * action (a library module, a config file): runs use the stored files, so they count as drift.
    */
   fileChanges: { added: string[]; changed: string[]; removed: string[] };
-  summary: {
-    added: number;
-    changed: number;
-    unchanged: number;
-    removed: number;
-    warnings: number;
-    unsupported: number;
-    /** Parameters inferred from scripts; of them, those a person should look at (their warnings say why); actions left with free-form arguments. */
-    parameters?: number;
-    toReview?: number;
-    freeForm?: number;
-  };
+  summary: IngestCounts;
   drift: boolean;
   warnings: IngestWarning[];
   unsupported: { file: string; reason: string }[];

@@ -7,23 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import type { IngestCounts } from '../common/api-types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { cli, dbPool, http, runViaApi, uniqueName } from './helpers.js';
 
 interface Report {
   pack: string;
   changes: { name: string; change: string; version?: number; details?: string[] }[];
-  summary: {
-    added: number;
-    changed: number;
-    unchanged: number;
-    removed: number;
-    warnings: number;
-    unsupported: number;
-    parameters?: number;
-    toReview?: number;
-    freeForm?: number;
-  };
+  summary: IngestCounts;
   fileChanges: { added: string[]; changed: string[]; removed: string[] };
   drift: boolean;
   warnings: { file: string; line: number | null; message: string }[];

@@ -53,6 +53,19 @@ outputs:
   text: \${{ steps.write.outputs.value }}
 `;
 
+/** A pipeline run's view once its workflow has closed (a loaded 2-core machine may take a while: 6 s a query there). */
+function runEnded(id: string): Promise<PipelineRunView> {
+  return eventually(
+    async () => {
+      const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
+      return v.workflowStatus === 'running' ? undefined : v;
+    },
+    `pipeline run ${id} to end`,
+    120_000,
+    500,
+  );
+}
+
 test('stackwire pipeline run validates, starts and follows a pipeline with a sub-pipeline from its folder, typed inputs and outputs', async (t) => {
   const dir = folder({ 'ship.yml': MAIN, 'notes.yml': NOTES });
   const r = await cli(['pipeline', 'run', path.join(dir, 'ship.yml'), 'version=2.4.0', '--json']);
@@ -154,16 +167,7 @@ steps:
   t.is((await decide(viewer.key)).status, 403, 'a viewer cannot decide');
   const ok = await decide(approver.key);
   t.is(ok.status, 200, JSON.stringify(ok.body));
-  const done = await eventually(
-    async () => {
-      const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
-      return v.status === 'running' ? undefined : v;
-      // (a run's state is a query of its workflow: on a loaded 2-core machine a call took 6 s)
-    },
-    'the run to end',
-    120_000,
-    500,
-  );
+  const done = await runEnded(id);
   t.is(done.status, 'succeeded');
   t.is(done.steps[0].decidedBy, approverName);
   t.is(done.steps[1].outputs.value, `approved by ${approverName}`);
@@ -232,20 +236,10 @@ test("a finished run's view: succeeded with its steps; failed with every step's 
     'closes-failed',
     '  - id: first\n    action: testkit.quick\n    with: {value: fine}\n  - id: broken\n    needs: [first]\n    action: testkit.fail\n    with: {code: 3}\n    retry: {attempts: 1}\n',
   );
-  const ended = (id: string) =>
-    eventually(
-      async () => {
-        const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
-        return v.workflowStatus === 'running' ? undefined : v;
-      },
-      `${id} to close`,
-      120_000,
-      500,
-    );
-  const good = await ended(ok);
+  const good = await runEnded(ok);
   t.like(good, { status: 'succeeded', workflowStatus: 'completed' });
   t.like(good.steps[0], { id: 'one', status: 'succeeded' });
-  const failed = await ended(bad);
+  const failed = await runEnded(bad);
   t.like(failed, { status: 'failed', workflowStatus: 'failed' });
   t.deepEqual(
     failed.steps.map((s) => [s.id, s.status]),
@@ -275,16 +269,7 @@ steps:
   });
   t.is(started.status, 202, JSON.stringify(started.body));
   const id = started.body.id;
-  const done = await eventually(
-    async () => {
-      const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
-      return v.status === 'running' ? undefined : v;
-      // (a run's state is a query of its workflow: on a loaded 2-core machine a call took 6 s)
-    },
-    'the run to end',
-    120_000,
-    500,
-  );
+  const done = await runEnded(id);
   t.is(done.status, 'succeeded', done.error);
   const argv = done.steps[0].outputs.argv as string[];
   t.true(argv.includes('--label'), 'the script got the label');
