@@ -9,10 +9,12 @@
  */
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { maskArgv, maskParameters, st2Kwargs } from '../common/argv.js';
+import { maskArgv, maskParameters, st2CmdEnv } from '../common/argv.js';
+import { datastoreHandler, packConfig, packPython, shimRequest } from './st2-runtime.js';
 import { SecretKeyError, isSealed, redact, unsealSecrets } from '../lib/secrets.js';
 import type { Config } from '../lib/config.js';
 import type { RunLayout, RunUser } from '../lib/isolation.js';
+import type { PipSource } from '../lib/pack-venv.js';
 import { BUILTINS } from './builtins.js';
 import { LogShipper } from './log-shipper.js';
 import { actionPackDir, openParameters, scriptCommand, startIsolatedScript } from './script-process.js';
@@ -53,6 +55,8 @@ export interface ActivityDeps {
   /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */
   /** The only part of the worker's environment scripts get (PATH, LANG, TZ); never its secrets. */
   scriptEnv: Record<string, string>;
+  /** Where pip gets a StackStorm pack's requirements (STACKWIRE_PIP_FIND_LINKS, PIP_INDEX_URL). */
+  pip?: PipSource | undefined;
 }
 
 /**
@@ -194,14 +198,35 @@ export function createRunAction(deps: ActivityDeps) {
     );
 
     const { clear, secrets } = openParameters(deps, action, input.parameters);
+    const packDir = await untilDbAnswers('materialising the pack', () => actionPackDir(deps, action));
+    // A StackStorm python-script action gets its pack's config (its secrets are masked like parameters).
+    const st2 = action.runner === 'st2-python' ? await untilDbAnswers('reading the pack config', () => packConfig(deps, action.pack, packDir)) : undefined;
+    const mask = (s: string) => {
+      if (s === '' || secrets.includes(s)) return;
+      secrets.push(s);
+      secrets.sort((a, b) => b.length - a.length);
+    };
+    st2?.secrets.forEach(mask);
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
-    const packDir = await untilDbAnswers('materialising the pack', () => actionPackDir(deps, action));
-    const [command, ...args] = scriptCommand(deps, action, clear, packDir);
-    const started = Date.now();
-    log.info({ argv: shownArgv }, 'action started');
     const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
     await untilDbAnswers('starting the log', () => logs.start(attempt));
+    const [firstArg, ...args] = scriptCommand(deps, action, clear, packDir);
+    let command = firstArg;
+    if (st2) {
+      // Its pack's own Python environment, built on first use from requirements.txt (progress in the run's log).
+      beat.details = () => ({ phase: 'building the pack environment' });
+      const python = await packPython(
+        { ...deps, venvRoot: deps.runLayout.venvs },
+        action.pack,
+        packDir,
+        (line) => logs.push('system', `${line}\n`),
+        ctx.cancellationSignal,
+      );
+      if (python) command = python;
+    }
+    const started = Date.now();
+    log.info({ argv: shownArgv }, 'action started');
     let stopReason: 'timeout' | 'cancel' | undefined;
     let cancelError: unknown;
     let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error };
@@ -232,8 +257,13 @@ export function createRunAction(deps: ActivityDeps) {
         argv: [command, ...args],
         packDir,
         label: `${input.executionId}.${attempt}`,
-        env: { STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
-        ...(action.runner === 'st2-python' ? { stdin: st2Kwargs(action, clear) } : {}),
+        env: { ...st2CmdEnv(action, clear), STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
+        ...(st2
+          ? {
+              stdin: shimRequest(action, clear, st2.config),
+              channel: datastoreHandler(deps, action.pack, mask),
+            }
+          : {}),
         timeoutMs: action.timeoutSeconds * 1000,
         killGraceMs: grace,
         onStdout: (c) => {

@@ -73,6 +73,8 @@ export interface IsolatedScript {
   /** STACKWIRE_* variables for the script, besides STACKWIRE_ACTION, STACKWIRE_REGION and STACKWIRE_PACK_DIR. */
   env: Record<string, string>;
   stdin?: string;
+  /** Answers requests the script makes on fd 3 (the StackStorm shim's datastore). */
+  channel?: (request: unknown) => Promise<unknown>;
   timeoutMs?: number;
   killGraceMs: number;
   onStdout: (chunk: Buffer) => void;
@@ -105,7 +107,9 @@ export function startIsolatedScript(
         STACKWIRE_REGION: deps.region,
         STACKWIRE_PACK_DIR: o.packDir,
         PYTHONUNBUFFERED: '1',
+        ...(o.channel ? { STACKWIRE_DATASTORE_FD: '3', STACKWIRE_PACK: o.action.pack } : {}),
       },
+      ...(o.channel ? { channel: o.channel } : {}),
       ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       killGraceMs: o.killGraceMs,

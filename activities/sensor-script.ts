@@ -13,12 +13,12 @@
  */
 import crypto from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { st2Kwargs } from '../common/argv.js';
 import { lineId } from '../common/sensors.js';
 import type { ActionSpec } from '../common/types.js';
 import { redact } from '../lib/secrets.js';
 import type { RunningProcess } from '../lib/spawn.js';
 import type { ActivityDeps } from './run-action.js';
+import { datastoreHandler, packConfig, packPython, shimRequest } from './st2-runtime.js';
 import { actionPackDir, openParameters, scriptCommand, startIsolatedScript } from './script-process.js';
 import { emitSensorEvents, type SensorEvent } from './triggers.js';
 
@@ -64,6 +64,18 @@ export function createRunSensorScript(deps: ActivityDeps) {
     const { clear, secrets } = openParameters(deps, action, input.parameters);
     const packDir = await actionPackDir(deps, action);
     const argv = scriptCommand(deps, action, clear, packDir);
+    // A StackStorm python-script action: its pack's config, datastore and Python environment, as for a run.
+    const st2 = action.runner === 'st2-python' ? await packConfig(deps, action.pack, packDir) : undefined;
+    const mask = (v: string) => {
+      if (v === '' || secrets.includes(v)) return;
+      secrets.push(v);
+      secrets.sort((a, b) => b.length - a.length);
+    };
+    st2?.secrets.forEach(mask);
+    if (st2) {
+      const python = await packPython({ ...deps, venvRoot: deps.runLayout.venvs }, action.pack, packDir, (line) => log.info({ line }, 'pack environment'));
+      if (python) argv[0] = python;
+    }
     // This process start: the key of lines without an id of their own.
     const startKey = `${info.workflowExecution?.runId ?? ''}/${info.activityId}/${info.attempt}`;
 
@@ -160,7 +172,7 @@ export function createRunSensorScript(deps: ActivityDeps) {
       packDir,
       label: `sensor.${input.sensor}.${info.attempt}`,
       env: { STACKWIRE_SENSOR: input.sensor, STACKWIRE_ATTEMPT: String(info.attempt) },
-      ...(action.runner === 'st2-python' ? { stdin: st2Kwargs(action, clear) } : {}),
+      ...(st2 ? { stdin: shimRequest(action, clear, st2.config), channel: datastoreHandler(deps, action.pack, mask) } : {}),
       killGraceMs: grace,
       onStdout,
       onStderr,

@@ -2,6 +2,7 @@
  * Parameters → argv, exactly as a human would call the script. Pure, no shell anywhere:
  * every value is one argv element, so `x; rm -rf /` reaches the script as one literal string.
  */
+import { CmdTemplateError, planCmd, type CmdPlan } from './st2-cmd.js';
 import type { ActionSpec, ParameterSchema, Runner } from './types.js';
 
 const INTERPRETERS: Record<Runner, string[]> = {
@@ -128,8 +129,38 @@ export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'> 
   return argsFor([...global, ...local], params, eoo, gaps);
 }
 
+/**
+ * A local-shell-cmd action's command and environment. Template values are rendered as Jinja would
+ * (Python's str()); an optional parameter not given renders empty.
+ */
+export function st2CmdPlan(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): CmdPlan | { error: string } {
+  const values: Record<string, string> = {};
+  for (const name of Object.keys(action.parameters.properties)) {
+    const v = params[name];
+    values[name] = v === undefined || v === null ? '' : pythonStr(v);
+  }
+  try {
+    return planCmd(values.cmd ?? '', values);
+  } catch (err) {
+    if (err instanceof CmdTemplateError) return { error: err.message };
+    throw err;
+  }
+}
+
+/** The environment a local-shell-cmd in shell form reads its template values from (empty otherwise). */
+export function st2CmdEnv(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): Record<string, string> {
+  if (!action.parameters.st2Cmd) return {};
+  const plan = st2CmdPlan(action, params);
+  return 'error' in plan ? {} : plan.env;
+}
+
 /** The whole command: interpreter, script path (relative to the pack folder), arguments. */
 export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'entryPoint' | 'argvPrefix'>, params: Record<string, unknown>): string[] {
+  if (action.parameters.st2Cmd) {
+    const plan = st2CmdPlan(action, params);
+    // Shown, never run: the API refuses such parameters (validateParameters) and the worker checks again.
+    return 'error' in plan ? ['false', `(cmd cannot run: ${plan.error})`] : plan.argv;
+  }
   // The shim reads the parameters as JSON on stdin; nothing else goes on the command line.
   if (action.runner === 'st2-python') return [...INTERPRETERS[action.runner], action.entryPoint];
   // A script path that starts with "-" would be read as an interpreter option (bash -c, python3 -m): say ./ first.

@@ -25,6 +25,12 @@ export const ATTEMPT_ABANDONED = 'AttemptAbandoned';
  * longest outage of the Temporal server a running script survives (its heartbeats reach the server
  * every second). 10 s lost every running action to a Temporal restart of 8.5 s on a loaded machine.
  */
+/**
+ * The most a StackStorm pack's Python environment may take to build on first use (pip install of its
+ * requirements.txt): it is added to the safety-net timeout of that pack's python-script runs.
+ */
+export const PACK_ENV_BUILD_SECONDS = 600;
+
 export const ACTION_HEARTBEAT_TIMEOUT_SECONDS = 30;
 
 export const SearchAttributes = {

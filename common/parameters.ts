@@ -3,6 +3,7 @@
  * Errors name the parameter, the problem and what is allowed.
  */
 import { Ajv, type ErrorObject } from 'ajv';
+import { st2CmdPlan } from './argv.js';
 import type { ActionParameters, ActionSpec, ParameterSchema } from './types.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, coerceTypes: false });
@@ -16,6 +17,7 @@ ajv.addKeyword({ keyword: 'scope', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'exclusive', schemaType: 'array' });
 ajv.addKeyword({ keyword: 'endOfOptions', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'st2Args', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'st2Cmd', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'oneRequired', schemaType: 'array' });
 
 export interface ParameterProblem {
@@ -85,6 +87,10 @@ export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters
     if (!group.some((p) => given.includes(p)))
       problems.push({ parameter: group.join(', '), message: `one of them is required (the script needs exactly one of ${group.join(', ')})` });
   }
+  if (problems.length === 0 && action.parameters.st2Cmd) {
+    const plan = st2CmdPlan(action, copy);
+    if ('error' in plan) problems.push({ parameter: 'cmd', message: plan.error });
+  }
   if (problems.length) throw new ParameterError(action.name, problems);
   return copy;
 }
@@ -130,6 +136,14 @@ function convert(raw: string, type: string | undefined, itemType?: string): { va
       if (/^(true|yes|1|on)$/i.test(raw)) return { value: true };
       if (/^(false|no|0|off)$/i.test(raw)) return { value: false };
       return { error: `must be true or false (got ${JSON.stringify(raw)})` };
+    case 'object': {
+      try {
+        const v: unknown = JSON.parse(raw);
+        return v !== null && typeof v === 'object' && !Array.isArray(v) ? { value: v } : { error: `must be a JSON object, e.g. '{"key": "value"}'` };
+      } catch {
+        return { error: `is not valid JSON (got ${JSON.stringify(raw)}); an object parameter is given as JSON, e.g. '{"key": "value"}'` };
+      }
+    }
     case 'array': {
       if (raw.startsWith('[')) {
         try {

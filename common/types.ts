@@ -20,7 +20,7 @@ export interface ArgSpec {
 
 /** A parameter's JSON Schema, with Stackwire's argv and secrecy extensions. */
 export interface ParameterSchema extends ArgSpec {
-  type?: 'string' | 'integer' | 'number' | 'boolean' | 'array';
+  type?: 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object';
   description?: string;
   default?: unknown;
   enum?: unknown[];
@@ -44,6 +44,8 @@ export interface ActionParameters {
   oneRequired?: string[][];
   /** StackStorm local-shell-script conventions for argv (imported StackStorm actions). */
   st2Args?: boolean;
+  /** A StackStorm local-shell-cmd action: its `cmd` parameter is the command, with {{ parameter }} templates (common/st2-cmd.ts). */
+  st2Cmd?: boolean;
 }
 
 /** An action as the catalog holds it and as a run is pinned to it. */

@@ -10,24 +10,22 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
 import { compileCheck } from '../common/parameters.js';
-import type { ActionParameters, ActionSpec, IngestWarning, ParameterSchema, Runner } from '../common/types.js';
+import type { ActionSpec, IngestWarning, ParameterSchema, Runner } from '../common/types.js';
 import type { PackFile } from '../db/packs.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { breather } from '../lib/breather.js';
 import { startProcess } from '../lib/spawn.js';
 import { SECRET_NAME, convert, freeFormParameters, type InferredParameter, type Introspection } from './introspection.js';
 import { analyzeShell } from './shell.js';
+import { importStackStorm } from './stackstorm.js';
 
 export const INTROSPECT_PY = path.join(PROJECT_ROOT, 'ingest', 'python', 'introspect.py');
 export const OVERRIDE_SUFFIX = '.stackwire.yaml';
 const DEFAULT_TIMEOUT = 600;
 
-export type IngestedAction = Omit<ActionSpec, 'version' | 'packRef' | 'packDir'> & { framework: string };
+import type { IngestedAction, Unsupported } from './types.js';
 
-export interface Unsupported {
-  file: string;
-  reason: string;
-}
+export type { IngestedAction, Unsupported } from './types.js';
 
 export interface AnalysisResult {
   pack: string;
@@ -243,113 +241,6 @@ function hash(...parts: (Buffer | string)[]): string {
   return h.digest('hex');
 }
 
-/** Parameters StackStorm's runners take for themselves: an immutable one is a runner setting, not an argument. */
-const RUNNER_PARAMETERS: Record<string, readonly string[]> = {
-  'local-shell-script': ['sudo', 'sudo_password', 'cwd', 'env', 'kwarg_op', 'timeout'],
-  'python-script': ['env', 'timeout', 'log_level', 'python_path', 'debug', 'content_version'],
-};
-
-/** What a StackStorm pack's other folders hold, and why none of it becomes an action. */
-const ST2_FOLDERS: [RegExp, string][] = [
-  [/^sensors\//, 'a StackStorm sensor: not an action, and not imported yet; create a Stackwire sensor (stackwire sensor create) for what it watches'],
-  [/^rules\//, 'a StackStorm rule: not imported yet; write it as a Stackwire rule (stackwire rule apply)'],
-  [/^aliases\//, 'a StackStorm ChatOps alias: Stackwire has no ChatOps, so it is not imported'],
-  [/^policies\//, 'a StackStorm policy: not imported (concurrency and retry are set per action in Stackwire)'],
-];
-
-/** StackStorm packs: actions/*.yaml with runner_type. Returns the actions and the files they cover. */
-function importStackStorm(pack: string, files: PackFile[]): { actions: IngestedAction[]; unsupported: Unsupported[]; covered: Set<string> } {
-  const actions: IngestedAction[] = [];
-  const unsupported: Unsupported[] = [];
-  const covered = new Set<string>();
-  const byPath = new Map(files.map((f) => [f.path, f]));
-  // A StackStorm pack (pack.yaml, or actions/*.yaml with a runner_type): its sensors, rules and aliases are said, never silent.
-  const isSt2 = byPath.has('pack.yaml') || files.some((f) => /^actions\/[^/]+\.ya?ml$/.test(f.path) && /^runner_type\s*:/m.test(f.content.toString('utf8')));
-  if (isSt2)
-    for (const f of files)
-      for (const [re, reason] of ST2_FOLDERS)
-        if (re.test(f.path) && /\.(ya?ml|py)$/.test(f.path)) {
-          covered.add(f.path);
-          unsupported.push({ file: f.path, reason });
-        }
-  for (const f of files.filter((x) => /^actions\/[^/]+\.ya?ml$/.test(x.path))) {
-    let meta: Record<string, unknown>;
-    try {
-      meta = YAML.parse(f.content.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    if (!meta || typeof meta !== 'object' || typeof meta.runner_type !== 'string') continue;
-    covered.add(f.path);
-    const runnerType = meta.runner_type;
-    const name = typeof meta.name === 'string' ? meta.name : path.basename(f.path).replace(/\.ya?ml$/, '');
-    const entry = typeof meta.entry_point === 'string' ? `actions/${meta.entry_point}` : '';
-    if (runnerType !== 'local-shell-script' && runnerType !== 'python-script') {
-      unsupported.push({
-        file: f.path,
-        reason: `runner_type ${runnerType} is not supported (only local-shell-script and python-script run as Stackwire actions; ${runnerType === 'orquesta' || runnerType === 'action-chain' || runnerType === 'mistral-v2' ? 'workflows become Stackwire pipelines' : runnerType.startsWith('remote') ? 'remote execution runs on regional workers instead' : 'use a script or a built-in action instead'})`,
-      });
-      continue;
-    }
-    const script = byPath.get(entry);
-    if (!script) {
-      unsupported.push({ file: f.path, reason: `entry_point ${String(meta.entry_point)} was not found at ${entry}` });
-      continue;
-    }
-    covered.add(entry);
-    const properties: Record<string, ParameterSchema> = {};
-    const required: string[] = [];
-    let timeout = DEFAULT_TIMEOUT;
-    for (const [pname, raw] of Object.entries((meta.parameters ?? {}) as Record<string, Record<string, unknown>>)) {
-      if (!raw || typeof raw !== 'object') continue;
-      if (pname === 'timeout' && typeof raw.default === 'number') {
-        timeout = raw.default;
-        continue;
-      }
-      // An immutable runner setting (sudo, kwarg_op …) is the runner's; the action's own is fixed and passed.
-      if (raw.immutable === true && (RUNNER_PARAMETERS[runnerType] ?? []).includes(pname)) continue;
-      const s: ParameterSchema = {};
-      if (['string', 'integer', 'number', 'boolean', 'array'].includes(String(raw.type))) s.type = raw.type as ParameterSchema['type'];
-      else s.type = 'string';
-      if (typeof raw.description === 'string') s.description = raw.description;
-      if (raw.default !== undefined && raw.default !== null) s.default = raw.default;
-      if (Array.isArray(raw.enum)) s.enum = raw.enum;
-      if (raw.immutable === true && raw.default !== undefined && raw.default !== null) {
-        s.enum = [raw.default];
-        s.description = `${s.description ? `${s.description} ` : ''}(fixed: immutable in the pack's metadata)`;
-      }
-      if (raw.secret === true || (raw.secret === undefined && SECRET_NAME.test(pname))) s.secret = true;
-      if (runnerType === 'local-shell-script' && typeof raw.position === 'number') s.position = raw.position;
-      properties[pname] = s;
-      if (raw.required === true && s.default === undefined) required.push(pname);
-    }
-    // Named parameters become --name=value the way StackStorm builds them (see common/argv.ts st2Args).
-    const parameters: ActionParameters = {
-      type: 'object',
-      properties,
-      required,
-      additionalProperties: false,
-      ...(runnerType === 'local-shell-script' ? { st2Args: true } : {}),
-    };
-    actions.push({
-      name: `${pack}.${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}`,
-      pack,
-      description: typeof meta.description === 'string' ? meta.description : '',
-      runner: runnerType === 'python-script' ? 'st2-python' : 'exec',
-      entryPoint: runnerType === 'python-script' ? entry : `./${entry}`,
-      parameters,
-      timeoutSeconds: timeout,
-      maxAttempts: 1,
-      contentHash: hash(script.content, f.content),
-      sourcePath: entry,
-      origin: 'stackstorm',
-      warnings: [],
-      framework: `stackstorm:${runnerType}`,
-    });
-  }
-  return { actions, unsupported, covered };
-}
-
 export async function analyzePack(
   root: string,
   pack: string,
@@ -357,8 +248,8 @@ export async function analyzePack(
   onProgress?: (phase: string, done: number, total: number) => void,
   env?: Record<string, string>,
 ): Promise<AnalysisResult> {
-  const warnings: IngestWarning[] = [];
   const st2 = importStackStorm(pack, files);
+  const warnings: IngestWarning[] = [...st2.warnings];
   const byPath = new Map(files.map((f) => [f.path, f]));
   const scripts = files
     .filter((f) => !st2.covered.has(f.path) && !f.path.endsWith(OVERRIDE_SUFFIX))

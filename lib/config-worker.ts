@@ -6,6 +6,8 @@ import { ConfigError, int, optional, str, type Env } from './config-values.js';
 
 export interface WorkerConfig {
   shutdownGraceSeconds: number;
+  /** Where pip gets StackStorm packs' requirements: a wheelhouse (STACKWIRE_PIP_FIND_LINKS) or an index (PIP_INDEX_URL). */
+  pip: { findLinks: string | undefined; indexUrl: string | undefined };
   /** Bytes of stdout and of stderr kept per execution. */
   outputCapBytes: number;
   /** Activities one worker process runs at once (STACKWIRE_MAX_CONCURRENT_ACTIVITIES). */
@@ -94,5 +96,6 @@ export function workerConfig(env: Env, regions: string[]): WorkerConfig {
       port: port === undefined ? undefined : metricsPort(port),
     },
     localLayout: layout(optional(env, 'STACKWIRE_LOCAL_WORKERS')),
+    pip: { findLinks: optional(env, 'STACKWIRE_PIP_FIND_LINKS'), indexUrl: optional(env, 'PIP_INDEX_URL') },
   };
 }

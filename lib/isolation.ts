@@ -5,6 +5,7 @@
  *   <runDir>/            worker's user, 0755
  *     packs/<pack>/<h>/  materialised pack versions: worker's user, dirs 0755, files 0644/0755 (read, never write)
  *     runners/           the StackStorm python shim, 0644
+ *     venvs/<key>/       StackStorm packs' Python environments (lib/pack-venv.ts): dirs 0755, read-only to scripts
  *     work/              worker's user, 0711 (no listing)
  *       <run>/           one per run, owned by the run user, 0700: the script's cwd; home/ and tmp/ inside; removed after the run
  *   <dataDir>/           0700 (Postgres data, logs, secret.key 0600): not readable by the run user
@@ -98,6 +99,8 @@ export interface RunLayout {
   work: string;
   /** The StackStorm python shim, readable by the run user. */
   shim: string;
+  /** StackStorm packs' Python environments (lib/pack-venv.ts), readable by the run user. */
+  venvs: string;
 }
 
 /** A folder of ours with exactly this mode; one that belongs to someone else is refused (a script could change pack files in it). */
@@ -132,12 +135,14 @@ export function prepareRunDir(runDir: string, user?: RunUser): RunLayout {
     root: runDir,
     packs: path.join(runDir, 'packs'),
     work: path.join(runDir, 'work'),
+    venvs: path.join(runDir, 'venvs'),
     // Named by its content: checkouts of different versions may share one run folder.
     shim: path.join(runDir, 'runners', `st2_python_shim-${crypto.createHash('sha256').update(fs.readFileSync(ST2_SHIM)).digest('hex').slice(0, 12)}.py`),
   };
   ownDir(runDir, 0o755);
   ownDir(layout.packs, 0o755);
   ownDir(layout.work, 0o711);
+  ownDir(layout.venvs, 0o755);
   sweepWorkDirs(layout.work);
   ownDir(path.dirname(layout.shim), 0o755);
   // The project may sit in a folder the run user cannot enter (/root): the shim is copied out, atomically.

@@ -15,7 +15,9 @@
  * are not stopped by group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import os from 'node:os';
+import readline from 'node:readline';
 import { LIFELINE_VAR, guard, lifelineMarker } from './lifeline.js';
 
 export interface ProcessOptions {
@@ -46,6 +48,12 @@ export interface ProcessOptions {
    * heartbeats, workflow tasks) and to scripts on a busy machine.
    */
   nice?: number;
+  /**
+   * A request/answer channel on the child's fd 3 (a socket pair): each JSON line the child writes is
+   * passed to this handler, and its answer (or {"error": message}) is written back as one JSON line.
+   * Requests are answered one at a time, in order.
+   */
+  channel?: (request: unknown) => Promise<unknown>;
 }
 
 export interface ProcessResult {
@@ -91,6 +99,23 @@ class Tail {
   }
 }
 
+function serveChannel(sock: Duplex, handler: (request: unknown) => Promise<unknown>): void {
+  sock.on('error', () => undefined); // the child went away mid-answer
+  const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
+  let queue = Promise.resolve();
+  lines.on('line', (line) => {
+    queue = queue.then(async () => {
+      let answer: unknown;
+      try {
+        answer = await handler(JSON.parse(line));
+      } catch (err) {
+        answer = { error: err instanceof Error ? err.message : String(err) };
+      }
+      if (!sock.destroyed) sock.write(`${JSON.stringify(answer)}\n`);
+    });
+  });
+}
+
 function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   if (pid === undefined) return;
   try {
@@ -115,7 +140,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
       ...(o.uid !== undefined ? { uid: o.uid } : {}),
       ...(o.gid !== undefined ? { gid: o.gid } : {}),
       detached: true, // a process group of its own: kill(-pid) reaches everything it started
-      stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(o.channel ? (['pipe'] as const) : [])],
       shell: false,
     });
   } catch (e) {
@@ -153,6 +178,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
     err.push(b);
     o.onStderr?.(b);
   });
+  if (o.channel && child.stdio[3]) serveChannel(child.stdio[3] as Duplex, o.channel);
   const timer = o.timeoutMs !== undefined ? setTimeout(() => stop('timeout'), o.timeoutMs) : undefined;
   const onAbort = () => stop('abort');
   if (o.signal?.aborted) queueMicrotask(onAbort);

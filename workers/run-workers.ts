@@ -110,6 +110,7 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
                   outputCapBytes: config.worker.outputCapBytes,
                   logger: roleLogger(role),
                   scriptEnv: config.scriptEnv,
+                  pip: config.worker.pip,
                   secretKey: config.secretKey,
                   oldSecretKeys: config.oldSecretKeys,
                   runLayout: run.layout,

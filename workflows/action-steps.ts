@@ -6,7 +6,7 @@ import { ActivityCancellationType, ActivityFailure, CancellationScope, ChildWork
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { displayArgv, maskArgv, maskParameters } from '../common/argv.js';
-import { ACTION_HEARTBEAT_TIMEOUT_SECONDS } from '../common/constants.js';
+import { ACTION_HEARTBEAT_TIMEOUT_SECONDS, PACK_ENV_BUILD_SECONDS } from '../common/constants.js';
 import type { RunActionInput } from '../common/types.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -17,7 +17,8 @@ export const NON_RETRYABLE = ['ActionUsageError', 'ActionTimedOut', 'ActionNotRu
 export function runActionOptions(input: RunActionInput, summary: string): ActivityOptions {
   return {
     // The activity kills the script at the action's own timeout; this is the safety net above it.
-    startToCloseTimeout: `${input.action.timeoutSeconds + 30}s`,
+    // A StackStorm python-script run may first build its pack's Python environment (lib/pack-venv.ts).
+    startToCloseTimeout: `${input.action.timeoutSeconds + 30 + (input.action.runner === 'st2-python' ? PACK_ENV_BUILD_SECONDS : 0)}s`,
     // The activity heartbeats every second and the workers send them at least every second (a
     // cancellation reaches the script within about a second). The timeout is how long a worker may be
     // silent: a lost worker is noticed after it, and a Temporal outage shorter than it loses nothing.

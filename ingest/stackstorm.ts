@@ -1,0 +1,231 @@
+/**
+ * StackStorm packs: `actions/*.yaml` with a `runner_type` become Stackwire actions that run as they ran
+ * under st2 (argv conventions, the python-script shim, `cmd` templates); `config.schema.yaml` is checked
+ * here (values are set with `stackwire pack config` and read by the worker at run time); sensors, rules,
+ * aliases, policies and every ignored field are said, never silent. README: Importing StackStorm packs.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { ActionParameters, IngestWarning, ParameterSchema } from '../common/types.js';
+import { cmdTemplateRefs } from '../common/st2-cmd.js';
+import { parseConfigSchema } from '../common/st2-config.js';
+import type { PackFile } from '../db/packs.js';
+import { SECRET_NAME } from './introspection.js';
+import type { IngestedAction, Unsupported } from './types.js';
+
+const DEFAULT_TIMEOUT = 600;
+
+/** Parameters StackStorm's runners take for themselves: an immutable one is a runner setting, not an argument. */
+const RUNNER_PARAMETERS: Record<string, readonly string[]> = {
+  'local-shell-script': ['sudo', 'sudo_password', 'cwd', 'env', 'kwarg_op', 'timeout'],
+  'local-shell-cmd': ['sudo', 'sudo_password', 'cwd', 'env', 'kwarg_op', 'timeout'],
+  'python-script': ['env', 'timeout', 'log_level', 'python_path', 'debug', 'content_version'],
+};
+
+/** What a StackStorm pack's other folders hold, and why none of it becomes an action. */
+const ST2_FOLDERS: [RegExp, string][] = [
+  [/^sensors\//, 'a StackStorm sensor: not an action, and not imported; create a Stackwire sensor (stackwire sensor create) for what it watches'],
+  [/^rules\//, 'a StackStorm rule: not imported yet; write it as a Stackwire rule (stackwire rule apply)'],
+  [/^aliases\//, 'a StackStorm ChatOps alias: Stackwire has no ChatOps, so it is not imported'],
+  [/^policies\//, 'a StackStorm policy: not imported (concurrency and retry are set per action in Stackwire)'],
+];
+
+/** Action metadata fields Stackwire reads; the others are named in a warning. */
+const KNOWN_FIELDS = new Set(['name', 'runner_type', 'description', 'entry_point', 'parameters', 'pack', 'enabled', 'ref']);
+const PARAM_FIELDS = new Set([
+  'type',
+  'description',
+  'default',
+  'enum',
+  'required',
+  'immutable',
+  'secret',
+  'position',
+  'items',
+  'minimum',
+  'maximum',
+  'pattern',
+]);
+const TYPES = new Set(['string', 'integer', 'number', 'boolean', 'array', 'object']);
+const RUNS = new Set(['python-script', 'local-shell-script', 'local-shell-cmd']);
+
+export interface St2Import {
+  actions: IngestedAction[];
+  unsupported: Unsupported[];
+  warnings: IngestWarning[];
+  covered: Set<string>;
+}
+
+function hash(...parts: (Buffer | string)[]): string {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+function lineOf(doc: YAML.Document, keys: (string | number)[]): number | null {
+  const node = doc.getIn(keys, true) as YAML.Node | undefined;
+  const range = node?.range;
+  if (!range) return null;
+  const text = doc.toString();
+  return text.slice(0, range[0]).split('\n').length;
+}
+
+function unsupportedRunner(runnerType: string): string {
+  if (runnerType === 'orquesta' || runnerType === 'action-chain' || runnerType === 'mistral-v2')
+    return 'workflows are converted to Stackwire pipelines (see the pipelines/ of the ingest report); this one could not be';
+  if (runnerType.startsWith('remote')) return 'remote execution runs on regional workers in Stackwire; no SSH runner is imported yet';
+  return 'use a script or a built-in action instead';
+}
+
+/** One parameter's schema from st2 metadata, or why a field was dropped. */
+function parameter(
+  runnerType: string,
+  pname: string,
+  raw: Record<string, unknown>,
+  warn: (message: string, keys: (string | number)[]) => void,
+): ParameterSchema | undefined {
+  for (const k of Object.keys(raw)) if (!PARAM_FIELDS.has(k)) warn(`parameters.${pname}.${k} is ignored (Stackwire does not use it)`, ['parameters', pname, k]);
+  // An immutable runner setting (sudo, kwarg_op …) is the runner's; the action's own is fixed and passed.
+  if (raw.immutable === true && (RUNNER_PARAMETERS[runnerType] ?? []).includes(pname) && !(runnerType === 'local-shell-cmd' && pname === 'cmd')) {
+    if (pname === 'sudo' && raw.default === true)
+      warn('parameters.sudo: true is ignored: Stackwire runs scripts as its unprivileged run user, never with sudo', ['parameters', pname]);
+    return undefined;
+  }
+  const s: ParameterSchema = {};
+  if (raw.type === undefined) s.type = 'string';
+  else if (typeof raw.type === 'string' && TYPES.has(raw.type)) s.type = raw.type as ParameterSchema['type'];
+  else {
+    warn(`parameters.${pname}.type ${JSON.stringify(raw.type)} is not a JSON Schema type Stackwire keeps; the parameter is a string`, [
+      'parameters',
+      pname,
+      'type',
+    ]);
+    s.type = 'string';
+  }
+  if (typeof raw.description === 'string') s.description = raw.description;
+  if (raw.default !== undefined && raw.default !== null) {
+    if (typeof raw.default === 'string' && /\{\{|\{%/.test(raw.default))
+      warn(`parameters.${pname}.default is a Jinja expression (${raw.default}); it is not evaluated: give the value when running`, [
+        'parameters',
+        pname,
+        'default',
+      ]);
+    else s.default = raw.default;
+  }
+  if (Array.isArray(raw.enum)) s.enum = raw.enum;
+  if (s.type === 'array' && raw.items && typeof raw.items === 'object') {
+    const items = raw.items as Record<string, unknown>;
+    if (typeof items.type === 'string' && ['string', 'integer', 'number', 'boolean'].includes(items.type)) s.items = { type: items.type };
+    if (Array.isArray(items.enum)) s.items = { ...s.items, enum: items.enum };
+  }
+  for (const k of ['minimum', 'maximum'] as const) if (typeof raw[k] === 'number') s[k] = raw[k];
+  if (typeof raw.pattern === 'string') s.pattern = raw.pattern;
+  if (raw.immutable === true && s.default !== undefined) {
+    s.enum = [s.default];
+    s.description = `${s.description ? `${s.description} ` : ''}(fixed: immutable in the pack's metadata)`;
+  }
+  if (raw.secret === true || (raw.secret === undefined && SECRET_NAME.test(pname))) s.secret = true;
+  if (runnerType === 'local-shell-script' && typeof raw.position === 'number') s.position = raw.position;
+  else if (raw.position !== undefined)
+    warn(`parameters.${pname}.position is ignored: only local-shell-script passes parameters by position`, ['parameters', pname]);
+  return s;
+}
+
+/** StackStorm packs: actions/*.yaml with runner_type. Returns the actions, the files they cover, and what was not imported. */
+export function importStackStorm(pack: string, files: PackFile[]): St2Import {
+  const out: St2Import = { actions: [], unsupported: [], warnings: [], covered: new Set() };
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  // A StackStorm pack (pack.yaml, or actions/*.yaml with a runner_type): its sensors, rules and aliases are said, never silent.
+  const isSt2 = byPath.has('pack.yaml') || files.some((f) => /^actions\/[^/]+\.ya?ml$/.test(f.path) && /^runner_type\s*:/m.test(f.content.toString('utf8')));
+  if (!isSt2) return out;
+  for (const f of files)
+    for (const [re, reason] of ST2_FOLDERS)
+      if (re.test(f.path) && /\.(ya?ml|py)$/.test(f.path)) {
+        out.covered.add(f.path);
+        out.unsupported.push({ file: f.path, reason });
+      }
+  for (const name of ['config.schema.yaml', 'config.schema.yml']) {
+    const f = byPath.get(name);
+    // A broken schema would fail every run of the pack: it fails the ingest instead, with its line.
+    if (f) parseConfigSchema(f.content.toString('utf8'), name);
+  }
+  for (const f of files.filter((x) => /^actions\/[^/]+\.ya?ml$/.test(x.path))) {
+    const doc = YAML.parseDocument(f.content.toString('utf8'));
+    if (doc.errors.length) continue;
+    const meta = doc.toJS() as Record<string, unknown> | null;
+    if (!meta || typeof meta !== 'object' || typeof meta.runner_type !== 'string') continue;
+    out.covered.add(f.path);
+    const warnings: IngestWarning[] = [];
+    const warn = (message: string, keys: (string | number)[]) => warnings.push({ file: f.path, line: lineOf(doc, keys), message });
+    const runnerType = meta.runner_type;
+    const name = typeof meta.name === 'string' ? meta.name : path.basename(f.path).replace(/\.ya?ml$/, '');
+    if (!RUNS.has(runnerType)) {
+      out.unsupported.push({ file: f.path, reason: `runner_type ${runnerType} is not supported (${unsupportedRunner(runnerType)})` });
+      continue;
+    }
+    if (meta.enabled === false) {
+      out.unsupported.push({ file: f.path, reason: 'enabled: false in its metadata; not imported' });
+      continue;
+    }
+    for (const k of Object.keys(meta)) if (!KNOWN_FIELDS.has(k)) warn(`${k} is ignored (Stackwire does not use it)`, [k]);
+    const entry = typeof meta.entry_point === 'string' && meta.entry_point !== '' ? `actions/${meta.entry_point}` : '';
+    const script = entry ? byPath.get(entry) : undefined;
+    if (runnerType !== 'local-shell-cmd' && !script) {
+      out.unsupported.push({ file: f.path, reason: `entry_point ${String(meta.entry_point)} was not found at ${entry}` });
+      continue;
+    }
+    if (script) out.covered.add(entry);
+    const properties: Record<string, ParameterSchema> = {};
+    const required: string[] = [];
+    let timeout = DEFAULT_TIMEOUT;
+    for (const [pname, raw] of Object.entries((meta.parameters ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (!raw || typeof raw !== 'object') continue;
+      if (pname === 'timeout' && typeof raw.default === 'number') {
+        timeout = raw.default;
+        continue;
+      }
+      const s = parameter(runnerType, pname, raw, warn);
+      if (!s) continue;
+      properties[pname] = s;
+      if (raw.required === true && s.default === undefined) required.push(pname);
+    }
+    if (runnerType === 'local-shell-cmd') {
+      const cmd = properties.cmd;
+      if (!cmd) {
+        out.unsupported.push({ file: f.path, reason: 'a local-shell-cmd action without a cmd parameter has nothing to run' });
+        continue;
+      }
+      if (typeof cmd.default === 'string')
+        for (const ref of cmdTemplateRefs(cmd.default))
+          if (!(ref in properties))
+            warn(`parameters.cmd refers to {{ ${ref} }}, which is not a parameter of the action: the run fails until it is`, ['parameters', 'cmd', 'default']);
+    }
+    const parameters: ActionParameters = {
+      type: 'object',
+      properties,
+      required,
+      additionalProperties: false,
+      // Named parameters become --name=value the way StackStorm builds them (see common/argv.ts st2Args).
+      ...(runnerType === 'local-shell-script' ? { st2Args: true } : {}),
+      ...(runnerType === 'local-shell-cmd' ? { st2Cmd: true } : {}),
+    };
+    out.warnings.push(...warnings);
+    out.actions.push({
+      name: `${pack}.${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}`,
+      pack,
+      description: typeof meta.description === 'string' ? meta.description : '',
+      runner: runnerType === 'python-script' ? 'st2-python' : 'exec',
+      entryPoint: runnerType === 'python-script' ? entry : runnerType === 'local-shell-cmd' ? '' : `./${entry}`,
+      parameters,
+      timeoutSeconds: timeout,
+      maxAttempts: 1,
+      contentHash: hash(script?.content ?? '', f.content),
+      sourcePath: script ? entry : f.path,
+      origin: 'stackstorm',
+      warnings,
+      framework: `stackstorm:${runnerType}`,
+    });
+  }
+  return out;
+}
