@@ -15,6 +15,7 @@ import { executionsRouter } from './executions.js';
 import { route } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { packsRouter } from './packs.js';
+import { packStateRouter } from './pack-state.js';
 import { ingestsRouter } from './ingests.js';
 import { pipelineValidateRouter } from './pipeline-validate.js';
 import { Authenticator } from './security/authenticate.js';
@@ -82,6 +83,7 @@ export function createApp(deps: ApiDeps): express.Express {
     actionsRouter,
     executionsRouter,
     packsRouter,
+    packStateRouter,
     ingestsRouter,
     componentsRouter,
     pipelineValidateRouter,

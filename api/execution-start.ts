@@ -14,6 +14,7 @@ import { getCurrentAction } from '../db/actions.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
+import { checkPackConfigured } from './pack-state.js';
 import { ApiError } from './errors.js';
 import { checkPackScope, type Principal } from './security/permissions.js';
 import { actionExecution, multiRegionExecution } from '../workflows/index.js';
@@ -104,6 +105,8 @@ export async function startExecution(
     if (err instanceof ParameterError) throw new ApiError(400, 'invalid_parameters', err.message, err.problems);
     throw err;
   }
+  // A StackStorm python-script action needs its pack's required config keys (st2 refuses such a run too).
+  if (action.runner === 'st2-python') await checkPackConfigured(pool, action.pack);
   if (body.dryRun === true) {
     // Checked and rendered, not started: the exact argv (secrets masked) the worker would spawn.
     return {

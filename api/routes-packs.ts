@@ -49,6 +49,32 @@ export const PACK_ROUTES = {
       ['source'],
     ),
   },
+  'DELETE /api/v1/packs/:pack': {
+    permission: 'packs.ingest',
+    summary:
+      'Remove a pack: it and its actions are marked removed (new runs are refused); its versions, runs and history are kept. Ingesting it again brings it back.',
+  },
+  'GET /api/v1/packs/:pack/config': {
+    permission: 'packs.read',
+    summary: "A pack's configuration: its config.schema.yaml keys, the values set (secrets masked), and what is still missing before its actions can run.",
+  },
+  'PUT /api/v1/packs/:pack/config': {
+    permission: 'packs.configure',
+    summary:
+      "Set and unset config values of a pack, all or nothing. Values are checked against the pack's config.schema.yaml (a string is converted to the key's type); keys the schema marks secret are sealed with the stack key.",
+    body: obj({ set: { type: 'object', maxProperties: 200 }, unset: { type: 'array', items: str({ minLength: 1, maxLength: 200 }), maxItems: 200 } }),
+  },
+  'GET /api/v1/packs/:pack/datastore': {
+    permission: 'packs.read',
+    summary: "The keys of a pack's datastore (st2's action_service), with a name prefix; encrypted values masked.",
+    query: obj({ prefix: str({ maxLength: 512 }) }),
+  },
+  'PUT /api/v1/packs/:pack/datastore/:name': {
+    permission: 'packs.configure',
+    summary: "Set a key of a pack's datastore (a value its actions read with action_service.get_value); `secret` seals it, `ttl` expires it.",
+    body: obj({ value: str({ maxLength: 1_000_000 }), secret: { type: 'boolean' }, ttl: int(1, 10 * 365 * 86400) }, ['value']),
+  },
+  'DELETE /api/v1/packs/:pack/datastore/:name': { permission: 'packs.configure', summary: "Delete a key of a pack's datastore." },
   'GET /api/v1/ingests/:id': {
     permission: 'packs.read',
     summary: 'An ingest: status (running, succeeded, failed), summary, pack version, error; waits up to `wait` seconds for its end.',

@@ -33,6 +33,9 @@ import type {
   IngestHttpRequest,
   LogPage,
   PackListResponse,
+  PackConfigResponse,
+  PackRemoveResponse,
+  DatastoreListResponse,
   PipelineValidateRequest,
   PipelineValidateResponse,
   RejectResponse,
@@ -100,7 +103,7 @@ export class ApiClient {
     private readonly auth: ApiAuth,
   ) {}
 
-  private async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { 'x-stackwire-trigger': 'cli' };
     if (this.auth.apiKey) headers.authorization = `Bearer ${this.auth.apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -178,6 +181,24 @@ export class ApiClient {
   }
   listPacks(): Promise<PackListResponse> {
     return this.request('GET', '/api/v1/packs');
+  }
+  removePack(pack: string): Promise<PackRemoveResponse> {
+    return this.request('DELETE', `/api/v1/packs/${encodeURIComponent(pack)}`);
+  }
+  packConfig(pack: string): Promise<PackConfigResponse> {
+    return this.request('GET', `/api/v1/packs/${encodeURIComponent(pack)}/config`);
+  }
+  setPackConfig(pack: string, body: { set?: Record<string, unknown>; unset?: string[] }): Promise<PackConfigResponse> {
+    return this.request('PUT', `/api/v1/packs/${encodeURIComponent(pack)}/config`, body);
+  }
+  datastoreList(pack: string, prefix?: string): Promise<DatastoreListResponse> {
+    return this.request('GET', `/api/v1/packs/${encodeURIComponent(pack)}/datastore${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ''}`);
+  }
+  datastoreSet(pack: string, name: string, body: { value: string; secret?: boolean; ttl?: number }): Promise<{ stored: boolean }> {
+    return this.request('PUT', `/api/v1/packs/${encodeURIComponent(pack)}/datastore/${encodeURIComponent(name)}`, body);
+  }
+  datastoreDelete(pack: string, name: string): Promise<{ deleted: boolean }> {
+    return this.request('DELETE', `/api/v1/packs/${encodeURIComponent(pack)}/datastore/${encodeURIComponent(name)}`);
   }
   ingest(pack: string, req: IngestHttpRequest): Promise<IngestStartResponse> {
     return this.request('POST', `/api/v1/packs/${enc(pack)}/ingest`, req);

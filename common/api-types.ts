@@ -340,3 +340,27 @@ export * from './api-types-triggers.js';
 export type * from './api-types-rules.js';
 export type * from './api-types-sensors.js';
 export * from './api-types-metrics.js';
+
+/** GET /api/v1/packs/:pack/config (and the answer of PUT). */
+export interface PackConfigResponse {
+  pack: string;
+  /** The keys of config.schema.yaml (null: the pack has none, any key may be set). */
+  schema: Record<string, { type?: string | string[]; description?: string; default?: unknown; required?: boolean; secret?: boolean }> | null;
+  /** Values set, secrets masked. */
+  values: Record<string, { value: unknown; secret: boolean; setBy: string | null; updatedAt: string }>;
+  /** Required keys without a value or default: the pack's python-script actions cannot run until they are set. */
+  missing: string[];
+}
+
+/** GET /api/v1/packs/:pack/datastore. */
+export interface DatastoreListResponse {
+  pack: string;
+  keys: { name: string; value: unknown; secret: boolean; expiresAt: string | null; updatedAt: string }[];
+}
+
+/** DELETE /api/v1/packs/:pack. */
+export interface PackRemoveResponse {
+  pack: string;
+  removed: true;
+  actions: string[];
+}

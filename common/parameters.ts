@@ -126,7 +126,8 @@ export function coerceFromStrings(action: Pick<ActionSpec, 'name' | 'parameters'
   return out;
 }
 
-function convert(raw: string, type: string | undefined, itemType?: string): { value?: unknown; error?: string } {
+/** One key=value string as the schema type says (integer, number, boolean, array as JSON or a comma list, object as JSON). */
+export function convert(raw: string, type: string | undefined, itemType?: string): { value?: unknown; error?: string } {
   switch (type) {
     case 'integer':
       return /^-?\d+$/.test(raw) ? { value: Number(raw) } : { error: `must be an integer (got ${JSON.stringify(raw)})` };

@@ -59,7 +59,7 @@ export async function recordPackVersion(client: PoolClient, pack: string, manife
   }
   await client.query(
     `INSERT INTO packs (name, source, current_version) VALUES ($1, $2, $3)
-     ON CONFLICT (name) DO UPDATE SET source = EXCLUDED.source, current_version = EXCLUDED.current_version, updated_at = now()`,
+     ON CONFLICT (name) DO UPDATE SET source = EXCLUDED.source, current_version = EXCLUDED.current_version, updated_at = now(), removed_at = NULL, removed_by = NULL`,
     [pack, JSON.stringify(source), version],
   );
   return { pack, version, manifestHash: hash };
@@ -68,7 +68,7 @@ export async function recordPackVersion(client: PoolClient, pack: string, manife
 /** The file list of a pack's current version (undefined for a pack never ingested). */
 export async function currentPackManifest(db: Pool | PoolClient, pack: string): Promise<ManifestEntry[] | undefined> {
   const { rows } = await db.query<{ files: ManifestEntry[] }>(
-    'SELECT v.files FROM packs p JOIN pack_versions v ON v.pack = p.name AND v.version = p.current_version WHERE p.name = $1',
+    'SELECT v.files FROM packs p JOIN pack_versions v ON v.pack = p.name AND v.version = p.current_version WHERE p.name = $1 AND p.removed_at IS NULL',
     [pack],
   );
   return rows[0]?.files;
@@ -98,7 +98,7 @@ export async function listPacks(db: Pool): Promise<PackListResponse['packs']> {
   const { rows } = await db.query<{ name: string; source: PackSource; current_version: number; updated_at: Date; actions: number }>(
     `SELECT p.name, p.source, p.current_version, p.updated_at,
             (SELECT count(*)::int FROM actions a WHERE a.pack = p.name AND a.is_current AND a.removed_at IS NULL) AS actions
-     FROM packs p ORDER BY p.name`,
+     FROM packs p WHERE p.removed_at IS NULL ORDER BY p.name`,
   );
   return rows.map((r) => ({ name: r.name, version: r.current_version, source: r.source, actions: r.actions, updatedAt: r.updated_at.toISOString() }));
 }

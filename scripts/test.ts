@@ -128,6 +128,10 @@ async function main(): Promise<number> {
     // The one folder path ingest may read on the test workers.
     const ingestRoot = path.join(runDir, 'ingest-paths');
     fs.mkdirSync(ingestRoot);
+    // The wheelhouse StackStorm packs' requirements install from (no Python index is reachable here):
+    // test/st2-packs.test.ts builds its wheel into it.
+    const wheelhouse = path.join(runDir, 'wheelhouse');
+    fs.mkdirSync(wheelhouse);
     const childEnv = {
       ...process.env,
       SENSU_API_URL: sensuUrl,
@@ -143,6 +147,7 @@ async function main(): Promise<number> {
       // The suite's git repositories are local (file://); test/isolation.test.ts checks they are refused without this.
       STACKWIRE_GIT_ALLOW_FILE: 'true',
       STACKWIRE_INGEST_PATHS: ingestRoot,
+      STACKWIRE_PIP_FIND_LINKS: wheelhouse,
       STACKWIRE_LOG_LEVEL: 'info',
       // Deploy state (Puppet-managed files) per run: two test runs of one checkout never share it.
       STACKWIRE_DATA_DIR: runDir,

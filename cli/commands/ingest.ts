@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { registerPackStateCommands } from './pack-state.js';
 import YAML from 'yaml';
 import type { IngestHttpRequest, ManifestEntry } from '../../common/api-types.js';
 import type { IngestItem, IngestView } from '../../common/api-types-ingest.js';
@@ -209,6 +210,7 @@ export function registerIngestCommands(program: Command): void {
     });
 
   const pack = program.command('pack').description('packs in the catalog');
+  registerPackStateCommands(pack);
   pack
     .command('add')
     .description('register a scripts repository: ingest it from git now, and again whenever a push to its branch reaches the GitHub webhook')

@@ -1,0 +1,228 @@
+/**
+ * StackStorm packs run as they ran under st2, through the public surfaces (the CLI and the API) on
+ * the real stack: test/fixtures/st2packs/netops has a requirements.txt (a wheel this test builds into
+ * the stack's wheelhouse, STACKWIRE_PIP_FIND_LINKS), a config schema with a secret, immutable, object
+ * and array parameters, datastore calls, local-shell-cmd actions with and without shell syntax.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { cli, http, runViaApi, sleep, waitForEnd } from './helpers.js';
+
+const FIXTURE = path.join(PROJECT_ROOT, 'test', 'fixtures', 'st2packs', 'netops');
+const TOKEN = 'ipam-token-7f3a9c';
+
+/** A pure-Python wheel built by hand (a zip with dist-info and a RECORD), so no build tool or index is needed. */
+function buildWheel(into: string): void {
+  const script = String.raw`
+import base64, hashlib, sys, zipfile
+files = {
+  "swtestlib/__init__.py": "import ipaddress\n\ndef classify(text):\n    try:\n        ip = ipaddress.ip_address(text)\n    except ValueError:\n        return None\n    return 'ipv4' if ip.version == 4 else 'ipv6'\n",
+  "swtestlib-1.0.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: swtestlib\nVersion: 1.0.0\n",
+  "swtestlib-1.0.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: stackwire-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for name, text in files.items():
+        data = text.encode()
+        z.writestr(name, data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (name, digest, len(data)))
+    record.append("swtestlib-1.0.0.dist-info/RECORD,,")
+    z.writestr("swtestlib-1.0.0.dist-info/RECORD", "\n".join(record) + "\n")
+`;
+  const r = spawnSync('python3', ['-c', script, path.join(into, 'swtestlib-1.0.0-py3-none-any.whl')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`could not build the test wheel: ${r.stderr}`);
+}
+
+function copyPack(): string {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-st2-')), 'netops');
+  fs.cpSync(FIXTURE, dir, { recursive: true });
+  return dir;
+}
+
+interface Report {
+  pack: string;
+  actions: { name: string; framework: string }[];
+  warnings: { file: string; line: number | null; message: string }[];
+  unsupported: { file: string; reason: string }[];
+}
+
+async function logText(id: string): Promise<string> {
+  const r = await http<{ entries: { stream: string; data: string }[] }>('GET', `/api/v1/executions/${id}/logs`);
+  return r.body.entries.map((l) => l.data).join('');
+}
+
+let pack: string;
+
+test.before(async () => {
+  const wheelhouse = process.env.STACKWIRE_PIP_FIND_LINKS;
+  if (!wheelhouse) throw new Error('STACKWIRE_PIP_FIND_LINKS is not set: run this test through npm test');
+  buildWheel(wheelhouse);
+  pack = copyPack();
+  const r = await cli(['ingest', pack, '--no-write', '--json']);
+  if (r.code !== 0) throw new Error(`ingest failed (${r.code}): ${r.stdout}\n${r.stderr}`);
+});
+
+test.serial('a StackStorm pack imports with its python-script and local-shell-cmd actions; ignored fields are warnings', async (t) => {
+  const r = await cli(['ingest', pack, '--no-write', '--dry-run', '--json']);
+  t.is(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as Report;
+  t.deepEqual(
+    report.actions.map((a) => [a.name, a.framework]),
+    [
+      ['netops.greet', 'stackstorm:local-shell-cmd'],
+      ['netops.is_valid_ip', 'stackstorm:python-script'],
+      ['netops.remember', 'stackstorm:python-script'],
+      ['netops.shout', 'stackstorm:local-shell-cmd'],
+    ],
+  );
+  t.true(
+    report.warnings.some((w) => w.file === 'actions/remember.yaml' && w.line === 6 && /notify is ignored/.test(w.message)),
+    JSON.stringify(report.warnings),
+  );
+  const ip = (await http<{ parameters: { properties: Record<string, Record<string, unknown>> } }>('GET', '/api/v1/actions/netops.is_valid_ip')).body;
+  t.like(ip.parameters.properties, { labels: { type: 'object' }, tags: { type: 'array', items: { type: 'string' } }, only_v4: { enum: [true] } });
+});
+
+test.serial('a missing required config key is a clear error before the run; bad values are refused with nothing changed', async (t) => {
+  const before = await http<{ error: { code: string; message: string } }>('POST', '/api/v1/executions', {
+    action: 'netops.is_valid_ip',
+    parameters: { address: '10.1.2.3' },
+  });
+  t.is(before.status, 400);
+  t.regex(before.body.error.message, /pack netops is not configured: api_url, api_token .*stackwire pack config netops api_url=/);
+  const show = await cli(['pack', 'config', 'netops']);
+  t.is(show.code, 0, show.stderr);
+  t.regex(show.stdout, /missing: api_url, api_token/);
+  const bad = await cli(['pack', 'config', 'netops', 'retries=many', 'colour=blue']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /retries: must be an integer/);
+  t.regex(bad.stderr, /colour: is not a key of the pack's config\.schema\.yaml/);
+  const still = (await http<{ values: Record<string, unknown> }>('GET', '/api/v1/packs/netops/config')).body;
+  t.deepEqual(still.values, {}, 'nothing was changed');
+  const set = await cli(['pack', 'config', 'netops', 'api_url=http://127.0.0.1:9/ipam', 'retries=5', '--from-env', 'api_token=IPAM_TOKEN', '--json'], {
+    IPAM_TOKEN: TOKEN,
+  });
+  t.is(set.code, 0, set.stderr);
+  const view = JSON.parse(set.stdout) as { values: Record<string, { value: unknown; secret: boolean }>; missing: string[] };
+  t.deepEqual(view.missing, []);
+  t.deepEqual(view.values.retries.value, 5, 'converted to the schema type');
+  t.deepEqual(view.values.api_token, { ...view.values.api_token, value: '********', secret: true });
+  const { rows } = await import('./helpers.js').then(({ dbPool }) => {
+    const pool = dbPool();
+    return pool.query<{ value: unknown }>("SELECT value FROM pack_config WHERE pack = 'netops' AND key = 'api_token'").finally(() => pool.end());
+  });
+  t.false(JSON.stringify(rows[0].value).includes(TOKEN), 'the secret is sealed at rest');
+});
+
+test.serial(
+  'python-script actions run in the pack environment built once from requirements.txt, with config, immutable, object and array parameters',
+  async (t) => {
+    const v4 = await runViaApi({ action: 'netops.is_valid_ip', parameters: { address: '10.1.2.3', labels: { team: 'net' }, tags: ['a', 'b'] } });
+    t.is(v4.execution.status, 'succeeded', v4.execution.stderr);
+    t.deepEqual(JSON.parse(v4.execution.stdout), { address: '10.1.2.3', kind: 'ipv4', labels: { team: 'net' }, tags: ['a', 'b'], retries: 5, sites: ['fra1'] });
+    const firstLog = await logText(v4.id);
+    t.regex(firstLog, /building the Python environment of pack netops/);
+    t.regex(v4.execution.stderr, /actions\.python\.IsValidIp: INFO +calling http:\/\/127\.0\.0\.1:9\/ipam with token \*{8}/);
+    t.false(v4.execution.stderr.includes(TOKEN), 'a secret of the config is masked in the output');
+    // only_v4 is immutable (true): an IPv6 address is refused by the action, as under st2.
+    const v6 = await runViaApi({ action: 'netops.is_valid_ip', parameters: { address: '2001:db8::1' } });
+    t.is(v6.execution.status, 'failed');
+    t.like(JSON.parse(v6.execution.stdout.trim().split('\n').pop()!) as object, { kind: 'ipv6', error: 'only IPv4 is accepted' });
+    t.notRegex(await logText(v6.id), /building the Python environment/, 'the environment is built once and reused');
+    const changed = await http<{ error: { message: string } }>('POST', '/api/v1/executions', {
+      action: 'netops.is_valid_ip',
+      parameters: { address: '::1', only_v4: false },
+    });
+    t.is(changed.status, 400, 'an immutable parameter cannot be changed');
+    const bogus = await runViaApi({ action: 'netops.is_valid_ip', parameters: { address: 'not-an-ip' } });
+    t.is(bogus.execution.status, 'failed');
+    t.regex(bogus.execution.stderr, /StackStormBaseException: not an IP address: not-an-ip/);
+    // The CLI gives an object as JSON.
+    const viaCli = await cli(['run', 'netops.is_valid_ip', 'address=192.0.2.7', 'labels={"env":"prod"}', '--json']);
+    t.is(viaCli.code, 0, viaCli.stderr);
+    t.like(JSON.parse((JSON.parse(viaCli.stdout) as { stdout: string }).stdout) as object, { labels: { env: 'prod' } });
+    const badObject = await cli(['run', 'netops.is_valid_ip', 'address=192.0.2.7', 'labels=[1]']);
+    t.is(badObject.code, 2);
+    t.regex(badObject.stderr, /labels: must be a JSON object/);
+  },
+);
+
+test.serial('the datastore: per pack, local keys prefixed as st2 does, TTL, encrypted values sealed and masked', async (t) => {
+  const shared = await cli(['pack', 'datastore', 'set', 'netops', 'shared_note', 'from the operator']);
+  t.is(shared.code, 0, shared.stderr);
+  const first = await runViaApi({ action: 'netops.remember', parameters: { key: 'last_ip', value: '10.1.2.3' } });
+  t.is(first.execution.status, 'succeeded', first.execution.stderr);
+  const r1 = JSON.parse(first.execution.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  t.like(r1, { before: null, shared: 'from the operator', deleted: true, scope: 'system', at: '2026-01-02T03:04:05Z' });
+  t.deepEqual(r1.names, ['netops.Remember:last_ip'], 'list_values(local=True) lists the class prefix only');
+  t.is(r1.scope_error, 'Scope user is unsupported.');
+  const second = await runViaApi({ action: 'netops.remember', parameters: { key: 'last_ip', value: '10.9.9.9' } });
+  t.is((JSON.parse(second.execution.stdout.trim().split('\n').pop()!) as { before: string }).before, '10.1.2.3', 'the value lasts between runs');
+  const secret = await runViaApi({ action: 'netops.remember', parameters: { key: 'password', value: 's3cr3t-v4lue', encrypt: true } });
+  t.is(secret.execution.status, 'succeeded', secret.execution.stderr);
+  t.regex(secret.execution.stdout, /read back: \*{8}/, 'a value read with decrypt=True is masked in the output');
+  t.false(secret.execution.stdout.includes('s3cr3t-v4lue'));
+  const list = await cli(['pack', 'datastore', 'list', 'netops', '--json']);
+  const keys = (JSON.parse(list.stdout) as { keys: { name: string; value: unknown }[] }).keys;
+  t.deepEqual(
+    keys.map((k) => [k.name, k.value]),
+    [
+      ['netops.Remember:last_ip', '10.9.9.9'],
+      ['netops.Remember:password', '********'],
+      ['shared_note', 'from the operator'],
+    ],
+  );
+  const expiring = await runViaApi({ action: 'netops.remember', parameters: { key: 'lease', value: 'short', ttl: 1 } });
+  t.is(expiring.execution.status, 'succeeded', expiring.execution.stderr);
+  await sleep(1500);
+  const after = await runViaApi({ action: 'netops.remember', parameters: { key: 'lease', value: 'again' } });
+  t.is((JSON.parse(after.execution.stdout.trim().split('\n').pop()!) as { before: unknown }).before, null, 'an expired key reads as None');
+  const del = await cli(['pack', 'datastore', 'delete', 'netops', 'shared_note']);
+  t.is(del.code, 0, del.stderr);
+  const gone = await cli(['pack', 'datastore', 'delete', 'netops', 'shared_note']);
+  t.is(gone.code, 2);
+  t.regex(gone.stderr, /has no datastore key "shared_note"/);
+});
+
+test.serial('local-shell-cmd: without shell syntax the cmd is argv; with it, values reach the shell as variables, never as code', async (t) => {
+  const hostile = 'x"; touch /tmp/stackwire-pwned-$$; echo "';
+  const greet = await runViaApi({ action: 'netops.greet', parameters: { name: hostile } });
+  t.is(greet.execution.status, 'succeeded', greet.execution.stderr);
+  t.is(greet.execution.stdout, `hello ${hostile}\n`);
+  t.deepEqual((greet.execution as unknown as { argv: string[] }).argv, ['printf', 'hello %s\\n', hostile]);
+  const shout = await runViaApi({ action: 'netops.shout', parameters: { text: 'hi $(id) `id`; ls' } });
+  t.is(shout.execution.status, 'succeeded', shout.execution.stderr);
+  t.is(shout.execution.stdout, 'HI $(ID) `ID`; LS\n');
+  t.deepEqual((shout.execution as unknown as { argv: string[] }).argv, ['bash', '-c', 'echo "${ST2_PARAM_text}" | tr a-z A-Z']);
+  t.false(fs.readdirSync('/tmp').some((f) => f.startsWith('stackwire-pwned-')));
+});
+
+test.serial('pack remove: the pack and its actions are marked removed, runs and history kept; ingesting again brings it back', async (t) => {
+  const past = await runViaApi({ action: 'netops.greet', parameters: { name: 'before removal' } });
+  const refused = await cli(['pack', 'remove', 'netops']);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /add --yes to confirm/);
+  const r = await cli(['pack', 'remove', 'netops', '--yes', '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual((JSON.parse(r.stdout) as { actions: string[] }).actions, ['netops.greet', 'netops.is_valid_ip', 'netops.remember', 'netops.shout']);
+  const packs = (await http<{ packs: { name: string }[] }>('GET', '/api/v1/packs')).body.packs;
+  t.false(
+    packs.some((p) => p.name === 'netops'),
+    'a removed pack is not listed',
+  );
+  const run = await http<{ error: { code: string } }>('POST', '/api/v1/executions', { action: 'netops.greet', parameters: { name: 'x' } });
+  t.is(run.status, 404, 'its actions no longer run');
+  t.is((await waitForEnd(past.id)).status, 'succeeded', 'its runs are kept');
+  const again = await cli(['pack', 'remove', 'netops', '--yes']);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /no pack "netops" to remove/);
+  const back = await cli(['ingest', pack, '--no-write', '--json']);
+  t.is(back.code, 0, back.stderr);
+  const rerun = await runViaApi({ action: 'netops.greet', parameters: { name: 'back' } });
+  t.is(rerun.execution.stdout, 'hello back\n');
+});
