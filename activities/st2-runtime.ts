@@ -21,6 +21,7 @@ export interface St2Deps {
   oldSecretKeys?: Buffer[] | undefined;
   scriptEnv: Record<string, string>;
   pip?: PipSource | undefined;
+  runUser?: { uid: number; gid: number } | undefined;
 }
 
 /** The pack's config.schema.yaml, if it has one. */
@@ -144,6 +145,7 @@ export async function packPython(
       requirements: fs.readFileSync(file),
       pip: deps.pip ?? {},
       env: deps.scriptEnv,
+      runUser: deps.runUser,
       onLine,
       ...(signal ? { signal } : {}),
     });

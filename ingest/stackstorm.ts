@@ -63,12 +63,17 @@ function hash(...parts: (Buffer | string)[]): string {
   return h.digest('hex');
 }
 
-function lineOf(doc: YAML.Document, keys: (string | number)[]): number | null {
-  const node = doc.getIn(keys, true) as YAML.Node | undefined;
-  const range = node?.range;
-  if (!range) return null;
-  const text = doc.toString();
-  return text.slice(0, range[0]).split('\n').length;
+function lineOf(doc: YAML.Document, lc: YAML.LineCounter, keys: (string | number)[]): number | null {
+  for (let n = keys.length; n > 0; n--) {
+    // The key's own line (a value's node may start on the next line).
+    const parent = n > 1 ? (doc.getIn(keys.slice(0, n - 1), true) as unknown) : doc.contents;
+    if (YAML.isMap(parent)) {
+      const pair = parent.items.find((p) => YAML.isScalar(p.key) && p.key.value === keys[n - 1]);
+      const range = (pair?.key as YAML.Node | undefined)?.range;
+      if (range) return lc.linePos(range[0]).line;
+    }
+  }
+  return null;
 }
 
 function unsupportedRunner(runnerType: string): string {
@@ -105,7 +110,7 @@ function parameter(
   }
   if (typeof raw.description === 'string') s.description = raw.description;
   if (raw.default !== undefined && raw.default !== null) {
-    if (typeof raw.default === 'string' && /\{\{|\{%/.test(raw.default))
+    if (typeof raw.default === 'string' && /\{\{|\{%/.test(raw.default) && !(runnerType === 'local-shell-cmd' && pname === 'cmd'))
       warn(`parameters.${pname}.default is a Jinja expression (${raw.default}); it is not evaluated: give the value when running`, [
         'parameters',
         pname,
@@ -151,13 +156,26 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
     if (f) parseConfigSchema(f.content.toString('utf8'), name);
   }
   for (const f of files.filter((x) => /^actions\/[^/]+\.ya?ml$/.test(x.path))) {
-    const doc = YAML.parseDocument(f.content.toString('utf8'));
-    if (doc.errors.length) continue;
+    const text = f.content.toString('utf8');
+    const lc = new YAML.LineCounter();
+    const doc = YAML.parseDocument(text, { lineCounter: lc });
+    if (doc.errors.length) {
+      // Metadata that does not parse is said (with its place), never skipped in silence.
+      if (/^runner_type\s*:/m.test(text)) {
+        const e = doc.errors[0];
+        out.covered.add(f.path);
+        out.unsupported.push({
+          file: f.path,
+          reason: `does not parse as YAML at ${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`,
+        });
+      }
+      continue;
+    }
     const meta = doc.toJS() as Record<string, unknown> | null;
     if (!meta || typeof meta !== 'object' || typeof meta.runner_type !== 'string') continue;
     out.covered.add(f.path);
     const warnings: IngestWarning[] = [];
-    const warn = (message: string, keys: (string | number)[]) => warnings.push({ file: f.path, line: lineOf(doc, keys), message });
+    const warn = (message: string, keys: (string | number)[]) => warnings.push({ file: f.path, line: lineOf(doc, lc, keys), message });
     const runnerType = meta.runner_type;
     const name = typeof meta.name === 'string' ? meta.name : path.basename(f.path).replace(/\.ya?ml$/, '');
     if (!RUNS.has(runnerType)) {

@@ -35,6 +35,8 @@ export interface PackEnvOptions {
   /** PATH, LANG … for python and pip (never the worker's secrets). */
   env: Record<string, string>;
   python?: string;
+  /** The user scripts run as: the environment's base Python must be one it can run (not one under /root). */
+  runUser?: { uid: number; gid: number } | undefined;
   /** Called with each line pip prints, and with Stackwire's own progress lines. */
   onLine?: (line: string) => void;
   signal?: AbortSignal;
@@ -51,6 +53,41 @@ async function versionOf(python: string, env: Record<string, string>): Promise<s
   if (r.code !== 0) throw new PackEnvError(`${python} does not run (${r.spawnError?.message ?? r.stderr.trim()}); install Python 3 on the worker's machine`);
   pythonVersion = r.stdout.trim();
   return pythonVersion;
+}
+
+/** Whether a user may pass through every folder above a file and run it (the mode bits that apply to it). */
+function runnableBy(file: string, user: { uid: number; gid: number }): boolean {
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    return false;
+  }
+  const allows = (p: string, bit: number): boolean => {
+    const st = fs.statSync(p);
+    const mode = st.uid === user.uid ? (st.mode >> 6) & 7 : st.gid === user.gid ? (st.mode >> 3) & 7 : st.mode & 7;
+    return (mode & bit) !== 0;
+  };
+  if (!allows(real, 1)) return false;
+  for (let d = path.dirname(real); ; d = path.dirname(d)) {
+    if (!allows(d, 1)) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+/**
+ * The python3 the environment is based on: the first on the scripts' PATH that the run user can run
+ * (a venv's python is a link to it, so one under /root would not start for the run user).
+ */
+export function basePython(pathVar: string, user: { uid: number; gid: number } | undefined): string {
+  for (const dir of pathVar.split(':').filter((d) => path.isAbsolute(d))) {
+    const candidate = path.join(dir, 'python3');
+    if (!fs.existsSync(candidate)) continue;
+    if (!user || runnableBy(candidate, user)) return candidate;
+  }
+  throw new PackEnvError(
+    `no python3 on the scripts' PATH (${pathVar}) that ${user ? `the run user (uid ${user.uid})` : 'the worker'} can run; install Python 3 (apt-get install python3 python3-venv)`,
+  );
 }
 
 /** The environment's key: what decides its content. */
@@ -70,7 +107,7 @@ export function envKey(requirements: Buffer, version: string, pip: PipSource): s
 
 /** The python of the pack's environment (built now if it does not exist yet). */
 export async function ensurePackEnv(o: PackEnvOptions): Promise<{ python: string; built: boolean; key: string }> {
-  const python = o.python ?? 'python3';
+  const python = o.python ?? basePython(o.env.PATH ?? '', o.runUser);
   const key = envKey(o.requirements, await versionOf(python, o.env), o.pip);
   const dir = path.join(o.venvRoot, key);
   const bin = path.join(dir, 'bin', 'python');

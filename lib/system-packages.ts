@@ -2,7 +2,8 @@
  * Puppet (Debian's puppet-agent, for `puppet apply`) and the monitoring plugins (check_tcp,
  * check_http … that Sensu checks run) are installed by the set-up when missing: `apt-get install`
  * as root; elsewhere a clear error saying what to install. As root, the unprivileged user scripts run
- * as (stackwire-run) is created too when missing.
+ * as (stackwire-run) is created too when missing. Debian's python3-venv too, for StackStorm packs'
+ * Python environments.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,6 +40,9 @@ export function ensureSystemPackages(
   if (browser && !fs.existsSync(CHROMIUM)) missing.push('chromium');
   if (!puppetBinary()) missing.push('puppet-agent');
   if (!pluginDir()) missing.push('monitoring-plugins-basic');
+  // StackStorm packs' Python environments (lib/pack-venv.ts): Debian's python3 needs its venv module (and ensurepip).
+  if (fs.existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import ensurepip, venv'], { stdio: 'ignore' }).status !== 0)
+    missing.push('python3-venv');
   // nft: a worker running scripts as an unprivileged user fences them off the database and Temporal.
   if (process.getuid?.() === 0 && !nftBinary()) missing.push('nftables');
   if (missing.length) {
