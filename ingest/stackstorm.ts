@@ -66,7 +66,7 @@ function hash(...parts: (Buffer | string)[]): string {
 function lineOf(doc: YAML.Document, lc: YAML.LineCounter, keys: (string | number)[]): number | null {
   for (let n = keys.length; n > 0; n--) {
     // The key's own line (a value's node may start on the next line).
-    const parent = n > 1 ? (doc.getIn(keys.slice(0, n - 1), true) as unknown) : doc.contents;
+    const parent = n > 1 ? (doc.getIn(keys.slice(0, n - 1), true)) : doc.contents;
     if (YAML.isMap(parent)) {
       const pair = parent.items.find((p) => YAML.isScalar(p.key) && p.key.value === keys[n - 1]);
       const range = (pair?.key as YAML.Node | undefined)?.range;
