@@ -32,6 +32,8 @@ export interface AnalysisResult {
   actions: IngestedAction[];
   warnings: IngestWarning[];
   unsupported: Unsupported[];
+  /** Files the analysis adds to the pack version: StackStorm workflows converted to pipelines. */
+  generated: PackFile[];
   /** Files that are not scripts (data, libraries, docs) — kept in the pack, not actions. */
   otherFiles: number;
   /** How sure the analysis is of what it inferred from scripts (StackStorm metadata declares its own). */
@@ -369,6 +371,7 @@ export async function analyzePack(
     actions,
     warnings: [...warnings],
     unsupported: st2.unsupported,
+    generated: st2.generated,
     otherFiles: files.length - real.length - st2.covered.size,
     parameters: confidence,
   };

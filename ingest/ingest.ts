@@ -167,6 +167,8 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
       source = { kind: 'path', path: root };
     }
     const analysis = await analyzePack(root, req.pack, files, deps.progress, deps.env);
+    // Converted StackStorm workflows (pipelines/*.yml) join the pack version's files.
+    files = [...files, ...analysis.generated];
     const current = await packActions(deps.pool, req.pack);
     const currentByName = new Map(current.map((a) => [a.name, a]));
     const changes: ActionChange[] = [];

@@ -12,6 +12,7 @@ import { cmdTemplateRefs } from '../common/st2-cmd.js';
 import { parseConfigSchema } from '../common/st2-config.js';
 import type { PackFile } from '../db/packs.js';
 import { SECRET_NAME } from './introspection.js';
+import { convertActionChain, convertOrquesta, NotConvertible } from './st2-workflows.js';
 import type { IngestedAction, Unsupported } from './types.js';
 
 const DEFAULT_TIMEOUT = 600;
@@ -52,6 +53,8 @@ const RUNS = new Set(['python-script', 'local-shell-script', 'local-shell-cmd'])
 
 export interface St2Import {
   actions: IngestedAction[];
+  /** Workflows converted to pipeline files, added to the pack version. */
+  generated: PackFile[];
   unsupported: Unsupported[];
   warnings: IngestWarning[];
   covered: Set<string>;
@@ -66,7 +69,7 @@ function hash(...parts: (Buffer | string)[]): string {
 function lineOf(doc: YAML.Document, lc: YAML.LineCounter, keys: (string | number)[]): number | null {
   for (let n = keys.length; n > 0; n--) {
     // The key's own line (a value's node may start on the next line).
-    const parent = n > 1 ? (doc.getIn(keys.slice(0, n - 1), true)) : doc.contents;
+    const parent = n > 1 ? doc.getIn(keys.slice(0, n - 1), true) : doc.contents;
     if (YAML.isMap(parent)) {
       const pair = parent.items.find((p) => YAML.isScalar(p.key) && p.key.value === keys[n - 1]);
       const range = (pair?.key as YAML.Node | undefined)?.range;
@@ -81,6 +84,44 @@ function unsupportedRunner(runnerType: string): string {
     return 'workflows are converted to Stackwire pipelines (see the pipelines/ of the ingest report); this one could not be';
   if (runnerType.startsWith('remote')) return 'remote execution runs on regional workers in Stackwire; no SSH runner is imported yet';
   return 'use a script or a built-in action instead';
+}
+
+/** An action-chain or orquesta action: its workflow file becomes pipelines/<name>.yml, or it is listed with why not. */
+function convertWorkflow(
+  pack: string,
+  name: string,
+  runnerType: 'action-chain' | 'orquesta',
+  meta: Record<string, unknown>,
+  file: string,
+  byPath: Map<string, PackFile>,
+  out: St2Import,
+): void {
+  const entry = typeof meta.entry_point === 'string' ? `actions/${meta.entry_point}` : '';
+  const wf = byPath.get(entry);
+  if (!wf) {
+    out.unsupported.push({ file, reason: `entry_point ${String(meta.entry_point)} was not found at ${entry}` });
+    return;
+  }
+  out.covered.add(entry);
+  try {
+    const convert = runnerType === 'action-chain' ? convertActionChain : convertOrquesta;
+    const p = convert(pack, name, meta, wf.content.toString('utf8'), entry);
+    if (byPath.has(p.path) || out.generated.some((g) => g.path === p.path)) {
+      out.unsupported.push({ file, reason: `converted, but the pack already holds ${p.path}: rename one of them` });
+      return;
+    }
+    out.generated.push({ path: p.path, mode: 0o644, content: Buffer.from(p.content) });
+    const refs = [...p.content.matchAll(/^\s+action: (\S+)$/gm)].map((m) => m[1]).filter((r) => !r.startsWith(`${pack}.`));
+    out.warnings.push({
+      file,
+      line: null,
+      message: `converted to the pipeline ${p.path} (run it with: stackwire pipeline run pack:${pack} ${p.path.slice(10, -4)}); review it: a step's outputs are its JSON result's fields, else its stdout${refs.length ? `; it runs ${[...new Set(refs)].join(', ')} from other packs, which must be in the catalog` : ''}`,
+    });
+  } catch (err) {
+    if (!(err instanceof NotConvertible) && !(err instanceof YAML.YAMLError)) throw err;
+    const reasons = err instanceof NotConvertible ? err.reasons : [`${entry} does not parse as YAML: ${err.message.split('\n')[0]}`];
+    out.unsupported.push({ file, reason: `runner_type ${runnerType}: not converted to a pipeline: ${reasons.join('; ')}` });
+  }
 }
 
 /** One parameter's schema from st2 metadata, or why a field was dropped. */
@@ -139,7 +180,7 @@ function parameter(
 
 /** StackStorm packs: actions/*.yaml with runner_type. Returns the actions, the files they cover, and what was not imported. */
 export function importStackStorm(pack: string, files: PackFile[]): St2Import {
-  const out: St2Import = { actions: [], unsupported: [], warnings: [], covered: new Set() };
+  const out: St2Import = { actions: [], generated: [], unsupported: [], warnings: [], covered: new Set() };
   const byPath = new Map(files.map((f) => [f.path, f]));
   // A StackStorm pack (pack.yaml, or actions/*.yaml with a runner_type): its sensors, rules and aliases are said, never silent.
   const isSt2 = byPath.has('pack.yaml') || files.some((f) => /^actions\/[^/]+\.ya?ml$/.test(f.path) && /^runner_type\s*:/m.test(f.content.toString('utf8')));
@@ -178,6 +219,10 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
     const warn = (message: string, keys: (string | number)[]) => warnings.push({ file: f.path, line: lineOf(doc, lc, keys), message });
     const runnerType = meta.runner_type;
     const name = typeof meta.name === 'string' ? meta.name : path.basename(f.path).replace(/\.ya?ml$/, '');
+    if (runnerType === 'action-chain' || runnerType === 'orquesta') {
+      convertWorkflow(pack, name, runnerType, meta, f.path, byPath, out);
+      continue;
+    }
     if (!RUNS.has(runnerType)) {
       out.unsupported.push({ file: f.path, reason: `runner_type ${runnerType} is not supported (${unsupportedRunner(runnerType)})` });
       continue;

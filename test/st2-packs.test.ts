@@ -80,6 +80,11 @@ test.serial('a StackStorm pack imports with its python-script and local-shell-cm
       ['netops.shout', 'stackstorm:local-shell-cmd'],
     ],
   );
+  t.deepEqual(
+    report.unsupported.map((u) => u.file),
+    ['actions/cleanup_loop.yaml'],
+    'every other file is imported or converted',
+  );
   t.true(
     report.warnings.some((w) => w.file === 'actions/remember.yaml' && w.line === 6 && /notify is ignored/.test(w.message)),
     JSON.stringify(report.warnings),
@@ -200,6 +205,66 @@ test.serial('local-shell-cmd: without shell syntax the cmd is argv; with it, val
   t.is(shout.execution.stdout, 'HI $(ID) `ID`; LS\n');
   t.deepEqual((shout.execution as unknown as { argv: string[] }).argv, ['bash', '-c', 'echo "${ST2_PARAM_text}" | tr a-z A-Z']);
   t.false(fs.readdirSync('/tmp').some((f) => f.startsWith('stackwire-pwned-')));
+});
+
+interface RunView {
+  status: string;
+  outputs: Record<string, unknown>;
+  steps: { id: string; status: string; outputs?: Record<string, unknown> }[];
+}
+
+async function runPipeline(args: string[]): Promise<{ code: number | null; view: RunView; stderr: string }> {
+  const r = await cli(['pipeline', 'run', ...args, '--json']);
+  try {
+    return { code: r.code, view: JSON.parse(r.stdout) as RunView, stderr: r.stderr };
+  } catch {
+    throw new Error(`pipeline run printed no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
+  }
+}
+
+test.serial('action-chain and orquesta workflows become pipelines with the same outcomes; what cannot convert is listed with why', async (t) => {
+  const r = await cli(['ingest', pack, '--no-write', '--dry-run', '--json']);
+  const report = JSON.parse(r.stdout) as Report;
+  t.true(report.warnings.some((w) => w.file === 'actions/provision.yaml' && /converted to the pipeline pipelines\/provision\.yml/.test(w.message)));
+  const loop = report.unsupported.find((u) => u.file === 'actions/cleanup_loop.yaml')?.reason ?? '';
+  t.regex(loop, /runner_type orquesta: not converted to a pipeline: task clean: with is not converted/);
+  t.regex(loop, /st2kv\('system\.owner'\): only ctx\(\) and result\(\) references carry over/);
+  // The success path: published values and earlier results reach later nodes.
+  const ok = await runPipeline(['pack:netops', 'provision', 'address=10.0.0.5', 'owner=ann']);
+  t.is(ok.code, 0, ok.stderr);
+  t.deepEqual(
+    ok.view.steps.map((s) => [s.id, s.status]),
+    [
+      ['check_address', 'succeeded'],
+      ['record', 'succeeded'],
+      ['report_failure', 'skipped'],
+      ['announce', 'succeeded'],
+    ],
+  );
+  t.is(ok.view.steps.find((s) => s.id === 'announce')!.outputs!.stdout, 'hello 10.0.0.5 (ipv4) provisioned for ann');
+  // A node that fails goes to its on-failure node; as under st2, the chain ends with that node's status.
+  const handled = await runPipeline(['pack:netops', 'provision', 'address=2001:db8::2']);
+  t.is(handled.code, 0, handled.stderr);
+  t.is(handled.view.status, 'succeeded');
+  t.deepEqual(
+    handled.view.steps.map((s) => [s.id, s.status]),
+    [
+      ['check_address', 'failed'],
+      ['record', 'skipped'],
+      ['report_failure', 'succeeded'],
+      ['announce', 'skipped'],
+    ],
+  );
+  t.is(handled.view.steps.find((s) => s.id === 'report_failure')!.outputs!.stdout, 'hello failure provisioning 2001:db8::2');
+  // orquesta: a transition on succeeded() with a publish, one on failed(), the workflow's output.
+  const orq = await runPipeline(['pack:netops', 'audit-address', 'address=192.0.2.44']);
+  t.is(orq.code, 0, orq.stderr);
+  t.deepEqual(orq.view.outputs, { kind: 'ipv4' });
+  t.is(orq.view.steps.find((s) => s.id === 'shout')!.outputs!.stdout, 'IPV4 ADDRESS 192.0.2.44');
+  t.is(orq.view.steps.find((s) => s.id === 'complain')!.status, 'skipped');
+  const orqFailed = await runPipeline(['pack:netops', 'audit-address', 'address=nowhere']);
+  t.is(orqFailed.code, 0, 'a failure handled by a failed() transition does not fail the workflow');
+  t.is(orqFailed.view.steps.find((s) => s.id === 'complain')!.outputs!.stdout, 'hello no luck with nowhere');
 });
 
 test.serial('pack remove: the pack and its actions are marked removed, runs and history kept; ingesting again brings it back', async (t) => {
