@@ -22,8 +22,6 @@ export class NotConvertible extends Error {
   }
 }
 
-type Ref = { kind: 'input' | 'step' | 'published' | 'var'; value: string };
-
 const stepId = (name: string) =>
   name
     .toLowerCase()
@@ -268,7 +266,7 @@ export function convertOrquesta(pack: string, name: string, meta: Record<string,
   const tasks = (doc.tasks ?? {}) as Record<string, Record<string, unknown>>;
   if (!Object.keys(tasks).length) throw new NotConvertible(['the workflow has no tasks']);
   const inputs = new Set<string>((Array.isArray(doc.input) ? doc.input : []).map((i: unknown) => (typeof i === 'string' ? i : Object.keys(i as object)[0])));
-  const vars: Record<string, unknown> = Object.assign({}, ...(Array.isArray(doc.vars) ? (doc.vars as object[]) : []));
+  const vars = Object.assign({}, ...(Array.isArray(doc.vars) ? (doc.vars as object[]) : [])) as Record<string, unknown>;
   const published = new Map<string, string>();
   const ids = new Map(Object.keys(tasks).map((t) => [t, stepId(t)]));
   const incoming = new Map<string, Node['incoming']>();
@@ -277,7 +275,7 @@ export function convertOrquesta(pack: string, name: string, meta: Record<string,
     for (const k of Object.keys(t)) if (!['action', 'input', 'next', 'join'].includes(k)) reasons.push(`task ${tname}: ${k} is not converted`);
     if (typeof t.action !== 'string') reasons.push(`task ${tname}: no action (a task without one has no pipeline equivalent)`);
     for (const [i, n] of ((t.next ?? []) as Record<string, unknown>[]).entries()) {
-      const when = n.when === undefined ? undefined : String(n.when).trim();
+      const when = n.when === undefined ? undefined : typeof n.when === 'string' ? n.when.trim() : JSON.stringify(n.when);
       const on = when === undefined ? undefined : SUCCEEDED.test(when) ? ('succeeded' as const) : FAILED.test(when) ? ('failed' as const) : undefined;
       if (!on) reasons.push(`task ${tname}.next[${i}]: when ${when ?? '(none: on completion)'} is not succeeded() or failed()`);
       if (on === 'failed') handles.add(tname);
@@ -288,7 +286,7 @@ export function convertOrquesta(pack: string, name: string, meta: Record<string,
         const inner = typeof c === 'string' ? /^\$\{\{ ([\s\S]*) \}\}$/.exec(c) : null;
         published.set(k.trim(), inner ? inner[1] : literal(c));
       }
-      const dos = n.do === undefined ? [] : Array.isArray(n.do) ? n.do : String(n.do).split(/\s*,\s*/);
+      const dos = n.do === undefined ? [] : Array.isArray(n.do) ? n.do : typeof n.do === 'string' ? n.do.split(/\s*,\s*/) : [JSON.stringify(n.do)];
       for (const d of dos as string[]) {
         if (!tasks[d]) reasons.push(`task ${tname} goes to ${d}, which is not a task`);
         else if (on) incoming.set(d, [...(incoming.get(d) ?? []), { from: ids.get(tname)!, on }]);
@@ -300,7 +298,7 @@ export function convertOrquesta(pack: string, name: string, meta: Record<string,
     const into = incoming.get(tname) ?? [];
     if (into.length > 1 && t.join === undefined)
       reasons.push(`task ${tname} has ${into.length} incoming transitions without join: orquesta runs it once per transition`);
-    if (t.join !== undefined && t.join !== 'all') reasons.push(`task ${tname}: join ${String(t.join)} (only join: all converts)`);
+    if (t.join !== undefined && t.join !== 'all') reasons.push(`task ${tname}: join ${JSON.stringify(t.join)} (only join: all converts)`);
     const withValues = convertValue(t.input ?? {}, (e) => orquestaRef(e, undefined, { inputs, vars, published }), `task ${tname}.input`, reasons) as Record<
       string,
       unknown
