@@ -10,7 +10,7 @@
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { maskArgv, maskParameters, st2CmdEnv } from '../common/argv.js';
-import { datastoreHandler, packConfig, packPython, shimRequest } from './st2-runtime.js';
+import { datastoreHandler, packConfig, packPython, remoteRequest, shimRequest } from './st2-runtime.js';
 import { SecretKeyError, isSealed, redact, unsealSecrets } from '../lib/secrets.js';
 import type { Config } from '../lib/config.js';
 import type { RunLayout, RunUser } from '../lib/isolation.js';
@@ -200,7 +200,10 @@ export function createRunAction(deps: ActivityDeps) {
     const { clear, secrets } = openParameters(deps, action, input.parameters);
     const packDir = await untilDbAnswers('materialising the pack', () => actionPackDir(deps, action));
     // A StackStorm python-script action gets its pack's config (its secrets are masked like parameters).
-    const st2 = action.runner === 'st2-python' ? await untilDbAnswers('reading the pack config', () => packConfig(deps, action.pack, packDir)) : undefined;
+    const st2 =
+      action.runner === 'st2-python' || action.runner === 'st2-remote'
+        ? await untilDbAnswers('reading the pack config', () => packConfig(deps, action.pack, packDir))
+        : undefined;
     const mask = (s: string) => {
       if (s === '' || secrets.includes(s)) return;
       secrets.push(s);
@@ -213,7 +216,7 @@ export function createRunAction(deps: ActivityDeps) {
     await untilDbAnswers('starting the log', () => logs.start(attempt));
     const [firstArg, ...args] = scriptCommand(deps, action, clear, packDir);
     let command = firstArg;
-    if (st2) {
+    if (st2 && action.runner === 'st2-python') {
       // Its pack's own Python environment, built on first use from requirements.txt (progress in the run's log).
       beat.details = () => ({ phase: 'building the pack environment' });
       const python = await packPython(
@@ -258,7 +261,8 @@ export function createRunAction(deps: ActivityDeps) {
         packDir,
         label: `${input.executionId}.${attempt}`,
         env: { ...st2CmdEnv(action, clear), STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
-        ...(st2
+        ...(st2 && action.runner === 'st2-remote' ? { stdin: remoteRequest(action, clear, st2.config, packDir, mask) } : {}),
+        ...(st2 && action.runner === 'st2-python'
           ? {
               stdin: shimRequest(action, clear, st2.config),
               channel: datastoreHandler(deps, action.pack, mask),

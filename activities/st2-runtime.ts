@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { st2Kwargs } from '../common/argv.js';
+import { st2Kwargs, st2RemoteParts } from '../common/argv.js';
+import { shellText } from '../common/st2-cmd.js';
 import { ConfigSchemaError, parseConfigSchema, resolveConfig, secretKeys, type ConfigSchema } from '../common/st2-config.js';
 import type { ActionSpec } from '../common/types.js';
 import { datastoreDelete, datastoreGet, datastoreList, datastoreSet, packConfigRows } from '../db/pack-state.js';
@@ -159,4 +160,48 @@ export async function packPython(
 /** The shim's stdin: the run's keyword arguments, the pack's config and its name. */
 export function shimRequest(action: ActionSpec, clear: Record<string, unknown>, config: Record<string, unknown>): string {
   return JSON.stringify({ parameters: JSON.parse(st2Kwargs(action, clear)) as unknown, config, pack: action.pack });
+}
+
+/**
+ * The shim's --remote request: hosts, the SSH identity (the action's private_key parameter, else the
+ * pack's ssh_private_key), the known hosts (ssh_known_hosts: host keys are always checked), and the
+ * command (templates as quoted variable references) or the script with its argv. Secrets go to `mask`.
+ */
+export function remoteRequest(
+  action: ActionSpec,
+  clear: Record<string, unknown>,
+  config: Record<string, unknown>,
+  packDir: string,
+  mask: (secret: string) => void,
+): string {
+  const str = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
+  const key = str(clear.private_key) ?? str(config.ssh_private_key);
+  const knownHosts = str(config.ssh_known_hosts);
+  const username = str(clear.username) ?? str(config.ssh_username);
+  const how = `stackwire pack config ${action.pack}`;
+  if (!key)
+    throw ApplicationFailure.nonRetryable(
+      `${action.name} runs over SSH and has no key: set the pack's ssh_private_key (${how} --from-env ssh_private_key=VAR) or pass private_key`,
+      'PackConfigInvalid',
+    );
+  if (!knownHosts)
+    throw ApplicationFailure.nonRetryable(
+      `${action.name} runs over SSH with host keys checked, and pack ${action.pack} has no ssh_known_hosts: add the hosts' lines (ssh-keyscan -p PORT HOST) with ${how} --from-env ssh_known_hosts=VAR`,
+      'PackConfigInvalid',
+    );
+  if (!username) throw ApplicationFailure.nonRetryable(`${action.name}: no SSH user: pass username or set ${how} ssh_username=…`, 'PackConfigInvalid');
+  mask(key);
+  const { args, values } = st2RemoteParts(action, clear);
+  const mode = action.parameters.st2Remote ?? 'cmd';
+  return JSON.stringify({
+    mode,
+    hosts: str(clear.hosts) ?? '',
+    username,
+    private_key: key,
+    known_hosts: knownHosts,
+    port: Number(clear.port ?? config.ssh_port ?? 22),
+    ...(str(clear.cwd) ? { cwd: str(clear.cwd) } : {}),
+    env: clear.env && typeof clear.env === 'object' ? clear.env : {},
+    ...(mode === 'cmd' ? { cmd: shellText(typeof clear.cmd === 'string' ? clear.cmd : ''), values } : { script: path.join(packDir, action.entryPoint), args }),
+  });
 }

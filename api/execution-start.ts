@@ -14,7 +14,7 @@ import { getCurrentAction } from '../db/actions.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import { checkPackConfigured } from './pack-state.js';
+import { checkPackConfigured, checkSshConfigured } from './pack-state.js';
 import { ApiError } from './errors.js';
 import { checkPackScope, type Principal } from './security/permissions.js';
 import { actionExecution, multiRegionExecution } from '../workflows/index.js';
@@ -106,7 +106,8 @@ export async function startExecution(
     throw err;
   }
   // A StackStorm python-script action needs its pack's required config keys (st2 refuses such a run too).
-  if (action.runner === 'st2-python') await checkPackConfigured(pool, action.pack);
+  if (action.runner === 'st2-python' || action.runner === 'st2-remote') await checkPackConfigured(pool, action.pack);
+  if (action.runner === 'st2-remote') await checkSshConfigured(pool, action.pack, parameters);
   if (body.dryRun === true) {
     // Checked and rendered, not started: the exact argv (secrets masked) the worker would spawn.
     return {

@@ -5,7 +5,7 @@
 import { Router } from 'express';
 import type { DatastoreListResponse, PackConfigResponse, PackRemoveResponse } from '../common/api-types.js';
 import { convert } from '../common/parameters.js';
-import { ConfigSchemaError, parseConfigSchema, resolveConfig, type ConfigSchema } from '../common/st2-config.js';
+import { ConfigSchemaError, parseConfigSchema, resolveConfig, SSH_CONFIG_KEYS, type ConfigSchema } from '../common/st2-config.js';
 import { SECRET_NAME } from '../common/validation.js';
 import { datastoreDelete, datastoreList, datastoreSet, packConfigRows, removePack, writePackConfig } from '../db/pack-state.js';
 import { currentPackManifest, loadBlobs } from '../db/packs.js';
@@ -54,6 +54,22 @@ export async function checkPackConfigured(pool: Pool, pack: string): Promise<voi
     );
 }
 
+/** Refuses a run of a remote-shell action that could not connect: no key or no known hosts (before anything runs). */
+export async function checkSshConfigured(pool: Pool, pack: string, parameters: Record<string, unknown>): Promise<void> {
+  const set = new Set((await packConfigRows(pool, pack)).map((r) => r.key));
+  const missing = [
+    ...(parameters.private_key || set.has('ssh_private_key') ? [] : ['ssh_private_key']),
+    ...(set.has('ssh_known_hosts') ? [] : ['ssh_known_hosts']),
+  ];
+  if (missing.length)
+    throw new ApiError(
+      400,
+      'pack_not_configured',
+      `pack ${pack} cannot reach hosts over SSH: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set (host keys are always checked); set ${missing.length > 1 ? 'them' : 'it'} with: stackwire pack config ${pack} --from-env ${missing[0]}=VAR`,
+      { missing },
+    );
+}
+
 async function configView(pool: Pool, pack: string, schema: ConfigSchema | null): Promise<PackConfigResponse> {
   const rows = await packConfigRows(pool, pack);
   return {
@@ -83,9 +99,11 @@ export function packStateRouter({ pool, config, logger, http }: RouterDeps): Rou
     const known = schema ? Object.keys(schema.properties) : undefined;
     const set: { key: string; value: unknown; secret: boolean }[] = [];
     for (const [key, raw] of Object.entries(body.set ?? {})) {
-      const prop = schema?.properties[key];
+      const prop = schema?.properties[key] ?? SSH_CONFIG_KEYS[key];
       if (known && !prop) {
-        problems.push(`${key}: is not a key of the pack's config.schema.yaml (its keys: ${known.join(', ') || 'none'})`);
+        problems.push(
+          `${key}: is not a key of the pack's config.schema.yaml (its keys: ${known.join(', ') || 'none'}; and any pack may set ${Object.keys(SSH_CONFIG_KEYS).join(', ')})`,
+        );
         continue;
       }
       let value = raw;
@@ -98,7 +116,7 @@ export function packStateRouter({ pool, config, logger, http }: RouterDeps): Rou
         }
         value = c.value;
       }
-      set.push({ key, value, secret: prop ? prop.secret === true : SECRET_NAME.test(key) });
+      set.push({ key, value, secret: prop ? prop.secret === true : SECRET_NAME.test(key) || key === 'ssh_private_key' });
     }
     const unset = body.unset ?? [];
     for (const k of unset) if (k in (body.set ?? {})) problems.push(`${k}: is both set and unset`);

@@ -10,6 +10,8 @@ const INTERPRETERS: Record<Runner, string[]> = {
   // StackStorm python-script actions are classes, not CLIs: a shim imports the class and calls run(**parameters),
   // which it reads as JSON from stdin.
   'st2-python': ['python3', 'st2_python_shim.py'],
+  // StackStorm remote-shell actions: the shim's --remote mode runs OpenSSH's client per host (its request on stdin).
+  'st2-remote': ['python3', 'st2_python_shim.py', '--remote'],
   shell: ['bash'],
   node: ['node'],
   exec: [],
@@ -147,6 +149,21 @@ export function st2CmdPlan(action: Pick<ActionSpec, 'parameters'>, params: Recor
   }
 }
 
+/** Runner parameters of StackStorm's remote-shell runners: settings of the SSH run, never arguments of the script. */
+export const REMOTE_RUNNER_PARAMETERS = ['hosts', 'username', 'private_key', 'port', 'cwd', 'env', 'cmd', 'timeout'] as const;
+
+/** The arguments of a remote-shell-script (its own parameters, StackStorm's argv) and the values cmd templates read. */
+export function st2RemoteParts(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): { args: string[]; values: Record<string, string> } {
+  const own = Object.entries(action.parameters.properties).filter(([k]) => !(REMOTE_RUNNER_PARAMETERS as readonly string[]).includes(k));
+  const values: Record<string, string> = {};
+  for (const name of Object.keys(action.parameters.properties)) {
+    if (name === 'private_key' || name === 'cmd') continue;
+    const v = params[name];
+    values[name] = v === undefined || v === null ? '' : pythonStr(v);
+  }
+  return { args: st2Args(own, params), values };
+}
+
 /** The environment a local-shell-cmd in shell form reads its template values from (empty otherwise). */
 export function st2CmdEnv(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): Record<string, string> {
   if (!action.parameters.st2Cmd) return {};
@@ -163,6 +180,7 @@ export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'en
   }
   // The shim reads the parameters as JSON on stdin; nothing else goes on the command line.
   if (action.runner === 'st2-python') return [...INTERPRETERS[action.runner], action.entryPoint];
+  if (action.runner === 'st2-remote') return INTERPRETERS[action.runner];
   // A script path that starts with "-" would be read as an interpreter option (bash -c, python3 -m): say ./ first.
   const entry = action.entryPoint.startsWith('-') ? `./${action.entryPoint}` : action.entryPoint;
   return [...INTERPRETERS[action.runner], entry, ...buildArgs(action, params)];

@@ -4,6 +4,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { st2CmdPlan } from './argv.js';
+import { cmdTemplateRefs } from './st2-cmd.js';
 import type { ActionParameters, ActionSpec, ParameterSchema } from './types.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, coerceTypes: false });
@@ -18,6 +19,7 @@ ajv.addKeyword({ keyword: 'exclusive', schemaType: 'array' });
 ajv.addKeyword({ keyword: 'endOfOptions', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'st2Args', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'st2Cmd', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'st2Remote', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'oneRequired', schemaType: 'array' });
 
 export interface ParameterProblem {
@@ -86,6 +88,15 @@ export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters
   for (const group of action.parameters.oneRequired ?? []) {
     if (!group.some((p) => given.includes(p)))
       problems.push({ parameter: group.join(', '), message: `one of them is required (the script needs exactly one of ${group.join(', ')})` });
+  }
+  if (problems.length === 0 && action.parameters.st2Remote === 'cmd') {
+    try {
+      const unknown = cmdTemplateRefs(typeof copy.cmd === 'string' ? copy.cmd : '').filter((r) => !(r in action.parameters.properties));
+      if (unknown.length)
+        problems.push({ parameter: 'cmd', message: `refers to ${unknown.map((u) => `{{ ${u} }}`).join(', ')}, not parameters of the action` });
+    } catch (err) {
+      problems.push({ parameter: 'cmd', message: (err as Error).message });
+    }
   }
   if (problems.length === 0 && action.parameters.st2Cmd) {
     const plan = st2CmdPlan(action, copy);

@@ -74,7 +74,7 @@ function tokenize(cmd: string): { words: string[]; shell: boolean } {
 }
 
 /** The cmd with each template replaced by a quoted environment reference, quote-context aware. */
-function shellText(cmd: string): string {
+export function shellText(cmd: string): string {
   let out = '';
   let state: 'none' | 'single' | 'double' = 'none';
   for (let i = 0; i < cmd.length; i++) {

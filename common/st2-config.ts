@@ -120,3 +120,14 @@ export function resolveConfig(schema: ConfigSchema | undefined, values: Record<s
   });
   return { config, problems };
 }
+
+/**
+ * Config keys any pack may set, declared in its schema or not: the SSH identity and known hosts of its
+ * remote-shell actions. ssh_private_key is always secret.
+ */
+export const SSH_CONFIG_KEYS: Record<string, ConfigProperty> = {
+  ssh_username: { type: 'string', description: 'the SSH user of remote-shell actions' },
+  ssh_private_key: { type: 'string', secret: true, description: 'the SSH private key of remote-shell actions (sealed)' },
+  ssh_known_hosts: { type: 'string', description: 'known_hosts lines of the hosts remote-shell actions reach (host keys are always checked)' },
+  ssh_port: { type: 'integer', description: 'the SSH port of remote-shell actions (default 22)' },
+};

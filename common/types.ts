@@ -1,6 +1,6 @@
 /** Shapes that cross the boundary between API, workflows and activities. Pure types only. */
 
-export type Runner = 'python' | 'shell' | 'node' | 'exec' | 'st2-python' | 'builtin';
+export type Runner = 'python' | 'shell' | 'node' | 'exec' | 'st2-python' | 'st2-remote' | 'builtin';
 
 /** How one parameter becomes argv: a positional slot or a flag. */
 export interface ArgSpec {
@@ -46,6 +46,8 @@ export interface ActionParameters {
   st2Args?: boolean;
   /** A StackStorm local-shell-cmd action: its `cmd` parameter is the command, with {{ parameter }} templates (common/st2-cmd.ts). */
   st2Cmd?: boolean;
+  /** A StackStorm remote-shell-cmd (`cmd`) or remote-shell-script (`script`) action, run over SSH by the shim. */
+  st2Remote?: 'cmd' | 'script';
 }
 
 /** An action as the catalog holds it and as a run is pinned to it. */

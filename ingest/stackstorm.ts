@@ -22,6 +22,30 @@ const RUNNER_PARAMETERS: Record<string, readonly string[]> = {
   'local-shell-script': ['sudo', 'sudo_password', 'cwd', 'env', 'kwarg_op', 'timeout'],
   'local-shell-cmd': ['sudo', 'sudo_password', 'cwd', 'env', 'kwarg_op', 'timeout'],
   'python-script': ['env', 'timeout', 'log_level', 'python_path', 'debug', 'content_version'],
+  'remote-shell-cmd': ['timeout'],
+  'remote-shell-script': ['timeout'],
+};
+
+/** Settings of st2's SSH runner that Stackwire's does not have: dropped, each with a warning. */
+const REMOTE_UNSUPPORTED: Record<string, string> = {
+  password: 'password authentication is not supported: keys only (the pack config ssh_private_key, or private_key)',
+  passphrase: 'a key with a passphrase is not supported: give an unencrypted key, kept sealed in the pack config',
+  bastion_host: 'a bastion host is not supported',
+  sudo: 'sudo is not supported: log in as the user the command needs',
+  sudo_password: 'sudo is not supported',
+  parallel: 'hosts are reached one after the other',
+  dir: 'the script is sent over the SSH connection, not copied to a folder',
+  kwarg_op: 'named parameters are passed as --name=value',
+};
+
+/** The runner parameters of st2's remote-shell runners an action need not declare. */
+const REMOTE_RUNNER: Record<string, ParameterSchema & { required?: boolean }> = {
+  hosts: { type: 'string', description: 'Hosts to run on: comma-separated names or addresses, each with an optional :port', required: true },
+  username: { type: 'string', description: "The SSH user (default: the pack config's ssh_username)" },
+  private_key: { type: 'string', secret: true, description: "The SSH private key (default: the pack config's ssh_private_key)" },
+  port: { type: 'integer', default: 22, description: 'The SSH port' },
+  cwd: { type: 'string', description: 'The folder to run in on each host' },
+  env: { type: 'object', description: 'Environment variables for the command on each host' },
 };
 
 /** What a StackStorm pack's other folders hold, and why none of it becomes an action. */
@@ -49,7 +73,7 @@ const PARAM_FIELDS = new Set([
   'pattern',
 ]);
 const TYPES = new Set(['string', 'integer', 'number', 'boolean', 'array', 'object']);
-const RUNS = new Set(['python-script', 'local-shell-script', 'local-shell-cmd']);
+const RUNS = new Set(['python-script', 'local-shell-script', 'local-shell-cmd', 'remote-shell-cmd', 'remote-shell-script']);
 
 export interface St2Import {
   actions: IngestedAction[];
@@ -82,7 +106,7 @@ function lineOf(doc: YAML.Document, lc: YAML.LineCounter, keys: (string | number
 function unsupportedRunner(runnerType: string): string {
   if (runnerType === 'orquesta' || runnerType === 'action-chain' || runnerType === 'mistral-v2')
     return 'workflows are converted to Stackwire pipelines (see the pipelines/ of the ingest report); this one could not be';
-  if (runnerType.startsWith('remote')) return 'remote execution runs on regional workers in Stackwire; no SSH runner is imported yet';
+  if (runnerType.startsWith('remote')) return 'only remote-shell-cmd and remote-shell-script run over SSH';
   return 'use a script or a built-in action instead';
 }
 
@@ -131,6 +155,12 @@ function parameter(
   raw: Record<string, unknown>,
   warn: (message: string, keys: (string | number)[]) => void,
 ): ParameterSchema | undefined {
+  if (runnerType.startsWith('remote-shell') && REMOTE_UNSUPPORTED[pname]) {
+    // Fixed to off (sudo: false …) is what Stackwire does anyway: nothing is lost.
+    if (raw.immutable === true && !raw.default) return undefined;
+    warn(`parameters.${pname} is ignored: ${REMOTE_UNSUPPORTED[pname]}`, ['parameters', pname]);
+    return undefined;
+  }
   for (const k of Object.keys(raw)) if (!PARAM_FIELDS.has(k)) warn(`parameters.${pname}.${k} is ignored (Stackwire does not use it)`, ['parameters', pname, k]);
   // An immutable runner setting (sudo, kwarg_op …) is the runner's; the action's own is fixed and passed.
   if (raw.immutable === true && (RUNNER_PARAMETERS[runnerType] ?? []).includes(pname) && !(runnerType === 'local-shell-cmd' && pname === 'cmd')) {
@@ -151,7 +181,7 @@ function parameter(
   }
   if (typeof raw.description === 'string') s.description = raw.description;
   if (raw.default !== undefined && raw.default !== null) {
-    if (typeof raw.default === 'string' && /\{\{|\{%/.test(raw.default) && !(runnerType === 'local-shell-cmd' && pname === 'cmd'))
+    if (typeof raw.default === 'string' && /\{\{|\{%/.test(raw.default) && !(runnerType.endsWith('-shell-cmd') && pname === 'cmd'))
       warn(`parameters.${pname}.default is a Jinja expression (${raw.default}); it is not evaluated: give the value when running`, [
         'parameters',
         pname,
@@ -172,7 +202,7 @@ function parameter(
     s.description = `${s.description ? `${s.description} ` : ''}(fixed: immutable in the pack's metadata)`;
   }
   if (raw.secret === true || (raw.secret === undefined && SECRET_NAME.test(pname))) s.secret = true;
-  if (runnerType === 'local-shell-script' && typeof raw.position === 'number') s.position = raw.position;
+  if ((runnerType === 'local-shell-script' || runnerType === 'remote-shell-script') && typeof raw.position === 'number') s.position = raw.position;
   else if (raw.position !== undefined)
     warn(`parameters.${pname}.position is ignored: only local-shell-script passes parameters by position`, ['parameters', pname]);
   return s;
@@ -234,7 +264,8 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
     for (const k of Object.keys(meta)) if (!KNOWN_FIELDS.has(k)) warn(`${k} is ignored (Stackwire does not use it)`, [k]);
     const entry = typeof meta.entry_point === 'string' && meta.entry_point !== '' ? `actions/${meta.entry_point}` : '';
     const script = entry ? byPath.get(entry) : undefined;
-    if (runnerType !== 'local-shell-cmd' && !script) {
+    const isCmd = runnerType === 'local-shell-cmd' || runnerType === 'remote-shell-cmd';
+    if (!isCmd && !script) {
       out.unsupported.push({ file: f.path, reason: `entry_point ${String(meta.entry_point)} was not found at ${entry}` });
       continue;
     }
@@ -253,7 +284,19 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
       properties[pname] = s;
       if (raw.required === true && s.default === undefined) required.push(pname);
     }
-    if (runnerType === 'local-shell-cmd') {
+    if (runnerType.startsWith('remote-shell')) {
+      // st2's runner parameters exist whether the action declares them or not.
+      for (const [pname, { required: req, ...s }] of Object.entries(REMOTE_RUNNER))
+        if (!(pname in properties)) {
+          properties[pname] = s;
+          if (req) required.push(pname);
+        }
+      if (runnerType === 'remote-shell-cmd' && !properties.cmd) {
+        properties.cmd = { type: 'string', description: 'The command, run by the remote shell ({{ parameter }} templates)' };
+        required.push('cmd');
+      }
+    }
+    if (isCmd) {
       const cmd = properties.cmd;
       if (!cmd) {
         out.unsupported.push({ file: f.path, reason: 'a local-shell-cmd action without a cmd parameter has nothing to run' });
@@ -272,14 +315,15 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
       // Named parameters become --name=value the way StackStorm builds them (see common/argv.ts st2Args).
       ...(runnerType === 'local-shell-script' ? { st2Args: true } : {}),
       ...(runnerType === 'local-shell-cmd' ? { st2Cmd: true } : {}),
+      ...(runnerType === 'remote-shell-cmd' ? { st2Remote: 'cmd' as const } : runnerType === 'remote-shell-script' ? { st2Remote: 'script' as const } : {}),
     };
     out.warnings.push(...warnings);
     out.actions.push({
       name: `${pack}.${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}`,
       pack,
       description: typeof meta.description === 'string' ? meta.description : '',
-      runner: runnerType === 'python-script' ? 'st2-python' : 'exec',
-      entryPoint: runnerType === 'python-script' ? entry : runnerType === 'local-shell-cmd' ? '' : `./${entry}`,
+      runner: runnerType === 'python-script' ? 'st2-python' : runnerType.startsWith('remote-shell') ? 'st2-remote' : 'exec',
+      entryPoint: runnerType === 'python-script' || runnerType === 'remote-shell-script' ? entry : isCmd ? '' : `./${entry}`,
       parameters,
       timeoutSeconds: timeout,
       maxAttempts: 1,

@@ -32,12 +32,15 @@ export function ensureSystemPackages(
   log: (m: string) => void,
   baseEnv: NodeJS.ProcessEnv,
   isolation?: Config['isolation'],
-  /** Also Debian's Chromium (the Web UI browser test). */
+  /** Also what only the tests use: Debian's Chromium (the Web UI browser test) and openssh-server (a loopback sshd for the SSH runner's test). */
   browser = false,
 ): { puppet: string; plugins: string } {
   if (isolation) ensureRunUser(isolation, log);
   const missing: string[] = [];
   if (browser && !fs.existsSync(CHROMIUM)) missing.push('chromium');
+  if (browser && !fs.existsSync('/usr/sbin/sshd')) missing.push('openssh-server');
+  // StackStorm remote-shell actions run over OpenSSH's client.
+  if (!fs.existsSync('/usr/bin/ssh')) missing.push('openssh-client');
   if (!puppetBinary()) missing.push('puppet-agent');
   if (!pluginDir()) missing.push('monitoring-plugins-basic');
   // StackStorm packs' Python environments (lib/pack-venv.ts): Debian's python3 needs its venv module (and ensurepip).

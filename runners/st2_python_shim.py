@@ -3,6 +3,7 @@
 
 Usage: st2_python_shim.py <entry_point.py>
   stdin: one JSON object {"parameters": {...}, "config": {...}, "pack": "<pack>"}
+       st2_python_shim.py --remote      (remote-shell-cmd / remote-shell-script over OpenSSH; see run_remote)
   fd STACKWIRE_DATASTORE_FD (when set): the worker's datastore, one JSON request and answer per line
 
 It provides the st2common surface actions import, so an action module runs unchanged:
@@ -15,11 +16,13 @@ It instantiates the single Action subclass the module defines, calls run(**param
 result as JSON on the last line. As in st2: a (status, result) tuple with status False fails the run
 (exit 1); a status that is not a bool is an error (exit 220); an exception fails it (exit 1).
 """
+import base64
 import datetime
 import importlib.util
 import json
 import logging
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -257,7 +260,94 @@ def install_fake_st2():
     _module("st2actions.runners.pythonrunner", Action=Action)
 
 
+REMOTE_HOST = re.compile(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+))(?::(\d{1,5}))?$")
+
+
+def _q(value):
+    """POSIX single quotes: the remote shell reads the value as one literal word."""
+    return "'" + str(value).replace("'", "'\\''") + "'"
+
+
+def _remote_script(req):
+    """What the remote `sh -s` reads: the environment, the working folder, then the command or the script."""
+    lines = []
+    for k, v in sorted((req.get("env") or {}).items()):
+        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
+            lines.append(f"export {k}={_q(v)}")
+    for k, v in sorted((req.get("values") or {}).items()):
+        lines.append(f"ST2_PARAM_{k}={_q(v)}")
+    if req.get("cwd"):
+        lines.append(f"cd {_q(req['cwd'])} || exit 1")
+    if req["mode"] == "cmd":
+        lines.append(req["cmd"])
+    else:
+        with open(req["script"], "rb") as f:
+            content = base64.b64encode(f.read()).decode()
+        lines += [
+            'f=$(mktemp) || exit 1',
+            f"printf '%s' {_q(content)} | base64 -d > \"$f\" && chmod 700 \"$f\" || exit 1",
+            '"$f" ' + " ".join(_q(a) for a in req.get("args") or []) + "; rc=$?",
+            'rm -f "$f"',
+            "exit $rc",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def run_remote(req):
+    """
+    Runs a command or a script on each host with OpenSSH's client: strict host key checking against the
+    known hosts given (never the user's own files), key authentication only, no ssh config, the host
+    after "--". The command text travels on stdin to the remote `sh -s`, never on a command line. Prints
+    each host's output prefixed with its name, then st2's result: {host: {stdout, stderr, return_code,
+    succeeded, failed}} as the last line. Exit 0 when every host succeeded.
+    """
+    home = os.getcwd()
+    ssh_dir = os.path.join(home, ".stackwire-ssh")
+    os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
+    key = os.path.join(ssh_dir, "id")
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(req["private_key"].strip() + "\n")
+    known = os.path.join(ssh_dir, "known_hosts")
+    with open(os.open(known, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(req["known_hosts"].strip() + "\n")
+    script = _remote_script(req)
+    results = {}
+    ok = True
+    for entry in [h.strip() for h in str(req["hosts"]).split(",") if h.strip()]:
+        m = REMOTE_HOST.match(entry)
+        if not m or entry.startswith("-"):
+            print(f"[{entry}] not a host name, address or [address]:port", file=sys.stderr)
+            results[entry] = {"stdout": "", "stderr": "not a host", "return_code": 255, "succeeded": False, "failed": True}
+            ok = False
+            continue
+        host = m.group(1) or m.group(2)
+        port = m.group(3) or str(req.get("port") or 22)
+        argv = ["ssh", "-F", "/dev/null", "-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                "-o", f"UserKnownHostsFile={known}", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes",
+                "-o", "PasswordAuthentication=no", "-o", "ConnectTimeout=15", "-i", key, "-p", port,
+                "-l", req["username"], "--", host, "sh -s"]
+        proc = subprocess.run(argv, input=script.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = proc.stdout.decode("utf-8", "replace")
+        err = proc.stderr.decode("utf-8", "replace")
+        for line in out.splitlines():
+            print(f"[{entry}] {line}")
+        for line in err.splitlines():
+            print(f"[{entry}] {line}", file=sys.stderr)
+        if proc.returncode == 255 and "Host key verification failed" in err:
+            print(f"[{entry}] the host's key is not in the known hosts given (the pack's ssh_known_hosts): check it, then add its line (ssh-keyscan -p {port} {host})", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        succeeded = proc.returncode == 0
+        ok = ok and succeeded
+        results[entry] = {"stdout": out.rstrip("\n"), "stderr": err.rstrip("\n"), "return_code": proc.returncode, "succeeded": succeeded, "failed": not succeeded}
+    print(json.dumps(results))
+    return 0 if ok else 1
+
+
 def main():
+    if sys.argv[1:] == ["--remote"]:
+        raw = sys.stdin.read()
+        return run_remote(json.loads(raw))
     if len(sys.argv) != 2:
         print("usage: st2_python_shim.py <entry_point.py> < request.json", file=sys.stderr)
         return 2

@@ -4,13 +4,14 @@
  * the stack's wheelhouse, STACKWIRE_PIP_FIND_LINKS), a config schema with a secret, immutable, object
  * and array parameters, datastore calls, local-shell-cmd actions with and without shell syntax.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { cli, http, runViaApi, sleep, waitForEnd } from './helpers.js';
+import { cli, eventually, http, runViaApi, sleep, waitForEnd } from './helpers.js';
 
 const FIXTURE = path.join(PROJECT_ROOT, 'test', 'fixtures', 'st2packs', 'netops');
 const TOKEN = 'ipam-token-7f3a9c';
@@ -74,6 +75,7 @@ test.serial('a StackStorm pack imports with its python-script and local-shell-cm
   t.deepEqual(
     report.actions.map((a) => [a.name, a.framework]),
     [
+      ['netops.collect_facts', 'stackstorm:remote-shell-script'],
       ['netops.greet', 'stackstorm:local-shell-cmd'],
       ['netops.is_valid_ip', 'stackstorm:python-script'],
       ['netops.remember', 'stackstorm:python-script'],
@@ -267,6 +269,121 @@ test.serial('action-chain and orquesta workflows become pipelines with the same 
   t.is(orqFailed.view.steps.find((s) => s.id === 'complain')!.outputs!.stdout, 'hello no luck with nowhere');
 });
 
+/** A loopback sshd (Debian's openssh-server) with a test user and key: the real SSH server the remote runner reaches. */
+async function startSshd(): Promise<{ port: number; clientKey: string; knownHosts: string; otherKnownHosts: string; user: string; stop: () => void }> {
+  const user = 'stackwire-sshtest';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sshd-'));
+  fs.chmodSync(dir, 0o755);
+  const run = (argv: string[]) => {
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  if (spawnSync('id', [user]).status !== 0) run(['useradd', '--system', '--create-home', '--home-dir', `/home/${user}`, '--shell', '/bin/sh', user]);
+  run(['usermod', '-p', '*', user]); // not locked (sshd refuses a locked account), and no password
+  run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
+  run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'other_host_key')]);
+  run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
+  fs.copyFileSync(path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys'));
+  fs.chmodSync(path.join(dir, 'authorized_keys'), 0o644);
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  fs.writeFileSync(
+    path.join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${path.join(dir, 'host_key')}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin no',
+      `AllowUsers ${user}`,
+      '',
+    ].join('\n'),
+  );
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (b: Buffer) => (log += b.toString()));
+  await eventually(
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        const c = net.connect(port, '127.0.0.1', () => {
+          c.destroy();
+          resolve(true);
+        });
+        c.on('error', () => resolve(undefined));
+      }),
+    `the loopback sshd on port ${port} (${log})`,
+  );
+  const line = (pub: string) => `[127.0.0.1]:${port} ${fs.readFileSync(path.join(dir, pub), 'utf8').trim().split(' ').slice(0, 2).join(' ')}`;
+  return {
+    port,
+    user,
+    clientKey: fs.readFileSync(path.join(dir, 'client_key'), 'utf8'),
+    knownHosts: line('host_key.pub'),
+    otherKnownHosts: line('other_host_key.pub'),
+    stop: () => {
+      proc.kill('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test.serial('remote-shell-cmd and remote-shell-script run over SSH with host keys checked, keys from the sealed pack config', async (t) => {
+  const sshd = await startSshd();
+  t.teardown(() => sshd.stop());
+  const hosts = `127.0.0.1:${sshd.port}`;
+  const before = await http<{ error: { code: string; message: string } }>('POST', '/api/v1/executions', {
+    action: 'netops.whoami_remote',
+    parameters: { hosts, label: 'x' },
+  });
+  t.is(before.status, 400, 'no key and no known hosts: refused before anything runs');
+  t.regex(before.body.error.message, /ssh_private_key and ssh_known_hosts are not set/);
+  const set = await cli(
+    ['pack', 'config', 'netops', `ssh_username=${sshd.user}`, '--from-env', 'ssh_private_key=SSH_KEY', '--from-env', 'ssh_known_hosts=KNOWN'],
+    { SSH_KEY: sshd.clientKey, KNOWN: sshd.knownHosts },
+  );
+  t.is(set.code, 0, set.stderr);
+  t.regex(set.stdout, /ssh_private_key +string +\*{8}/);
+
+  const label = `it's $(touch /tmp/stackwire-ssh-pwned) "quoted"`;
+  const cmd = await runViaApi({ action: 'netops.whoami_remote', parameters: { hosts, label, cwd: '/tmp', env: { TEAM: 'net ops' } } });
+  t.is(cmd.execution.status, 'succeeded', cmd.execution.stderr);
+  const lines = cmd.execution.stdout.trim().split('\n');
+  t.is(lines[0], `[${hosts}] ${label} on ${os.hostname()}`);
+  t.is(lines[1], `[${hosts}] ${sshd.user}`, 'the command ran as the SSH user on the host');
+  t.is(lines[2], `[${hosts}] cwd=/tmp team=net ops`);
+  t.like((JSON.parse(lines[lines.length - 1]) as Record<string, object>)[hosts], { return_code: 0, succeeded: true, failed: false });
+  t.false(fs.existsSync('/tmp/stackwire-ssh-pwned'), 'a value is never code for the remote shell');
+  t.false(JSON.stringify(cmd.execution).includes('PRIVATE KEY'), 'the key is in no record of the run');
+
+  const script = await runViaApi({ action: 'netops.collect_facts', parameters: { hosts, section: 'disks; rm -rf /', verbose: true, exit_code: 3 } });
+  t.is(script.execution.status, 'failed');
+  t.regex(
+    script.execution.stdout,
+    new RegExp(`\\[${hosts}\\] arg: \\[--verbose\\]\\n\\[${hosts}\\] arg: \\[--exit_code=3\\]\\n\\[${hosts}\\] arg: \\[disks; rm -rf /\\]`),
+  );
+  t.like((JSON.parse(script.execution.stdout.trim().split('\n').pop()!) as Record<string, object>)[hosts], { return_code: 3, succeeded: false, failed: true });
+
+  // Another host key for that address: the connection is refused, and the run says what to do.
+  t.is((await cli(['pack', 'config', 'netops', '--from-env', 'ssh_known_hosts=KNOWN'], { KNOWN: sshd.otherKnownHosts })).code, 0);
+  const spoofed = await runViaApi({ action: 'netops.whoami_remote', parameters: { hosts, label: 'x' } });
+  t.is(spoofed.execution.status, 'failed');
+  t.regex(spoofed.execution.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+  t.regex(spoofed.execution.stderr, /not in the known hosts given \(the pack's ssh_known_hosts\)/);
+  t.notRegex(spoofed.execution.stdout, /stackwire-sshtest/, 'nothing ran on the host');
+});
+
 test.serial('pack remove: the pack and its actions are marked removed, runs and history kept; ingesting again brings it back', async (t) => {
   const past = await runViaApi({ action: 'netops.greet', parameters: { name: 'before removal' } });
   const refused = await cli(['pack', 'remove', 'netops']);
@@ -274,7 +391,14 @@ test.serial('pack remove: the pack and its actions are marked removed, runs and 
   t.regex(refused.stderr, /add --yes to confirm/);
   const r = await cli(['pack', 'remove', 'netops', '--yes', '--json']);
   t.is(r.code, 0, r.stderr);
-  t.deepEqual((JSON.parse(r.stdout) as { actions: string[] }).actions, ['netops.greet', 'netops.is_valid_ip', 'netops.remember', 'netops.shout']);
+  t.deepEqual((JSON.parse(r.stdout) as { actions: string[] }).actions, [
+    'netops.collect_facts',
+    'netops.greet',
+    'netops.is_valid_ip',
+    'netops.remember',
+    'netops.shout',
+    'netops.whoami_remote',
+  ]);
   const packs = (await http<{ packs: { name: string }[] }>('GET', '/api/v1/packs')).body.packs;
   t.false(
     packs.some((p) => p.name === 'netops'),
