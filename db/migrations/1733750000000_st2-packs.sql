@@ -31,7 +31,14 @@ CREATE INDEX datastore_expires ON datastore (expires_at) WHERE expires_at IS NOT
 -- A removed pack: its actions are marked removed, its versions and runs are kept.
 ALTER TABLE packs ADD COLUMN removed_at timestamptz, ADD COLUMN removed_by text;
 
+-- StackStorm remote-shell actions run over SSH by the shim (runner st2-remote).
+ALTER TABLE actions DROP CONSTRAINT actions_runner_check;
+ALTER TABLE actions ADD CONSTRAINT actions_runner_check CHECK (runner IN ('python', 'shell', 'node', 'exec', 'st2-python', 'st2-remote', 'builtin'));
+
 -- Down Migration
+DELETE FROM actions WHERE runner = 'st2-remote';
+ALTER TABLE actions DROP CONSTRAINT actions_runner_check;
+ALTER TABLE actions ADD CONSTRAINT actions_runner_check CHECK (runner IN ('python', 'shell', 'node', 'exec', 'st2-python', 'builtin'));
 ALTER TABLE packs DROP COLUMN removed_at, DROP COLUMN removed_by;
 DROP TABLE datastore;
 DROP TABLE pack_config;
