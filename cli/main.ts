@@ -17,6 +17,7 @@ import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerPipelineRunCommands } from './commands/pipeline-run.js';
 import { registerRuleCommands } from './commands/rule.js';
 import { registerRuleManageCommands } from './commands/rule-manage.js';
+import { registerRuleImportCommand } from './commands/rule-import.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSotCommands } from './commands/sot.js';
 import { registerScheduleCommands } from './commands/schedule.js';
@@ -43,7 +44,9 @@ export function buildProgram(): Command {
   registerWhoamiCommand(program);
   registerUiCommand(program);
   registerScheduleCommands(program);
-  registerRuleManageCommands(registerRuleCommands(program));
+  const rule = registerRuleCommands(program);
+  registerRuleManageCommands(rule);
+  registerRuleImportCommand(rule);
   registerAuditCommands(program);
   registerTriggerCommands(program);
   registerSensorCommands(program);

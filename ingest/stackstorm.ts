@@ -51,7 +51,10 @@ const REMOTE_RUNNER: Record<string, ParameterSchema & { required?: boolean }> = 
 /** What a StackStorm pack's other folders hold, and why none of it becomes an action. */
 const ST2_FOLDERS: [RegExp, string][] = [
   [/^sensors\//, 'a StackStorm sensor: not an action, and not imported; create a Stackwire sensor (stackwire sensor create) for what it watches'],
-  [/^rules\//, 'a StackStorm rule: not imported yet; write it as a Stackwire rule (stackwire rule apply)'],
+  [
+    /^rules\//,
+    'a StackStorm rule: ingest does not apply rules (a rule acts with the authority of who applies it): convert it with stackwire rule import <pack>/rules --out DIR, review, then stackwire rule apply DIR',
+  ],
   [/^aliases\//, 'a StackStorm ChatOps alias: Stackwire has no ChatOps, so it is not imported'],
   [/^policies\//, 'a StackStorm policy: not imported (concurrency and retry are set per action in Stackwire)'],
 ];

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { cli, eventually, http, runViaApi, sleep, waitForEnd } from './helpers.js';
+import { API, cli, eventually, http, runViaApi, sleep, waitForEnd } from './helpers.js';
 
 const FIXTURE = path.join(PROJECT_ROOT, 'test', 'fixtures', 'st2packs', 'netops');
 const TOKEN = 'ipam-token-7f3a9c';
@@ -80,11 +80,17 @@ test.serial('a StackStorm pack imports with its python-script and local-shell-cm
       ['netops.is_valid_ip', 'stackstorm:python-script'],
       ['netops.remember', 'stackstorm:python-script'],
       ['netops.shout', 'stackstorm:local-shell-cmd'],
+      ['netops.whoami_remote', 'stackstorm:remote-shell-cmd'],
     ],
+  );
+  t.true(
+    report.warnings.some(
+      (w) => w.file === 'actions/collect_facts.yaml' && /parameters\.password is ignored: password authentication is not supported/.test(w.message),
+    ),
   );
   t.deepEqual(
     report.unsupported.map((u) => u.file),
-    ['actions/cleanup_loop.yaml'],
+    ['actions/cleanup_loop.yaml', 'rules/nightly_audit.yaml', 'rules/on_ipam_alert.yaml'],
     'every other file is imported or converted',
   );
   t.true(
@@ -382,6 +388,50 @@ test.serial('remote-shell-cmd and remote-shell-script run over SSH with host key
   t.regex(spoofed.execution.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
   t.regex(spoofed.execution.stderr, /not in the known hosts given \(the pack's ssh_known_hosts\)/);
   t.notRegex(spoofed.execution.stdout, /stackwire-sshtest/, 'nothing ran on the host');
+});
+
+test.serial('StackStorm rules convert with stackwire rule import, then apply and fire as Stackwire rules; what cannot convert says why', async (t) => {
+  const r = await cli(['ingest', pack, '--no-write', '--dry-run', '--json']);
+  const reason = (JSON.parse(r.stdout) as Report).unsupported.find((u) => u.file === 'rules/on_ipam_alert.yaml')?.reason ?? '';
+  t.regex(reason, /ingest does not apply rules .* stackwire rule import <pack>\/rules --out DIR/);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-st2-rules-'));
+  const imported = await cli(['rule', 'import', path.join(pack, 'rules'), '--out', out]);
+  t.is(imported.code, 1, 'one rule could not be converted');
+  t.regex(imported.stderr, /converted .*on_ipam_alert\.yaml → .*netops\.on_ipam_alert\.yml/);
+  t.regex(
+    imported.stderr,
+    /not converted: .*nightly_audit\.yaml \(netops\.nightly_audit\):\n {2}- trigger: core\.st2\.CronTimer is a timer: create a Stackwire schedule/,
+  );
+  t.regex(imported.stderr, /\{\{ trigger\.executed_at \| to_human \}\} reads more than the trigger's payload/);
+  const file = path.join(out, 'netops.on_ipam_alert.yml');
+  const text = fs.readFileSync(file, 'utf8');
+  t.regex(text, /type: webhook\.ipam-alerts/);
+  t.regex(text, /address: \$\{\{ trigger\.body\.address \}\}/);
+  const payload = path.join(out, 'payload.json');
+  fs.writeFileSync(payload, JSON.stringify({ body: { severity: 'critical', 'source.system': 'ipam-eu', address: '10.3.3.3', site: 'fra1' }, headers: {} }));
+  const tested = await cli(['rule', 'test', file, payload]);
+  t.is(tested.code, 0, tested.stdout + tested.stderr);
+  t.regex(tested.stdout, /address: "10\.3\.3\.3"/);
+  const applied = await cli(['rule', 'apply', out]);
+  t.is(applied.code, 0, applied.stdout + applied.stderr);
+  t.teardown(async () => {
+    await cli(['rule', 'delete', 'netops.on_ipam_alert']);
+    await cli(['webhook', 'delete', 'ipam-alerts']);
+  });
+  const token = 'ipam-hook-token-0123456789';
+  const hook = await cli(['webhook', 'create', 'ipam-alerts', '--auth', 'token', '--secret-env', 'HOOK_TOKEN', '--json'], { HOOK_TOKEN: token });
+  t.is(hook.code, 0, hook.stderr);
+  const res = await fetch(`${API}/api/v1/webhooks/ipam-alerts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ severity: 'critical', 'source.system': 'ipam-eu', address: '10.3.3.3', site: 'fra1' }),
+  });
+  const delivered = (await res.json()) as { runs: { workflowId: string }[] };
+  t.is(res.status, 202, JSON.stringify(delivered));
+  t.is(delivered.runs.length, 1, 'the converted rule fired');
+  const run = await waitForEnd(delivered.runs[0].workflowId);
+  t.is(run.status, 'succeeded', run.stderr);
+  t.like(JSON.parse(run.stdout.trim().split('\n').pop()!) as object, { address: '10.3.3.3', kind: 'ipv4', tags: ['fra1'] });
 });
 
 test.serial('pack remove: the pack and its actions are marked removed, runs and history kept; ingesting again brings it back', async (t) => {

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { PackConfigResponse } from '../../common/api-types.js';
+import { SSH_CONFIG_KEYS } from '../../common/st2-config.js';
 import { namedEnvValue } from '../../lib/config.js';
 import { ExitError, client, out, printJson, table } from '../shared.js';
 
@@ -21,7 +22,7 @@ function printConfig(c: PackConfigResponse): void {
     table([
       ['KEY', 'TYPE', 'VALUE', 'NOTES'],
       ...keys.map((k) => {
-        const s = c.schema?.[k];
+        const s = c.schema?.[k] ?? SSH_CONFIG_KEYS[k];
         const v = c.values[k];
         const notes = [s?.required ? 'required' : '', s?.secret || v?.secret ? 'secret' : '', v ? `set by ${v.setBy ?? '?'}` : ''].filter(Boolean).join(', ');
         const value = v ? show(v.value) : s?.default !== undefined ? `${show(s.default)} (default)` : '-';
