@@ -36,7 +36,7 @@ const ENTRY_INDEX: Record<string, number> = { python: 1, shell: 1, node: 1, 'st2
 export function scriptArgv(action: Pick<ActionSpec, 'runner' | 'entryPoint'>, argv: string[], packDir: string, shim: string): string[] {
   const out = [...argv];
   if ((action.runner === 'st2-python' || action.runner === 'st2-remote') && out[1] === ST2_SHIM_TOKEN) out[1] = shim;
-  const i = ENTRY_INDEX[action.runner];
+  const i = action.runner === 'st2-python' && out[2] === '--sensor' ? 3 : ENTRY_INDEX[action.runner];
   if (i !== undefined && out[i] !== undefined) {
     const file = path.resolve(packDir, action.entryPoint);
     if (file.startsWith(packDir + path.sep) && fs.existsSync(file)) out[i] = file;

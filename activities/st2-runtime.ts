@@ -159,7 +159,13 @@ export async function packPython(
 
 /** The shim's stdin: the run's keyword arguments, the pack's config and its name. */
 export function shimRequest(action: ActionSpec, clear: Record<string, unknown>, config: Record<string, unknown>): string {
-  return JSON.stringify({ parameters: JSON.parse(st2Kwargs(action, clear)) as unknown, config, pack: action.pack });
+  const sensor = action.parameters.st2Sensor;
+  return JSON.stringify({
+    parameters: JSON.parse(st2Kwargs(action, clear)) as unknown,
+    config,
+    pack: action.pack,
+    ...(sensor ? { sensor: { class_name: sensor.className, poll_interval: Number(clear.poll_interval ?? sensor.pollInterval) } } : {}),
+  });
 }
 
 /**

@@ -179,6 +179,7 @@ export function buildArgv(action: Pick<ActionSpec, 'parameters' | 'runner' | 'en
     return 'error' in plan ? ['false', `(cmd cannot run: ${plan.error})`] : plan.argv;
   }
   // The shim reads the parameters as JSON on stdin; nothing else goes on the command line.
+  if (action.runner === 'st2-python' && action.parameters.st2Sensor) return [...INTERPRETERS[action.runner], '--sensor', action.entryPoint];
   if (action.runner === 'st2-python') return [...INTERPRETERS[action.runner], action.entryPoint];
   if (action.runner === 'st2-remote') return INTERPRETERS[action.runner];
   // A script path that starts with "-" would be read as an interpreter option (bash -c, python3 -m): say ./ first.

@@ -48,6 +48,8 @@ export interface ActionParameters {
   st2Cmd?: boolean;
   /** A StackStorm remote-shell-cmd (`cmd`) or remote-shell-script (`script`) action, run over SSH by the shim. */
   st2Remote?: 'cmd' | 'script';
+  /** A StackStorm sensor class, run by the shim's --sensor mode (a script sensor's action). */
+  st2Sensor?: { className: string; pollInterval: number };
 }
 
 /** An action as the catalog holds it and as a run is pinned to it. */

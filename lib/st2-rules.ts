@@ -31,9 +31,10 @@ const actionName = (ref: string): string => {
         .replace(/[^a-z0-9_-]+/g, '_')}`;
 };
 
-function triggerType(t: Record<string, unknown>, reasons: string[]): string {
+function triggerType(t: Record<string, unknown>, sensors: Record<string, string>, reasons: string[]): string {
   const type = typeof t.type === 'string' ? t.type : '';
   const params = (t.parameters ?? {}) as Record<string, unknown>;
+  if (sensors[type]) return `sensor.${sensors[type]}`;
   if (type === 'core.st2.webhook') {
     const url = typeof params.url === 'string' ? params.url.replace(/^\/+|\/+$/g, '') : '';
     if (!WEBHOOK_NAME.test(url))
@@ -46,28 +47,33 @@ function triggerType(t: Record<string, unknown>, reasons: string[]): string {
   else if (type.startsWith('core.st2.')) reasons.push(`trigger: ${type} is one of StackStorm's internal triggers, which Stackwire does not emit`);
   else
     reasons.push(
-      `trigger: ${type || '(none)'} is emitted by a StackStorm sensor, which is not imported: create a Stackwire sensor for what it watches and point the rule at its trigger`,
+      `trigger: ${type || '(none)'} is emitted by a StackStorm sensor: start the sensor's imported action as a Stackwire sensor (stackwire sensor create NAME --kind script --action …) and give --sensor ${type || 'TYPE'}=NAME`,
     );
   return type;
 }
 
 /** `{{ trigger.x }}` → `${{ trigger.x }}`; anything else in a template is not convertible. */
-function convertTemplates(v: unknown, where: string, reasons: string[]): unknown {
-  if (Array.isArray(v)) return v.map((x, i) => convertTemplates(x, `${where}[${i}]`, reasons));
+function convertTemplates(v: unknown, where: string, reasons: string[], root: string): unknown {
+  if (Array.isArray(v)) return v.map((x, i) => convertTemplates(x, `${where}[${i}]`, reasons, root));
   if (v && typeof v === 'object')
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, convertTemplates(x, `${where}.${k}`, reasons)]));
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, convertTemplates(x, `${where}.${k}`, reasons, root)]));
   if (typeof v !== 'string') return v;
   if (/\{%/.test(v)) reasons.push(`${where}: Jinja blocks ({% … %}) have no equivalent`);
   return v.replace(/\{\{([\s\S]*?)\}\}/g, (m, inner: string) => {
     const expr = inner.trim();
-    if (/^trigger(\.[A-Za-z_][\w-]*|\[\d+\]|\['[^']*'\]|\["[^"]*"\])*$/.test(expr)) return `\${{ ${expr.replace(/\["([^"]*)"\]/g, "['$1']")} }}`;
+    if (/^trigger(\.[A-Za-z_][\w-]*|\[\d+\]|\['[^']*'\]|\["[^"]*"\])*$/.test(expr))
+      return `\${{ ${expr.replace(/\["([^"]*)"\]/g, "['$1']").replace(/^trigger/, root)} }}`;
     reasons.push(`${where}: {{ ${expr} }} reads more than the trigger's payload (filters, st2kv, action_context …)`);
     return m;
   });
 }
 
-/** One StackStorm rule document. */
-export function convertSt2Rule(doc: Record<string, unknown>): St2RuleResult {
+/**
+ * One StackStorm rule document. `sensors` maps a sensor's trigger type (`pack.trigger`) to the Stackwire
+ * sensor that runs it: its events are `sensor.<name>` with `{trigger, payload}`, so the rule reads
+ * `trigger.payload.…` and also requires `trigger.trigger` to be that type.
+ */
+export function convertSt2Rule(doc: Record<string, unknown>, sensors: Record<string, string> = {}): St2RuleResult {
   const reasons: string[] = [];
   const rawName = typeof doc.name === 'string' ? doc.name : '';
   const pack = typeof doc.pack === 'string' ? doc.pack : '';
@@ -77,14 +83,19 @@ export function convertSt2Rule(doc: Record<string, unknown>): St2RuleResult {
     if (!['name', 'pack', 'ref', 'description', 'enabled', 'trigger', 'criteria', 'action', 'tags', 'uid', 'id', 'metadata_file', 'context'].includes(k))
       reasons.push(`${k}: not converted`);
   const trigger = (doc.trigger ?? {}) as Record<string, unknown>;
-  const type = triggerType(trigger, reasons);
-  const criteria = (doc.criteria ?? {}) as Record<string, Record<string, unknown>>;
+  const type = triggerType(trigger, sensors, reasons);
+  const fromSensor = type.startsWith('sensor.');
+  const root = fromSensor ? 'trigger.payload' : 'trigger';
+  const criteria: Record<string, Record<string, unknown>> = {};
+  for (const [key, c] of Object.entries((doc.criteria ?? {}) as Record<string, Record<string, unknown>>))
+    criteria[key.replace(/^trigger(?=[.[#]|$)/, root)] = c;
+  if (fromSensor) criteria['trigger.trigger'] = { type: 'equals', pattern: trigger.type };
   for (const [key, c] of Object.entries(criteria))
     if (typeof c?.pattern === 'string' && /\{\{|\{%/.test(c.pattern))
       reasons.push(`criteria["${key}"].pattern: a Jinja pattern (patterns are literal in Stackwire)`);
   const action = (doc.action ?? {}) as Record<string, unknown>;
   if (typeof action.ref !== 'string') reasons.push('action.ref: a rule needs the action it runs');
-  const parameters = convertTemplates(action.parameters ?? {}, 'action.parameters', reasons) as Record<string, unknown>;
+  const parameters = convertTemplates(action.parameters ?? {}, 'action.parameters', reasons, root) as Record<string, unknown>;
   if (reasons.length) return { name: name || rawName, reasons };
   const rule = {
     name,
@@ -98,7 +109,7 @@ export function convertSt2Rule(doc: Record<string, unknown>): St2RuleResult {
 }
 
 /** Every rule of a StackStorm rule file (YAML or JSON, one document or several). */
-export function convertSt2RuleFile(text: string, file: string): St2RuleResult[] {
+export function convertSt2RuleFile(text: string, file: string, sensors: Record<string, string> = {}): St2RuleResult[] {
   const docs = YAML.parseAllDocuments(text);
   const out: St2RuleResult[] = [];
   for (const d of docs) {
@@ -110,7 +121,7 @@ export function convertSt2RuleFile(text: string, file: string): St2RuleResult[] 
     const v = d.toJS() as unknown;
     if (v === null || v === undefined) continue;
     if (typeof v !== 'object' || Array.isArray(v)) out.push({ name: file, reasons: [`${file}: not a rule (a mapping with name, trigger and action)`] });
-    else out.push(convertSt2Rule(v as Record<string, unknown>));
+    else out.push(convertSt2Rule(v as Record<string, unknown>, sensors));
   }
   return out;
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Runs a StackStorm python-script action (a class with run(**kwargs)) the way st2's runner would.
+Long file: one file on purpose — the worker copies it, alone, to a folder the run user can read, and it
+holds the whole st2 surface (the action and sensor bases, the services, st2common, the SSH runner).
 
 Usage: st2_python_shim.py <entry_point.py>
   stdin: one JSON object {"parameters": {...}, "config": {...}, "pack": "<pack>"}
        st2_python_shim.py --remote      (remote-shell-cmd / remote-shell-script over OpenSSH; see run_remote)
+       st2_python_shim.py --sensor <entry_point.py>   (a StackStorm sensor class; see run_sensor)
   fd STACKWIRE_DATASTORE_FD (when set): the worker's datastore, one JSON request and answer per line
 
 It provides the st2common surface actions import, so an action module runs unchanged:
@@ -24,9 +27,11 @@ import logging
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 import types
 
 SYSTEM_SCOPE = "system"
@@ -161,6 +166,103 @@ class Action:  # the st2 base class, as far as actions use it
         raise NotImplementedError()
 
 
+class SensorService(ActionService):
+    """st2's SensorService: dispatch() prints the trigger instance as a JSON line (a script sensor's event)."""
+
+    def __init__(self, pack, class_name, channel):
+        super().__init__(pack, class_name, channel)
+        self._class_name = class_name
+
+    def dispatch(self, trigger, payload=None, trace_tag=None):
+        event = {"trigger": trigger, "payload": payload if payload is not None else {}}
+        if trace_tag is not None:
+            event["id"] = str(trace_tag)
+        print(json.dumps(event, default=str), flush=True)
+
+    def dispatch_with_context(self, trigger, payload=None, trace_context=None):
+        self.dispatch(trigger, payload, getattr(trace_context, "trace_tag", None))
+
+    def get_logger(self, name):
+        return get_logger_for_python_runner_action(f"{self._class_name}.{name}").getChild(name)
+
+
+class Sensor:  # st2reactor.sensor.base.Sensor, as sensors use it
+    def __init__(self, sensor_service, config=None):
+        self.sensor_service = sensor_service
+        self.config = config if config is not None else {}
+        self._sensor_service = sensor_service
+        self._config = self.config
+
+    def setup(self):
+        pass
+
+    def run(self):
+        raise NotImplementedError()
+
+    def cleanup(self):
+        pass
+
+    def add_trigger(self, trigger):
+        pass
+
+    def update_trigger(self, trigger):
+        pass
+
+    def remove_trigger(self, trigger):
+        pass
+
+
+class PollingSensor(Sensor):
+    def __init__(self, sensor_service, config=None, poll_interval=5):
+        super().__init__(sensor_service, config)
+        self._poll_interval = poll_interval
+
+    def poll(self):
+        raise NotImplementedError()
+
+    def get_poll_interval(self):
+        return self._poll_interval
+
+    def set_poll_interval(self, poll_interval):
+        self._poll_interval = poll_interval
+
+
+def run_sensor(entry, request, channel):
+    """
+    Runs a StackStorm sensor class as a script sensor: setup(), then run() (a Sensor) or poll() every
+    poll_interval seconds (a PollingSensor), until the process is stopped (SIGTERM → cleanup()). Each
+    dispatch() prints {"trigger", "payload", "id"?} as one JSON line: the sensor's events.
+    """
+    module = _load(entry)
+    spec = request.get("sensor") or {}
+    name = spec.get("class_name")
+    cls = getattr(module, name, None) if name else None
+    if not (isinstance(cls, type) and issubclass(cls, Sensor)):
+        print(f"{entry}: no Sensor class named {name!r}", file=sys.stderr)
+        return 2
+    pack = request.get("pack", "")
+    service = SensorService(pack, cls.__name__, channel)
+    config = PackConfigDict(pack, request.get("config", {}))
+    interval = float(spec.get("poll_interval") or 60)
+    sensor = cls(sensor_service=service, config=config, poll_interval=interval) if issubclass(cls, PollingSensor) else cls(sensor_service=service, config=config)
+
+    def stop(_sig, _frame):
+        try:
+            sensor.cleanup()
+        finally:
+            sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    sensor.setup()
+    if isinstance(sensor, PollingSensor):
+        while True:
+            sensor.poll()
+            sys.stdout.flush()
+            time.sleep(sensor.get_poll_interval())
+    sensor.run()
+    return 0
+
+
 def get_logger_for_python_runner_action(action_name, log_level="debug"):
     logger = logging.getLogger(f"actions.python.{action_name}")
     if not logger.handlers:
@@ -258,6 +360,9 @@ def install_fake_st2():
     _module("st2actions")
     _module("st2actions.runners")
     _module("st2actions.runners.pythonrunner", Action=Action)
+    _module("st2reactor")
+    _module("st2reactor.sensor")
+    _module("st2reactor.sensor.base", Sensor=Sensor, PollingSensor=PollingSensor)
 
 
 REMOTE_HOST = re.compile(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+))(?::(\d{1,5}))?$")
@@ -344,30 +449,38 @@ def run_remote(req):
     return 0 if ok else 1
 
 
-def main():
-    if sys.argv[1:] == ["--remote"]:
-        raw = sys.stdin.read()
-        return run_remote(json.loads(raw))
-    if len(sys.argv) != 2:
-        print("usage: st2_python_shim.py <entry_point.py> < request.json", file=sys.stderr)
-        return 2
-    entry = os.path.abspath(sys.argv[1])
-    raw = sys.stdin.read()
-    request = json.loads(raw) if raw.strip() else {}
-    params = request.get("parameters", {})
-    pack = request.get("pack", "")
+def _load(entry):
     install_fake_st2()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     sys.path.insert(0, os.path.dirname(entry))
     spec = importlib.util.spec_from_file_location("st2_action", entry)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def main():
+    if sys.argv[1:] == ["--remote"]:
+        raw = sys.stdin.read()
+        return run_remote(json.loads(raw))
+    sensor_mode = len(sys.argv) == 3 and sys.argv[1] == "--sensor"
+    if len(sys.argv) != 2 and not sensor_mode:
+        print("usage: st2_python_shim.py [--sensor] <entry_point.py> < request.json", file=sys.stderr)
+        return 2
+    entry = os.path.abspath(sys.argv[-1])
+    raw = sys.stdin.read()
+    request = json.loads(raw) if raw.strip() else {}
+    params = request.get("parameters", {})
+    pack = request.get("pack", "")
+    fd = os.environ.get("STACKWIRE_DATASTORE_FD")
+    channel = DatastoreChannel(int(fd)) if fd else None
+    if sensor_mode:
+        return run_sensor(entry, request, channel)
+    module = _load(entry)
     classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Action) and v is not Action and v.__module__ == module.__name__]
     if len(classes) != 1:
         print(f"{entry}: expected one Action subclass, found {len(classes)}", file=sys.stderr)
         return 2
-    fd = os.environ.get("STACKWIRE_DATASTORE_FD")
-    channel = DatastoreChannel(int(fd)) if fd else None
     cls = classes[0]
     action = cls(config=PackConfigDict(pack, request.get("config", {})), action_service=ActionService(pack, cls.__name__, channel))
     result = action.run(**params)

@@ -89,7 +89,7 @@ test.serial('a StackStorm pack imports with its python-script and local-shell-cm
     ),
   );
   t.deepEqual(
-    report.unsupported.map((u) => u.file),
+    report.unsupported.map((u) => u.file).sort(),
     ['actions/cleanup_loop.yaml', 'rules/nightly_audit.yaml', 'rules/on_ipam_alert.yaml'],
     'every other file is imported or converted',
   );

@@ -18,12 +18,22 @@ export function registerRuleImportCommand(rule: Command): void {
     )
     .argument('<files-or-folders...>', 'StackStorm rule files (.yaml) or folders holding them, e.g. ./stackstorm-mypack/rules')
     .option('--out <folder>', 'write each converted rule to <folder>/<name>.yml (created if missing)')
+    .option(
+      '--sensor <type=name...>',
+      "a StackStorm sensor's trigger type and the Stackwire sensor that runs it (its events are sensor.<name>), e.g. --sensor mypack.disk_full=disk",
+    )
     .option('--json', 'print {converted: [{file, name, content}], skipped: [{file, name, reasons}]}')
-    .action((targets: string[], opts: { out?: string; json?: boolean }) => {
+    .action((targets: string[], opts: { out?: string; json?: boolean; sensor?: string[] }) => {
+      const sensors: Record<string, string> = {};
+      for (const pair of opts.sensor ?? []) {
+        const m = /^([A-Za-z0-9_.-]+)=([a-z0-9][a-z0-9-]{0,62})$/.exec(pair);
+        if (!m) throw new ExitError(2, `--sensor ${JSON.stringify(pair)} must be <trigger type>=<sensor name>, e.g. mypack.disk_full=disk`);
+        sensors[m[1]] = m[2];
+      }
       const files = yamlFiles(targets, 'rule');
       const converted: (St2RuleResult & { file: string; written?: string })[] = [];
       const skipped: (St2RuleResult & { file: string })[] = [];
-      for (const f of files) for (const r of convertSt2RuleFile(f.content, f.path)) (r.content ? converted : skipped).push({ ...r, file: f.path });
+      for (const f of files) for (const r of convertSt2RuleFile(f.content, f.path, sensors)) (r.content ? converted : skipped).push({ ...r, file: f.path });
       const names = new Map<string, string>();
       for (const c of converted) {
         if (names.has(c.name)) throw new ExitError(2, `${c.file} and ${names.get(c.name)} both give the rule ${c.name}; rename one`);
