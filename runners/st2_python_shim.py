@@ -183,7 +183,7 @@ class SensorService(ActionService):
         self.dispatch(trigger, payload, getattr(trace_context, "trace_tag", None))
 
     def get_logger(self, name):
-        return get_logger_for_python_runner_action(f"{self._class_name}.{name}").getChild(name)
+        return get_logger_for_python_runner_action(self._class_name)
 
 
 class Sensor:  # st2reactor.sensor.base.Sensor, as sensors use it

@@ -79,6 +79,7 @@ test.serial('a StackStorm pack imports with its python-script and local-shell-cm
       ['netops.greet', 'stackstorm:local-shell-cmd'],
       ['netops.is_valid_ip', 'stackstorm:python-script'],
       ['netops.remember', 'stackstorm:python-script'],
+      ['netops.sensor_address_watch', 'stackstorm:sensor'],
       ['netops.shout', 'stackstorm:local-shell-cmd'],
       ['netops.whoami_remote', 'stackstorm:remote-shell-cmd'],
     ],
@@ -90,7 +91,7 @@ test.serial('a StackStorm pack imports with its python-script and local-shell-cm
   );
   t.deepEqual(
     report.unsupported.map((u) => u.file).sort(),
-    ['actions/cleanup_loop.yaml', 'rules/nightly_audit.yaml', 'rules/on_ipam_alert.yaml'],
+    ['actions/cleanup_loop.yaml', 'rules/nightly_audit.yaml', 'rules/on_address_seen.yaml', 'rules/on_ipam_alert.yaml'],
     'every other file is imported or converted',
   );
   t.true(
@@ -434,6 +435,41 @@ test.serial('StackStorm rules convert with stackwire rule import, then apply and
   t.like(JSON.parse(run.stdout.trim().split('\n').pop()!) as object, { address: '10.3.3.3', kind: 'ipv4', tags: ['fra1'] });
 });
 
+test.serial('a StackStorm sensor runs as a script sensor with its config and datastore; its rules convert with --sensor and fire', async (t) => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-st2-sensor-rules-'));
+  const imported = await cli(['rule', 'import', path.join(pack, 'rules'), '--out', out, '--sensor', 'netops.address_seen=addrwatch']);
+  t.is(imported.code, 1, 'the timer rule still cannot convert');
+  const text = fs.readFileSync(path.join(out, 'netops.on_address_seen.yml'), 'utf8');
+  t.regex(text, /type: sensor\.addrwatch/);
+  t.regex(text, /trigger\.payload\.n:\n\s+type: equals\n\s+pattern: 2/);
+  t.regex(text, /trigger\.trigger:\n\s+type: equals\n\s+pattern: netops\.address_seen/);
+  t.regex(text, /name: address \$\{\{ trigger\.payload\.address \}\}/);
+  const applied = await cli(['rule', 'apply', out]);
+  t.is(applied.code, 0, applied.stdout + applied.stderr);
+  t.teardown(async () => {
+    await http('DELETE', '/api/v1/sensors/addrwatch');
+    await cli(['rule', 'delete', 'netops.on_address_seen']);
+  });
+  const created = await cli(['sensor', 'create', 'addrwatch', '--kind', 'script', '--action', 'netops.sensor_address_watch', '--param', 'poll_interval=1']);
+  t.is(created.code, 0, created.stderr);
+  const greeted = await eventually(async () => {
+    const r = await http<{ executions: { parameters: Record<string, unknown>; actor: string }[] }>('GET', '/api/v1/executions?action=netops.greet&limit=100');
+    return r.body.executions.find((e) => e.parameters.name === 'address 10.7.7.2');
+  }, 'the converted rule to run netops.greet for the second address');
+  t.is(greeted.actor, 'rule:netops.on_address_seen');
+  const first = (await http<{ executions: { parameters: Record<string, unknown> }[] }>('GET', '/api/v1/executions?action=netops.greet&limit=100')).body;
+  t.false(
+    first.executions.some((e) => e.parameters.name === 'address 10.7.7.1'),
+    'the first address does not meet the criteria',
+  );
+  const ds = await cli(['pack', 'datastore', 'list', 'netops', '--prefix', 'netops.AddressWatchSensor:', '--json']);
+  t.deepEqual(
+    (JSON.parse(ds.stdout) as { keys: { name: string; value: unknown }[] }).keys.map((k) => [k.name, k.value]),
+    [['netops.AddressWatchSensor:emitted', '2']],
+    "the sensor's own datastore key",
+  );
+});
+
 test.serial('pack remove: the pack and its actions are marked removed, runs and history kept; ingesting again brings it back', async (t) => {
   const past = await runViaApi({ action: 'netops.greet', parameters: { name: 'before removal' } });
   const refused = await cli(['pack', 'remove', 'netops']);
@@ -446,6 +482,7 @@ test.serial('pack remove: the pack and its actions are marked removed, runs and 
     'netops.greet',
     'netops.is_valid_ip',
     'netops.remember',
+    'netops.sensor_address_watch',
     'netops.shout',
     'netops.whoami_remote',
   ]);
