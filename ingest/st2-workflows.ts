@@ -8,6 +8,7 @@
  * did would be worse than none. README: Importing StackStorm packs.
  */
 import YAML from 'yaml';
+import { st2ActionName } from '../common/st2-names.js';
 
 export interface ConvertedWorkflow {
   /** The pipeline file's path in the pack and its YAML. */
@@ -27,17 +28,6 @@ const stepId = (name: string) =>
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '_')
     .replace(/^[^a-z0-9]+/, '') || 'step';
-
-/** A StackStorm action ref as the Stackwire action name it was imported as (lower-case, _ for other characters). */
-const actionName = (ref: string): string => {
-  const dot = ref.indexOf('.');
-  return dot < 0
-    ? ref
-    : `${ref.slice(0, dot)}.${ref
-        .slice(dot + 1)
-        .toLowerCase()
-        .replace(/[^a-z0-9_-]+/g, '_')}`;
-};
 
 const INPUT_TYPES: Record<string, string> = { string: 'string', integer: 'number', number: 'number', boolean: 'boolean', array: 'list', object: 'object' };
 
@@ -221,7 +211,7 @@ export function convertActionChain(pack: string, name: string, meta: Record<stri
         ...(src['on-failure'] === cur ? [{ from: ids.get(o)!, on: 'failed' as const }] : []),
       ];
     });
-    return { id: ids.get(cur)!, action: actionName(n.ref as string), with: withValues, incoming, handlesFailure: typeof n['on-failure'] === 'string' };
+    return { id: ids.get(cur)!, action: st2ActionName(n.ref as string), with: withValues, incoming, handlesFailure: typeof n['on-failure'] === 'string' };
   });
   const steps = graphSteps(nodes, reasons);
   if (reasons.length) throw new NotConvertible(reasons);
@@ -305,7 +295,7 @@ export function convertOrquesta(pack: string, name: string, meta: Record<string,
     >;
     nodes.push({
       id: ids.get(tname)!,
-      action: actionName(String(t.action)),
+      action: st2ActionName(String(t.action)),
       with: withValues,
       incoming: into,
       join: t.join === 'all',

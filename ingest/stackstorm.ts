@@ -10,6 +10,7 @@ import YAML from 'yaml';
 import type { ActionParameters, IngestWarning, ParameterSchema } from '../common/types.js';
 import { cmdTemplateRefs } from '../common/st2-cmd.js';
 import { parseConfigSchema } from '../common/st2-config.js';
+import { st2LocalName } from '../common/st2-names.js';
 import type { PackFile } from '../db/packs.js';
 import { SECRET_NAME } from './introspection.js';
 import { convertActionChain, convertOrquesta, NotConvertible } from './st2-workflows.js';
@@ -388,7 +389,7 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
     };
     out.warnings.push(...warnings);
     out.actions.push({
-      name: `${pack}.${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_')}`,
+      name: `${pack}.${st2LocalName(name)}`,
       pack,
       description: typeof meta.description === 'string' ? meta.description : '',
       runner: runnerType === 'python-script' ? 'st2-python' : runnerType.startsWith('remote-shell') ? 'st2-remote' : 'exec',

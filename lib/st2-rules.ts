@@ -8,6 +8,7 @@
  * applies it (`stackwire rule apply`).
  */
 import YAML from 'yaml';
+import { st2ActionName } from '../common/st2-names.js';
 import { RULE_NAME } from '../common/rule.js';
 
 export interface St2RuleResult {
@@ -20,16 +21,6 @@ export interface St2RuleResult {
 
 const WEBHOOK_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TIMERS = new Set(['core.st2.CronTimer', 'core.st2.IntervalTimer', 'core.st2.DateTimer']);
-
-const actionName = (ref: string): string => {
-  const dot = ref.indexOf('.');
-  return dot < 0
-    ? ref
-    : `${ref.slice(0, dot)}.${ref
-        .slice(dot + 1)
-        .toLowerCase()
-        .replace(/[^a-z0-9_-]+/g, '_')}`;
-};
 
 function triggerType(t: Record<string, unknown>, sensors: Record<string, string>, reasons: string[]): string {
   const type = typeof t.type === 'string' ? t.type : '';
@@ -103,7 +94,7 @@ export function convertSt2Rule(doc: Record<string, unknown>, sensors: Record<str
     ...(doc.enabled === false ? { enabled: false } : {}),
     trigger: { type },
     ...(Object.keys(criteria).length ? { criteria } : {}),
-    action: { ref: actionName(action.ref as string), ...(Object.keys(parameters).length ? { parameters } : {}) },
+    action: { ref: st2ActionName(action.ref as string), ...(Object.keys(parameters).length ? { parameters } : {}) },
   };
   return { name, content: YAML.stringify(rule, { lineWidth: 0 }), reasons: [] };
 }
