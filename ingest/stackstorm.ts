@@ -313,7 +313,18 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
       continue;
     }
     const meta = doc.toJS() as Record<string, unknown> | null;
-    if (!meta || typeof meta !== 'object' || typeof meta.runner_type !== 'string') continue;
+    if (!meta || typeof meta !== 'object' || typeof meta.runner_type !== 'string') {
+      // Metadata without a runner_type is said; a workflow file an action names is covered by it (below).
+      const named = files.some(
+        (x) => /^actions\/[^/]+\.ya?ml$/.test(x.path) && x !== f && x.content.toString('utf8').includes(f.path.slice('actions/'.length)),
+      );
+      if (!named && meta && typeof meta === 'object' && 'name' in meta)
+        out.unsupported.push({
+          file: f.path,
+          reason: 'no runner_type: not an action StackStorm would register (add runner_type, or move the file out of actions/)',
+        });
+      continue;
+    }
     out.covered.add(f.path);
     const warnings: IngestWarning[] = [];
     const warn = (message: string, keys: (string | number)[]) => warnings.push({ file: f.path, line: lineOf(doc, lc, keys), message });
