@@ -9,7 +9,7 @@
  */
 import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { maskArgv, maskParameters, st2CmdEnv } from '../common/argv.js';
+import { maskArgv, maskParameters, st2CmdEnv, st2EnvVars } from '../common/argv.js';
 import { datastoreHandler, packConfig, packPython, remoteRequest, shimRequest } from './st2-runtime.js';
 import { SecretKeyError, isSealed, redact, unsealSecrets } from '../lib/secrets.js';
 import type { Config } from '../lib/config.js';
@@ -260,7 +260,7 @@ export function createRunAction(deps: ActivityDeps) {
         argv: [command, ...args],
         packDir,
         label: `${input.executionId}.${attempt}`,
-        env: { ...st2CmdEnv(action, clear), STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
+        env: { ...st2EnvVars(action, clear), ...st2CmdEnv(action, clear), STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
         ...(st2 && action.runner === 'st2-remote' ? { stdin: remoteRequest(action, clear, st2.config, packDir, mask) } : {}),
         ...(st2 && action.runner === 'st2-python'
           ? {

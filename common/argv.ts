@@ -122,7 +122,7 @@ function st2Args(props: [string, ParameterSchema][], params: Record<string, unkn
 /** The argument list after the script path: global parameters, the fixed prefix (a sub-command), the rest. */
 export function buildArgs(action: Pick<ActionSpec, 'parameters' | 'argvPrefix'> & { runner?: Runner }, params: Record<string, unknown>): string[] {
   const props = Object.entries(action.parameters.properties);
-  if (action.parameters.st2Args) return st2Args(props, params);
+  if (action.parameters.st2Args) return st2Args(action.parameters.st2Env ? props.filter(([k]) => k !== 'env') : props, params);
   const global = props.filter(([, s]) => s.scope === 'global');
   const local = props.filter(([, s]) => s.scope !== 'global');
   const eoo = action.parameters.endOfOptions === true;
@@ -197,7 +197,23 @@ export const MASK = '********';
 export function st2Kwargs(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): string {
   const all: Record<string, unknown> = {};
   for (const name of Object.keys(action.parameters.properties)) all[name] = params[name] ?? null;
-  return JSON.stringify({ ...all, ...params });
+  const out: Record<string, unknown> = { ...all, ...params };
+  // `env` is the runner's (the process environment), never an argument of run().
+  if (action.parameters.st2Env) delete out.env;
+  return JSON.stringify(out);
+}
+
+/** Names an action's `env` may not set: the runtime's own. */
+const RESERVED_ENV = /^(PATH|HOME|TMPDIR|PYTHONPATH|PYTHONHOME|LD_.*|STACKWIRE_.*|ST2_PARAM_.*)$/;
+
+/** A StackStorm action's `env` parameter as environment variables (names that are valid and not the runtime's own). */
+export function st2EnvVars(action: Pick<ActionSpec, 'parameters'>, params: Record<string, unknown>): Record<string, string> {
+  const env = params.env;
+  if (!action.parameters.st2Env || !env || typeof env !== 'object' || Array.isArray(env)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env as Record<string, unknown>))
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !RESERVED_ENV.test(k)) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return out;
 }
 
 export function displayArgv(argv: string[]): string {

@@ -21,6 +21,7 @@ ajv.addKeyword({ keyword: 'st2Args', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'st2Cmd', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'st2Remote', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'st2Sensor', schemaType: 'object' });
+ajv.addKeyword({ keyword: 'st2Env', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'oneRequired', schemaType: 'array' });
 
 export interface ParameterProblem {

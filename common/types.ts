@@ -50,6 +50,8 @@ export interface ActionParameters {
   st2Remote?: 'cmd' | 'script';
   /** A StackStorm sensor class, run by the shim's --sensor mode (a script sensor's action). */
   st2Sensor?: { className: string; pollInterval: number };
+  /** The `env` parameter is the script's environment (StackStorm's runner parameter), not an argument. */
+  st2Env?: boolean;
 }
 
 /** An action as the catalog holds it and as a run is pinned to it. */

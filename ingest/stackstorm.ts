@@ -231,11 +231,22 @@ function parameter(
     return undefined;
   }
   for (const k of Object.keys(raw)) if (!PARAM_FIELDS.has(k)) warn(`parameters.${pname}.${k} is ignored (Stackwire does not use it)`, ['parameters', pname, k]);
-  // An immutable runner setting (sudo, kwarg_op …) is the runner's; the action's own is fixed and passed.
-  if (raw.immutable === true && (RUNNER_PARAMETERS[runnerType] ?? []).includes(pname) && !(runnerType === 'local-shell-cmd' && pname === 'cmd')) {
+  // A runner setting (sudo, cwd, kwarg_op, log_level …) is the runner's, never an argument of the script;
+  // `env` stays, as the environment it is under st2. An action's own immutable parameter is fixed and passed.
+  if ((RUNNER_PARAMETERS[runnerType] ?? []).includes(pname) && pname !== 'env') {
     if (pname === 'sudo' && raw.default === true)
       warn('parameters.sudo: true is ignored: Stackwire runs scripts as its unprivileged run user, never with sudo', ['parameters', pname]);
+    else if (!(raw.immutable === true && !raw.default))
+      warn(`parameters.${pname} is a setting of StackStorm's ${runnerType} runner that Stackwire does not have: ignored`, ['parameters', pname]);
     return undefined;
+  }
+  if (pname === 'env' && (RUNNER_PARAMETERS[runnerType] ?? []).includes('env')) {
+    // The script's environment variables, as st2's runner sets them (common/argv.ts st2EnvVars).
+    return {
+      type: 'object',
+      ...(raw.default && typeof raw.default === 'object' ? { default: raw.default } : {}),
+      description: 'Environment variables for the script',
+    };
   }
   const s: ParameterSchema = {};
   if (raw.type === undefined) s.type = 'string';
@@ -395,6 +406,7 @@ export function importStackStorm(pack: string, files: PackFile[]): St2Import {
       additionalProperties: false,
       // Named parameters become --name=value the way StackStorm builds them (see common/argv.ts st2Args).
       ...(runnerType === 'local-shell-script' ? { st2Args: true } : {}),
+      ...('env' in properties && !runnerType.startsWith('remote-shell') ? { st2Env: true } : {}),
       ...(runnerType === 'local-shell-cmd' ? { st2Cmd: true } : {}),
       ...(runnerType === 'remote-shell-cmd' ? { st2Remote: 'cmd' as const } : runnerType === 'remote-shell-script' ? { st2Remote: 'script' as const } : {}),
     };

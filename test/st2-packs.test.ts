@@ -172,7 +172,7 @@ test.serial('the datastore: per pack, local keys prefixed as st2 does, TTL, encr
   const first = await runViaApi({ action: 'netops.remember', parameters: { key: 'last_ip', value: '10.1.2.3' } });
   t.is(first.execution.status, 'succeeded', first.execution.stderr);
   const r1 = JSON.parse(first.execution.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-  t.like(r1, { before: null, shared: 'from the operator', deleted: true, scope: 'system', at: '2026-01-02T03:04:05Z' });
+  t.like(r1, { before: null, shared: 'from the operator', deleted: true, scope: 'system', at: '2026-01-02T03:04:05Z', note: "from the runner's env" });
   t.deepEqual(r1.names, ['netops.Remember:last_ip'], 'list_values(local=True) lists the class prefix only');
   t.is(r1.scope_error, 'Scope user is unsupported.');
   const second = await runViaApi({ action: 'netops.remember', parameters: { key: 'last_ip', value: '10.9.9.9' } });
