@@ -166,6 +166,26 @@ test.serial(
   },
 );
 
+test.serial('a requirements.txt pip cannot satisfy fails the run with what pip said and where it looked', async (t) => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-st2-badreqs-')), 'badreqs');
+  fs.mkdirSync(path.join(dir, 'actions'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'pack.yaml'), 'ref: badreqs\nname: badreqs\nversion: 0.0.1\n');
+  fs.writeFileSync(path.join(dir, 'requirements.txt'), 'no-such-package-anywhere==9.9.9\n');
+  fs.writeFileSync(path.join(dir, 'actions', 'hello.yaml'), 'name: hello\nrunner_type: python-script\nentry_point: hello.py\n');
+  fs.writeFileSync(
+    path.join(dir, 'actions', 'hello.py'),
+    'from st2common.runners.base_action import Action\n\n\nclass Hello(Action):\n    def run(self):\n        return "hi"\n',
+  );
+  const ing = await cli(['ingest', dir, '--no-write']);
+  t.is(ing.code, 0, ing.stderr);
+  const r = await runViaApi({ action: 'badreqs.hello', parameters: {} });
+  t.is(r.execution.status, 'failed');
+  t.regex(r.execution.error ?? '', /pack badreqs: its requirements\.txt could not be installed/);
+  t.regex(r.execution.error ?? '', /no-such-package-anywhere/);
+  t.regex(r.execution.error ?? '', /STACKWIRE_PIP_FIND_LINKS/);
+  t.is((await cli(['pack', 'remove', 'badreqs', '--yes'])).code, 0);
+});
+
 test.serial('the datastore: per pack, local keys prefixed as st2 does, TTL, encrypted values sealed and masked', async (t) => {
   const shared = await cli(['pack', 'datastore', 'set', 'netops', 'shared_note', 'from the operator']);
   t.is(shared.code, 0, shared.stderr);
