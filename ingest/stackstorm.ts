@@ -14,7 +14,10 @@ import { st2LocalName } from '../common/st2-names.js';
 import type { PackFile } from '../db/packs.js';
 import { SECRET_NAME } from './introspection.js';
 import { convertActionChain, convertOrquesta, NotConvertible } from './st2-workflows.js';
-import type { IngestedAction, Unsupported } from './types.js';
+import { importSensor } from './st2-sensors.js';
+import type { St2Import } from './types.js';
+
+export type { St2Import } from './types.js';
 
 const DEFAULT_TIMEOUT = 600;
 
@@ -79,15 +82,6 @@ const PARAM_FIELDS = new Set([
 const TYPES = new Set(['string', 'integer', 'number', 'boolean', 'array', 'object']);
 const RUNS = new Set(['python-script', 'local-shell-script', 'local-shell-cmd', 'remote-shell-cmd', 'remote-shell-script']);
 
-export interface St2Import {
-  actions: IngestedAction[];
-  /** Workflows converted to pipeline files, added to the pack version. */
-  generated: PackFile[];
-  unsupported: Unsupported[];
-  warnings: IngestWarning[];
-  covered: Set<string>;
-}
-
 function hash(...parts: (Buffer | string)[]): string {
   const h = crypto.createHash('sha256');
   for (const p of parts) h.update(p);
@@ -150,71 +144,6 @@ function convertWorkflow(
     const reasons = err instanceof NotConvertible ? err.reasons : [`${entry} does not parse as YAML: ${err.message.split('\n')[0]}`];
     out.unsupported.push({ file, reason: `runner_type ${runnerType}: not converted to a pipeline: ${reasons.join('; ')}` });
   }
-}
-
-/**
- * A StackStorm sensor (sensors/<name>.yaml: class_name, entry_point, poll_interval, trigger_types)
- * becomes an action that runs the class as a script sensor (the shim's --sensor mode): each dispatch()
- * is an event {trigger, payload}. The operator starts it with `stackwire sensor create`.
- */
-function importSensor(pack: string, f: PackFile, byPath: Map<string, PackFile>, out: St2Import): void {
-  let meta: Record<string, unknown>;
-  try {
-    meta = (YAML.parse(f.content.toString('utf8')) ?? {}) as Record<string, unknown>;
-  } catch (err) {
-    out.covered.add(f.path);
-    out.unsupported.push({ file: f.path, reason: `does not parse as YAML: ${(err as Error).message.split('\n')[0]}` });
-    return;
-  }
-  if (typeof meta.class_name !== 'string' || typeof meta.entry_point !== 'string') return;
-  out.covered.add(f.path);
-  const entry = `sensors/${meta.entry_point}`;
-  const script = byPath.get(entry);
-  if (!script) {
-    out.unsupported.push({ file: f.path, reason: `entry_point ${meta.entry_point} was not found at ${entry}` });
-    return;
-  }
-  out.covered.add(entry);
-  if (meta.enabled === false) {
-    out.unsupported.push({ file: f.path, reason: 'enabled: false in its metadata; not imported' });
-    return;
-  }
-  const base = path
-    .basename(f.path)
-    .replace(/\.ya?ml$/, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]+/g, '_');
-  const name = `${pack}.sensor_${base}`;
-  const interval = typeof meta.poll_interval === 'number' && meta.poll_interval >= 1 ? Math.round(meta.poll_interval) : 60;
-  const triggers = (Array.isArray(meta.trigger_types) ? (meta.trigger_types as Record<string, unknown>[]) : [])
-    .map((t) => (typeof t?.name === 'string' ? `${pack}.${t.name}` : ''))
-    .filter(Boolean);
-  out.actions.push({
-    name,
-    pack,
-    description: `${typeof meta.description === 'string' ? `${meta.description.trim()} ` : ''}(StackStorm sensor ${meta.class_name}: run it with stackwire sensor create <name> --kind script --action ${name})`,
-    runner: 'st2-python',
-    entryPoint: entry,
-    parameters: {
-      type: 'object',
-      properties: { poll_interval: { type: 'integer', minimum: 1, default: interval, description: 'Seconds between polls (a PollingSensor)' } },
-      required: [],
-      additionalProperties: false,
-      st2Sensor: { className: meta.class_name, pollInterval: interval },
-    },
-    timeoutSeconds: DEFAULT_TIMEOUT,
-    maxAttempts: 1,
-    contentHash: hash(script.content, f.content),
-    sourcePath: entry,
-    origin: 'stackstorm',
-    warnings: [],
-    framework: 'stackstorm:sensor',
-  });
-  out.warnings.push({
-    file: f.path,
-    line: null,
-    message: `the sensor ${meta.class_name} is imported as the action ${name}: start it with stackwire sensor create <name> --kind script --action ${name}; its events are sensor.<name> with {trigger, payload}${triggers.length ? `; convert the rules on ${triggers.join(', ')} with stackwire rule import <pack>/rules --sensor ${triggers[0]}=<name>` : ''}`,
-  });
 }
 
 /** One parameter's schema from st2 metadata, or why a field was dropped. */
