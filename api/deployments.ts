@@ -3,6 +3,8 @@
  * orchestrator; read deployments; decide approval gates. One deploy per component and environment:
  * a second request while one runs is a 409, not a queue.
  */
+import type { DeployPlanResponse } from '../common/api-types-deploy.js';
+import { platformPlan } from '../sot/platforms.js';
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
@@ -62,7 +64,9 @@ export function deploymentsRouter(deps: RouterDeps): Router {
         checks: c.checks.map((k) => k.name),
         deployAction: c.actions.deploy ?? null,
         approvalGate: approvalSeconds !== undefined,
-      });
+        platform: c.platform,
+        platformWork: Object.fromEntries(regions.map((r) => [r, platformPlan(c.platformSettings, r, version)])),
+      } satisfies Omit<DeployPlanResponse, 'puppetNoop'> & { puppetNoop: Record<string, unknown> });
       return;
     }
     const workflowId = deploymentWorkflowId(component, environment);

@@ -50,6 +50,9 @@ export interface DeployPlanResponse {
   checks: string[];
   deployAction: string | null;
   approvalGate: boolean;
+  /** The component's platform, and per region the platform work the deploy would do (snapshots, the image pulled, the hosts reached). */
+  platform: string;
+  platformWork: Record<string, string[]>;
 }
 
 /** POST /api/v1/deployments (202): `id` is the workflow id to follow, approve or reject. */

@@ -19,6 +19,7 @@ interface ComponentRow {
   source: string;
   depends_on: string[] | null;
   placements: Record<string, string[]> | null;
+  platform_settings: Component['platformSettings'] | null;
 }
 
 const COMPONENT_QUERY = `
@@ -41,6 +42,7 @@ function fromRow(r: ComponentRow): Component {
     actions: r.actions,
     dependsOn: r.depends_on ?? [],
     placements: r.placements ?? {},
+    ...(r.platform_settings ? { platformSettings: r.platform_settings } : {}),
     source: r.source,
   };
 }
@@ -131,11 +133,11 @@ export async function applySourceOfTruth(pool: Pool, sot: SourceOfTruth, dryRun:
       }
       if (dryRun) continue;
       await client.query(
-        `INSERT INTO components (name, repository, platform, owner, puppet_role, hiera, checks, deploy_params, actions, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        `INSERT INTO components (name, repository, platform, owner, puppet_role, hiera, checks, deploy_params, actions, source, platform_settings)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, platform = EXCLUDED.platform, owner = EXCLUDED.owner,
            puppet_role = EXCLUDED.puppet_role, hiera = EXCLUDED.hiera, checks = EXCLUDED.checks, deploy_params = EXCLUDED.deploy_params,
-           actions = EXCLUDED.actions, source = EXCLUDED.source, updated_at = now()`,
+           actions = EXCLUDED.actions, source = EXCLUDED.source, platform_settings = EXCLUDED.platform_settings, updated_at = now()`,
         [
           c.name,
           c.repository,
@@ -147,6 +149,7 @@ export async function applySourceOfTruth(pool: Pool, sot: SourceOfTruth, dryRun:
           JSON.stringify(c.deployParams),
           JSON.stringify(c.actions),
           c.source,
+          c.platformSettings ? JSON.stringify(c.platformSettings) : null,
         ],
       );
     }

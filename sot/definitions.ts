@@ -8,9 +8,9 @@ import YAML, { LineCounter, isMap, isSeq, type Document, type Node as YamlNode }
 import type { CheckSpec } from '../common/deploy.js';
 import { findCycle } from '../common/graph.js';
 import { ACTION_NAME, CHECK_NAME, PUPPET_CLASS, SOT_NAME } from '../common/validation.js';
+import { PLATFORM_KEY, PLATFORMS, parsePlatformSettings, type Platform, type PlatformSettings } from './platforms.js';
 
-export const PLATFORMS = ['bare-metal', 'kvm', 'vsphere', 'docker'] as const;
-export type Platform = (typeof PLATFORMS)[number];
+export { PLATFORMS, type Platform } from './platforms.js';
 
 export type CheckConfig = CheckSpec;
 
@@ -27,6 +27,8 @@ export interface Component {
   dependsOn: string[];
   /** environment → regions */
   placements: Record<string, string[]>;
+  /** Where the component runs on its platform, per region (sot/platforms.ts); absent: the deploy action and Puppet only. */
+  platformSettings?: PlatformSettings;
   source: string;
 }
 
@@ -66,6 +68,7 @@ const COMPONENT_KEYS = new Set([
   'depends_on',
   'placements',
   'description',
+  ...Object.values(PLATFORM_KEY),
 ]);
 
 interface Located<T> {
@@ -248,6 +251,10 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
             problem(at, `component ${name}: actions.${k} must be an action name such as deploykit.deploy_artifact`);
           else actions[k as keyof Component['actions']] = v;
         }
+        const placedIn = [...new Set(Object.values(placements).flatMap((rs) => (Array.isArray(rs) ? rs.map(String) : [])))];
+        const platformSettings = (PLATFORMS as readonly unknown[]).includes(platform)
+          ? parsePlatformSettings(name, platform as Platform, item, placedIn, problem)
+          : undefined;
         comps.push({
           value: {
             name,
@@ -261,6 +268,7 @@ export function parseSourceOfTruth(files: { path: string; content: string }[]): 
             actions,
             dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [],
             placements: Object.fromEntries(Object.entries(placements).map(([e, rs]) => [e, Array.isArray(rs) ? rs.map(String) : []])),
+            ...(platformSettings ? { platformSettings } : {}),
             source: f.path,
           },
           at: pos(nameNode),

@@ -603,6 +603,106 @@ test.serial('plan mode shows the waves and the version changes and starts nothin
   );
 });
 
+const PLATFORM_COMPONENTS = `components:
+  - name: pf-queue
+    repository: https://ghe.example.com/test/pf-queue.git
+    platform: kvm
+    placements: {production: [us-east, eu-west]}
+    kvm:
+      uri: {us-east: "qemu+ssh://virt-use1.example.com/system", eu-west: "qemu+ssh://virt-euw1.example.com/system"}
+      domains: {us-east: [queue-1, queue-2], eu-west: [queue-1]}
+      keep_snapshots: 2
+  - name: pf-search
+    repository: https://ghe.example.com/test/pf-search.git
+    platform: vsphere
+    placements: {production: [us-east]}
+    vsphere:
+      endpoint: {us-east: "https://vcenter-use1.example.com"}
+      username: svc-stackwire
+      password: secret:vcenter-use1
+      vms: {us-east: [/DC1/vm/collab/search-1]}
+  - name: pf-web
+    repository: https://ghe.example.com/test/pf-web.git
+    platform: docker
+    placements: {production: [eu-west]}
+    docker:
+      endpoint: {eu-west: "tcp://docker-euw1.example.com:2376"}
+      image: registry.example.com/collab/pf-web
+      container: pf-web
+      ports: ["8080:80"]
+      env: {LOG_LEVEL: info, DB_PASSWORD: "secret:pf-web-db"}
+      health_timeout: 30
+  - name: pf-db
+    repository: https://ghe.example.com/test/pf-db.git
+    platform: bare-metal
+    placements: {production: [us-east]}
+    bare_metal:
+      hosts: {us-east: [db-1.example.com]}
+      ssh_user: deploy
+      ssh_key: secret:deploy-key
+      known_hosts: |
+        db-1.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl
+`;
+
+test.serial('platform settings are validated with their positions, stored, and shown by a deploy plan per region', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-platforms-'));
+  fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+  fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
+  const broken = PLATFORM_COMPONENTS.replace(
+    'domains: {us-east: [queue-1, queue-2], eu-west: [queue-1]}',
+    'domains: {us-east: [queue-1, "bad name"], ap-south: [x]}',
+  )
+    .replace('password: secret:vcenter-use1', 'password: hunter2')
+    .replace('ports: ["8080:80"]', 'ports: ["8080:99999"]')
+    .replace('ssh_user: deploy', 'ssh_user: deploy\n      docker: {}')
+    .replace('hosts: {us-east: [db-1.example.com]}', 'hosts: {us-east: [db-1.example.com, db-2.example.com]}');
+  fs.writeFileSync(path.join(dir, 'c-platforms.yaml'), broken);
+  const bad = await cli(['sot', 'apply', dir]);
+  t.is(bad.code, 2, bad.stdout);
+  t.regex(bad.stderr, /c-platforms\.yaml:8:36: component pf-queue: kvm\.domains\.us-east: "bad name" is not libvirt domain names/);
+  t.regex(
+    bad.stderr,
+    /c-platforms\.yaml:8:49: component pf-queue: kvm\.domains: the component is not placed in region "ap-south" \(it is in us-east, eu-west\)/,
+  );
+  t.regex(bad.stderr, /c-platforms\.yaml:8:\d+: component pf-queue: kvm\.domains has no entry for region eu-west, where the component is placed/);
+  t.regex(bad.stderr, /c-platforms\.yaml:17:17: component pf-search: vsphere\.password: "hunter2" is not a secret reference, secret:<name>/);
+  t.regex(bad.stderr, /c-platforms\.yaml:27:15: component pf-web: docker\.ports: "8080:99999" is not host:container/);
+  t.regex(bad.stderr, /c-platforms\.yaml:\d+:\d+: component pf-db: bare_metal: unknown field "docker"/);
+  t.regex(bad.stderr, /component pf-db: bare_metal: host db-2\.example\.com has no line in known_hosts \(host keys are always checked\)/);
+  t.is((await http<{ components: unknown[] }>('GET', '/api/v1/components')).body.components.filter((c) => JSON.stringify(c).includes('pf-')).length, 0);
+
+  fs.writeFileSync(path.join(dir, 'c-platforms.yaml'), PLATFORM_COMPONENTS);
+  const ok = await cli(['sot', 'apply', dir]);
+  t.is(ok.code, 0, ok.stderr);
+  const plan = async (component: string) => {
+    const r = await cli(['deploy', component, '4.2.0', '--env', 'production', '--plan', '--json']);
+    t.is(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { platform: string; platformWork: Record<string, string[]> };
+  };
+  t.deepEqual(await plan('pf-queue'), {
+    ...(await plan('pf-queue')),
+    platform: 'kvm',
+    platformWork: {
+      'us-east': [
+        'snapshot KVM domain queue-1 on qemu+ssh://virt-use1.example.com/system (keep 2)',
+        'snapshot KVM domain queue-2 on qemu+ssh://virt-use1.example.com/system (keep 2)',
+      ],
+      'eu-west': ['snapshot KVM domain queue-1 on qemu+ssh://virt-euw1.example.com/system (keep 2)'],
+    },
+  });
+  t.deepEqual((await plan('pf-search')).platformWork, {
+    'us-east': ['snapshot vSphere VM /DC1/vm/collab/search-1 on https://vcenter-use1.example.com (keep 3)'],
+  });
+  t.deepEqual((await plan('pf-web')).platformWork, {
+    'eu-west': ['pull registry.example.com/collab/pf-web:4.2.0 on tcp://docker-euw1.example.com:2376', 'replace container pf-web (health within 30s)'],
+  });
+  t.deepEqual((await plan('pf-db')).platformWork, { 'us-east': ['reach deploy@db-1.example.com:22 over SSH (host key checked)'] });
+  const human = await cli(['deploy', 'pf-queue', '4.2.0', '--env', 'production', '--plan']);
+  t.regex(human.stdout, / {2}eu-west: \(none\) → 4\.2\.0\n {4}snapshot KVM domain queue-1 on qemu\+ssh:\/\/virt-euw1\.example\.com\/system \(keep 2\)/);
+  // The source of truth of the other tests again.
+  await applyWithDeployComponents(t);
+});
+
 test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {
   const ok = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', {
     environment: 'production',

@@ -68,6 +68,7 @@ function registerDeploy(program: Command): void {
               : `puppet noop: ${noop.outOfSync} of ${noop.total} resources would change`
             : '';
           out(`  ${c.region}: ${c.from ?? '(none)'} → ${c.to}${puppet ? `; ${puppet}` : ''}`);
+          for (const w of 'platformWork' in r ? (r.platformWork[c.region] ?? []) : []) out(`    ${w}`);
         }
         if (id) out(`started ${id}`);
         return;
