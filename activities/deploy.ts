@@ -118,6 +118,7 @@ export function createDeployActivities(deps: DeployDeps) {
         previousVersions: previous,
         ...(deployAction ? { deployAction } : {}),
         ...(rollbackAction ? { rollbackAction } : {}),
+        ...(c.platformSettings ? { platformSettings: c.platformSettings } : {}),
       };
     },
 

@@ -1,4 +1,5 @@
 /** The activities a regional worker hosts, built from their dependencies. */
+import { createDockerActivities } from './platform-docker.js';
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
 import { createHealthActivities } from './health.js';
@@ -29,5 +30,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createTriggerActivities(deps),
     ...createSensorActivities(deps),
     runSensorScript: createRunSensorScript(deps),
+    ...createDockerActivities(),
   };
 }

@@ -1,4 +1,5 @@
 /** Shapes of deploys, shared by the API, the deploy workflows and their activities. Pure types and helpers. */
+import type { PlatformSettings } from './platform-types.js';
 import type { ActionSpec } from './types.js';
 
 export interface CheckSpec {
@@ -24,6 +25,8 @@ export interface ComponentSnapshot {
   previousVersions: Record<string, string | null>;
   deployAction?: ActionSpec;
   rollbackAction?: ActionSpec;
+  /** Where it runs on its platform (sot/platforms.ts); a docker leg replaces its container. */
+  platformSettings?: PlatformSettings;
 }
 
 export interface ApprovalGate {
@@ -98,6 +101,8 @@ export interface RegionDeployResult {
   puppet: PuppetSummary | null;
   checks: CheckResult[];
   healthAttempts: number;
+  /** What the platform step did (a docker leg: the image it started and the one it replaced). */
+  platform?: { container: string; image: string; previousImage: string | null; outcome: string };
 }
 
 export interface DeployResult {

@@ -5,63 +5,16 @@
  * never written in the files: a field that holds one takes a reference, `secret:<name>`.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { SECRET_REF, type PlatformSettings } from '../common/platform-types.js';
 
 export const PLATFORMS = ['bare-metal', 'kvm', 'vsphere', 'docker'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
-export interface KvmSettings {
-  /** libvirt URI per region. */
-  uri: Record<string, string>;
-  /** Domain names per region. */
-  domains: Record<string, string[]>;
-  /** Stackwire snapshots kept per domain (older ones are deleted). */
-  keepSnapshots: number;
-}
-
-export interface VsphereSettings {
-  endpoint: Record<string, string>;
-  username: string;
-  /** `secret:<name>`. */
-  password: string;
-  /** VM inventory paths per region. */
-  vms: Record<string, string[]>;
-  keepSnapshots: number;
-}
-
-export interface DockerSettings {
-  /** Docker Engine API endpoint per region: unix://…, tcp://…, http(s)://…. */
-  endpoint: Record<string, string>;
-  /** The image repository; the tag is the version deployed. */
-  image: string;
-  container: string;
-  /** host:container[/tcp|/udp]. */
-  ports: string[];
-  /** Values, or `secret:<name>`. */
-  env: Record<string, string>;
-  /** Seconds to wait for the container's health check. */
-  healthTimeout: number;
-}
-
-export interface BareMetalSettings {
-  hosts: Record<string, string[]>;
-  sshUser: string;
-  /** `secret:<name>`. */
-  sshKey: string;
-  /** known_hosts lines: host keys are always checked. */
-  knownHosts: string;
-  port: number;
-}
-
-export type PlatformSettings =
-  | { platform: 'kvm'; kvm: KvmSettings }
-  | { platform: 'vsphere'; vsphere: VsphereSettings }
-  | { platform: 'docker'; docker: DockerSettings }
-  | { platform: 'bare-metal'; bareMetal: BareMetalSettings };
+export type { BareMetalSettings, DockerSettings, KvmSettings, PlatformSettings, VsphereSettings } from '../common/platform-types.js';
 
 /** The component field that holds a platform's settings. */
 export const PLATFORM_KEY: Record<Platform, string> = { kvm: 'kvm', vsphere: 'vsphere', docker: 'docker', 'bare-metal': 'bare_metal' };
 
-export const SECRET_REF = /^secret:[a-z0-9][a-z0-9_.-]{0,62}$/;
 const DOMAIN = /^[A-Za-z0-9_.+-]{1,64}$/;
 const HOST = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\d{1,3}(\.\d{1,3}){3}$/;
 const IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;

@@ -17,6 +17,8 @@ import {
 import { NON_RETRYABLE, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
 import { runLosable } from './lost-runs.js';
 
+import type { DockerDeployResult } from '../activities/platform-docker.js';
+
 type Activities = ReturnType<typeof createActivities>;
 
 const PUPPET_RETRY = { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] };
@@ -60,6 +62,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
   let step = 'record';
   let silences: string[] = [];
   let puppetSummary: PuppetSummary | null = null;
+  let platform: DockerDeployResult | undefined;
   try {
     await record('running', null, null);
     step = 'silence checks';
@@ -74,6 +77,32 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       bestEffort: kind === 'rollback',
       expireSeconds: silenceSeconds(input),
     });
+
+    // A docker component's container is replaced (pull, replace, health gate) before its deploy action;
+    // a rollback leg replaces it with the previous version's image the same way.
+    const docker = s.platformSettings?.platform === 'docker' && patched('platform-steps') ? s.platformSettings.docker : undefined;
+    if (docker) {
+      step = `docker: replace container ${docker.container}`;
+      setCurrentDetails(`${label}: pulling ${docker.image}:${version} and replacing container ${docker.container}`);
+      const dockerActs = proxyActivities<Activities>({
+        startToCloseTimeout: `${docker.healthTimeout + 600}s`,
+        heartbeatTimeout: '60s',
+        retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ContainerUnhealthy', 'SecretUnavailable', 'DockerFailed'] },
+        summary: `docker: ${docker.image}:${version} as ${docker.container} in ${region}`,
+      });
+      platform = await dockerActs.dockerDeploy({
+        component: s.name,
+        deploymentId: input.deploymentId,
+        region,
+        version,
+        endpoint: docker.endpoint[region] ?? '',
+        image: docker.image,
+        container: docker.container,
+        ports: docker.ports,
+        env: docker.env,
+        healthTimeoutSeconds: docker.healthTimeout,
+      });
+    }
 
     const action = kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
     if (action) {
@@ -190,7 +219,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     silences = [];
     await record('succeeded', null, puppetSummary);
     setCurrentDetails(`${label}: done`);
-    return { region, version, kind, status: 'succeeded', puppet: puppetSummary, checks: results, healthAttempts: attempts };
+    return { region, version, kind, status: 'succeeded', puppet: puppetSummary, checks: results, healthAttempts: attempts, ...(platform ? { platform } : {}) };
   } catch (err) {
     const reason = `${step} failed in ${region}: ${failureReason(err)}`;
     setCurrentDetails(`${label}: ${reason}`);
