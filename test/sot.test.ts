@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../lib/config.js';
 import { NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { startService } from '../lib/services.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
+import { startDockerStub } from './docker-stub.js';
 import {
   alive,
   as,
@@ -702,6 +703,84 @@ test.serial('platform settings are validated with their positions, stored, and s
   // The source of truth of the other tests again.
   await applyWithDeployComponents(t);
 });
+
+test.serial(
+  'a docker leg pulls the image, replaces the container behind a health gate, and runs the previous image again when unhealthy (Docker Engine API STUB)',
+  async (t) => {
+    const stub = await startDockerStub({ unhealthy: ['2.0.0'] });
+    t.teardown(() => stub.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-docker-'));
+    fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+    fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
+    fs.writeFileSync(
+      path.join(dir, 'c-docker.yaml'),
+      `components:
+  - name: pf-docker
+    repository: https://ghe.example.com/test/pf-docker.git
+    platform: docker
+    placements: {production: [us-east]}
+    docker:
+      endpoint: {us-east: "${stub.url}"}
+      image: registry.example.com/collab/pf-docker
+      container: pf-docker
+      ports: ["18080:80"]
+      env: {LOG_LEVEL: info}
+      health_timeout: 20
+`,
+    );
+    const applied = await cli(['sot', 'apply', dir]);
+    t.is(applied.code, 0, applied.stderr);
+    const image = 'registry.example.com/collab/pf-docker';
+    const first = await deploy({ component: 'pf-docker', version: '1.0.0' });
+    t.is(first.status, 202, JSON.stringify(first.body));
+    const o1 = await outcome(first.body.id);
+    t.true(o1.ok, o1.error);
+    t.deepEqual(stub.containers(), [{ name: 'pf-docker', image: `${image}:1.0.0`, running: true }]);
+    const calls1 = stub.calls.map((c) => `${c.method} ${c.path.replace(/[0-9a-f]{64}/g, '<id>')}`);
+    t.deepEqual(calls1.slice(0, 5), [
+      'GET /v1.43/containers/pf-docker/json',
+      `POST /v1.43/images/create?fromImage=${encodeURIComponent(image)}&tag=1.0.0`,
+      'GET /v1.43/containers/pf-docker.stackwire-previous/json',
+      'POST /v1.43/containers/create?name=pf-docker',
+      'POST /v1.43/containers/<id>/start',
+    ]);
+    stub.calls.length = 0;
+
+    // 2.0.0 never gets healthy: the new container goes, 1.0.0 runs again, and the deploy fails and rolls back.
+    const second = await deploy({ component: 'pf-docker', version: '2.0.0' });
+    t.is(second.status, 202, JSON.stringify(second.body));
+    const o2 = await outcome(second.body.id);
+    t.false(o2.ok);
+    t.regex(
+      o2.error ?? '',
+      /docker: replace container pf-docker failed in us-east: .*container pf-docker \(registry\.example\.com\/collab\/pf-docker:2\.0\.0\) is not healthy: unhealthy; the previous container \(registry\.example\.com\/collab\/pf-docker:1\.0\.0\) runs again/,
+    );
+    t.regex(o2.error ?? '', /rolled back us-east to 1\.0\.0/);
+    t.deepEqual(stub.containers(), [{ name: 'pf-docker', image: `${image}:1.0.0`, running: true }], 'only the previous container is left, running');
+    const calls2 = stub.calls.map((c) => `${c.method} ${c.path.replace(/[0-9a-f]{64}/g, '<id>')}`);
+    t.deepEqual(
+      calls2.filter((c) => !c.startsWith('GET')),
+      [
+        `POST /v1.43/images/create?fromImage=${encodeURIComponent(image)}&tag=2.0.0`,
+        'POST /v1.43/containers/<id>/stop?t=10',
+        'POST /v1.43/containers/<id>/rename?name=pf-docker.stackwire-previous',
+        'POST /v1.43/containers/create?name=pf-docker',
+        'POST /v1.43/containers/<id>/start',
+        'DELETE /v1.43/containers/<id>?force=true',
+        'POST /v1.43/containers/<id>/rename?name=pf-docker',
+        'POST /v1.43/containers/<id>/start',
+      ],
+      'pull, stop and keep aside, start the new one; unhealthy: remove it, the old one back under its name',
+    );
+    const recs = (await records('pf-docker')).map((x) => [x.region, x.kind, x.version, x.status]);
+    t.deepEqual(recs, [
+      ['us-east', 'deploy', '1.0.0', 'succeeded'],
+      ['us-east', 'deploy', '2.0.0', 'failed'],
+      ['us-east', 'rollback', '1.0.0', 'succeeded'],
+    ]);
+    await applyWithDeployComponents(t);
+  },
+);
 
 test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {
   const ok = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', {
