@@ -1,5 +1,6 @@
 /** The activities a regional worker hosts, built from their dependencies. */
 import { createDockerActivities } from './platform-docker.js';
+import { createKvmActivities } from './platform-kvm.js';
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
 import { createHealthActivities } from './health.js';
@@ -31,5 +32,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createSensorActivities(deps),
     runSensorScript: createRunSensorScript(deps),
     ...createDockerActivities(),
+    ...createKvmActivities(deps),
   };
 }

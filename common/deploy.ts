@@ -101,8 +101,8 @@ export interface RegionDeployResult {
   puppet: PuppetSummary | null;
   checks: CheckResult[];
   healthAttempts: number;
-  /** What the platform step did (a docker leg: the image it started and the one it replaced). */
-  platform?: { container: string; image: string; previousImage: string | null; outcome: string };
+  /** What the platform step did: a docker leg's image started and the one replaced; a KVM leg's snapshot and each domain's snapshots. */
+  platform?: Record<string, unknown>;
 }
 
 export interface DeployResult {

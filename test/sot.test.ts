@@ -782,6 +782,70 @@ test.serial(
   },
 );
 
+test.serial("a KVM leg snapshots its domains first, keeps the last ones, and reverts them when the leg fails (libvirt's test driver)", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-kvm-'));
+  fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+  fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
+  fs.writeFileSync(
+    path.join(dir, 'c-kvm.yaml'),
+    `components:
+  - name: pf-vm
+    repository: https://ghe.example.com/test/pf-vm.git
+    platform: kvm
+    placements: {production: [us-east]}
+    checks:
+      - name: pf-vm-http
+        command: check_http -H 127.0.0.1 -p ${healthPort} -u '/health?version={version}' -t 5
+        timeout: 10
+    kvm:
+      uri: {us-east: "test:///default"}
+      domains: {us-east: [test]}
+      keep_snapshots: 2
+`,
+  );
+  const applied = await cli(['sot', 'apply', dir]);
+  t.is(applied.code, 0, applied.stderr);
+  type Platform = { snapshot: string; domains: { domain: string; snapshots: string[]; deleted: string[] }[] };
+  const platformOf = (o: { result?: Record<string, unknown> }) => (o.result as { regions: { platform: Platform }[] }).regions[0].platform;
+  const taken: Platform[] = [];
+  for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
+    const r = await deploy({ component: 'pf-vm', version });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    const o = await outcome(r.body.id);
+    t.true(o.ok, o.error);
+    taken.push(platformOf(o));
+  }
+  const names = taken.map((p) => p.snapshot);
+  t.true(
+    names.every((n) => /^stackwire-\d{17}-[A-Za-z0-9]{1,8}$/.test(n)),
+    names.join(', '),
+  );
+  t.deepEqual(
+    taken.map((p) => p.domains[0]),
+    [
+      { domain: 'test', snapshots: [names[0]], deleted: [] },
+      { domain: 'test', snapshots: [names[0], names[1]], deleted: [] },
+      { domain: 'test', snapshots: [names[1], names[2]], deleted: [names[0]] },
+    ],
+    'a snapshot before each leg; beyond keep_snapshots the oldest go',
+  );
+  const bad = await deploy({ component: 'pf-vm', version: '2.0.0-bad' });
+  t.is(bad.status, 202);
+  const o = await outcome(bad.body.id);
+  t.false(o.ok);
+  const reverted = /reverted test to snapshot (stackwire-\d{17}-[A-Za-z0-9]+) \(current snapshot: (stackwire-\d{17}-[A-Za-z0-9]+)\)/.exec(o.error ?? '');
+  t.truthy(reverted, o.error);
+  t.is(reverted![1], reverted![2], "libvirt's current snapshot is the one taken before the failed leg");
+  t.false(names.includes(reverted![1]), 'a new snapshot, taken by the failed leg');
+  const recs = (await records('pf-vm')).map((x) => [x.kind, x.version, x.status]);
+  t.deepEqual(recs.slice(3), [
+    ['deploy', '2.0.0-bad', 'failed'],
+    ['rollback', '1.2.0', 'succeeded'],
+  ]);
+  t.regex((await records('pf-vm'))[3].reason ?? '', /health checks failed in us-east: .*; reverted test to snapshot/);
+  await applyWithDeployComponents(t);
+});
+
 test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {
   const ok = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', {
     environment: 'production',

@@ -17,8 +17,6 @@ import {
 import { NON_RETRYABLE, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
 import { runLosable } from './lost-runs.js';
 
-import type { DockerDeployResult } from '../activities/platform-docker.js';
-
 type Activities = ReturnType<typeof createActivities>;
 
 const PUPPET_RETRY = { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] };
@@ -37,6 +35,13 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadCheck'] },
     summary: `checks of ${s.name}`,
   });
+  const kvmActs = () =>
+    proxyActivities<Activities>({
+      startToCloseTimeout: '15m',
+      heartbeatTimeout: '60s',
+      retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['LibvirtFailed'] },
+      summary: `libvirt snapshots of ${s.name} in ${region}`,
+    });
   const { workflowId, runId } = workflowInfo();
   const record = (status: 'running' | 'succeeded' | 'failed', reason: string | null, puppetSummary: PuppetSummary | null) =>
     CancellationScope.nonCancellable(() =>
@@ -62,7 +67,8 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
   let step = 'record';
   let silences: string[] = [];
   let puppetSummary: PuppetSummary | null = null;
-  let platform: DockerDeployResult | undefined;
+  let platform: RegionDeployResult['platform'];
+  let kvmSnapshot: { uri: string; domains: string[]; name: string } | undefined;
   try {
     await record('running', null, null);
     step = 'silence checks';
@@ -78,6 +84,25 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       expireSeconds: silenceSeconds(input),
     });
 
+    // A KVM component's domains are snapshotted before anything changes; a failure of the leg reverts them.
+    const kvm = kind === 'deploy' && s.platformSettings?.platform === 'kvm' && patched('platform-steps') ? s.platformSettings.kvm : undefined;
+    if (kvm && (kvm.domains[region] ?? []).length) {
+      const stamp = new Date(Date.now()).toISOString().replace(/\D/g, '').slice(0, 17);
+      const name = `stackwire-${stamp}-${input.deploymentId.replace(/[^A-Za-z0-9]/g, '').slice(-8)}`;
+      step = `kvm: snapshot ${kvm.domains[region].join(', ')}`;
+      setCurrentDetails(`${label}: snapshot of ${kvm.domains[region].join(', ')} (${name})`);
+      const taken = await kvmActs().kvmSnapshot({
+        component: s.name,
+        region,
+        uri: kvm.uri[region] ?? '',
+        domains: kvm.domains[region],
+        snapshot: name,
+        keep: kvm.keepSnapshots,
+      });
+      kvmSnapshot = { uri: kvm.uri[region] ?? '', domains: kvm.domains[region], name };
+      platform = { snapshot: name, domains: taken };
+    }
+
     // A docker component's container is replaced (pull, replace, health gate) before its deploy action;
     // a rollback leg replaces it with the previous version's image the same way.
     const docker = s.platformSettings?.platform === 'docker' && patched('platform-steps') ? s.platformSettings.docker : undefined;
@@ -90,18 +115,20 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
         retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ContainerUnhealthy', 'SecretUnavailable', 'DockerFailed'] },
         summary: `docker: ${docker.image}:${version} as ${docker.container} in ${region}`,
       });
-      platform = await dockerActs.dockerDeploy({
-        component: s.name,
-        deploymentId: input.deploymentId,
-        region,
-        version,
-        endpoint: docker.endpoint[region] ?? '',
-        image: docker.image,
-        container: docker.container,
-        ports: docker.ports,
-        env: docker.env,
-        healthTimeoutSeconds: docker.healthTimeout,
-      });
+      platform = {
+        ...(await dockerActs.dockerDeploy({
+          component: s.name,
+          deploymentId: input.deploymentId,
+          region,
+          version,
+          endpoint: docker.endpoint[region] ?? '',
+          image: docker.image,
+          container: docker.container,
+          ports: docker.ports,
+          env: docker.env,
+          healthTimeoutSeconds: docker.healthTimeout,
+        })),
+      };
     }
 
     const action = kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
@@ -221,7 +248,20 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     setCurrentDetails(`${label}: done`);
     return { region, version, kind, status: 'succeeded', puppet: puppetSummary, checks: results, healthAttempts: attempts, ...(platform ? { platform } : {}) };
   } catch (err) {
-    const reason = `${step} failed in ${region}: ${failureReason(err)}`;
+    let undo = '';
+    if (kvmSnapshot) {
+      // The platform's own undo first: the domains go back to the snapshot taken before this leg changed anything.
+      const snap = kvmSnapshot;
+      undo = await CancellationScope.nonCancellable(async () => {
+        try {
+          const r = await kvmActs().kvmRevert({ uri: snap.uri, domains: snap.domains, snapshot: snap.name });
+          return `; reverted ${r.map((x) => `${x.domain} to snapshot ${snap.name} (current snapshot: ${x.current})`).join(', ')}`;
+        } catch (e) {
+          return `; the revert to snapshot ${snap.name} failed: ${failureReason(e)}`;
+        }
+      });
+    }
+    const reason = `${step} failed in ${region}: ${failureReason(err)}${undo}`;
     setCurrentDetails(`${label}: ${reason}`);
     // When a rollback of this region follows, it re-silences the same checks and lifts them at its end;
     // the silences carry an expiry in case it never comes.
