@@ -32,13 +32,15 @@ export function ensureSystemPackages(
   log: (m: string) => void,
   baseEnv: NodeJS.ProcessEnv,
   isolation?: Config['isolation'],
-  /** Also what only the tests use: Debian's Chromium (the Web UI browser test) and openssh-server (a loopback sshd for the SSH runner's test). */
+  /** Also what only the tests use: Debian's Chromium (the Web UI browser test), openssh-server (a loopback sshd for the SSH runner's test) and libvirt-clients (KVM legs against libvirt's test driver). */
   browser = false,
 ): { puppet: string; plugins: string } {
   if (isolation) ensureRunUser(isolation, log);
   const missing: string[] = [];
   if (browser && !fs.existsSync(CHROMIUM)) missing.push('chromium');
   if (browser && !fs.existsSync('/usr/sbin/sshd')) missing.push('openssh-server');
+  // KVM legs drive libvirt with virsh; the tests use libvirt's test driver (test:///default), which is in the client library.
+  if (browser && !fs.existsSync('/usr/bin/virsh')) missing.push('libvirt-clients');
   // StackStorm remote-shell actions run over OpenSSH's client.
   if (!fs.existsSync('/usr/bin/ssh')) missing.push('openssh-client');
   if (!puppetBinary()) missing.push('puppet-agent');
