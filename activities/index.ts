@@ -31,7 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTriggerActivities(deps),
     ...createSensorActivities(deps),
     runSensorScript: createRunSensorScript(deps),
-    ...createDockerActivities(),
+    ...createDockerActivities(deps),
     ...createKvmActivities(deps),
   };
 }

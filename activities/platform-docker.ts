@@ -6,7 +6,7 @@
  * a rollback to what the failed step already restored).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { SECRET_REF } from '../common/platform-types.js';
+import { openSecretRefs, type SecretDeps } from './platform-secrets.js';
 import { DockerEngine, DockerError, type ContainerInfo } from '../lib/docker-engine.js';
 
 export interface DockerDeployInput {
@@ -55,17 +55,13 @@ async function awaitHealthy(engine: DockerEngine, id: string, seconds: number, b
   }
 }
 
-export function createDockerActivities() {
+export function createDockerActivities(deps: SecretDeps) {
   return {
     async dockerDeploy(input: DockerDeployInput): Promise<DockerDeployResult> {
       const ctx = Context.current();
       const beat = (d: unknown) => ctx.heartbeat(d);
-      const refs = Object.entries(input.env).filter(([, v]) => SECRET_REF.test(v));
-      if (refs.length)
-        throw failure(
-          `${input.component}: docker.env ${refs.map(([k, v]) => `${k} (${v})`).join(', ')} refers to a secret, and component secrets cannot be set yet; give the value another way for now`,
-          'SecretUnavailable',
-        );
+      // secret:<name> values are opened here, on the region's worker, and go only to the Docker Engine.
+      const env = await openSecretRefs(deps, input.env);
       const engine = new DockerEngine(input.endpoint);
       const want = `${input.image}:${input.version}`;
       const aside = `${input.container}.stackwire-previous`;
@@ -89,7 +85,7 @@ export function createDockerActivities() {
         beat({ phase: `starting ${input.container} (${want})` });
         const id = await engine.create(input.container, {
           image: want,
-          env: input.env,
+          env,
           ports: input.ports,
           labels: { 'stackwire.component': input.component, 'stackwire.deployment': input.deploymentId, 'stackwire.version': input.version },
         });

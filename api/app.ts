@@ -16,6 +16,7 @@ import { route } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { packsRouter } from './packs.js';
 import { packStateRouter } from './pack-state.js';
+import { sotSecretsRouter } from './sot-secrets.js';
 import { ingestsRouter } from './ingests.js';
 import { pipelineValidateRouter } from './pipeline-validate.js';
 import { Authenticator } from './security/authenticate.js';
@@ -84,6 +85,7 @@ export function createApp(deps: ApiDeps): express.Express {
     executionsRouter,
     packsRouter,
     packStateRouter,
+    sotSecretsRouter,
     ingestsRouter,
     componentsRouter,
     pipelineValidateRouter,

@@ -108,6 +108,16 @@ export const ROUTES = {
     body: obj({ decision: { enum: ['retry', 'succeeded', 'failed'] }, reason: str({ maxLength: 500 }) }, ['decision']),
   },
 
+  'GET /api/v1/sot/secrets': {
+    permission: 'sot.apply',
+    summary: 'The names of the secrets the source of truth refers to (secret:<name>), who set each and when; never a value.',
+  },
+  'PUT /api/v1/sot/secrets/:name': {
+    permission: 'sot.apply',
+    summary: 'Set a secret the source of truth refers to as secret:<name> (a vCenter password, an SSH key, a container variable); sealed with the stack key.',
+    body: obj({ value: str({ minLength: 1, maxLength: 65536 }) }, ['value']),
+  },
+  'DELETE /api/v1/sot/secrets/:name': { permission: 'sot.apply', summary: 'Delete a secret of the source of truth.' },
   'POST /api/v1/sot/apply': {
     permission: 'sot.apply',
     bodyLimit: '16mb',

@@ -211,6 +211,15 @@ export class ApiClient {
   }
 
   // Source of truth
+  sotSecrets(): Promise<{ secrets: { name: string; setBy: string | null; updatedAt: string }[] }> {
+    return this.request('GET', '/api/v1/sot/secrets');
+  }
+  setSotSecret(name: string, value: string): Promise<{ stored: boolean }> {
+    return this.request('PUT', `/api/v1/sot/secrets/${encodeURIComponent(name)}`, { value });
+  }
+  deleteSotSecret(name: string): Promise<{ deleted: boolean }> {
+    return this.request('DELETE', `/api/v1/sot/secrets/${encodeURIComponent(name)}`);
+  }
   applySot(req: SotApplyRequest): Promise<SotApplyResponse> {
     return this.request('POST', '/api/v1/sot/apply', req);
   }

@@ -25,6 +25,8 @@ export interface DockerStub {
   url: string;
   calls: { method: string; path: string }[];
   containers: () => { name: string; image: string; running: boolean }[];
+  /** The Env a container was created with. */
+  env: (name: string) => string[] | undefined;
   close: () => Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function startDockerStub(o: { unhealthy?: string[] } = {}): Promise
     url: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
     containers: () => [...containers.values()].map((c) => ({ name: c.Name.slice(1), image: c.Image, running: c.running })),
+    env: (name: string) => find(name)?.Env,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -724,18 +724,36 @@ test.serial(
       image: registry.example.com/collab/pf-docker
       container: pf-docker
       ports: ["18080:80"]
-      env: {LOG_LEVEL: info}
+      env: {LOG_LEVEL: info, DB_PASSWORD: "secret:pf-docker-db"}
       health_timeout: 20
 `,
     );
     const applied = await cli(['sot', 'apply', dir]);
     t.is(applied.code, 0, applied.stderr);
     const image = 'registry.example.com/collab/pf-docker';
+    // A secret the settings refer to must be set first; then it reaches the container, and no record holds it.
+    const unset = await deploy({ component: 'pf-docker', version: '0.9.0' });
+    t.is(unset.status, 202);
+    t.regex(
+      (await outcome(unset.body.id)).error ?? '',
+      /refers to secret:pf-docker-db, which is not set: stackwire sot secret set pf-docker-db --from-env VAR/,
+    );
+    const dbPassword = `pw-${crypto.randomBytes(6).toString('hex')}`;
+    const set = await cli(['sot', 'secret', 'set', 'pf-docker-db', '--from-env', 'PF_DB_PASSWORD'], { PF_DB_PASSWORD: dbPassword });
+    t.is(set.code, 0, set.stderr);
+    const listed = await cli(['sot', 'secret', 'list', '--json']);
+    t.false(listed.stdout.includes(dbPassword));
+    t.true(listed.stdout.includes('"pf-docker-db"'));
+    const { rows } = await pool.query<{ value: unknown }>("SELECT value FROM sot_secrets WHERE name = 'pf-docker-db'");
+    t.false(JSON.stringify(rows[0].value).includes(dbPassword), 'sealed at rest');
+    stub.calls.length = 0;
     const first = await deploy({ component: 'pf-docker', version: '1.0.0' });
     t.is(first.status, 202, JSON.stringify(first.body));
     const o1 = await outcome(first.body.id);
     t.true(o1.ok, o1.error);
     t.deepEqual(stub.containers(), [{ name: 'pf-docker', image: `${image}:1.0.0`, running: true }]);
+    t.deepEqual(stub.env('pf-docker'), ['LOG_LEVEL=info', `DB_PASSWORD=${dbPassword}`], 'the secret reached the container');
+    t.false(JSON.stringify(await records('pf-docker')).includes(dbPassword));
     const calls1 = stub.calls.map((c) => `${c.method} ${c.path.replace(/[0-9a-f]{64}/g, '<id>')}`);
     t.deepEqual(calls1.slice(0, 5), [
       'GET /v1.43/containers/pf-docker/json',
@@ -774,6 +792,7 @@ test.serial(
     );
     const recs = (await records('pf-docker')).map((x) => [x.region, x.kind, x.version, x.status]);
     t.deepEqual(recs, [
+      ['us-east', 'deploy', '0.9.0', 'failed'],
       ['us-east', 'deploy', '1.0.0', 'succeeded'],
       ['us-east', 'deploy', '2.0.0', 'failed'],
       ['us-east', 'rollback', '1.0.0', 'succeeded'],

@@ -112,7 +112,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       const dockerActs = proxyActivities<Activities>({
         startToCloseTimeout: `${docker.healthTimeout + 600}s`,
         heartbeatTimeout: '60s',
-        retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ContainerUnhealthy', 'SecretUnavailable', 'DockerFailed'] },
+        retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ContainerUnhealthy', 'SecretMissing', 'DockerFailed'] },
         summary: `docker: ${docker.image}:${version} as ${docker.container} in ${region}`,
       });
       platform = {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { SotApplyResponse } from '../../common/api-types.js';
 import { ApiRequestError } from '../api-client.js';
+import { namedEnvValue } from '../../lib/config.js';
 import { ExitError, client, out, printJson, table } from '../shared.js';
 
 /** A YAML file, or every *.yaml / *.yml under a folder (sorted), as {path, content}. */
@@ -23,6 +24,51 @@ function definitionFiles(target: string): { path: string; content: string }[] {
 
 export function registerSotCommands(program: Command): void {
   const sot = program.command('sot').description('the source of truth: environments, regions, components, dependencies');
+  const secret = sot.command('secret').description('secrets the source of truth refers to as secret:<name> (sealed; never shown)');
+  secret
+    .command('set')
+    .description('set a secret from an environment variable or a file (never from the command line)')
+    .argument('<name>', 'the name in secret:<name>')
+    .option('--from-env <VAR>', 'read the value from this environment variable')
+    .option('--from-file <path>', 'read the value from this file (an SSH key, for instance)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { fromEnv?: string; fromFile?: string; json?: boolean }, cmd: Command) => {
+      if (Boolean(opts.fromEnv) === Boolean(opts.fromFile)) throw new ExitError(2, 'give the value with exactly one of --from-env VAR or --from-file PATH');
+      let value: string | undefined;
+      if (opts.fromEnv) {
+        value = namedEnvValue(opts.fromEnv);
+        if (value === undefined) throw new ExitError(2, `--from-env ${opts.fromEnv}: the environment variable is not set`);
+      } else {
+        try {
+          value = fs.readFileSync(opts.fromFile!, 'utf8');
+        } catch (e) {
+          throw new ExitError(2, `--from-file ${opts.fromFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      }
+      const r = await client(cmd).setSotSecret(name, value);
+      if (opts.json) printJson(r);
+      else out(`secret ${name} set (sealed)`);
+    });
+  secret
+    .command('list')
+    .description('the secrets set: names, who set each and when; never a value')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const r = await client(cmd).sotSecrets();
+      if (opts.json) return printJson(r);
+      if (!r.secrets.length) return out('no secrets set');
+      out(table([['NAME', 'SET BY', 'UPDATED'], ...r.secrets.map((x) => [x.name, x.setBy ?? '-', x.updatedAt])]));
+    });
+  secret
+    .command('delete')
+    .description('delete a secret')
+    .argument('<name>', 'the name in secret:<name>')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const r = await client(cmd).deleteSotSecret(name);
+      if (opts.json) printJson(r);
+      else out(`secret ${name} deleted`);
+    });
   sot
     .command('apply')
     .description('validate YAML definitions (a file or a folder of *.yaml), then apply them in one transaction and print the diff')
