@@ -67,6 +67,7 @@ test.serial('a failing migration changes nothing; the fixed set applies; a secon
     'regions',
     'rule_versions',
     'rules',
+    'sot_secrets',
     'trigger_runs',
     'triggers',
     'webhooks',
