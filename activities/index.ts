@@ -1,6 +1,7 @@
 /** The activities a regional worker hosts, built from their dependencies. */
 import { createDockerActivities } from './platform-docker.js';
 import { createKvmActivities } from './platform-kvm.js';
+import { createVsphereActivities } from './platform-vsphere.js';
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
 import { createHealthActivities } from './health.js';
@@ -33,5 +34,6 @@ export function createActivities(deps: ActivityDeps) {
     runSensorScript: createRunSensorScript(deps),
     ...createDockerActivities(deps),
     ...createKvmActivities(deps),
+    ...createVsphereActivities(deps),
   };
 }

@@ -14,6 +14,7 @@ import { NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { startService } from '../lib/services.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
 import { startDockerStub } from './docker-stub.js';
+import { startVsphereStub } from './vsphere-stub.js';
 import {
   alive,
   as,
@@ -864,6 +865,76 @@ test.serial("a KVM leg snapshots its domains first, keeps the last ones, and rev
   t.regex((await records('pf-vm'))[3].reason ?? '', /health checks failed in us-east: .*; reverted test to snapshot/);
   await applyWithDeployComponents(t);
 });
+
+test.serial(
+  'a vSphere leg snapshots its VMs first through the VI/JSON API, keeps the last ones, and reverts them when the leg fails (vSphere STUB)',
+  async (t) => {
+    const password = `vc-${crypto.randomBytes(6).toString('hex')}`;
+    const stub = await startVsphereStub({ username: 'svc-stackwire', password, vms: ['/DC1/vm/collab/pf-1'] });
+    t.teardown(() => stub.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-vsphere-'));
+    fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+    fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
+    fs.writeFileSync(
+      path.join(dir, 'c-vsphere.yaml'),
+      `components:
+  - name: pf-vs
+    repository: https://ghe.example.com/test/pf-vs.git
+    platform: vsphere
+    placements: {production: [us-east]}
+    checks:
+      - name: pf-vs-http
+        command: check_http -H 127.0.0.1 -p ${healthPort} -u '/health?version={version}' -t 5
+        timeout: 10
+    vsphere:
+      endpoint: {us-east: "${stub.url}"}
+      username: svc-stackwire
+      password: secret:pf-vs-vcenter
+      vms: {us-east: [/DC1/vm/collab/pf-1]}
+      keep_snapshots: 2
+`,
+    );
+    t.is((await cli(['sot', 'apply', dir])).code, 0);
+    t.is((await cli(['sot', 'secret', 'set', 'pf-vs-vcenter', '--from-env', 'VC_PASSWORD'], { VC_PASSWORD: password })).code, 0);
+    const names: string[] = [];
+    for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
+      const r = await deploy({ component: 'pf-vs', version });
+      t.is(r.status, 202, JSON.stringify(r.body));
+      const o = await outcome(r.body.id);
+      t.true(o.ok, o.error);
+      names.push((o.result as { regions: { platform: { snapshot: string } }[] }).regions[0].platform.snapshot);
+    }
+    t.deepEqual(stub.state('/DC1/vm/collab/pf-1'), { snapshots: [names[1], names[2]], current: names[2] }, 'beyond keep_snapshots the oldest was removed');
+    stub.calls.length = 0;
+    const bad = await deploy({ component: 'pf-vs', version: '2.0.0-bad' });
+    const o = await outcome(bad.body.id);
+    t.false(o.ok);
+    const m = /reverted \/DC1\/vm\/collab\/pf-1 to snapshot (stackwire-\d{17}-[A-Za-z0-9]+) \(current snapshot: (stackwire-[^)]+)\)/.exec(o.error ?? '');
+    t.truthy(m, o.error);
+    t.is(m![1], m![2]);
+    t.is(stub.state('/DC1/vm/collab/pf-1').current, m![1], "the stub's current snapshot is the one taken before the failed leg");
+    const posts = stub.calls
+      .filter((c) => c.method === 'POST')
+      .map((c) => c.path.replace(/^\/sdk\/vim25\/8\.0\.1\.0/, '').replace(/snapshot-\d+|vm-\d+/g, '<id>'));
+    t.deepEqual(
+      posts,
+      [
+        '/SessionManager/SessionManager/Login',
+        '/SearchIndex/SearchIndex/FindByInventoryPath',
+        '/VirtualMachine/<id>/CreateSnapshot_Task',
+        '/VirtualMachineSnapshot/<id>/RemoveSnapshot_Task',
+        '/SessionManager/SessionManager/Logout',
+        '/SessionManager/SessionManager/Login',
+        '/SearchIndex/SearchIndex/FindByInventoryPath',
+        '/VirtualMachineSnapshot/<id>/RevertToSnapshot_Task',
+        '/SessionManager/SessionManager/Logout',
+      ],
+      'log in, find the VM, snapshot, remove the oldest, log out; after the failure: log in, find, revert, log out',
+    );
+    t.false(JSON.stringify(await records('pf-vs')).includes(password));
+    await applyWithDeployComponents(t);
+  },
+);
 
 test.serial('a release train deploys in dependency order, independent components in parallel, and stops dependents of a failure', async (t) => {
   const ok = await http<{ id: string; waves: string[][] }>('POST', '/api/v1/releases', {

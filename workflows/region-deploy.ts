@@ -39,8 +39,8 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     proxyActivities<Activities>({
       startToCloseTimeout: '15m',
       heartbeatTimeout: '60s',
-      retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['LibvirtFailed'] },
-      summary: `libvirt snapshots of ${s.name} in ${region}`,
+      retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['LibvirtFailed', 'VsphereFailed', 'SecretMissing'] },
+      summary: `snapshots of ${s.name} in ${region}`,
     });
   const { workflowId, runId } = workflowInfo();
   const record = (status: 'running' | 'succeeded' | 'failed', reason: string | null, puppetSummary: PuppetSummary | null) =>
@@ -69,6 +69,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
   let puppetSummary: PuppetSummary | null = null;
   let platform: RegionDeployResult['platform'];
   let kvmSnapshot: { uri: string; domains: string[]; name: string } | undefined;
+  let vsphereTarget: { endpoint: string; username: string; password: string; vms: string[]; snapshot: string } | undefined;
   try {
     await record('running', null, null);
     step = 'silence checks';
@@ -101,6 +102,17 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       });
       kvmSnapshot = { uri: kvm.uri[region] ?? '', domains: kvm.domains[region], name };
       platform = { snapshot: name, domains: taken };
+    }
+    // A vSphere component's VMs likewise, through the vCenter of the region.
+    const vs = kind === 'deploy' && s.platformSettings?.platform === 'vsphere' && patched('platform-steps') ? s.platformSettings.vsphere : undefined;
+    if (vs && (vs.vms[region] ?? []).length) {
+      const stamp = new Date(Date.now()).toISOString().replace(/\D/g, '').slice(0, 17);
+      const name = `stackwire-${stamp}-${input.deploymentId.replace(/[^A-Za-z0-9]/g, '').slice(-8)}`;
+      step = `vsphere: snapshot ${vs.vms[region].join(', ')}`;
+      setCurrentDetails(`${label}: snapshot of ${vs.vms[region].join(', ')} (${name})`);
+      vsphereTarget = { endpoint: vs.endpoint[region] ?? '', username: vs.username, password: vs.password, vms: vs.vms[region], snapshot: name };
+      const taken = await kvmActs().vsphereSnapshot({ ...vsphereTarget, keep: vs.keepSnapshots });
+      platform = { snapshot: name, vms: taken };
     }
 
     // A docker component's container is replaced (pull, replace, health gate) before its deploy action;
@@ -258,6 +270,17 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
           return `; reverted ${r.map((x) => `${x.domain} to snapshot ${snap.name} (current snapshot: ${x.current})`).join(', ')}`;
         } catch (e) {
           return `; the revert to snapshot ${snap.name} failed: ${failureReason(e)}`;
+        }
+      });
+    }
+    if (vsphereTarget) {
+      const target = vsphereTarget;
+      undo = await CancellationScope.nonCancellable(async () => {
+        try {
+          const r = await kvmActs().vsphereRevert(target);
+          return `; reverted ${r.map((x) => `${x.vm} to snapshot ${target.snapshot} (current snapshot: ${x.current})`).join(', ')}`;
+        } catch (e) {
+          return `; the revert to snapshot ${target.snapshot} failed: ${failureReason(e)}`;
         }
       });
     }
