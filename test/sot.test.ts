@@ -250,6 +250,29 @@ async function applyWithDeployComponents(t: ExecutionContext): Promise<void> {
   t.is(r.code, 0, r.stderr);
 }
 
+/** The example and the deploy tests' components, plus one more file of components (a platform test's). */
+async function applyWithExtra(t: ExecutionContext, extra: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-extra-'));
+  fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
+  fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
+  fs.writeFileSync(path.join(dir, 'c-extra.yaml'), extra);
+  const r = await cli(['sot', 'apply', dir]);
+  t.is(r.code, 0, r.stderr);
+}
+
+/** Deploys these versions one after another, each to success; the results. */
+async function deployAll(t: ExecutionContext, component: string, versions: string[]): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const version of versions) {
+    const r = await deploy({ component, version });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    const o = await outcome(r.body.id);
+    t.true(o.ok, o.error);
+    out.push(o.result ?? {});
+  }
+  return out;
+}
+
 const FAST_HEALTH = { timeoutSeconds: 2, intervalSeconds: 1 };
 
 async function deploy(
@@ -710,11 +733,8 @@ test.serial(
   async (t) => {
     const stub = await startDockerStub({ unhealthy: ['2.0.0'] });
     t.teardown(() => stub.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-docker-'));
-    fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
-    fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
-    fs.writeFileSync(
-      path.join(dir, 'c-docker.yaml'),
+    await applyWithExtra(
+      t,
       `components:
   - name: pf-docker
     repository: https://ghe.example.com/test/pf-docker.git
@@ -729,8 +749,6 @@ test.serial(
       health_timeout: 20
 `,
     );
-    const applied = await cli(['sot', 'apply', dir]);
-    t.is(applied.code, 0, applied.stderr);
     const image = 'registry.example.com/collab/pf-docker';
     // A secret the settings refer to must be set first; then it reaches the container, and no record holds it.
     const unset = await deploy({ component: 'pf-docker', version: '0.9.0' });
@@ -803,11 +821,8 @@ test.serial(
 );
 
 test.serial("a KVM leg snapshots its domains first, keeps the last ones, and reverts them when the leg fails (libvirt's test driver)", async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-kvm-'));
-  fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
-  fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
-  fs.writeFileSync(
-    path.join(dir, 'c-kvm.yaml'),
+  await applyWithExtra(
+    t,
     `components:
   - name: pf-vm
     repository: https://ghe.example.com/test/pf-vm.git
@@ -823,18 +838,9 @@ test.serial("a KVM leg snapshots its domains first, keeps the last ones, and rev
       keep_snapshots: 2
 `,
   );
-  const applied = await cli(['sot', 'apply', dir]);
-  t.is(applied.code, 0, applied.stderr);
   type Platform = { snapshot: string; domains: { domain: string; snapshots: string[]; deleted: string[] }[] };
   const platformOf = (o: { result?: Record<string, unknown> }) => (o.result as { regions: { platform: Platform }[] }).regions[0].platform;
-  const taken: Platform[] = [];
-  for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
-    const r = await deploy({ component: 'pf-vm', version });
-    t.is(r.status, 202, JSON.stringify(r.body));
-    const o = await outcome(r.body.id);
-    t.true(o.ok, o.error);
-    taken.push(platformOf(o));
-  }
+  const taken = (await deployAll(t, 'pf-vm', ['1.0.0', '1.1.0', '1.2.0'])).map((result) => platformOf({ result }));
   const names = taken.map((p) => p.snapshot);
   t.true(
     names.every((n) => /^stackwire-\d{17}-[A-Za-z0-9]{1,8}$/.test(n)),
@@ -872,11 +878,8 @@ test.serial(
     const password = `vc-${crypto.randomBytes(6).toString('hex')}`;
     const stub = await startVsphereStub({ username: 'svc-stackwire', password, vms: ['/DC1/vm/collab/pf-1'] });
     t.teardown(() => stub.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-vsphere-'));
-    fs.copyFileSync(EXAMPLE, path.join(dir, 'a-platform.yaml'));
-    fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
-    fs.writeFileSync(
-      path.join(dir, 'c-vsphere.yaml'),
+    await applyWithExtra(
+      t,
       `components:
   - name: pf-vs
     repository: https://ghe.example.com/test/pf-vs.git
@@ -894,16 +897,10 @@ test.serial(
       keep_snapshots: 2
 `,
     );
-    t.is((await cli(['sot', 'apply', dir])).code, 0);
     t.is((await cli(['sot', 'secret', 'set', 'pf-vs-vcenter', '--from-env', 'VC_PASSWORD'], { VC_PASSWORD: password })).code, 0);
-    const names: string[] = [];
-    for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
-      const r = await deploy({ component: 'pf-vs', version });
-      t.is(r.status, 202, JSON.stringify(r.body));
-      const o = await outcome(r.body.id);
-      t.true(o.ok, o.error);
-      names.push((o.result as { regions: { platform: { snapshot: string } }[] }).regions[0].platform.snapshot);
-    }
+    const names = (await deployAll(t, 'pf-vs', ['1.0.0', '1.1.0', '1.2.0'])).map(
+      (result) => (result as { regions: { platform: { snapshot: string } }[] }).regions[0].platform.snapshot,
+    );
     t.deepEqual(stub.state('/DC1/vm/collab/pf-1'), { snapshots: [names[1], names[2]], current: names[2] }, 'beyond keep_snapshots the oldest was removed');
     stub.calls.length = 0;
     const bad = await deploy({ component: 'pf-vs', version: '2.0.0-bad' });
