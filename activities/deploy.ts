@@ -1,17 +1,16 @@
 /**
- * The side effects of a deploy, on the region's worker: read the source-of-truth snapshot, run
- * `puppet apply` (masterless, per-run Hiera), run the component's Sensu-style checks with the
+ * The side effects of a deploy, on the region's worker: read the source-of-truth snapshot (puppet
+ * apply is puppet.ts), run the component's Sensu-style checks with the
  * monitoring plugins, silence/unsilence them in Sensu when a backend is configured, and record
  * each deployment.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { parse as parseShellWords } from 'shell-quote';
-import YAML from 'yaml';
-import { substitute, type CheckSpec, type ComponentSnapshot, type PuppetSummary } from '../common/deploy.js';
+import { substitute, type CheckSpec, type ComponentSnapshot } from '../common/deploy.js';
 import { getCurrentAction } from '../db/actions.js';
+import { REMOTE_RUNNERS } from './script-process.js';
 import { currentVersions, recordDeployment, type DeploymentRecordInput } from '../db/deployments.js';
 import type { Pool } from '../db/pool.js';
 import { getComponent } from '../db/sot.js';
@@ -19,11 +18,8 @@ import { gitUrlProblem } from '../common/git-url.js';
 import type { Config } from '../lib/config.js';
 import { GitError, cloneRepository, git, withGitScratch } from '../lib/git.js';
 import type { Logger } from '../lib/logger.js';
-import { runProcess } from '../lib/spawn.js';
 import { SensuClient } from '../lib/sensu.js';
 import { SecretKeyError, sealSecrets } from '../lib/secrets.js';
-import { puppetBinary } from '../lib/system-packages.js';
-import { PUPPET_CLASS } from '../common/validation.js';
 
 export interface DeployDeps {
   pool: Pool;
@@ -62,24 +58,6 @@ export function sensuEntity(component: string, environment: string, region: stri
   return `${component}-${environment}-${region}`;
 }
 
-/** Where Puppet's autoloader looks for a class: role::web::front → role/manifests/web/front.pp. */
-function roleFile(role: string): string {
-  const [module, ...rest] = role.split('::');
-  return path.join(module, 'manifests', rest.length ? `${rest.join('/')}.pp` : 'init.pp');
-}
-
-function roleManifest(role: string, modulePath: string[]): string | undefined {
-  return modulePath.map((d) => path.join(d, roleFile(role))).find((f) => fs.existsSync(f));
-}
-
-/** Hiera interpolates %{…} in values; data from the source of truth is taken literally. */
-function hieraLiteral(v: unknown): unknown {
-  if (typeof v === 'string') return v.replaceAll('%{', "%{literal('%')}{");
-  if (Array.isArray(v)) return v.map(hieraLiteral);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hieraLiteral(x)]));
-  return v;
-}
-
 export function createDeployActivities(deps: DeployDeps) {
   return {
     async loadDeploySnapshot(req: { component: string; environment: string }): Promise<ComponentSnapshot> {
@@ -95,6 +73,15 @@ export function createDeployActivities(deps: DeployDeps) {
       const rollbackAction = c.actions.rollback ? await getCurrentAction(deps.pool, c.actions.rollback) : deployAction;
       if (c.actions.rollback && !rollbackAction)
         throw ApplicationFailure.nonRetryable(`${req.component}'s rollback action ${c.actions.rollback} is not in the catalog`, 'UnknownAction');
+      // A bare-metal component's actions run on its hosts with their interpreters: say so before anything runs.
+      const bare = c.platformSettings?.platform === 'bare-metal' ? c.platformSettings.bareMetal : undefined;
+      if (bare && regions.some((r) => (bare.hosts[r] ?? []).length))
+        for (const a of [deployAction, rollbackAction])
+          if (a && !REMOTE_RUNNERS.includes(a.runner))
+            throw ApplicationFailure.nonRetryable(
+              `${req.component} runs on bare metal, so ${a.name} runs on its hosts over SSH, but its runner ${a.runner} cannot run there: only ${REMOTE_RUNNERS.join(', ')} scripts do (with the host's interpreter)`,
+              'ActionNotRunnable',
+            );
       // Deploy parameters the action declares secret never enter workflow history in clear text.
       let deployParams = c.deployParams;
       for (const a of [deployAction, rollbackAction]) {
@@ -120,139 +107,6 @@ export function createDeployActivities(deps: DeployDeps) {
         ...(rollbackAction ? { rollbackAction } : {}),
         ...(c.platformSettings ? { platformSettings: c.platformSettings } : {}),
       };
-    },
-
-    /** Masterless `puppet apply` of the component's role with Hiera data from the source of truth. */
-    async puppetApply(input: {
-      component: string;
-      role: string;
-      hiera: Record<string, unknown>;
-      version: string;
-      environment: string;
-      noop: boolean;
-    }): Promise<PuppetSummary> {
-      const puppet = puppetBinary();
-      if (!puppet) throw ApplicationFailure.nonRetryable('puppet is not installed on this worker (Debian package puppet-agent)', 'PuppetMissing');
-      if (!PUPPET_CLASS.test(input.role))
-        throw ApplicationFailure.nonRetryable(`puppet role ${JSON.stringify(input.role)} is not a Puppet class name`, 'BadRole');
-      const run = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-puppet-'));
-      try {
-        const stateDir = path.join(deps.dataDir, 'deployments', input.environment, deps.region, input.component);
-        fs.mkdirSync(path.dirname(stateDir), { recursive: true });
-        for (const d of ['data', 'var', 'conf', 'code']) fs.mkdirSync(path.join(run, d));
-        const data = {
-          ...input.hiera,
-          'stackwire::component': input.component,
-          'stackwire::version': input.version,
-          'stackwire::environment': input.environment,
-          'stackwire::region': deps.region,
-          'stackwire::state_dir': stateDir,
-          'stackwire::config': { ...input.hiera, version: input.version },
-        };
-        fs.writeFileSync(path.join(run, 'data', 'run.yaml'), YAML.stringify(hieraLiteral(data)));
-        fs.writeFileSync(
-          path.join(run, 'hiera.yaml'),
-          YAML.stringify({
-            version: 5,
-            defaults: { datadir: path.join(run, 'data'), data_hash: 'yaml_data' },
-            hierarchy: [{ name: 'stackwire run', path: 'run.yaml' }],
-          }),
-        );
-        // With the operator's modules, the real role class is applied (it reads the same Hiera data);
-        // without them, a stand-in class of that name manages the component's config file.
-        const modulePath = deps.puppetModulePath;
-        if (modulePath) {
-          const file = roleManifest(input.role, modulePath);
-          if (!file)
-            throw ApplicationFailure.nonRetryable(
-              `puppet role ${input.role} is not in the module path (${modulePath.join(':')}): expected ${roleFile(input.role)} in one of its folders`,
-              'BadRole',
-            );
-          fs.writeFileSync(path.join(run, 'site.pp'), `include ${input.role}\n`);
-        } else {
-          // Only validated identifiers go into the manifest; every value comes through Hiera lookups.
-          fs.writeFileSync(
-            path.join(run, 'site.pp'),
-            [
-              `class ${input.role} {`,
-              "  $root = lookup('stackwire::state_dir')",
-              "  $config = lookup('stackwire::config')",
-              '  file { $root: ensure => directory }',
-              '  file { "${root}/config.yaml":',
-              '    ensure  => file,',
-              '    content => inline_epp("<% \\$config.keys.sort.each |\\$k| { %><%= \\$k %>: <%= \\$config[\\$k] %>\\n<% } %>", { \'config\' => $config }),',
-              '  }',
-              '}',
-              `include ${input.role}`,
-              '',
-            ].join('\n'),
-          );
-        }
-        const summaryFile = path.join(run, 'last_run_summary.yaml');
-        const argv = [
-          puppet,
-          'apply',
-          '--detailed-exitcodes',
-          '--color',
-          'false',
-          '--vardir',
-          path.join(run, 'var'),
-          '--confdir',
-          path.join(run, 'conf'),
-          '--codedir',
-          path.join(run, 'code'),
-          '--hiera_config',
-          path.join(run, 'hiera.yaml'),
-          ...(modulePath ? ['--modulepath', modulePath.join(':')] : []),
-          '--lastrunfile',
-          summaryFile,
-          '--logdest',
-          'console',
-          ...(input.noop ? ['--noop'] : []),
-          path.join(run, 'site.pp'),
-        ];
-        const began = Date.now();
-        const ctx = Context.current();
-        const beat = setInterval(() => ctx.heartbeat(), 1000);
-        const r = await runProcess({
-          argv,
-          cwd: run,
-          timeoutMs: 10 * 60_000,
-          env: { ...deps.scriptEnv, HOME: run },
-          signal: ctx.cancellationSignal,
-        }).finally(() => clearInterval(beat));
-        const wallSeconds = (Date.now() - began) / 1000;
-        // Facter prints harmless permission errors in sandboxes: judge by exit code and summary only.
-        const summary = fs.existsSync(summaryFile)
-          ? (YAML.parse(fs.readFileSync(summaryFile, 'utf8')) as { resources?: Record<string, number>; time?: Record<string, number> })
-          : {};
-        const result: PuppetSummary = {
-          exitCode: r.code ?? -1,
-          noop: input.noop,
-          changed: summary.resources?.changed ?? 0,
-          failed: summary.resources?.failed ?? 0,
-          outOfSync: summary.resources?.out_of_sync ?? 0,
-          total: summary.resources?.total ?? 0,
-          // Wall time of the whole run: the summary's time.total leaves out most of it (compiling, facts).
-          timeSeconds: +wallSeconds.toFixed(3),
-        };
-        if (r.stoppedBy === 'timeout') throw ApplicationFailure.nonRetryable('puppet apply did not finish within 10 minutes', 'PuppetFailed', result);
-        if (r.code !== 0 && r.code !== 2) {
-          const errors = r.stdout
-            .concat(r.stderr)
-            .split('\n')
-            .filter((l) => /^Error:/.test(l) && !/Facter/.test(l));
-          throw ApplicationFailure.nonRetryable(
-            `puppet apply failed (exit ${r.code}): ${errors.slice(-2).join(' ') || 'see the worker log'}`,
-            'PuppetFailed',
-            result,
-          );
-        }
-        deps.logger.info({ component: input.component, ...result }, 'puppet apply');
-        return result;
-      } finally {
-        fs.rmSync(run, { recursive: true, force: true });
-      }
     },
 
     /** Which components' repositories have commits since a tag; their version is `git describe` of HEAD. */

@@ -4,6 +4,7 @@ import { createKvmActivities } from './platform-kvm.js';
 import { createVsphereActivities } from './platform-vsphere.js';
 import { createAuditActivities } from './audit.js';
 import { createDeployActivities } from './deploy.js';
+import { createPuppetActivities } from './puppet.js';
 import { createHealthActivities } from './health.js';
 import { createIngestPack, createRecordIngestFailure } from './ingest-pack.js';
 import { createPipelinePushActivities } from './pipeline-push.js';
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ingestPack: createIngestPack(deps),
     recordIngestFailed: createRecordIngestFailure(deps),
     ...createDeployActivities(deps),
+    ...createPuppetActivities(deps),
     ...createHealthActivities(deps),
     ...createAuditActivities(deps),
     ...createPipelineSourceActivities(deps),

@@ -11,13 +11,19 @@ import { ParameterError, validateParameters } from '../common/parameters.js';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { maskArgv, maskParameters, st2CmdEnv, st2EnvVars } from '../common/argv.js';
 import { datastoreHandler, packConfig, packPython, remoteRequest, shimRequest } from './st2-runtime.js';
-import { SecretKeyError, isSealed, redact, unsealSecrets } from '../lib/secrets.js';
+import { SecretKeyError, isSealed, unsealSecrets } from '../lib/secrets.js';
 import type { Config } from '../lib/config.js';
 import type { RunLayout, RunUser } from '../lib/isolation.js';
 import type { PipSource } from '../lib/pack-venv.js';
 import { BUILTINS } from './builtins.js';
+import { CappedOutput } from '../lib/capped-output.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openSecretRefs } from './platform-secrets.js';
+import { startRemoteScript } from './remote-script.js';
+import { REMOTE_SETUP_FAILED, sshFailure, type SshTarget } from '../lib/ssh.js';
 import { LogShipper } from './log-shipper.js';
-import { actionPackDir, openParameters, scriptCommand, startIsolatedScript } from './script-process.js';
+import { actionPackDir, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { SensuClient } from '../lib/sensu.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { ATTEMPT_ABANDONED } from '../common/constants.js';
@@ -59,48 +65,6 @@ export interface ActivityDeps {
   pip?: PipSource | undefined;
 }
 
-/**
- * Keeps the first `cap` bytes of a stream and counts the rest; also keeps a short tail. Secrets are
- * redacted before either is cut, so a secret across the cut never leaves a clear prefix behind.
- */
-class CappedOutput {
-  private chunks: Buffer[] = [];
-  private kept = 0;
-  total = 0;
-  private tailBuf = Buffer.alloc(0);
-  private readonly slack: number;
-  constructor(
-    private readonly cap: number,
-    private readonly secrets: string[],
-    private readonly tailBytes = 2048,
-  ) {
-    this.slack = Math.max(0, ...secrets.map((s) => Buffer.byteLength(s)));
-  }
-  push(chunk: Buffer): void {
-    this.total += chunk.length;
-    const keep = this.cap + this.slack;
-    if (this.kept < keep) {
-      const take = chunk.subarray(0, keep - this.kept);
-      this.chunks.push(take);
-      this.kept += take.length;
-    }
-    this.tailBuf = Buffer.concat([this.tailBuf, chunk]);
-    const tailKeep = this.tailBytes + this.slack;
-    if (this.tailBuf.length > tailKeep) this.tailBuf = this.tailBuf.subarray(this.tailBuf.length - tailKeep);
-  }
-  get truncated(): boolean {
-    return this.total > this.cap;
-  }
-  text(): string {
-    const s = redact(Buffer.concat(this.chunks).toString('utf8'), this.secrets).slice(0, this.cap);
-    return this.truncated ? `${s}\n[… ${this.total - this.cap} more bytes not kept]` : s;
-  }
-  tail(): string {
-    const s = redact(this.tailBuf.toString('utf8'), this.secrets);
-    return s.slice(-this.tailBytes);
-  }
-}
-
 function lastLine(s: string): string {
   const lines = s.trim().split('\n');
   return (lines[lines.length - 1] ?? '').slice(0, 300);
@@ -140,6 +104,18 @@ function abandonedWhy(ctx: Context): string {
   return 'reset by an operator';
 }
 
+/** A bare-metal run's failure that is SSH's or the bootstrap's, not the script's. */
+function remoteFailure(code: number | null, stderrTail: string, target: SshTarget): { type: string; message: string; retryable: boolean } | undefined {
+  if (code === 255) return sshFailure(stderrTail, target);
+  if (code === REMOTE_SETUP_FAILED && /^stackwire: /m.test(stderrTail))
+    return {
+      type: 'RemoteSetupFailed',
+      message: `${target.host}: ${lastLine(stderrTail)} (the host needs sh, mktemp, head, tar, gzip and base64)`,
+      retryable: false,
+    };
+  return undefined;
+}
+
 export function createRunAction(deps: ActivityDeps) {
   const grace = (deps.killGraceSeconds ?? 5) * 1000;
 
@@ -169,7 +145,12 @@ export function createRunAction(deps: ActivityDeps) {
     const { action } = input;
     const attempt = given.attempt ?? info.attempt;
     const log = deps.logger.child({ executionId: input.executionId, action: action.name, actor: input.actor, attempt });
-    const shownArgv = maskArgv(action, input.parameters);
+    const remote = input.remote;
+    // A bare-metal host's run: only scripts the host's interpreter runs; refused before anything is recorded.
+    if (remote) remoteArgv(action, {});
+    const shownArgv = remote
+      ? ['ssh', `${remote.user}@${remote.host}:${remote.port}`, '--', ...maskArgv(action, input.parameters)]
+      : maskArgv(action, input.parameters);
     // A database restart must not turn into the run's failure: its records wait for it (heartbeating).
     const untilDbAnswers = <T>(what: string, fn: () => Promise<T>) =>
       whileUnreachable(fn, {
@@ -210,6 +191,10 @@ export function createRunAction(deps: ActivityDeps) {
       secrets.sort((a, b) => b.length - a.length);
     };
     st2?.secrets.forEach(mask);
+    const target: SshTarget | undefined = remote
+      ? { ...remote, privateKey: (await openSecretRefs(deps, { privateKey: remote.sshKey })).privateKey ?? '' }
+      : undefined;
+    if (target) mask(target.privateKey);
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
     const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
@@ -255,30 +240,53 @@ export function createRunAction(deps: ActivityDeps) {
         outcome = { code: 1, signal: null };
       }
     } else {
-      const { proc, work } = startIsolatedScript(deps, {
-        action,
-        argv: [command, ...args],
-        packDir,
-        label: `${input.executionId}.${attempt}`,
-        env: { ...st2EnvVars(action, clear), ...st2CmdEnv(action, clear), STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) },
-        ...(st2 && action.runner === 'st2-remote' ? { stdin: remoteRequest(action, clear, st2.config, packDir, mask) } : {}),
-        ...(st2 && action.runner === 'st2-python'
-          ? {
-              stdin: shimRequest(action, clear, st2.config),
-              channel: datastoreHandler(deps, action.pack, mask),
-            }
-          : {}),
-        timeoutMs: action.timeoutSeconds * 1000,
-        killGraceMs: grace,
-        onStdout: (c) => {
+      const env = { STACKWIRE_EXECUTION_ID: input.executionId, STACKWIRE_ATTEMPT: String(attempt) };
+      const output = {
+        onStdout: (c: Buffer) => {
           stdout.push(c);
           logs.push('stdout', c);
         },
-        onStderr: (c) => {
+        onStderr: (c: Buffer) => {
           stderr.push(c);
           logs.push('stderr', c);
         },
-      });
+      };
+      if (target) command = 'ssh';
+      const { proc, work } = target
+        ? await startRemoteScript(deps, {
+            target,
+            label: `${input.executionId}.${attempt}`,
+            argv: remoteArgv(action, clear),
+            env: {
+              ...st2CmdEnv(action, clear),
+              ...env,
+              STACKWIRE_ACTION: action.name,
+              STACKWIRE_REGION: deps.region,
+              STACKWIRE_HOST: target.host,
+              PYTHONUNBUFFERED: '1',
+            },
+            stage: (dir) => fs.cpSync(packDir, path.join(dir, 'pack'), { recursive: true, verbatimSymlinks: true }),
+            timeoutMs: action.timeoutSeconds * 1000,
+            killGraceMs: grace,
+            ...output,
+          })
+        : startIsolatedScript(deps, {
+            action,
+            argv: [command, ...args],
+            packDir,
+            label: `${input.executionId}.${attempt}`,
+            env: { ...st2EnvVars(action, clear), ...st2CmdEnv(action, clear), ...env },
+            ...(st2 && action.runner === 'st2-remote' ? { stdin: remoteRequest(action, clear, st2.config, packDir, mask) } : {}),
+            ...(st2 && action.runner === 'st2-python'
+              ? {
+                  stdin: shimRequest(action, clear, st2.config),
+                  channel: datastoreHandler(deps, action.pack, mask),
+                }
+              : {}),
+            timeoutMs: action.timeoutSeconds * 1000,
+            killGraceMs: grace,
+            ...output,
+          });
       try {
         beat.details = () => ({ phase: 'running', stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started });
         ctx.cancelled.catch((err: unknown) => {
@@ -300,6 +308,7 @@ export function createRunAction(deps: ActivityDeps) {
     const durationMs = Date.now() - started;
     await logs.stop(DB_WAIT_MS);
     let status: RunActionResult['status'] | 'abandoned';
+    let remoteWhy: ReturnType<typeof remoteFailure>;
     let error: string | null = null;
     if (outcome.spawnError) {
       status = 'failed';
@@ -317,6 +326,9 @@ export function createRunAction(deps: ActivityDeps) {
       error = `exceeded its timeout of ${action.timeoutSeconds}s; the process group was killed`;
     } else if (outcome.code === 0) {
       status = 'succeeded';
+    } else if (target && (remoteWhy = remoteFailure(outcome.code, stderr.tail(), target))) {
+      status = 'failed';
+      error = remoteWhy.message;
     } else {
       status = 'failed';
       const why = outcome.code !== null ? `exit code ${outcome.code}` : `killed by ${outcome.signal}`;
@@ -336,7 +348,7 @@ export function createRunAction(deps: ActivityDeps) {
     };
     // A failed attempt that Temporal will retry is not the run's end: the row stays "running" (with
     // this attempt's output and error) so readers keep following until the last attempt ends.
-    const willRetry = status === 'failed' && !outcome.spawnError && outcome.code !== 2 && attempt < action.maxAttempts;
+    const willRetry = status === 'failed' && !outcome.spawnError && outcome.code !== 2 && (!remoteWhy || remoteWhy.retryable) && attempt < action.maxAttempts;
     await untilDbAnswers('recording the end', () =>
       recordFinish(deps.pool, {
         id: input.executionId,
@@ -367,6 +379,7 @@ export function createRunAction(deps: ActivityDeps) {
       case 'timed_out':
         throw ApplicationFailure.create({ message: error!, type: 'ActionTimedOut', nonRetryable: true, details: [result] });
       default:
+        if (remoteWhy) throw ApplicationFailure.create({ message: error!, type: remoteWhy.type, nonRetryable: !remoteWhy.retryable, details: [result] });
         throw ApplicationFailure.create({
           message: error!,
           // argparse, getopts and most CLIs exit 2 on a usage error: retrying cannot help.

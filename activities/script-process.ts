@@ -12,6 +12,7 @@ import { buildArgv } from '../common/argv.js';
 import type { ActionSpec } from '../common/types.js';
 import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
 import { ST2_SHIM_TOKEN } from '../lib/paths.js';
+import { RUN_DIR_TOKEN } from '../lib/ssh.js';
 import { startProcess, type RunningProcess } from '../lib/spawn.js';
 import type { Pool } from '../db/pool.js';
 import { isSealed, secretValues, unsealSecrets } from '../lib/secrets.js';
@@ -60,6 +61,23 @@ export async function actionPackDir(deps: Pick<ScriptDeps, 'pool' | 'runLayout'>
 /** The command line of a script action with its (clear) parameters; an empty one is not runnable. */
 export function scriptCommand(deps: Pick<ScriptDeps, 'runLayout'>, action: ActionSpec, clear: Record<string, unknown>, packDir: string): string[] {
   const argv = scriptArgv(action, buildArgv(action, clear), packDir, deps.runLayout.shim);
+  if (!argv[0]) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
+  return argv;
+}
+
+/** Runners whose scripts can run on a bare-metal host (the host's own interpreter). */
+export const REMOTE_RUNNERS = ['python', 'shell', 'node', 'exec'];
+
+/** The argv run on a bare-metal host: the script by its path in the run's folder there (lib/ssh.ts). */
+export function remoteArgv(action: ActionSpec, clear: Record<string, unknown>): string[] {
+  if (!REMOTE_RUNNERS.includes(action.runner))
+    throw ApplicationFailure.nonRetryable(
+      `${action.name} (runner ${action.runner}) cannot run on a bare-metal host: only ${REMOTE_RUNNERS.join(', ')} scripts run there, with the host's interpreter`,
+      'ActionNotRunnable',
+    );
+  const argv = buildArgv(action, clear);
+  const i = ENTRY_INDEX[action.runner];
+  if (!action.parameters.st2Cmd && i !== undefined && argv[i] !== undefined) argv[i] = `${RUN_DIR_TOKEN}/pack/${path.posix.normalize(action.entryPoint)}`;
   if (!argv[0]) throw ApplicationFailure.nonRetryable(`${action.name} has an empty command line`, 'ActionNotRunnable');
   return argv;
 }

@@ -124,6 +124,22 @@ export interface RunActionInput {
    * worker: its activity is not retried by Temporal); else Temporal's attempt number.
    */
   attempt?: number;
+  /**
+   * Run on this bare-metal host over SSH (lib/ssh.ts) instead of on the worker: a deploy leg of a
+   * bare-metal component, one host at a time.
+   */
+  remote?: RemoteHost;
+}
+
+/** A bare-metal host of a component, from the source of truth's platform settings. */
+export interface RemoteHost {
+  host: string;
+  port: number;
+  user: string;
+  /** `secret:<name>`: the private key, opened on the worker. */
+  sshKey: string;
+  /** known_hosts lines: the only keys the host may present. */
+  knownHosts: string;
 }
 
 export interface RunActionResult {

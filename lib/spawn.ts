@@ -31,6 +31,11 @@ export interface ProcessOptions {
   gid?: number;
   /** Written to stdin, which is then closed; without it stdin is /dev/null. */
   stdin?: string | Buffer;
+  /**
+   * Keep stdin open after writing it, until the process exits: a remote run (lib/ssh.ts) watches its
+   * connection's input to learn that the client was stopped.
+   */
+  stdinOpen?: boolean;
   /** Stop (SIGTERM to the group, SIGKILL after killGraceMs) after this long. */
   timeoutMs?: number;
   /** Between SIGTERM and SIGKILL; default 5 s. */
@@ -168,7 +173,8 @@ export function startProcess(o: ProcessOptions): RunningProcess {
   };
   if (child.stdin) {
     child.stdin.on('error', () => undefined); // a program that exits without reading stdin
-    child.stdin.end(o.stdin);
+    if (o.stdinOpen) child.stdin.write(o.stdin ?? '');
+    else child.stdin.end(o.stdin);
   }
   child.stdout!.on('data', (b: Buffer) => {
     out.push(b);
@@ -214,6 +220,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
       status = { code, signal };
       // Whatever the outcome, nothing of the group may outlive the process (and hold its pipes open).
       killGroup(child.pid, 'SIGKILL');
+      if (o.stdinOpen) child.stdin?.destroy();
       release?.();
     });
     child.once('close', () => {

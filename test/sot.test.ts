@@ -15,6 +15,7 @@ import { startService } from '../lib/services.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
 import { startDockerStub } from './docker-stub.js';
 import { startVsphereStub } from './vsphere-stub.js';
+import { startSshd } from './sshd.js';
 import {
   alive,
   as,
@@ -929,6 +930,90 @@ test.serial(
       'log in, find the VM, snapshot, remove the oldest, log out; after the failure: log in, find, revert, log out',
     );
     t.false(JSON.stringify(await records('pf-vs')).includes(password));
+    await applyWithDeployComponents(t);
+  },
+);
+
+test.serial(
+  'a bare-metal leg runs the deploy action and puppet apply on its host over SSH (a loopback sshd), host keys checked; an unknown key is refused',
+  async (t) => {
+    const sshd = await startSshd();
+    t.teardown(() => sshd.stop());
+    const home = `/home/${sshd.user}`;
+    const stateFile = path.join(home, '.stackwire', 'deployments', 'production', 'us-east', 'pf-bm', 'config.yaml');
+    fs.rmSync(path.join(home, '.stackwire'), { recursive: true, force: true });
+    const hostile = `x'$(touch /tmp/stackwire-bm-pwned)"; touch /tmp/stackwire-bm-pwned`;
+    fs.rmSync('/tmp/stackwire-bm-pwned', { force: true });
+    const component = (knownHosts: string) => `components:
+  - name: pf-bm
+    repository: https://ghe.example.com/test/pf-bm.git
+    platform: bare-metal
+    puppet_role: role::pf_bm
+    hiera:
+      pf_bm::motd: ${JSON.stringify(hostile)}
+    placements: {production: [us-east]}
+    checks:
+      - name: pf-bm-http
+        command: check_http -H 127.0.0.1 -p ${healthPort} -u '/health?version={version}' -t 5
+        timeout: 10
+    deploy_params:
+      artifact: ${JSON.stringify(hostile)}
+    actions:
+      deploy: deploykit.deploy_artifact
+    bare_metal:
+      hosts: {us-east: [127.0.0.1]}
+      port: ${sshd.port}
+      ssh_user: ${sshd.user}
+      ssh_key: secret:pf-bm-ssh
+      known_hosts: ${JSON.stringify(knownHosts)}
+`;
+    await applyWithExtra(t, component(sshd.knownHosts));
+    t.is((await cli(['sot', 'secret', 'set', 'pf-bm-ssh', '--from-env', 'KEY'], { KEY: sshd.clientKey })).code, 0);
+
+    const [first] = await deployAll(t, 'pf-bm', ['1.0.0', '1.1.0']);
+    t.deepEqual((first as { regions: { platform: unknown }[] }).regions[0].platform, { hosts: [`${sshd.user}@127.0.0.1:${sshd.port}`] });
+    // The stand-in role class wrote the component's config file on the host, as the SSH user, in its home.
+    t.is(fs.statSync(stateFile).uid, Number(spawnSync('id', ['-u', sshd.user], { encoding: 'utf8' }).stdout.trim()), 'puppet ran as the SSH user');
+    t.regex(fs.readFileSync(stateFile, 'utf8'), /^version: 1\.1\.0$/m);
+    t.true(fs.readFileSync(stateFile, 'utf8').includes(`pf_bm::motd: ${hostile}`), 'a Hiera value arrives literally');
+    t.is(
+      fs.readFileSync(path.join(path.dirname(stateFile), 'motd'), 'utf8'),
+      `${hostile}\n`,
+      "the operator's role class (its modules sent along) ran on the host",
+    );
+    const { rows } = await pool.query<{ id: string; argv: string[]; stdout: string; status: string }>(
+      "SELECT id, argv, stdout, status FROM executions WHERE action = 'deploykit.deploy_artifact' AND id LIKE '%.action@127.0.0.1' ORDER BY started_at",
+    );
+    t.is(rows.length, 2, 'one execution per host and leg, named after the host');
+    t.deepEqual(rows[1].argv.slice(0, 3), ['ssh', `${sshd.user}@127.0.0.1:${sshd.port}`, '--']);
+    t.is(rows[1].status, 'succeeded');
+    t.true(rows[1].stdout.includes(`fetching ${hostile}-1.1.0.tar.gz for pf-bm (production/us-east)`), rows[1].stdout);
+    t.false(fs.existsSync('/tmp/stackwire-bm-pwned'), "a parameter is never code for the host's shell");
+    t.deepEqual(
+      fs.readdirSync(home).filter((f) => f.startsWith('tmp')),
+      [],
+      'nothing of the runs is left on the host',
+    );
+
+    // A failing health check: the rollback leg runs the previous version's action and puppet on the host.
+    const bad = await deploy({ component: 'pf-bm', version: '2.0.0-bad' });
+    const o = await outcome(bad.body.id);
+    t.false(o.ok);
+    t.regex(o.error ?? '', /health checks failed in us-east.*rolled back us-east to 1\.1\.0/);
+    t.regex(fs.readFileSync(stateFile, 'utf8'), /^version: 1\.1\.0$/m, 'the rollback leg applied 1.1.0 on the host again');
+
+    // The host presents a key the source of truth does not list: refused before anything runs there.
+    await applyWithExtra(t, component(sshd.otherKnownHosts));
+    const before = fs.statSync(stateFile).mtimeMs;
+    const spoofed = await deploy({ component: 'pf-bm', version: '1.2.0' });
+    const so = await outcome(spoofed.body.id);
+    t.false(so.ok);
+    t.regex(
+      so.error ?? '',
+      /deploy action deploykit\.deploy_artifact on 127\.0\.0\.1 failed in us-east: .*the host's key is not in the component's known_hosts \(source of truth\), so nothing ran there/,
+    );
+    t.is(fs.statSync(stateFile).mtimeMs, before, 'nothing ran on the host');
+    t.false(JSON.stringify(await records('pf-bm')).includes('PRIVATE KEY'));
     await applyWithDeployComponents(t);
   },
 );

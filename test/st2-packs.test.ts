@@ -4,14 +4,14 @@
  * the stack's wheelhouse, STACKWIRE_PIP_FIND_LINKS), a config schema with a secret, immutable, object
  * and array parameters, datastore calls, local-shell-cmd actions with and without shell syntax.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { API, cli, eventually, http, runViaApi, sleep, waitForEnd } from './helpers.js';
+import { startSshd } from './sshd.js';
 
 const FIXTURE = path.join(PROJECT_ROOT, 'test', 'fixtures', 'st2packs', 'netops');
 const TOKEN = 'ipam-token-7f3a9c';
@@ -295,76 +295,6 @@ test.serial('action-chain and orquesta workflows become pipelines with the same 
   t.is(orqFailed.code, 0, 'a failure handled by a failed() transition does not fail the workflow');
   t.is(orqFailed.view.steps.find((s) => s.id === 'complain')!.outputs!.stdout, 'hello no luck with nowhere');
 });
-
-/** A loopback sshd (Debian's openssh-server) with a test user and key: the real SSH server the remote runner reaches. */
-async function startSshd(): Promise<{ port: number; clientKey: string; knownHosts: string; otherKnownHosts: string; user: string; stop: () => void }> {
-  const user = 'stackwire-sshtest';
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sshd-'));
-  fs.chmodSync(dir, 0o755);
-  const run = (argv: string[]) => {
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  if (spawnSync('id', [user]).status !== 0) run(['useradd', '--system', '--create-home', '--home-dir', `/home/${user}`, '--shell', '/bin/sh', user]);
-  run(['usermod', '-p', '*', user]); // not locked (sshd refuses a locked account), and no password
-  run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
-  run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'other_host_key')]);
-  run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
-  fs.copyFileSync(path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys'));
-  fs.chmodSync(path.join(dir, 'authorized_keys'), 0o644);
-  const port = await new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
-  fs.writeFileSync(
-    path.join(dir, 'sshd_config'),
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${path.join(dir, 'host_key')}`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-      'PubkeyAuthentication yes',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      'PermitRootLogin no',
-      `AllowUsers ${user}`,
-      '',
-    ].join('\n'),
-  );
-  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (b: Buffer) => (log += b.toString()));
-  await eventually(
-    () =>
-      new Promise<true | undefined>((resolve) => {
-        const c = net.connect(port, '127.0.0.1', () => {
-          c.destroy();
-          resolve(true);
-        });
-        c.on('error', () => resolve(undefined));
-      }),
-    `the loopback sshd on port ${port} (${log})`,
-  );
-  const line = (pub: string) => `[127.0.0.1]:${port} ${fs.readFileSync(path.join(dir, pub), 'utf8').trim().split(' ').slice(0, 2).join(' ')}`;
-  return {
-    port,
-    user,
-    clientKey: fs.readFileSync(path.join(dir, 'client_key'), 'utf8'),
-    knownHosts: line('host_key.pub'),
-    otherKnownHosts: line('other_host_key.pub'),
-    stop: () => {
-      proc.kill('SIGTERM');
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 test.serial('remote-shell-cmd and remote-shell-script run over SSH with host keys checked, keys from the sealed pack config', async (t) => {
   const sshd = await startSshd();

@@ -16,10 +16,13 @@ import {
 } from '../common/deploy.js';
 import { NON_RETRYABLE, failureReason, recordUnfinished, runActionOptions } from './action-steps.js';
 import { runLosable } from './lost-runs.js';
+import type { RemoteHost } from '../common/types.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const PUPPET_RETRY = { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole'] };
+/** A bare-metal host's failures that another attempt cannot mend. */
+const REMOTE_NON_RETRYABLE = ['HostKeyRefused', 'SshAuthFailed', 'RemoteSetupFailed', 'SecretMissing'];
+const PUPPET_RETRY = { maximumAttempts: 2, nonRetryableErrorTypes: ['PuppetFailed', 'PuppetMissing', 'BadRole', ...REMOTE_NON_RETRYABLE] };
 
 export async function regionDeploy(input: RegionDeployInput): Promise<RegionDeployResult> {
   const { snapshot: s, region, version, environment, kind } = input;
@@ -143,63 +146,77 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       };
     }
 
+    // A bare-metal component's hosts in this region are deployed one after the other, each over SSH:
+    // the deploy action, then puppet apply, on the host itself. Other platforms: both on the worker.
+    const bare = s.platformSettings?.platform === 'bare-metal' ? s.platformSettings.bareMetal : undefined;
+    const hosts = bare && (bare.hosts[region] ?? []).length && patched('bare-metal-ssh') ? bare.hosts[region] : [];
+    const targets: (RemoteHost | undefined)[] =
+      bare && hosts.length
+        ? hosts.map((host) => ({ host, port: bare.port, user: bare.sshUser, sshKey: bare.sshKey, knownHosts: bare.knownHosts }))
+        : [undefined];
+    if (bare && hosts.length) platform = { hosts: hosts.map((h) => `${bare.sshUser}@${h}:${bare.port}`) };
     const action = kind === 'rollback' ? (s.rollbackAction ?? s.deployAction) : s.deployAction;
-    if (action) {
-      step = `${kind} action ${action.name}`;
-      setCurrentDetails(`${label}: running ${action.name}`);
-      const runInput = {
-        executionId: `${input.recordId}.action`,
-        action,
-        parameters: deployParameters(action, s, version, environment, region),
-        region,
-        actor: input.actor,
-        trigger: `deploy:${input.deploymentId}`,
-        parentId: input.deploymentId,
-      };
-      try {
-        const options = runActionOptions(runInput, `${action.name} ${s.name} ${version}`);
-        if (lostAware) {
-          const once = proxyActivities<Activities>({ ...options, retry: { ...options.retry, maximumAttempts: 1 } });
-          await runLosable({
-            executionId: runInput.executionId,
-            summary: `${label}: ${action.name}`,
-            running: (attempt) => `${label}: running ${action.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
-            idempotent: action.idempotent === true,
-            maxAttempts: action.maxAttempts,
-            nonRetryable: NON_RETRYABLE,
-            attempt: (attempt) => once.runAction({ ...runInput, attempt }),
-            recordLost: (status, note, attempt) => quick.recordLostExecution({ executionId: runInput.executionId, status, note, attempt }),
-            markedSucceeded: () => undefined,
-            region,
-          });
-        } else await proxyActivities<Activities>(options).runAction(runInput);
-      } catch (err) {
-        // The execution row must not stay "running" when the worker was lost or the run cancelled.
-        if (!(err instanceof ApplicationFailure && err.type === 'ActionLost'))
-          await recordUnfinished(quick, runInput, isCancellation(err) ? 'cancelled' : 'failed', failureReason(err));
-        throw err;
+    for (const remote of targets) {
+      const on = remote ? ` on ${remote.host}` : '';
+      const at = remote ? `@${remote.host}` : '';
+      if (action) {
+        step = `${kind} action ${action.name}${on}`;
+        setCurrentDetails(`${label}: running ${action.name}${on}`);
+        const runInput = {
+          executionId: `${input.recordId}.action${at}`,
+          action,
+          parameters: deployParameters(action, s, version, environment, region),
+          region,
+          actor: input.actor,
+          trigger: `deploy:${input.deploymentId}`,
+          parentId: input.deploymentId,
+          ...(remote ? { remote } : {}),
+        };
+        try {
+          const options = runActionOptions(runInput, `${action.name} ${s.name} ${version}${on}`);
+          if (lostAware) {
+            const once = proxyActivities<Activities>({ ...options, retry: { ...options.retry, maximumAttempts: 1 } });
+            await runLosable({
+              executionId: runInput.executionId,
+              summary: `${label}: ${action.name}${on}`,
+              running: (attempt) => `${label}: running ${action.name}${on}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+              idempotent: action.idempotent === true,
+              maxAttempts: action.maxAttempts,
+              nonRetryable: [...NON_RETRYABLE, ...REMOTE_NON_RETRYABLE],
+              attempt: (attempt) => once.runAction({ ...runInput, attempt }),
+              recordLost: (status, note, attempt) => quick.recordLostExecution({ executionId: runInput.executionId, status, note, attempt }),
+              markedSucceeded: () => undefined,
+              region,
+            });
+          } else await proxyActivities<Activities>(options).runAction(runInput);
+        } catch (err) {
+          // The execution row must not stay "running" when the worker was lost or the run cancelled.
+          if (!(err instanceof ApplicationFailure && err.type === 'ActionLost'))
+            await recordUnfinished(quick, runInput, isCancellation(err) ? 'cancelled' : 'failed', failureReason(err));
+          throw err;
+        }
       }
-    }
-    if (s.puppetRole) {
-      step = 'puppet apply';
-      setCurrentDetails(`${label}: puppet apply ${s.puppetRole}`);
-      const apply = { component: s.name, role: s.puppetRole, hiera: s.hiera, version, environment, noop: false };
-      puppetSummary = lostAware
-        ? // Puppet converges: a run whose worker was lost is simply run again on another worker.
-          await runLosable({
-            executionId: `${input.recordId}.puppet`,
-            summary: `${label}: puppet apply ${s.puppetRole}`,
-            running: (attempt) => `${label}: puppet apply ${s.puppetRole}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
-            idempotent: true,
-            maxAttempts: PUPPET_RETRY.maximumAttempts,
-            nonRetryable: PUPPET_RETRY.nonRetryableErrorTypes,
-            attempt: () => puppetOnce.puppetApply(apply),
-            recordLost: () => Promise.resolve(),
-            markedSucceeded: () => null,
-            region,
-            lostTooOften: 'fail',
-          })
-        : await puppet.puppetApply(apply);
+      if (s.puppetRole) {
+        step = `puppet apply${on}`;
+        setCurrentDetails(`${label}: puppet apply ${s.puppetRole}${on}`);
+        const apply = { component: s.name, role: s.puppetRole, hiera: s.hiera, version, environment, noop: false, ...(remote ? { remote } : {}) };
+        puppetSummary = lostAware
+          ? // Puppet converges: a run whose worker was lost is simply run again on another worker.
+            await runLosable({
+              executionId: `${input.recordId}.puppet${at}`,
+              summary: `${label}: puppet apply ${s.puppetRole}${on}`,
+              running: (attempt) => `${label}: puppet apply ${s.puppetRole}${on}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+              idempotent: true,
+              maxAttempts: PUPPET_RETRY.maximumAttempts,
+              nonRetryable: PUPPET_RETRY.nonRetryableErrorTypes,
+              attempt: () => puppetOnce.puppetApply(apply),
+              recordLost: () => Promise.resolve(),
+              markedSucceeded: () => null,
+              region,
+              lostTooOften: 'fail',
+            })
+          : await puppet.puppetApply(apply);
+      }
     }
     step = 'health checks';
     let results: CheckResult[] = [];
