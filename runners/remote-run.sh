@@ -9,6 +9,7 @@ exec 3<&0
 trap 'rm -rf "$d"' EXIT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+trap 'exit 141' PIPE
 fail() {
   echo "stackwire: $*" >&2
   exit 96
@@ -43,6 +44,9 @@ else
   "$@" </dev/null 3<&- &
 fi
 pid=$!
+# From here the bootstrap writes nothing to the connection: a message of its own (the shell's "Terminated")
+# on a connection already closed would kill it by SIGPIPE before it removes the run's folder.
+exec >/dev/null 2>&1
 (
   cat >/dev/null
   if [ -d "$d" ]; then

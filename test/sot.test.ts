@@ -1002,6 +1002,39 @@ test.serial(
     t.regex(o.error ?? '', /health checks failed in us-east.*rolled back us-east to 1\.1\.0/);
     t.regex(fs.readFileSync(stateFile, 'utf8'), /^version: 1\.1\.0$/m, 'the rollback leg applied 1.1.0 on the host again');
 
+    // A cancelled deploy stops the run on the host too (its bootstrap watches the connection), and leaves no folder there.
+    const pidfile = `/tmp/stackwire-bm-sleep-${process.pid}.pid`;
+    fs.rmSync(pidfile, { force: true });
+    await applyWithExtra(
+      t,
+      component(sshd.knownHosts) +
+        component(sshd.knownHosts)
+          .replace('components:\n', '')
+          .replace('name: pf-bm', 'name: pf-bm-sleep')
+          .replace('deploy: deploykit.deploy_artifact', 'deploy: testkit.sleep')
+          .replace(/artifact: .*/, `pidfile: ${pidfile}`)
+          .replace(/ *puppet_role: .*\n/, ''),
+    );
+    const sleeping = await deploy({ component: 'pf-bm-sleep', version: '1.0.0' });
+    t.is(sleeping.status, 202, JSON.stringify(sleeping.body));
+    const pids = await eventually(
+      () => (fs.existsSync(pidfile) ? fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number) : undefined),
+      'the pid file on the host',
+    );
+    t.true(alive(pids[0]), 'the action runs on the host');
+    await (await temporalClient()).workflow.getHandle(sleeping.body.id).cancel();
+    t.false((await outcome(sleeping.body.id)).ok);
+    await gone(pids, 'the processes on the host', 30_000);
+    const uid = fs.statSync(pidfile).uid;
+    t.deepEqual(
+      fs.readdirSync('/tmp').filter((f) => {
+        const dir = path.join('/tmp', f);
+        return f.startsWith('tmp.') && fs.statSync(dir, { throwIfNoEntry: false })?.uid === uid && fs.existsSync(path.join(dir, 'run.sh'));
+      }),
+      [],
+      "the run's folder on the host is removed",
+    );
+
     // The host presents a key the source of truth does not list: refused before anything runs there.
     await applyWithExtra(t, component(sshd.otherKnownHosts));
     const before = fs.statSync(stateFile).mtimeMs;
