@@ -91,6 +91,12 @@ export interface RegionDeployInput {
   approvedBy?: string;
   /** A rollback of this region follows a failure: leave the silences for it to lift, so nothing pages in between. */
   keepSilenceOnFailure?: boolean;
+  /**
+   * A rollback leg of a region whose deploy leg succeeded and snapshotted its KVM domains or vSphere
+   * VMs: the platform's own undo first (back to this snapshot), then the previous version's action and
+   * Puppet converge on the reverted machines.
+   */
+  revertTo?: string;
 }
 
 export interface RegionDeployResult {

@@ -935,6 +935,56 @@ test.serial(
 );
 
 test.serial(
+  "a rollback leg of a region whose deploy leg succeeded reverts its VMs to that leg's snapshot first; the region behind the gate is never touched (vSphere STUB)",
+  async (t) => {
+    const password = `vc-${crypto.randomBytes(6).toString('hex')}`;
+    const stub = await startVsphereStub({ username: 'svc-stackwire', password, vms: ['/DC1/vm/collab/rb-1', '/DC1/vm/collab/rb-2'] });
+    t.teardown(() => stub.close());
+    await applyWithExtra(
+      t,
+      `components:
+  - name: pf-vs-rb
+    repository: https://ghe.example.com/test/pf-vs-rb.git
+    platform: vsphere
+    placements: {production: [us-east, eu-west]}
+    vsphere:
+      endpoint: {us-east: "${stub.url}", eu-west: "${stub.url}"}
+      username: svc-stackwire
+      password: secret:pf-vs-rb-vcenter
+      vms: {us-east: [/DC1/vm/collab/rb-1], eu-west: [/DC1/vm/collab/rb-2]}
+      keep_snapshots: 3
+`,
+    );
+    t.is((await cli(['sot', 'secret', 'set', 'pf-vs-rb-vcenter', '--from-env', 'VC_PASSWORD'], { VC_PASSWORD: password })).code, 0);
+    await deployAll(t, 'pf-vs-rb', ['1.0.0']);
+    const before2 = stub.state('/DC1/vm/collab/rb-2');
+    const r = await deploy({ component: 'pf-vs-rb', version: '1.1.0', approvalTimeoutSeconds: 120 });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    await eventually(
+      async () =>
+        (await http<{ detail: { awaitingApproval: boolean } | null }>('GET', `/api/v1/deployments/${r.body.id}`)).body.detail?.awaitingApproval
+          ? {}
+          : undefined,
+      'the gate',
+    );
+    const client = await temporalClient();
+    const taken = ((await client.workflow.getHandle(`${r.body.deploymentId}.us-east.deploy`).result()) as { platform: { snapshot: string } }).platform.snapshot;
+    t.is(stub.state('/DC1/vm/collab/rb-1').current, taken);
+    const rejectorName = uniqueName('cab');
+    const rejector = await makeKey({ name: rejectorName, role: 'operator' });
+    t.is((await cli(['deployment', 'reject', r.body.id, '--reason', 'not today'], { STACKWIRE_API_KEY: rejector.key })).code, 0);
+    t.false((await outcome(r.body.id)).ok);
+    const rollback = (await client.workflow.getHandle(`${r.body.deploymentId}.us-east.rollback`).result()) as {
+      platform: { revertedTo: string; vms: { vm: string; current: string }[] };
+    };
+    t.deepEqual(rollback.platform, { revertedTo: taken, vms: [{ vm: '/DC1/vm/collab/rb-1', current: taken }] }, 'the rollback leg reverted the canary first');
+    t.is(stub.state('/DC1/vm/collab/rb-1').current, taken);
+    t.deepEqual(stub.state('/DC1/vm/collab/rb-2'), before2, 'eu-west, behind the gate, was never touched');
+    await applyWithDeployComponents(t);
+  },
+);
+
+test.serial(
   'a bare-metal leg runs the deploy action and puppet apply on its host over SSH (a loopback sshd), host keys checked; an unknown key is refused',
   async (t) => {
     const sshd = await startSshd();

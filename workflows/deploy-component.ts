@@ -34,6 +34,7 @@ function runRegion(
   version: string,
   kind: 'deploy' | 'rollback',
   approvedBy?: string,
+  revertTo?: string,
 ): Promise<RegionDeployResult> {
   const input: RegionDeployInput = {
     deploymentId: req.deploymentId,
@@ -50,6 +51,7 @@ function runRegion(
     health: req.health ?? { timeoutSeconds: 60, intervalSeconds: 5 },
     ...(approvedBy ? { approvedBy } : {}),
     ...(kind === 'deploy' && snapshot.previousVersions[region] ? { keepSilenceOnFailure: true } : {}),
+    ...(revertTo ? { revertTo } : {}),
   };
   return executeChild(regionDeploy, {
     args: [input],
@@ -66,6 +68,12 @@ function runRegion(
       { key: SearchAttributes.Actor, value: req.actor },
     ],
   });
+}
+
+/** The snapshot a region's successful deploy leg took (KVM, vSphere), for its rollback leg to revert to. */
+function revertTo(results: RegionDeployResult[], region: string): string | undefined {
+  const snap = results.find((r) => r.region === region)?.platform?.snapshot;
+  return typeof snap === 'string' && patched('platform-rollback-revert') ? snap : undefined;
 }
 
 export async function deployComponent(req: DeployRequest): Promise<DeployResult> {
@@ -178,7 +186,7 @@ export async function deployComponent(req: DeployRequest): Promise<DeployResult>
     setCurrentDetails(`${req.component}: ${reason}; ${phase}`);
     // Even a cancelled deploy puts back what it changed.
     const rollbacks = await CancellationScope.nonCancellable(() =>
-      Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback'))),
+      Promise.allSettled(back.map((r) => runRegion(req, snapshot, r, snapshot.previousVersions[r]!, 'rollback', undefined, revertTo(results, r)))),
     );
     const rbFailed = rollbacks.flatMap((s, j) => (s.status === 'rejected' ? [`rollback of ${back[j]} failed: ${failureReason(s.reason)}`] : []));
     // Regions that never ran an earlier version keep the new one: say so rather than imply a full rollback.

@@ -88,6 +88,29 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       expireSeconds: silenceSeconds(input),
     });
 
+    // A rollback of a region whose deploy leg snapshotted its machines: the platform's own undo first.
+    const undoTo = kind === 'rollback' ? input.revertTo : undefined;
+    if (undoTo && s.platformSettings?.platform === 'kvm') {
+      const kvm = s.platformSettings.kvm;
+      step = `kvm: revert to snapshot ${undoTo}`;
+      setCurrentDetails(`${label}: reverting ${(kvm.domains[region] ?? []).join(', ')} to snapshot ${undoTo}`);
+      const r = await kvmActs().kvmRevert({ uri: kvm.uri[region] ?? '', domains: kvm.domains[region] ?? [], snapshot: undoTo });
+      platform = { revertedTo: undoTo, domains: r };
+    }
+    if (undoTo && s.platformSettings?.platform === 'vsphere') {
+      const vs = s.platformSettings.vsphere;
+      step = `vsphere: revert to snapshot ${undoTo}`;
+      setCurrentDetails(`${label}: reverting ${(vs.vms[region] ?? []).join(', ')} to snapshot ${undoTo}`);
+      const r = await kvmActs().vsphereRevert({
+        endpoint: vs.endpoint[region] ?? '',
+        username: vs.username,
+        password: vs.password,
+        vms: vs.vms[region] ?? [],
+        snapshot: undoTo,
+      });
+      platform = { revertedTo: undoTo, vms: r };
+    }
+
     // A KVM component's domains are snapshotted before anything changes; a failure of the leg reverts them.
     const kvm = kind === 'deploy' && s.platformSettings?.platform === 'kvm' && patched('platform-steps') ? s.platformSettings.kvm : undefined;
     if (kvm && (kvm.domains[region] ?? []).length) {
