@@ -8,9 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
-import { remoteBundle, sshArgv, writeSshFiles, type SshTarget } from '../lib/ssh.js';
-import { startProcess, type RunningProcess } from '../lib/spawn.js';
+import type { RunLayout, RunUser, WorkDir } from '../lib/isolation.js';
+import { newWorkDir, remoteArgv, startInWorkDir } from './script-process.js';
+import { st2CmdEnv } from '../common/argv.js';
+import type { ActionSpec } from '../common/types.js';
+import { REMOTE_SETUP_FAILED, remoteBundle, sshArgv, sshFailure, writeSshFiles, type SshTarget } from '../lib/ssh.js';
+import type { RunningProcess } from '../lib/spawn.js';
 
 export interface RemoteScript {
   target: SshTarget;
@@ -33,12 +36,7 @@ export async function startRemoteScript(
   deps: { runLayout: RunLayout; runUser: RunUser | undefined; scriptEnv: Record<string, string> },
   o: RemoteScript,
 ): Promise<{ proc: RunningProcess; work: WorkDir }> {
-  let work: WorkDir;
-  try {
-    work = createWorkDir(deps.runLayout, o.label, deps.runUser);
-  } catch (err) {
-    throw ApplicationFailure.create({ message: `cannot create a working folder for the SSH run: ${(err as Error).message}`, type: 'ActionNotRunnable' });
-  }
+  const work = newWorkDir(deps, o.label, `the SSH run on ${o.target.host}`);
   try {
     const stage = path.join(work.dir, 'stage');
     fs.mkdirSync(stage, { mode: 0o700 });
@@ -53,17 +51,14 @@ export async function startRemoteScript(
     }
     fs.rmSync(stage, { recursive: true, force: true });
     writeSshFiles(o.target, path.join(work.dir, 'ssh'), deps.runUser);
-    const proc = startProcess({
+    const proc = startInWorkDir(deps, work, {
       argv,
-      cwd: work.dir,
-      ...(deps.runUser ? { uid: deps.runUser.uid, gid: deps.runUser.gid } : {}),
-      env: { ...deps.scriptEnv, HOME: work.home, TMPDIR: work.tmp },
+      env: {},
       stdin: bundle,
       stdinOpen: true,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       killGraceMs: o.killGraceMs,
-      captureBytes: 0,
       onStdout: o.onStdout,
       onStderr: o.onStderr,
     });
@@ -72,4 +67,51 @@ export async function startRemoteScript(
     work.remove();
     throw err;
   }
+}
+
+/** A bare-metal run's failure that is SSH's or the bootstrap's, not the script's. */
+export function remoteFailure(code: number | null, stderrTail: string, target: SshTarget): { type: string; message: string; retryable: boolean } | undefined {
+  if (code === 255) return sshFailure(stderrTail, target);
+  if (code === REMOTE_SETUP_FAILED && /^stackwire: /m.test(stderrTail))
+    return {
+      type: 'RemoteSetupFailed',
+      message: `${target.host}: ${stderrTail.trim().split('\n').pop()?.slice(0, 300) ?? ''} (the host needs sh, mktemp, head, tar, gzip and base64)`,
+      retryable: false,
+    };
+  return undefined;
+}
+
+/** An action's script run on a bare-metal host: its pack version sent along, the host's interpreter. */
+export function startRemoteAction(
+  deps: { runLayout: RunLayout; runUser: RunUser | undefined; scriptEnv: Record<string, string>; region: string },
+  o: {
+    target: SshTarget;
+    action: ActionSpec;
+    clear: Record<string, unknown>;
+    packDir: string;
+    label: string;
+    env: Record<string, string>;
+    killGraceMs: number;
+    onStdout: (chunk: Buffer) => void;
+    onStderr: (chunk: Buffer) => void;
+  },
+): Promise<{ proc: RunningProcess; work: WorkDir }> {
+  return startRemoteScript(deps, {
+    target: o.target,
+    label: o.label,
+    argv: remoteArgv(o.action, o.clear),
+    env: {
+      ...st2CmdEnv(o.action, o.clear),
+      ...o.env,
+      STACKWIRE_ACTION: o.action.name,
+      STACKWIRE_REGION: deps.region,
+      STACKWIRE_HOST: o.target.host,
+      PYTHONUNBUFFERED: '1',
+    },
+    stage: (dir) => fs.cpSync(o.packDir, path.join(dir, 'pack'), { recursive: true, verbatimSymlinks: true }),
+    timeoutMs: o.action.timeoutSeconds * 1000,
+    killGraceMs: o.killGraceMs,
+    onStdout: o.onStdout,
+    onStderr: o.onStderr,
+  });
 }

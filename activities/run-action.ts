@@ -17,11 +17,9 @@ import type { RunLayout, RunUser } from '../lib/isolation.js';
 import type { PipSource } from '../lib/pack-venv.js';
 import { BUILTINS } from './builtins.js';
 import { CappedOutput } from '../lib/capped-output.js';
-import fs from 'node:fs';
-import path from 'node:path';
 import { openSecretRefs } from './platform-secrets.js';
-import { startRemoteScript } from './remote-script.js';
-import { REMOTE_SETUP_FAILED, sshFailure, type SshTarget } from '../lib/ssh.js';
+import { remoteFailure, startRemoteAction } from './remote-script.js';
+import type { SshTarget } from '../lib/ssh.js';
 import { LogShipper } from './log-shipper.js';
 import { actionPackDir, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { SensuClient } from '../lib/sensu.js';
@@ -102,18 +100,6 @@ function abandonedWhy(ctx: Context): string {
   if (d?.notFound) return 'Temporal no longer knows the attempt';
   if (d?.paused) return 'paused by an operator';
   return 'reset by an operator';
-}
-
-/** A bare-metal run's failure that is SSH's or the bootstrap's, not the script's. */
-function remoteFailure(code: number | null, stderrTail: string, target: SshTarget): { type: string; message: string; retryable: boolean } | undefined {
-  if (code === 255) return sshFailure(stderrTail, target);
-  if (code === REMOTE_SETUP_FAILED && /^stackwire: /m.test(stderrTail))
-    return {
-      type: 'RemoteSetupFailed',
-      message: `${target.host}: ${lastLine(stderrTail)} (the host needs sh, mktemp, head, tar, gzip and base64)`,
-      retryable: false,
-    };
-  return undefined;
 }
 
 export function createRunAction(deps: ActivityDeps) {
@@ -253,23 +239,7 @@ export function createRunAction(deps: ActivityDeps) {
       };
       if (target) command = 'ssh';
       const { proc, work } = target
-        ? await startRemoteScript(deps, {
-            target,
-            label: `${input.executionId}.${attempt}`,
-            argv: remoteArgv(action, clear),
-            env: {
-              ...st2CmdEnv(action, clear),
-              ...env,
-              STACKWIRE_ACTION: action.name,
-              STACKWIRE_REGION: deps.region,
-              STACKWIRE_HOST: target.host,
-              PYTHONUNBUFFERED: '1',
-            },
-            stage: (dir) => fs.cpSync(packDir, path.join(dir, 'pack'), { recursive: true, verbatimSymlinks: true }),
-            timeoutMs: action.timeoutSeconds * 1000,
-            killGraceMs: grace,
-            ...output,
-          })
+        ? await startRemoteAction(deps, { target, action, clear, packDir, label: `${input.executionId}.${attempt}`, env, killGraceMs: grace, ...output })
         : startIsolatedScript(deps, {
             action,
             argv: [command, ...args],

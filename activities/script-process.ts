@@ -13,7 +13,7 @@ import type { ActionSpec } from '../common/types.js';
 import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
 import { ST2_SHIM_TOKEN } from '../lib/paths.js';
 import { RUN_DIR_TOKEN } from '../lib/ssh.js';
-import { startProcess, type RunningProcess } from '../lib/spawn.js';
+import { startProcess, type ProcessOptions, type RunningProcess } from '../lib/spawn.js';
 import type { Pool } from '../db/pool.js';
 import { isSealed, secretValues, unsealSecrets } from '../lib/secrets.js';
 import { materializePack } from './materialize.js';
@@ -99,27 +99,44 @@ export interface IsolatedScript {
   onStderr: (chunk: Buffer) => void;
 }
 
+/** A working folder of its own for a run (cwd, HOME, TMPDIR), owned by the run user. */
+export function newWorkDir(deps: Pick<ScriptDeps, 'runLayout' | 'runUser'>, label: string, what: string): WorkDir {
+  try {
+    return createWorkDir(deps.runLayout, label, deps.runUser);
+  } catch (err) {
+    throw ApplicationFailure.create({ message: `cannot create a working folder for ${what}: ${(err as Error).message}`, type: 'ActionNotRunnable' });
+  }
+}
+
+/**
+ * Starts a process as the run user in `work`, with an allow-listed environment: nothing of the worker's
+ * own beyond PATH, LANG and TZ, then HOME and TMPDIR in `work`, then `env`. Output goes to the callbacks
+ * only (the callers keep, and redact, what they record).
+ */
+export function startInWorkDir(
+  deps: Pick<ScriptDeps, 'runUser' | 'scriptEnv'>,
+  work: WorkDir,
+  o: Omit<ProcessOptions, 'cwd' | 'uid' | 'gid' | 'captureBytes'>,
+): RunningProcess {
+  return startProcess({
+    ...o,
+    cwd: work.dir,
+    ...(deps.runUser ? { uid: deps.runUser.uid, gid: deps.runUser.gid } : {}),
+    env: { ...deps.scriptEnv, HOME: work.home, TMPDIR: work.tmp, ...o.env },
+    captureBytes: 0,
+  });
+}
+
 /** Starts the script as the run user in a new working folder; the caller removes `work` once `proc.done` resolves. */
 export function startIsolatedScript(
   deps: Pick<ScriptDeps, 'runLayout' | 'runUser' | 'scriptEnv' | 'region'>,
   o: IsolatedScript,
 ): { proc: RunningProcess; work: WorkDir } {
-  let work: WorkDir;
+  const work = newWorkDir(deps, o.label, o.action.name);
   try {
-    work = createWorkDir(deps.runLayout, o.label, deps.runUser);
-  } catch (err) {
-    throw ApplicationFailure.create({ message: `cannot create a working folder for ${o.action.name}: ${(err as Error).message}`, type: 'ActionNotRunnable' });
-  }
-  try {
-    const proc = startProcess({
+    const proc = startInWorkDir(deps, work, {
       argv: o.argv,
-      cwd: work.dir,
-      ...(deps.runUser ? { uid: deps.runUser.uid, gid: deps.runUser.gid } : {}),
-      // An allow-list: nothing of the worker's own environment beyond PATH, LANG and TZ.
       env: {
-        ...deps.scriptEnv,
-        HOME: work.home,
-        TMPDIR: work.tmp,
         ...o.env,
         STACKWIRE_ACTION: o.action.name,
         STACKWIRE_REGION: deps.region,
@@ -131,7 +148,6 @@ export function startIsolatedScript(
       ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       killGraceMs: o.killGraceMs,
-      captureBytes: 0, // the callers keep (and redact) what they record
       onStdout: o.onStdout,
       onStderr: o.onStderr,
     });
