@@ -287,17 +287,31 @@ export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps
       res.json({ name, workflowId, cancelled: false, status: d.status.name.toLowerCase() } satisfies SensorDeleteResponse);
       return;
     }
-    await h.cancel();
-    // A script sensor waits for its process group to be gone; a few seconds at most.
+    // A sensor continues as new every few hundred polls. A cancel that reaches a run in the moment it
+    // continues as new is lost with that run (the new run never sees it), so each new run seen while
+    // waiting is cancelled too. A script sensor waits for its process group to be gone; a few seconds at most.
+    const cancelled = new Set<string>();
     let status = 'cancelling';
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
+    for (let runId = d.runId; ;) {
+      if (!cancelled.has(runId)) {
+        await client.workflow
+          .getHandle(workflowId, runId)
+          .cancel()
+          .catch((err: unknown) => {
+            // That run closed meanwhile (continued as new, or ended): the next describe finds what runs now.
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+          });
+        cancelled.add(runId);
+      }
       const now = await h.describe();
       if (now.status.name !== 'RUNNING') {
         status = now.status.name.toLowerCase();
         break;
       }
-      await new Promise((r) => setTimeout(r, 200));
+      runId = now.runId;
+      if (Date.now() >= deadline) break;
+      if (cancelled.has(runId)) await new Promise((r) => setTimeout(r, 200));
     }
     logger.info({ sensor: name, actor: principal(req).actor, status }, 'sensor deleted');
     res.json({ name, workflowId, cancelled: true, status } satisfies SensorDeleteResponse);

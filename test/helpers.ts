@@ -7,7 +7,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import pg from 'pg';
-import { CLI_ENTRY } from '../lib/paths.js';
+import { CLI_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
+import { startService } from '../lib/services.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { createPayloadCodec } from '../lib/payload-codec.js';
 import { createTemporalClient, temporalConnectionOptions } from '../lib/temporal-client.js';
@@ -256,4 +257,20 @@ export async function gone(pids: number[], what: string, ms = 1000): Promise<voi
     );
     throw new Error(`${(err as Error).message}\n${related.join('\n')}`);
   }
+}
+
+/**
+ * A worker process of the test's own for `region` (a region only it serves, so no other worker can take
+ * its work), its log in `dir/<name>.log`, with this process's environment plus `env`.
+ */
+export function regionWorker(region: string, dir: string, name: string, env: Record<string, string> = {}) {
+  return startService({
+    name,
+    command: NODE,
+    args: [WORKER_ENTRY, '--region', region],
+    env: { ...process.env, ...env, STACKWIRE_REGIONS: region },
+    ready: /worker ready/,
+    readyTimeoutMs: 180_000, // a loaded machine
+    output: path.join(dir, `${name}.log`),
+  });
 }

@@ -22,7 +22,7 @@ import { startService } from '../lib/services.js';
 import { API_ENTRY, NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { createTemporalClient, stackwireDataConverter } from '../lib/temporal-client.js';
-import { API, cli, config, decodedHistoryText, historyText, http, rawTemporalClient, runViaApi, temporalClient, uniqueName } from './helpers.js';
+import { API, cli, config, decodedHistoryText, historyText, http, rawTemporalClient, regionWorker, runViaApi, temporalClient, uniqueName } from './helpers.js';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -268,15 +268,7 @@ test('key rotation: a run started under the old key is finished by a worker on t
   const region = `rotate-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-rotate-'));
   const env = { ...process.env, STACKWIRE_REGIONS: region, STACKWIRE_SECRET_KEY: newKey, STACKWIRE_OLD_SECRET_KEYS: oldKey };
-  const worker = await startService({
-    name: 'rotated',
-    command: NODE,
-    args: [WORKER_ENTRY, '--region', region],
-    env,
-    ready: /worker ready/,
-    readyTimeoutMs: 180_000,
-    output: path.join(dir, 'worker.log'),
-  });
+  const worker = await regionWorker(region, dir, 'worker', { STACKWIRE_SECRET_KEY: newKey, STACKWIRE_OLD_SECRET_KEYS: oldKey });
   const api = await startService({
     name: 'api',
     command: NODE,

@@ -16,7 +16,8 @@ import type { GitSensorInput } from '../common/sensors.js';
 import { payloadDigest } from '../db/triggers.js';
 import { sensorStatusQuery } from '../workflows/definitions.js';
 import { gitSensor } from '../workflows/index.js';
-import { alive, cli, eventually, http, makeKey, temporalClient, uniqueName, waitForEnd } from './helpers.js';
+import { alive, cli, eventually, http, makeKey, regionWorker, temporalClient, uniqueName, waitForEnd } from './helpers.js';
+import { regionTaskQueue } from '../common/constants.js';
 
 const SENSU = process.env.STACKWIRE_TEST_SENSU_URL ?? '';
 const SENSU_KEY = process.env.SENSU_API_KEY ?? '';
@@ -250,6 +251,72 @@ test('a sensor continues as new with its state: the baseline and counters carry 
   t.not(d.runId, handle.firstExecutionRunId, 'it continued as new');
   t.like(await listed(name), { status: 'running', kind: 'git', eventsEmitted: 1 }, 'the list shows the newest run');
   await deleteSensor(t, name);
+});
+
+test('a cancel that arrives with the timer of a sensor about to continue as new ends it cancelled, not dropped', async (t) => {
+  // The race CI met, made certain: the sensor's only worker is stopped while the sensor sleeps, its
+  // timer fires with nobody to run the workflow, the cancel is recorded after it, and the next worker
+  // gets both in one activation. A run that continued as new then would lose the cancel for good.
+  const region = uniqueName('sensorcan');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sensor-race-'));
+  const repo = path.join(dir, 'repo');
+  fs.mkdirSync(repo);
+  spawnSync('git', ['init', '-q', '-b', 'main', repo]);
+  spawnSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-q', '--allow-empty', '-m', 'one'], { cwd: repo });
+  const name = uniqueName('race');
+  const client = await temporalClient();
+  // Continues as new after every poll: each timer that fires leads straight to continueAsNew.
+  const input: GitSensorInput = {
+    name,
+    interval: '1s',
+    intervalSeconds: 1,
+    region,
+    createdBy: 'test',
+    url: `file://${repo}`,
+    branch: 'main',
+    runsPerGeneration: 1,
+  };
+  const handle = await client.workflow.start(gitSensor, { workflowId: `sensor.${name}`, taskQueue: regionTaskQueue(region), args: [input] });
+  let worker = await regionWorker(region, dir, 'first');
+  try {
+    await eventually(
+      async () => ((await handle.query(sensorStatusQuery).catch(() => undefined))?.generation ?? 0) >= 1,
+      'a first continue-as-new',
+      60_000,
+      500,
+    );
+    worker.child.kill('SIGTERM');
+    t.is(await worker.exited, 0);
+    const sleeping = await handle.describe();
+    t.is(sleeping.status.name, 'RUNNING');
+    // The 1 s timer fires with no worker: a workflow task waits, and the cancel joins it.
+    await eventually(
+      async () => {
+        const h = await client.workflow.getHandle(`sensor.${name}`, sleeping.runId).fetchHistory();
+        return h.events?.some((e) => e.timerFiredEventAttributes) && h.events.at(-1)?.workflowTaskScheduledEventAttributes ? true : undefined;
+      },
+      'the timer to fire with no worker',
+      30_000,
+      200,
+    );
+    await handle.cancel();
+    const events = (await client.workflow.getHandle(`sensor.${name}`, sleeping.runId).fetchHistory()).events ?? [];
+    const fired = events.map((e) => Boolean(e.timerFiredEventAttributes)).lastIndexOf(true);
+    const cancel = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+    t.true(fired >= 0 && cancel > fired, 'the cancel is recorded after the timer fired');
+    t.false(
+      events.slice(fired, cancel).some((e) => e.workflowTaskStartedEventAttributes),
+      'no worker ran the workflow between them: the next activation carries both',
+    );
+    worker = await regionWorker(region, dir, 'second');
+    await eventually(async () => ((await handle.describe()).status.name === 'CANCELLED' ? true : undefined), 'the sensor to end cancelled', 60_000, 500);
+    const d = await handle.describe();
+    t.is(d.runId, sleeping.runId, 'the run that was asked ended; no new run goes on polling');
+  } finally {
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+    await handle.terminate('test cleanup').catch(() => undefined);
+  }
 });
 
 test('a script sensor turns the JSON lines of an action into sensor.<name> triggers, no duplicates across restarts', async (t) => {

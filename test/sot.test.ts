@@ -10,8 +10,6 @@ import test, { type ExecutionContext } from 'ava';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { sign as signWebhook } from '@octokit/webhooks-methods';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { NODE, WORKER_ENTRY } from '../lib/paths.js';
-import { startService } from '../lib/services.js';
 import { SensuClient, SensuError } from '../lib/sensu.js';
 import { startDockerStub } from './docker-stub.js';
 import { startVsphereStub } from './vsphere-stub.js';
@@ -30,6 +28,7 @@ import {
   makeKey,
   recordFixture,
   recordNewestFixture,
+  regionWorker,
   settledCount,
   temporalClient,
   uniqueName,
@@ -1486,16 +1485,7 @@ test.serial(
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-lostleg-'));
     fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
     const pidfile = path.join(dir, 'pids');
-    const start = (name: string) =>
-      startService({
-        name,
-        command: NODE,
-        args: [WORKER_ENTRY, '--region', region],
-        env: { ...process.env, STACKWIRE_REGIONS: region },
-        ready: /worker ready/,
-        readyTimeoutMs: 180_000,
-        output: path.join(dir, `${name}.log`),
-      });
+    const start = (name: string) => regionWorker(region, dir, name);
     let first: Awaited<ReturnType<typeof start>> | undefined;
     let second: Awaited<ReturnType<typeof start>> | undefined;
     let third: Awaited<ReturnType<typeof start>> | undefined;

@@ -14,28 +14,13 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { ACTION_HEARTBEAT_TIMEOUT_SECONDS, regionTaskQueue } from '../common/constants.js';
 import type { ActionExecutionInput, ActionSpec } from '../common/types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { startService } from '../lib/services.js';
-import { NODE, WORKER_ENTRY } from '../lib/paths.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { actionExecution } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
-import { alive, as, cli, config, gone, eventually, http, makeKey, temporalClient } from './helpers.js';
+import { alive, as, cli, config, gone, eventually, http, makeKey, regionWorker, temporalClient } from './helpers.js';
 
 // The replay worker's state changes are not news here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
-
-/** A worker process of the test's own for `region` (a region only it serves), its log in `dir`. */
-function regionWorker(region: string, dir: string, name: string, env: Record<string, string> = {}) {
-  return startService({
-    name,
-    command: NODE,
-    args: [WORKER_ENTRY, '--region', region],
-    env: { ...process.env, STACKWIRE_REGIONS: region, ...env },
-    ready: /worker ready/,
-    readyTimeoutMs: 180_000,
-    output: path.join(dir, `${name}.log`),
-  });
-}
 
 test('SIGTERM lets a running script finish within the grace time, then the worker exits', async (t) => {
   // Workers of its own, for a region only they serve, so no other worker can take the work.

@@ -7,6 +7,7 @@ import { continueAsNew, isCancellation, setCurrentDetails, workflowInfo } from '
 import type { PipelineRunRequest, PipelineRunState, StepDef } from '../common/pipeline.js';
 import { evaluateValue, type Contexts } from '../common/pipeline-expressions.js';
 import { failureReason } from './action-steps.js';
+import { throwIfCancelledBeforeContinueAsNew } from './continue-as-new.js';
 import { child, listOf, runActionStep, withDefaults } from './pipeline-steps.js';
 
 /** Items between two looks at the history's length. */
@@ -90,6 +91,7 @@ export async function forEach(input: ForEachInput, pipelineRun: PipelineRunFn): 
     at += batch.length;
     const info = workflowInfo();
     if (at < input.items.length && (info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT)) {
+      throwIfCancelledBeforeContinueAsNew();
       await continueAsNew<(i: ForEachInput) => Promise<ForEachResult>>({
         ...input,
         items: input.items.slice(at),

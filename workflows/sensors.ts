@@ -37,6 +37,7 @@ import {
 import type { SensorKind } from '../common/api-types-sensors.js';
 import { failureReason } from './action-steps.js';
 import { sensorStatusQuery } from './definitions.js';
+import { throwIfCancelledBeforeContinueAsNew } from './continue-as-new.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -119,7 +120,10 @@ export async function sensuSensor(input: SensuSensorInput): Promise<void> {
     stats.lastPollAt = now();
     state.show();
     await sleep(input.intervalSeconds * 1000);
-    if (continueAsNewDue(i, input)) await continueAsNew<typeof sensuSensor>({ ...input, ...(statuses ? { statuses } : {}), stats: state.next() });
+    if (continueAsNewDue(i, input)) {
+      throwIfCancelledBeforeContinueAsNew();
+      await continueAsNew<typeof sensuSensor>({ ...input, ...(statuses ? { statuses } : {}), stats: state.next() });
+    }
   }
 }
 
@@ -152,7 +156,10 @@ export async function gitSensor(input: GitSensorInput): Promise<void> {
     stats.lastPollAt = now();
     state.show();
     await sleep(input.intervalSeconds * 1000);
-    if (continueAsNewDue(i, input)) await continueAsNew<typeof gitSensor>({ ...input, ...(baseline ? { baseline } : {}), stats: state.next() });
+    if (continueAsNewDue(i, input)) {
+      throwIfCancelledBeforeContinueAsNew();
+      await continueAsNew<typeof gitSensor>({ ...input, ...(baseline ? { baseline } : {}), stats: state.next() });
+    }
   }
 }
 
@@ -198,6 +205,9 @@ export async function scriptSensor(input: ScriptSensorInput): Promise<void> {
     const pause = Math.min(input.intervalSeconds * 2 ** Math.max(0, quickEnds - 1), Math.max(input.intervalSeconds, MAX_PAUSE_SECONDS));
     state.show(`process #${stats.starts} ended, next start in ${pause}s; ${sensorDetails('script', input.interval, stats)}`);
     await sleep(pause * 1000);
-    if (continueAsNewDue(i, input)) await continueAsNew<typeof scriptSensor>({ ...input, quickEnds, stats: state.next() });
+    if (continueAsNewDue(i, input)) {
+      throwIfCancelledBeforeContinueAsNew();
+      await continueAsNew<typeof scriptSensor>({ ...input, quickEnds, stats: state.next() });
+    }
   }
 }
