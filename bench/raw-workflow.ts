@@ -1,11 +1,18 @@
 /** The baseline: a hand-written minimal Temporal workflow running the same scripts as plain activities. */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type * as activities from './raw-activities.js';
 
 const { runCommand } = proxyActivities<typeof activities>({ startToCloseTimeout: '1m' });
+const local = proxyLocalActivities<typeof activities>({ startToCloseTimeout: '30s' });
 
 export async function rawSequence(commands: { argv: string[]; cwd: string }[]): Promise<number> {
   for (const c of commands) await runCommand(c.argv, c.cwd);
+  return commands.length;
+}
+
+/** The same as local activities: the floor of Stackwire's idempotent steps on this SDK and machine. */
+export async function rawLocalSequence(commands: { argv: string[]; cwd: string }[]): Promise<number> {
+  for (const c of commands) await local.runCommand(c.argv, c.cwd);
   return commands.length;
 }
 

@@ -244,6 +244,15 @@ async function main(): Promise<number> {
       });
       return performance.now() - t0;
     };
+    const timeRawLocal = async (): Promise<number> => {
+      const t0 = performance.now();
+      await rawClient.workflow.execute('rawLocalSequence', {
+        taskQueue: rawQueue,
+        workflowId: `raw-local-${crypto.randomBytes(6).toString('hex')}`,
+        args: [Array.from({ length: steps }, () => ({ argv, cwd: action.packDir }))],
+      });
+      return performance.now() - t0;
+    };
     const timeDirect = async (): Promise<number> => {
       const t0 = performance.now();
       for (let i = 0; i < steps; i++) await runDirect(argv, action.packDir);
@@ -255,14 +264,16 @@ async function main(): Promise<number> {
       await timeStackwire();
       await timeIdempotent();
       await timeRaw();
+      await timeRawLocal();
       await timeDirect();
     }
-    const wall = { stackwire: [] as number[], idempotent: [] as number[], raw: [] as number[], direct: [] as number[] };
+    const wall = { stackwire: [] as number[], idempotent: [] as number[], raw: [] as number[], rawLocal: [] as number[], direct: [] as number[] };
     for (let i = 0; i < iterations; i++) {
       wall.direct.push(await timeDirect());
       wall.stackwire.push(await timeStackwire());
       wall.idempotent.push(await timeIdempotent());
       wall.raw.push(await timeRaw());
+      wall.rawLocal.push(await timeRawLocal());
       if (process.stderr.isTTY) process.stderr.write(`\r[bench] ${i + 1}/${iterations}`);
     }
     if (process.stderr.isTTY) process.stderr.write('\n');
@@ -293,8 +304,19 @@ async function main(): Promise<number> {
       server: 'Temporal CLI dev server 1.5.1 (server 1.29.1, SQLite), eager activity dispatch on',
       iterations,
       steps,
-      wallMs: { stackwire: stats(wall.stackwire), idempotent: stats(wall.idempotent), raw: stats(wall.raw), direct: stats(wall.direct) },
-      overheadPerStepMs: { stackwire: stats(perStep(wall.stackwire)), idempotent: stats(perStep(wall.idempotent)), raw: stats(perStep(wall.raw)) },
+      wallMs: {
+        stackwire: stats(wall.stackwire),
+        idempotent: stats(wall.idempotent),
+        raw: stats(wall.raw),
+        rawLocal: stats(wall.rawLocal),
+        direct: stats(wall.direct),
+      },
+      overheadPerStepMs: {
+        stackwire: stats(perStep(wall.stackwire)),
+        idempotent: stats(perStep(wall.idempotent)),
+        raw: stats(perStep(wall.raw)),
+        rawLocal: stats(perStep(wall.rawLocal)),
+      },
       fanout: {
         items: FANOUT,
         concurrency: FANOUT_CONCURRENCY,
@@ -321,6 +343,7 @@ async function main(): Promise<number> {
           `pipeline of ${steps} short scripts, ${iterations} iterations (medians; p95 in brackets)`,
           `  direct (no orchestration): ${result.wallMs.direct.median} ms`,
           `  raw Temporal workflow:     ${result.wallMs.raw.median} ms  → overhead ${result.overheadPerStepMs.raw.median} ms/step [p95 ${result.overheadPerStepMs.raw.p95}]`,
+          `  raw, local activities:     ${result.wallMs.rawLocal.median} ms  → overhead ${result.overheadPerStepMs.rawLocal.median} ms/step [p95 ${result.overheadPerStepMs.rawLocal.p95}]`,
           `  Stackwire pipeline:        ${result.wallMs.stackwire.median} ms  → overhead ${result.overheadPerStepMs.stackwire.median} ms/step [p95 ${result.overheadPerStepMs.stackwire.p95}]`,
           `  … idempotent (local):      ${result.wallMs.idempotent.median} ms  → overhead ${result.overheadPerStepMs.idempotent.median} ms/step [p95 ${result.overheadPerStepMs.idempotent.p95}] (target ≤ 10)`,
           `  Stackwire / raw wall:      ${result.ratios.stackwireOverRawWall}× (target ≤ 1.2×); overhead ratio ${result.ratios.stackwireOverRawOverhead}×`,
