@@ -23,8 +23,9 @@ export class LogShipper {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  async start(attempt: number): Promise<void> {
-    this.seq = await nextSeq(this.pool, this.executionId);
+  /** `seq`: the log's next sequence number when the caller knows it (recordStart answers it), else read here. */
+  async start(attempt: number, seq?: number): Promise<void> {
+    this.seq = seq ?? (await nextSeq(this.pool, this.executionId));
     if (attempt > 1) this.push('system', `--- attempt ${attempt} ---\n`);
     this.timer = setInterval(() => void this.flush(), 250);
   }

@@ -146,7 +146,7 @@ export function createRunAction(deps: ActivityDeps) {
           if (waited < 1000) log.warn({ err, phase: what }, 'the database does not answer; trying again every second');
         },
       });
-    await untilDbAnswers('recording the start', () =>
+    const { nextLogSeq } = await untilDbAnswers('recording the start', () =>
       recordStart(deps.pool, {
         id: input.executionId,
         workflowId: info.workflowExecution?.workflowId ?? input.executionId,
@@ -184,7 +184,7 @@ export function createRunAction(deps: ActivityDeps) {
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
     const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
-    await untilDbAnswers('starting the log', () => logs.start(attempt));
+    await logs.start(attempt, nextLogSeq);
     const [firstArg, ...args] = scriptCommand(deps, action, clear, packDir);
     let command = firstArg;
     if (st2 && action.runner === 'st2-python') {
@@ -204,6 +204,7 @@ export function createRunAction(deps: ActivityDeps) {
     let stopReason: 'timeout' | 'cancel' | undefined;
     let cancelError: unknown;
     let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error };
+    let removal: Promise<void> | undefined;
     if (action.runner === 'builtin') {
       const builtin = BUILTINS[action.entryPoint];
       if (!builtin) throw ApplicationFailure.nonRetryable(`${action.name}: no built-in named ${action.entryPoint} on this worker`, 'ActionNotRunnable');
@@ -271,7 +272,9 @@ export function createRunAction(deps: ActivityDeps) {
         stopReason = r.stoppedBy === 'timeout' ? 'timeout' : r.stoppedBy ? 'cancel' : undefined;
         outcome = { code: r.code, signal: r.signal, ...(r.spawnError ? { spawnError: r.spawnError } : {}) };
       } finally {
-        work.remove();
+        // Removed while the end is recorded; awaited with it.
+        removal = work.removeAsync();
+        removal.catch(() => undefined);
       }
     }
 
@@ -333,6 +336,7 @@ export function createRunAction(deps: ActivityDeps) {
         error,
       }),
     );
+    await removal;
     log.info({ status, outcome: status === 'succeeded' ? 'success' : 'failure', exitCode: outcome.code, durationMs }, 'action finished');
 
     switch (status) {

@@ -178,7 +178,7 @@ export function createRunSensorScript(deps: ActivityDeps) {
       onStderr,
     });
     running = proc;
-    log.info({ scriptPid: proc.pid }, 'sensor process started');
+    void proc.started.then((pid) => log.info({ scriptPid: pid }, 'sensor process started'));
     let cancelError: unknown;
     const timer = setInterval(flush, FLUSH_MS);
     const beat = setInterval(() => ctx.heartbeat({ lines, emitted, elapsedMs: Date.now() - started }), 1000);

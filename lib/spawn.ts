@@ -19,6 +19,7 @@ import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import readline from 'node:readline';
 import { LIFELINE_VAR, guard, lifelineMarker } from './lifeline.js';
+import { Launched, type Spawner } from './spawner.js';
 
 export interface ProcessOptions {
   /** Program and arguments; the program is looked up in env.PATH when it has no "/". */
@@ -76,7 +77,10 @@ export interface ProcessResult {
 }
 
 export interface RunningProcess {
+  /** Known once it runs (at once, or when the spawner says so: see `started`). */
   pid: number | undefined;
+  /** Its pid once it runs; undefined when it could not start. */
+  started: Promise<number | undefined>;
   /** SIGTERM to the whole group, SIGKILL after the grace time; the first reason wins. */
   stop(reason?: 'timeout' | 'abort' | 'request'): void;
   /** Resolves (never rejects) once the process has ended and its output is read. */
@@ -130,61 +134,94 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   }
 }
 
+/** The worker's spawner (lib/spawner.ts), when it has one: processes start there, not by forking this process. */
+let spawner: Spawner | undefined;
+
+export function useSpawner(s: Spawner | undefined): void {
+  spawner = s;
+}
+
+type Child = ChildProcess | Launched;
+
+function launch(o: ProcessOptions, command: string, args: string[], env: Record<string, string>): Child {
+  if (spawner) return spawner.launch({ command, args, env, stdin: o.stdin !== undefined, channel: Boolean(o.channel), ...idAndPlace(o) });
+  return spawn(command, args, {
+    env,
+    ...idAndPlace(o),
+    detached: true, // a process group of its own: kill(-pid) reaches everything it started
+    stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(o.channel ? (['pipe'] as const) : [])],
+    shell: false,
+  });
+}
+
+function idAndPlace(o: ProcessOptions): { cwd?: string; uid?: number; gid?: number } {
+  return {
+    ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+    ...(o.uid !== undefined ? { uid: o.uid } : {}),
+    ...(o.gid !== undefined ? { gid: o.gid } : {}),
+  };
+}
+
 export function startProcess(o: ProcessOptions): RunningProcess {
   const [command, ...args] = o.argv;
   if (!command) throw new Error('startProcess: empty argv');
   const grace = o.killGraceMs ?? 5000;
   const out = new Tail(o.captureBytes ?? 65536);
   const err = new Tail(o.captureBytes ?? 65536);
-  let child: ChildProcess;
+  let child: Child;
   const marker = o.lifeline !== false ? lifelineMarker() : undefined;
   try {
-    child = spawn(command, args, {
-      env: marker ? { ...o.env, [LIFELINE_VAR]: marker } : o.env,
-      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
-      ...(o.uid !== undefined ? { uid: o.uid } : {}),
-      ...(o.gid !== undefined ? { gid: o.gid } : {}),
-      detached: true, // a process group of its own: kill(-pid) reaches everything it started
-      stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(o.channel ? (['pipe'] as const) : [])],
-      shell: false,
-    });
+    child = launch(o, command, args, marker ? { ...o.env, [LIFELINE_VAR]: marker } : o.env);
   } catch (e) {
     // Some failures (EPERM for a uid we may not take, EINVAL) are thrown rather than emitted.
     const spawnError = e as NodeJS.ErrnoException;
     const result: ProcessResult = { code: null, signal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, spawnError };
-    return { pid: undefined, stop: () => undefined, done: Promise.resolve(result) };
+    return { pid: undefined, started: Promise.resolve(undefined), stop: () => undefined, done: Promise.resolve(result) };
   }
   let exited = false;
-  if (o.nice !== undefined && child.pid !== undefined) {
-    try {
-      os.setPriority(child.pid, o.nice);
-    } catch {
-      // Gone already, or not allowed: it runs at the default priority.
-    }
-  }
-  const release = marker && child.pid !== undefined ? guard(child.pid) : undefined;
+  let release: (() => void) | undefined;
   let stoppedBy: ProcessResult['stoppedBy'];
   let killTimer: NodeJS.Timeout | undefined;
-  const stop = (reason: 'timeout' | 'abort' | 'request' = 'request') => {
-    if (stoppedBy || exited || child.pid === undefined) return;
-    stoppedBy = reason;
+  const signalStop = () => {
     killGroup(child.pid, 'SIGTERM');
     killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), grace);
   };
-  if (child.stdin) {
-    child.stdin.on('error', () => undefined); // a program that exits without reading stdin
-    if (o.stdinOpen) child.stdin.write(o.stdin ?? '');
-    else child.stdin.end(o.stdin);
-  }
-  child.stdout!.on('data', (b: Buffer) => {
-    out.push(b);
-    o.onStdout?.(b);
-  });
-  child.stderr!.on('data', (b: Buffer) => {
-    err.push(b);
-    o.onStderr?.(b);
-  });
-  if (o.channel && child.stdio[3]) serveChannel(child.stdio[3] as Duplex, o.channel);
+  const stop = (reason: 'timeout' | 'abort' | 'request' = 'request') => {
+    if (stoppedBy || exited) return;
+    stoppedBy = reason;
+    // Asked before the spawner said it runs: stopped as soon as it does.
+    if (child.pid !== undefined) signalStop();
+  };
+  /** Once it runs (at once for a process of ours, at `spawn` for the spawner's): its pipes, priority and guardian. */
+  const running = () => {
+    const pid = child.pid!;
+    if (o.nice !== undefined) {
+      try {
+        os.setPriority(pid, o.nice);
+      } catch {
+        // Gone already, or not allowed: it runs at the default priority.
+      }
+    }
+    if (marker) release = guard(pid);
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // a program that exits without reading stdin
+      if (o.stdinOpen) child.stdin.write(o.stdin ?? '');
+      else child.stdin.end(o.stdin ?? '');
+    }
+    child.stdout!.on('data', (b: Buffer) => {
+      out.push(b);
+      o.onStdout?.(b);
+    });
+    child.stderr!.on('data', (b: Buffer) => {
+      err.push(b);
+      o.onStderr?.(b);
+    });
+    const channel = child instanceof Launched ? child.channel : child.stdio[3];
+    if (o.channel && channel) serveChannel(channel as Duplex, o.channel);
+    if (stoppedBy) signalStop();
+  };
+  if (child instanceof Launched) child.once('spawn', running);
+  else if (child.pid !== undefined) running();
   const timer = o.timeoutMs !== undefined ? setTimeout(() => stop('timeout'), o.timeoutMs) : undefined;
   const onAbort = () => stop('abort');
   if (o.signal?.aborted) queueMicrotask(onAbort);
@@ -215,7 +252,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
         finish();
       }
     });
-    child.once('exit', (code, signal) => {
+    child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
       exited = true;
       status = { code, signal };
       // Whatever the outcome, nothing of the group may outlive the process (and hold its pipes open).
@@ -227,7 +264,21 @@ export function startProcess(o: ProcessOptions): RunningProcess {
       if (child.pid !== undefined) finish();
     });
   });
-  return { pid: child.pid, stop, done };
+  const started = new Promise<number | undefined>((resolve) => {
+    if (child.pid !== undefined) resolve(child.pid);
+    else {
+      child.once('spawn', () => resolve(child.pid));
+      void done.then(() => resolve(child.pid));
+    }
+  });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    started,
+    stop,
+    done,
+  };
 }
 
 /** startProcess, waited for. */

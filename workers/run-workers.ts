@@ -13,6 +13,8 @@ import { type Config, databaseUrl, temporalAddress } from '../lib/config.js';
 import { stackwireDataConverter, temporalConnectionOptions } from '../lib/temporal-client.js';
 import { prepareRunDir, resolveRunUser, secureDataDir } from '../lib/isolation.js';
 import { reapOrphans } from '../lib/lifeline.js';
+import { useSpawner } from '../lib/spawn.js';
+import { Spawner } from '../lib/spawner.js';
 import { fenceInPlace, installFence, stackFenceTargets } from '../lib/network-fence.js';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { SensuClient } from '../lib/sensu.js';
@@ -66,6 +68,10 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
   // Each role's own lines (its activities', its worker's) carry its service name and region.
   const roleLogger = (r: Role) =>
     only ? logger : createLogger(serviceName(r), config.logLevel, { ...(r.region ? { region: r.region } : {}), 'service.node.name': identityOf(r) });
+  // Scripts start in a small spawner process, forked now while this process is small: a fork from the
+  // grown worker cost 3–4 ms a script and stalled its other threads (lib/spawner.ts).
+  const spawner = regions.length ? new Spawner((message) => logger.warn({ event: 'spawner' }, message)) : undefined;
+  useSpawner(spawner);
   // The Temporal SDK's metrics: Core serves them on a loopback port of its own, merged into our /metrics.
   const coreMetrics = metricsPort !== undefined ? `127.0.0.1:${await freePort()}` : undefined;
   installRuntime(logger, config.logLevel, { prometheusBindAddress: coreMetrics });
@@ -190,5 +196,7 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
     await closeMetrics?.();
     await pool?.end();
     await connection.close();
+    useSpawner(undefined);
+    spawner?.stop();
   }
 }

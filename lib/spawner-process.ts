@@ -1,0 +1,105 @@
+/**
+ * The spawner: a small process a worker starts before it grows (lib/spawner.ts), which starts the
+ * worker's scripts for it. A fork costs in proportion to the memory of the process that forks: from the
+ * worker (the Temporal SDK's core, its workflow threads) a spawn took 3.4–4 ms and slowed its other
+ * threads; from this process it takes about 1.3 ms.
+ *
+ * Protocol on the IPC channel (JSON), per request id:
+ *   worker → spawner  {id, command, args, env, cwd?, uid?, gid?, stdin, channel}
+ *   spawner → worker  {id, t: 'fd', fd} with the socket of that stdio pipe (fd 0 when stdin, 1, 2,
+ *                     3 when channel) attached: the worker reads and writes the script's pipes itself
+ *                     {id, t: 'spawned', pid}        after every fd
+ *                     {id, t: 'error', error}        it could not be started (nothing else follows)
+ *                     {id, t: 'exit', code, signal}  the script ended (it is our child: we reap it)
+ * The spawner never reads a pipe: reading stops before a socket is handed over, so no byte stays here.
+ * It imports nothing of Stackwire's (it stays small), ignores the terminal's signals (the worker stops
+ * it), and ends when the worker's channel closes — the worker's death included.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+
+export interface SpawnRequest {
+  id: number;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  stdin: boolean;
+  channel: boolean;
+}
+
+export interface SpawnError {
+  message: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
+export type SpawnerMessage =
+  | { id: number; t: 'fd'; fd: number }
+  | { id: number; t: 'spawned'; pid: number }
+  | { id: number; t: 'error'; error: SpawnError }
+  | { id: number; t: 'exit'; code: number | null; signal: NodeJS.Signals | null };
+
+function errorInfo(e: unknown): SpawnError {
+  const x = e as NodeJS.ErrnoException;
+  return {
+    message: x.message ?? String(e),
+    ...(x.code !== undefined ? { code: x.code } : {}),
+    ...(x.errno !== undefined ? { errno: x.errno } : {}),
+    ...(x.syscall !== undefined ? { syscall: x.syscall } : {}),
+    ...(x.path !== undefined ? { path: x.path } : {}),
+  };
+}
+
+function send(m: SpawnerMessage, handle?: Socket): void {
+  if (process.connected) process.send!(m, handle);
+}
+
+/** Stops a pipe's socket from reading (an internal of Node's net.Socket: its libuv handle), so what the script writes waits in the pipe for the worker. */
+function stopReading(s: Socket): void {
+  (s as unknown as { _handle?: { readStop?: () => number } })._handle?.readStop?.();
+}
+
+function start(r: SpawnRequest): void {
+  let child: ChildProcess;
+  try {
+    child = spawn(r.command, r.args, {
+      env: r.env,
+      ...(r.cwd !== undefined ? { cwd: r.cwd } : {}),
+      ...(r.uid !== undefined ? { uid: r.uid } : {}),
+      ...(r.gid !== undefined ? { gid: r.gid } : {}),
+      detached: true, // a process group of its own: kill(-pid) reaches everything it started
+      stdio: [r.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(r.channel ? (['pipe'] as const) : [])],
+      shell: false,
+    });
+  } catch (e) {
+    send({ id: r.id, t: 'error', error: errorInfo(e) });
+    return;
+  }
+  const pipes = child.stdio.slice(0, r.channel ? 4 : 3) as (Socket | null)[];
+  if (child.pid === undefined) {
+    // ENOENT, EACCES …: emitted, not thrown.
+    for (const s of pipes) s?.destroy();
+    child.once('error', (e) => send({ id: r.id, t: 'error', error: errorInfo(e) }));
+    return;
+  }
+  const pid = child.pid;
+  child.on('error', () => undefined); // a kill of ours that failed; the exit still comes
+  pipes.forEach((s, fd) => {
+    if (!s) return;
+    stopReading(s);
+    send({ id: r.id, t: 'fd', fd }, s); // handed over, then closed here
+  });
+  send({ id: r.id, t: 'spawned', pid });
+  child.once('exit', (code, signal) => send({ id: r.id, t: 'exit', code, signal }));
+}
+
+if (process.send) {
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => undefined);
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (m: SpawnRequest) => start(m));
+}
