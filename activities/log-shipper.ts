@@ -26,7 +26,8 @@ export class LogShipper {
   /** `seq`: the log's next sequence number when the caller knows it (recordStart answers it), else read here. */
   async start(attempt: number, seq?: number): Promise<void> {
     this.seq = seq ?? (await nextSeq(this.pool, this.executionId));
-    if (attempt > 1) this.push('system', `--- attempt ${attempt} ---\n`);
+    // Before any output pushed already (a script may start before its log does).
+    if (attempt > 1) this.pending.unshift({ stream: 'system', data: `--- attempt ${attempt} ---\n` });
     this.timer = setInterval(() => void this.flush(), 250);
   }
 

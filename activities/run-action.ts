@@ -12,9 +12,6 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { maskArgv, maskParameters, st2CmdEnv, st2EnvVars } from '../common/argv.js';
 import { datastoreHandler, packConfig, packPython, remoteRequest, shimRequest } from './st2-runtime.js';
 import { SecretKeyError, isSealed, unsealSecrets } from '../lib/secrets.js';
-import type { Config } from '../lib/config.js';
-import type { RunLayout, RunUser } from '../lib/isolation.js';
-import type { PipSource } from '../lib/pack-venv.js';
 import { BUILTINS } from './builtins.js';
 import { CappedOutput } from '../lib/capped-output.js';
 import { openSecretRefs } from './platform-secrets.js';
@@ -22,46 +19,13 @@ import { remoteFailure, startRemoteAction } from './remote-script.js';
 import type { SshTarget } from '../lib/ssh.js';
 import { LogShipper } from './log-shipper.js';
 import { actionPackDir, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
-import type { SensuClient } from '../lib/sensu.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { ATTEMPT_ABANDONED } from '../common/constants.js';
 import { recordFinish, recordLost, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
-import { whileUnreachable, type Pool } from '../db/pool.js';
-import type { Logger } from '../lib/logger.js';
+import { whileUnreachable } from '../db/pool.js';
+import type { ActivityDeps } from './activity-deps.js';
 
-export interface ActivityDeps {
-  pool: Pool;
-  region: string;
-  /** Who runs the work: region@host/pid. Recorded on every execution. */
-  identity: string;
-  outputCapBytes: number;
-  logger: Logger;
-  /** Seconds between SIGTERM and SIGKILL when a run is stopped. */
-  killGraceSeconds?: number;
-  /** Where pack versions are materialised and runs get their working folders (STACKWIRE_RUN_DIR). */
-  runLayout: RunLayout;
-  /** The user scripts run as; undefined: the worker's own user. */
-  runUser: RunUser | undefined;
-  /** Which git sources ingest and `release --since` may fetch. */
-  git: Config['git'];
-  /** Folders path ingest may read. */
-  ingestPaths: string[];
-  /** Local state (Puppet-managed files of deployments live under it). */
-  dataDir: string;
-  /** The operator's Puppet modules (STACKWIRE_PUPPET_MODULEPATH); unset: stand-in role classes. */
-  puppetModulePath?: string[] | undefined;
-  /** The Sensu backend, when one is configured. */
-  sensu: SensuClient | undefined;
-  /** Opens sealed secret parameters (STACKWIRE_SECRET_KEY). */
-  secretKey: Buffer | undefined;
-  /** Keys of before a rotation (STACKWIRE_OLD_SECRET_KEYS): values they sealed still open. */
-  oldSecretKeys?: Buffer[];
-  /** Environment passed to scripts (PATH, HOME, LANG …), never the worker's secrets. */
-  /** The only part of the worker's environment scripts get (PATH, LANG, TZ); never its secrets. */
-  scriptEnv: Record<string, string>;
-  /** Where pip gets a StackStorm pack's requirements (STACKWIRE_PIP_FIND_LINKS, PIP_INDEX_URL). */
-  pip?: PipSource | undefined;
-}
+export type { ActivityDeps };
 
 function lastLine(s: string): string {
   const lines = s.trim().split('\n');
@@ -116,6 +80,8 @@ export function createRunAction(deps: ActivityDeps) {
     // materialising the pack on a loaded machine take seconds, and a silent 10 s (the heartbeat timeout)
     // would count a live worker as lost.
     const beat: Beat = { details: () => ({ phase: 'preparing' }) };
+    // A local activity has no heartbeat (its workflow task is what Temporal watches).
+    if (ctx.info.isLocal) return attemptAction(given, ctx, beat);
     ctx.heartbeat(beat.details());
     const timer = setInterval(() => ctx.heartbeat(beat.details()), 1000);
     try {
@@ -146,7 +112,11 @@ export function createRunAction(deps: ActivityDeps) {
           if (waited < 1000) log.warn({ err, phase: what }, 'the database does not answer; trying again every second');
         },
       });
-    const { nextLogSeq } = await untilDbAnswers('recording the start', () =>
+    // A local activity (a short idempotent step) starts its script while its start is recorded, and
+    // waits for the record once the script runs: a re-run is harmless by the action's declaration, and
+    // the record and the log still come before the end. Any other attempt starts nothing unrecorded.
+    const overlap = info.isLocal && action.idempotent === true && !remote && action.runner !== 'builtin';
+    const recording = untilDbAnswers('recording the start', () =>
       recordStart(deps.pool, {
         id: input.executionId,
         workflowId: info.workflowExecution?.workflowId ?? input.executionId,
@@ -163,6 +133,8 @@ export function createRunAction(deps: ActivityDeps) {
         trigger: input.trigger,
       }),
     );
+    recording.catch(() => undefined); // awaited below
+    if (!overlap) await recording;
 
     const { clear, secrets } = openParameters(deps, action, input.parameters);
     const packDir = await untilDbAnswers('materialising the pack', () => actionPackDir(deps, action));
@@ -184,7 +156,8 @@ export function createRunAction(deps: ActivityDeps) {
     const stdout = new CappedOutput(deps.outputCapBytes, secrets);
     const stderr = new CappedOutput(deps.outputCapBytes, secrets);
     const logs = new LogShipper(deps.pool, input.executionId, secrets, deps.outputCapBytes * 4, (err) => log.warn({ err }, 'could not ship output'));
-    await logs.start(attempt, nextLogSeq);
+    const startLog = async () => logs.start(attempt, (await recording).nextLogSeq);
+    if (!overlap) await startLog();
     const [firstArg, ...args] = scriptCommand(deps, action, clear, packDir);
     let command = firstArg;
     if (st2 && action.runner === 'st2-python') {
@@ -203,7 +176,7 @@ export function createRunAction(deps: ActivityDeps) {
     log.info({ argv: shownArgv }, 'action started');
     let stopReason: 'timeout' | 'cancel' | undefined;
     let cancelError: unknown;
-    let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error };
+    let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error; lostSpawner?: boolean };
     let removal: Promise<void> | undefined;
     if (action.runner === 'builtin') {
       const builtin = BUILTINS[action.entryPoint];
@@ -259,6 +232,16 @@ export function createRunAction(deps: ActivityDeps) {
             ...output,
           });
       try {
+        if (overlap) {
+          try {
+            await startLog();
+          } catch (err) {
+            // The start could not be recorded (the database gone for minutes): nothing of it may go on.
+            proc.stop('abort');
+            await proc.done;
+            throw err;
+          }
+        }
         beat.details = () => ({ phase: 'running', stdoutBytes: stdout.total, stderrBytes: stderr.total, elapsedMs: Date.now() - started });
         ctx.cancelled.catch((err: unknown) => {
           cancelError = err;
@@ -270,7 +253,7 @@ export function createRunAction(deps: ActivityDeps) {
         beat.details = () => ({ phase: 'recording', elapsedMs: Date.now() - started });
         if (r.stoppedBy === 'timeout') log.warn({ why: 'timeout' }, 'stopped the action: SIGTERM to its process group');
         stopReason = r.stoppedBy === 'timeout' ? 'timeout' : r.stoppedBy ? 'cancel' : undefined;
-        outcome = { code: r.code, signal: r.signal, ...(r.spawnError ? { spawnError: r.spawnError } : {}) };
+        outcome = { code: r.code, signal: r.signal, ...(r.spawnError ? { spawnError: r.spawnError } : {}), ...(r.lostSpawner ? { lostSpawner: true } : {}) };
       } finally {
         // Removed while the end is recorded; awaited with it.
         removal = work.removeAsync();
@@ -304,7 +287,10 @@ export function createRunAction(deps: ActivityDeps) {
       error = remoteWhy.message;
     } else {
       status = 'failed';
-      const why = outcome.code !== null ? `exit code ${outcome.code}` : `killed by ${outcome.signal}`;
+      const why =
+        outcome.code !== null
+          ? `exit code ${outcome.code}`
+          : `killed by ${outcome.signal}${outcome.lostSpawner ? ": the worker's spawner process died while it ran" : ''}`;
       const detail = lastLine(stderr.tail()) || lastLine(stdout.tail());
       error = detail ? `${why}: ${detail}` : why;
     }

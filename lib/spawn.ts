@@ -74,6 +74,8 @@ export interface ProcessResult {
   stoppedBy?: 'timeout' | 'abort' | 'request';
   /** It could not be started at all (ENOENT, EACCES …). */
   spawnError?: NodeJS.ErrnoException;
+  /** The worker's spawner died while it ran: its group was killed (SIGKILL). */
+  lostSpawner?: boolean;
 }
 
 export interface RunningProcess {
@@ -242,6 +244,7 @@ export function startProcess(o: ProcessOptions): RunningProcess {
         stderrTruncated: err.truncated,
         ...(stoppedBy ? { stoppedBy } : {}),
         ...(spawnError ? { spawnError } : {}),
+        ...(child instanceof Launched && child.lostSpawner ? { lostSpawner: true } : {}),
       });
     };
     child.once('error', (e: NodeJS.ErrnoException) => {

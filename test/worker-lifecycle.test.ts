@@ -59,6 +59,57 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
   }
 });
 
+test("a worker's spawner that dies takes its running scripts with it (killed, said so in the record); the next run gets a new spawner", async (t) => {
+  const region = `spawner-${crypto.randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-spawner-'));
+  fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
+  const worker = await regionWorker(region, dir, 'worker');
+  const spawners = () =>
+    spawnSync('pgrep', ['-P', String(worker.child.pid), '-f', 'spawner-process.js'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number);
+  let last: number | undefined;
+  try {
+    const [first] = spawners();
+    t.truthy(first, 'the worker forked its spawner at start');
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${first}/status`, 'utf8'))?.[1]);
+    t.true(rss < 80 * 1024, `the spawner stays small: ${rss} kB`);
+    const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+    const client = await temporalClient();
+    const run = async (id: string, pidfile: string, seconds: number) =>
+      client.workflow.start(actionExecution, {
+        taskQueue: regionTaskQueue(region),
+        workflowId: id,
+        args: [{ executionId: id, action, parameters: { pidfile, seconds }, region, actor: 'test', trigger: 'test' } satisfies ActionExecutionInput],
+      });
+    const pidfile = path.join(dir, 'pids');
+    const id = `spawner-test-${region}`;
+    const handle = await run(id, pidfile, 300);
+    await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start');
+    const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    t.true(pids.every(alive));
+    process.kill(first, 'SIGKILL');
+    await gone(pids, 'the script and its child to die with the spawner', 10_000);
+    const result = (await handle.result()) as { status: string; signal: string | null };
+    t.like(result, { status: 'failed', signal: 'SIGKILL' });
+    const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${id}`)).body;
+    t.is(e.status, 'failed');
+    t.regex(e.error, /killed by SIGKILL: the worker's spawner process died while it ran/);
+    // The next run starts a new spawner and succeeds.
+    const next = await run(`${id}-next`, path.join(dir, 'pids-next'), 0);
+    t.like(await next.result(), { status: 'succeeded', exitCode: 0 });
+    const now = spawners();
+    t.is(now.length, 1);
+    t.not(now[0], first, 'a new spawner');
+    last = now[0];
+    t.true(fs.readFileSync(path.join(dir, 'worker.log'), 'utf8').includes('the spawner process ended'), "the worker's log says so");
+  } finally {
+    await worker.stop(2000);
+  }
+  if (last !== undefined) await gone([last], 'the spawner to end with its worker', 5000);
+});
+
 test('a script still running at the end of the grace time is stopped, and its run is lost (not failed, not cancelled) until an operator decides', async (t) => {
   const region = `drain-late-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-late-'));
