@@ -74,6 +74,7 @@ function describe(pid: number): string {
   const w = /dist\/workers\/worker\.js (.*?)(?: --metrics-port.*)?$/.exec(line);
   if (w) return `worker ${w[1]}`;
   if (line.includes('STACKWIRE_LIFELINE') || argv[0]?.endsWith('bash')) return 'lifeline guardian';
+  if (line.includes('dist/lib/spawner-process.js')) return "a worker's spawner";
   return line.slice(0, 60);
 }
 

@@ -30,6 +30,18 @@ export interface WorkerConfig {
    * region in one process (less memory); `per-role`, a process each, as production runs them.
    */
   localLayout: 'shared' | 'per-role';
+  /**
+   * A regional worker starts its scripts through a small spawner process (STACKWIRE_SPAWNER, default
+   * on; lib/spawner.ts): ~1.3 ms a start instead of 3–4 ms forking the worker, for ~42 MB RSS (~10 MB PSS).
+   */
+  spawner: boolean;
+}
+
+function onOff(raw: string | undefined, name: string, dflt: boolean): boolean {
+  const v = (raw ?? (dflt ? 'on' : 'off')).trim().toLowerCase();
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is neither "on" nor "off". Set it to "on" or "off", or leave it unset (${dflt ? 'on' : 'off'}).`);
 }
 
 function layout(raw: string | undefined): 'shared' | 'per-role' {
@@ -96,6 +108,7 @@ export function workerConfig(env: Env, regions: string[]): WorkerConfig {
       port: port === undefined ? undefined : metricsPort(port),
     },
     localLayout: layout(optional(env, 'STACKWIRE_LOCAL_WORKERS')),
+    spawner: onOff(optional(env, 'STACKWIRE_SPAWNER'), 'STACKWIRE_SPAWNER', true),
     pip: { findLinks: optional(env, 'STACKWIRE_PIP_FIND_LINKS'), indexUrl: optional(env, 'PIP_INDEX_URL') },
   };
 }

@@ -171,7 +171,8 @@ export async function startProcesses(o: {
    * per-role (default): the API, the orchestrator and each region in a process of its own, as
    * production runs them. shared (npm start): the orchestrator and every region in one process
    * "workers" (one Temporal runtime), the API inside this process, and both with a small young
-   * generation (--max-semi-space-size=1): the local stack in the least memory.
+   * generation (--max-semi-space-size=1), and no spawner (STACKWIRE_SPAWNER=off unless set): the
+   * local stack in the least memory.
    */
   layout?: 'shared' | 'per-role';
   log: (m: string) => void;
@@ -198,7 +199,8 @@ export async function startProcesses(o: {
             name: w.name,
             command: NODE,
             args: [...(shared ? [SMALL_YOUNG_GENERATION] : []), WORKER_ENTRY, ...w.args, ...(o.workerMetrics ? ['--metrics-port', '0'] : [])],
-            env: o.env,
+            // The shared layout is the local stack in the least memory: no spawner unless asked for.
+            env: shared ? { STACKWIRE_SPAWNER: 'off', ...o.env } : o.env,
             ready: /"message":"worker ready"/,
             output: output(w.name),
             filter: humanLine,

@@ -112,4 +112,7 @@ test('bad worker arguments are refused with what to do, before anything starts',
   const layout = worker(['--orchestrator'], { STACKWIRE_LOCAL_WORKERS: 'one-big-process' });
   t.not(layout.status, 0);
   t.regex(layout.stderr, /STACKWIRE_LOCAL_WORKERS="one-big-process" is not a layout\. Set it to "shared"/);
+  const spawner = worker(['--region', 'us-east'], { STACKWIRE_SPAWNER: 'sometimes' });
+  t.not(spawner.status, 0);
+  t.regex(spawner.stderr, /STACKWIRE_SPAWNER="sometimes" is neither "on" nor "off"\. Set it to "on" or "off", or leave it unset \(on\)/);
 });

@@ -111,6 +111,38 @@ test("a worker's spawner that dies takes its running scripts with it (killed, sa
   if (last !== undefined) await gone([last], 'the spawner to end with its worker', 5000);
 });
 
+test("with STACKWIRE_SPAWNER=off (npm start's shared layout) a worker forks its scripts itself: no spawner, the run succeeds", async (t) => {
+  const region = `nospawner-${crypto.randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-nospawner-'));
+  fs.chmodSync(dir, 0o777);
+  const worker = await regionWorker(region, dir, 'worker', { STACKWIRE_SPAWNER: 'off' });
+  try {
+    const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+    const id = `nospawner-test-${region}`;
+    const handle = await (
+      await temporalClient()
+    ).workflow.start(actionExecution, {
+      taskQueue: regionTaskQueue(region),
+      workflowId: id,
+      args: [
+        {
+          executionId: id,
+          action,
+          parameters: { pidfile: path.join(dir, 'pids'), seconds: 0 },
+          region,
+          actor: 'test',
+          trigger: 'test',
+        } satisfies ActionExecutionInput,
+      ],
+    });
+    t.like(await handle.result(), { status: 'succeeded', exitCode: 0 });
+    const children = spawnSync('pgrep', ['-P', String(worker.child.pid), '-f', 'spawner-process.js'], { encoding: 'utf8' }).stdout.trim();
+    t.is(children, '', 'no spawner');
+  } finally {
+    await worker.stop(2000);
+  }
+});
+
 test('a script still running at the end of the grace time is stopped, and its run is lost (not failed, not cancelled) until an operator decides', async (t) => {
   const region = `drain-late-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-late-'));
