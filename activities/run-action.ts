@@ -72,6 +72,8 @@ export function createRunAction(deps: ActivityDeps) {
   /** What the heartbeats carry: set by each phase of the attempt. */
   interface Beat {
     details: () => Record<string, unknown>;
+    /** The start's record, while it is being written (a local activity's script starts meanwhile). */
+    recording?: Promise<unknown>;
   }
 
   return async function runAction(given: RunActionInput): Promise<RunActionResult> {
@@ -80,8 +82,14 @@ export function createRunAction(deps: ActivityDeps) {
     // materialising the pack on a loaded machine take seconds, and a silent 10 s (the heartbeat timeout)
     // would count a live worker as lost.
     const beat: Beat = { details: () => ({ phase: 'preparing' }) };
-    // A local activity has no heartbeat (its workflow task is what Temporal watches).
-    if (ctx.info.isLocal) return attemptAction(given, ctx, beat);
+    // A local activity has no heartbeat (its workflow task is what Temporal watches). Should it fail
+    // before its script's start was recorded, the record is waited for: it must not land after a
+    // later attempt's end.
+    if (ctx.info.isLocal)
+      return attemptAction(given, ctx, beat).catch(async (err: unknown) => {
+        await beat.recording?.catch(() => undefined);
+        throw err;
+      });
     ctx.heartbeat(beat.details());
     const timer = setInterval(() => ctx.heartbeat(beat.details()), 1000);
     try {
@@ -134,6 +142,7 @@ export function createRunAction(deps: ActivityDeps) {
       }),
     );
     recording.catch(() => undefined); // awaited below
+    beat.recording = recording;
     if (!overlap) await recording;
 
     const { clear, secrets } = openParameters(deps, action, input.parameters);
@@ -322,7 +331,8 @@ export function createRunAction(deps: ActivityDeps) {
         error,
       }),
     );
-    await removal;
+    // The run is recorded: a folder that cannot be removed is the worker's problem, not the run's.
+    await removal?.catch((err: unknown) => log.warn({ err }, 'could not remove the working folder'));
     log.info({ status, outcome: status === 'succeeded' ? 'success' : 'failure', exitCode: outcome.code, durationMs }, 'action finished');
 
     switch (status) {

@@ -305,8 +305,10 @@ export function sensorsRouter({ client, pool, config, http, logger }: RouterDeps
         cancelled.add(runId);
       }
       const now = await h.describe();
-      if (now.status.name !== 'RUNNING') {
-        status = now.status.name.toLowerCase();
+      // A run of another chain (the sensor created again meanwhile) is not this delete's to cancel.
+      const chain = (x: WorkflowExecutionDescription) => x.raw.workflowExecutionInfo?.firstRunId || undefined;
+      if (now.status.name !== 'RUNNING' || (chain(d) !== undefined && chain(now) !== chain(d))) {
+        status = now.status.name === 'RUNNING' ? 'cancelled' : now.status.name.toLowerCase();
         break;
       }
       runId = now.runId;

@@ -146,7 +146,16 @@ export function useSpawner(s: Spawner | undefined): void {
 type Child = ChildProcess | Launched;
 
 function launch(o: ProcessOptions, command: string, args: string[], env: Record<string, string>): Child {
-  if (spawner) return spawner.launch({ command, args, env, stdin: o.stdin !== undefined, channel: Boolean(o.channel), ...idAndPlace(o) });
+  if (spawner)
+    return spawner.launch({
+      command,
+      args,
+      env,
+      stdin: o.stdin !== undefined,
+      channel: Boolean(o.channel),
+      ...idAndPlace(o),
+      ...(o.nice !== undefined ? { nice: o.nice } : {}),
+    });
   return spawn(command, args, {
     env,
     ...idAndPlace(o),
@@ -184,7 +193,10 @@ export function startProcess(o: ProcessOptions): RunningProcess {
   let release: (() => void) | undefined;
   let stoppedBy: ProcessResult['stoppedBy'];
   let killTimer: NodeJS.Timeout | undefined;
+  let signalled = false;
   const signalStop = () => {
+    if (signalled) return;
+    signalled = true;
     killGroup(child.pid, 'SIGTERM');
     killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), grace);
   };
@@ -197,7 +209,8 @@ export function startProcess(o: ProcessOptions): RunningProcess {
   /** Once it runs (at once for a process of ours, at `spawn` for the spawner's): its pipes, priority and guardian. */
   const running = () => {
     const pid = child.pid!;
-    if (o.nice !== undefined) {
+    // (The spawner sets the niceness itself, at once.)
+    if (o.nice !== undefined && !(child instanceof Launched)) {
       try {
         os.setPriority(pid, o.nice);
       } catch {
@@ -248,8 +261,9 @@ export function startProcess(o: ProcessOptions): RunningProcess {
       });
     };
     child.once('error', (e: NodeJS.ErrnoException) => {
-      // Only a failure to start ends it here; with a pid, 'close' follows.
-      if (child.pid === undefined) {
+      // Only a failure to start ends it here (for the spawner's, also pipes it could not hand over:
+      // that process is killed); a process of ours with a pid has 'close' follow.
+      if (child.pid === undefined || child instanceof Launched) {
         spawnError = e;
         exited = true;
         finish();

@@ -5,8 +5,9 @@
  * threads; from this process it takes about 1.3 ms.
  *
  * Protocol on the IPC channel (JSON), per request id:
- *   worker → spawner  {id, command, args, env, cwd?, uid?, gid?, stdin, channel}
- *   spawner → worker  {id, t: 'fd', fd} with the socket of that stdio pipe (fd 0 when stdin, 1, 2,
+ *   worker → spawner  {id, command, args, env, cwd?, uid?, gid?, nice?, stdin, channel}
+ *   spawner → worker  {id, t: 'pid', pid}           first: from then on the worker can stop it
+ *                     {id, t: 'fd', fd} with the socket of that stdio pipe (fd 0 when stdin, 1, 2,
  *                     3 when channel) attached: the worker reads and writes the script's pipes itself
  *                     {id, t: 'spawned', pid}        after every fd
  *                     {id, t: 'error', error}        it could not be started (nothing else follows)
@@ -17,6 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import os from 'node:os';
 
 export interface SpawnRequest {
   id: number;
@@ -26,6 +28,8 @@ export interface SpawnRequest {
   cwd?: string;
   uid?: number;
   gid?: number;
+  /** A niceness, set at once (what the process starts inherits it). */
+  nice?: number;
   stdin: boolean;
   channel: boolean;
 }
@@ -39,6 +43,7 @@ export interface SpawnError {
 }
 
 export type SpawnerMessage =
+  | { id: number; t: 'pid'; pid: number }
   | { id: number; t: 'fd'; fd: number }
   | { id: number; t: 'spawned'; pid: number }
   | { id: number; t: 'error'; error: SpawnError }
@@ -88,6 +93,14 @@ function start(r: SpawnRequest): void {
     return;
   }
   const pid = child.pid;
+  send({ id: r.id, t: 'pid', pid });
+  if (r.nice !== undefined) {
+    try {
+      os.setPriority(pid, r.nice);
+    } catch {
+      // Gone already, or not allowed: it runs at the default priority.
+    }
+  }
   child.on('error', () => undefined); // a kill of ours that failed; the exit still comes
   pipes.forEach((s, fd) => {
     if (!s) return;

@@ -3,13 +3,15 @@
  * grows, which starts processes for it and hands their pipes over, so each script's fork costs ~1.3 ms
  * instead of 3.4–4 ms in the worker (and no longer stalls the worker's other threads).
  *
- * `launch` gives a child-like object: `spawn` once it runs (pid and pipes set), `error` when it could
- * not start, `exit`, then `close` once its stdout, stderr and channel are closed — the order
- * ChildProcess keeps. Everything else is the worker's as before: its environment (with the lifeline
- * marker), the guardian, signals to the group (root may signal any group).
+ * `launch` gives a child-like object: `pid` as soon as the spawner tells it, `spawn` once its pipes are
+ * here, `error` when it could not start (or its pipes could not be taken: it is killed), `exit`, then
+ * `close` once its stdout, stderr and channel are closed — the order ChildProcess keeps. Everything else
+ * is the worker's as before: its environment (with the lifeline marker), the guardian, signals to the
+ * group (root may signal any group).
  *
  * Should the spawner end (killed, out of memory), the processes it started that are still running are
- * killed (their groups, SIGKILL) and end with that signal; the next launch starts a new spawner.
+ * killed (their groups, SIGKILL) and end with that signal, once everything it sent has been read; the
+ * next launch starts a new spawner, with requests of its own.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -35,6 +37,10 @@ export class Launched extends EventEmitter {
   private opens = 0;
   private closed = false;
 
+  constructor(readonly wants: { stdin: boolean; channel: boolean }) {
+    super();
+  }
+
   /** @internal */ take(fd: number, s: Socket): void {
     s.on('error', () => undefined);
     if (fd === 0) this.stdin = s;
@@ -48,6 +54,15 @@ export class Launched extends EventEmitter {
         this.maybeClose();
       });
     }
+  }
+
+  /** @internal Every pipe it needs arrived (a worker out of file descriptors cannot take one). */
+  complete(): boolean {
+    return Boolean(this.stdout && this.stderr && (!this.wants.stdin || this.stdin) && (!this.wants.channel || this.channel));
+  }
+
+  /** @internal */ dropPipes(): void {
+    for (const s of [this.stdin, this.stdout, this.stderr, this.channel]) s?.destroy();
   }
 
   /** @internal */ exit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -73,22 +88,35 @@ function spawnError(e: SpawnError): NodeJS.ErrnoException {
   return err;
 }
 
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+/** One spawner process and the requests it holds. */
+interface Current {
+  proc: ChildProcess;
+  pending: Map<number, Launched>;
+}
+
 export class Spawner {
-  private proc: ChildProcess | undefined;
-  private readonly pending = new Map<number, Launched>();
+  private current: Current | undefined;
   private seq = 0;
   private stopped = false;
 
   constructor(private readonly onWarning: (message: string) => void = (m) => process.emitWarning(m)) {
-    this.proc = this.fork();
+    this.current = this.fork();
   }
 
   /** The spawner's pid (tests, logs). */
   get pid(): number | undefined {
-    return this.proc?.pid;
+    return this.current?.proc.pid;
   }
 
-  private fork(): ChildProcess {
+  private fork(): Current {
     const proc = fork(ENTRY, [], {
       execArgv: ['--max-old-space-size=64'],
       env: { PATH: '/usr/bin:/bin' },
@@ -96,68 +124,85 @@ export class Spawner {
       detached: true, // not in the worker's group: a terminal's Ctrl-C is the worker's to handle
       serialization: 'json',
     });
-    proc.on('message', (m: SpawnerMessage, handle?: Socket) => this.onMessage(m, handle));
+    const cur: Current = { proc, pending: new Map() };
+    proc.on('message', (m: SpawnerMessage, handle?: Socket) => this.onMessage(cur, m, handle));
     proc.on('error', (e) => this.onWarning(`the spawner process failed: ${e.message}`));
-    proc.once('exit', (code, signal) => this.onExit(proc, code, signal));
+    let exitedWith: string | undefined;
+    proc.once('exit', (code, signal) => {
+      exitedWith = signal ?? `exit code ${code}`;
+    });
+    // 'disconnect' comes once every message it sent has been read: only then is what it left running known.
+    proc.once('disconnect', () => this.onLost(cur, () => exitedWith));
     // The spawner does not keep the worker alive by itself (the channel's closing ends it); while a
     // process it started runs, its channel does, so that the process's exit is heard.
     proc.unref();
     this.refChannel(proc, false);
-    return proc;
+    return cur;
   }
 
-  private refChannel(proc: ChildProcess | undefined, on: boolean): void {
-    const channel = proc?.channel as { ref?: () => void; unref?: () => void } | undefined | null;
+  private refChannel(proc: ChildProcess, on: boolean): void {
+    const channel = proc.channel as { ref?: () => void; unref?: () => void } | undefined | null;
     if (on) channel?.ref?.();
     else channel?.unref?.();
   }
 
-  private settled(id: number): void {
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.refChannel(this.proc, false);
+  private settled(cur: Current, id: number): void {
+    cur.pending.delete(id);
+    if (cur.pending.size === 0) this.refChannel(cur.proc, false);
   }
 
-  private onMessage(m: SpawnerMessage, handle?: Socket): void {
-    const p = this.pending.get(m.id);
+  private onMessage(cur: Current, m: SpawnerMessage, handle?: Socket): void {
+    const p = cur.pending.get(m.id);
     if (!p) {
       handle?.destroy();
       return;
     }
     switch (m.t) {
+      case 'pid':
+        p.pid = m.pid;
+        return;
       case 'fd':
         if (handle) p.take(m.fd, handle);
         return;
       case 'spawned':
-        p.pid = m.pid;
+        if (!p.complete()) {
+          // Not handed over (EMFILE here): it cannot be watched, so it may not run. Its exit still comes.
+          killGroup(m.pid);
+          p.dropPipes();
+          p.emit(
+            'error',
+            spawnError({ message: 'the worker could not take the pipes of the process it started (too many open files?); it was killed', code: 'EMFILE' }),
+          );
+          return;
+        }
         p.emit('spawn');
         return;
       case 'error':
-        this.settled(m.id);
+        this.settled(cur, m.id);
         p.emit('error', spawnError(m.error));
         return;
       case 'exit':
-        this.settled(m.id);
+        this.settled(cur, m.id);
         p.exit(m.code, m.signal);
         return;
     }
   }
 
-  private onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.proc === proc) this.proc = undefined;
-    if (this.stopped && this.pending.size === 0) return;
-    this.onWarning(`the spawner process ended (${signal ?? `exit code ${code}`}); its running processes are killed, a new one starts at the next launch`);
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
+  private onLost(cur: Current, how: () => string | undefined): void {
+    if (this.current === cur) this.current = undefined;
+    if (cur.pending.size === 0) return;
+    this.onWarning(
+      `the spawner process ended (${how() ?? 'its channel closed'}); ${cur.pending.size} process(es) it started are killed, a new spawner starts at the next launch`,
+    );
+    for (const [id, p] of cur.pending) {
+      cur.pending.delete(id);
       p.lostSpawner = true;
       if (p.pid === undefined) {
+        p.dropPipes();
         p.emit('error', spawnError({ message: 'the spawner process ended before the process started', code: 'ESPAWNER' }));
         continue;
       }
-      try {
-        process.kill(-p.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+      killGroup(p.pid);
       p.exit(null, 'SIGKILL');
     }
   }
@@ -165,18 +210,19 @@ export class Spawner {
   /** Starts a process through the spawner (a new spawner if the last one ended). */
   launch(o: LaunchOptions): Launched {
     if (this.stopped) throw new Error('the spawner was stopped');
-    if (!this.proc || !this.proc.connected) this.proc = this.fork();
+    if (!this.current || !this.current.proc.connected) this.current = this.fork();
+    const cur = this.current;
     const id = ++this.seq;
-    const p = new Launched();
-    this.pending.set(id, p);
-    this.refChannel(this.proc, true);
-    this.proc.send({ id, ...o } satisfies SpawnRequest);
+    const p = new Launched({ stdin: o.stdin, channel: o.channel });
+    cur.pending.set(id, p);
+    this.refChannel(cur.proc, true);
+    cur.proc.send({ id, ...o } satisfies SpawnRequest);
     return p;
   }
 
-  /** Closes the channel: the spawner ends (processes it started go on; their exits are no longer reported). */
+  /** Closes the channel: the spawner ends, and whatever it started that still runs is killed. */
   stop(): void {
     this.stopped = true;
-    if (this.proc?.connected) this.proc.disconnect();
+    if (this.current?.proc.connected) this.current.proc.disconnect();
   }
 }
