@@ -134,9 +134,21 @@ async function measureLayout(config: Config, layout: 'shared' | 'per-role', log:
     return { layout, readySeconds: Math.round(readySeconds), totalRssMiB: sum('rssMiB'), totalPssMiB: sum('pssMiB'), processes };
   } finally {
     if (!exited) process.kill(-npm.pid!, 'SIGINT');
-    const killer = setTimeout(() => !exited && process.kill(-npm.pid!, 'SIGKILL'), 60_000);
     await exit;
-    clearTimeout(killer);
+    // npm exits at once; the stack stops after it (API, workers, Temporal, in order). Wait for the whole
+    // group: a bench that went on (and ended, closing the pipes the stack writes to) left the per-role
+    // layout's workers running, their supervisor gone.
+    const groupAlive = () => {
+      try {
+        process.kill(-npm.pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 60_000;
+    while (groupAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    if (groupAlive()) process.kill(-npm.pid!, 'SIGKILL');
     const admin = withDatabase(`postgresql://postgres@${config.database.localHost}:${config.database.localPort}/postgres`, 'postgres');
     await dropDatabase(admin, dbName).catch((e: unknown) => log(`memory: could not drop ${dbName}: ${String(e)}`));
   }
