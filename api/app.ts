@@ -1,5 +1,6 @@
 /** The Express trigger API: thin by design. It authenticates, validates, starts or cancels workflows, and reads Postgres. */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { ServiceError } from '@temporalio/client';
 import { ping } from '../db/pool.js';
 import { actionsRouter } from './actions.js';
 import { apiKeysRouter } from './apikeys.js';
@@ -54,7 +55,12 @@ function metaRouter(deps: RouterDeps): Router {
   return router;
 }
 
+/** gRPC status codes (grpc.status) of the Temporal client's ServiceError causes. */
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
+
 /** The app; its trigger dispatcher (`app.locals.dispatcher`) is started by the server (api/server.ts). */
+
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -128,6 +134,23 @@ export function createApp(deps: ApiDeps): express.Express {
     }
     if (e.type === 'entity.too.large') {
       res.status(413).json({ error: { code: 'too_large', message: `the request body is too large: ${e.message ?? ''}` } });
+      return;
+    }
+    // Temporal out of reach, or a query no worker answered (its region's workers down): not our fault
+    // nor the caller's; said as such, with when to try again.
+    const grpcCode = err instanceof ServiceError ? (err.cause as { code?: number } | undefined)?.code : undefined;
+    if (grpcCode === GRPC_DEADLINE_EXCEEDED || grpcCode === GRPC_UNAVAILABLE) {
+      deps.logger.warn({ err, method: req.method, path: req.path }, 'Temporal did not answer');
+      res.setHeader('retry-after', '10');
+      res.status(503).json({
+        error: {
+          code: grpcCode === GRPC_UNAVAILABLE ? 'temporal_unavailable' : 'temporal_timeout',
+          message:
+            grpcCode === GRPC_UNAVAILABLE
+              ? 'Temporal cannot be reached; try again shortly.'
+              : "Temporal did not answer in time. A run's live state is asked of a worker of its region: check that the region's workers are running, then try again.",
+        },
+      });
       return;
     }
     deps.logger.error({ err, method: req.method, path: req.path }, 'request failed'); // with the request's trace.id

@@ -10,7 +10,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { PipelineRunView, PipelineRunStartResponse } from '../common/api-types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { API, as, cli, eventually, http, makeKey, uniqueName } from './helpers.js';
+import { ADMIN_KEY, API, as, cli, eventually, http, makeKey, temporalClient, uniqueName } from './helpers.js';
 
 function folder(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-pipelines-'));
@@ -305,4 +305,20 @@ test("a pack's pipelines run as its current version holds them", async (t) => {
   const denied = await cli(['pipeline', 'run', 'pack:testkit', 'smoke'], { STACKWIRE_API_KEY: scoped.key });
   t.is(denied.code, 1);
   t.regex(denied.stderr, /scoped to pack\(s\) ops/);
+});
+
+test("a run whose region has no worker answers 503 with what to check when its live state is asked (Temporal's query times out), not 500", async (t) => {
+  // A pipelineRun on a queue nobody polls: it exists and runs, but no worker can answer its state query.
+  const id = uniqueName('pipeline-no-worker');
+  const handle = await (await temporalClient()).workflow.start('pipelineRun', { taskQueue: `stackwire.${id}`, workflowId: id, args: [{}] });
+  try {
+    const res = await fetch(`${API}/api/v1/pipelines/runs/${id}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    t.is(res.status, 503, JSON.stringify(body));
+    t.is(res.headers.get('retry-after'), '10');
+    t.is(body.error.code, 'temporal_timeout');
+    t.regex(body.error.message, /check that the region's workers are running, then try again/);
+  } finally {
+    await handle.terminate('test cleanup');
+  }
 });
