@@ -35,6 +35,8 @@ export interface WorkerConfig {
    * on; lib/spawner.ts): ~1.3 ms a start instead of 3–4 ms forking the worker, for ~42 MB RSS (~10 MB PSS).
    */
   spawner: boolean;
+  /** Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS, default 0): the spawner says a process started this late (lib/spawner.ts). */
+  spawnerHoldPidMs: number;
 }
 
 function onOff(raw: string | undefined, name: string, dflt: boolean): boolean {
@@ -109,6 +111,7 @@ export function workerConfig(env: Env, regions: string[]): WorkerConfig {
     },
     localLayout: layout(optional(env, 'STACKWIRE_LOCAL_WORKERS')),
     spawner: onOff(optional(env, 'STACKWIRE_SPAWNER'), 'STACKWIRE_SPAWNER', true),
+    spawnerHoldPidMs: int(env, 'STACKWIRE_TEST_SPAWNER_HOLD_PID_MS', 0, 0, 60_000),
     pip: { findLinks: optional(env, 'STACKWIRE_PIP_FIND_LINKS'), indexUrl: optional(env, 'PIP_INDEX_URL') },
   };
 }

@@ -139,3 +139,45 @@ export function reapOrphans(): number[] {
   }
   return killed;
 }
+
+/** The process group of a running process (/proc/<pid>/stat field 5), or undefined when it is gone. */
+function groupOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Kills (SIGKILL) every process carrying this exact marker — one process tree of ours, whether or not it
+ * stayed in its group — and says which it killed and which of them led its own group (the process that
+ * was started with the marker, when it still runs). Used when the process that started them (the
+ * worker's spawner) died before the worker learned their pid.
+ */
+export function killMarked(marker: string): { killed: number[]; leaders: number[] } {
+  const needle = `\0${LIFELINE_VAR}=${marker}\0`;
+  const killed: number[] = [];
+  const leaders: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let env: string;
+    try {
+      env = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (!`\0${env}\0`.includes(needle)) continue;
+    const pid = Number(name);
+    const leader = groupOf(pid) === pid;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+      if (leader) leaders.push(pid);
+    } catch {
+      /* already gone */
+    }
+  }
+  return { killed, leaders };
+}

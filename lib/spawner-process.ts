@@ -93,7 +93,14 @@ function start(r: SpawnRequest): void {
     return;
   }
   const pid = child.pid;
-  send({ id: r.id, t: 'pid', pid });
+  // Its exit is heard from now on, and said only after everything before it.
+  let announced = false;
+  let exit: SpawnerMessage | undefined;
+  child.once('exit', (code, signal) => {
+    exit = { id: r.id, t: 'exit', code, signal };
+    if (announced) send(exit);
+  });
+  child.on('error', () => undefined); // a kill of ours that failed; the exit still comes
   if (r.nice !== undefined) {
     try {
       os.setPriority(pid, r.nice);
@@ -101,15 +108,25 @@ function start(r: SpawnRequest): void {
       // Gone already, or not allowed: it runs at the default priority.
     }
   }
-  child.on('error', () => undefined); // a kill of ours that failed; the exit still comes
-  pipes.forEach((s, fd) => {
-    if (!s) return;
-    stopReading(s);
-    send({ id: r.id, t: 'fd', fd }, s); // handed over, then closed here
-  });
-  send({ id: r.id, t: 'spawned', pid });
-  child.once('exit', (code, signal) => send({ id: r.id, t: 'exit', code, signal }));
+  const announce = () => {
+    send({ id: r.id, t: 'pid', pid });
+    pipes.forEach((s, fd) => {
+      if (!s) return;
+      stopReading(s);
+      send({ id: r.id, t: 'fd', fd }, s); // handed over, then closed here
+    });
+    send({ id: r.id, t: 'spawned', pid });
+    announced = true;
+    if (exit) send(exit);
+  };
+  if (holdPidMs > 0) {
+    for (const s of pipes) if (s) stopReading(s);
+    setTimeout(announce, holdPidMs);
+  } else announce();
 }
+
+/** Testing only (lib/spawner.ts, STACKWIRE_TEST_SPAWNER_HOLD_PID_MS): how long to wait before saying a process started. */
+const holdPidMs = Number(/^--hold-pid-ms=(\d+)$/.exec(process.argv[2] ?? '')?.[1] ?? 0);
 
 if (process.send) {
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => undefined);

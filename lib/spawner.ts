@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LIFELINE_VAR, killMarked } from './lifeline.js';
 import type { SpawnError, SpawnRequest, SpawnerMessage } from './spawner-process.js';
 
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'spawner-process.js');
@@ -37,7 +38,11 @@ export class Launched extends EventEmitter {
   private opens = 0;
   private closed = false;
 
-  constructor(readonly wants: { stdin: boolean; channel: boolean }) {
+  constructor(
+    readonly wants: { stdin: boolean; channel: boolean },
+    /** Its lifeline marker (lib/lifeline.ts), which everything it starts carries. */
+    readonly marker: string | undefined,
+  ) {
     super();
   }
 
@@ -102,12 +107,23 @@ interface Current {
   pending: Map<number, Launched>;
 }
 
+export interface SpawnerOptions {
+  onWarning?: (message: string) => void;
+  /**
+   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS): the spawner waits this long after starting a
+   * process before it says so, which opens the window where it may die before the worker knows the pid.
+   */
+  holdPidMs?: number;
+}
+
 export class Spawner {
   private current: Current | undefined;
   private seq = 0;
   private stopped = false;
+  private readonly onWarning: (message: string) => void;
 
-  constructor(private readonly onWarning: (message: string) => void = (m) => process.emitWarning(m)) {
+  constructor(private readonly options: SpawnerOptions = {}) {
+    this.onWarning = options.onWarning ?? ((m) => process.emitWarning(m));
     this.current = this.fork();
   }
 
@@ -117,7 +133,7 @@ export class Spawner {
   }
 
   private fork(): Current {
-    const proc = fork(ENTRY, [], {
+    const proc = fork(ENTRY, this.options.holdPidMs ? [`--hold-pid-ms=${this.options.holdPidMs}`] : [], {
       execArgv: ['--max-old-space-size=64'],
       env: { PATH: '/usr/bin:/bin' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -197,9 +213,17 @@ export class Spawner {
     for (const [id, p] of cur.pending) {
       cur.pending.delete(id);
       p.lostSpawner = true;
+      // Everything carrying its marker goes too: what left its group, and — when the spawner died between
+      // starting it and telling its pid — the process itself, found by its marker alone.
+      const found = p.marker ? killMarked(p.marker) : { killed: [], leaders: [] };
+      if (p.pid === undefined && found.leaders.length) p.pid = found.leaders[0];
       if (p.pid === undefined) {
+        // A process the spawner had forked but not yet started would carry the marker only once it runs.
+        const marker = p.marker;
+        if (marker) setTimeout(() => killMarked(marker), 500).unref();
         p.dropPipes();
-        p.emit('error', spawnError({ message: 'the spawner process ended before the process started', code: 'ESPAWNER' }));
+        const what = found.killed.length ? `; the ${found.killed.length} process(es) of it still running were killed` : '';
+        p.emit('error', spawnError({ message: `the spawner process ended before it said the process had started${what}`, code: 'ESPAWNER' }));
         continue;
       }
       killGroup(p.pid);
@@ -213,7 +237,7 @@ export class Spawner {
     if (!this.current || !this.current.proc.connected) this.current = this.fork();
     const cur = this.current;
     const id = ++this.seq;
-    const p = new Launched({ stdin: o.stdin, channel: o.channel });
+    const p = new Launched({ stdin: o.stdin, channel: o.channel }, o.env[LIFELINE_VAR]);
     cur.pending.set(id, p);
     this.refChannel(cur.proc, true);
     cur.proc.send({ id, ...o } satisfies SpawnRequest);

@@ -59,11 +59,17 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
   }
 });
 
-test("a worker's spawner that dies takes its running scripts with it (killed, said so in the record); the next run gets a new spawner", async (t) => {
+/**
+ * Kills a worker's spawner while a script it started runs. With `holdPidMs` the spawner is made to die
+ * before it has told the worker the script's pid (a window a loaded machine opens by itself: the script
+ * runs while the spawner waits to be scheduled): the worker must then find the script by its lifeline
+ * marker.
+ */
+async function spawnerDies(t: ExecutionContext, holdPidMs?: number): Promise<void> {
   const region = `spawner-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-spawner-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
-  const worker = await regionWorker(region, dir, 'worker');
+  const worker = await regionWorker(region, dir, 'worker', holdPidMs ? { STACKWIRE_TEST_SPAWNER_HOLD_PID_MS: String(holdPidMs) } : {});
   const spawners = () =>
     spawnSync('pgrep', ['-P', String(worker.child.pid), '-f', 'spawner-process.js'], { encoding: 'utf8' })
       .stdout.split('\n')
@@ -97,6 +103,8 @@ test("a worker's spawner that dies takes its running scripts with it (killed, sa
     const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${id}`)).body;
     t.is(e.status, 'failed');
     t.regex(e.error, /killed by SIGKILL: the worker's spawner process died while it ran/);
+    t.true(fs.readFileSync(path.join(dir, 'worker.log'), 'utf8').includes('the spawner process ended'), "the worker's log says so");
+    if (holdPidMs) return;
     // The next run starts a new spawner and succeeds.
     const next = await run(`${id}-next`, path.join(dir, 'pids-next'), 0);
     t.like(await next.result(), { status: 'succeeded', exitCode: 0 });
@@ -104,11 +112,18 @@ test("a worker's spawner that dies takes its running scripts with it (killed, sa
     t.is(now.length, 1);
     t.not(now[0], first, 'a new spawner');
     last = now[0];
-    t.true(fs.readFileSync(path.join(dir, 'worker.log'), 'utf8').includes('the spawner process ended'), "the worker's log says so");
   } finally {
     await worker.stop(2000);
   }
   if (last !== undefined) await gone([last], 'the spawner to end with its worker', 5000);
+}
+
+test("a worker's spawner that dies takes its running scripts with it (killed, said so in the record); the next run gets a new spawner", async (t) => {
+  await spawnerDies(t);
+});
+
+test("a spawner that dies before it told the worker a script's pid: the worker finds the script by its lifeline marker and kills it", async (t) => {
+  await spawnerDies(t, 30_000);
 });
 
 test("with STACKWIRE_SPAWNER=off (npm start's shared layout) a worker forks its scripts itself: no spawner, the run succeeds", async (t) => {

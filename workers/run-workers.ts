@@ -71,7 +71,13 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
   // Scripts start in a small spawner process, forked now while this process is small: a fork from the
   // grown worker cost 3–4 ms a script and stalled its other threads (lib/spawner.ts). STACKWIRE_SPAWNER=off
   // (npm start's shared layout) forks from the worker instead, for ~42 MB less.
-  const spawner = regions.length && config.worker.spawner ? new Spawner((message) => logger.warn({ event: 'spawner' }, message)) : undefined;
+  const spawner =
+    regions.length && config.worker.spawner
+      ? new Spawner({
+          onWarning: (message) => logger.warn({ event: 'spawner' }, message),
+          ...(config.worker.spawnerHoldPidMs ? { holdPidMs: config.worker.spawnerHoldPidMs } : {}),
+        })
+      : undefined;
   useSpawner(spawner);
   // The Temporal SDK's metrics: Core serves them on a loopback port of its own, merged into our /metrics.
   const coreMetrics = metricsPort !== undefined ? `127.0.0.1:${await freePort()}` : undefined;
