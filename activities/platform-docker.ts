@@ -2,8 +2,9 @@
  * A docker deploy leg's platform step (README: Source of truth, Platforms): pull image:version, replace
  * the container (the old one stopped and kept aside, a new one with the same name and settings), wait
  * for its health check; when it is not healthy in time, the new one goes and the old one is started
- * again. Idempotent: a container already running image:version is left as it is (a retried attempt, or
- * a rollback to what the failed step already restored).
+ * again. Idempotent: a container already running image:version is kept, and its health check decides
+ * (a retried attempt, or a rollback to what the failed step already restored); a container kept aside
+ * by an attempt that died is the previous one, whatever that attempt left under the name.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { openSecretRefs, type SecretDeps } from './platform-secrets.js';
@@ -59,25 +60,68 @@ export function createDockerActivities(deps: SecretDeps) {
   return {
     async dockerDeploy(input: DockerDeployInput): Promise<DockerDeployResult> {
       const ctx = Context.current();
-      const beat = (d: unknown) => ctx.heartbeat(d);
+      // Every second, with the phase it is in: also while one long call runs (the pull of a large image).
+      let phase: unknown = { phase: 'starting' };
+      const beat = (d: unknown) => {
+        phase = d;
+        ctx.heartbeat(d);
+      };
+      const ticker = setInterval(() => ctx.heartbeat(phase), 1000);
       // secret:<name> values are opened here, on the region's worker, and go only to the Docker Engine.
       const env = await openSecretRefs(deps, input.env);
-      const engine = new DockerEngine(input.endpoint);
       const want = `${input.image}:${input.version}`;
       const aside = `${input.container}.stackwire-previous`;
       try {
+        const engine = new DockerEngine(input.endpoint);
         beat({ phase: 'inspecting' });
         const current = await engine.inspect(input.container);
-        if (current && current.Config.Image === want && current.State.Running)
-          return { container: input.container, containerId: current.Id, image: want, previousImage: null, outcome: 'unchanged' };
+        // Kept aside by an attempt of this step that did not finish (its worker died): the previous container.
+        const leftover = await engine.inspect(aside);
+        const unhealthy = (state: string, old: ContainerInfo | undefined) =>
+          failure(
+            `container ${input.container} (${want}) is not healthy: ${state}; ${old ? `the previous container (${old.Config.Image}) runs again` : 'there was no previous container'}`,
+            'ContainerUnhealthy',
+          );
+        /** The new container is not healthy: it goes, and the previous one runs again under its name. */
+        const restore = async (id: string, old: ContainerInfo | undefined) => {
+          await engine.remove(id);
+          if (old) {
+            await engine.rename(old.Id, input.container);
+            await engine.start(old.Id);
+          }
+        };
+        if (current && current.Config.Image === want && current.State.Running) {
+          // This image runs already: an attempt that got this far before its worker died, or a rollback to
+          // what a failed step restored. Its health check decides all the same.
+          const state = await awaitHealthy(engine, current.Id, input.healthTimeoutSeconds, beat);
+          if (state !== 'healthy' && state !== 'running') {
+            if (!leftover)
+              throw failure(
+                `container ${input.container} (${want}) is not healthy: ${state}; it is left running (there is no previous container)`,
+                'ContainerUnhealthy',
+              );
+            await restore(current.Id, leftover);
+            throw unhealthy(state, leftover);
+          }
+          if (leftover) await engine.remove(leftover.Id);
+          return {
+            container: input.container,
+            containerId: current.Id,
+            image: want,
+            previousImage: leftover?.Config.Image ?? null,
+            outcome: leftover ? state : 'unchanged',
+          };
+        }
         beat({ phase: `pulling ${want}` });
         await engine.pull(input.image, input.version);
-        // A container kept aside by an attempt that died is the one to go back to only if no other runs.
-        const leftover = await engine.inspect(aside);
-        let old: ContainerInfo | undefined = current;
-        if (leftover && current) await engine.remove(leftover.Id);
-        else if (leftover && !current) old = leftover;
-        if (current) {
+        let old: ContainerInfo | undefined;
+        if (leftover) {
+          // An attempt died after it put the running container aside: that one is the previous, and what
+          // stands under the name now (if anything) is the dead attempt's new container.
+          old = leftover;
+          if (current) await engine.remove(current.Id);
+        } else if (current) {
+          old = current;
           beat({ phase: `stopping ${input.container} (${current.Config.Image})` });
           await engine.stop(current.Id);
           await engine.rename(current.Id, aside);
@@ -92,16 +136,8 @@ export function createDockerActivities(deps: SecretDeps) {
         await engine.start(id);
         const state = await awaitHealthy(engine, id, input.healthTimeoutSeconds, beat);
         if (state !== 'healthy' && state !== 'running') {
-          // Not healthy: the new container goes, the previous one runs again under its name.
-          await engine.remove(id);
-          if (old) {
-            await engine.rename(old.Id, input.container);
-            await engine.start(old.Id);
-          }
-          throw failure(
-            `container ${input.container} (${want}) is not healthy: ${state}; ${old ? `the previous container (${old.Config.Image}) runs again` : 'there was no previous container'}`,
-            'ContainerUnhealthy',
-          );
+          await restore(id, old);
+          throw unhealthy(state, old);
         }
         if (old) await engine.remove(old.Id);
         return { container: input.container, containerId: id, image: want, previousImage: old?.Config.Image ?? null, outcome: state };
@@ -109,6 +145,8 @@ export function createDockerActivities(deps: SecretDeps) {
         if (err instanceof DockerError)
           throw failure(`${input.component} in ${input.region}: ${err.message}`, err.status === 0 ? 'DockerUnreachable' : 'DockerFailed');
         throw err;
+      } finally {
+        clearInterval(ticker);
       }
     },
   };

@@ -41,14 +41,21 @@ export function createKvmActivities(deps: { scriptEnv: Record<string, string> })
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean);
+  /** One domain's work, heartbeating every second while it runs (a snapshot with memory can take minutes). */
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const ctx = Context.current();
+    const ticker = setInterval(() => ctx.heartbeat({ phase: what }), 1000);
     try {
       return await fn();
     } catch (err) {
       if (err instanceof VirshError) throw failure(`${what}: ${err.message}`, 'LibvirtFailed');
       throw err;
+    } finally {
+      clearInterval(ticker);
     }
   };
+  /** Snapshots, reverts and deletes: as long as libvirt needs, up to 14 minutes, inside the activity's 15 (it heartbeats meanwhile). */
+  const LONG = 14 * 60_000;
   return {
     async kvmSnapshot(input: KvmSnapshotInput): Promise<KvmDomainSnapshots[]> {
       const ctx = Context.current();
@@ -58,10 +65,10 @@ export function createKvmActivities(deps: { scriptEnv: Record<string, string> })
         out.push(
           await wrap(`snapshot of KVM domain ${domain} on ${input.uri}`, async () => {
             if (!(await list(input.uri, domain)).includes(input.snapshot))
-              await virsh.run(input.uri, ['snapshot-create-as', '--domain', domain, '--name', input.snapshot]);
+              await virsh.run(input.uri, ['snapshot-create-as', '--domain', domain, '--name', input.snapshot], LONG);
             const ours = (await list(input.uri, domain)).filter((s) => s.startsWith('stackwire-')).sort();
             const deleted = ours.slice(0, Math.max(0, ours.length - input.keep)).filter((s) => s !== input.snapshot);
-            for (const s of deleted) await virsh.run(input.uri, ['snapshot-delete', '--domain', domain, '--snapshotname', s]);
+            for (const s of deleted) await virsh.run(input.uri, ['snapshot-delete', '--domain', domain, '--snapshotname', s], LONG);
             return { domain, snapshots: ours.filter((s) => !deleted.includes(s)), deleted };
           }),
         );
@@ -76,7 +83,7 @@ export function createKvmActivities(deps: { scriptEnv: Record<string, string> })
         ctx.heartbeat({ phase: `revert ${domain}` });
         out.push(
           await wrap(`revert of KVM domain ${domain} to ${input.snapshot} on ${input.uri}`, async () => {
-            await virsh.run(input.uri, ['snapshot-revert', '--domain', domain, '--snapshotname', input.snapshot]);
+            await virsh.run(input.uri, ['snapshot-revert', '--domain', domain, '--snapshotname', input.snapshot], LONG);
             return { domain, current: await virsh.run(input.uri, ['snapshot-current', '--domain', domain, '--name']) };
           }),
         );

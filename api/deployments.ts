@@ -65,7 +65,7 @@ export function deploymentsRouter(deps: RouterDeps): Router {
         deployAction: c.actions.deploy ?? null,
         approvalGate: approvalSeconds !== undefined,
         platform: c.platform,
-        platformWork: Object.fromEntries(regions.map((r) => [r, platformPlan(c.platformSettings, r, version)])),
+        platformWork: Object.fromEntries(regions.map((r) => [r, platformPlan(c.platformSettings, r, version, c.platform)])),
       } satisfies Omit<DeployPlanResponse, 'puppetNoop'> & { puppetNoop: Record<string, unknown> });
       return;
     }

@@ -32,7 +32,7 @@ export function ensureSystemPackages(
   log: (m: string) => void,
   baseEnv: NodeJS.ProcessEnv,
   isolation?: Config['isolation'],
-  /** Also what only the tests use: Debian's Chromium (the Web UI browser test), openssh-server (a loopback sshd for the SSH runner's test) and libvirt-clients (KVM legs against libvirt's test driver). */
+  /** Also what only the tests use: Debian's Chromium (the Web UI browser test), openssh-server (a loopback sshd for the SSH runner's test), libvirt-clients and libvirt-daemon (KVM legs against libvirt's test driver). */
   browser = false,
 ): { puppet: string; plugins: string } {
   if (isolation) ensureRunUser(isolation, log);
@@ -41,6 +41,8 @@ export function ensureSystemPackages(
   if (browser && !fs.existsSync('/usr/sbin/sshd')) missing.push('openssh-server');
   // KVM legs drive libvirt with virsh; the tests use libvirt's test driver (test:///default), which is in the client library.
   if (browser && !fs.existsSync('/usr/bin/virsh')) missing.push('libvirt-clients');
+  // ... and a libvirtd of the tests' own, so that the test looks at the same libvirt state as the worker, through a connection of its own.
+  if (browser && !fs.existsSync('/usr/sbin/libvirtd')) missing.push('libvirt-daemon');
   // StackStorm remote-shell actions run over OpenSSH's client.
   if (!fs.existsSync('/usr/bin/ssh')) missing.push('openssh-client');
   if (!puppetBinary()) missing.push('puppet-agent');

@@ -104,13 +104,14 @@ export class Virsh {
   private sessions = new Map<string, Session>();
   constructor(private readonly env: Record<string, string>) {}
 
-  run(uri: string, words: string[]): Promise<string> {
+  /** `timeoutMs`: how long the command may take (default 60 s); past it the session is killed. */
+  run(uri: string, words: string[], timeoutMs?: number): Promise<string> {
     let s = this.sessions.get(uri);
     if (!s || !s.alive) {
       s = new Session(uri, this.env);
       this.sessions.set(uri, s);
     }
-    return s.run(words);
+    return s.run(words, timeoutMs);
   }
 
   close(): void {

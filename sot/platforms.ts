@@ -188,14 +188,21 @@ export function parsePlatformSettings(component: string, platform: Platform, ite
       return {
         platform,
         docker: {
-          endpoint: perRegion('endpoint', 'a Docker Engine endpoint', (v, r) =>
-            scalarOf(
+          endpoint: perRegion('endpoint', 'a Docker Engine endpoint', (v, r) => {
+            if (isScalar(v) && typeof v.value === 'string' && /^https:\/\//.test(v.value)) {
+              problem(
+                v,
+                `${where}.endpoint.${r}: ${v.value}: TLS to the Docker Engine is not supported yet; reach the engine over unix:// on its host, or tcp:// (plain HTTP) on a network only the worker reaches`,
+              );
+              return undefined;
+            }
+            return scalarOf(
               v,
-              /^(unix:\/\/\/[^\s]+|(tcp|http|https):\/\/[^\s/]+(:\d+)?\/?)$/,
-              'a Docker Engine endpoint (unix:///var/run/docker.sock, tcp://host:2376)',
+              /^(unix:\/\/\/[^\s]+|(tcp|http):\/\/[^\s/]+(:\d+)?\/?)$/,
+              'a Docker Engine endpoint (unix:///var/run/docker.sock, tcp://host:2375)',
               `endpoint.${r}`,
-            ),
-          ),
+            );
+          }),
           image: str('image', 'an image repository without a tag (the tag is the version deployed)', IMAGE),
           container: str('container', 'a container name', CONTAINER),
           ports,
@@ -245,8 +252,17 @@ export function parsePlatformSettings(component: string, platform: Platform, ite
 }
 
 /** What a deploy of this component will do on its platform in a region, for plans. */
-export function platformPlan(settings: PlatformSettings | undefined, region: string, version: string): string[] {
-  if (!settings) return [];
+export function platformPlan(settings: PlatformSettings | undefined, region: string, version: string, platform?: string): string[] {
+  if (!settings) {
+    const key = PLATFORMS.includes(platform as Platform) ? PLATFORM_KEY[platform as Platform] : undefined;
+    const what: Record<string, string> = {
+      kvm: 'nothing is snapshotted',
+      vsphere: 'nothing is snapshotted',
+      docker: 'no container is replaced',
+      bare_metal: 'the action and Puppet run on the worker, not on a host',
+    };
+    return key ? [`no ${key} settings: ${what[key]}`] : [];
+  }
   switch (settings.platform) {
     case 'kvm':
       return (settings.kvm.domains[region] ?? []).map((d) => `snapshot KVM domain ${d} on ${settings.kvm.uri[region]} (keep ${settings.kvm.keepSnapshots})`);

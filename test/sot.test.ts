@@ -14,6 +14,8 @@ import { SensuClient, SensuError } from '../lib/sensu.js';
 import { startDockerStub } from './docker-stub.js';
 import { startVsphereStub } from './vsphere-stub.js';
 import { startSshd } from './sshd.js';
+import { startLibvirtd } from './libvirtd.js';
+import YAML from 'yaml';
 import {
   alive,
   as,
@@ -651,7 +653,7 @@ const PLATFORM_COMPONENTS = `components:
     platform: docker
     placements: {production: [eu-west]}
     docker:
-      endpoint: {eu-west: "tcp://docker-euw1.example.com:2376"}
+      endpoint: {eu-west: "tcp://docker-euw1.example.com:2375"}
       image: registry.example.com/collab/pf-web
       container: pf-web
       ports: ["8080:80"]
@@ -679,6 +681,7 @@ test.serial('platform settings are validated with their positions, stored, and s
   )
     .replace('password: secret:vcenter-use1', 'password: hunter2')
     .replace('ports: ["8080:80"]', 'ports: ["8080:99999"]')
+    .replace('tcp://docker-euw1.example.com:2375', 'https://docker-euw1.example.com:2376')
     .replace('ssh_user: deploy', 'ssh_user: deploy\n      docker: {}')
     .replace('hosts: {us-east: [db-1.example.com]}', 'hosts: {us-east: [db-1.example.com, db-2.example.com]}');
   fs.writeFileSync(path.join(dir, 'c-platforms.yaml'), broken);
@@ -692,6 +695,10 @@ test.serial('platform settings are validated with their positions, stored, and s
   t.regex(bad.stderr, /c-platforms\.yaml:8:\d+: component pf-queue: kvm\.domains has no entry for region eu-west, where the component is placed/);
   t.regex(bad.stderr, /c-platforms\.yaml:17:17: component pf-search: vsphere\.password: "hunter2" is not a secret reference, secret:<name>/);
   t.regex(bad.stderr, /c-platforms\.yaml:27:15: component pf-web: docker\.ports: "8080:99999" is not host:container/);
+  t.regex(
+    bad.stderr,
+    /c-platforms\.yaml:24:\d+: component pf-web: docker\.endpoint\.eu-west: https:\/\/docker-euw1\.example\.com:2376: TLS to the Docker Engine is not supported yet/,
+  );
   t.regex(bad.stderr, /c-platforms\.yaml:\d+:\d+: component pf-db: bare_metal: unknown field "docker"/);
   t.regex(bad.stderr, /component pf-db: bare_metal: host db-2\.example\.com has no line in known_hosts \(host keys are always checked\)/);
   t.is((await http<{ components: unknown[] }>('GET', '/api/v1/components')).body.components.filter((c) => JSON.stringify(c).includes('pf-')).length, 0);
@@ -719,9 +726,12 @@ test.serial('platform settings are validated with their positions, stored, and s
     'us-east': ['snapshot vSphere VM /DC1/vm/collab/search-1 on https://vcenter-use1.example.com (keep 3)'],
   });
   t.deepEqual((await plan('pf-web')).platformWork, {
-    'eu-west': ['pull registry.example.com/collab/pf-web:4.2.0 on tcp://docker-euw1.example.com:2376', 'replace container pf-web (health within 30s)'],
+    'eu-west': ['pull registry.example.com/collab/pf-web:4.2.0 on tcp://docker-euw1.example.com:2375', 'replace container pf-web (health within 30s)'],
   });
   t.deepEqual((await plan('pf-db')).platformWork, { 'us-east': ['reach deploy@db-1.example.com:22 over SSH (host key checked)'] });
+  // A platform without its settings block: the plan says what does not happen.
+  const noSettings = ['no bare_metal settings: the action and Puppet run on the worker, not on a host'];
+  t.deepEqual((await plan('redis')).platformWork, { 'us-east': noSettings, 'eu-west': noSettings });
   const human = await cli(['deploy', 'pf-queue', '4.2.0', '--env', 'production', '--plan']);
   t.regex(human.stdout, / {2}eu-west: \(none\) → 4\.2\.0\n {4}snapshot KVM domain queue-1 on qemu\+ssh:\/\/virt-euw1\.example\.com\/system \(keep 2\)/);
   // The source of truth of the other tests again.
@@ -776,8 +786,8 @@ test.serial(
     const calls1 = stub.calls.map((c) => `${c.method} ${c.path.replace(/[0-9a-f]{64}/g, '<id>')}`);
     t.deepEqual(calls1.slice(0, 5), [
       'GET /v1.43/containers/pf-docker/json',
-      `POST /v1.43/images/create?fromImage=${encodeURIComponent(image)}&tag=1.0.0`,
       'GET /v1.43/containers/pf-docker.stackwire-previous/json',
+      `POST /v1.43/images/create?fromImage=${encodeURIComponent(image)}&tag=1.0.0`,
       'POST /v1.43/containers/create?name=pf-docker',
       'POST /v1.43/containers/<id>/start',
     ]);
@@ -816,6 +826,40 @@ test.serial(
       ['us-east', 'deploy', '2.0.0', 'failed'],
       ['us-east', 'rollback', '1.0.0', 'succeeded'],
     ]);
+
+    // What an attempt leaves when its worker dies mid-step, made through the Engine API itself.
+    const api = async (method: string, p: string, body?: unknown) =>
+      (
+        await fetch(`${stub.url.replace(/^tcp:/, 'http:')}/v1.43${p}`, {
+          method,
+          ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+        })
+      ).status;
+    const deadAttempt = async (version: string, started: boolean) => {
+      t.is(await api('POST', '/containers/pf-docker/stop?t=10'), 204);
+      t.is(await api('POST', '/containers/pf-docker/rename?name=pf-docker.stackwire-previous'), 204);
+      t.is(await api('POST', `/images/create?fromImage=${encodeURIComponent(image)}&tag=${version}`), 200);
+      t.is(await api('POST', '/containers/create?name=pf-docker', { Image: `${image}:${version}` }), 201);
+      if (started) t.is(await api('POST', '/containers/pf-docker/start'), 204);
+    };
+    // It had put 1.0.0 aside and created 2.0.0, not started: the one aside is the previous container.
+    await deadAttempt('2.0.0', false);
+    const third = await deploy({ component: 'pf-docker', version: '2.0.0' });
+    const o3 = await outcome(third.body.id);
+    t.false(o3.ok);
+    t.regex(o3.error ?? '', /is not healthy: unhealthy; the previous container \(registry\.example\.com\/collab\/pf-docker:1\.0\.0\) runs again/);
+    t.deepEqual(stub.containers(), [{ name: 'pf-docker', image: `${image}:1.0.0`, running: true }], 'the container the dead attempt kept aside runs again');
+    // It had started 1.1.0 (healthy) and died before its health gate: the step finishes it.
+    await deadAttempt('1.1.0', true);
+    const fourth = await deploy({ component: 'pf-docker', version: '1.1.0' });
+    const o4 = await outcome(fourth.body.id);
+    t.true(o4.ok, o4.error);
+    t.like((o4.result as { regions: { platform: Record<string, unknown> }[] }).regions[0].platform, {
+      image: `${image}:1.1.0`,
+      previousImage: `${image}:1.0.0`,
+      outcome: 'healthy',
+    });
+    t.deepEqual(stub.containers(), [{ name: 'pf-docker', image: `${image}:1.1.0`, running: true }], 'nothing is left aside');
     await applyWithDeployComponents(t);
   },
 );
@@ -1096,6 +1140,125 @@ test.serial(
     );
     t.is(fs.statSync(stateFile).mtimeMs, before, 'nothing ran on the host');
     t.false(JSON.stringify(await records('pf-bm')).includes('PRIVATE KEY'));
+    await applyWithDeployComponents(t);
+  },
+);
+
+/** Listens on a loopback port (0: a free one), answering HTTP 200: a check_tcp or check_http of it passes until `close`. */
+async function listener(port = 0): Promise<{ port: number; close: () => Promise<void> }> {
+  const srv = http_.createServer((_req, res) => res.end('ok\n'));
+  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+  return { port: (srv.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => srv.close(() => resolve())) };
+}
+
+test.serial(
+  "the example's platform components deploy on their platforms: postgres over SSH, rabbitmq on libvirt (its snapshots and revert seen by libvirt itself), object-store through vCenter, web-ui through the Engine API",
+  async (t) => {
+    const [sshd, libvirt, docker] = await Promise.all([startSshd(), startLibvirtd(), startDockerStub()]);
+    const vcPassword = `vc-${crypto.randomBytes(6).toString('hex')}`;
+    const vcenter = await startVsphereStub({ username: 'svc-stackwire', password: vcPassword, vms: ['/DC-USE1/vm/collab/object-store-1'] });
+    // What the example's checks reach (rabbitmq, object-store, web-ui; postgres's is the real Postgres): ports of the test's own,
+    // as this machine may run services on the example's ports (it runs a RabbitMQ on 5672).
+    const ports = await Promise.all([0, 0, 0].map((p) => listener(p)));
+    t.teardown(async () => {
+      sshd.stop();
+      libvirt.stop();
+      await Promise.all([docker.close(), vcenter.close(), ...ports.map((p) => p.close().catch(() => undefined))]);
+    });
+    libvirt.defineDomain('rabbitmq-1');
+    libvirt.defineDomain('rabbitmq-2');
+
+    // The example as it is, but for where us-east's machines are reached: this machine's libvirtd, stubs and sshd.
+    const doc = YAML.parseDocument(fs.readFileSync(EXAMPLE, 'utf8'));
+    const at = (name: string) => (doc.toJS() as { components: { name: string }[] }).components.findIndex((c) => c.name === name);
+    const euKnownHost = (doc.getIn(['components', at('postgres'), 'bare_metal', 'known_hosts']) as string).split('\n').find((l) => l.startsWith('db-euw1'));
+    doc.setIn(['components', at('rabbitmq'), 'kvm', 'uri', 'us-east'], libvirt.uri);
+    doc.setIn(['components', at('object-store'), 'vsphere', 'endpoint', 'us-east'], vcenter.url);
+    doc.setIn(['components', at('web-ui'), 'docker', 'endpoint', 'us-east'], docker.url);
+    doc.setIn(['components', at('postgres'), 'bare_metal', 'hosts', 'us-east'], doc.createNode(['127.0.0.1'], { flow: true }));
+    doc.setIn(['components', at('postgres'), 'bare_metal', 'port'], sshd.port);
+    doc.setIn(['components', at('postgres'), 'bare_metal', 'ssh_user'], sshd.user);
+    doc.setIn(['components', at('postgres'), 'bare_metal', 'known_hosts'], `${sshd.knownHosts.trim()}\n${euKnownHost}\n`);
+    ['rabbitmq', 'object-store', 'web-ui'].forEach((name, i) => {
+      const checks = doc.getIn(['components', at(name), 'checks']) as YAML.YAMLSeq<YAML.YAMLMap>;
+      for (const c of checks.items) c.set('command', String(c.get('command')).replace(/-p \d+/, `-p ${ports[i].port}`));
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-sot-example-platforms-'));
+    fs.writeFileSync(path.join(dir, 'a-platform.yaml'), doc.toString());
+    fs.writeFileSync(path.join(dir, 'b-deploy-tests.yaml'), deployComponents());
+    const applied = await cli(['sot', 'apply', dir]);
+    t.is(applied.code, 0, applied.stderr);
+    const dbPassword = `db-${crypto.randomBytes(6).toString('hex')}`;
+    for (const [name, env, value] of [
+      ['deploy-key', 'KEY', sshd.clientKey],
+      ['vcenter-svc', 'VALUE', vcPassword],
+      ['web-ui-db', 'VALUE', dbPassword],
+    ] as const)
+      t.is((await cli(['sot', 'secret', 'set', name, '--from-env', env], { [env]: value })).code, 0, name);
+
+    const staging = async (component: string, version: string, health = FAST_HEALTH) => {
+      const r = await deploy({ component, version, environment: 'staging', health });
+      t.is(r.status, 202, JSON.stringify(r.body));
+      return outcome(r.body.id);
+    };
+    const platformOf = (o: { result?: Record<string, unknown> }) => (o.result as { regions: { platform: Record<string, unknown> }[] }).regions[0].platform;
+    const done = await Promise.all(['postgres', 'rabbitmq', 'object-store', 'web-ui'].map((c) => staging(c, '1.0.0')));
+    for (const o of done) t.true(o.ok, o.error);
+    const [pg, mq, os_, ui] = done.map(platformOf);
+
+    // postgres: the action and Puppet ran on the host, as the SSH user.
+    t.deepEqual(pg, { hosts: [`${sshd.user}@127.0.0.1:${sshd.port}`] });
+    const pgState = path.join(`/home/${sshd.user}`, '.stackwire', 'deployments', 'staging', 'us-east', 'postgres', 'config.yaml');
+    t.regex(fs.readFileSync(pgState, 'utf8'), /^version: 1\.0\.0$/m);
+    // rabbitmq: libvirt itself lists the snapshot on both domains.
+    const first = mq.snapshot as string;
+    for (const d of ['rabbitmq-1', 'rabbitmq-2']) t.deepEqual(libvirt.virsh('snapshot-list', '--domain', d, '--name').split('\n'), [first], d);
+    // object-store: vCenter (the stub) holds the snapshot.
+    t.deepEqual(vcenter.state('/DC-USE1/vm/collab/object-store-1'), { snapshots: [os_.snapshot as string], current: os_.snapshot as string });
+    // web-ui: the container runs the version, with the sealed variable.
+    t.like(ui, { image: 'registry.collab.internal/collab/web-ui:1.0.0', outcome: 'healthy' });
+    t.deepEqual(docker.containers(), [{ name: 'web-ui', image: 'registry.collab.internal/collab/web-ui:1.0.0', running: true }]);
+    t.deepEqual(docker.env('web-ui'), ['LOG_LEVEL=info', `DB_PASSWORD=${dbPassword}`]);
+
+    // rabbitmq 1.1.0 fails its health check (nothing on its port): the leg reverts both domains to the snapshot
+    // it took. Meanwhile the test changes the machines behind the worker's back (suspends them, makes the
+    // older snapshot current): only a revert puts them back.
+    await ports[0].close();
+    const failing = staging('rabbitmq', '1.1.0', { timeoutSeconds: 15, intervalSeconds: 1 });
+    const second = await eventually(() => {
+      const names = libvirt.virsh('snapshot-list', '--domain', 'rabbitmq-2', '--name').split('\n');
+      return names.length === 2 ? names.find((n) => n !== first) : undefined;
+    }, "the failing leg's snapshot");
+    for (const d of ['rabbitmq-1', 'rabbitmq-2']) {
+      await eventually(() => (libvirt.virsh('snapshot-list', '--domain', d, '--name').includes(second) ? true : undefined), `the snapshot of ${d}`);
+      libvirt.virsh('suspend', d);
+      libvirt.virsh('snapshot-current', '--domain', d, '--snapshotname', first);
+      t.is(libvirt.virsh('domstate', d), 'paused');
+    }
+    // Once reverted, the checks may pass again (the rollback leg's).
+    await eventually(() => (['rabbitmq-1', 'rabbitmq-2'].every((d) => libvirt.virsh('domstate', d) === 'running') ? true : undefined), 'the revert');
+    ports[0] = await listener(ports[0].port);
+    const failed = await failing;
+    t.false(failed.ok);
+    t.regex(failed.error ?? '', new RegExp(`health checks failed in us-east: .*reverted rabbitmq-1 to snapshot ${second}`));
+    for (const d of ['rabbitmq-1', 'rabbitmq-2']) {
+      t.deepEqual(libvirt.virsh('snapshot-list', '--domain', d, '--name').split('\n'), [first, second], `${d}: both snapshots kept`);
+      t.is(libvirt.virsh('snapshot-current', '--domain', d, '--name'), second, `${d}: libvirt's current snapshot is the one the failed leg took`);
+      t.is(libvirt.virsh('domstate', d), 'running', `${d}: running again, as when the snapshot was taken`);
+    }
+    t.deepEqual(
+      (await records('rabbitmq')).map((x) => [x.region, x.kind, x.version, x.status]),
+      [
+        ['us-east', 'deploy', '1.0.0', 'succeeded'],
+        ['us-east', 'deploy', '1.1.0', 'failed'],
+        ['us-east', 'rollback', '1.0.0', 'succeeded'],
+      ],
+    );
+    t.notRegex(
+      JSON.stringify([await records('postgres'), await records('object-store'), await records('web-ui')]),
+      new RegExp(`${vcPassword}|${dbPassword}|PRIVATE KEY`),
+      'no secret in the records',
+    );
     await applyWithDeployComponents(t);
   },
 );

@@ -38,12 +38,13 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadCheck'] },
     summary: `checks of ${s.name}`,
   });
-  const kvmActs = () =>
+  /** KVM and vSphere steps, each with its own summary in the Web UI. */
+  const kvmActs = (what: string) =>
     proxyActivities<Activities>({
       startToCloseTimeout: '15m',
       heartbeatTimeout: '60s',
       retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['LibvirtFailed', 'VsphereFailed', 'SecretMissing'] },
-      summary: `snapshots of ${s.name} in ${region}`,
+      summary: `${what} (${s.name} in ${region})`,
     });
   const { workflowId, runId } = workflowInfo();
   const record = (status: 'running' | 'succeeded' | 'failed', reason: string | null, puppetSummary: PuppetSummary | null) =>
@@ -94,14 +95,18 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       const kvm = s.platformSettings.kvm;
       step = `kvm: revert to snapshot ${undoTo}`;
       setCurrentDetails(`${label}: reverting ${(kvm.domains[region] ?? []).join(', ')} to snapshot ${undoTo}`);
-      const r = await kvmActs().kvmRevert({ uri: kvm.uri[region] ?? '', domains: kvm.domains[region] ?? [], snapshot: undoTo });
+      const r = await kvmActs(`revert KVM domains to ${undoTo}`).kvmRevert({
+        uri: kvm.uri[region] ?? '',
+        domains: kvm.domains[region] ?? [],
+        snapshot: undoTo,
+      });
       platform = { revertedTo: undoTo, domains: r };
     }
     if (undoTo && s.platformSettings?.platform === 'vsphere') {
       const vs = s.platformSettings.vsphere;
       step = `vsphere: revert to snapshot ${undoTo}`;
       setCurrentDetails(`${label}: reverting ${(vs.vms[region] ?? []).join(', ')} to snapshot ${undoTo}`);
-      const r = await kvmActs().vsphereRevert({
+      const r = await kvmActs(`revert vSphere VMs to ${undoTo}`).vsphereRevert({
         endpoint: vs.endpoint[region] ?? '',
         username: vs.username,
         password: vs.password,
@@ -118,7 +123,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       const name = `stackwire-${stamp}-${input.deploymentId.replace(/[^A-Za-z0-9]/g, '').slice(-8)}`;
       step = `kvm: snapshot ${kvm.domains[region].join(', ')}`;
       setCurrentDetails(`${label}: snapshot of ${kvm.domains[region].join(', ')} (${name})`);
-      const taken = await kvmActs().kvmSnapshot({
+      const taken = await kvmActs(`snapshot KVM domains as ${name}`).kvmSnapshot({
         component: s.name,
         region,
         uri: kvm.uri[region] ?? '',
@@ -137,7 +142,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       step = `vsphere: snapshot ${vs.vms[region].join(', ')}`;
       setCurrentDetails(`${label}: snapshot of ${vs.vms[region].join(', ')} (${name})`);
       vsphereTarget = { endpoint: vs.endpoint[region] ?? '', username: vs.username, password: vs.password, vms: vs.vms[region], snapshot: name };
-      const taken = await kvmActs().vsphereSnapshot({ ...vsphereTarget, keep: vs.keepSnapshots });
+      const taken = await kvmActs(`snapshot vSphere VMs as ${name}`).vsphereSnapshot({ ...vsphereTarget, keep: vs.keepSnapshots });
       platform = { snapshot: name, vms: taken };
     }
 
@@ -306,7 +311,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       const snap = kvmSnapshot;
       undo = await CancellationScope.nonCancellable(async () => {
         try {
-          const r = await kvmActs().kvmRevert({ uri: snap.uri, domains: snap.domains, snapshot: snap.name });
+          const r = await kvmActs(`revert KVM domains to ${snap.name}`).kvmRevert({ uri: snap.uri, domains: snap.domains, snapshot: snap.name });
           return `; reverted ${r.map((x) => `${x.domain} to snapshot ${snap.name} (current snapshot: ${x.current})`).join(', ')}`;
         } catch (e) {
           return `; the revert to snapshot ${snap.name} failed: ${failureReason(e)}`;
@@ -317,7 +322,7 @@ export async function regionDeploy(input: RegionDeployInput): Promise<RegionDepl
       const target = vsphereTarget;
       undo = await CancellationScope.nonCancellable(async () => {
         try {
-          const r = await kvmActs().vsphereRevert(target);
+          const r = await kvmActs(`revert vSphere VMs to ${target.snapshot}`).vsphereRevert(target);
           return `; reverted ${r.map((x) => `${x.vm} to snapshot ${target.snapshot} (current snapshot: ${x.current})`).join(', ')}`;
         } catch (e) {
           return `; the revert to snapshot ${target.snapshot} failed: ${failureReason(e)}`;
