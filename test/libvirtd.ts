@@ -78,7 +78,7 @@ export async function startLibvirtd(): Promise<Libvirtd> {
     stop: () => {
       holder.stdin.end('quit\n');
       holder.kill('SIGKILL');
-      daemon.kill('SIGTERM');
+      daemon.kill('SIGKILL'); // the test's own, holding nothing worth a clean shutdown (a SIGTERM once left one running)
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
