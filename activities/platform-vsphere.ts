@@ -2,7 +2,9 @@
  * A vSphere deploy leg's platform steps, through the VI/JSON API (lib/vsphere.ts): a snapshot of each
  * VM before anything changes, older Stackwire snapshots beyond `keep_snapshots` removed; and, when the
  * leg fails, a revert of each VM to that snapshot. The vCenter password is a secret:<name> reference,
- * opened here. Idempotent like the KVM steps.
+ * opened here. Idempotent like the KVM steps: a snapshot task an earlier attempt left running is waited
+ * for before the name is looked for. vCenter unreachable (or a gateway's 502/503/504) is retried; its
+ * faults are not.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Vsphere, VsphereError } from '../lib/vsphere.js';
@@ -21,6 +23,11 @@ function failure(message: string): ApplicationFailure {
   return ApplicationFailure.create({ message, type: 'VsphereFailed', nonRetryable: true });
 }
 
+/** vCenter unreachable or a gateway error: retried (the steps are idempotent), the last attempt's words kept. */
+function unavailable(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: 'VsphereUnavailable' });
+}
+
 async function connect(deps: SecretDeps, t: VsphereTarget): Promise<Vsphere> {
   const { password } = await openSecretRefs(deps, { password: t.password });
   return new Vsphere(t.endpoint, t.username, password);
@@ -31,7 +38,7 @@ export function createVsphereActivities(deps: SecretDeps) {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof VsphereError) throw failure(`${what}: ${err.message}`);
+      if (err instanceof VsphereError) throw err.transient ? unavailable(`${what}: ${err.message}`) : failure(`${what}: ${err.message}`);
       throw err;
     }
   };
@@ -46,6 +53,7 @@ export function createVsphereActivities(deps: SecretDeps) {
           out.push(
             await guarded(`snapshot of vSphere VM ${path} on ${input.endpoint}`, async () => {
               const vm = await vc.findVm(path);
+              await vc.settleSnapshotTasks(vm, beat);
               if (!(await vc.snapshots(vm)).list.some((s) => s.name === input.snapshot))
                 await vc.createSnapshot(vm, input.snapshot, `taken by Stackwire before a deploy (${input.snapshot})`, beat);
               const ours = (await vc.snapshots(vm)).list.filter((s) => s.name.startsWith('stackwire-')).sort((a, b) => (a.name < b.name ? -1 : 1));

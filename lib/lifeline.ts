@@ -108,6 +108,18 @@ export function guard(pgid: number): () => void {
   };
 }
 
+/** Each process's pid (as text) and environment, of those this user may read. */
+function* environs(): Generator<[string, string]> {
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      yield [name, fs.readFileSync(`/proc/${name}/environ`, 'latin1')];
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+}
+
 /**
  * Kills every process on this host whose lifeline marker names an owner that is no longer running
  * (a worker that died, and whose watchers died too). Returns the pids killed. Needs to read other
@@ -116,14 +128,7 @@ export function guard(pgid: number): () => void {
 export function reapOrphans(): number[] {
   const killed: number[] = [];
   const owners = new Map<string, boolean>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let env: string;
-    try {
-      env = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
-    } catch {
-      continue; // gone, or not ours to read
-    }
+  for (const [name, env] of environs()) {
     const entry = env.split('\0').find((e) => e.startsWith(`${LIFELINE_VAR}=`));
     const m = entry && /^[^=]+=(\d+)\.(\d+)\.[0-9a-f]+$/.exec(entry);
     if (!m) continue;
@@ -160,14 +165,7 @@ export function killMarked(marker: string): { killed: number[]; leaders: number[
   const needle = `\0${LIFELINE_VAR}=${marker}\0`;
   const killed: number[] = [];
   const leaders: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let env: string;
-    try {
-      env = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
-    } catch {
-      continue;
-    }
+  for (const [name, env] of environs()) {
     if (!`\0${env}\0`.includes(needle)) continue;
     const pid = Number(name);
     const leader = groupOf(pid) === pid;

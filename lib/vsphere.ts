@@ -8,6 +8,20 @@ export const VIM_RELEASE = '8.0.1.0';
 
 export class VsphereError extends Error {
   override name = 'VsphereError';
+  constructor(
+    message: string,
+    /** vCenter could not be reached, or a proxy in front of it answered 502/503/504: another attempt may do. */
+    readonly transient = false,
+  ) {
+    super(message);
+  }
+}
+
+interface TaskInfo {
+  state: string;
+  descriptionId?: string;
+  result?: MoRef;
+  error?: { fault?: unknown; localizedMessage?: string; faultMessage?: { message?: string }[]; _typeName?: string };
 }
 
 interface MoRef {
@@ -63,10 +77,10 @@ export class Vsphere {
         signal: AbortSignal.timeout(60_000),
       });
     } catch (err) {
-      throw new VsphereError(`vCenter at ${this.base}: ${(err as Error).message}`);
+      throw new VsphereError(`vCenter at ${this.base}: ${(err as Error).message}`, true);
     }
     const text = await res.text();
-    if (res.status >= 300) throw new VsphereError(`${method} ${path}: ${res.status} ${faultMessage(text)}`);
+    if (res.status >= 300) throw new VsphereError(`${method} ${path}: ${res.status} ${faultMessage(text)}`, [502, 503, 504].includes(res.status));
     const json = text.trim() === '' || text.trim() === 'null' ? undefined : (JSON.parse(text) as T);
     return { status: res.status, json, headers: res.headers };
   }
@@ -106,12 +120,7 @@ export class Vsphere {
   private async task(ref: MoRef | undefined, what: string, beat: () => void): Promise<MoRef | undefined> {
     if (!ref) throw new VsphereError(`${what}: vCenter started no task`);
     for (;;) {
-      const r = await this.call<{
-        state: string;
-        result?: MoRef;
-        error?: { fault?: unknown; localizedMessage?: string; faultMessage?: { message?: string }[]; _typeName?: string };
-      }>('GET', `/Task/${encodeURIComponent(ref.value)}/info`);
-      const info = r.json;
+      const info = (await this.call<TaskInfo>('GET', `/Task/${encodeURIComponent(ref.value)}/info`)).json;
       if (info?.state === 'success') return info.result;
       if (info?.state === 'error') {
         const e = info.error;
@@ -119,6 +128,22 @@ export class Vsphere {
       }
       beat();
       await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  /**
+   * Waits for the VM's snapshot tasks still queued or running — one an earlier attempt started before its
+   * worker died or vCenter stopped answering it — so that what it creates is seen before a name is looked
+   * for (else a second snapshot of the same name would be taken). Their own failures are theirs.
+   */
+  async settleSnapshotTasks(vm: string, beat: () => void): Promise<void> {
+    const recent = (await this.call<MoRef[]>('GET', `/VirtualMachine/${encodeURIComponent(vm)}/recentTask`)).json ?? [];
+    for (const ref of recent) {
+      const info = (await this.call<TaskInfo>('GET', `/Task/${encodeURIComponent(ref.value)}/info`)).json;
+      if (info?.descriptionId === 'VirtualMachine.createSnapshot' && (info.state === 'queued' || info.state === 'running'))
+        await this.task(ref, `an earlier snapshot task (${ref.value})`, beat).catch((err: unknown) => {
+          if (err instanceof VsphereError && err.transient) throw err;
+        });
     }
   }
 

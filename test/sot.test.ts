@@ -973,6 +973,25 @@ test.serial(
       'log in, find the VM, snapshot, remove the oldest, log out; after the failure: log in, find, revert, log out',
     );
     t.false(JSON.stringify(await records('pf-vs')).includes(password));
+
+    // A gateway answers 503 while the snapshot task runs: the attempt fails, and the next one waits for
+    // that task instead of taking a second snapshot of the same name.
+    stub.calls.length = 0;
+    stub.slowTasks(3000);
+    stub.failTaskPolls(1);
+    const [retried] = await deployAll(t, 'pf-vs', ['1.3.0']);
+    stub.slowTasks(0);
+    const taken = (retried as { regions: { platform: { snapshot: string } }[] }).regions[0].platform.snapshot;
+    const logins = stub.calls.filter((c) => c.path.endsWith('/SessionManager/SessionManager/Login')).length;
+    t.true(logins >= 2, `a second attempt ran (${logins} logins)`);
+    t.is(stub.calls.filter((c) => c.path.endsWith('/CreateSnapshot_Task')).length, 1, 'one snapshot task');
+    const after = stub.state('/DC1/vm/collab/pf-1');
+    t.deepEqual(
+      after.snapshots.filter((n) => n === taken),
+      [taken],
+      'one snapshot of that name',
+    );
+    t.is(after.current, taken);
     await applyWithDeployComponents(t);
   },
 );

@@ -4,7 +4,10 @@
  * vmware-api-session-id header; InvalidLogin and NotAuthenticated faults as 500), SearchIndex
  * FindByInventoryPath (a MoRef, or 204 when none), a VM's `snapshot` property
  * (VirtualMachineSnapshotInfo, 204 when it has none), CreateSnapshot_Task, RevertToSnapshot_Task and
- * RemoveSnapshot_Task (Task MoRefs), and Task info (queued → running → success).
+ * RemoveSnapshot_Task (Task MoRefs), Task info (queued → running → success, with its descriptionId) and a
+ * VM's `recentTask` property. `slowTasks` makes tasks take time (their effect lands that long after they
+ * start, polled or not) and `failTaskPolls` answers the next task polls 503, as a gateway in front of a
+ * busy vCenter does.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +24,10 @@ export interface VsphereStub {
   calls: { method: string; path: string }[];
   /** The VM's snapshot names, oldest first, and the current one. */
   state: (path: string) => { snapshots: string[]; current: string | null };
+  /** From now on, tasks land `ms` after they start (0: at their second poll, the default). */
+  slowTasks: (ms: number) => void;
+  /** The next `n` task polls answer 503 Service Unavailable. */
+  failTaskPolls: (n: number) => void;
   close: () => Promise<void>;
 }
 
@@ -28,7 +35,9 @@ export async function startVsphereStub(o: { username: string; password: string; 
   const base = '/sdk/vim25/8.0.1.0';
   const sessions = new Set<string>();
   const vms = new Map(o.vms.map((p, i) => [`vm-${100 + i}`, { path: p.replace(/^\//, ''), snaps: [] as Snap[], current: null as string | null }]));
-  const tasks = new Map<string, { polls: number; result?: unknown; apply: () => unknown }>();
+  const tasks = new Map<string, { vm: string; descriptionId: string; polls: number; done: boolean; result?: unknown; apply: () => unknown }>();
+  let taskMs = 0;
+  let failPolls = 0;
   const calls: { method: string; path: string }[] = [];
   let seq = 0;
   const moref = (type: string, value: string) => ({ _typeName: 'ManagedObjectReference', type, value });
@@ -48,9 +57,22 @@ export async function startVsphereStub(o: { username: string; password: string; 
         quiesced: false,
         childSnapshotList: tree(snaps, s.id, vm),
       }));
-  const task = (apply: () => unknown) => {
+  const task = (vm: string, descriptionId: string, apply: () => unknown) => {
     const id = `task-${++seq}`;
-    tasks.set(id, { polls: 0, apply });
+    const t = { vm, descriptionId, polls: 0, done: false, apply } as {
+      vm: string;
+      descriptionId: string;
+      polls: number;
+      done: boolean;
+      result?: unknown;
+      apply: () => unknown;
+    };
+    tasks.set(id, t);
+    if (taskMs > 0)
+      setTimeout(() => {
+        t.result = t.apply();
+        t.done = true;
+      }, taskMs);
     return moref('Task', id);
   };
   const server = http.createServer((req, res) => {
@@ -95,6 +117,11 @@ export async function startVsphereStub(o: { username: string; password: string; 
           rootSnapshotList: tree(vm.snaps, null, m[1]),
         });
       }
+      if ((m = /^\/VirtualMachine\/([^/]+)\/recentTask$/.exec(p)) && req.method === 'GET') {
+        if (!vms.has(m[1])) return send(500, { _typeName: 'ManagedObjectNotFound', faultstring: `no VM ${m[1]}` });
+        const recent = [...tasks.entries()].filter(([, t]) => t.vm === m![1]).map(([id]) => moref('Task', id));
+        return send(200, recent);
+      }
       if ((m = /^\/VirtualMachine\/([^/]+)\/CreateSnapshot_Task$/.exec(p)) && req.method === 'POST') {
         const vm = vms.get(m[1]);
         if (!vm) return send(500, { _typeName: 'ManagedObjectNotFound', faultstring: `no VM ${m[1]}` });
@@ -102,7 +129,7 @@ export async function startVsphereStub(o: { username: string; password: string; 
           return send(500, { _typeName: 'InvalidArgument', faultstring: 'name, memory and quiesce are required' });
         return send(
           200,
-          task(() => {
+          task(m[1], 'VirtualMachine.createSnapshot', () => {
             const s: Snap = { id: `snapshot-${++seq}`, name: body.name as string, parent: vm.current, createTime: new Date().toISOString() };
             vm.snaps.push(s);
             vm.current = s.id;
@@ -113,18 +140,18 @@ export async function startVsphereStub(o: { username: string; password: string; 
       if ((m = /^\/VirtualMachineSnapshot\/([^/]+)\/(RevertToSnapshot_Task|RemoveSnapshot_Task)$/.exec(p)) && req.method === 'POST') {
         const owner = vmOf(m[1]);
         if (!owner) return send(500, { _typeName: 'ManagedObjectNotFound', faultstring: `no snapshot ${m[1]}` });
-        const [, vm] = owner;
+        const [vmId, vm] = owner;
         const id = m[1];
         if (m[2] === 'RevertToSnapshot_Task')
           return send(
             200,
-            task(() => void (vm.current = id)),
+            task(vmId, 'vm.Snapshot.revert', () => void (vm.current = id)),
           );
         if (body.removeChildren !== false && body.removeChildren !== true)
           return send(500, { _typeName: 'InvalidArgument', faultstring: 'removeChildren is required' });
         return send(
           200,
-          task(() => {
+          task(vmId, 'vm.Snapshot.remove', () => {
             const s = vm.snaps.find((x) => x.id === id)!;
             for (const c of vm.snaps) if (c.parent === id) c.parent = s.parent;
             vm.snaps = vm.snaps.filter((x) => x.id !== id);
@@ -135,15 +162,27 @@ export async function startVsphereStub(o: { username: string; password: string; 
       if ((m = /^\/Task\/([^/]+)\/info$/.exec(p)) && req.method === 'GET') {
         const t = tasks.get(m[1]);
         if (!t) return send(500, { _typeName: 'ManagedObjectNotFound', faultstring: `no task ${m[1]}` });
-        const state = t.polls === 0 ? 'queued' : t.polls === 1 ? 'running' : 'success';
-        if (t.polls === 1) t.result = t.apply();
+        if (failPolls > 0) {
+          failPolls--;
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          return res.end('Service Unavailable');
+        }
+        let state: string;
+        if (taskMs > 0) state = t.done ? 'success' : t.polls === 0 ? 'queued' : 'running';
+        else {
+          state = t.polls === 0 ? 'queued' : t.polls === 1 ? 'running' : 'success';
+          if (t.polls === 1) {
+            t.result = t.apply();
+            t.done = true;
+          }
+        }
         t.polls++;
         const result = state === 'success' ? t.result : undefined;
         return send(200, {
           _typeName: 'TaskInfo',
           key: m[1],
           task: moref('Task', m[1]),
-          descriptionId: 'task',
+          descriptionId: t.descriptionId,
           state,
           cancelled: false,
           cancelable: false,
@@ -164,6 +203,8 @@ export async function startVsphereStub(o: { username: string; password: string; 
       const vm = [...vms.values()].find((v) => v.path === path.replace(/^\//, ''))!;
       return { snapshots: vm.snaps.map((s) => s.name), current: vm.snaps.find((s) => s.id === vm.current)?.name ?? null };
     },
+    slowTasks: (ms: number) => void (taskMs = ms),
+    failTaskPolls: (n: number) => void (failPolls = n),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
