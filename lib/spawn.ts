@@ -145,8 +145,16 @@ export function useSpawner(s: Spawner | undefined): void {
 
 type Child = ChildProcess | Launched;
 
+/**
+ * Starts through the spawner while few starts are on their way there; past that (a loaded worker that
+ * acknowledges the handed-over pipes late), the worker forks the process itself, so that no process's
+ * start or end waits behind a queue of others' (a 500-item fan-out on a loaded machine saw exits heard
+ * 10 s late).
+ */
+const SPAWNER_BACKLOG = 4;
+
 function launch(o: ProcessOptions, command: string, args: string[], env: Record<string, string>): Child {
-  if (spawner)
+  if (spawner && spawner.backlog < SPAWNER_BACKLOG)
     return spawner.launch({
       command,
       args,

@@ -34,6 +34,8 @@ export class Launched extends EventEmitter {
   channel: Socket | null = null;
   /** Set when the spawner ended under it. */
   lostSpawner = false;
+  /** Its pipes have all arrived (or it failed): it no longer holds up the spawner's channel. */
+  handedOver = false;
   exited = false;
   private opens = 0;
   private closed = false;
@@ -181,6 +183,7 @@ export class Spawner {
         if (handle) p.take(m.fd, handle);
         return;
       case 'spawned':
+        p.handedOver = true;
         if (!p.complete()) {
           // Not handed over (EMFILE here): it cannot be watched, so it may not run. Its exit still comes.
           killGroup(m.pid);
@@ -229,6 +232,17 @@ export class Spawner {
       killGroup(p.pid);
       p.exit(null, 'SIGKILL');
     }
+  }
+
+  /**
+   * Processes whose pipes are still on their way. Node hands one socket at a time over the channel and
+   * waits for the worker to acknowledge it before the next message, so under load (a busy worker
+   * acknowledges late) starts queue up, and with them the exits of the processes behind them.
+   */
+  get backlog(): number {
+    let n = 0;
+    for (const p of this.current?.pending.values() ?? []) if (!p.handedOver) n++;
+    return n;
   }
 
   /** Starts a process through the spawner (a new spawner if the last one ended). */

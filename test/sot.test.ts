@@ -1218,7 +1218,7 @@ test.serial(
     const staging = async (component: string, version: string, health = FAST_HEALTH) => {
       const r = await deploy({ component, version, environment: 'staging', health });
       t.is(r.status, 202, JSON.stringify(r.body));
-      return outcome(r.body.id);
+      return { ...(await outcome(r.body.id)), deploymentId: r.body.deploymentId };
     };
     const platformOf = (o: { result?: Record<string, unknown> }) => (o.result as { regions: { platform: Record<string, unknown> }[] }).regions[0].platform;
     const done = await Promise.all(['postgres', 'rabbitmq', 'object-store', 'web-ui'].map((c) => staging(c, '1.0.0')));
@@ -1258,6 +1258,10 @@ test.serial(
     await eventually(() => (['rabbitmq-1', 'rabbitmq-2'].every((d) => libvirt.virsh('domstate', d) === 'running') ? true : undefined), 'the revert');
     ports[0] = await listener(ports[0].port);
     const failed = await failing;
+    // The Web UI names each platform step: the leg's activities carry summaries.
+    const leg = await decodedHistoryText(await (await temporalClient()).workflow.getHandle(`${failed.deploymentId}.us-east.deploy`).fetchHistory());
+    t.true(leg.includes(`snapshot KVM domains as ${second} (rabbitmq in us-east)`), 'the snapshot step has its summary');
+    t.true(leg.includes(`revert KVM domains to ${second} (rabbitmq in us-east)`), 'the revert step has its summary');
     t.false(failed.ok);
     t.regex(failed.error ?? '', new RegExp(`health checks failed in us-east: .*reverted rabbitmq-1 to snapshot ${second}`));
     for (const d of ['rabbitmq-1', 'rabbitmq-2']) {
