@@ -1,7 +1,9 @@
 /**
  * One region's leg of a deploy (or rollback), on that region's task queue: silence the checks →
- * run the deploy action → puppet apply → health checks until healthy or a deadline → unsilence →
- * record the deployment. A failure names the step and the region.
+ * the platform's step (a rollback leg's revert to its deploy leg's snapshot; a KVM/vSphere snapshot;
+ * a Docker pull and replace behind its health gate) → run the deploy action (on each host over SSH
+ * for bare metal) → puppet apply → health checks until healthy or a deadline (a failure reverts the
+ * snapshot) → unsilence → record the deployment. A failure names the step and the region.
  */
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
