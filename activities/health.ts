@@ -34,6 +34,9 @@ export function createHealthActivities(deps: DeployDeps) {
         killGraceMs: 0,
         ...(signal ? { signal } : {}),
       });
+      // The worker's own trouble starting it (its spawner died, no file descriptors left): retried.
+      if (r.spawnError && ['ESPAWNER', 'EMFILE'].includes(r.spawnError.code ?? ''))
+        throw ApplicationFailure.retryable(`check ${c.name}: the worker could not start it (${r.spawnError.message})`, 'CheckNotStarted');
       if (r.spawnError) {
         throw ApplicationFailure.nonRetryable(
           `check ${c.name}: cannot run ${checkArgv(c.command, vars, plugins)[0]} on ${deps.region} (${r.spawnError.code ?? r.spawnError.message}); install the plugin (Debian: monitoring-plugins) or fix the command`,

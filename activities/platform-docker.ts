@@ -66,11 +66,13 @@ export function createDockerActivities(deps: SecretDeps) {
         phase = d;
         ctx.heartbeat(d);
       };
-      const ticker = setInterval(() => ctx.heartbeat(phase), 1000);
       // secret:<name> values are opened here, on the region's worker, and go only to the Docker Engine.
       const env = await openSecretRefs(deps, input.env);
+      const ticker = setInterval(() => ctx.heartbeat(phase), 1000);
       const want = `${input.image}:${input.version}`;
       const aside = `${input.container}.stackwire-previous`;
+      // What a failure after the old container was put aside must undo (the engine, that container, the new one).
+      let undo: { engine: DockerEngine; old: ContainerInfo; id?: string } | undefined;
       try {
         const engine = new DockerEngine(input.endpoint);
         beat({ phase: 'inspecting' });
@@ -115,17 +117,23 @@ export function createDockerActivities(deps: SecretDeps) {
         beat({ phase: `pulling ${want}` });
         await engine.pull(input.image, input.version);
         let old: ContainerInfo | undefined;
-        if (leftover) {
+        if (leftover && !current?.State.Running) {
           // An attempt died after it put the running container aside: that one is the previous, and what
-          // stands under the name now (if anything) is the dead attempt's new container.
+          // stands under the name now (created, not started) is the dead attempt's new container.
           old = leftover;
           if (current) await engine.remove(current.Id);
-        } else if (current) {
-          old = current;
-          beat({ phase: `stopping ${input.container} (${current.Config.Image})` });
-          await engine.stop(current.Id);
-          await engine.rename(current.Id, aside);
+        } else {
+          // A container aside while another runs under the name: left by an earlier step that could not
+          // remove it after its new container got healthy. The running one is the previous.
+          if (leftover) await engine.remove(leftover.Id);
+          if (current) {
+            old = current;
+            beat({ phase: `stopping ${input.container} (${current.Config.Image})` });
+            await engine.stop(current.Id);
+            await engine.rename(current.Id, aside);
+          }
         }
+        if (old) undo = { engine, old };
         beat({ phase: `starting ${input.container} (${want})` });
         const id = await engine.create(input.container, {
           image: want,
@@ -133,17 +141,33 @@ export function createDockerActivities(deps: SecretDeps) {
           ports: input.ports,
           labels: { 'stackwire.component': input.component, 'stackwire.deployment': input.deploymentId, 'stackwire.version': input.version },
         });
+        if (undo) undo.id = id;
         await engine.start(id);
         const state = await awaitHealthy(engine, id, input.healthTimeoutSeconds, beat);
         if (state !== 'healthy' && state !== 'running') {
+          undo = undefined;
           await restore(id, old);
           throw unhealthy(state, old);
         }
+        undo = undefined;
         if (old) await engine.remove(old.Id);
         return { container: input.container, containerId: id, image: want, previousImage: old?.Config.Image ?? null, outcome: state };
       } catch (err) {
-        if (err instanceof DockerError)
-          throw failure(`${input.component} in ${input.region}: ${err.message}`, err.status === 0 ? 'DockerUnreachable' : 'DockerFailed');
+        if (err instanceof DockerError) {
+          // The engine refused the new container (a port in use, an image it cannot run) after the old one
+          // was put aside: the old one runs again under its name, as far as the engine lets it.
+          let restored = '';
+          if (undo) {
+            const { engine, old, id } = undo;
+            restored = await (async () => {
+              if (id) await engine.remove(id);
+              await engine.rename(old.Id, input.container);
+              await engine.start(old.Id);
+              return `; the previous container (${old.Config.Image}) runs again`;
+            })().catch((e: unknown) => `; the previous container could not be started again: ${(e as Error).message}`);
+          }
+          throw failure(`${input.component} in ${input.region}: ${err.message}${restored}`, err.status === 0 ? 'DockerUnreachable' : 'DockerFailed');
+        }
         throw err;
       } finally {
         clearInterval(ticker);

@@ -2,8 +2,8 @@
  * A vSphere deploy leg's platform steps, through the VI/JSON API (lib/vsphere.ts): a snapshot of each
  * VM before anything changes, older Stackwire snapshots beyond `keep_snapshots` removed; and, when the
  * leg fails, a revert of each VM to that snapshot. The vCenter password is a secret:<name> reference,
- * opened here. Idempotent like the KVM steps: a snapshot task an earlier attempt left running is waited
- * for before the name is looked for. vCenter unreachable (or a gateway's 502/503/504) is retried; its
+ * opened here. Idempotent like the KVM steps: the VM's tasks an earlier attempt left running are waited
+ * for first (a snapshot it was taking is then found by its name). vCenter unreachable (or a gateway's 502/503/504) is retried; its
  * faults are not.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -53,7 +53,7 @@ export function createVsphereActivities(deps: SecretDeps) {
           out.push(
             await guarded(`snapshot of vSphere VM ${path} on ${input.endpoint}`, async () => {
               const vm = await vc.findVm(path);
-              await vc.settleSnapshotTasks(vm, beat);
+              await vc.settleTasks(vm, beat);
               if (!(await vc.snapshots(vm)).list.some((s) => s.name === input.snapshot))
                 await vc.createSnapshot(vm, input.snapshot, `taken by Stackwire before a deploy (${input.snapshot})`, beat);
               const ours = (await vc.snapshots(vm)).list.filter((s) => s.name.startsWith('stackwire-')).sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -78,6 +78,7 @@ export function createVsphereActivities(deps: SecretDeps) {
           out.push(
             await guarded(`revert of vSphere VM ${path} to ${input.snapshot}`, async () => {
               const vm = await vc.findVm(path);
+              await vc.settleTasks(vm, beat);
               const snap = (await vc.snapshots(vm)).list.find((s) => s.name === input.snapshot);
               if (!snap) throw new VsphereError(`VM ${path} has no snapshot ${input.snapshot}`);
               await vc.revert(snap.id, beat);

@@ -185,7 +185,7 @@ export function createRunAction(deps: ActivityDeps) {
     log.info({ argv: shownArgv }, 'action started');
     let stopReason: 'timeout' | 'cancel' | undefined;
     let cancelError: unknown;
-    let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error; lostSpawner?: boolean };
+    let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: NodeJS.ErrnoException; lostSpawner?: boolean };
     let removal: Promise<void> | undefined;
     if (action.runner === 'builtin') {
       const builtin = BUILTINS[action.entryPoint];
@@ -316,7 +316,10 @@ export function createRunAction(deps: ActivityDeps) {
     };
     // A failed attempt that Temporal will retry is not the run's end: the row stays "running" (with
     // this attempt's output and error) so readers keep following until the last attempt ends.
-    const willRetry = status === 'failed' && !outcome.spawnError && outcome.code !== 2 && (!remoteWhy || remoteWhy.retryable) && attempt < action.maxAttempts;
+    // The worker's own trouble starting it (its spawner died, it ran out of file descriptors) is not the action's: another attempt may do.
+    const startTrouble = ['ESPAWNER', 'EMFILE'].includes(outcome.spawnError?.code ?? '');
+    const willRetry =
+      status === 'failed' && (!outcome.spawnError || startTrouble) && outcome.code !== 2 && (!remoteWhy || remoteWhy.retryable) && attempt < action.maxAttempts;
     await untilDbAnswers('recording the end', () =>
       recordFinish(deps.pool, {
         id: input.executionId,
@@ -353,7 +356,7 @@ export function createRunAction(deps: ActivityDeps) {
         throw ApplicationFailure.create({
           message: error!,
           // argparse, getopts and most CLIs exit 2 on a usage error: retrying cannot help.
-          type: outcome.spawnError ? 'ActionNotRunnable' : outcome.code === 2 ? 'ActionUsageError' : 'ActionScriptFailed',
+          type: outcome.spawnError && !startTrouble ? 'ActionNotRunnable' : outcome.code === 2 ? 'ActionUsageError' : 'ActionScriptFailed',
           details: [result],
         });
     }

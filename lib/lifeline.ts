@@ -156,26 +156,29 @@ function groupOf(pid: number): number | undefined {
 }
 
 /**
- * Kills (SIGKILL) every process carrying this exact marker — one process tree of ours, whether or not it
- * stayed in its group — and says which it killed and which of them led its own group (the process that
- * was started with the marker, when it still runs). Used when the process that started them (the
- * worker's spawner) died before the worker learned their pid.
+ * Kills (SIGKILL) every process carrying one of these exact markers — each one process tree of ours,
+ * whether or not it stayed in its group — in one walk of /proc, and says per marker which it killed and
+ * which of them led its own group (the process that was started with the marker, when it still runs).
+ * Used when the process that started them (the worker's spawner) died, maybe before the worker learned
+ * their pids.
  */
-export function killMarked(marker: string): { killed: number[]; leaders: number[] } {
-  const needle = `\0${LIFELINE_VAR}=${marker}\0`;
-  const killed: number[] = [];
-  const leaders: number[] = [];
+export function killMarked(markers: string[]): Map<string, { killed: number[]; leaders: number[] }> {
+  const out = new Map(markers.map((m) => [m, { killed: [] as number[], leaders: [] as number[] }]));
+  if (!markers.length) return out;
+  const prefix = `${LIFELINE_VAR}=`;
   for (const [name, env] of environs()) {
-    if (!`\0${env}\0`.includes(needle)) continue;
+    const entry = env.split('\0').find((e) => e.startsWith(prefix));
+    const found = entry && out.get(entry.slice(prefix.length));
+    if (!found) continue;
     const pid = Number(name);
     const leader = groupOf(pid) === pid;
     try {
       process.kill(pid, 'SIGKILL');
-      killed.push(pid);
-      if (leader) leaders.push(pid);
+      found.killed.push(pid);
+      if (leader) found.leaders.push(pid);
     } catch {
       /* already gone */
     }
   }
-  return { killed, leaders };
+  return out;
 }

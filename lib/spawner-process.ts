@@ -86,6 +86,9 @@ function start(r: SpawnRequest): void {
     return;
   }
   const pipes = child.stdio.slice(0, r.channel ? 4 : 3) as (Socket | null)[];
+  // Node destroys a child's stdin when it exits: one still waiting to be handed over (the channel sends
+  // one socket at a time) would go as nothing. The spawner owns it until it is sent.
+  (child as { stdin: unknown }).stdin = null;
   if (child.pid === undefined) {
     // ENOENT, EACCES …: emitted, not thrown.
     for (const s of pipes) s?.destroy();
@@ -119,7 +122,7 @@ function start(r: SpawnRequest): void {
     announced = true;
     if (exit) send(exit);
   };
-  if (holdPidMs > 0) {
+  if (holdPidMs > 0 && r.env.STACKWIRE_LIFELINE !== undefined) {
     for (const s of pipes) if (s) stopReading(s);
     setTimeout(announce, holdPidMs);
   } else announce();

@@ -213,25 +213,29 @@ export class Spawner {
     this.onWarning(
       `the spawner process ended (${how() ?? 'its channel closed'}); ${cur.pending.size} process(es) it started are killed, a new spawner starts at the next launch`,
     );
-    for (const [id, p] of cur.pending) {
-      cur.pending.delete(id);
+    // Everything carrying their markers goes too (one walk of /proc): what left its group, and — when the
+    // spawner died between starting a process and telling its pid — the process itself, found by its marker alone.
+    const lost = [...cur.pending.values()];
+    cur.pending.clear();
+    const markers = lost.flatMap((p) => (p.marker ? [p.marker] : []));
+    const found = killMarked(markers);
+    const unknown: string[] = [];
+    for (const p of lost) {
       p.lostSpawner = true;
-      // Everything carrying its marker goes too: what left its group, and — when the spawner died between
-      // starting it and telling its pid — the process itself, found by its marker alone.
-      const found = p.marker ? killMarked(p.marker) : { killed: [], leaders: [] };
-      if (p.pid === undefined && found.leaders.length) p.pid = found.leaders[0];
+      const f = (p.marker && found.get(p.marker)) || { killed: [], leaders: [] };
+      if (p.pid === undefined && f.leaders.length) p.pid = f.leaders[0];
       if (p.pid === undefined) {
-        // A process the spawner had forked but not yet started would carry the marker only once it runs.
-        const marker = p.marker;
-        if (marker) setTimeout(() => killMarked(marker), 500).unref();
+        if (p.marker) unknown.push(p.marker);
         p.dropPipes();
-        const what = found.killed.length ? `; the ${found.killed.length} process(es) of it still running were killed` : '';
+        const what = f.killed.length ? `; the ${f.killed.length} process(es) of it still running were killed` : '';
         p.emit('error', spawnError({ message: `the spawner process ended before it said the process had started${what}`, code: 'ESPAWNER' }));
         continue;
       }
       killGroup(p.pid);
       p.exit(null, 'SIGKILL');
     }
+    // A process the spawner had forked but not yet started carries its marker only once it runs.
+    if (unknown.length) setTimeout(() => killMarked(unknown), 500).unref();
   }
 
   /**

@@ -132,15 +132,16 @@ export class Vsphere {
   }
 
   /**
-   * Waits for the VM's snapshot tasks still queued or running — one an earlier attempt started before its
-   * worker died or vCenter stopped answering it — so that what it creates is seen before a name is looked
-   * for (else a second snapshot of the same name would be taken). Their own failures are theirs.
+   * Waits for the VM's tasks still queued or running — a snapshot, revert or remove an earlier attempt
+   * started before its worker died or vCenter stopped answering it — so that what they do is seen before
+   * a name is looked for (else a second snapshot of the same name would be taken) and a second task does
+   * not meet vCenter's "another task is in progress". Their own failures are theirs.
    */
-  async settleSnapshotTasks(vm: string, beat: () => void): Promise<void> {
+  async settleTasks(vm: string, beat: () => void): Promise<void> {
     const recent = (await this.call<MoRef[]>('GET', `/VirtualMachine/${encodeURIComponent(vm)}/recentTask`)).json ?? [];
     for (const ref of recent) {
       const info = (await this.call<TaskInfo>('GET', `/Task/${encodeURIComponent(ref.value)}/info`)).json;
-      if (info?.descriptionId === 'VirtualMachine.createSnapshot' && (info.state === 'queued' || info.state === 'running'))
+      if (info?.state === 'queued' || info?.state === 'running')
         await this.task(ref, `an earlier snapshot task (${ref.value})`, beat).catch((err: unknown) => {
           if (err instanceof VsphereError && err.transient) throw err;
         });

@@ -860,6 +860,14 @@ test.serial(
       outcome: 'healthy',
     });
     t.deepEqual(stub.containers(), [{ name: 'pf-docker', image: `${image}:1.1.0`, running: true }], 'nothing is left aside');
+    // An earlier step got its container healthy but could not remove the old one, left aside: the running
+    // container is the previous one, and the stale one goes.
+    t.is(await api('POST', '/containers/create?name=pf-docker.stackwire-previous', { Image: `${image}:1.0.0` }), 201);
+    const fifth = await deploy({ component: 'pf-docker', version: '2.0.0' });
+    const o5 = await outcome(fifth.body.id);
+    t.false(o5.ok);
+    t.regex(o5.error ?? '', /the previous container \(registry\.example\.com\/collab\/pf-docker:1\.1\.0\) runs again/);
+    t.deepEqual(stub.containers(), [{ name: 'pf-docker', image: `${image}:1.1.0`, running: true }], 'the running container came back, the stale one is gone');
     await applyWithDeployComponents(t);
   },
 );

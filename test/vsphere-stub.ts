@@ -19,6 +19,17 @@ interface Snap {
   createTime: string;
 }
 
+interface StubTask {
+  vm: string;
+  descriptionId: string;
+  polls: number;
+  done: boolean;
+  /** When it started (the stub's counter). */
+  seq: number;
+  result?: unknown;
+  apply: () => unknown;
+}
+
 export interface VsphereStub {
   url: string;
   calls: { method: string; path: string }[];
@@ -26,7 +37,7 @@ export interface VsphereStub {
   state: (path: string) => { snapshots: string[]; current: string | null };
   /** From now on, tasks land `ms` after they start (0: at their second poll, the default). */
   slowTasks: (ms: number) => void;
-  /** The next `n` task polls answer 503 Service Unavailable. */
+  /** The next `n` polls of tasks started from now on answer 503 Service Unavailable. */
   failTaskPolls: (n: number) => void;
   close: () => Promise<void>;
 }
@@ -35,9 +46,11 @@ export async function startVsphereStub(o: { username: string; password: string; 
   const base = '/sdk/vim25/8.0.1.0';
   const sessions = new Set<string>();
   const vms = new Map(o.vms.map((p, i) => [`vm-${100 + i}`, { path: p.replace(/^\//, ''), snaps: [] as Snap[], current: null as string | null }]));
-  const tasks = new Map<string, { vm: string; descriptionId: string; polls: number; done: boolean; result?: unknown; apply: () => unknown }>();
+  const tasks = new Map<string, StubTask>();
   let taskMs = 0;
   let failPolls = 0;
+  /** Only tasks started after failTaskPolls was called get the 503s. */
+  let failFrom = Infinity;
   const calls: { method: string; path: string }[] = [];
   let seq = 0;
   const moref = (type: string, value: string) => ({ _typeName: 'ManagedObjectReference', type, value });
@@ -59,14 +72,7 @@ export async function startVsphereStub(o: { username: string; password: string; 
       }));
   const task = (vm: string, descriptionId: string, apply: () => unknown) => {
     const id = `task-${++seq}`;
-    const t = { vm, descriptionId, polls: 0, done: false, apply } as {
-      vm: string;
-      descriptionId: string;
-      polls: number;
-      done: boolean;
-      result?: unknown;
-      apply: () => unknown;
-    };
+    const t: StubTask = { vm, descriptionId, polls: 0, done: false, apply, seq };
     tasks.set(id, t);
     if (taskMs > 0)
       setTimeout(() => {
@@ -162,7 +168,7 @@ export async function startVsphereStub(o: { username: string; password: string; 
       if ((m = /^\/Task\/([^/]+)\/info$/.exec(p)) && req.method === 'GET') {
         const t = tasks.get(m[1]);
         if (!t) return send(500, { _typeName: 'ManagedObjectNotFound', faultstring: `no task ${m[1]}` });
-        if (failPolls > 0) {
+        if (failPolls > 0 && t.seq > failFrom) {
           failPolls--;
           res.writeHead(503, { 'content-type': 'text/plain' });
           return res.end('Service Unavailable');
@@ -204,7 +210,10 @@ export async function startVsphereStub(o: { username: string; password: string; 
       return { snapshots: vm.snaps.map((s) => s.name), current: vm.snaps.find((s) => s.id === vm.current)?.name ?? null };
     },
     slowTasks: (ms: number) => void (taskMs = ms),
-    failTaskPolls: (n: number) => void (failPolls = n),
+    failTaskPolls: (n: number) => {
+      failPolls = n;
+      failFrom = seq;
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
