@@ -35,8 +35,11 @@ export interface WorkerConfig {
    * on; lib/spawner.ts): ~1.3 ms a start instead of 3–4 ms forking the worker, for ~42 MB RSS (~10 MB PSS).
    */
   spawner: boolean;
-  /** Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS, default 0): the spawner says a process started this late (lib/spawner.ts). */
-  spawnerHoldPidMs: number;
+  /**
+   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS or STACKWIRE_TEST_SPAWNER_HOLD_PIPES_MS): the spawner
+   * says a script started, or hands its pipes over, this late (lib/spawner.ts).
+   */
+  spawnerHold: { at: 'pid' | 'pipes'; ms: number } | undefined;
 }
 
 function onOff(raw: string | undefined, name: string, dflt: boolean): boolean {
@@ -52,6 +55,13 @@ function layout(raw: string | undefined): 'shared' | 'per-role' {
   throw new ConfigError(
     `STACKWIRE_LOCAL_WORKERS=${JSON.stringify(raw)} is not a layout. Set it to "shared" (the orchestrator and every region in one process) or "per-role" (a process each).`,
   );
+}
+
+function spawnerHold(env: Env): WorkerConfig['spawnerHold'] {
+  const pid = int(env, 'STACKWIRE_TEST_SPAWNER_HOLD_PID_MS', 0, 0, 60_000);
+  const pipes = int(env, 'STACKWIRE_TEST_SPAWNER_HOLD_PIPES_MS', 0, 0, 60_000);
+  if (pid && pipes) throw new ConfigError('STACKWIRE_TEST_SPAWNER_HOLD_PID_MS and STACKWIRE_TEST_SPAWNER_HOLD_PIPES_MS are both set (testing only). Set one.');
+  return pid ? { at: 'pid', ms: pid } : pipes ? { at: 'pipes', ms: pipes } : undefined;
 }
 
 const RATE = /^\d+(\.\d+)?$/;
@@ -111,7 +121,7 @@ export function workerConfig(env: Env, regions: string[]): WorkerConfig {
     },
     localLayout: layout(optional(env, 'STACKWIRE_LOCAL_WORKERS')),
     spawner: onOff(optional(env, 'STACKWIRE_SPAWNER'), 'STACKWIRE_SPAWNER', true),
-    spawnerHoldPidMs: int(env, 'STACKWIRE_TEST_SPAWNER_HOLD_PID_MS', 0, 0, 60_000),
+    spawnerHold: spawnerHold(env),
     pip: { findLinks: optional(env, 'STACKWIRE_PIP_FIND_LINKS'), indexUrl: optional(env, 'PIP_INDEX_URL') },
   };
 }

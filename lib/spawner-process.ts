@@ -111,25 +111,40 @@ function start(r: SpawnRequest): void {
       // Gone already, or not allowed: it runs at the default priority.
     }
   }
-  const announce = () => {
-    send({ id: r.id, t: 'pid', pid });
-    pipes.forEach((s, fd) => {
-      if (!s) return;
-      stopReading(s);
-      send({ id: r.id, t: 'fd', fd }, s); // handed over, then closed here
-    });
+  const handOne = (fd: number) => {
+    const s = pipes[fd];
+    if (!s) return;
+    stopReading(s);
+    send({ id: r.id, t: 'fd', fd }, s); // handed over, then closed here
+  };
+  const handRest = (from: number) => {
+    for (let fd = from; fd < pipes.length; fd++) handOne(fd);
     send({ id: r.id, t: 'spawned', pid });
     announced = true;
     if (exit) send(exit);
   };
-  if (holdPidMs > 0 && r.env.STACKWIRE_LIFELINE !== undefined) {
-    for (const s of pipes) if (s) stopReading(s);
-    setTimeout(announce, holdPidMs);
-  } else announce();
+  // Testing only: a start carrying a lifeline marker (a script's, not the worker's own tools) is held.
+  const held = hold && r.env.STACKWIRE_LIFELINE !== undefined ? hold : undefined;
+  if (held) for (const s of pipes) if (s) stopReading(s);
+  const announce = () => {
+    send({ id: r.id, t: 'pid', pid });
+    if (held?.at === 'pipes') {
+      // Part of the pipes handed over, the rest held: what a queue of acknowledgements does under load.
+      handOne(0);
+      handOne(1);
+      setTimeout(() => handRest(2), held.ms);
+    } else handRest(0);
+  };
+  if (held?.at === 'pid') setTimeout(announce, held.ms);
+  else announce();
 }
 
-/** Testing only (lib/spawner.ts, STACKWIRE_TEST_SPAWNER_HOLD_PID_MS): how long to wait before saying a process started. */
-const holdPidMs = Number(/^--hold-pid-ms=(\d+)$/.exec(process.argv[2] ?? '')?.[1] ?? 0);
+/**
+ * Testing only (lib/spawner.ts; STACKWIRE_TEST_SPAWNER_HOLD_PID_MS / _PIPES_MS): how long to wait before
+ * saying a process started (`pid`), or before handing its pipes over (`pipes`, the pid said at once).
+ */
+const holdArg = /^--hold=(pid|pipes):(\d+)$/.exec(process.argv[2] ?? '');
+const hold = holdArg ? { at: holdArg[1] as 'pid' | 'pipes', ms: Number(holdArg[2]) } : undefined;
 
 if (process.send) {
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => undefined);

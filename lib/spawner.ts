@@ -112,10 +112,11 @@ interface Current {
 export interface SpawnerOptions {
   onWarning?: (message: string) => void;
   /**
-   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS): the spawner waits this long after starting a
-   * process before it says so, which opens the window where it may die before the worker knows the pid.
+   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS / _PIPES_MS): the spawner waits this long after
+   * starting a script before it says so (`pid`), or before it hands its pipes over (`pipes`), which opens
+   * the windows where it may die before the worker knows the pid, or has the pipes.
    */
-  holdPidMs?: number;
+  hold?: { at: 'pid' | 'pipes'; ms: number };
 }
 
 export class Spawner {
@@ -135,7 +136,7 @@ export class Spawner {
   }
 
   private fork(): Current {
-    const proc = fork(ENTRY, this.options.holdPidMs ? [`--hold-pid-ms=${this.options.holdPidMs}`] : [], {
+    const proc = fork(ENTRY, this.options.hold ? [`--hold=${this.options.hold.at}:${this.options.hold.ms}`] : [], {
       execArgv: ['--max-old-space-size=64'],
       env: { PATH: '/usr/bin:/bin' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -232,6 +233,8 @@ export class Spawner {
         continue;
       }
       killGroup(p.pid);
+      // Pipes of a start not yet handed over completely are read by nobody: closed, so that it can end.
+      if (!p.handedOver) p.dropPipes();
       p.exit(null, 'SIGKILL');
     }
     // A process the spawner had forked but not yet started carries its marker only once it runs.

@@ -75,7 +75,7 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
     regions.length && config.worker.spawner
       ? new Spawner({
           onWarning: (message) => logger.warn({ event: 'spawner' }, message),
-          ...(config.worker.spawnerHoldPidMs ? { holdPidMs: config.worker.spawnerHoldPidMs } : {}),
+          ...(config.worker.spawnerHold ? { hold: config.worker.spawnerHold } : {}),
         })
       : undefined;
   useSpawner(spawner);
