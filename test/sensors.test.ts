@@ -285,9 +285,28 @@ test('a cancel that arrives with the timer of a sensor about to continue as new 
       60_000,
       500,
     );
-    worker.child.kill('SIGTERM');
-    t.is(await worker.exited, 0);
-    const sleeping = await handle.describe();
+    /** The latest run's history, and whether it sleeps on a timer that has not fired. */
+    const latest = async () => {
+      const d = await handle.describe();
+      const events = (await client.workflow.getHandle(`sensor.${name}`, d.runId).fetchHistory()).events ?? [];
+      const started = events.map((e) => Boolean(e.timerStartedEventAttributes)).lastIndexOf(true);
+      const fired = events.map((e) => Boolean(e.timerFiredEventAttributes)).lastIndexOf(true);
+      return { d, asleep: started > fired };
+    };
+    // The worker must stop while the sensor sleeps (not mid-poll, not between a poll and its timer): the
+    // precondition is checked once it is gone, and the worker started again and stopped again until it holds.
+    let sleeping: Awaited<ReturnType<typeof latest>>['d'] | undefined;
+    for (let i = 0; i < 10 && !sleeping; i++) {
+      if (i > 0) {
+        worker = await regionWorker(region, dir, `first-${i}`);
+        await eventually(async () => ((await latest()).asleep ? true : undefined), 'the sensor to sleep', 60_000, 100);
+      }
+      worker.child.kill('SIGTERM');
+      t.is(await worker.exited, 0);
+      const now = await latest();
+      if (now.asleep) sleeping = now.d;
+    }
+    if (!sleeping) return t.fail('the worker never stopped while the sensor slept');
     t.is(sleeping.status.name, 'RUNNING');
     // The 1 s timer fires with no worker: a workflow task waits, and the cancel joins it.
     await eventually(
