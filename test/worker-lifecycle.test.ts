@@ -297,9 +297,18 @@ test("a worker killed mid-run takes its script's group with it within a second; 
       90_000,
     );
     t.regex(lost.error ?? '', /worker lost during attempt 1/);
-    // The Web UI's "current details" say what to do.
-    const meta = await (await temporalClient()).workflow.getHandle(run.id).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-    t.regex(meta.currentDetails ?? '', new RegExp(`LOST .*stackwire execution resolve ${run.id} retry\\|succeeded\\|failed`));
+    // The Web UI's "current details" say what to do (set by the workflow once the record says lost: waited for).
+    const lostDetails = new RegExp(`LOST .*stackwire execution resolve ${run.id} retry\\|succeeded\\|failed`);
+    const details = await eventually(
+      async () => {
+        const meta = await (await temporalClient()).workflow.getHandle(run.id).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        return lostDetails.test(meta.currentDetails ?? '') ? meta.currentDetails : undefined;
+      },
+      'the current details to say the run is lost',
+      60_000,
+      500,
+    );
+    t.regex(details ?? '', lostDetails);
     t.false(fs.existsSync(run.pidfile), 'not run again by itself: it is not idempotent');
     const viewer = (await makeKey({ name: `viewer-${run.id}`, role: 'viewer' })).key;
     const denied = await http('POST', `/api/v1/executions/${run.id}/resolve`, { decision: 'retry' }, as(viewer));
