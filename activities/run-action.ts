@@ -18,7 +18,7 @@ import { openSecretRefs } from './platform-secrets.js';
 import { remoteFailure, startRemoteAction } from './remote-script.js';
 import type { SshTarget } from '../lib/ssh.js';
 import { LogShipper } from './log-shipper.js';
-import { actionPackDir, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
+import { actionPackDir, newWorkDirAsync, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { ATTEMPT_ABANDONED } from '../common/constants.js';
 import { recordFinish, recordLost, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
@@ -223,23 +223,27 @@ export function createRunAction(deps: ActivityDeps) {
       if (target) command = 'ssh';
       const { proc, work } = target
         ? await startRemoteAction(deps, { target, action, clear, packDir, label: `${input.executionId}.${attempt}`, env, killGraceMs: grace, ...output })
-        : startIsolatedScript(deps, {
-            action,
-            argv: [command, ...args],
-            packDir,
-            label: `${input.executionId}.${attempt}`,
-            env: { ...st2EnvVars(action, clear), ...st2CmdEnv(action, clear), ...env },
-            ...(st2 && action.runner === 'st2-remote' ? { stdin: remoteRequest(action, clear, st2.config, packDir, mask) } : {}),
-            ...(st2 && action.runner === 'st2-python'
-              ? {
-                  stdin: shimRequest(action, clear, st2.config),
-                  channel: datastoreHandler(deps, action.pack, mask),
-                }
-              : {}),
-            timeoutMs: action.timeoutSeconds * 1000,
-            killGraceMs: grace,
-            ...output,
-          });
+        : startIsolatedScript(
+            deps,
+            {
+              action,
+              argv: [command, ...args],
+              packDir,
+              label: `${input.executionId}.${attempt}`,
+              env: { ...st2EnvVars(action, clear), ...st2CmdEnv(action, clear), ...env },
+              ...(st2 && action.runner === 'st2-remote' ? { stdin: remoteRequest(action, clear, st2.config, packDir, mask) } : {}),
+              ...(st2 && action.runner === 'st2-python'
+                ? {
+                    stdin: shimRequest(action, clear, st2.config),
+                    channel: datastoreHandler(deps, action.pack, mask),
+                  }
+                : {}),
+              timeoutMs: action.timeoutSeconds * 1000,
+              killGraceMs: grace,
+              ...output,
+            },
+            await newWorkDirAsync(deps, `${input.executionId}.${attempt}`, action.name),
+          );
       try {
         if (overlap) {
           try {

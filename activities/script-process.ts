@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { buildArgv } from '../common/argv.js';
 import type { ActionSpec } from '../common/types.js';
-import { createWorkDir, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
+import { createWorkDir, createWorkDirAsync, type RunLayout, type RunUser, type WorkDir } from '../lib/isolation.js';
 import { ST2_SHIM_TOKEN } from '../lib/paths.js';
 import { RUN_DIR_TOKEN } from '../lib/ssh.js';
 import { startProcess, type ProcessOptions, type RunningProcess } from '../lib/spawn.js';
@@ -108,6 +108,15 @@ export function newWorkDir(deps: Pick<ScriptDeps, 'runLayout' | 'runUser'>, labe
   }
 }
 
+/** newWorkDir, made off the event loop (lib/isolation.ts createWorkDirAsync). */
+export async function newWorkDirAsync(deps: Pick<ScriptDeps, 'runLayout' | 'runUser'>, label: string, what: string): Promise<WorkDir> {
+  try {
+    return await createWorkDirAsync(deps.runLayout, label, deps.runUser);
+  } catch (err) {
+    throw ApplicationFailure.create({ message: `cannot create a working folder for ${what}: ${(err as Error).message}`, type: 'ActionNotRunnable' });
+  }
+}
+
 /**
  * Starts a process as the run user in `work`, with an allow-listed environment: nothing of the worker's
  * own beyond PATH, LANG and TZ, then HOME and TMPDIR in `work`, then `env`. Output goes to the callbacks
@@ -127,12 +136,16 @@ export function startInWorkDir(
   });
 }
 
-/** Starts the script as the run user in a new working folder; the caller removes `work` once `proc.done` resolves. */
+/**
+ * Starts the script as the run user in a new working folder (or in `made`, one made for it with
+ * newWorkDirAsync); the caller removes `work` once `proc.done` resolves.
+ */
 export function startIsolatedScript(
   deps: Pick<ScriptDeps, 'runLayout' | 'runUser' | 'scriptEnv' | 'region'>,
   o: IsolatedScript,
+  made?: WorkDir,
 ): { proc: RunningProcess; work: WorkDir } {
-  const work = newWorkDir(deps, o.label, o.action.name);
+  const work = made ?? newWorkDir(deps, o.label, o.action.name);
   try {
     const proc = startInWorkDir(deps, work, {
       argv: o.argv,

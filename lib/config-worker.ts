@@ -36,10 +36,10 @@ export interface WorkerConfig {
    */
   spawner: boolean;
   /**
-   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS or STACKWIRE_TEST_SPAWNER_HOLD_PIPES_MS): the spawner
-   * says a script started, or hands its pipes over, this late (lib/spawner.ts).
+   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS): the spawner says a script started this late
+   * (lib/spawner.ts).
    */
-  spawnerHold: { at: 'pid' | 'pipes'; ms: number } | undefined;
+  spawnerHold: { ms: number } | undefined;
 }
 
 function onOff(raw: string | undefined, name: string, dflt: boolean): boolean {
@@ -58,10 +58,8 @@ function layout(raw: string | undefined): 'shared' | 'per-role' {
 }
 
 function spawnerHold(env: Env): WorkerConfig['spawnerHold'] {
-  const pid = int(env, 'STACKWIRE_TEST_SPAWNER_HOLD_PID_MS', 0, 0, 60_000);
-  const pipes = int(env, 'STACKWIRE_TEST_SPAWNER_HOLD_PIPES_MS', 0, 0, 60_000);
-  if (pid && pipes) throw new ConfigError('STACKWIRE_TEST_SPAWNER_HOLD_PID_MS and STACKWIRE_TEST_SPAWNER_HOLD_PIPES_MS are both set (testing only). Set one.');
-  return pid ? { at: 'pid', ms: pid } : pipes ? { at: 'pipes', ms: pipes } : undefined;
+  const ms = int(env, 'STACKWIRE_TEST_SPAWNER_HOLD_PID_MS', 0, 0, 60_000);
+  return ms ? { ms } : undefined;
 }
 
 const RATE = /^\d+(\.\d+)?$/;

@@ -184,7 +184,7 @@ export interface WorkDir {
 
 /** A working folder for one run, owned by the run user (0700), with home/ and tmp/ inside. */
 export function createWorkDir(layout: RunLayout, label: string, user: RunUser | undefined): WorkDir {
-  const dir = fs.mkdtempSync(path.join(layout.work, `${process.pid}.${label.replace(/[^\w.-]/g, '_').slice(0, 80)}-`));
+  const dir = fs.mkdtempSync(workDirPrefix(layout, label));
   const home = path.join(dir, 'home');
   const tmp = path.join(dir, 'tmp');
   try {
@@ -195,6 +195,32 @@ export function createWorkDir(layout: RunLayout, label: string, user: RunUser | 
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  return workDir(dir);
+}
+
+/**
+ * The same, made off the event loop (the file system calls run on libuv's threads): a busy worker's
+ * main thread spent ~1 ms a run in them (a 500-item fan-out's profile), every other run waiting.
+ */
+export async function createWorkDirAsync(layout: RunLayout, label: string, user: RunUser | undefined): Promise<WorkDir> {
+  const dir = await fs.promises.mkdtemp(workDirPrefix(layout, label));
+  const home = path.join(dir, 'home');
+  const tmp = path.join(dir, 'tmp');
+  try {
+    await Promise.all([fs.promises.mkdir(home, { mode: 0o700 }), fs.promises.mkdir(tmp, { mode: 0o700 })]);
+    if (user) await Promise.all([dir, home, tmp].map((d) => fs.promises.chown(d, user.uid, user.gid)));
+  } catch (err) {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return workDir(dir);
+}
+
+function workDirPrefix(layout: RunLayout, label: string): string {
+  return path.join(layout.work, `${process.pid}.${label.replace(/[^\w.-]/g, '_').slice(0, 80)}-`);
+}
+
+function workDir(dir: string): WorkDir {
   const remove = () => {
     try {
       fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
@@ -206,8 +232,8 @@ export function createWorkDir(layout: RunLayout, label: string, user: RunUser | 
   };
   return {
     dir,
-    home,
-    tmp,
+    home: path.join(dir, 'home'),
+    tmp: path.join(dir, 'tmp'),
     remove,
     removeAsync: async () => {
       try {

@@ -145,16 +145,8 @@ export function useSpawner(s: Spawner | undefined): void {
 
 type Child = ChildProcess | Launched;
 
-/**
- * Starts through the spawner while few starts are on their way there; past that (a loaded worker that
- * acknowledges the handed-over pipes late), the worker forks the process itself, so that no process's
- * start or end waits behind a queue of others' (a 500-item fan-out on a loaded machine saw exits heard
- * 10 s late).
- */
-const SPAWNER_BACKLOG = 4;
-
 function launch(o: ProcessOptions, command: string, args: string[], env: Record<string, string>): Child {
-  if (spawner && spawner.backlog < SPAWNER_BACKLOG)
+  if (spawner)
     return spawner.launch({
       command,
       args,
@@ -269,8 +261,8 @@ export function startProcess(o: ProcessOptions): RunningProcess {
       });
     };
     child.once('error', (e: NodeJS.ErrnoException) => {
-      // Only a failure to start ends it here (for the spawner's, also pipes it could not hand over:
-      // that process is killed); a process of ours with a pid has 'close' follow.
+      // Only a failure to start ends it here (the spawner's say so only then); a process of ours with
+      // a pid has 'close' follow.
       if (child.pid === undefined || child instanceof Launched) {
         spawnError = e;
         exited = true;

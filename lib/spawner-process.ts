@@ -4,21 +4,30 @@
  * worker (the Temporal SDK's core, its workflow threads) a spawn took 3.4–4 ms and slowed its other
  * threads; from this process it takes about 1.3 ms.
  *
- * Protocol on the IPC channel (JSON), per request id:
- *   worker → spawner  {id, command, args, env, cwd?, uid?, gid?, nice?, stdin, channel}
- *   spawner → worker  {id, t: 'pid', pid}           first: from then on the worker can stop it
- *                     {id, t: 'fd', fd} with the socket of that stdio pipe (fd 0 when stdin, 1, 2,
- *                     3 when channel) attached: the worker reads and writes the script's pipes itself
- *                     {id, t: 'spawned', pid}        after every fd
- *                     {id, t: 'error', error}        it could not be started (nothing else follows)
- *                     {id, t: 'exit', code, signal}  the script ended (it is our child: we reap it)
- * The spawner never reads a pipe: reading stops before a socket is handed over, so no byte stays here.
+ * The spawner relays each script's pipes over the IPC channel (advanced serialization: bytes go as
+ * bytes); no socket is handed over. Handing sockets over made every start wait for the worker's
+ * acknowledgement of each one, and under load the starts and exits of other scripts queued behind them.
+ *
+ * Protocol on the IPC channel, per request id:
+ *   worker → spawner  {t: 'start', id, command, args, env, cwd?, uid?, gid?, nice?, stdin, channel}
+ *                     {t: 'write', id, fd, data}    bytes for the script's stdin (fd 0) or channel (fd 3)
+ *                     {t: 'end', id, fd}            no more of them
+ *                     {t: 'ack', id, bytes}         the worker has taken this many more bytes of output
+ *   spawner → worker  {t: 'pid', id, pid}           first: it runs, and from then on the worker can stop it
+ *                     {t: 'data', id, fd, data}     output of fd 1, 2 or 3, in order
+ *                     {t: 'eof', id, fd}            that pipe closed
+ *                     {t: 'error', id, error}       it could not be started (nothing else follows)
+ *                     {t: 'exit', id, code, signal} the script ended (it is our child: we reap it)
+ * Flow control: past WINDOW bytes of a script's output not yet acknowledged, its pipes are not read
+ * (the script blocks on a full pipe, as it would with the worker reading them), so a script that writes
+ * fast cannot fill this process's memory.
+ *
  * It imports nothing of Stackwire's (it stays small), ignores the terminal's signals (the worker stops
  * it), and ends when the worker's channel closes — the worker's death included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
 import os from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 
 export interface SpawnRequest {
   id: number;
@@ -42,12 +51,23 @@ export interface SpawnError {
   path?: string;
 }
 
+export type WorkerMessage =
+  | ({ t: 'start' } & SpawnRequest)
+  | { t: 'write'; id: number; fd: 0 | 3; data: Uint8Array }
+  | { t: 'end'; id: number; fd: 0 | 3 }
+  | { t: 'ack'; id: number; bytes: number };
+
 export type SpawnerMessage =
   | { id: number; t: 'pid'; pid: number }
-  | { id: number; t: 'fd'; fd: number }
-  | { id: number; t: 'spawned'; pid: number }
+  | { id: number; t: 'data'; fd: 1 | 2 | 3; data: Uint8Array }
+  | { id: number; t: 'eof'; fd: 1 | 2 | 3 }
   | { id: number; t: 'error'; error: SpawnError }
   | { id: number; t: 'exit'; code: number | null; signal: NodeJS.Signals | null };
+
+/** Output bytes a script may have on their way to the worker before its pipes are no longer read. */
+export const WINDOW = 1024 * 1024;
+/** The worker acknowledges output in steps of at least this many bytes. */
+export const ACK_STEP = 64 * 1024;
 
 function errorInfo(e: unknown): SpawnError {
   const x = e as NodeJS.ErrnoException;
@@ -60,14 +80,20 @@ function errorInfo(e: unknown): SpawnError {
   };
 }
 
-function send(m: SpawnerMessage, handle?: Socket): void {
-  if (process.connected) process.send!(m, handle);
+function send(m: SpawnerMessage): void {
+  if (process.connected) process.send!(m);
 }
 
-/** Stops a pipe's socket from reading (an internal of Node's net.Socket: its libuv handle), so what the script writes waits in the pipe for the worker. */
-function stopReading(s: Socket): void {
-  (s as unknown as { _handle?: { readStop?: () => number } })._handle?.readStop?.();
+/** A running script of ours: its writable pipes and its flow control. */
+interface Running {
+  child: ChildProcess;
+  inputs: Partial<Record<0 | 3, Writable>>;
+  outputs: Readable[];
+  unacked: number;
+  paused: boolean;
 }
+
+const running = new Map<number, Running>();
 
 function start(r: SpawnRequest): void {
   let child: ChildProcess;
@@ -85,10 +111,7 @@ function start(r: SpawnRequest): void {
     send({ id: r.id, t: 'error', error: errorInfo(e) });
     return;
   }
-  const pipes = child.stdio.slice(0, r.channel ? 4 : 3) as (Socket | null)[];
-  // Node destroys a child's stdin when it exits: one still waiting to be handed over (the channel sends
-  // one socket at a time) would go as nothing. The spawner owns it until it is sent.
-  (child as { stdin: unknown }).stdin = null;
+  const pipes = child.stdio as (Readable | Writable | null)[];
   if (child.pid === undefined) {
     // ENOENT, EACCES …: emitted, not thrown.
     for (const s of pipes) s?.destroy();
@@ -96,14 +119,46 @@ function start(r: SpawnRequest): void {
     return;
   }
   const pid = child.pid;
-  // Its exit is heard from now on, and said only after everything before it.
-  let announced = false;
-  let exit: SpawnerMessage | undefined;
-  child.once('exit', (code, signal) => {
-    exit = { id: r.id, t: 'exit', code, signal };
-    if (announced) send(exit);
-  });
+  // Testing only: a start carrying a lifeline marker (a script's, not the worker's own tools) is said late;
+  // everything of it waits until then, in order.
+  const held = hold && r.env.STACKWIRE_LIFELINE !== undefined ? hold : undefined;
+  let queue: SpawnerMessage[] | undefined = held ? [] : undefined;
+  const say = (m: SpawnerMessage) => (queue ? queue.push(m) : send(m));
+  const run: Running = { child, inputs: {}, outputs: [], unacked: 0, paused: false };
+  running.set(r.id, run);
+  for (const fd of [0, 3] as const) {
+    const w = pipes[fd] as Writable | null | undefined;
+    if (!w) continue;
+    w.on('error', () => undefined); // a program that exits without reading its input
+    run.inputs[fd] = w;
+  }
+  for (const fd of [1, 2, 3] as const) {
+    const s = pipes[fd] as Readable | null | undefined;
+    if (!s) continue;
+    run.outputs.push(s);
+    s.on('data', (b: Buffer) => {
+      say({ id: r.id, t: 'data', fd, data: b });
+      run.unacked += b.length;
+      if (!run.paused && run.unacked > WINDOW) {
+        run.paused = true;
+        for (const o of run.outputs) o.pause();
+      }
+    });
+    s.on('error', () => undefined);
+    // Said once, when its reading side ends (fd 3 is a socket the worker may still write to) or it closes.
+    let ended = false;
+    const eof = () => {
+      if (ended) return;
+      ended = true;
+      say({ id: r.id, t: 'eof', fd });
+    };
+    s.once('end', eof);
+    s.once('close', eof);
+  }
   child.on('error', () => undefined); // a kill of ours that failed; the exit still comes
+  child.once('exit', (code, signal) => say({ id: r.id, t: 'exit', code, signal }));
+  // Forgotten once every pipe closed and it exited (the worker's acks for it no longer matter).
+  child.once('close', () => running.delete(r.id));
   if (r.nice !== undefined) {
     try {
       os.setPriority(pid, r.nice);
@@ -111,43 +166,46 @@ function start(r: SpawnRequest): void {
       // Gone already, or not allowed: it runs at the default priority.
     }
   }
-  const handOne = (fd: number) => {
-    const s = pipes[fd];
-    if (!s) return;
-    stopReading(s);
-    send({ id: r.id, t: 'fd', fd }, s); // handed over, then closed here
-  };
-  const handRest = (from: number) => {
-    for (let fd = from; fd < pipes.length; fd++) handOne(fd);
-    send({ id: r.id, t: 'spawned', pid });
-    announced = true;
-    if (exit) send(exit);
-  };
-  // Testing only: a start carrying a lifeline marker (a script's, not the worker's own tools) is held.
-  const held = hold && r.env.STACKWIRE_LIFELINE !== undefined ? hold : undefined;
-  if (held) for (const s of pipes) if (s) stopReading(s);
   const announce = () => {
     send({ id: r.id, t: 'pid', pid });
-    if (held?.at === 'pipes') {
-      // Part of the pipes handed over, the rest held: what a queue of acknowledgements does under load.
-      handOne(0);
-      handOne(1);
-      setTimeout(() => handRest(2), held.ms);
-    } else handRest(0);
+    const q = queue ?? [];
+    queue = undefined;
+    for (const m of q) send(m);
   };
-  if (held?.at === 'pid') setTimeout(announce, held.ms);
+  if (held) setTimeout(announce, held.ms);
   else announce();
 }
 
+function onMessage(m: WorkerMessage): void {
+  if (m.t === 'start') return start(m);
+  const run = running.get(m.id);
+  if (!run) return;
+  switch (m.t) {
+    case 'write':
+      run.inputs[m.fd]?.write(m.data);
+      return;
+    case 'end':
+      run.inputs[m.fd]?.end();
+      return;
+    case 'ack':
+      run.unacked -= m.bytes;
+      if (run.paused && run.unacked <= WINDOW / 2) {
+        run.paused = false;
+        for (const o of run.outputs) o.resume();
+      }
+      return;
+  }
+}
+
 /**
- * Testing only (lib/spawner.ts; STACKWIRE_TEST_SPAWNER_HOLD_PID_MS / _PIPES_MS): how long to wait before
- * saying a process started (`pid`), or before handing its pipes over (`pipes`, the pid said at once).
+ * Testing only (lib/spawner.ts; STACKWIRE_TEST_SPAWNER_HOLD_PID_MS): how long to wait before saying a
+ * process started (`pid`) — and with it everything else of that process.
  */
-const holdArg = /^--hold=(pid|pipes):(\d+)$/.exec(process.argv[2] ?? '');
-const hold = holdArg ? { at: holdArg[1] as 'pid' | 'pipes', ms: Number(holdArg[2]) } : undefined;
+const holdArg = /^--hold=pid:(\d+)$/.exec(process.argv[2] ?? '');
+const hold = holdArg ? { ms: Number(holdArg[1]) } : undefined;
 
 if (process.send) {
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => undefined);
   process.on('disconnect', () => process.exit(0));
-  process.on('message', (m: SpawnRequest) => start(m));
+  process.on('message', (m: WorkerMessage) => onMessage(m));
 }

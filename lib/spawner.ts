@@ -1,13 +1,14 @@
 /**
  * The worker's side of the spawner (lib/spawner-process.ts): a small process forked before the worker
- * grows, which starts processes for it and hands their pipes over, so each script's fork costs ~1.3 ms
- * instead of 3.4–4 ms in the worker (and no longer stalls the worker's other threads).
+ * grows, which starts processes for it and relays their pipes over the IPC channel, so each script's
+ * fork costs ~1.3 ms instead of 3.4–4 ms in the worker (and no longer stalls the worker's other threads).
  *
- * `launch` gives a child-like object: `pid` as soon as the spawner tells it, `spawn` once its pipes are
- * here, `error` when it could not start (or its pipes could not be taken: it is killed), `exit`, then
- * `close` once its stdout, stderr and channel are closed — the order ChildProcess keeps. Everything else
- * is the worker's as before: its environment (with the lifeline marker), the guardian, signals to the
- * group (root may signal any group).
+ * `launch` gives a child-like object: `pid` and `spawn` as soon as the spawner says it runs, `error`
+ * when it could not start, `exit`, then `close` once its stdout, stderr and channel have ended — the
+ * order ChildProcess keeps. Its pipes are streams of this process, fed and drained by messages; the
+ * output is acknowledged as it is taken (the spawner stops reading a script that is 1 MiB ahead).
+ * Everything else is the worker's as before: its environment (with the lifeline marker), the guardian,
+ * signals to the group (root may signal any group).
  *
  * Should the spawner end (killed, out of memory), the processes it started that are still running are
  * killed (their groups, SIGKILL) and end with that signal, once everything it sent has been read; the
@@ -15,61 +16,101 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import path from 'node:path';
+import { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { LIFELINE_VAR, killMarked } from './lifeline.js';
-import type { SpawnError, SpawnRequest, SpawnerMessage } from './spawner-process.js';
+import { ACK_STEP, type SpawnError, type SpawnRequest, type SpawnerMessage, type WorkerMessage } from './spawner-process.js';
 
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'spawner-process.js');
 
 export type LaunchOptions = Omit<SpawnRequest, 'id'>;
 
-/** A process started by the spawner; its pipes are set when `spawn` is emitted. */
+type Send = (m: WorkerMessage) => void;
+
+/** A process started by the spawner; its pipes are streams here, relayed by the spawner. */
 export class Launched extends EventEmitter {
   pid: number | undefined;
-  stdin: Socket | null = null;
-  stdout: Socket | null = null;
-  stderr: Socket | null = null;
-  channel: Socket | null = null;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly channel: Duplex | null;
   /** Set when the spawner ended under it. */
   lostSpawner = false;
-  /** Its pipes have all arrived (or it failed): it no longer holds up the spawner's channel. */
-  handedOver = false;
   exited = false;
-  private opens = 0;
+  private opens: number;
   private closed = false;
+  private unacked = 0;
 
   constructor(
-    readonly wants: { stdin: boolean; channel: boolean },
+    private readonly id: number,
+    wants: { stdin: boolean; channel: boolean },
     /** Its lifeline marker (lib/lifeline.ts), which everything it starts carries. */
     readonly marker: string | undefined,
+    private readonly send: Send,
   ) {
     super();
-  }
-
-  /** @internal */ take(fd: number, s: Socket): void {
-    s.on('error', () => undefined);
-    if (fd === 0) this.stdin = s;
-    else {
-      if (fd === 1) this.stdout = s;
-      else if (fd === 2) this.stderr = s;
-      else this.channel = s;
-      this.opens++;
-      s.once('close', () => {
+    const input = (fd: 0 | 3) => ({
+      write: (chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void) => {
+        send({ t: 'write', id, fd, data: chunk });
+        cb();
+      },
+      final: (cb: (e?: Error | null) => void) => {
+        send({ t: 'end', id, fd });
+        cb();
+      },
+    });
+    this.stdin = wants.stdin ? new Writable(input(0)) : null;
+    this.stdout = new Readable({ read: () => undefined });
+    this.stderr = new Readable({ read: () => undefined });
+    this.channel = wants.channel ? new Duplex({ ...input(3), read: () => undefined, allowHalfOpen: true }) : null;
+    const outputs = [this.stdout, this.stderr, ...(this.channel ? [this.channel] : [])];
+    this.opens = outputs.length;
+    for (const s of outputs) {
+      s.on('error', () => undefined);
+      s.once('end', () => {
         this.opens--;
         this.maybeClose();
       });
     }
   }
 
-  /** @internal Every pipe it needs arrived (a worker out of file descriptors cannot take one). */
-  complete(): boolean {
-    return Boolean(this.stdout && this.stderr && (!this.wants.stdin || this.stdin) && (!this.wants.channel || this.channel));
+  private output(fd: 1 | 2 | 3): Readable | null {
+    return fd === 1 ? this.stdout : fd === 2 ? this.stderr : this.channel;
   }
 
-  /** @internal */ dropPipes(): void {
-    for (const s of [this.stdin, this.stdout, this.stderr, this.channel]) s?.destroy();
+  /** @internal It runs: its pipes flow from now on (a stream nobody reads is drained, not held). */
+  started(pid: number): void {
+    this.pid = pid;
+    this.emit('spawn');
+    this.stdout.resume();
+    this.stderr.resume();
+  }
+
+  /** @internal Output of one of its pipes, acknowledged once taken. */
+  data(fd: 1 | 2 | 3, bytes: Uint8Array): void {
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.output(fd)?.push(b);
+    this.unacked += b.length;
+    if (this.unacked >= ACK_STEP) {
+      this.send({ t: 'ack', id: this.id, bytes: this.unacked });
+      this.unacked = 0;
+    }
+  }
+
+  /** @internal That pipe closed (or, the spawner gone, every pipe). */
+  eof(fd: 1 | 2 | 3): void {
+    const s = this.output(fd);
+    if (s && !s.readableEnded) s.push(null);
+  }
+
+  /** @internal The spawner is gone: nothing more comes through any pipe (read or not: they end). */
+  endPipes(): void {
+    for (const fd of [1, 2, 3] as const) {
+      this.eof(fd);
+      this.output(fd)?.resume();
+    }
+    this.stdin?.destroy();
   }
 
   /** @internal */ exit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -112,11 +153,11 @@ interface Current {
 export interface SpawnerOptions {
   onWarning?: (message: string) => void;
   /**
-   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS / _PIPES_MS): the spawner waits this long after
-   * starting a script before it says so (`pid`), or before it hands its pipes over (`pipes`), which opens
-   * the windows where it may die before the worker knows the pid, or has the pipes.
+   * Testing only (STACKWIRE_TEST_SPAWNER_HOLD_PID_MS): the spawner waits this long after starting a
+   * script before it says so (`pid`), which opens the window where it may die before the worker knows
+   * the pid.
    */
-  hold?: { at: 'pid' | 'pipes'; ms: number };
+  hold?: { ms: number };
 }
 
 export class Spawner {
@@ -136,15 +177,15 @@ export class Spawner {
   }
 
   private fork(): Current {
-    const proc = fork(ENTRY, this.options.hold ? [`--hold=${this.options.hold.at}:${this.options.hold.ms}`] : [], {
+    const proc = fork(ENTRY, this.options.hold ? [`--hold=pid:${this.options.hold.ms}`] : [], {
       execArgv: ['--max-old-space-size=64'],
       env: { PATH: '/usr/bin:/bin' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true, // not in the worker's group: a terminal's Ctrl-C is the worker's to handle
-      serialization: 'json',
+      serialization: 'advanced', // output goes as bytes
     });
     const cur: Current = { proc, pending: new Map() };
-    proc.on('message', (m: SpawnerMessage, handle?: Socket) => this.onMessage(cur, m, handle));
+    proc.on('message', (m: SpawnerMessage) => this.onMessage(cur, m));
     proc.on('error', (e) => this.onWarning(`the spawner process failed: ${e.message}`));
     let exitedWith: string | undefined;
     proc.once('exit', (code, signal) => {
@@ -170,39 +211,24 @@ export class Spawner {
     if (cur.pending.size === 0) this.refChannel(cur.proc, false);
   }
 
-  private onMessage(cur: Current, m: SpawnerMessage, handle?: Socket): void {
+  private onMessage(cur: Current, m: SpawnerMessage): void {
     const p = cur.pending.get(m.id);
-    if (!p) {
-      handle?.destroy();
-      return;
-    }
+    if (!p) return;
     switch (m.t) {
       case 'pid':
-        p.pid = m.pid;
+        p.started(m.pid);
         return;
-      case 'fd':
-        if (handle) p.take(m.fd, handle);
+      case 'data':
+        p.data(m.fd, m.data);
         return;
-      case 'spawned':
-        p.handedOver = true;
-        if (!p.complete()) {
-          // Not handed over (EMFILE here): it cannot be watched, so it may not run. Its exit still comes.
-          killGroup(m.pid);
-          p.dropPipes();
-          p.emit(
-            'error',
-            spawnError({ message: 'the worker could not take the pipes of the process it started (too many open files?); it was killed', code: 'EMFILE' }),
-          );
-          return;
-        }
-        p.emit('spawn');
+      case 'eof':
+        p.eof(m.fd);
         return;
       case 'error':
         this.settled(cur, m.id);
         p.emit('error', spawnError(m.error));
         return;
       case 'exit':
-        this.settled(cur, m.id);
         p.exit(m.code, m.signal);
         return;
     }
@@ -211,45 +237,39 @@ export class Spawner {
   private onLost(cur: Current, how: () => string | undefined): void {
     if (this.current === cur) this.current = undefined;
     if (cur.pending.size === 0) return;
-    this.onWarning(
-      `the spawner process ended (${how() ?? 'its channel closed'}); ${cur.pending.size} process(es) it started are killed, a new spawner starts at the next launch`,
-    );
-    // Everything carrying their markers goes too (one walk of /proc): what left its group, and — when the
-    // spawner died between starting a process and telling its pid — the process itself, found by its marker alone.
     const lost = [...cur.pending.values()];
     cur.pending.clear();
-    const markers = lost.flatMap((p) => (p.marker ? [p.marker] : []));
-    const found = killMarked(markers);
+    const running = lost.filter((p) => !p.exited);
+    if (running.length)
+      this.onWarning(
+        `the spawner process ended (${how() ?? 'its channel closed'}); ${running.length} process(es) it started are killed, a new spawner starts at the next launch`,
+      );
+    // Everything carrying their markers goes too (one walk of /proc): what left its group, and — when the
+    // spawner died between starting a process and telling its pid — the process itself, found by its marker alone.
+    const markers = running.flatMap((p) => (p.marker ? [p.marker] : []));
+    const found = markers.length ? killMarked(markers) : new Map<string, { killed: number[]; leaders: number[] }>();
     const unknown: string[] = [];
     for (const p of lost) {
+      if (p.exited) {
+        // It ended; what it wrote after the last byte that came is lost with the spawner.
+        p.endPipes();
+        continue;
+      }
       p.lostSpawner = true;
       const f = (p.marker && found.get(p.marker)) || { killed: [], leaders: [] };
       if (p.pid === undefined && f.leaders.length) p.pid = f.leaders[0];
       if (p.pid === undefined) {
         if (p.marker) unknown.push(p.marker);
-        p.dropPipes();
         const what = f.killed.length ? `; the ${f.killed.length} process(es) of it still running were killed` : '';
         p.emit('error', spawnError({ message: `the spawner process ended before it said the process had started${what}`, code: 'ESPAWNER' }));
         continue;
       }
       killGroup(p.pid);
-      // Pipes of a start not yet handed over completely are read by nobody: closed, so that it can end.
-      if (!p.handedOver) p.dropPipes();
+      p.endPipes();
       p.exit(null, 'SIGKILL');
     }
     // A process the spawner had forked but not yet started carries its marker only once it runs.
     if (unknown.length) setTimeout(() => killMarked(unknown), 500).unref();
-  }
-
-  /**
-   * Processes whose pipes are still on their way. Node hands one socket at a time over the channel and
-   * waits for the worker to acknowledge it before the next message, so under load (a busy worker
-   * acknowledges late) starts queue up, and with them the exits of the processes behind them.
-   */
-  get backlog(): number {
-    let n = 0;
-    for (const p of this.current?.pending.values() ?? []) if (!p.handedOver) n++;
-    return n;
   }
 
   /** Starts a process through the spawner (a new spawner if the last one ended). */
@@ -258,10 +278,15 @@ export class Spawner {
     if (!this.current || !this.current.proc.connected) this.current = this.fork();
     const cur = this.current;
     const id = ++this.seq;
-    const p = new Launched({ stdin: o.stdin, channel: o.channel }, o.env[LIFELINE_VAR]);
+    const send: Send = (m) => {
+      if (cur.proc.connected) cur.proc.send(m);
+    };
+    const p = new Launched(id, { stdin: o.stdin, channel: o.channel }, o.env[LIFELINE_VAR], send);
     cur.pending.set(id, p);
+    // Kept until its pipes have ended too (after its exit): a spawner lost before then still ends them.
+    p.once('close', () => this.settled(cur, id));
     this.refChannel(cur.proc, true);
-    cur.proc.send({ id, ...o } satisfies SpawnRequest);
+    send({ t: 'start', id, ...o });
     return p;
   }
 

@@ -36,6 +36,7 @@ import { runMetricsBench } from '../bench/delivery-metrics.js';
 import { benchFleet, fleetReport } from '../bench/fleet.js';
 import { runMemoryBench } from '../bench/idle-memory.js';
 import { newSecretKey } from '../lib/secrets.js';
+import { ensureRunUser } from '../lib/system-packages.js';
 import { pipelineRun } from '../workflows/index.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
 import { benchWebhook } from './bench-webhook.js';
@@ -106,6 +107,8 @@ async function main(): Promise<number> {
     if (values.only === 'rules') return 0;
   }
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: undefined });
+  // The benches' workers run scripts as the run user, as npm start's do: created here on a fresh machine.
+  ensureRunUser(config.isolation, log);
   if (values.only === undefined || values.only === 'ingest') {
     const code = await benchIngest(config, Number(values.scripts ?? 1000), Boolean(values.json), log);
     if (code !== 0 || values.only === 'ingest') return code;

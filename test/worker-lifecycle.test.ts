@@ -60,17 +60,15 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
 });
 
 /**
- * Kills a worker's spawner while a script it started runs. With `hold` the spawner is made to die before
- * it has told the worker the script's pid (PID: a window a loaded machine opens by itself, the script
- * running while the spawner waits to be scheduled; the worker must find the script by its lifeline
- * marker), or before it has handed the script's pipes over (PIPES: each socket waits for the worker's
- * acknowledgement; the run must still end).
+ * Kills a worker's spawner while a script it started runs. With `holdMs` the spawner is made to die
+ * before it has told the worker the script's pid (a window a loaded machine opens by itself, the script
+ * running while the spawner waits to be scheduled; the worker must find the script by its lifeline marker).
  */
-async function spawnerDies(t: ExecutionContext, hold?: { at: 'PID' | 'PIPES'; ms: number }): Promise<void> {
+async function spawnerDies(t: ExecutionContext, holdMs?: number): Promise<void> {
   const region = `spawner-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-spawner-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
-  const worker = await regionWorker(region, dir, 'worker', hold ? { [`STACKWIRE_TEST_SPAWNER_HOLD_${hold.at}_MS`]: String(hold.ms) } : {});
+  const worker = await regionWorker(region, dir, 'worker', holdMs ? { STACKWIRE_TEST_SPAWNER_HOLD_PID_MS: String(holdMs) } : {});
   const spawners = () =>
     spawnSync('pgrep', ['-P', String(worker.child.pid), '-f', 'spawner-process.js'], { encoding: 'utf8' })
       .stdout.split('\n')
@@ -105,7 +103,7 @@ async function spawnerDies(t: ExecutionContext, hold?: { at: 'PID' | 'PIPES'; ms
     t.is(e.status, 'failed');
     t.regex(e.error, /killed by SIGKILL: the worker's spawner process died while it ran/);
     t.true(fs.readFileSync(path.join(dir, 'worker.log'), 'utf8').includes('the spawner process ended'), "the worker's log says so");
-    if (hold) return;
+    if (holdMs) return;
     // The next run starts a new spawner and succeeds.
     const next = await run(`${id}-next`, path.join(dir, 'pids-next'), 0);
     t.like(await next.result(), { status: 'succeeded', exitCode: 0 });
@@ -124,11 +122,7 @@ test("a worker's spawner that dies takes its running scripts with it (killed, sa
 });
 
 test("a spawner that dies before it told the worker a script's pid: the worker finds the script by its lifeline marker and kills it", async (t) => {
-  await spawnerDies(t, { at: 'PID', ms: 30_000 });
-});
-
-test("a spawner that dies before it handed a script's pipes over: the worker kills it by its pid, and the run ends (killed), not hanging", async (t) => {
-  await spawnerDies(t, { at: 'PIPES', ms: 30_000 });
+  await spawnerDies(t, 30_000);
 });
 
 test("with STACKWIRE_SPAWNER=off (npm start's shared layout) a worker forks its scripts itself: no spawner, the run succeeds", async (t) => {
