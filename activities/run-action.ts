@@ -18,12 +18,13 @@ import { openSecretRefs } from './platform-secrets.js';
 import { remoteFailure, startRemoteAction } from './remote-script.js';
 import type { SshTarget } from '../lib/ssh.js';
 import { LogShipper } from './log-shipper.js';
-import { actionPackDir, newWorkDirAsync, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
+import { actionPackDir, WorkDirAhead, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { ATTEMPT_ABANDONED } from '../common/constants.js';
 import { recordFinish, recordLost, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
 import { whileUnreachable } from '../db/pool.js';
 import type { ActivityDeps } from './activity-deps.js';
+import { abandonedWhy, requestedCancel } from './attempt-cancel.js';
 
 export type { ActivityDeps };
 
@@ -50,21 +51,6 @@ function validatedAtRunTime(input: RunActionInput, keys: { secretKey: Buffer | u
 
 /** How long an attempt waits for an unreachable database to record its start or end (a restart, a failover). */
 const DB_WAIT_MS = 5 * 60_000;
-
-/** Cancelled because someone asked (the workflow, an operator), not because Temporal let the attempt go. */
-function requestedCancel(ctx: Context): boolean {
-  const d = ctx.cancellationDetails;
-  return !d || d.cancelRequested || !(d.timedOut || d.notFound || d.workerShutdown || d.paused || d.reset);
-}
-
-function abandonedWhy(ctx: Context): string {
-  const d = ctx.cancellationDetails;
-  if (d?.workerShutdown) return 'its worker shut down before the script ended';
-  if (d?.timedOut) return 'Temporal timed the attempt out (no heartbeat reached the server in time)';
-  if (d?.notFound) return 'Temporal no longer knows the attempt';
-  if (d?.paused) return 'paused by an operator';
-  return 'reset by an operator';
-}
 
 export function createRunAction(deps: ActivityDeps) {
   const grace = (deps.killGraceSeconds ?? 5) * 1000;
@@ -99,7 +85,20 @@ export function createRunAction(deps: ActivityDeps) {
     }
   };
 
+  /** An attempt, with its script's working folder made meanwhile (a local script's, on a shell runner). */
   async function attemptAction(given: RunActionInput, ctx: Context, beat: Beat): Promise<RunActionResult> {
+    const ahead =
+      given.remote || given.action.runner === 'builtin'
+        ? undefined
+        : new WorkDirAhead(deps, `${given.executionId}.${given.attempt ?? ctx.info.attempt}`, given.action.name);
+    try {
+      return await attemptIn(given, ctx, beat, ahead);
+    } finally {
+      ahead?.drop();
+    }
+  }
+
+  async function attemptIn(given: RunActionInput, ctx: Context, beat: Beat, ahead: WorkDirAhead | undefined): Promise<RunActionResult> {
     const info = ctx.info;
     const input = given.validate ? { ...given, parameters: validatedAtRunTime(given, deps) } : given;
     const { action } = input;
@@ -242,7 +241,7 @@ export function createRunAction(deps: ActivityDeps) {
               killGraceMs: grace,
               ...output,
             },
-            await newWorkDirAsync(deps, `${input.executionId}.${attempt}`, action.name),
+            await ahead!.take(),
           );
       try {
         if (overlap) {

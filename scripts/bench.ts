@@ -247,15 +247,17 @@ async function main(): Promise<number> {
       });
       return performance.now() - t0;
     };
-    const timeRawLocal = async (): Promise<number> => {
+    const timeRawLocal = async (n = steps): Promise<number> => {
       const t0 = performance.now();
       await rawClient.workflow.execute('rawLocalSequence', {
         taskQueue: rawQueue,
         workflowId: `raw-local-${crypto.randomBytes(6).toString('hex')}`,
-        args: [Array.from({ length: steps }, () => ({ argv, cwd: action.packDir }))],
+        args: [Array.from({ length: n }, () => ({ argv, cwd: action.packDir }))],
       });
       return performance.now() - t0;
     };
+    // One step alone: what a run costs besides its steps (starting and ending the workflow), to tell the cost of a step itself.
+    const timeIdempotentOne = () => timePipeline(idempotentAction, chain(idempotentAction).slice(0, 1));
     const timeDirect = async (): Promise<number> => {
       const t0 = performance.now();
       for (let i = 0; i < steps; i++) await runDirect(argv, action.packDir);
@@ -270,13 +272,23 @@ async function main(): Promise<number> {
       await timeRawLocal();
       await timeDirect();
     }
-    const wall = { stackwire: [] as number[], idempotent: [] as number[], raw: [] as number[], rawLocal: [] as number[], direct: [] as number[] };
+    const wall = {
+      stackwire: [] as number[],
+      idempotent: [] as number[],
+      raw: [] as number[],
+      rawLocal: [] as number[],
+      direct: [] as number[],
+      idempotentOne: [] as number[],
+      rawLocalOne: [] as number[],
+    };
     for (let i = 0; i < iterations; i++) {
       wall.direct.push(await timeDirect());
       wall.stackwire.push(await timeStackwire());
       wall.idempotent.push(await timeIdempotent());
       wall.raw.push(await timeRaw());
       wall.rawLocal.push(await timeRawLocal());
+      wall.idempotentOne.push(await timeIdempotentOne());
+      wall.rawLocalOne.push(await timeRawLocal(1));
       if (process.stderr.isTTY) process.stderr.write(`\r[bench] ${i + 1}/${iterations}`);
     }
     if (process.stderr.isTTY) process.stderr.write('\n');
@@ -306,6 +318,8 @@ async function main(): Promise<number> {
     const fanoutIdeal = Math.ceil(FANOUT / FANOUT_CONCURRENCY) * (quantile(wall.stackwire, 0.5) / steps);
     const perStep = (xs: number[]) => xs.map((w) => (w - directMedian) / steps);
     const stats = (xs: number[]) => ({ median: +quantile(xs, 0.5).toFixed(1), p95: +quantile(xs, 0.95).toFixed(1) });
+    // A step's own cost: the 10-step run less the 1-step run, over the 9 steps between, less the script's own time.
+    const marginal = (ten: number[], one: number[]) => +((quantile(ten, 0.5) - quantile(one, 0.5)) / (steps - 1) - directMedian / steps).toFixed(1);
     const result = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
@@ -325,6 +339,9 @@ async function main(): Promise<number> {
         raw: stats(perStep(wall.raw)),
         rawLocal: stats(perStep(wall.rawLocal)),
       },
+      /** Medians of the 1-step runs, and each step's own overhead: (10-step run − 1-step run) / 9 − one direct script. */
+      oneStepWallMs: { idempotent: stats(wall.idempotentOne), rawLocal: stats(wall.rawLocalOne) },
+      marginalOverheadPerStepMs: { idempotent: marginal(wall.idempotent, wall.idempotentOne), rawLocal: marginal(wall.rawLocal, wall.rawLocalOne) },
       fanout: {
         items: FANOUT,
         concurrency: FANOUT_CONCURRENCY,
@@ -356,6 +373,7 @@ async function main(): Promise<number> {
           `  raw, local activities:     ${result.wallMs.rawLocal.median} ms  → overhead ${result.overheadPerStepMs.rawLocal.median} ms/step [p95 ${result.overheadPerStepMs.rawLocal.p95}]`,
           `  Stackwire pipeline:        ${result.wallMs.stackwire.median} ms  → overhead ${result.overheadPerStepMs.stackwire.median} ms/step [p95 ${result.overheadPerStepMs.stackwire.p95}]`,
           `  … idempotent (local):      ${result.wallMs.idempotent.median} ms  → overhead ${result.overheadPerStepMs.idempotent.median} ms/step [p95 ${result.overheadPerStepMs.idempotent.p95}] (target ≤ 10)`,
+          `  … a step's own overhead (10-step run − 1-step run, per step, less the script): idempotent ${result.marginalOverheadPerStepMs.idempotent} ms, raw local ${result.marginalOverheadPerStepMs.rawLocal} ms; a 1-step run: ${result.oneStepWallMs.idempotent.median} ms (raw local ${result.oneStepWallMs.rawLocal.median} ms)`,
           `  Stackwire / raw wall:      ${result.ratios.stackwireOverRawWall}× (target ≤ 1.2×); overhead ratio ${result.ratios.stackwireOverRawOverhead}×`,
           `  fan-out ${FANOUT} items, ${FANOUT_CONCURRENCY} at a time: ${result.fanout.wallMs.median} ms (raw Temporal ${result.fanout.rawWallMs.median} ms); ideal ${result.fanout.idealMs} ms → ${result.fanout.overIdeal}× (raw ${result.fanout.rawOverIdeal}×; target ≤ 1.3×)`,
           `  … idempotent items (local): ${result.fanout.idempotentWallMs.median} ms → ${result.fanout.idempotentOverIdeal}× (target ≤ 1.3×)`,
