@@ -290,9 +290,15 @@ export class Spawner {
     return p;
   }
 
-  /** Closes the channel: the spawner ends, and whatever it started that still runs is killed. */
+  /**
+   * Closes the channel and kills the spawner (it holds nothing of its own: one that would not end by
+   * itself, stopped or stuck, must not outlive the worker); whatever it started that still runs is killed.
+   */
   stop(): void {
     this.stopped = true;
-    if (this.current?.proc.connected) this.current.proc.disconnect();
+    const proc = this.current?.proc;
+    if (!proc) return;
+    if (proc.connected) proc.disconnect();
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   }
 }

@@ -200,6 +200,51 @@ test('a script still running at the end of the grace time is stopped, and its ru
   }
 });
 
+test("a worker whose script's end never comes (its spawner frozen) still exits 30 s after the grace time: the script killed, no spawner left, the run lost", async (t) => {
+  const region = `force-${crypto.randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-force-'));
+  fs.chmodSync(dir, 0o777);
+  const start = (name: string) => regionWorker(region, dir, name, { STACKWIRE_SHUTDOWN_GRACE: '1' });
+  const first = await start('first');
+  let second: Awaited<ReturnType<typeof start>> | undefined;
+  let pids: number[] = [];
+  const [spawner] = spawnSync('pgrep', ['-P', String(first.child.pid), '-f', 'spawner-process.js'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
+  try {
+    t.truthy(spawner, 'the worker forked its spawner');
+    const action = (await http<ActionSpec>('GET', '/api/v1/actions/testkit.sleep')).body;
+    const pidfile = path.join(dir, 'pids');
+    const id = `force-test-${region}`;
+    const input: ActionExecutionInput = { executionId: id, action, parameters: { pidfile, seconds: 300 }, region, actor: 'test', trigger: 'test' };
+    await (await temporalClient()).workflow.start(actionExecution, { taskQueue: regionTaskQueue(region), workflowId: id, args: [input] });
+    await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start', 120_000);
+    pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    // Frozen, the spawner can tell the worker nothing more: not the script's exit once the worker kills it.
+    process.kill(spawner, 'SIGSTOP');
+    first.child.kill('SIGTERM');
+    t.not(await first.exited, 0, 'a forced shutdown is not a clean exit');
+    t.regex(fs.readFileSync(path.join(dir, 'first.log'), 'utf8'), /activities were still running 30 s after the grace time: the worker exits without them/);
+    t.false(pids.some(alive), 'the script was killed at the end of the grace time');
+    t.false(alive(spawner), 'the frozen spawner did not outlive its worker');
+    second = await start('second');
+    const lost = await eventually(
+      async () => {
+        const e = (await http<{ status: string; error: string | null }>('GET', `/api/v1/executions/${id}`)).body;
+        return e.status === 'lost' ? e : undefined;
+      },
+      'the run to be lost',
+      90_000,
+    );
+    t.regex(lost.error ?? '', /^worker lost during attempt 1/);
+  } finally {
+    await first.stop(2000);
+    await second?.stop(2000);
+    for (const p of [...pids, ...(spawner ? [spawner] : [])]) if (alive(p)) process.kill(p, 'SIGKILL');
+  }
+});
+
 const HISTORIES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 
 test('recorded histories replay against the current workflow code (no non-determinism)', async (t) => {

@@ -57,6 +57,9 @@ async function keepFence(config: Config, uid: number, logger: Logger): Promise<N
   return timer;
 }
 
+/** How long after the shutdown grace time a worker whose activities still run exits anyway. */
+const SHUTDOWN_FORCE_AFTER_GRACE_SECONDS = 30;
+
 export async function runWorkers(config: Config, roles: Role[], metricsPort: number | undefined, json: boolean): Promise<number> {
   const regions = roles.flatMap((r) => (r.region ? [r.region] : []));
   const only = roles.length === 1 ? roles[0] : undefined;
@@ -146,6 +149,9 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
             : {}),
           interceptors: { activity: [metrics.interceptor(role.region)] },
           shutdownGraceTime: `${config.worker.shutdownGraceSeconds}s`,
+          // Past the grace time the running activities are cancelled (their scripts' groups killed); one that
+          // still does not end (its spawner stuck, a bug) would keep the worker from ever exiting.
+          shutdownForceTime: `${config.worker.shutdownGraceSeconds + SHUTDOWN_FORCE_AFTER_GRACE_SECONDS}s`,
           // Heartbeats reach the server at least every second, so a cancellation reaches a script within ~1 s.
           maxHeartbeatThrottleInterval: '1s',
           // A workflow task waits for this Worker (its sticky cache) at most 1 s before any Worker of the
@@ -188,6 +194,8 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
     // Each run resolves after SIGTERM/SIGINT once its running activities have finished or the grace time ran
     // out. One Worker failing stops the others (the process then exits non-zero, for its supervisor to restart).
     let failed: Error | undefined;
+    let stopAsked: number | undefined;
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => (stopAsked ??= Date.now()));
     await Promise.all(
       workers.map((w) =>
         w.worker.run().catch((err: unknown) => {
@@ -196,14 +204,22 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
         }),
       ),
     ).finally(() => clearInterval(fenceTimer));
+    // (The SDK's own error then is about the worker it could not let go, not the expired period.)
+    const forcedAfterMs = (config.worker.shutdownGraceSeconds + SHUTDOWN_FORCE_AFTER_GRACE_SECONDS) * 1000;
+    if (failed !== undefined && stopAsked !== undefined && Date.now() - stopAsked >= forcedAfterMs - 500)
+      logger.error(
+        { event: 'shutdown-forced' },
+        `activities were still running ${SHUTDOWN_FORCE_AFTER_GRACE_SECONDS} s after the grace time: the worker exits without them (the server counts their attempts lost at their heartbeat timeout)`,
+      );
     if (failed !== undefined) throw failed;
     logger.info({ event: 'worker-stopped', role: ready.role }, 'worker stopped');
     return 0;
   } finally {
-    await closeMetrics?.();
-    await pool?.end();
-    await connection.close();
     useSpawner(undefined);
     spawner?.stop();
+    await closeMetrics?.();
+    await pool?.end();
+    // After a forced shutdown the SDK may still hold the connection: the process exits all the same.
+    await connection.close().catch((err: unknown) => logger.warn({ err }, 'could not close the Temporal connection'));
   }
 }

@@ -30,7 +30,8 @@ STACKWIRE_OUTPUT_CAP, STACKWIRE_MAX_CONCURRENT_ACTIVITIES, STACKWIRE_MAX_CONCURR
 STACKWIRE_MAX_CONCURRENT_WORKFLOW_TASKS, STACKWIRE_WORKER_ACTIVITIES_PER_SECOND, STACKWIRE_QUEUE_ACTIVITIES_PER_SECOND,
 STACKWIRE_WORKER_METRICS_HOST, STACKWIRE_WORKER_METRICS_PORT, STACKWIRE_LOG_LEVEL, STACKWIRE_RUN_AS, STACKWIRE_RUN_DIR,
 STACKWIRE_GIT_ALLOWED_HOSTS, STACKWIRE_GIT_ALLOW_FILE, STACKWIRE_GIT_TIMEOUT, STACKWIRE_INGEST_PATHS (see README).
-SIGTERM or SIGINT stops polling and lets running activities finish within the grace time.`;
+SIGTERM or SIGINT stops polling and lets running activities finish within the grace time; their scripts are
+then stopped, and an attempt still not ended 30 s later no longer holds the worker (it exits non-zero).`;
 
 async function main(): Promise<number> {
   let args;
