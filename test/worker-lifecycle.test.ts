@@ -157,6 +157,18 @@ test("with STACKWIRE_SPAWNER=off (npm start's shared layout) a worker forks its 
   }
 });
 
+/** The execution record once the workflow has marked the run lost (its worker gone). */
+async function untilLost(id: string): Promise<{ status: string; error: string | null; attempt: number }> {
+  return eventually(
+    async () => {
+      const e = (await http<{ status: string; error: string | null; attempt: number }>('GET', `/api/v1/executions/${id}`)).body;
+      return e.status === 'lost' ? e : undefined;
+    },
+    'the run to be lost',
+    90_000,
+  );
+}
+
 test('a script still running at the end of the grace time is stopped, and its run is lost (not failed, not cancelled) until an operator decides', async (t) => {
   const region = `drain-late-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-drain-late-'));
@@ -178,14 +190,7 @@ test('a script still running at the end of the grace time is stopped, and its ru
     t.false(pids.some(alive), 'the script was stopped before the worker left: no orphan');
     // The run's workflow goes on on the next worker of the region.
     second = await start('second');
-    const lost = await eventually(
-      async () => {
-        const e = (await http<{ status: string; error: string | null }>('GET', `/api/v1/executions/${id}`)).body;
-        return e.status === 'lost' ? e : undefined;
-      },
-      'the run to be lost',
-      90_000,
-    );
+    const lost = await untilLost(id);
     t.regex(
       lost.error ?? '',
       /^worker lost during attempt 1 \(attempt 1 stopped: its worker shut down before the script ended; its process group was killed\); the script may or may not have done its work/,
@@ -229,14 +234,7 @@ test("a worker whose script's end never comes (its spawner frozen) still exits 3
     t.false(pids.some(alive), 'the script was killed at the end of the grace time');
     t.false(alive(spawner), 'the frozen spawner did not outlive its worker');
     second = await start('second');
-    const lost = await eventually(
-      async () => {
-        const e = (await http<{ status: string; error: string | null }>('GET', `/api/v1/executions/${id}`)).body;
-        return e.status === 'lost' ? e : undefined;
-      },
-      'the run to be lost',
-      90_000,
-    );
+    const lost = await untilLost(id);
     t.regex(lost.error ?? '', /^worker lost during attempt 1/);
   } finally {
     await first.stop(2000);
@@ -327,14 +325,7 @@ async function killedMidRun(t: ExecutionContext, o: { idempotent: boolean; secon
 test("a worker killed mid-run takes its script's group with it within a second; the run is lost (not failed) until an operator decides, and the decision is recorded", async (t) => {
   const run = await killedMidRun(t, { idempotent: false, seconds: 300 });
   try {
-    const lost = await eventually(
-      async () => {
-        const e = (await http<{ status: string; error: string | null; attempt: number }>('GET', `/api/v1/executions/${run.id}`)).body;
-        return e.status === 'lost' ? e : undefined;
-      },
-      'the run to be lost',
-      90_000,
-    );
+    const lost = await untilLost(run.id);
     t.regex(lost.error ?? '', /worker lost during attempt 1/);
     // The Web UI's "current details" say what to do (set by the workflow once the record says lost: waited for).
     const lostDetails = new RegExp(`LOST .*stackwire execution resolve ${run.id} retry\\|succeeded\\|failed`);
