@@ -12,6 +12,7 @@ import { startService } from '../lib/services.js';
 import { PROJECT_ROOT, loadConfig } from '../lib/config.js';
 import { createPayloadCodec } from '../lib/payload-codec.js';
 import { createTemporalClient, temporalConnectionOptions } from '../lib/temporal-client.js';
+import type { PipelineRunView } from '../common/api-types.js';
 
 export const config = loadConfig();
 export const API = config.api.url;
@@ -202,6 +203,28 @@ export async function eventually<T>(fn: () => Promise<T | undefined> | T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * A pipeline run's view once its workflow has closed. A 503 (Temporal or the region's worker did not
+ * answer a query in time, as on a loaded 2-core machine) is asked again; any other error fails at once.
+ */
+export async function pipelineRunEnded<T extends { workflowStatus: string } = PipelineRunView>(
+  id: string,
+  timeoutMs = 120_000,
+  headers: Record<string, string> = {},
+): Promise<T> {
+  return eventually(
+    async () => {
+      const r = await http<T>('GET', `/api/v1/pipelines/runs/${id}`, undefined, headers);
+      if (r.status === 503) return undefined;
+      if (r.status !== 200) throw new Error(`GET /api/v1/pipelines/runs/${id}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.workflowStatus === 'running' ? undefined : r.body;
+    },
+    `pipeline run ${id} to end`,
+    timeoutMs,
+    500,
+  );
 }
 
 /** A workflow history as text with every payload's bytes decoded (toJSON would show them as base64). */

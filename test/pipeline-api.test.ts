@@ -10,7 +10,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { PipelineRunView, PipelineRunStartResponse } from '../common/api-types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { ADMIN_KEY, API, as, cli, eventually, http, makeKey, temporalClient, uniqueName } from './helpers.js';
+import { ADMIN_KEY, API, as, cli, eventually, http, makeKey, pipelineRunEnded, temporalClient, uniqueName } from './helpers.js';
 
 function folder(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-pipelines-'));
@@ -52,19 +52,6 @@ steps:
 outputs:
   text: \${{ steps.write.outputs.value }}
 `;
-
-/** A pipeline run's view once its workflow has closed (a loaded 2-core machine may take a while: 6 s a query there). */
-function runEnded(id: string): Promise<PipelineRunView> {
-  return eventually(
-    async () => {
-      const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body;
-      return v.workflowStatus === 'running' ? undefined : v;
-    },
-    `pipeline run ${id} to end`,
-    120_000,
-    500,
-  );
-}
 
 test('stackwire pipeline run validates, starts and follows a pipeline with a sub-pipeline from its folder, typed inputs and outputs', async (t) => {
   const dir = folder({ 'ship.yml': MAIN, 'notes.yml': NOTES });
@@ -154,7 +141,7 @@ steps:
   t.is(started.status, 202, JSON.stringify(started.body));
   const id = started.body.id;
   await eventually(
-    async () => ((await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body.waiting.length ? true : undefined),
+    async () => ((await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body.waiting?.length ? true : undefined),
     'the gate to wait',
     120_000,
     500,
@@ -167,7 +154,7 @@ steps:
   t.is((await decide(viewer.key)).status, 403, 'a viewer cannot decide');
   const ok = await decide(approver.key);
   t.is(ok.status, 200, JSON.stringify(ok.body));
-  const done = await runEnded(id);
+  const done = await pipelineRunEnded(id);
   t.is(done.status, 'succeeded');
   t.is(done.steps[0].decidedBy, approverName);
   t.is(done.steps[1].outputs.value, `approved by ${approverName}`);
@@ -236,10 +223,10 @@ test("a finished run's view: succeeded with its steps; failed with every step's 
     'closes-failed',
     '  - id: first\n    action: testkit.quick\n    with: {value: fine}\n  - id: broken\n    needs: [first]\n    action: testkit.fail\n    with: {code: 3}\n    retry: {attempts: 1}\n',
   );
-  const good = await runEnded(ok);
+  const good = await pipelineRunEnded(ok);
   t.like(good, { status: 'succeeded', workflowStatus: 'completed' });
   t.like(good.steps[0], { id: 'one', status: 'succeeded' });
-  const failed = await runEnded(bad);
+  const failed = await pipelineRunEnded(bad);
   t.like(failed, { status: 'failed', workflowStatus: 'failed' });
   t.deepEqual(
     failed.steps.map((s) => [s.id, s.status]),
@@ -269,7 +256,7 @@ steps:
   });
   t.is(started.status, 202, JSON.stringify(started.body));
   const id = started.body.id;
-  const done = await runEnded(id);
+  const done = await pipelineRunEnded(id);
   t.is(done.status, 'succeeded', done.error);
   const argv = done.steps[0].outputs.argv as string[];
   t.true(argv.includes('--label'), 'the script got the label');

@@ -28,6 +28,7 @@ import {
   historyText,
   http,
   makeKey,
+  pipelineRunEnded,
   recordFixture,
   recordNewestFixture,
   regionWorker,
@@ -1532,16 +1533,7 @@ steps:
     as(await releaseManagerKey()),
   );
   t.is(started.status, 202, JSON.stringify(started.body));
-  const v = await eventually(
-    async () => {
-      const r = (
-        await http<{ status: string; error?: string; steps: { outputs: Record<string, unknown> }[] }>('GET', `/api/v1/pipelines/runs/${started.body.id}`)
-      ).body;
-      return r.status === 'running' ? undefined : r;
-    },
-    'the pipeline to end',
-    180_000,
-  );
+  const v = await pipelineRunEnded(started.body.id, 180_000);
   t.is(v.status, 'succeeded', v.error);
   t.deepEqual(v.steps[0].outputs.waves, [['rt-db'], ['rt-api']]);
   const api = (await records('rt-api')).find((x) => x.version === '6.0.0')!;
@@ -1626,14 +1618,7 @@ outputs:
       ['nightly'],
       'a pipeline without on: push is not run by a push',
     );
-    const run = await eventually(
-      async () => {
-        const v = (await http<{ status: string; outputs: Record<string, string> }>('GET', `/api/v1/pipelines/runs/push.${delivery}.hello-api.ci`)).body;
-        return v.status === 'running' ? undefined : v;
-      },
-      'the pushed pipeline to end',
-      120_000,
-    );
+    const run = await pipelineRunEnded(`push.${delivery}.hello-api.ci`);
     t.is(run.status, 'succeeded');
     t.is(run.outputs.built, `hello-api at ${sha} by ${(payload.pusher as { name: string }).name}`);
     // The run traces back to the delivery: trigger github.push.<delivery> → githubPush → this run.

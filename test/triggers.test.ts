@@ -11,18 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import type {
-  PipelineRunView,
-  RuleApplyResponse,
-  RuleGetResponse,
-  TraceResponse,
-  TriggerRecord,
-  WebhookCreateResponse,
-  WebhookDeliveryResponse,
-} from '../common/api-types.js';
+import type { RuleApplyResponse, RuleGetResponse, TraceResponse, TriggerRecord, WebhookCreateResponse, WebhookDeliveryResponse } from '../common/api-types.js';
 import { SearchAttributes } from '../common/constants.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { API, as, cli, eventually, http, makeKey, temporalClient, uniqueName, waitForEnd } from './helpers.js';
+import { API, as, cli, http, makeKey, pipelineRunEnded, temporalClient, uniqueName, waitForEnd } from './helpers.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-rules-'));
 const write = (name: string, text: string) => {
@@ -174,14 +166,7 @@ pipeline:
   t.is(fired.status, 202, JSON.stringify(fired.body));
   const runId = fired.body.runs[0]?.workflowId;
   t.truthy(runId, JSON.stringify(fired.body));
-  const view = await eventually(
-    async () => {
-      const v = (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${runId}`)).body;
-      return v.status === 'running' ? undefined : v;
-    },
-    'the pipeline run to end',
-    120_000,
-  );
+  const view = await pipelineRunEnded(runId);
   t.is(view.status, 'succeeded');
   t.is(view.outputs.value, 'build 142 in prod from the pack');
   const described = await (await temporalClient()).workflow.getHandle(runId).describe();
