@@ -3,8 +3,10 @@
  * --follow` (and `stackwire run`) show it live. Redacts secrets, caps what it stores per execution,
  * and never puts the output into workflow history.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { appendLogs, nextSeq } from '../db/logs.js';
 import { isUnreachable, type Pool } from '../db/pool.js';
+import { outputText } from '../lib/capped-output.js';
 import { redact } from '../lib/secrets.js';
 
 export class LogShipper {
@@ -38,9 +40,13 @@ export class LogShipper {
     return Math.max(0, ...this.secrets.map((s) => s.length - 1));
   }
 
+  /** Per stream: a character whose bytes came in two chunks is decoded whole. */
+  private decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8'), system: new StringDecoder('utf8') };
+
   push(stream: 'stdout' | 'stderr' | 'system', chunk: Buffer | string, final = false): void {
     if (this.capped) return;
-    const joined = redact(this.carry[stream] + (typeof chunk === 'string' ? chunk : chunk.toString('utf8')), this.secrets);
+    const text = typeof chunk === 'string' ? chunk : this.decoders[stream].write(chunk);
+    const joined = redact(this.carry[stream] + outputText(text), this.secrets);
     const cut = final ? joined.length : Math.max(0, joined.length - this.hold);
     this.carry[stream] = joined.slice(cut);
     let data = joined.slice(0, cut);
@@ -72,15 +78,20 @@ export class LogShipper {
     return this.flushing;
   }
 
-  /** The last lines written; while the database is unreachable, tried again every second for up to `maxMs`. */
-  async stop(maxMs = 0): Promise<void> {
+  /**
+   * Ends the shipping and hands over the lines not yet written, numbered, once any flush under way has
+   * ended: the caller writes them with the execution's end, in one statement (db/executions.ts
+   * recordFinish), so a short script's output and its end cost one round trip, not two.
+   */
+  async finish(): Promise<LogBatch> {
     if (this.timer) clearInterval(this.timer);
-    for (const s of ['stdout', 'stderr', 'system'] as const) if (this.carry[s]) this.push(s, '', true);
-    const until = Date.now() + maxMs;
-    await this.flush();
-    while (this.pending.length && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 1000));
-      await this.flush();
+    for (const s of ['stdout', 'stderr', 'system'] as const) {
+      const rest = this.decoders[s].end(); // bytes of a character that never ended: U+FFFD
+      if (this.carry[s] || rest) this.push(s, rest, true);
     }
+    await this.flushing;
+    return this.pending.splice(0).map((e) => ({ ...e, seq: this.seq++ }));
   }
 }
+
+export type LogBatch = { seq: number; stream: 'stdout' | 'stderr' | 'system'; data: string }[];

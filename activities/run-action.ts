@@ -21,8 +21,8 @@ import { LogShipper } from './log-shipper.js';
 import { actionPackDir, WorkDirAhead, openParameters, remoteArgv, scriptCommand, startIsolatedScript } from './script-process.js';
 import type { RunActionInput, RunActionResult } from '../common/types.js';
 import { ATTEMPT_ABANDONED } from '../common/constants.js';
-import { recordFinish, recordLost, recordOutcomeWithoutStart, recordStart, type ExecutionStart } from '../db/executions.js';
-import { whileUnreachable } from '../db/pool.js';
+import { recordFinish, recordLost, recordOutcomeWithoutStart, recordStart, type ExecutionFinish, type ExecutionStart } from '../db/executions.js';
+import { isUnreachable, whileUnreachable } from '../db/pool.js';
 import type { ActivityDeps } from './activity-deps.js';
 import { abandonedWhy, requestedCancel } from './attempt-cancel.js';
 
@@ -274,7 +274,7 @@ export function createRunAction(deps: ActivityDeps) {
     }
 
     const durationMs = Date.now() - started;
-    await logs.stop(DB_WAIT_MS);
+    const lastLines = await logs.finish();
     let status: RunActionResult['status'] | 'abandoned';
     let remoteWhy: ReturnType<typeof remoteFailure>;
     let error: string | null = null;
@@ -323,20 +323,28 @@ export function createRunAction(deps: ActivityDeps) {
     const startTrouble = ['ESPAWNER', 'EMFILE'].includes(outcome.spawnError?.code ?? '');
     const willRetry =
       status === 'failed' && (!outcome.spawnError || startTrouble) && outcome.code !== 2 && (!remoteWhy || remoteWhy.retryable) && attempt < action.maxAttempts;
-    await untilDbAnswers('recording the end', () =>
-      recordFinish(deps.pool, {
-        id: input.executionId,
-        attempt,
-        status: willRetry || status === 'abandoned' ? 'running' : status,
-        exitCode: outcome.code,
-        signal: outcome.signal,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        stdoutTruncated: stdout.truncated,
-        stderrTruncated: stderr.truncated,
-        error,
-      }),
-    );
+    const end: ExecutionFinish = {
+      id: input.executionId,
+      attempt,
+      status: willRetry || status === 'abandoned' ? 'running' : status,
+      exitCode: outcome.code,
+      signal: outcome.signal,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      stdoutTruncated: stdout.truncated,
+      stderrTruncated: stderr.truncated,
+      error,
+    };
+    await untilDbAnswers('recording the end', async () => {
+      try {
+        await recordFinish(deps.pool, end, lastLines);
+      } catch (err) {
+        // Lines the database refuses must not cost the run its end: recorded without them, as a flush would.
+        if (isUnreachable(err) || !lastLines.length) throw err;
+        log.warn({ err }, 'could not ship output');
+        await recordFinish(deps.pool, end);
+      }
+    });
     // The run is recorded: a folder that cannot be removed is the worker's problem, not the run's.
     await removal?.catch((err: unknown) => log.warn({ err }, 'could not remove the working folder'));
     log.info({ status, outcome: status === 'succeeded' ? 'success' : 'failure', exitCode: outcome.code, durationMs }, 'action finished');

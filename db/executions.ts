@@ -131,15 +131,36 @@ export interface ExecutionFinish {
  * gets the attempt's output and how its script ended appended to the note: that is what the operator
  * decides on.
  */
-export async function recordFinish(pool: Pool, f: ExecutionFinish): Promise<void> {
+export async function recordFinish(pool: Pool, f: ExecutionFinish, logs: { seq: number; stream: string; data: string }[] = []): Promise<void> {
+  // The output's last lines go in with the end, in the same statement: one round trip and one commit.
+  // A retried statement writes the same (execution, seq) again: the first is kept.
+  const withLogs = logs.length
+    ? `WITH logged AS (
+         INSERT INTO execution_logs (execution_id, seq, stream, data)
+         SELECT $1, l.seq, l.stream, l.data FROM unnest($11::int[], $12::text[], $13::text[]) AS l(seq, stream, data)
+         ON CONFLICT DO NOTHING)
+       `
+    : '';
   await pool.query(
-    `UPDATE executions SET
+    `${withLogs}UPDATE executions SET
        status = CASE WHEN status = 'lost' THEN 'lost' ELSE $2 END,
        exit_code = $3, signal = $4, stdout = $5, stderr = $6, stdout_truncated = $7, stderr_truncated = $8,
        error = CASE WHEN status = 'lost' THEN concat_ws('; ', error, 'the attempt ended: ' || COALESCE($9, $2)) ELSE $9 END,
        finished_at = CASE WHEN status = 'lost' THEN NULL ELSE now() END
      WHERE id = $1 AND attempt = $10 AND status IN ('running', 'lost')`,
-    [f.id, f.status, f.exitCode, f.signal, f.stdout, f.stderr, f.stdoutTruncated, f.stderrTruncated, f.error, f.attempt],
+    [
+      f.id,
+      f.status,
+      f.exitCode,
+      f.signal,
+      f.stdout,
+      f.stderr,
+      f.stdoutTruncated,
+      f.stderrTruncated,
+      f.error,
+      f.attempt,
+      ...(logs.length ? [logs.map((l) => l.seq), logs.map((l) => l.stream), logs.map((l) => l.data)] : []),
+    ],
   );
 }
 

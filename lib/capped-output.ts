@@ -2,6 +2,14 @@
 import { redact } from './secrets.js';
 
 /**
+ * A script's bytes as text that Postgres stores: UTF-8, each invalid sequence as U+FFFD (as Node
+ * decodes it), and each NUL byte too (a text or jsonb value cannot hold one: the statement would fail).
+ */
+export function outputText(bytes: Buffer | string): string {
+  return (typeof bytes === 'string' ? bytes : bytes.toString('utf8')).replaceAll('\0', '\uFFFD');
+}
+
+/**
  * Keeps the first `cap` bytes of a stream and counts the rest; also keeps a short tail. Secrets are
  * redacted before either is cut, so a secret across the cut never leaves a clear prefix behind.
  */
@@ -34,11 +42,11 @@ export class CappedOutput {
     return this.total > this.cap;
   }
   text(): string {
-    const s = redact(Buffer.concat(this.chunks).toString('utf8'), this.secrets).slice(0, this.cap);
+    const s = redact(outputText(Buffer.concat(this.chunks)), this.secrets).slice(0, this.cap);
     return this.truncated ? `${s}\n[… ${this.total - this.cap} more bytes not kept]` : s;
   }
   tail(): string {
-    const s = redact(this.tailBuf.toString('utf8'), this.secrets);
+    const s = redact(outputText(this.tailBuf), this.secrets);
     return s.slice(-this.tailBytes);
   }
 }

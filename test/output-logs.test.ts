@@ -77,3 +77,20 @@ test('execution logs --follow prints the output while the run goes on, and ends 
     fs.writeFileSync(gate, '');
   }
 });
+
+test('output that is not text (a NUL byte, invalid UTF-8) is kept with each such byte as U+FFFD in the record and the log, and the run ends as it did; a character split between two reads is whole', async (t) => {
+  const { id, execution } = await runViaApi({ action: 'testkit.binary', parameters: {}, region: 'us-east' });
+  t.is(execution.status, 'succeeded', execution.error ?? '');
+  t.is(execution.stdout, 'before\uFFFDafter \uFFFD\uFFFD end\ncafé\n');
+  t.is(execution.stderr, 'err\uFFFDor\n');
+  const logs = await cli(['execution', 'logs', id, '--json']);
+  t.is(logs.code, 0, logs.stderr);
+  const entries = JSON.parse(logs.stdout) as { stream: string; data: string }[];
+  const stream = (name: string) =>
+    entries
+      .filter((e) => e.stream === name)
+      .map((e) => e.data)
+      .join('');
+  t.is(stream('stdout'), 'before\uFFFDafter \uFFFD\uFFFD end\ncafé\n');
+  t.is(stream('stderr'), 'err\uFFFDor\n');
+});
