@@ -105,14 +105,18 @@ export interface CliResult {
 }
 
 export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, STACKWIRE_API_URL: API, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return cliStarted(args, env).done;
+}
+
+/** A CLI command left running: what it printed so far, its end, and a kill for cleanup. */
+export function cliStarted(args: string[], env: Record<string, string> = {}): { sofar: () => CliResult; done: Promise<CliResult>; kill: () => void } {
+  const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, STACKWIRE_API_URL: API, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { sofar: () => ({ code: child.exitCode, stdout, stderr }), done, kill: () => void child.kill('SIGKILL') };
 }
 
 let clientPromise: Promise<Client> | undefined;

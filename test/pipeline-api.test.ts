@@ -2,15 +2,37 @@
  * Pipeline runs through the public surfaces: `stackwire pipeline run` with a sub-pipeline from the
  * same folder and typed inputs, a broken file refused with line and column before anything starts,
  * an approval decided through the API (four eyes), a re-run from a middle step that reuses the
- * recorded outputs of the step before it, and list/get.
+ * recorded outputs of the step before it, list/get, and `pipeline watch` riding out a region whose
+ * worker does not answer.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import test from 'ava';
 import type { PipelineRunView, PipelineRunStartResponse } from '../common/api-types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { ADMIN_KEY, API, as, cli, eventually, http, makeKey, pipelineRunEnded, temporalClient, uniqueName } from './helpers.js';
+import { regionTaskQueue } from '../common/constants.js';
+import { pipelineRun } from '../workflows/index.js';
+import {
+  ADMIN_KEY,
+  API,
+  as,
+  cli,
+  cliStarted,
+  dbPool,
+  eventually,
+  http,
+  makeKey,
+  pipelineRunEnded,
+  regionWorker,
+  temporalClient,
+  uniqueName,
+} from './helpers.js';
+import { pipelineRequest } from './pipeline-request.js';
+
+const pool = dbPool();
+test.after.always(() => pool.end());
 
 function folder(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-pipelines-'));
@@ -307,5 +329,46 @@ test("a run whose region has no worker answers 503 with what to check when its l
     t.regex(body.error.message, /check that the region's workers are running, then try again/);
   } finally {
     await handle.terminate('test cleanup');
+  }
+});
+
+test('pipeline watch follows a run started elsewhere: while no worker of its region answers it says so and asks again, then follows the run to its end', async (t) => {
+  // A run on a region of its own, started through the Temporal client (as a schedule or another
+  // operator would start it): no worker yet, so its state query times out (503) until one starts.
+  const region = `watch-${crypto.randomBytes(3).toString('hex')}`;
+  const req = await pipelineRequest(pool, 'name: watched\nsteps:\n  - id: one\n    action: testkit.quick\n    with: {value: seen}\n', {
+    defaultRegion: region,
+    regions: [region],
+  });
+  const client = await temporalClient();
+  const handle = await client.workflow.start(pipelineRun, { taskQueue: regionTaskQueue(region), workflowId: req.runId, args: [req] });
+  const watch = cliStarted(['pipeline', 'watch', req.runId, '--json']);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-watch-'));
+  let worker: Awaited<ReturnType<typeof regionWorker>> | undefined;
+  try {
+    await eventually(() => (watch.sofar().stderr.includes('did not come in time') ? true : undefined), 'watch to say it got no answer', 180_000, 500);
+    t.is(watch.sofar().code, null, `it goes on asking: ${watch.sofar().stderr}`);
+    t.regex(watch.sofar().stderr, new RegExp(`${req.runId}: its state did not come in time \\(Temporal did not answer in time\\. .*\\); asking again`));
+    worker = await regionWorker(region, dir, 'watch-worker');
+    const r = await watch.done;
+    t.is(r.code, 0, r.stderr + r.stdout);
+    const v = JSON.parse(r.stdout) as PipelineRunView;
+    t.like(v, { runId: req.runId, status: 'succeeded', workflowStatus: 'completed' });
+    t.deepEqual(
+      v.steps.map((x) => [x.id, x.status]),
+      [['one', 'succeeded']],
+    );
+    t.regex(r.stderr, new RegExp(`${req.runId}: answered again after \\d+ s`));
+    // A run already ended is printed at once; one that does not exist is a clear error.
+    const again = await cli(['pipeline', 'watch', req.runId]);
+    t.is(again.code, 0, again.stderr);
+    t.regex(again.stdout, new RegExp(`pipeline watched succeeded: ${req.runId.replace(/\./g, '\\.')}`));
+    const none = await cli(['pipeline', 'watch', 'pipeline.nope.0000']);
+    t.is(none.code, 2, 'a run that does not exist: exit 2, as for every unknown name');
+    t.regex(none.stderr, /no pipeline run "pipeline\.nope\.0000"/);
+  } finally {
+    watch.kill();
+    await worker?.stop(2000);
+    await handle.terminate('test cleanup').catch(() => undefined);
   }
 });

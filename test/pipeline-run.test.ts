@@ -9,45 +9,20 @@ import crypto from 'node:crypto';
 import test from 'ava';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import YAML from 'yaml';
 import { regionTaskQueue } from '../common/constants.js';
-import type { PipelineDef, PipelineRunRequest, PipelineRunState, StepResult } from '../common/pipeline.js';
-import type { ActionSpec } from '../common/types.js';
-import { getCurrentAction } from '../db/actions.js';
+import type { PipelineRunRequest, PipelineRunState, StepResult } from '../common/pipeline.js';
 import { pipelineRun } from '../workflows/index.js';
 import { pipelineDecideUpdate, pipelineStateQuery } from '../workflows/definitions.js';
 import { Worker } from '@temporalio/worker';
 import { WORKFLOW_BUNDLE } from '../lib/paths.js';
 import { stackwireDataConverter } from '../lib/temporal-client.js';
 import { config, dbPool, eventually, temporalClient } from './helpers.js';
+import { pipelineRequest } from './pipeline-request.js';
 
 const pool = dbPool();
 test.after.always(() => pool.end());
 
-async function request(yaml: string, o: Partial<PipelineRunRequest> = {}, subs: string[] = []): Promise<PipelineRunRequest> {
-  const definition = YAML.parse(yaml) as PipelineDef;
-  const pipelines = Object.fromEntries(subs.map((s) => YAML.parse(s) as PipelineDef).map((d) => [d.name, d]));
-  const names = new Set(
-    [definition, ...Object.values(pipelines)].flatMap((d) => [...d.steps, ...(d.on_failure ?? [])].flatMap((s) => (s.action ? [s.action] : []))),
-  );
-  const actions: Record<string, ActionSpec> = {};
-  for (const n of names) actions[n] = (await getCurrentAction(pool, n))!;
-  const runId = `pipeline.${definition.name}.${crypto.randomBytes(4).toString('hex')}`;
-  return {
-    kind: 'definition',
-    runId,
-    definition,
-    pipelines,
-    actions,
-    source: { kind: 'file', path: `${definition.name}.yml` },
-    inputs: {},
-    trigger: { kind: 'test' },
-    actor: 'alice',
-    defaultRegion: 'us-east',
-    regions: ['us-east', 'eu-west'],
-    ...o,
-  };
-}
+const request = (yaml: string, o: Partial<PipelineRunRequest> = {}, subs: string[] = []) => pipelineRequest(pool, yaml, o, subs);
 
 async function start(req: PipelineRunRequest) {
   const client = await temporalClient();

@@ -64,13 +64,46 @@ async function streamStepLogs(api: ApiClient, v: PipelineRunView, cursors: Map<s
   }
 }
 
+/** How long a follow rides through 503s (Temporal or the run's region's worker not answering in time) before it gives up. */
+const UNANSWERED_FOR_MS = 180_000;
+const UNANSWERED_PAUSE_MS = 2_000;
+
+/**
+ * A running run's view. Its live state is a query its region's worker answers: a busy worker can miss
+ * the API's deadline (503). The run goes on meanwhile, so this asks again, saying so once on stderr,
+ * and gives up only when nothing has answered for UNANSWERED_FOR_MS.
+ */
+async function currentView(api: ApiClient, id: string): Promise<PipelineRunView> {
+  let since: number | undefined;
+  for (;;) {
+    try {
+      const v = await api.getPipelineRun(id);
+      if (since !== undefined) err(`${id}: answered again after ${Math.round((Date.now() - since) / 1000)} s`);
+      return v;
+    } catch (e) {
+      if (!(e instanceof ApiRequestError && e.status === 503)) throw e;
+      if (since === undefined) {
+        since = Date.now();
+        err(`${id}: its state did not come in time (${e.message}); asking again — the run goes on meanwhile`);
+      } else if (Date.now() - since > UNANSWERED_FOR_MS) {
+        throw new ApiRequestError(
+          503,
+          e.code,
+          `${e.message} No answer for ${UNANSWERED_FOR_MS / 1000} s; the run may still be going: \`stackwire pipeline get ${id}\` shows it later.`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, UNANSWERED_PAUSE_MS));
+    }
+  }
+}
+
 /** Follows a run until it ends, printing each step's changes (and its actions' output, unless quiet or logs are off); answers the final view. */
 export async function follow(api: ApiClient, id: string, quiet: boolean, logs = true): Promise<PipelineRunView> {
   const seen = new Map<string, string>();
   const waitingShown = new Set<string>();
   const cursors = new Map<string, { step: string; after: number; done: boolean }>();
   for (;;) {
-    const v = await api.getPipelineRun(id);
+    const v = await currentView(api, id);
     if (!quiet && logs) await streamStepLogs(api, v, cursors);
     for (const r of v.steps) {
       const key = `${r.status}|${r.items?.succeeded ?? ''}`;
@@ -159,9 +192,15 @@ export function registerPipelineRunCommands(pipeline: Command): void {
       [] as string[],
     )
     .option('--no-wait', 'print the run id and return')
+    .option('--no-logs', "follow the steps without their actions' output")
     .option('--json', 'print the final state (or the id with --no-wait) as JSON')
     .action(
-      async (target: string, rest: string[], opts: { ref?: string; region?: string; secretEnv: string[]; wait?: boolean; json?: boolean }, cmd: Command) => {
+      async (
+        target: string,
+        rest: string[],
+        opts: { ref?: string; region?: string; secretEnv: string[]; wait?: boolean; logs?: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
         const api = client(cmd);
         const secrets: Record<string, string> = {};
         for (const name of opts.secretEnv) {
@@ -202,6 +241,18 @@ export function registerPipelineRunCommands(pipeline: Command): void {
     });
 
   pipeline
+    .command('watch')
+    .description(
+      'follow a run started elsewhere (--no-wait, a schedule, a webhook, a rule, another operator) step by step until it ends; exit 0 succeeded, 1 failed or cancelled, 2 no such run',
+    )
+    .argument('<id>', 'run id')
+    .option('--no-logs', "follow the steps without their actions' output")
+    .option('--json', 'print the final state as JSON')
+    .action(async (id: string, opts: { logs?: boolean; json?: boolean }, cmd: Command) => {
+      await finish(client(cmd), id, opts);
+    });
+
+  pipeline
     .command('cancel')
     .description('cancel a pipeline run (running steps are stopped)')
     .argument('<id>', 'run id')
@@ -218,8 +269,9 @@ export function registerPipelineRunCommands(pipeline: Command): void {
     .argument('<id>', 'the earlier run')
     .requiredOption('--from <step>', 'the step to start from')
     .option('--no-wait', 'print the new run id and return')
+    .option('--no-logs', "follow the steps without their actions' output")
     .option('--json', 'print as JSON')
-    .action(async (id: string, opts: { from: string; wait?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: { from: string; wait?: boolean; logs?: boolean; json?: boolean }, cmd: Command) => {
       const api = client(cmd);
       const r = await api.rerunPipeline(id, opts.from);
       if (!opts.json && opts.wait !== false) out(`started ${r.id} from ${opts.from}; reusing ${r.reused.join(', ') || 'nothing'}`);
