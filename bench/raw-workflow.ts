@@ -28,3 +28,16 @@ export async function rawFanOut(command: { argv: string[]; cwd: string }, items:
   await Promise.all(Array.from({ length: concurrency }, lane));
   return items;
 }
+
+/** The same with local activities: the floor of Stackwire's fan-out of idempotent items on this SDK and machine. */
+export async function rawLocalFanOut(command: { argv: string[]; cwd: string }, items: number, concurrency: number): Promise<number> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items) {
+      next++;
+      await local.runCommand(command.argv, command.cwd);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return items;
+}
