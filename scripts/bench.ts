@@ -34,6 +34,7 @@ import { benchBulkIngest } from '../bench/bulk-ingest.js';
 import { benchRuleMatch, ruleBenchReport } from '../bench/rule-match.js';
 import { runMetricsBench } from '../bench/delivery-metrics.js';
 import { benchFleet, fleetReport } from '../bench/fleet.js';
+import { pipelineReport } from '../bench/pipeline-report.js';
 import { runMemoryBench } from '../bench/idle-memory.js';
 import { newSecretKey } from '../lib/secrets.js';
 import { ensureRunUser } from '../lib/system-packages.js';
@@ -373,26 +374,7 @@ async function main(): Promise<number> {
     };
     const file = path.join(PROJECT_ROOT, 'bench', 'results', 'pipeline-overhead.json');
     fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else {
-      process.stdout.write(
-        [
-          `pipeline of ${steps} short scripts, ${iterations} iterations (medians; p95 in brackets)`,
-          `  direct (no orchestration): ${result.wallMs.direct.median} ms`,
-          `  raw Temporal workflow:     ${result.wallMs.raw.median} ms  → overhead ${result.overheadPerStepMs.raw.median} ms/step [p95 ${result.overheadPerStepMs.raw.p95}]`,
-          `  raw, local activities:     ${result.wallMs.rawLocal.median} ms  → overhead ${result.overheadPerStepMs.rawLocal.median} ms/step [p95 ${result.overheadPerStepMs.rawLocal.p95}]`,
-          `  Stackwire pipeline:        ${result.wallMs.stackwire.median} ms  → overhead ${result.overheadPerStepMs.stackwire.median} ms/step [p95 ${result.overheadPerStepMs.stackwire.p95}]`,
-          `  … idempotent (local):      ${result.wallMs.idempotent.median} ms  → overhead ${result.overheadPerStepMs.idempotent.median} ms/step [p95 ${result.overheadPerStepMs.idempotent.p95}] (target ≤ 10)`,
-          `  … a step's own overhead (10-step run − 1-step run, per step, less the script): idempotent ${result.marginalOverheadPerStepMs.idempotent} ms, raw local ${result.marginalOverheadPerStepMs.rawLocal} ms; a 1-step run: ${result.oneStepWallMs.idempotent.median} ms (raw local ${result.oneStepWallMs.rawLocal.median} ms)`,
-          `  Stackwire / raw wall:      ${result.ratios.stackwireOverRawWall}× (target ≤ 1.2×); overhead ratio ${result.ratios.stackwireOverRawOverhead}×`,
-          `  fan-out ${FANOUT} items, ${FANOUT_CONCURRENCY} at a time: ${result.fanout.wallMs.median} ms (raw Temporal ${result.fanout.rawWallMs.median} ms); ideal ${result.fanout.idealMs} ms → ${result.fanout.overIdeal}× (raw ${result.fanout.rawOverIdeal}×; target ≤ 1.3×)`,
-          `  … idempotent items (local): ${result.fanout.idempotentWallMs.median} ms → ${result.fanout.idempotentOverIdeal}× (raw local activities ${result.fanout.rawLocalWallMs.median} ms → ${result.fanout.rawLocalOverIdeal}×; target ≤ 1.3×)`,
-          `  Stackwire / direct wall:   ${result.ratios.stackwireOverDirectWall}×;  raw / direct: ${result.ratios.rawOverDirectWall}×`,
-          `written to ${path.relative(PROJECT_ROOT, file)}`,
-          '',
-        ].join('\n'),
-      );
-    }
+    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : pipelineReport(result, path.relative(PROJECT_ROOT, file)));
     if (values.only === undefined) await webhook();
     return 0;
   } finally {
