@@ -12,7 +12,7 @@
  * (as the catalog has them now) are the workflow's input.
  */
 import { Router } from 'express';
-import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type {
@@ -24,7 +24,7 @@ import type {
 } from '../common/api-types.js';
 import { SearchAttributes } from '../common/constants.js';
 import type { PipelineDef, PipelineRunRequest, PipelineRunState, StepDef, StepResult } from '../common/pipeline.js';
-import { pipelineDecideUpdate, pipelineStateQuery } from '../workflows/definitions.js';
+import { forEachProgressQuery, pipelineDecideUpdate, pipelineStateQuery } from '../workflows/definitions.js';
 import type { RouterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { principal, route } from './http.js';
@@ -102,7 +102,7 @@ export function pipelinesRouter({ client, pool, config, http }: RouterDeps): Rou
   route(router, 'GET /api/v1/pipelines/runs/:id', http, async (req, res) => {
     const h = await handle(req.params.id);
     const d = await h.describe();
-    const state = (await closedState(h, d.status.name)) ?? (await h.query(pipelineStateQuery));
+    const state = (await closedState(h, d.status.name)) ?? (await withItemCounts(client, await h.query(pipelineStateQuery)));
     res.json({ ...state, workflowStatus: d.status.name.toLowerCase(), startedAt: d.startTime.toISOString(), closedAt: d.closeTime?.toISOString() ?? null });
   });
 
@@ -175,6 +175,26 @@ function isState(v: unknown): v is PipelineRunState {
  * A query of a closed workflow makes a worker replay its whole history, which on a busy fleet took 6 s
  * a call; a cancelled run (or an older one) still gets the query.
  */
+/** How long a view waits for a fan-out's item counts. */
+const ITEM_COUNTS_WAIT_MS = 3000;
+
+/** A running run's for_each steps with their items done so far, asked of each fan-out (its child workflow); left as they are if it does not answer. */
+async function withItemCounts(client: Client, state: PipelineRunState): Promise<PipelineRunState> {
+  await Promise.all(
+    state.steps
+      .filter((s) => s.status === 'running' && s.items)
+      .map(async (s) => {
+        try {
+          const fanOut = client.workflow.getHandle(`${state.runId}.${s.id}`);
+          s.items = await client.connection.withDeadline(Date.now() + ITEM_COUNTS_WAIT_MS, () => fanOut.query(forEachProgressQuery));
+        } catch {
+          // Not started yet, or its worker slow to answer: the total alone, not a slower answer.
+        }
+      }),
+  );
+  return state;
+}
+
 async function closedState(h: WorkflowHandle, status: string): Promise<PipelineRunState | undefined> {
   if (status !== 'COMPLETED' && status !== 'FAILED') return undefined;
   try {

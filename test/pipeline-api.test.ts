@@ -5,6 +5,7 @@
  * recorded outputs of the step before it, list/get, and `pipeline watch` riding out a region whose
  * worker does not answer.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import crypto from 'node:crypto';
 import test from 'ava';
 import type { PipelineRunView, PipelineRunStartResponse } from '../common/api-types.js';
 import { PROJECT_ROOT } from '../lib/config.js';
+import { CLI_ENTRY, NODE } from '../lib/paths.js';
 import { regionTaskQueue } from '../common/constants.js';
 import { pipelineRun } from '../workflows/index.js';
 import {
@@ -370,5 +372,79 @@ test('pipeline watch follows a run started elsewhere: while no worker of its reg
     watch.kill();
     await worker?.stop(2000);
     await handle.terminate('test cleanup').catch(() => undefined);
+  }
+});
+
+/** A fan-out of gated items: each item's script waits for the file go-<item> in `gates` (the test opens them one by one). */
+function gatedFanOut(name: string, items: string[]): { file: string; open: (item: string) => void } {
+  const gates = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-gates-'));
+  fs.chmodSync(gates, 0o755); // read by the run user
+  const dir = folder({
+    [`${name}.yml`]: `name: ${name}
+steps:
+  - id: each
+    action: testkit.gated
+    for_each: ${JSON.stringify(items)}
+    concurrency: ${items.length}
+    with: {gate: "${gates}/go-\${{ item }}", lines: 0}
+`,
+  });
+  return { file: path.join(dir, `${name}.yml`), open: (item) => fs.writeFileSync(path.join(gates, `go-${item}`), '') };
+}
+
+test("a running for_each step shows its items as they are done: the API's view has the counts so far; the CLI says each tenth more (without a terminal)", async (t) => {
+  const fan = gatedFanOut('fanned', ['a', 'b', 'c', 'd']);
+  const run = cliStarted(['pipeline', 'run', fan.file]);
+  try {
+    const printed = (what: string) => eventually(() => (run.sofar().stdout.includes(what) ? true : undefined), what, 120_000, 200);
+    await printed('▶ each running [0/4 items]');
+    const id = /started (\S+):/.exec(run.sofar().stdout)![1];
+    const items = async () => (await http<PipelineRunView>('GET', `/api/v1/pipelines/runs/${id}`)).body.steps[0].items;
+    t.deepEqual(await items(), { total: 4, succeeded: 0, failed: 0 });
+    fan.open('a');
+    await printed('▶ each running [1/4 items]');
+    t.deepEqual(await items(), { total: 4, succeeded: 1, failed: 0 }, 'asked of the fan-out while it runs');
+    fan.open('b');
+    await printed('▶ each running [2/4 items]');
+    fan.open('c');
+    await printed('▶ each running [3/4 items]');
+    fan.open('d');
+    const r = await run.done;
+    t.is(r.code, 0, r.stderr + r.stdout);
+    const lines = r.stdout.split('\n').filter((l) => /^. each /.test(l));
+    t.deepEqual(
+      lines.map((l) => l.replace(/ \(\d+(\.\d+)? m?s\)$/, '')),
+      ['▶ each running [0/4 items]', '▶ each running [1/4 items]', '▶ each running [2/4 items]', '▶ each running [3/4 items]', '✓ each succeeded [4/4 items]'],
+    );
+  } finally {
+    run.kill();
+  }
+});
+
+test('on a terminal, a running for_each step is a progress bar on the last line, cleared when the step ends', async (t) => {
+  const fan = gatedFanOut('barred', ['a', 'b']);
+  // A pseudo-terminal for the CLI's stdout and stderr (Python's pty module; argv, no shell).
+  const child = spawn(
+    'python3',
+    ['-c', 'import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))', NODE, CLI_ENTRY, 'pipeline', 'run', fan.file],
+    {
+      env: { ...process.env, STACKWIRE_API_URL: API },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let screen = '';
+  child.stdout.on('data', (b: Buffer) => (screen += b.toString()));
+  const code = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await eventually(() => (screen.includes('0/2 items') ? true : undefined), 'the bar', 120_000, 200);
+    t.regex(screen, /\r\x1b\[Keach \[-{30}\] 0% 0\/2 items/, 'the bar of the running step');
+    fan.open('a');
+    await eventually(() => (/each \[#{15}-{15}\] 50% 1\/2 items/.test(screen) ? true : undefined), 'the bar at half', 120_000, 200);
+    fan.open('b');
+    t.is(await code, 0, screen);
+    t.regex(screen, /\r\x1b\[K✓ each succeeded \[2\/2 items\]/, 'the bar cleared, then the step line');
+    t.notRegex(screen, /▶ each running \[1\/2 items\]/, 'no tenth lines on a terminal: the bar says it');
+  } finally {
+    child.kill('SIGKILL');
   }
 });

@@ -28,6 +28,8 @@ export const deployStatusQuery = defineQuery<DeployStatus>('status');
 
 /** A pipeline run's state while it runs (`pipelineState` query): every step with status, outputs and timings. */
 export const pipelineStateQuery = defineQuery<PipelineRunState>('pipelineState');
+/** A for_each step's fan-out while it runs (`forEachProgress` query of its `pipelineForEach` child): items done and failed. */
+export const forEachProgressQuery = defineQuery<{ total: number; succeeded: number; failed: number }>('forEachProgress');
 /**
  * A decision on a pipeline's approval step. The validator refuses it unless that step is waiting,
  * the actor may approve it (its approvers, never the run's requester), so the caller learns whether

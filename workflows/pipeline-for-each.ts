@@ -3,7 +3,8 @@
  * time (an action per item, or a sub-pipeline per item), and the workflow continues as new between
  * batches when its history grows, so a fan-out over thousands of items keeps every history small.
  */
-import { continueAsNew, isCancellation, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, isCancellation, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { forEachProgressQuery } from './definitions.js';
 import type { PipelineRunRequest, PipelineRunState, StepDef } from '../common/pipeline.js';
 import { evaluateValue, type Contexts } from '../common/pipeline-expressions.js';
 import { failureReason } from './action-steps.js';
@@ -49,6 +50,8 @@ export async function forEach(input: ForEachInput, pipelineRun: PipelineRunFn): 
   let { succeeded, failed } = input;
   const failures = [...input.failures];
   let at = 0;
+  // Read by the API for a running step's item counts (a query: nothing in the history).
+  setHandler(forEachProgressQuery, () => ({ total: input.total, succeeded, failed }));
   const runItem = async (item: unknown, index: number): Promise<void> => {
     const itemCtx = { ...ctx, item };
     try {

@@ -116,6 +116,8 @@ export async function interpret(req: PipelineRunRequest, wf: PipelineWorkflows):
     const kind = stepKind(s);
     if (s.for_each !== undefined) {
       const items = forEachItems(s, ctx);
+      // Known now: the API adds the counts so far from the fan-out's own query while it runs.
+      r.items = { total: items.length, succeeded: 0, failed: 0 };
       const out = await child<ForEachResult>(
         wf.pipelineForEach,
         `${req.runId}.${s.id}`,
@@ -134,7 +136,10 @@ export async function interpret(req: PipelineRunRequest, wf: PipelineWorkflows):
         } satisfies ForEachInput,
         `${s.id}: for each of ${items.length} items, ${s.concurrency ?? 10} at a time`,
         req.defaultRegion,
-      );
+      ).catch((err: unknown) => {
+        r.items = undefined; // ended without its counts (cancelled): none is better than zeros
+        throw err;
+      });
       r.items = { total: out.total, succeeded: out.succeeded, failed: out.failed };
       if (out.failed > 0) {
         const first = out.failures[0];

@@ -12,6 +12,7 @@ import type { PipelineDef, StepResult } from '../../common/pipeline.js';
 import { namedEnvValue } from '../../lib/config.js';
 import { inputsFromPairs } from '../../lib/pipeline-inputs.js';
 import { ApiRequestError, type ApiClient } from '../api-client.js';
+import { barText } from '../progress.js';
 import { ExitError, client, err, out, printJson, table } from '../shared.js';
 import { pipelineFiles } from './pipeline.js';
 
@@ -39,8 +40,13 @@ function stepLine(r: StepResult): string {
   return `${MARK[r.status] ?? '?'} ${r.id} ${r.status}${by}${items}${took(r)}${why}`;
 }
 
-/** Prints the new output of the executions of action steps, each line after its step's id; answers whether all have ended. */
-async function streamStepLogs(api: ApiClient, v: PipelineRunView, cursors: Map<string, { step: string; after: number; done: boolean }>): Promise<void> {
+/** Prints the new output of the executions of action steps, each line after its step's id (`before` each print: the live line cleared). */
+async function streamStepLogs(
+  api: ApiClient,
+  v: PipelineRunView,
+  cursors: Map<string, { step: string; after: number; done: boolean }>,
+  before: () => void,
+): Promise<void> {
   for (const r of v.steps) {
     if (!r.executions || r.executions.length > 4) continue; // a fan-out's items are read with `execution logs`
     for (const e of r.executions)
@@ -53,6 +59,7 @@ async function streamStepLogs(api: ApiClient, v: PipelineRunView, cursors: Map<s
       for (const entry of page.entries) {
         const lines = entry.data.replace(/\n$/, '').split('\n');
         const text = lines.map((l) => `  ${c.step} | ${l}`).join('\n');
+        before();
         if (entry.stream === 'stderr') err(text);
         else out(text);
       }
@@ -73,17 +80,21 @@ const UNANSWERED_PAUSE_MS = 2_000;
  * the API's deadline (503). The run goes on meanwhile, so this asks again, saying so once on stderr,
  * and gives up only when nothing has answered for UNANSWERED_FOR_MS.
  */
-async function currentView(api: ApiClient, id: string): Promise<PipelineRunView> {
+async function currentView(api: ApiClient, id: string, before: () => void): Promise<PipelineRunView> {
   let since: number | undefined;
   for (;;) {
     try {
       const v = await api.getPipelineRun(id);
-      if (since !== undefined) err(`${id}: answered again after ${Math.round((Date.now() - since) / 1000)} s`);
+      if (since !== undefined) {
+        before();
+        err(`${id}: answered again after ${Math.round((Date.now() - since) / 1000)} s`);
+      }
       return v;
     } catch (e) {
       if (!(e instanceof ApiRequestError && e.status === 503)) throw e;
       if (since === undefined) {
         since = Date.now();
+        before();
         err(`${id}: its state did not come in time (${e.message}); asking again — the run goes on meanwhile`);
       } else if (Date.now() - since > UNANSWERED_FOR_MS) {
         throw new ApiRequestError(
@@ -102,24 +113,53 @@ export async function follow(api: ApiClient, id: string, quiet: boolean, logs = 
   const seen = new Map<string, string>();
   const waitingShown = new Set<string>();
   const cursors = new Map<string, { step: string; after: number; done: boolean }>();
+  // On a terminal, the running fan-outs' items as a bar on the last line (cleared before anything is
+  // printed, drawn again after); elsewhere (a pipe, a CI log), a line each time a tenth more is done.
+  const live = !quiet && process.stdout.isTTY === true && process.stderr.isTTY === true;
+  let bar = '';
+  const clearBar = () => {
+    if (bar) process.stderr.write('\r\x1b[K');
+    bar = '';
+  };
+  const say = (line: string) => {
+    clearBar();
+    out(line);
+  };
   for (;;) {
-    const v = await currentView(api, id);
-    if (!quiet && logs) await streamStepLogs(api, v, cursors);
+    const v = await currentView(api, id, clearBar);
+    if (!quiet && logs) await streamStepLogs(api, v, cursors, clearBar);
     for (const r of v.steps) {
-      const key = `${r.status}|${r.items?.succeeded ?? ''}`;
-      if (seen.get(r.id) === key || r.status === 'pending') continue;
+      if (r.status === 'pending') continue;
+      const done = r.items ? r.items.succeeded + r.items.failed : 0;
+      const fanOutRunning = r.status === 'running' && r.items;
+      // A running fan-out is said when it starts, then (without a terminal) at each tenth of its items.
+      const key = fanOutRunning ? `running|${live ? '' : Math.floor((done * 10) / Math.max(1, r.items!.total))}` : `${r.status}|${r.items?.succeeded ?? ''}`;
+      if (seen.get(r.id) === key) continue;
       seen.set(r.id, key);
-      if (!quiet && (r.status !== 'running' || !r.items)) out(stepLine(r));
+      if (!quiet) say(stepLine(r));
     }
     for (const w of v.waiting) {
       if (waitingShown.has(w.step) || quiet) continue;
       waitingShown.add(w.step);
-      out(
+      say(
         `  ${w.step} waits for approval${w.approvers.length ? ` by ${w.approvers.join(' or ')}` : ''} until ${w.deadline}${w.message ? `: ${w.message}` : ''}\n` +
           `  → stackwire pipeline approve ${id} ${w.step}   (or: pipeline reject ${id} ${w.step} --reason …)`,
       );
     }
-    if (v.status !== 'running') return v;
+    if (v.status !== 'running') {
+      clearBar();
+      return v;
+    }
+    if (live) {
+      const fanOuts = v.steps.filter((r) => r.status === 'running' && r.items);
+      const text = fanOuts
+        .map((r) => `${r.id} ${barText(r.items!.succeeded + r.items!.failed, r.items!.total)} items${r.items!.failed ? ` (${r.items!.failed} failed)` : ''}`)
+        .join(' · ');
+      if (text !== bar) {
+        process.stderr.write(`\r\x1b[K${text}`);
+        bar = text;
+      }
+    }
     await new Promise((r) => setTimeout(r, 400));
   }
 }
