@@ -40,6 +40,8 @@ export interface WorkerConfig {
    * (lib/spawner.ts).
    */
   spawnerHold: { ms: number } | undefined;
+  /** A spawner silent this long while it holds scripts is killed, and they with it (STACKWIRE_SPAWNER_SILENCE_SECONDS). */
+  spawnerSilenceSeconds: number;
 }
 
 function onOff(raw: string | undefined, name: string, dflt: boolean): boolean {
@@ -120,6 +122,7 @@ export function workerConfig(env: Env, regions: string[]): WorkerConfig {
     localLayout: layout(optional(env, 'STACKWIRE_LOCAL_WORKERS')),
     spawner: onOff(optional(env, 'STACKWIRE_SPAWNER'), 'STACKWIRE_SPAWNER', true),
     spawnerHold: spawnerHold(env),
+    spawnerSilenceSeconds: int(env, 'STACKWIRE_SPAWNER_SILENCE_SECONDS', 60, 1, 3600),
     pip: { findLinks: optional(env, 'STACKWIRE_PIP_FIND_LINKS'), indexUrl: optional(env, 'PIP_INDEX_URL') },
   };
 }

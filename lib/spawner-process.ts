@@ -13,11 +13,13 @@
  *                     {t: 'write', id, fd, data}    bytes for the script's stdin (fd 0) or channel (fd 3)
  *                     {t: 'end', id, fd}            no more of them
  *                     {t: 'ack', id, bytes}         the worker has taken this many more bytes of output
+ *                     {t: 'ping'}                   while it has scripts here: are you there?
  *   spawner → worker  {t: 'pid', id, pid}           first: it runs, and from then on the worker can stop it
  *                     {t: 'data', id, fd, data}     output of fd 1, 2 or 3, in order
  *                     {t: 'eof', id, fd}            that pipe closed
  *                     {t: 'error', id, error}       it could not be started (nothing else follows)
  *                     {t: 'exit', id, code, signal} the script ended (it is our child: we reap it)
+ *                     {t: 'pong'}                   the answer to a ping (a spawner that stops answering is killed)
  * Flow control: past WINDOW bytes of a script's output not yet acknowledged, its pipes are not read
  * (the script blocks on a full pipe, as it would with the worker reading them), so a script that writes
  * fast cannot fill this process's memory.
@@ -55,14 +57,16 @@ export type WorkerMessage =
   | ({ t: 'start' } & SpawnRequest)
   | { t: 'write'; id: number; fd: 0 | 3; data: Uint8Array }
   | { t: 'end'; id: number; fd: 0 | 3 }
-  | { t: 'ack'; id: number; bytes: number };
+  | { t: 'ack'; id: number; bytes: number }
+  | { t: 'ping' };
 
 export type SpawnerMessage =
   | { id: number; t: 'pid'; pid: number }
   | { id: number; t: 'data'; fd: 1 | 2 | 3; data: Uint8Array }
   | { id: number; t: 'eof'; fd: 1 | 2 | 3 }
   | { id: number; t: 'error'; error: SpawnError }
-  | { id: number; t: 'exit'; code: number | null; signal: NodeJS.Signals | null };
+  | { id: number; t: 'exit'; code: number | null; signal: NodeJS.Signals | null }
+  | { t: 'pong' };
 
 /** Output bytes a script may have on their way to the worker before its pipes are no longer read. */
 export const WINDOW = 1024 * 1024;
@@ -178,6 +182,7 @@ function start(r: SpawnRequest): void {
 
 function onMessage(m: WorkerMessage): void {
   if (m.t === 'start') return start(m);
+  if (m.t === 'ping') return send({ t: 'pong' });
   const run = running.get(m.id);
   if (!run) return;
   switch (m.t) {

@@ -148,7 +148,13 @@ function killGroup(pid: number): void {
 interface Current {
   proc: ChildProcess;
   pending: Map<number, Launched>;
+  /** When it last said anything (a pong included). */
+  heard: number;
+  watchdog: NodeJS.Timeout;
 }
+
+/** How often a spawner that holds running scripts is pinged. */
+const PING_EVERY_MS = 5_000;
 
 export interface SpawnerOptions {
   onWarning?: (message: string) => void;
@@ -158,6 +164,12 @@ export interface SpawnerOptions {
    * the pid.
    */
   hold?: { ms: number };
+  /**
+   * A spawner that holds running scripts and has said nothing, not even a pong, for this long is
+   * killed (frozen, stopped, stuck): its scripts are killed with it and their runs end (lostSpawner),
+   * instead of waiting for ever (STACKWIRE_SPAWNER_SILENCE_SECONDS; default 60 s).
+   */
+  silenceMs?: number;
 }
 
 export class Spawner {
@@ -184,12 +196,16 @@ export class Spawner {
       detached: true, // not in the worker's group: a terminal's Ctrl-C is the worker's to handle
       serialization: 'advanced', // output goes as bytes
     });
-    const cur: Current = { proc, pending: new Map() };
-    proc.on('message', (m: SpawnerMessage) => this.onMessage(cur, m));
+    const cur: Current = { proc, pending: new Map(), heard: Date.now(), watchdog: this.watch(() => cur) };
+    proc.on('message', (m: SpawnerMessage) => {
+      cur.heard = Date.now();
+      this.onMessage(cur, m);
+    });
     proc.on('error', (e) => this.onWarning(`the spawner process failed: ${e.message}`));
     let exitedWith: string | undefined;
     proc.once('exit', (code, signal) => {
       exitedWith = signal ?? `exit code ${code}`;
+      clearInterval(cur.watchdog);
     });
     // 'disconnect' comes once every message it sent has been read: only then is what it left running known.
     proc.once('disconnect', () => this.onLost(cur, () => exitedWith));
@@ -198,6 +214,40 @@ export class Spawner {
     proc.unref();
     this.refChannel(proc, false);
     return cur;
+  }
+
+  /**
+   * Pings the spawner while it holds scripts, and kills it once it has been silent for `silenceMs`.
+   * Silence is counted in this process's own time: when the worker itself was stalled (a tick came
+   * late) the count starts again, and the verdict waits for the messages already in the channel
+   * (setImmediate comes after the event loop's read of them).
+   */
+  private watch(current: () => Current): NodeJS.Timeout {
+    const silenceMs = this.options.silenceMs ?? 60_000;
+    const every = Math.min(PING_EVERY_MS, Math.max(100, silenceMs / 4));
+    let tick = Date.now();
+    const timer = setInterval(() => {
+      const cur = current();
+      const now = Date.now();
+      const late = now - tick > 2 * every;
+      tick = now;
+      if (cur.pending.size === 0 || late) {
+        cur.heard = now;
+        return;
+      }
+      if (cur.proc.connected) cur.proc.send({ t: 'ping' } satisfies WorkerMessage);
+      if (now - cur.heard < silenceMs) return;
+      setImmediate(() => {
+        const silent = Date.now() - cur.heard;
+        if (silent < silenceMs || cur.pending.size === 0 || cur.proc.exitCode !== null || cur.proc.signalCode !== null) return;
+        this.onWarning(
+          `the spawner process (pid ${cur.proc.pid}) has not answered for ${Math.round(silent / 1000)} s while it holds ${cur.pending.size} process(es) it started (frozen or stopped): it is killed, and they with it`,
+        );
+        cur.proc.kill('SIGKILL');
+      });
+    }, every);
+    timer.unref();
+    return timer;
   }
 
   private refChannel(proc: ChildProcess, on: boolean): void {
@@ -212,6 +262,7 @@ export class Spawner {
   }
 
   private onMessage(cur: Current, m: SpawnerMessage): void {
+    if (m.t === 'pong') return;
     const p = cur.pending.get(m.id);
     if (!p) return;
     switch (m.t) {

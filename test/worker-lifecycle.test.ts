@@ -63,12 +63,17 @@ test('SIGTERM lets a running script finish within the grace time, then the worke
  * Kills a worker's spawner while a script it started runs. With `holdMs` the spawner is made to die
  * before it has told the worker the script's pid (a window a loaded machine opens by itself, the script
  * running while the spawner waits to be scheduled; the worker must find the script by its lifeline marker).
+ * With `frozen`, the spawner is stopped (SIGSTOP) instead, and the worker's watchdog must kill it.
  */
-async function spawnerDies(t: ExecutionContext, holdMs?: number): Promise<void> {
+async function spawnerDies(t: ExecutionContext, o: { holdMs?: number; frozen?: boolean } = {}): Promise<void> {
+  const { holdMs } = o;
   const region = `spawner-${crypto.randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwire-spawner-'));
   fs.chmodSync(dir, 0o777); // the script (run as the run user) writes its pids here
-  const worker = await regionWorker(region, dir, 'worker', holdMs ? { STACKWIRE_TEST_SPAWNER_HOLD_PID_MS: String(holdMs) } : {});
+  const worker = await regionWorker(region, dir, 'worker', {
+    ...(holdMs ? { STACKWIRE_TEST_SPAWNER_HOLD_PID_MS: String(holdMs) } : {}),
+    ...(o.frozen ? { STACKWIRE_SPAWNER_SILENCE_SECONDS: '3' } : {}),
+  });
   const spawners = () =>
     spawnSync('pgrep', ['-P', String(worker.child.pid), '-f', 'spawner-process.js'], { encoding: 'utf8' })
       .stdout.split('\n')
@@ -94,8 +99,17 @@ async function spawnerDies(t: ExecutionContext, holdMs?: number): Promise<void> 
     await eventually(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').includes(' '), 'the script to start');
     const pids = fs.readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
     t.true(pids.every(alive));
-    process.kill(first, 'SIGKILL');
-    await gone(pids, 'the script and its child to die with the spawner', 10_000);
+    process.kill(first, o.frozen ? 'SIGSTOP' : 'SIGKILL');
+    await gone(pids, 'the script and its child to die with the spawner', o.frozen ? 30_000 : 10_000);
+    if (o.frozen) {
+      await gone([first], 'the frozen spawner to be killed by its worker', 5000);
+      t.regex(
+        fs.readFileSync(path.join(dir, 'worker.log'), 'utf8'),
+        new RegExp(
+          `the spawner process \\(pid ${first}\\) has not answered for \\d+ s while it holds \\d+ process\\(es\\) it started \\(frozen or stopped\\): it is killed, and they with it`,
+        ),
+      );
+    }
     // The run fails (the action has one attempt), saying why.
     const failed = await t.throwsAsync(handle.result());
     t.regex(String((failed as { cause?: Error }).cause?.message), /killed by SIGKILL: the worker's spawner process died while it ran/);
@@ -122,7 +136,11 @@ test("a worker's spawner that dies takes its running scripts with it (killed, sa
 });
 
 test("a spawner that dies before it told the worker a script's pid: the worker finds the script by its lifeline marker and kills it", async (t) => {
-  await spawnerDies(t, 30_000);
+  await spawnerDies(t, { holdMs: 30_000 });
+});
+
+test('a frozen spawner (stopped, silent for STACKWIRE_SPAWNER_SILENCE_SECONDS) is killed by its worker, and its scripts with it: the run ends instead of waiting for ever; the next run gets a new spawner', async (t) => {
+  await spawnerDies(t, { frozen: true });
 });
 
 test("with STACKWIRE_SPAWNER=off (npm start's shared layout) a worker forks its scripts itself: no spawner, the run succeeds", async (t) => {

@@ -79,6 +79,7 @@ export async function runWorkers(config: Config, roles: Role[], metricsPort: num
       ? new Spawner({
           onWarning: (message) => logger.warn({ event: 'spawner' }, message),
           ...(config.worker.spawnerHold ? { hold: config.worker.spawnerHold } : {}),
+          silenceMs: config.worker.spawnerSilenceSeconds * 1000,
         })
       : undefined;
   useSpawner(spawner);

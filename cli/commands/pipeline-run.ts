@@ -121,6 +121,13 @@ export async function follow(api: ApiClient, id: string, quiet: boolean, logs = 
     if (bar) process.stderr.write('\r\x1b[K');
     bar = '';
   };
+  const most = new Map<string, { total: number; succeeded: number; failed: number }>();
+  const counted = (step: string, items: { total: number; succeeded: number; failed: number }) => {
+    const before = most.get(step);
+    const now = before && before.succeeded + before.failed > items.succeeded + items.failed ? before : items;
+    most.set(step, now);
+    return now;
+  };
   const say = (line: string) => {
     clearBar();
     out(line);
@@ -130,6 +137,8 @@ export async function follow(api: ApiClient, id: string, quiet: boolean, logs = 
     if (!quiet && logs) await streamStepLogs(api, v, cursors, clearBar);
     for (const r of v.steps) {
       if (r.status === 'pending') continue;
+      // Counts only grow: a view whose fan-out did not answer in time (its total alone) does not take them back.
+      if (r.items) r.items = counted(r.id, r.items);
       const done = r.items ? r.items.succeeded + r.items.failed : 0;
       const fanOutRunning = r.status === 'running' && r.items;
       // A running fan-out is said when it starts, then (without a terminal) at each tenth of its items.
