@@ -96,10 +96,21 @@ async function main(): Promise<number> {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`while stopping: ${String(e)}`));
     log('stopped');
   };
+  // Kept for the whole stop: a Ctrl-C reaches this process twice (from the terminal to the process
+  // group, and forwarded by npm), and a second signal left to Node's default would kill it mid-stop,
+  // its services half stopped. Ctrl-C again (a fourth signal) forces the exit.
+  let signals = 0;
   const stopped = new Promise<void>((resolve) => {
-    const on = () => void shutdown().then(resolve);
-    process.once('SIGINT', on);
-    process.once('SIGTERM', on);
+    const on = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) return void shutdown().then(resolve);
+      if (signals === 4) {
+        log(`${signal} again: exiting now, without waiting for the rest to stop`);
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
   });
 
   try {
