@@ -101,13 +101,16 @@ async function spawnerDies(t: ExecutionContext, o: { holdMs?: number; frozen?: b
     t.true(pids.every(alive));
     process.kill(first, o.frozen ? 'SIGSTOP' : 'SIGKILL');
     await gone(pids, 'the script and its child to die with the spawner', o.frozen ? 30_000 : 10_000);
+    // The worker's lines reach its log file through a pipe and this process: read until they are there.
+    const logSays = (re: RegExp, what: string) =>
+      eventually(() => (re.test(fs.readFileSync(path.join(dir, 'worker.log'), 'utf8')) ? true : undefined), what, 30_000, 200);
     if (o.frozen) {
       await gone([first], 'the frozen spawner to be killed by its worker', 5000);
-      t.regex(
-        fs.readFileSync(path.join(dir, 'worker.log'), 'utf8'),
+      await logSays(
         new RegExp(
           `the spawner process \\(pid ${first}\\) has not answered for \\d+ s while it holds \\d+ process\\(es\\) it started \\(frozen or stopped\\): it is killed, and they with it`,
         ),
+        "the worker's log to say it killed the frozen spawner",
       );
     }
     // The run fails (the action has one attempt), saying why.
@@ -116,7 +119,7 @@ async function spawnerDies(t: ExecutionContext, o: { holdMs?: number; frozen?: b
     const e = (await http<{ status: string; error: string }>('GET', `/api/v1/executions/${id}`)).body;
     t.is(e.status, 'failed');
     t.regex(e.error, /killed by SIGKILL: the worker's spawner process died while it ran/);
-    t.true(fs.readFileSync(path.join(dir, 'worker.log'), 'utf8').includes('the spawner process ended'), "the worker's log says so");
+    await logSays(/the spawner process ended/, "the worker's log to say the spawner ended");
     if (holdMs) return;
     // The next run starts a new spawner and succeeds.
     const next = await run(`${id}-next`, path.join(dir, 'pids-next'), 0);
